@@ -1,0 +1,243 @@
+//! The errors use cases return, and the stable machine codes clients rely on (SPEC §10).
+//!
+//! Every expected failure is a variant of [`ServiceError`] with exactly one [`ErrorCode`]; the
+//! HTTP adapter maps codes to statuses and never invents its own. Infrastructure failures are the
+//! single opaque variant [`ServiceError::Store`] (and the other port errors), which keep their
+//! source chain for the log.
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::ports::{CrmError, HasherError, StoreError};
+use crate::values::{Key, ValueError};
+
+/// The stable, machine-readable error codes of the API (§10 and the rules that name them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    NotFound,
+    Unauthenticated,
+    Forbidden,
+    ValidationFailed,
+    Conflict,
+    PreconditionFailed,
+    RateLimited,
+    SelfDeactivation,
+    LastAdmin,
+    MissingPrerequisite,
+    SeatLimitReached,
+    UserNotActive,
+    GroupDepthExceeded,
+    GroupHasSubgroups,
+    FlowNotAllowed,
+    AutoSignupEnabled,
+    ConfirmationRequired,
+    InvalidToken,
+    RestoreExpired,
+    ImpersonationNotAllowed,
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and exhaustive tests.
+    pub const ALL: [ErrorCode; 21] = [
+        Self::NotFound,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::ValidationFailed,
+        Self::Conflict,
+        Self::PreconditionFailed,
+        Self::RateLimited,
+        Self::SelfDeactivation,
+        Self::LastAdmin,
+        Self::MissingPrerequisite,
+        Self::SeatLimitReached,
+        Self::UserNotActive,
+        Self::GroupDepthExceeded,
+        Self::GroupHasSubgroups,
+        Self::FlowNotAllowed,
+        Self::AutoSignupEnabled,
+        Self::ConfirmationRequired,
+        Self::InvalidToken,
+        Self::RestoreExpired,
+        Self::ImpersonationNotAllowed,
+        Self::Internal,
+    ];
+
+    /// The code as it appears on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::ValidationFailed => "validation_failed",
+            Self::Conflict => "conflict",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::RateLimited => "rate_limited",
+            Self::SelfDeactivation => "self_deactivation",
+            Self::LastAdmin => "last_admin",
+            Self::MissingPrerequisite => "missing_prerequisite",
+            Self::SeatLimitReached => "seat_limit_reached",
+            Self::UserNotActive => "user_not_active",
+            Self::GroupDepthExceeded => "group_depth_exceeded",
+            Self::GroupHasSubgroups => "group_has_subgroups",
+            Self::FlowNotAllowed => "flow_not_allowed",
+            Self::AutoSignupEnabled => "auto_signup_enabled",
+            Self::ConfirmationRequired => "confirmation_required",
+            Self::InvalidToken => "invalid_token",
+            Self::RestoreExpired => "restore_expired",
+            Self::ImpersonationNotAllowed => "impersonation_not_allowed",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One invalid field of a request: which field, why, in words and as a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field's name as the client sent it (`email`, `invites[2].email`).
+    pub field: String,
+    /// A stable code for the failure (`invalid_format`, `too_long`, `required`, …).
+    pub code: &'static str,
+    /// A sentence a person can read.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field that failed to parse into its value type.
+    pub fn invalid(field: impl Into<String>, error: &ValueError) -> Self {
+        Self { field: field.into(), code: error.code(), message: error.to_string() }
+    }
+
+    /// A field that is mandatory and was missing or empty.
+    pub fn required(field: impl Into<String>) -> Self {
+        Self { field: field.into(), code: "required", message: "is required".to_owned() }
+    }
+
+    /// Any other rule a single field broke.
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code, message: message.into() }
+    }
+}
+
+/// What a use case can fail with. Each variant has one stable [`ErrorCode`].
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error("{kind} not found")]
+    NotFound { kind: &'static str },
+    #[error("not allowed: {reason}")]
+    Forbidden { reason: String },
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("conflict on {field}: {message}")]
+    Conflict { field: &'static str, message: String },
+    #[error("the {kind} was changed by someone else (version {current})")]
+    PreconditionFailed { kind: &'static str, current: u64 },
+    #[error("an admin cannot deactivate or delete themself")]
+    SelfDeactivation,
+    #[error("the organization must keep at least one active admin")]
+    LastAdmin,
+    #[error("{product} requires {missing:?}")]
+    MissingPrerequisite { product: Key, missing: Vec<Key> },
+    #[error("no free seat for {product}: {seats_used} of {seats_total} used")]
+    SeatLimitReached { product: Key, seats_total: u32, seats_used: u32 },
+    #[error("the user is deactivated or deleted")]
+    UserNotActive,
+    #[error("groups can be nested at most {max} levels deep")]
+    GroupDepthExceeded { max: u8 },
+    #[error("the group has live subgroups; delete with cascade")]
+    GroupHasSubgroups,
+    #[error("the flow is not assigned to the connection's group")]
+    FlowNotAllowed,
+    #[error("invites are disabled while auto sign-up is on")]
+    AutoSignupEnabled,
+    #[error("this change needs an explicit confirmation")]
+    ConfirmationRequired,
+    #[error("the token is invalid, used or expired")]
+    InvalidToken,
+    #[error("the user was deleted more than 30 days ago")]
+    RestoreExpired,
+    #[error("impersonation not allowed: {reason}")]
+    ImpersonationNotAllowed { reason: &'static str },
+    #[error("authentication failed")]
+    Unauthenticated,
+    #[error("too many attempts; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Crm(#[from] CrmError),
+    #[error(transparent)]
+    Hasher(#[from] HasherError),
+}
+
+impl ServiceError {
+    /// The stable code the API answers with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::Forbidden { .. } => ErrorCode::Forbidden,
+            Self::Validation(_) => ErrorCode::ValidationFailed,
+            Self::Conflict { .. } => ErrorCode::Conflict,
+            Self::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
+            Self::SelfDeactivation => ErrorCode::SelfDeactivation,
+            Self::LastAdmin => ErrorCode::LastAdmin,
+            Self::MissingPrerequisite { .. } => ErrorCode::MissingPrerequisite,
+            Self::SeatLimitReached { .. } => ErrorCode::SeatLimitReached,
+            Self::UserNotActive => ErrorCode::UserNotActive,
+            Self::GroupDepthExceeded { .. } => ErrorCode::GroupDepthExceeded,
+            Self::GroupHasSubgroups => ErrorCode::GroupHasSubgroups,
+            Self::FlowNotAllowed => ErrorCode::FlowNotAllowed,
+            Self::AutoSignupEnabled => ErrorCode::AutoSignupEnabled,
+            Self::ConfirmationRequired => ErrorCode::ConfirmationRequired,
+            Self::InvalidToken => ErrorCode::InvalidToken,
+            Self::RestoreExpired => ErrorCode::RestoreExpired,
+            Self::ImpersonationNotAllowed { .. } => ErrorCode::ImpersonationNotAllowed,
+            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Store(_) | Self::Crm(_) | Self::Hasher(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Shorthand for a missing entity.
+    pub fn not_found(kind: &'static str) -> Self {
+        Self::NotFound { kind }
+    }
+
+    /// Shorthand for a refused permission.
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        Self::Forbidden { reason: reason.into() }
+    }
+
+    /// Shorthand for a single invalid field.
+    pub fn invalid_field(field: &str, error: &ValueError) -> Self {
+        Self::Validation(vec![FieldError::invalid(field, error)])
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    /// Expected storage outcomes become their domain errors; only infrastructure failures stay
+    /// opaque.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { field } => {
+                Self::Conflict { field: field.as_str(), message: format!("{} is already taken", field.as_str()) }
+            }
+            StoreError::StaleVersion { kind } => Self::PreconditionFailed { kind, current: 0 },
+            StoreError::SeatsExhausted(s) => {
+                Self::SeatLimitReached { product: s.product, seats_total: s.seats_total, seats_used: s.seats_used }
+            }
+            StoreError::Missing { kind } => Self::NotFound { kind },
+            other @ StoreError::Unavailable(_) => Self::Store(other),
+        }
+    }
+}
+
+/// The result type of every use case.
+pub type ServiceResult<T> = Result<T, ServiceError>;

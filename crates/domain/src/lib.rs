@@ -1,0 +1,39 @@
+//! Roster's domain: every business rule of the product as pure code, and the ports through
+//! which it reaches storage, mail, the CRM, time and randomness.
+//!
+//! This crate does no I/O and depends on no runtime, database or web framework (a tidy test in
+//! `xtask` enforces it). Adapters translate to and from these types; they hold no rules.
+//!
+//! - Value types (`values`) cannot hold invalid data: parse, don't validate.
+//! - Entities and pure rules: `org`, `user`, `catalog`, `seats`, `roles`, `groups`,
+//!   `connections`, `visibility`, `invites`, `scheduling`, `audit`.
+//! - `actor`: authorization resolved once per request.
+//! - `ports`: the traits adapters implement; `services`: one function per use case.
+//! - `testing` (feature): an in-memory implementation of every port.
+
+pub mod actor;
+pub mod audit;
+pub mod catalog;
+pub mod connections;
+pub mod error;
+pub mod groups;
+pub mod ids;
+pub mod invites;
+pub mod mail;
+pub mod org;
+pub mod ports;
+pub mod roles;
+pub mod scheduling;
+pub mod seats;
+pub mod services;
+pub mod throttle;
+pub mod user;
+pub mod users_query;
+pub mod values;
+pub mod visibility;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use error::{ErrorCode, FieldError, ServiceError, ServiceResult};
+pub use services::Services;

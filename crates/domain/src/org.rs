@@ -1,0 +1,87 @@
+//! Organizations (tenants) and their settings (§2).
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{GroupId, OrgId};
+use crate::values::{EmailDomain, Label, Slug};
+
+/// An organization: one tenant of Roster. All other data hangs off an `OrgId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: Label,
+    pub slug: Slug,
+    pub created_at: OffsetDateTime,
+    /// While `now < trial_ends_at`, every non-deactivated user is entitled to every product (§4.4).
+    pub trial_ends_at: Option<OffsetDateTime>,
+    /// The billing-level group created with the organization (§6).
+    pub root_group_id: GroupId,
+    pub settings: OrgSettings,
+    pub version: u64,
+}
+
+impl Organization {
+    /// Whether the trial is running at `now`.
+    pub fn in_trial(&self, now: OffsetDateTime) -> bool {
+        self.trial_ends_at.is_some_and(|end| now < end)
+    }
+}
+
+/// The settings an org admin can change (§2). Seat limits are not among them: only the
+/// operator sets those (§11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgSettings {
+    pub auto_signup: bool,
+    pub allowed_signup_domains: Vec<EmailDomain>,
+    pub release_seats_when_inactive: bool,
+    pub default_seat_limit: u32,
+}
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        Self {
+            auto_signup: true,
+            allowed_signup_domains: Vec::new(),
+            release_seats_when_inactive: true,
+            default_seat_limit: 3,
+        }
+    }
+}
+
+/// A partial change of the settings, as an admin submits it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    pub auto_signup: Option<bool>,
+    pub allowed_signup_domains: Option<Vec<EmailDomain>>,
+    pub release_seats_when_inactive: Option<bool>,
+    /// Turning auto sign-up off is refused without it (§8.1: the admin confirms a dialog).
+    pub confirm: bool,
+}
+
+impl OrgSettings {
+    /// Applies a change, enforcing the confirmation rule for turning auto sign-up off.
+    ///
+    /// # Errors
+    /// [`crate::ServiceError::ConfirmationRequired`] when auto sign-up goes from on to off
+    /// without `confirm`.
+    pub fn apply(&self, change: &SettingsChange) -> crate::ServiceResult<OrgSettings> {
+        let mut next = self.clone();
+        if let Some(auto) = change.auto_signup {
+            if self.auto_signup && !auto && !change.confirm {
+                return Err(crate::ServiceError::ConfirmationRequired);
+            }
+            next.auto_signup = auto;
+        }
+        if let Some(domains) = &change.allowed_signup_domains {
+            let mut domains = domains.clone();
+            domains.sort();
+            domains.dedup();
+            next.allowed_signup_domains = domains;
+        }
+        if let Some(release) = change.release_seats_when_inactive {
+            next.release_seats_when_inactive = release;
+        }
+        Ok(next)
+    }
+}

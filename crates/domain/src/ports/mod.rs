@@ -1,0 +1,22 @@
+//! The ports: what the domain needs from the outside world, as traits. Adapters implement
+//! them (sea-orm, SMTP, Salesforce, argon2); `crate::testing` implements all of them in memory.
+//!
+//! Persistence is a unit of work: [`Store::begin`] opens a transaction ([`Tx`]) through which a
+//! use case reads and writes everything it touches — including its audit events and outbox
+//! messages — and which it commits once. Dropping a `Tx` without committing rolls it back.
+
+mod crm;
+mod store;
+mod system;
+
+pub use crm::{CrmDirectory, CrmError, CrmPage, CrmUser};
+pub use store::{
+    AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, OrgRepository, Outbox,
+    RoleRepository, ScheduleRepository, SeatsExhausted, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository,
+};
+pub use system::{Clock, HasherError, IdGenerator, PasswordHash, PasswordHasher};
+
+#[cfg(any(test, feature = "testing"))]
+pub use crm::MockCrmDirectory;
+#[cfg(any(test, feature = "testing"))]
+pub use system::{MockClock, MockIdGenerator, MockPasswordHasher};

@@ -1,0 +1,302 @@
+//! The persistence port: a unit of work over every aggregate of Roster.
+//!
+//! A use case calls [`Store::begin`], reads and writes through the returned [`Tx`], and calls
+//! [`Tx::commit`] once at the end. Nothing it wrote is visible to anyone before the commit, and
+//! nothing of it survives if the `Tx` is dropped instead (an error path). The audit event and
+//! any outbox message of a change are written through the same `Tx`, so they commit or vanish
+//! with it.
+//!
+//! Every method is scoped by organization: an adapter must never return or change a row of
+//! another organization, whatever ids it is given.
+//!
+//! # Concurrency contract (what adapters MUST guarantee)
+//! - [`LicenseRepository::take_seats`] is atomic across transactions and processes: it succeeds
+//!   only if `seats_used + n <= seats_total` *at the moment it runs* (a conditional
+//!   `UPDATE … WHERE seats_used + n <= seats_total`), and the increment is held by the
+//!   transaction until it commits or rolls back.
+//! - [`OrgRepository::lock_org`] serializes the transactions that call it for one organization
+//!   until they end (a row lock on the organization). Use cases that check an org-wide
+//!   invariant over several rows (the last active admin) take it first.
+//! - `update_*` methods with a `version` fail with [`StoreError::StaleVersion`] when the stored
+//!   version is not `entity.version - 1` (optimistic concurrency).
+//! - Unique constraints (email among non-deleted users, phone, agent id, CRM id, sibling group
+//!   names, role keys, org slugs) fail with [`StoreError::Conflict`] naming the field.
+//! - A write that fails with an expected error (`Conflict`, `SeatsExhausted`, `StaleVersion`,
+//!   `Missing`) changes nothing and leaves the transaction usable: bulk use cases report that row
+//!   and go on. On PostgreSQL, where an error aborts the transaction, the adapter runs such
+//!   writes inside a savepoint.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use thiserror::Error;
+use time::OffsetDateTime;
+
+use crate::audit::{AuditEvent, AuditQuery};
+use crate::catalog::Catalog;
+use crate::connections::{ApiKey, Connection, Flow};
+use crate::groups::{Group, Membership};
+use crate::ids::{ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, OrgId, RoleId, ScheduledChangeId, UserId};
+use crate::invites::Invite;
+use crate::mail::OutgoingMail;
+use crate::org::Organization;
+use crate::ports::PasswordHash;
+use crate::roles::Role;
+use crate::scheduling::ScheduledChange;
+use crate::seats::{LicenseAssignment, SeatPool, SeatReservation};
+use crate::user::User;
+use crate::users_query::{UserPage, UserQuery};
+use crate::values::{AgentId, CrmId, Email, Key, Phone, Slug};
+use crate::visibility::ConnectionQuery;
+
+/// Which unique field a conflict is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueField {
+    Email,
+    Phone,
+    AgentId,
+    CrmId,
+    Slug,
+    Name,
+    Key,
+}
+
+impl UniqueField {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Phone => "phone",
+            Self::AgentId => "agent_id",
+            Self::CrmId => "crm_id",
+            Self::Slug => "slug",
+            Self::Name => "name",
+            Self::Key => "key",
+        }
+    }
+}
+
+/// Seats refused by [`LicenseRepository::take_seats`], with the figures at that moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatsExhausted {
+    pub product: Key,
+    pub seats_total: u32,
+    pub seats_used: u32,
+}
+
+/// What the persistence port fails with.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{} is already taken", .field.as_str())]
+    Conflict { field: UniqueField },
+    #[error("the {kind} was changed concurrently")]
+    StaleVersion { kind: &'static str },
+    #[error("no free seat for {}", .0.product)]
+    SeatsExhausted(SeatsExhausted),
+    #[error("the {kind} does not exist")]
+    Missing { kind: &'static str },
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Wraps any infrastructure error.
+    pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unavailable(Box::new(e))
+    }
+}
+
+type R<T> = Result<T, StoreError>;
+
+/// Opens units of work.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Opens a read-write transaction.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn begin(&self) -> R<Box<dyn Tx>>;
+}
+
+/// One transaction over every repository. Dropping it without [`Tx::commit`] rolls back.
+#[async_trait]
+pub trait Tx:
+    OrgRepository
+    + UserRepository
+    + LicenseRepository
+    + RoleRepository
+    + GroupRepository
+    + ConnectionRepository
+    + InviteRepository
+    + ScheduleRepository
+    + AuditLog
+    + Outbox
+    + Send
+{
+    /// Makes every write of the transaction durable and visible at once.
+    ///
+    /// # Errors
+    /// `Unavailable` (then nothing was written).
+    async fn commit(self: Box<Self>) -> R<()>;
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait OrgRepository: Send {
+    async fn insert_org(&mut self, org: &Organization) -> R<()>;
+    async fn org(&mut self, id: OrgId) -> R<Option<Organization>>;
+    async fn org_by_slug(&mut self, slug: &Slug) -> R<Option<Organization>>;
+    async fn orgs(&mut self) -> R<Vec<Organization>>;
+    /// Optimistic: the stored version must be `org.version - 1`.
+    async fn update_org(&mut self, org: &Organization) -> R<()>;
+    /// Serializes this transaction with every other one that locks the same organization.
+    async fn lock_org(&mut self, id: OrgId) -> R<()>;
+    async fn catalog(&mut self, org: OrgId) -> R<Catalog>;
+    async fn save_catalog(&mut self, org: OrgId, catalog: &Catalog) -> R<()>;
+}
+
+/// How to find one live (non-deleted) user by a unique field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserLookup<'a> {
+    Email(&'a Email),
+    Phone(&'a Phone),
+    AgentId(&'a AgentId),
+    CrmId(&'a CrmId),
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send {
+    async fn insert_user(&mut self, user: &User) -> R<()>;
+    /// A user by id, deleted ones included.
+    async fn user(&mut self, org: OrgId, id: UserId) -> R<Option<User>>;
+    async fn users_by_ids(&mut self, org: OrgId, ids: &[UserId]) -> R<Vec<User>>;
+    /// A live user by a unique field.
+    async fn find_user<'a>(&mut self, org: OrgId, lookup: UserLookup<'a>) -> R<Option<User>>;
+    /// Optimistic: the stored version must be `user.version - 1`.
+    async fn update_user(&mut self, user: &User) -> R<()>;
+    /// Removes a user row entirely (a revoked invite's user, who never existed for anyone).
+    async fn purge_user(&mut self, org: OrgId, id: UserId) -> R<()>;
+    /// Users not deleted, not deactivated, not invited, holding `admin_role` org-wide.
+    async fn active_admins(&mut self, org: OrgId, admin_role: RoleId) -> R<Vec<UserId>>;
+    /// Users not deleted, not deactivated and not invited (§4.4).
+    async fn count_billable(&mut self, org: OrgId) -> R<u64>;
+    /// The Users table query (§10).
+    async fn list_users(&mut self, query: &UserQuery) -> R<UserPage>;
+    async fn set_password_hash(&mut self, org: OrgId, id: UserId, hash: &PasswordHash) -> R<()>;
+    async fn password_hash(&mut self, org: OrgId, id: UserId) -> R<Option<PasswordHash>>;
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait LicenseRepository: Send {
+    async fn insert_seat_pool(&mut self, pool: &SeatPool) -> R<()>;
+    async fn seat_pools(&mut self, org: OrgId) -> R<Vec<SeatPool>>;
+    /// Sets the total; refuses a total below the seats in use with `SeatsExhausted` (the current
+    /// figures).
+    async fn set_seats_total(&mut self, org: OrgId, product: &Key, total: u32) -> R<SeatPool>;
+    /// Atomically takes `n` seats, or fails with `SeatsExhausted` (see the module docs).
+    async fn take_seats(&mut self, org: OrgId, product: &Key, n: u32) -> R<SeatPool>;
+    /// Gives `n` seats back (never below zero).
+    async fn return_seats(&mut self, org: OrgId, product: &Key, n: u32) -> R<SeatPool>;
+    async fn licenses_of(&mut self, org: OrgId, user: UserId) -> R<Vec<LicenseAssignment>>;
+    /// Every assignment of the organization (reconciliation and billing reports).
+    async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>>;
+    async fn insert_license(&mut self, assignment: &LicenseAssignment) -> R<()>;
+    /// Removes an assignment; answers whether there was one.
+    async fn delete_license(&mut self, org: OrgId, user: UserId, product: &Key) -> R<bool>;
+    async fn reservations_of(&mut self, org: OrgId, invite: InviteId) -> R<Vec<SeatReservation>>;
+    async fn insert_reservation(&mut self, reservation: &SeatReservation) -> R<()>;
+    async fn delete_reservations(&mut self, org: OrgId, invite: InviteId) -> R<()>;
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait RoleRepository: Send {
+    async fn roles(&mut self, org: OrgId) -> R<Vec<Role>>;
+    async fn insert_role(&mut self, role: &Role) -> R<()>;
+    async fn update_role(&mut self, role: &Role) -> R<()>;
+    async fn delete_role(&mut self, org: OrgId, id: RoleId) -> R<()>;
+    /// Whether any user (deleted ones excepted) holds the role.
+    async fn role_in_use(&mut self, org: OrgId, id: RoleId) -> R<bool>;
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait GroupRepository: Send {
+    /// Every group of the organization, deleted ones included.
+    async fn groups(&mut self, org: OrgId) -> R<Vec<Group>>;
+    async fn insert_group(&mut self, group: &Group) -> R<()>;
+    /// Optimistic: the stored version must be `group.version - 1`.
+    async fn update_group(&mut self, group: &Group) -> R<()>;
+    /// The whole membership history of a user.
+    async fn memberships_of(&mut self, org: OrgId, user: UserId) -> R<Vec<Membership>>;
+    /// Users with a current membership in the group.
+    async fn current_members(&mut self, org: OrgId, group: GroupId) -> R<Vec<UserId>>;
+    async fn insert_membership(&mut self, membership: &Membership) -> R<()>;
+    /// Ends the current membership, if any; answers whether there was one.
+    async fn end_membership(&mut self, org: OrgId, group: GroupId, user: UserId, at: OffsetDateTime) -> R<bool>;
+    async fn group_flows(&mut self, org: OrgId) -> R<BTreeMap<GroupId, BTreeSet<FlowId>>>;
+    async fn set_group_flows(&mut self, org: OrgId, group: GroupId, flows: &BTreeSet<FlowId>) -> R<()>;
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait ConnectionRepository: Send {
+    async fn insert_connection(&mut self, connection: &Connection) -> R<()>;
+    async fn connection(&mut self, org: OrgId, id: ConnectionId) -> R<Option<Connection>>;
+    /// One page of the connections matching the query, newest first (§7.2 in the database).
+    async fn list_connections(&mut self, query: &ConnectionQuery) -> R<Vec<Connection>>;
+    /// Timing rule 1: `inviter`'s "Organization"-stamped connections become stamped `{group}`.
+    async fn restamp_unstamped(&mut self, org: OrgId, inviter: UserId, group: GroupId) -> R<u64>;
+    /// Move with record transfer: in `inviter`'s connections stamped with `from`, `from` is
+    /// replaced by `to`.
+    async fn transfer_stamp(&mut self, org: OrgId, inviter: UserId, from: GroupId, to: GroupId) -> R<u64>;
+    async fn flows(&mut self, org: OrgId) -> R<Vec<Flow>>;
+    async fn insert_flow(&mut self, flow: &Flow) -> R<()>;
+    async fn api_keys(&mut self, org: OrgId) -> R<Vec<ApiKey>>;
+    async fn api_key(&mut self, org: OrgId, id: ApiKeyId) -> R<Option<ApiKey>>;
+    /// A key by the hash of its secret, in any organization (authentication).
+    async fn api_key_by_secret_hash(&mut self, hash: &str) -> R<Option<ApiKey>>;
+    async fn insert_api_key(&mut self, key: &ApiKey) -> R<()>;
+    async fn update_api_key(&mut self, key: &ApiKey) -> R<()>;
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait InviteRepository: Send {
+    async fn insert_invite(&mut self, invite: &Invite) -> R<()>;
+    async fn invite(&mut self, org: OrgId, id: InviteId) -> R<Option<Invite>>;
+    /// An invite by the hash of its current token, in any organization.
+    async fn invite_by_token_hash(&mut self, hash: &str) -> R<Option<Invite>>;
+    /// The pending invites of the organization.
+    async fn pending_invites(&mut self, org: OrgId) -> R<Vec<Invite>>;
+    async fn update_invite(&mut self, invite: &Invite) -> R<()>;
+    async fn delete_invite(&mut self, org: OrgId, id: InviteId) -> R<()>;
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait ScheduleRepository: Send {
+    async fn insert_scheduled(&mut self, change: &ScheduledChange) -> R<()>;
+    async fn scheduled_for_user(&mut self, org: OrgId, user: UserId) -> R<Vec<ScheduledChange>>;
+    /// Pending changes of every organization whose time has come, oldest first.
+    async fn due_scheduled(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<ScheduledChange>>;
+    async fn update_scheduled(&mut self, change: &ScheduledChange) -> R<()>;
+    async fn scheduled(&mut self, org: OrgId, id: ScheduledChangeId) -> R<Option<ScheduledChange>>;
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send {
+    /// Appends an event; there is no update or delete.
+    async fn append_audit(&mut self, event: &AuditEvent) -> R<()>;
+    /// Events matching the query, newest first.
+    async fn audit(&mut self, org: OrgId, query: &AuditQuery) -> R<Vec<AuditEvent>>;
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait Outbox: Send {
+    /// Queues a message; the delivery worker sends it after the commit.
+    async fn enqueue_mail(&mut self, mail: &OutgoingMail) -> R<()>;
+}

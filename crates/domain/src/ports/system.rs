@@ -1,0 +1,64 @@
+//! Small ports: time, identifiers and secrets, password hashing.
+
+use async_trait::async_trait;
+use thiserror::Error;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::values::Password;
+
+/// The current time. Services never read the system clock themselves, so tests move time.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// Fresh identifiers and secrets.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait IdGenerator: Send + Sync {
+    /// A new unique id (adapters use UUIDv7 so ids sort by creation).
+    fn uuid(&self) -> Uuid;
+    /// A new secret of at least 256 random bits, URL-safe (tokens, API key secrets).
+    fn secret(&self) -> String;
+}
+
+/// A stored password hash (PHC string). Never shown, never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn new(phc: String) -> Self {
+        Self(phc)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(***)")
+    }
+}
+
+/// Why hashing or verifying failed (never a wrong password: that is `Ok(false)`).
+#[derive(Debug, Error)]
+pub enum HasherError {
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+    #[error("the stored hash is malformed")]
+    MalformedHash,
+}
+
+/// Hashes and verifies passwords (Argon2id in production).
+///
+/// # Errors
+/// `hash` fails only on an internal failure; `verify` answers `Ok(false)` for a wrong password
+/// and `Err(MalformedHash)` for a hash it cannot read.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, HasherError>;
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, HasherError>;
+}

@@ -1,0 +1,74 @@
+//! Seat pools, license assignments and seat reservations (§4.2–§4.4).
+//!
+//! The invariant `seats_used <= seats_total` is guarded twice: the domain asks the store to
+//! *take* seats (a conditional update in the database, see `ports::LicenseRepository`), and the
+//! pure check below explains a refusal with the figures a client shows.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{InviteId, OrgId, UserId};
+use crate::values::Key;
+
+/// The seats of one product in one organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatPool {
+    pub org_id: OrgId,
+    pub product: Key,
+    pub seats_total: u32,
+    /// Current assignments plus seats reserved by pending invites.
+    pub seats_used: u32,
+}
+
+impl SeatPool {
+    pub fn available(&self) -> u32 {
+        self.seats_total.saturating_sub(self.seats_used)
+    }
+}
+
+/// A product a user holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseAssignment {
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub product: Key,
+    pub assigned_at: OffsetDateTime,
+}
+
+/// A seat held for a pending invite; it becomes an assignment when the invite is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatReservation {
+    pub org_id: OrgId,
+    pub invite_id: InviteId,
+    pub product: Key,
+}
+
+/// Counts per product for the invite screen and `GET /licenses`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeatCount {
+    pub product: Key,
+    pub seats_total: u32,
+    pub seats_used: u32,
+    pub seats_available: u32,
+}
+
+impl From<&SeatPool> for SeatCount {
+    fn from(pool: &SeatPool) -> Self {
+        Self {
+            product: pool.product.clone(),
+            seats_total: pool.seats_total,
+            seats_used: pool.seats_used,
+            seats_available: pool.available(),
+        }
+    }
+}
+
+/// What `GET /billing` answers (§4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BillingSummary {
+    /// Users who are not deactivated, not deleted and not invited.
+    pub billable_users: u64,
+    pub seats: Vec<SeatCount>,
+    pub trial_ends_at: Option<OffsetDateTime>,
+    pub in_trial: bool,
+}

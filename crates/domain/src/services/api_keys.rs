@@ -1,0 +1,138 @@
+//! API keys (§7.4): created with a secret shown once, stored as a hash, optionally bound to a
+//! group whose stamp their connections carry; revoked explicitly or with their group.
+
+use std::collections::BTreeSet;
+
+use crate::actor::Actor;
+use crate::audit::{AuditTarget, Changes, TargetKind};
+use crate::connections::ApiKey;
+use crate::error::{FieldError, ServiceError, ServiceResult};
+use crate::ids::{ApiKeyId, GroupId};
+use crate::invites::hash_token;
+use crate::roles::Permission;
+use crate::values::Label;
+
+use super::Services;
+use super::support::load_tree;
+
+/// The prefix of every API key secret, so keys are recognizable in a bearer header and in leaks.
+pub const API_KEY_PREFIX: &str = "rk_";
+
+/// `POST /api-keys`.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: Label,
+    pub group_id: Option<GroupId>,
+    pub permissions: BTreeSet<Permission>,
+}
+
+/// A new key and its secret, which is never available again.
+#[derive(Debug, Clone)]
+pub struct CreatedApiKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+impl Services {
+    /// Creates an API key.
+    ///
+    /// # Errors
+    /// `forbidden` (no `manage_api_keys`, impersonating, or permissions the actor lacks),
+    /// `not_found` (group), `validation_failed`.
+    pub async fn create_api_key(&self, actor: &Actor, new: NewApiKey) -> ServiceResult<CreatedApiKey> {
+        actor.require_org_wide(Permission::ManageApiKeys)?;
+        actor.require_not_impersonating("API keys")?;
+        let created_by = actor.user_id().ok_or_else(|| ServiceError::forbidden("API keys are created by a member"))?;
+        if let Some(p) = new.permissions.iter().find(|p| !actor.has(**p)) {
+            return Err(ServiceError::Validation(vec![FieldError::new(
+                "permissions",
+                "not_grantable",
+                format!("you cannot hand out {}: you do not have it", p.as_str()),
+            )]));
+        }
+        let mut tx = self.begin().await?;
+        if let Some(g) = new.group_id {
+            let tree = load_tree(&mut *tx, actor.org_id()).await?;
+            tree.check_joinable(g)?;
+        }
+        let secret = format!("{API_KEY_PREFIX}{}", self.ids.secret());
+        let key = ApiKey {
+            id: self.new_id(),
+            org_id: actor.org_id(),
+            name: new.name,
+            group_id: new.group_id,
+            permissions: new.permissions,
+            created_by,
+            secret_hash: hash_token(&secret),
+            created_at: self.now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        tx.insert_api_key(&key).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "api_key.created",
+            AuditTarget::new(TargetKind::ApiKey, key.id, key.name.as_str()),
+            Changes::new().note("group_id", &key.group_id).note("permissions", &key.permissions),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(CreatedApiKey { key, secret })
+    }
+
+    /// The organization's keys (never their secrets).
+    ///
+    /// # Errors
+    /// `forbidden` without `manage_api_keys`.
+    pub async fn list_api_keys(&self, actor: &Actor) -> ServiceResult<Vec<ApiKey>> {
+        actor.require(Permission::ManageApiKeys)?;
+        let mut tx = self.begin().await?;
+        Ok(tx.api_keys(actor.org_id()).await?)
+    }
+
+    /// Revokes a key; revoking a revoked key changes nothing.
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`.
+    pub async fn revoke_api_key(&self, actor: &Actor, id: ApiKeyId) -> ServiceResult<()> {
+        actor.require_org_wide(Permission::ManageApiKeys)?;
+        actor.require_not_impersonating("API keys")?;
+        let mut tx = self.begin().await?;
+        let mut key = tx.api_key(actor.org_id(), id).await?.ok_or(ServiceError::not_found("api key"))?;
+        if key.revoked_at.is_some() {
+            return Ok(());
+        }
+        key.revoked_at = Some(self.now());
+        tx.update_api_key(&key).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "api_key.revoked",
+            AuditTarget::new(TargetKind::ApiKey, key.id, key.name.as_str()),
+            Changes::new(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Authenticates a bearer secret; records `last_used_at`.
+    ///
+    /// # Errors
+    /// `unauthenticated` for an unknown or revoked key.
+    pub async fn authenticate_api_key(&self, secret: &str) -> ServiceResult<Actor> {
+        if !secret.starts_with(API_KEY_PREFIX) {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let mut tx = self.begin().await?;
+        let mut key = tx.api_key_by_secret_hash(&hash_token(secret)).await?.ok_or(ServiceError::Unauthenticated)?;
+        if !key.is_active() {
+            return Err(ServiceError::Unauthenticated);
+        }
+        key.last_used_at = Some(self.now());
+        tx.update_api_key(&key).await?;
+        tx.commit().await?;
+        Ok(Actor::for_api_key(&key))
+    }
+}

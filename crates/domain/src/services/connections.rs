@@ -1,0 +1,186 @@
+//! Connections: creation with stamping, the visible list, and the explanations of who sees
+//! what (§7).
+
+use std::collections::BTreeSet;
+
+use crate::actor::{Actor, Principal};
+use crate::audit::{AuditTarget, Changes, TargetKind};
+use crate::connections::{Connection, GroupChoice, Inviter, check_flow, group_choices, stamp};
+use crate::error::{FieldError, ServiceError, ServiceResult};
+use crate::groups::GroupTree;
+use crate::ids::{ConnectionId, FlowId, GroupId, UserId};
+use crate::ports::Tx;
+use crate::roles::{Permission, widest_visibility};
+use crate::users_query::UserQuery;
+use crate::values::{Email, PersonName};
+use crate::visibility::{Access, ConnectionCursor, Viewer, can_see, explain, query_for};
+
+use super::Services;
+use super::support::{groups_of, load_tree, load_user, load_users};
+
+/// `POST /connections`.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub email: Email,
+    pub name: PersonName,
+    pub flow_id: Option<FlowId>,
+    pub group: Option<GroupChoice>,
+    pub cc: Vec<UserId>,
+}
+
+impl Services {
+    /// Creates a connection stamped by the rules of §7.1.
+    ///
+    /// # Errors
+    /// `forbidden` without `invite_connections`, `validation_failed` (group not allowed,
+    /// unknown cc or flow), `not_found` (group), `flow_not_allowed`.
+    pub async fn create_connection(&self, actor: &Actor, new: NewConnection) -> ServiceResult<Connection> {
+        actor.require(Permission::InviteConnections)?;
+        let inviter_id =
+            actor.user_id().ok_or_else(|| ServiceError::forbidden("connections are invited by a member"))?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let tree = load_tree(&mut *tx, org).await?;
+        let api_key_group = match actor.principal() {
+            Principal::ApiKey { group_id, .. } => *group_id,
+            _ => None,
+        };
+        let inviter = Inviter { visibility: actor.visibility(), groups: actor.member_groups(), api_key_group };
+        let groups = stamp(&inviter, new.group, &tree)?;
+        if let Some(flow) = new.flow_id
+            && !tx.flows(org).await?.iter().any(|f| f.id == flow)
+        {
+            return Err(ServiceError::Validation(vec![FieldError::new("flow_id", "unknown_flow", "no such flow")]));
+        }
+        check_flow(&groups, new.flow_id, &tx.group_flows(org).await?)?;
+        let cc: BTreeSet<UserId> = load_users(&mut *tx, org, &new.cc, "cc").await?.into_iter().map(|u| u.id).collect();
+        let connection = Connection {
+            id: self.new_id(),
+            org_id: org,
+            email: new.email,
+            name: new.name,
+            flow_id: new.flow_id,
+            inviter_id,
+            groups,
+            cc,
+            via_api_key: match actor.principal() {
+                Principal::ApiKey { id, .. } => Some(*id),
+                _ => None,
+            },
+            user_token: self.ids.secret(),
+            created_at: self.now(),
+        };
+        tx.insert_connection(&connection).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "connection.created",
+            AuditTarget::new(
+                TargetKind::Connection,
+                connection.id,
+                format!("{} <{}>", connection.name, connection.email),
+            ),
+            Changes::new().note("groups", &connection.groups).note("cc", &connection.cc),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(connection)
+    }
+
+    /// One page of the connections the actor may see, newest first; the visibility rule runs in
+    /// the store's query (§7.2).
+    ///
+    /// # Errors
+    /// `forbidden` (group filter outside the actor's groups), `validation_failed` (limit).
+    pub async fn list_connections(
+        &self,
+        actor: &Actor,
+        group: Option<GroupId>,
+        after: Option<ConnectionCursor>,
+        limit: u32,
+    ) -> ServiceResult<Vec<Connection>> {
+        let query = query_for(actor, group, after, limit)?;
+        let mut tx = self.begin().await?;
+        Ok(tx.list_connections(&query).await?)
+    }
+
+    /// A connection the actor may see; `not_found` otherwise (never revealing it exists).
+    ///
+    /// # Errors
+    /// `not_found`.
+    pub async fn get_connection(&self, actor: &Actor, id: ConnectionId) -> ServiceResult<Connection> {
+        let mut tx = self.begin().await?;
+        let c = tx.connection(actor.org_id(), id).await?.ok_or(ServiceError::not_found("connection"))?;
+        match Viewer::of(actor) {
+            Some(v) if matches!(actor.principal(), Principal::User(_)) && !can_see(&v, &c) => {
+                Err(ServiceError::not_found("connection"))
+            }
+            _ => Ok(c),
+        }
+    }
+
+    /// Whether `viewer` sees the connection and by which rule. Members may ask about
+    /// themselves; asking about others needs `manage_users`.
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`.
+    pub async fn explain_access(&self, actor: &Actor, id: ConnectionId, viewer: UserId) -> ServiceResult<Access> {
+        if actor.user_id() != Some(viewer) || !matches!(actor.principal(), Principal::User(_)) {
+            actor.require(Permission::ManageUsers)?;
+        }
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let c = tx.connection(org, id).await?.ok_or(ServiceError::not_found("connection"))?;
+        let tree = load_tree(&mut *tx, org).await?;
+        let v = viewer_of(&mut *tx, org, viewer, &tree).await?;
+        Ok(explain(&v, &c))
+    }
+
+    /// Every live member who sees the connection, with the rule.
+    ///
+    /// # Errors
+    /// `forbidden` without `manage_users`, `not_found`.
+    pub async fn connection_viewers(&self, actor: &Actor, id: ConnectionId) -> ServiceResult<Vec<(UserId, Access)>> {
+        actor.require(Permission::ManageUsers)?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let c = tx.connection(org, id).await?.ok_or(ServiceError::not_found("connection"))?;
+        let tree = load_tree(&mut *tx, org).await?;
+        let users = tx.list_users(&UserQuery::new(org)).await?.items;
+        let mut out = Vec::new();
+        for u in users.iter().filter(|u| !u.is_deactivated()) {
+            let v = viewer_of(&mut *tx, org, u.id, &tree).await?;
+            let access = explain(&v, &c);
+            if access.visible {
+                out.push((u.id, access));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The group dropdown for a new connection; `None` is "Organization".
+    ///
+    /// # Errors
+    /// Storage failures only.
+    pub async fn connection_group_choices(&self, actor: &Actor) -> ServiceResult<Vec<Option<GroupId>>> {
+        let mut tx = self.begin().await?;
+        let tree = load_tree(&mut *tx, actor.org_id()).await?;
+        let inviter = Inviter { visibility: actor.visibility(), groups: actor.member_groups(), api_key_group: None };
+        Ok(group_choices(&inviter, &tree))
+    }
+}
+
+/// The §7.2 viewer facts of a member.
+pub(crate) async fn viewer_of(
+    tx: &mut dyn Tx,
+    org: crate::ids::OrgId,
+    user: UserId,
+    tree: &GroupTree,
+) -> ServiceResult<Viewer> {
+    let u = load_user(tx, org, user).await?;
+    let roles = tx.roles(org).await?;
+    let held: Vec<_> = roles.iter().filter(|r| u.roles.iter().any(|g| g.role_id == r.id)).cloned().collect();
+    let mut groups = groups_of(tx, org, user, tree).await?;
+    groups.extend(u.group_access.iter().copied().filter(|g| tree.get(*g).is_some_and(|g| g.is_live())));
+    Ok(Viewer { id: user, visibility: widest_visibility(&held), groups })
+}

@@ -1,0 +1,389 @@
+//! The group tree and memberships (§6), with the restamping of records the timing rules of
+//! §7.2 require, and flows per group (§7.3).
+
+use std::collections::BTreeSet;
+
+use crate::actor::Actor;
+use crate::audit::{AuditTarget, Changes, TargetKind};
+use crate::connections::Flow;
+use crate::error::{FieldError, ServiceError, ServiceResult};
+use crate::groups::{Group, GroupTree, Membership};
+use crate::ids::{FlowId, GroupId, UserId};
+use crate::ports::Tx;
+use crate::roles::Permission;
+use crate::values::{GroupName, Label};
+
+use super::Services;
+use super::support::{groups_of, load_tree, load_user, load_users};
+
+/// `PATCH /groups/{id}`: rename and/or move below another parent.
+#[derive(Debug, Clone, Default)]
+pub struct GroupPatch {
+    pub name: Option<GroupName>,
+    pub parent_id: Option<GroupId>,
+}
+
+/// `POST /users/{id}/move`.
+#[derive(Debug, Clone, Copy)]
+pub struct MoveUser {
+    pub from_group_id: GroupId,
+    pub to_group_id: GroupId,
+    /// Restamp the user's records stamped with `from` to `to`.
+    pub transfer_records: bool,
+}
+
+impl Services {
+    /// Every group of the organization, deleted ones included (they stay filter choices).
+    ///
+    /// # Errors
+    /// Storage failures only.
+    pub async fn list_groups(&self, actor: &Actor) -> ServiceResult<Vec<Group>> {
+        let mut tx = self.begin().await?;
+        Ok(tx.groups(actor.org_id()).await?)
+    }
+
+    /// Creates a group at depth 2 or 3 (§6).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found` (parent), `group_depth_exceeded`, `conflict` on `name`.
+    pub async fn create_group(&self, actor: &Actor, parent_id: GroupId, name: GroupName) -> ServiceResult<Group> {
+        actor.require_over_group(Permission::ManageGroups, parent_id)?;
+        let mut tx = self.begin().await?;
+        let tree = load_tree(&mut *tx, actor.org_id()).await?;
+        let depth = tree.check_create(parent_id, &name)?;
+        let now = self.now();
+        let group = Group {
+            id: self.new_id(),
+            org_id: actor.org_id(),
+            parent_id: Some(parent_id),
+            name,
+            depth,
+            deleted_at: None,
+            created_at: now,
+            version: 1,
+        };
+        tx.insert_group(&group).await?;
+        let label = format!("{} / {}", tree.path(parent_id), group.name);
+        self.audit(
+            &mut *tx,
+            actor,
+            "group.created",
+            AuditTarget::new(TargetKind::Group, group.id, label),
+            Changes::new().note("parent_id", &parent_id).note("depth", &depth),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(group)
+    }
+
+    /// Renames and/or moves a group, with `If-Match`.
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `precondition_failed`, `group_depth_exceeded`, `conflict`,
+    /// `validation_failed` (moving the root or below itself).
+    pub async fn update_group(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        patch: GroupPatch,
+        expected_version: Option<u64>,
+    ) -> ServiceResult<Group> {
+        actor.require_over_group(Permission::ManageGroups, id)?;
+        let mut tx = self.begin().await?;
+        let tree = load_tree(&mut *tx, actor.org_id()).await?;
+        let mut group = tree.live(id)?.clone();
+        if let Some(v) = expected_version
+            && v != group.version
+        {
+            return Err(ServiceError::PreconditionFailed { kind: "group", current: group.version });
+        }
+        let before = group.clone();
+        let before_path = tree.path(id);
+        if let Some(name) = patch.name {
+            tree.check_rename(id, &name)?;
+            group.name = name;
+        }
+        if let Some(parent) = patch.parent_id.filter(|p| Some(*p) != group.parent_id) {
+            actor.require_over_group(Permission::ManageGroups, parent)?;
+            // Check the move with the new name in place, so sibling uniqueness sees it.
+            let renamed = GroupTree::new(tree.iter().map(|g| if g.id == id { group.clone() } else { g.clone() }));
+            let depths = renamed.check_move(id, parent)?;
+            group.parent_id = Some(parent);
+            for (gid, depth) in depths {
+                if gid == id {
+                    group.depth = depth;
+                } else if let Some(g) = tree.get(gid)
+                    && g.depth != depth
+                {
+                    let mut g = g.clone();
+                    g.depth = depth;
+                    g.version += 1;
+                    tx.update_group(&g).await?;
+                }
+            }
+        }
+        let changes = Changes::new()
+            .field("name", &before.name, &group.name)
+            .field("parent_id", &before.parent_id, &group.parent_id)
+            .field("depth", &before.depth, &group.depth);
+        if changes.is_empty() {
+            return Ok(group);
+        }
+        group.version += 1;
+        tx.update_group(&group).await?;
+        self.audit(&mut *tx, actor, "group.updated", AuditTarget::new(TargetKind::Group, id, before_path), changes)
+            .await?;
+        tx.commit().await?;
+        Ok(group)
+    }
+
+    /// Soft-deletes a group (and with `cascade` its live subgroups): memberships end, API keys
+    /// bound to it are revoked, records keep their stamp (§6, §7.2 rule 4).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `group_has_subgroups`, `validation_failed` (the root).
+    pub async fn delete_group(&self, actor: &Actor, id: GroupId, cascade: bool) -> ServiceResult<()> {
+        actor.require_over_group(Permission::ManageGroups, id)?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let tree = load_tree(&mut *tx, org).await?;
+        let doomed = tree.check_delete(id, cascade)?;
+        let now = self.now();
+        let keys = tx.api_keys(org).await?;
+        for gid in doomed {
+            let mut g = tree.get(gid).cloned().ok_or(ServiceError::not_found("group"))?;
+            let path = tree.path(gid);
+            for user in tx.current_members(org, gid).await? {
+                tx.end_membership(org, gid, user, now).await?;
+            }
+            for key in keys.iter().filter(|k| k.group_id == Some(gid) && k.is_active()) {
+                let mut key = key.clone();
+                key.revoked_at = Some(now);
+                tx.update_api_key(&key).await?;
+                self.audit(
+                    &mut *tx,
+                    actor,
+                    "api_key.revoked",
+                    AuditTarget::new(TargetKind::ApiKey, key.id, key.name.as_str()),
+                    Changes::new().note("reason", &"group deleted"),
+                )
+                .await?;
+            }
+            g.deleted_at = Some(now);
+            g.version += 1;
+            tx.update_group(&g).await?;
+            self.audit(
+                &mut *tx,
+                actor,
+                "group.deleted",
+                AuditTarget::new(TargetKind::Group, gid, path),
+                Changes::new().note("cascade", &cascade),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds members to a group. A member who had no group before has their "Organization"-
+    /// stamped connections restamped with this group (§7.2 timing rule 1); adding someone who
+    /// is already a member changes nothing.
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `validation_failed` (the root group, unknown users).
+    pub async fn add_members(&self, actor: &Actor, group_id: GroupId, user_ids: &[UserId]) -> ServiceResult<()> {
+        actor.require_over_group(Permission::ManageGroups, group_id)?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let tree = load_tree(&mut *tx, org).await?;
+        tree.check_joinable(group_id)?;
+        let users = load_users(&mut *tx, org, user_ids, "user_ids").await?;
+        for user in users {
+            self.join_in(&mut *tx, actor, &tree, user.id, group_id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn join_in(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        tree: &GroupTree,
+        user: UserId,
+        group_id: GroupId,
+    ) -> ServiceResult<bool> {
+        let org = actor.org_id();
+        let before = groups_of(tx, org, user, tree).await?;
+        if before.contains(&group_id) {
+            return Ok(false);
+        }
+        let now = self.now();
+        tx.insert_membership(&Membership { org_id: org, group_id, user_id: user, joined_at: now, left_at: None })
+            .await?;
+        let restamped = if before.is_empty() { tx.restamp_unstamped(org, user, group_id).await? } else { 0 };
+        self.audit(
+            tx,
+            actor,
+            "membership.joined",
+            AuditTarget::new(TargetKind::Membership, user, format!("{user} in {}", tree.path(group_id))),
+            Changes::new().note("group_id", &group_id).note("restamped_connections", &restamped),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Ends a user's membership in a group. Nothing is restamped (§7.2 timing rule 2).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found` (group, user, or no current membership).
+    pub async fn remove_member(&self, actor: &Actor, group_id: GroupId, user_id: UserId) -> ServiceResult<()> {
+        actor.require_over_group(Permission::ManageGroups, group_id)?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let tree = load_tree(&mut *tx, org).await?;
+        tree.live(group_id)?;
+        load_user(&mut *tx, org, user_id).await?;
+        if !tx.end_membership(org, group_id, user_id, self.now()).await? {
+            return Err(ServiceError::not_found("membership"));
+        }
+        self.audit(
+            &mut *tx,
+            actor,
+            "membership.left",
+            AuditTarget::new(TargetKind::Membership, user_id, format!("{user_id} in {}", tree.path(group_id))),
+            Changes::new().note("group_id", &group_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves a user from one group to another; with `transfer_records` the user's records
+    /// stamped with the old group are restamped with the new one (§6).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found` (no current membership in `from`), `validation_failed`.
+    pub async fn move_user(&self, actor: &Actor, user_id: UserId, request: MoveUser) -> ServiceResult<()> {
+        actor.require_over_group(Permission::ManageGroups, request.from_group_id)?;
+        actor.require_over_group(Permission::ManageGroups, request.to_group_id)?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let tree = load_tree(&mut *tx, org).await?;
+        tree.check_joinable(request.to_group_id)?;
+        load_user(&mut *tx, org, user_id).await?;
+        if request.from_group_id == request.to_group_id {
+            return Err(ServiceError::Validation(vec![FieldError::new(
+                "to_group_id",
+                "same_group",
+                "the user is already in this group",
+            )]));
+        }
+        let now = self.now();
+        if !tx.end_membership(org, request.from_group_id, user_id, now).await? {
+            return Err(ServiceError::not_found("membership"));
+        }
+        let current = groups_of(&mut *tx, org, user_id, &tree).await?;
+        if !current.contains(&request.to_group_id) {
+            tx.insert_membership(&Membership {
+                org_id: org,
+                group_id: request.to_group_id,
+                user_id,
+                joined_at: now,
+                left_at: None,
+            })
+            .await?;
+        }
+        let transferred = if request.transfer_records {
+            tx.transfer_stamp(org, user_id, request.from_group_id, request.to_group_id).await?
+        } else {
+            0
+        };
+        self.audit(
+            &mut *tx,
+            actor,
+            "membership.moved",
+            AuditTarget::new(
+                TargetKind::Membership,
+                user_id,
+                format!("{user_id}: {} → {}", tree.path(request.from_group_id), tree.path(request.to_group_id)),
+            ),
+            Changes::new()
+                .field("group_id", &request.from_group_id, &request.to_group_id)
+                .note("transferred_connections", &transferred),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates a flow (§7.3).
+    ///
+    /// # Errors
+    /// `forbidden` without `manage_groups`.
+    pub async fn create_flow(&self, actor: &Actor, name: Label) -> ServiceResult<Flow> {
+        actor.require(Permission::ManageGroups)?;
+        let mut tx = self.begin().await?;
+        let flow = Flow { id: self.new_id(), org_id: actor.org_id(), name, created_at: self.now() };
+        tx.insert_flow(&flow).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "flow.created",
+            AuditTarget::new(TargetKind::Flow, flow.id, flow.name.as_str()),
+            Changes::new(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(flow)
+    }
+
+    /// The organization's flows.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    pub async fn list_flows(&self, actor: &Actor) -> ServiceResult<Vec<Flow>> {
+        let mut tx = self.begin().await?;
+        Ok(tx.flows(actor.org_id()).await?)
+    }
+
+    /// Replaces the set of flows assigned to a group (§7.3).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `validation_failed` (unknown flow).
+    pub async fn set_group_flows(
+        &self,
+        actor: &Actor,
+        group_id: GroupId,
+        flows: BTreeSet<FlowId>,
+    ) -> ServiceResult<()> {
+        actor.require_over_group(Permission::ManageGroups, group_id)?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let tree = load_tree(&mut *tx, org).await?;
+        tree.live(group_id)?;
+        let known: BTreeSet<FlowId> = tx.flows(org).await?.into_iter().map(|f| f.id).collect();
+        if let Some(f) = flows.iter().find(|f| !known.contains(f)) {
+            return Err(ServiceError::Validation(vec![FieldError::new(
+                "flow_ids",
+                "unknown_flow",
+                format!("no flow {f}"),
+            )]));
+        }
+        let before = tx.group_flows(org).await?.remove(&group_id).unwrap_or_default();
+        if before == flows {
+            return Ok(());
+        }
+        tx.set_group_flows(org, group_id, &flows).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "group.flows_changed",
+            AuditTarget::new(TargetKind::Group, group_id, tree.path(group_id)),
+            Changes::new().field("flows", &before, &flows),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

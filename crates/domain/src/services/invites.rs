@@ -1,0 +1,781 @@
+//! Bringing people in (§8): member invites with seat reservations, bulk paste, accepting an
+//! invite, self sign-up with email verification, and import/sync from the CRM directory.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::actor::Actor;
+use crate::audit::{AuditTarget, Changes, Source, TargetKind};
+use crate::catalog::Catalog;
+use crate::error::{ErrorCode, FieldError, ServiceError, ServiceResult};
+use crate::ids::{InviteId, UserId};
+use crate::invites::{Invite, InvitePurpose, TOKEN_LIFETIME, hash_token, name_from_email, parse_pasted, split_name};
+use crate::mail::{MailKind, OutgoingMail};
+use crate::ports::{CrmDirectory, Tx, UserLookup};
+use crate::roles::{Permission, RoleGrant};
+use crate::seats::{LicenseAssignment, SeatCount, SeatReservation};
+use crate::user::{InactiveReason, Lifecycle, User, UserSettings};
+use crate::values::{CrmId, Email, Key, Nicknames, Password, PersonName, Slug};
+
+use super::Services;
+use super::support::{load_catalog, load_org, load_user};
+use super::users::{RoleAssignment, resolve_grants};
+
+/// One row of `POST /invites`: every field mandatory (§8.1).
+#[derive(Debug, Clone)]
+pub struct InviteRow {
+    pub name: PersonName,
+    pub email: Email,
+    pub roles: Vec<Key>,
+    pub products: BTreeSet<Key>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InviteOutcome {
+    pub email: Email,
+    /// `created` or an error code.
+    pub status: InviteStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite_id: Option<InviteId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum InviteStatus {
+    Created,
+    Refused(ErrorCode),
+}
+
+impl InviteStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Refused(c) => c.as_str(),
+        }
+    }
+}
+
+/// What `POST /invites` answers: per row, and seats per product before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvitesResult {
+    pub results: Vec<InviteOutcome>,
+    pub seats_before: Vec<SeatCount>,
+    pub seats_after: Vec<SeatCount>,
+    pub applied: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasteStatus {
+    Created,
+    Duplicate,
+    Invalid,
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BulkPasteOutcome {
+    pub entry: String,
+    pub status: PasteStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite_id: Option<InviteId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AcceptedInvite {
+    pub user_id: UserId,
+    pub products: BTreeSet<Key>,
+}
+
+/// `POST /signup`.
+#[derive(Debug, Clone)]
+pub struct SignupRequest {
+    pub org: Slug,
+    pub email: Email,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub password: Password,
+}
+
+/// `POST /crm/import`.
+#[derive(Debug, Clone)]
+pub struct CrmImportRequest {
+    pub crm_ids: Vec<CrmId>,
+    pub products: BTreeSet<Key>,
+    pub roles: Vec<Key>,
+    pub send_welcome_email: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrmImportStatus {
+    Created,
+    AlreadyMember,
+    NotFound,
+    SeatRefused,
+    Invalid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrmImportOutcome {
+    pub crm_id: CrmId,
+    pub status: CrmImportStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What an invited user is created from.
+struct Invitee {
+    email: Email,
+    first_name: PersonName,
+    last_name: PersonName,
+    phone: Option<crate::values::Phone>,
+    crm_id: Option<CrmId>,
+    grants: BTreeSet<RoleGrant>,
+    products: BTreeSet<Key>,
+}
+
+impl Services {
+    /// Invites members (§8.1): each row creates an `invited` user, reserves seats for its
+    /// products and queues an invitation email, or is refused on its own.
+    ///
+    /// # Errors
+    /// `auto_signup_enabled` while auto sign-up is on; `forbidden`; `validation_failed` when a
+    /// row lacks roles or products. Per-row refusals (seats, duplicates) are outcomes.
+    pub async fn invite_members(
+        &self,
+        actor: &Actor,
+        rows: Vec<InviteRow>,
+        dry_run: bool,
+    ) -> ServiceResult<InvitesResult> {
+        actor.require_org_wide(Permission::ManageUsers)?;
+        let mut errors = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            if row.roles.is_empty() {
+                errors.push(FieldError::required(format!("invites[{i}].roles")));
+            }
+            if row.products.is_empty() {
+                errors.push(FieldError::required(format!("invites[{i}].products")));
+            }
+        }
+        if rows.is_empty() {
+            errors.push(FieldError::required("invites"));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        let mut tx = self.begin().await?;
+        let org = load_org(&mut *tx, actor.org_id()).await?;
+        if org.settings.auto_signup {
+            return Err(ServiceError::AutoSignupEnabled);
+        }
+        let seats_before: Vec<SeatCount> = tx.seat_pools(org.id).await?.iter().map(SeatCount::from).collect();
+        let catalog = load_catalog(&mut *tx, org.id).await?;
+        let roles = tx.roles(org.id).await?;
+        let tree = super::support::load_tree(&mut *tx, org.id).await?;
+        let mut results = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (first_name, last_name) = split_name(&row.name);
+            let outcome = async {
+                let assignments: Vec<RoleAssignment> =
+                    row.roles.iter().map(|k| RoleAssignment { key: k.clone(), scope: None }).collect();
+                let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
+                let invitee = Invitee {
+                    email: row.email.clone(),
+                    first_name,
+                    last_name,
+                    phone: None,
+                    crm_id: None,
+                    grants,
+                    products: row.products.clone(),
+                };
+                self.create_invitee(&mut *tx, actor, &catalog, &org, invitee, true).await
+            }
+            .await;
+            results.push(match outcome {
+                Ok((invite, _)) => InviteOutcome {
+                    email: row.email,
+                    status: InviteStatus::Created,
+                    invite_id: Some(invite),
+                    message: None,
+                },
+                Err(e) if e.code() == ErrorCode::Internal => return Err(e),
+                Err(e) => InviteOutcome {
+                    email: row.email,
+                    status: InviteStatus::Refused(e.code()),
+                    invite_id: None,
+                    message: Some(e.to_string()),
+                },
+            });
+        }
+        let seats_after: Vec<SeatCount> = tx.seat_pools(org.id).await?.iter().map(SeatCount::from).collect();
+        if !dry_run {
+            tx.commit().await?;
+        }
+        Ok(InvitesResult { results, seats_before, seats_after, applied: !dry_run })
+    }
+
+    /// Invites every address of a pasted list with the same roles and products (§8.1); each
+    /// entry is reported, and valid ones are invited even when others are invalid.
+    ///
+    /// # Errors
+    /// As [`Services::invite_members`] for the whole request.
+    pub async fn invite_pasted(
+        &self,
+        actor: &Actor,
+        body: &str,
+        roles: Vec<Key>,
+        products: BTreeSet<Key>,
+    ) -> ServiceResult<Vec<BulkPasteOutcome>> {
+        let entries = parse_pasted(body);
+        let mut out: Vec<Option<BulkPasteOutcome>> = vec![None; entries.len()];
+        let mut rows = Vec::new();
+        let mut row_entry = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, entry) in entries.iter().enumerate() {
+            match &entry.parsed {
+                Err(e) => {
+                    out[i] = Some(BulkPasteOutcome {
+                        entry: entry.raw.clone(),
+                        status: PasteStatus::Invalid,
+                        invite_id: None,
+                        message: Some(e.to_string()),
+                    });
+                }
+                Ok((_, email)) if !seen.insert(email.clone()) => {
+                    out[i] = Some(BulkPasteOutcome {
+                        entry: entry.raw.clone(),
+                        status: PasteStatus::Duplicate,
+                        invite_id: None,
+                        message: Some("listed twice".into()),
+                    });
+                }
+                Ok((name, email)) => {
+                    let name = name.clone().unwrap_or_else(|| name_from_email(email));
+                    rows.push(InviteRow {
+                        name,
+                        email: email.clone(),
+                        roles: roles.clone(),
+                        products: products.clone(),
+                    });
+                    row_entry.push(i);
+                }
+            }
+        }
+        if !rows.is_empty() {
+            let result = self.invite_members(actor, rows, false).await?;
+            for (outcome, i) in result.results.into_iter().zip(row_entry) {
+                let status = match outcome.status {
+                    InviteStatus::Created => PasteStatus::Created,
+                    InviteStatus::Refused(ErrorCode::Conflict) => PasteStatus::Duplicate,
+                    InviteStatus::Refused(_) => PasteStatus::Refused,
+                };
+                out[i] = Some(BulkPasteOutcome {
+                    entry: entries[i].raw.clone(),
+                    status,
+                    invite_id: outcome.invite_id,
+                    message: outcome.message,
+                });
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Creates an invited user, reserves seats, records the invite and queues the email. On a
+    /// refusal it gives back what it took, so the surrounding transaction can go on.
+    async fn create_invitee(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        catalog: &Catalog,
+        org: &crate::org::Organization,
+        invitee: Invitee,
+        send_email: bool,
+    ) -> ServiceResult<(InviteId, UserId)> {
+        let plan = catalog.plan(&BTreeSet::new(), &invitee.products)?;
+        super::users::check_unique(
+            tx,
+            org.id,
+            None,
+            &invitee.email,
+            invitee.phone.as_ref(),
+            None,
+            invitee.crm_id.as_ref(),
+        )
+        .await?;
+        let mut taken: Vec<&Key> = Vec::new();
+        for product in &plan.assign {
+            if let Err(e) = tx.take_seats(org.id, product, 1).await {
+                for t in taken {
+                    tx.return_seats(org.id, t, 1).await?;
+                }
+                return Err(e.into());
+            }
+            taken.push(product);
+        }
+        let now = self.now();
+        let user = User {
+            id: self.new_id(),
+            org_id: org.id,
+            email: invitee.email,
+            first_name: invitee.first_name,
+            last_name: invitee.last_name,
+            phone: invitee.phone,
+            nicknames: Nicknames::empty(),
+            crm_id: invitee.crm_id,
+            agent_id: None,
+            agent_ring_number: None,
+            dialer_number: None,
+            roles: invitee.grants,
+            extra_permissions: BTreeSet::new(),
+            group_access: BTreeSet::new(),
+            settings: UserSettings::default(),
+            lifecycle: Lifecycle { invited: true, ..Lifecycle::default() },
+            has_password: false,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        tx.insert_user(&user).await?;
+        let token = self.ids.secret();
+        let invite = Invite {
+            id: self.new_id(),
+            org_id: org.id,
+            user_id: user.id,
+            purpose: InvitePurpose::Member,
+            products: plan.assign.clone(),
+            token_hash: hash_token(&token),
+            expires_at: now + TOKEN_LIFETIME,
+            created_by: actor.user_id(),
+            created_at: now,
+            accepted_at: None,
+        };
+        tx.insert_invite(&invite).await?;
+        for product in &plan.assign {
+            tx.insert_reservation(&SeatReservation { org_id: org.id, invite_id: invite.id, product: product.clone() })
+                .await?;
+        }
+        if send_email {
+            self.queue_invitation(tx, actor, org, &user, &invite, token).await?;
+        }
+        self.audit(
+            tx,
+            actor,
+            "invite.created",
+            AuditTarget::new(TargetKind::Invite, invite.id, user.label()),
+            Changes::new().note("products", &invite.products).note("email", &user.email),
+        )
+        .await?;
+        Ok((invite.id, user.id))
+    }
+
+    async fn queue_invitation(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        org: &crate::org::Organization,
+        user: &User,
+        invite: &Invite,
+        token: String,
+    ) -> ServiceResult<()> {
+        let invited_by = match actor.user_id() {
+            Some(id) => tx.user(org.id, id).await?.map_or_else(|| org.name.to_string(), |u| u.display_name()),
+            None => org.name.to_string(),
+        };
+        let mail = OutgoingMail {
+            id: self.new_id(),
+            org_id: org.id,
+            to: user.email.clone(),
+            kind: MailKind::Invitation {
+                invite_id: invite.id,
+                token,
+                org_name: org.name.to_string(),
+                invited_by,
+                expires_at: invite.expires_at,
+            },
+            created_at: self.now(),
+        };
+        tx.enqueue_mail(&mail).await?;
+        Ok(())
+    }
+
+    /// Accepts an invite with its token (no session): sets the password, the user leaves
+    /// `invited`, reserved seats become assignments — all in one transaction. The token dies.
+    ///
+    /// # Errors
+    /// `invalid_token` (unknown, used, expired, or a sign-up token).
+    pub async fn accept_invite(&self, token: &str, password: &Password) -> ServiceResult<AcceptedInvite> {
+        let hash = self.hasher.hash(password).await?;
+        let mut tx = self.begin().await?;
+        let mut invite = tx.invite_by_token_hash(&hash_token(token)).await?.ok_or(ServiceError::InvalidToken)?;
+        let now = self.now();
+        if !invite.is_pending() || invite.expires_at <= now || invite.purpose != InvitePurpose::Member {
+            return Err(ServiceError::InvalidToken);
+        }
+        let org = invite.org_id;
+        let mut user = load_user(&mut *tx, org, invite.user_id).await.map_err(|_| ServiceError::InvalidToken)?;
+        let actor = Actor::system(org, Source::Console);
+        let reservations = tx.reservations_of(org, invite.id).await?;
+        tx.delete_reservations(org, invite.id).await?;
+        let mut products = BTreeSet::new();
+        for r in reservations {
+            tx.insert_license(&LicenseAssignment {
+                org_id: org,
+                user_id: user.id,
+                product: r.product.clone(),
+                assigned_at: now,
+            })
+            .await?;
+            products.insert(r.product);
+        }
+        tx.set_password_hash(org, user.id, &hash).await?;
+        user.has_password = true;
+        user.lifecycle.invited = false;
+        if products.contains(&Catalog::core_key()) {
+            user.lifecycle.ever_held_core = true;
+        }
+        user.touch(now);
+        tx.update_user(&user).await?;
+        invite.accepted_at = Some(now);
+        invite.token_hash = hash_token(&format!("used:{}", invite.id));
+        tx.update_invite(&invite).await?;
+        let actor = actor_as(&actor, user.id);
+        self.audit(
+            &mut *tx,
+            &actor,
+            "invite.accepted",
+            AuditTarget::new(TargetKind::Invite, invite.id, user.label()),
+            Changes::new().field("products", &BTreeSet::<Key>::new(), &products),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AcceptedInvite { user_id: user.id, products })
+    }
+
+    /// Sends an invite again with a new token; the old token stops working.
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found` (unknown or accepted invite).
+    pub async fn resend_invite(&self, actor: &Actor, id: InviteId) -> ServiceResult<()> {
+        actor.require(Permission::ManageUsers)?;
+        let mut tx = self.begin().await?;
+        let org = load_org(&mut *tx, actor.org_id()).await?;
+        let mut invite =
+            tx.invite(org.id, id).await?.filter(Invite::is_pending).ok_or(ServiceError::not_found("invite"))?;
+        let user = load_user(&mut *tx, org.id, invite.user_id).await?;
+        let token = self.ids.secret();
+        invite.token_hash = hash_token(&token);
+        invite.expires_at = self.now() + TOKEN_LIFETIME;
+        tx.update_invite(&invite).await?;
+        self.queue_invitation(&mut *tx, actor, &org, &user, &invite, token).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "invite.resent",
+            AuditTarget::new(TargetKind::Invite, invite.id, user.label()),
+            Changes::new(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes a pending invite: its seats are released and the invited user removed.
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`.
+    pub async fn revoke_invite(&self, actor: &Actor, id: InviteId) -> ServiceResult<()> {
+        actor.require(Permission::ManageUsers)?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let invite = tx.invite(org, id).await?.filter(Invite::is_pending).ok_or(ServiceError::not_found("invite"))?;
+        let user = load_user(&mut *tx, org, invite.user_id).await?;
+        self.withdraw_reservations(&mut *tx, &invite).await?;
+        tx.delete_invite(org, invite.id).await?;
+        tx.purge_user(org, user.id).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "invite.revoked",
+            AuditTarget::new(TargetKind::Invite, invite.id, user.label()),
+            Changes::new().note("released", &invite.products),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The pending invites of the organization.
+    ///
+    /// # Errors
+    /// `forbidden` without `manage_users`.
+    pub async fn list_invites(&self, actor: &Actor) -> ServiceResult<Vec<Invite>> {
+        actor.require(Permission::ManageUsers)?;
+        let mut tx = self.begin().await?;
+        Ok(tx.pending_invites(actor.org_id()).await?)
+    }
+
+    /// Gives back the seats an invite reserved.
+    pub(crate) async fn withdraw_reservations(&self, tx: &mut dyn Tx, invite: &Invite) -> ServiceResult<()> {
+        for r in tx.reservations_of(invite.org_id, invite.id).await? {
+            tx.return_seats(invite.org_id, &r.product, 1).await?;
+        }
+        tx.delete_reservations(invite.org_id, invite.id).await?;
+        Ok(())
+    }
+
+    /// Self sign-up (§8.2): allowed while auto sign-up is on for addresses of the allowed
+    /// domains. The account waits (`invited`) until the emailed token is verified.
+    ///
+    /// # Errors
+    /// `not_found` (organization), `forbidden` (sign-up off or domain not allowed), `conflict`
+    /// on `email`.
+    pub async fn sign_up(&self, request: SignupRequest) -> ServiceResult<UserId> {
+        let hash = self.hasher.hash(&request.password).await?;
+        let mut tx = self.begin().await?;
+        let org = tx.org_by_slug(&request.org).await?.ok_or(ServiceError::not_found("organization"))?;
+        let domain_ok = org.settings.allowed_signup_domains.iter().any(|d| d.as_str() == request.email.domain());
+        if !org.settings.auto_signup || !domain_ok {
+            return Err(ServiceError::forbidden("sign-up is not open for this address"));
+        }
+        super::users::check_unique(&mut *tx, org.id, None, &request.email, None, None, None).await?;
+        let roles = tx.roles(org.id).await?;
+        let standard =
+            roles.iter().find(|r| r.key.as_str() == "standard").ok_or(ServiceError::not_found("standard role"))?;
+        let now = self.now();
+        let user = User {
+            id: self.new_id(),
+            org_id: org.id,
+            email: request.email,
+            first_name: request.first_name,
+            last_name: request.last_name,
+            phone: None,
+            nicknames: Nicknames::empty(),
+            crm_id: None,
+            agent_id: None,
+            agent_ring_number: None,
+            dialer_number: None,
+            roles: BTreeSet::from([RoleGrant::org_wide(standard.id)]),
+            extra_permissions: BTreeSet::new(),
+            group_access: BTreeSet::new(),
+            settings: UserSettings::default(),
+            lifecycle: Lifecycle { invited: true, ..Lifecycle::default() },
+            has_password: true,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        tx.insert_user(&user).await?;
+        tx.set_password_hash(org.id, user.id, &hash).await?;
+        let token = self.ids.secret();
+        let invite = Invite {
+            id: self.new_id(),
+            org_id: org.id,
+            user_id: user.id,
+            purpose: InvitePurpose::SignupVerification,
+            products: BTreeSet::new(),
+            token_hash: hash_token(&token),
+            expires_at: now + TOKEN_LIFETIME,
+            created_by: None,
+            created_at: now,
+            accepted_at: None,
+        };
+        tx.insert_invite(&invite).await?;
+        tx.enqueue_mail(&OutgoingMail {
+            id: self.new_id(),
+            org_id: org.id,
+            to: user.email.clone(),
+            kind: MailKind::SignupVerification { token, org_name: org.name.to_string() },
+            created_at: now,
+        })
+        .await?;
+        let actor = actor_as(&Actor::system(org.id, Source::Api), user.id);
+        self.audit(
+            &mut *tx,
+            &actor,
+            "user.signed_up",
+            AuditTarget::new(TargetKind::User, user.id, user.label()),
+            Changes::new(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user.id)
+    }
+
+    /// Verifies a sign-up token: the account becomes a member with the `standard` role and no
+    /// license.
+    ///
+    /// # Errors
+    /// `invalid_token`.
+    pub async fn verify_sign_up(&self, token: &str) -> ServiceResult<UserId> {
+        let mut tx = self.begin().await?;
+        let mut invite = tx.invite_by_token_hash(&hash_token(token)).await?.ok_or(ServiceError::InvalidToken)?;
+        let now = self.now();
+        if !invite.is_pending() || invite.expires_at <= now || invite.purpose != InvitePurpose::SignupVerification {
+            return Err(ServiceError::InvalidToken);
+        }
+        let mut user =
+            load_user(&mut *tx, invite.org_id, invite.user_id).await.map_err(|_| ServiceError::InvalidToken)?;
+        user.lifecycle.invited = false;
+        user.touch(now);
+        tx.update_user(&user).await?;
+        invite.accepted_at = Some(now);
+        invite.token_hash = hash_token(&format!("used:{}", invite.id));
+        tx.update_invite(&invite).await?;
+        let actor = actor_as(&Actor::system(invite.org_id, Source::Api), user.id);
+        self.audit(
+            &mut *tx,
+            &actor,
+            "user.signup_verified",
+            AuditTarget::new(TargetKind::User, user.id, user.label()),
+            Changes::new(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user.id)
+    }
+
+    /// Searches the CRM directory (§8.3).
+    ///
+    /// # Errors
+    /// `forbidden`; CRM failures.
+    pub async fn search_crm(&self, actor: &Actor, query: &str, page: u32) -> ServiceResult<crate::ports::CrmPage> {
+        actor.require_org_wide(Permission::ManageUsers)?;
+        Ok(self.crm()?.search(query, page).await?)
+    }
+
+    /// Imports users from the CRM (§8.3): per id created (as an invite with reserved seats and,
+    /// if asked, a welcome email carrying the link to set a password), already a member (by CRM
+    /// id or email), not found, or seat refused.
+    ///
+    /// # Errors
+    /// `forbidden`, `validation_failed` (roles, products), CRM failures.
+    pub async fn import_from_crm(
+        &self,
+        actor: &Actor,
+        request: CrmImportRequest,
+    ) -> ServiceResult<Vec<CrmImportOutcome>> {
+        actor.require_org_wide(Permission::ManageUsers)?;
+        let found = self.crm()?.get(&request.crm_ids).await?;
+        let mut tx = self.begin().await?;
+        let org = load_org(&mut *tx, actor.org_id()).await?;
+        let catalog = load_catalog(&mut *tx, org.id).await?;
+        catalog.plan(&BTreeSet::new(), &request.products)?;
+        let roles = tx.roles(org.id).await?;
+        let tree = super::support::load_tree(&mut *tx, org.id).await?;
+        let keys = if request.roles.is_empty() {
+            vec![Key::parse("standard").expect("valid key")]
+        } else {
+            request.roles.clone()
+        };
+        let assignments: Vec<RoleAssignment> =
+            keys.into_iter().map(|key| RoleAssignment { key, scope: None }).collect();
+        let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for crm_id in &request.crm_ids {
+            if !seen.insert(crm_id.clone()) {
+                continue;
+            }
+            let outcome = |status, user_id, message: Option<String>| CrmImportOutcome {
+                crm_id: crm_id.clone(),
+                status,
+                user_id,
+                message,
+            };
+            let Some(crm_user) = found.iter().find(|u| &u.crm_id == crm_id) else {
+                out.push(outcome(CrmImportStatus::NotFound, None, None));
+                continue;
+            };
+            let existing = match tx.find_user(org.id, UserLookup::CrmId(crm_id)).await? {
+                Some(u) => Some(u),
+                None => tx.find_user(org.id, UserLookup::Email(&crm_user.email)).await?,
+            };
+            if let Some(u) = existing {
+                out.push(outcome(CrmImportStatus::AlreadyMember, Some(u.id), None));
+                continue;
+            }
+            let invitee = Invitee {
+                email: crm_user.email.clone(),
+                first_name: crm_user.first_name.clone(),
+                last_name: crm_user.last_name.clone(),
+                phone: crm_user.phone.clone(),
+                crm_id: Some(crm_id.clone()),
+                grants: grants.clone(),
+                products: request.products.clone(),
+            };
+            match self
+                .create_invitee(&mut *tx, &import_actor(actor), &catalog, &org, invitee, request.send_welcome_email)
+                .await
+            {
+                Ok((_, user_id)) => out.push(outcome(CrmImportStatus::Created, Some(user_id), None)),
+                Err(e @ ServiceError::SeatLimitReached { .. }) => {
+                    out.push(outcome(CrmImportStatus::SeatRefused, None, Some(e.to_string())))
+                }
+                Err(e @ ServiceError::Conflict { .. }) => {
+                    out.push(outcome(CrmImportStatus::AlreadyMember, None, Some(e.to_string())))
+                }
+                Err(e) if e.code() == ErrorCode::Internal => return Err(e),
+                Err(e) => out.push(outcome(CrmImportStatus::Invalid, None, Some(e.to_string()))),
+            }
+        }
+        if !request.dry_run {
+            tx.commit().await?;
+        }
+        Ok(out)
+    }
+
+    /// Marks members `inactive_in_crm` or clears it from the CRM's `active` flag (§8.3, §4.5);
+    /// answers the users whose flag changed.
+    ///
+    /// # Errors
+    /// `forbidden`, CRM failures.
+    pub async fn sync_from_crm(&self, actor: &Actor) -> ServiceResult<Vec<UserId>> {
+        actor.require_org_wide(Permission::ManageUsers)?;
+        let mut tx = self.begin().await?;
+        let users = tx.list_users(&crate::users_query::UserQuery::new(actor.org_id())).await?.items;
+        drop(tx);
+        let linked: Vec<&User> = users.iter().filter(|u| u.crm_id.is_some()).collect();
+        let ids: Vec<CrmId> = linked.iter().filter_map(|u| u.crm_id.clone()).collect();
+        let directory = self.crm()?.get(&ids).await?;
+        let sync_actor = Actor::system(actor.org_id(), Source::CrmSync);
+        let mut tx = self.begin().await?;
+        let mut changed = Vec::new();
+        for u in linked {
+            let Some(entry) = directory.iter().find(|d| Some(&d.crm_id) == u.crm_id.as_ref()) else { continue };
+            let fresh = load_user(&mut *tx, u.org_id, u.id).await?;
+            let inactive = !entry.active;
+            if fresh.lifecycle.inactive_reasons.contains(&InactiveReason::InactiveInCrm) != inactive {
+                self.set_inactive_in(&mut *tx, &sync_actor, fresh, InactiveReason::InactiveInCrm, inactive).await?;
+                changed.push(u.id);
+            }
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    fn crm(&self) -> ServiceResult<&dyn CrmDirectory> {
+        self.crm
+            .as_deref()
+            .ok_or_else(|| crate::ports::CrmError::NotConfigured("no CRM directory is configured".into()).into())
+    }
+}
+
+/// The same authority as `actor`, with the `import` source for the audit trail.
+fn import_actor(actor: &Actor) -> Actor {
+    actor.clone().with_source(Source::Import)
+}
+
+/// A system actor whose audit events name `user` (a person acting on their own account
+/// without a session: accepting an invite, signing up).
+fn actor_as(system: &Actor, user: UserId) -> Actor {
+    system.clone().acting_as(user)
+}

@@ -1,0 +1,71 @@
+//! The application layer: one method per user-facing operation of SPEC §3–§9.
+//!
+//! Every use case follows the same shape: open one transaction, load what it needs, check the
+//! actor's permission and organization, apply the pure rules of the entity modules, write the
+//! changes together with their audit events (and outbox messages), commit. An error anywhere
+//! drops the transaction, so nothing of a failed use case is ever written.
+
+mod api_keys;
+mod auth;
+mod connections;
+mod groups;
+mod invites;
+mod licenses;
+mod orgs;
+mod roles;
+mod scheduling;
+mod support;
+mod users;
+
+use std::sync::Arc;
+
+use crate::ports::{Clock, CrmDirectory, IdGenerator, PasswordHasher, Store};
+
+pub use api_keys::API_KEY_PREFIX;
+pub use api_keys::{CreatedApiKey, NewApiKey};
+pub use auth::IMPERSONATION_LIMIT;
+pub use auth::Impersonation;
+pub use connections::NewConnection;
+pub use groups::{GroupPatch, MoveUser};
+pub use invites::{
+    AcceptedInvite, BulkPasteOutcome, CrmImportOutcome, CrmImportRequest, CrmImportStatus, InviteOutcome, InviteRow,
+    InviteStatus, InvitesResult, PasteStatus, SignupRequest,
+};
+pub use licenses::{BulkLicenses, BulkOp, BulkOutcome, BulkResult, LicenseChange};
+pub use orgs::{NewOrganization, ReconcileFinding};
+pub use roles::{NewRole, RolePatch};
+pub use users::{NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails};
+
+/// The use cases of Roster over a set of ports. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Services {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    hasher: Arc<dyn PasswordHasher>,
+    crm: Option<Arc<dyn CrmDirectory>>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("crm", &self.crm.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        hasher: Arc<dyn PasswordHasher>,
+    ) -> Self {
+        Self { store, clock, ids, hasher, crm: None }
+    }
+
+    /// Adds the CRM directory used by import and sync.
+    #[must_use]
+    pub fn with_crm(mut self, crm: Arc<dyn CrmDirectory>) -> Self {
+        self.crm = Some(crm);
+        self
+    }
+}

@@ -1,0 +1,327 @@
+//! Organizations: creation by the operator, seat limits, settings, licenses and billing
+//! overviews, the audit log, and reconciliation (§2, §4.2, §4.4, §4.5, §9).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::actor::Actor;
+use crate::audit::{AuditEvent, AuditQuery, AuditTarget, Changes, TargetKind};
+use crate::catalog::{Catalog, Product};
+use crate::error::{ServiceError, ServiceResult};
+use crate::groups::Group;
+use crate::ids::{OrgId, UserId};
+use crate::org::{OrgSettings, Organization, SettingsChange};
+use crate::roles::{BUILTIN_ROLES, Permission};
+use crate::seats::{BillingSummary, SeatCount, SeatPool};
+use crate::user::{InactiveReason, User};
+use crate::values::{GroupName, Key, Label, Slug};
+
+use super::Services;
+use super::support::{load_catalog, load_org};
+
+/// What the operator gives to create an organization.
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    pub name: Label,
+    pub slug: Slug,
+    pub trial_ends_at: Option<OffsetDateTime>,
+    pub settings: OrgSettings,
+}
+
+/// An assignment held by someone who should not hold it (§4.5 reconciliation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReconcileFinding {
+    pub user_id: UserId,
+    pub product: Key,
+    /// `deactivated`, `deleted` or `inactive`.
+    pub reason: &'static str,
+    pub repaired: bool,
+}
+
+impl Services {
+    /// Creates an organization with its root group, the built-in roles, the default catalog and
+    /// `default_seat_limit` seats per product (operator only).
+    ///
+    /// # Errors
+    /// `forbidden` unless the actor is the system; `conflict` on `slug`.
+    pub async fn create_organization(
+        &self,
+        source: crate::audit::Source,
+        new: NewOrganization,
+    ) -> ServiceResult<Organization> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        if tx.org_by_slug(&new.slug).await?.is_some() {
+            return Err(ServiceError::Conflict { field: "slug", message: format!("{} is already taken", new.slug) });
+        }
+        let org_id: OrgId = self.new_id();
+        let root = Group {
+            id: self.new_id(),
+            org_id,
+            parent_id: None,
+            name: GroupName::parse(new.name.as_str()).map_err(|e| ServiceError::invalid_field("name", &e))?,
+            depth: 1,
+            deleted_at: None,
+            created_at: now,
+            version: 1,
+        };
+        let org = Organization {
+            id: org_id,
+            name: new.name,
+            slug: new.slug,
+            created_at: now,
+            trial_ends_at: new.trial_ends_at,
+            root_group_id: root.id,
+            settings: new.settings,
+            version: 1,
+        };
+        tx.insert_org(&org).await?;
+        tx.insert_group(&root).await?;
+        for builtin in &BUILTIN_ROLES {
+            tx.insert_role(&builtin.to_role(self.new_id(), org_id)).await?;
+        }
+        let catalog = Catalog::default_catalog();
+        tx.save_catalog(org_id, &catalog).await?;
+        for key in catalog.keys() {
+            tx.insert_seat_pool(&SeatPool {
+                org_id,
+                product: key.clone(),
+                seats_total: org.settings.default_seat_limit,
+                seats_used: 0,
+            })
+            .await?;
+        }
+        let actor = Actor::system(org_id, source);
+        self.audit(
+            &mut *tx,
+            &actor,
+            "organization.created",
+            AuditTarget::new(TargetKind::Organization, org_id, org.name.as_str()),
+            Changes::new().note("slug", &org.slug),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    /// Every organization (operator).
+    ///
+    /// # Errors
+    /// Storage failures only.
+    pub async fn list_organizations(&self) -> ServiceResult<Vec<Organization>> {
+        let mut tx = self.begin().await?;
+        Ok(tx.orgs().await?)
+    }
+
+    /// An organization by slug (login and the CLI address organizations by slug).
+    ///
+    /// # Errors
+    /// `not_found`.
+    pub async fn organization_by_slug(&self, slug: &Slug) -> ServiceResult<Organization> {
+        let mut tx = self.begin().await?;
+        tx.org_by_slug(slug).await?.ok_or(ServiceError::not_found("organization"))
+    }
+
+    /// Sets the seats of a product (operator only: org admins cannot raise their own limits).
+    ///
+    /// # Errors
+    /// `forbidden` unless system; `validation_failed` for an unknown product; `seat_limit_reached`
+    /// when the total would fall below the seats in use.
+    pub async fn set_seats(&self, actor: &Actor, product: &Key, total: u32) -> ServiceResult<SeatPool> {
+        if !actor.is_system() {
+            return Err(ServiceError::forbidden("only the operator sets seat limits"));
+        }
+        let mut tx = self.begin().await?;
+        let catalog = load_catalog(&mut *tx, actor.org_id()).await?;
+        catalog.check_known("product", [product])?;
+        let before = tx.seat_pools(actor.org_id()).await?.into_iter().find(|p| &p.product == product);
+        let pool = tx.set_seats_total(actor.org_id(), product, total).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "seats.set",
+            AuditTarget::new(TargetKind::License, product, product.as_str()),
+            Changes::new().field("seats_total", &before.map(|p| p.seats_total), &Some(pool.seats_total)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(pool)
+    }
+
+    /// Adds a product to the catalog with its prerequisites (operator only), with a seat pool of
+    /// `default_seat_limit` seats.
+    ///
+    /// # Errors
+    /// `forbidden` unless system; `validation_failed` when the catalog would not be a DAG.
+    pub async fn add_product(&self, actor: &Actor, product: Product) -> ServiceResult<Catalog> {
+        if !actor.is_system() {
+            return Err(ServiceError::forbidden("only the operator changes the catalog"));
+        }
+        let mut tx = self.begin().await?;
+        let org = load_org(&mut *tx, actor.org_id()).await?;
+        let catalog = load_catalog(&mut *tx, org.id).await?;
+        let key = product.key.clone();
+        let next = catalog.with_product(product).map_err(|e| {
+            ServiceError::Validation(vec![crate::error::FieldError::new("product", "invalid_catalog", e.to_string())])
+        })?;
+        tx.save_catalog(org.id, &next).await?;
+        tx.insert_seat_pool(&SeatPool {
+            org_id: org.id,
+            product: key.clone(),
+            seats_total: org.settings.default_seat_limit,
+            seats_used: 0,
+        })
+        .await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "catalog.product_added",
+            AuditTarget::new(TargetKind::License, &key, key.as_str()),
+            Changes::new(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// The organization's settings.
+    ///
+    /// # Errors
+    /// `not_found`.
+    pub async fn settings(&self, actor: &Actor) -> ServiceResult<OrgSettings> {
+        let mut tx = self.begin().await?;
+        Ok(load_org(&mut *tx, actor.org_id()).await?.settings)
+    }
+
+    /// Changes the settings (§2; turning auto sign-up off needs `confirm`, §8.1).
+    ///
+    /// # Errors
+    /// `forbidden` without `manage_settings` org-wide; `confirmation_required`.
+    pub async fn update_settings(&self, actor: &Actor, change: SettingsChange) -> ServiceResult<OrgSettings> {
+        actor.require_org_wide(Permission::ManageSettings)?;
+        let mut tx = self.begin().await?;
+        let mut org = load_org(&mut *tx, actor.org_id()).await?;
+        let next = org.settings.apply(&change)?;
+        let changes = Changes::new()
+            .field("auto_signup", &org.settings.auto_signup, &next.auto_signup)
+            .field("allowed_signup_domains", &org.settings.allowed_signup_domains, &next.allowed_signup_domains)
+            .field(
+                "release_seats_when_inactive",
+                &org.settings.release_seats_when_inactive,
+                &next.release_seats_when_inactive,
+            );
+        if changes.is_empty() {
+            return Ok(next);
+        }
+        org.settings = next.clone();
+        org.version += 1;
+        tx.update_org(&org).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "settings.updated",
+            AuditTarget::new(TargetKind::Settings, org.id, org.name.as_str()),
+            changes,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Seats total/used/available per product: what the invite screen shows (`GET /licenses`).
+    ///
+    /// # Errors
+    /// `forbidden` without `manage_users` or `manage_licenses`.
+    pub async fn license_counts(&self, actor: &Actor) -> ServiceResult<Vec<SeatCount>> {
+        if !actor.has(Permission::ManageUsers) && !actor.has(Permission::ManageLicenses) {
+            return Err(ServiceError::forbidden("requires manage_users or manage_licenses"));
+        }
+        let mut tx = self.begin().await?;
+        Ok(tx.seat_pools(actor.org_id()).await?.iter().map(SeatCount::from).collect())
+    }
+
+    /// Billable users, seats per product and the trial (§4.4).
+    ///
+    /// # Errors
+    /// `forbidden` without `manage_licenses` or `view_reporting`.
+    pub async fn billing(&self, actor: &Actor) -> ServiceResult<BillingSummary> {
+        if !actor.has(Permission::ManageLicenses) && !actor.has(Permission::ViewReporting) {
+            return Err(ServiceError::forbidden("requires manage_licenses or view_reporting"));
+        }
+        let mut tx = self.begin().await?;
+        let org = load_org(&mut *tx, actor.org_id()).await?;
+        let billable_users = tx.count_billable(org.id).await?;
+        let seats = tx.seat_pools(org.id).await?.iter().map(SeatCount::from).collect();
+        Ok(BillingSummary {
+            billable_users,
+            seats,
+            trial_ends_at: org.trial_ends_at,
+            in_trial: org.in_trial(self.now()),
+        })
+    }
+
+    /// The audit log, newest first (§9).
+    ///
+    /// # Errors
+    /// `forbidden` without `view_audit`.
+    pub async fn audit_log(&self, actor: &Actor, query: &AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
+        actor.require(Permission::ViewAudit)?;
+        let mut tx = self.begin().await?;
+        Ok(tx.audit(actor.org_id(), query).await?)
+    }
+
+    /// Finds every assignment held by a deactivated, deleted or (with
+    /// `release_seats_when_inactive`) inactive user, and with `repair` releases them (§4.5).
+    ///
+    /// # Errors
+    /// `forbidden` unless system.
+    pub async fn reconcile(&self, actor: &Actor, repair: bool) -> ServiceResult<Vec<ReconcileFinding>> {
+        if !actor.is_system() {
+            return Err(ServiceError::forbidden("reconciliation is an operator command"));
+        }
+        let mut tx = self.begin().await?;
+        let org = load_org(&mut *tx, actor.org_id()).await?;
+        let licenses = tx.all_licenses(org.id).await?;
+        let user_ids: Vec<UserId> = licenses.iter().map(|l| l.user_id).collect::<BTreeSet<_>>().into_iter().collect();
+        let users = tx.users_by_ids(org.id, &user_ids).await?;
+        let mut findings = Vec::new();
+        for license in licenses {
+            let Some(user) = users.iter().find(|u| u.id == license.user_id) else { continue };
+            let Some(reason) = unentitled_reason(user, &org) else { continue };
+            if repair {
+                tx.delete_license(org.id, user.id, &license.product).await?;
+                tx.return_seats(org.id, &license.product, 1).await?;
+                self.audit(
+                    &mut *tx,
+                    actor,
+                    "license.released",
+                    AuditTarget::new(TargetKind::User, user.id, user.label()),
+                    Changes::new().note("product", &license.product).note("reason", &reason),
+                )
+                .await?;
+            }
+            findings.push(ReconcileFinding { user_id: user.id, product: license.product, reason, repaired: repair });
+        }
+        if repair {
+            tx.commit().await?;
+        }
+        Ok(findings)
+    }
+}
+
+/// Why a user should hold no license, if they should not.
+fn unentitled_reason(user: &User, org: &Organization) -> Option<&'static str> {
+    if user.is_deleted() {
+        Some("deleted")
+    } else if user.is_deactivated() {
+        Some("deactivated")
+    } else if org.settings.release_seats_when_inactive
+        && user.lifecycle.inactive_reasons.iter().any(|r| *r != InactiveReason::NoLicense)
+    {
+        Some("inactive")
+    } else {
+        None
+    }
+}

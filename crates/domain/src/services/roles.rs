@@ -1,0 +1,164 @@
+//! Custom roles (§5). Built-in roles are fixed: they cannot be changed or deleted.
+
+use std::collections::BTreeSet;
+
+use crate::actor::Actor;
+use crate::audit::{AuditTarget, Changes, TargetKind};
+use crate::error::{FieldError, ServiceError, ServiceResult};
+use crate::ids::RoleId;
+use crate::roles::{Permission, Role, Visibility};
+use crate::values::{Key, Label};
+
+use super::Services;
+
+/// `POST /roles`.
+#[derive(Debug, Clone)]
+pub struct NewRole {
+    pub key: Key,
+    pub name: Label,
+    pub permissions: BTreeSet<Permission>,
+    pub visibility: Visibility,
+}
+
+/// `PATCH /roles/{id}`.
+#[derive(Debug, Clone, Default)]
+pub struct RolePatch {
+    pub name: Option<Label>,
+    pub permissions: Option<BTreeSet<Permission>>,
+    pub visibility: Option<Visibility>,
+}
+
+impl Services {
+    /// The organization's roles, built-in first.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    pub async fn list_roles(&self, actor: &Actor) -> ServiceResult<Vec<Role>> {
+        let mut tx = self.begin().await?;
+        let mut roles = tx.roles(actor.org_id()).await?;
+        roles.sort_by(|a, b| b.builtin.cmp(&a.builtin).then_with(|| a.name.cmp(&b.name)));
+        Ok(roles)
+    }
+
+    /// Creates a custom role.
+    ///
+    /// # Errors
+    /// `forbidden` (also while impersonating, and for permissions the actor lacks),
+    /// `conflict` on `key`.
+    pub async fn create_role(&self, actor: &Actor, new: NewRole) -> ServiceResult<Role> {
+        actor.require_org_wide(Permission::ManageRoles)?;
+        actor.require_not_impersonating("roles")?;
+        check_grantable(actor, &new.permissions)?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        if tx.roles(org).await?.iter().any(|r| r.key == new.key) {
+            return Err(ServiceError::Conflict { field: "key", message: format!("a role {} already exists", new.key) });
+        }
+        let role = Role {
+            id: self.new_id(),
+            org_id: org,
+            key: new.key,
+            name: new.name,
+            permissions: new.permissions,
+            visibility: new.visibility,
+            assignable: true,
+            builtin: false,
+        };
+        tx.insert_role(&role).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "role.created",
+            AuditTarget::new(TargetKind::Role, role.id, role.name.as_str()),
+            Changes::new().note("permissions", &role.permissions).note("visibility", &role.visibility),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    /// Changes a custom role.
+    ///
+    /// # Errors
+    /// `forbidden` (built-in roles, impersonation, permissions the actor lacks), `not_found`.
+    pub async fn update_role(&self, actor: &Actor, id: RoleId, patch: RolePatch) -> ServiceResult<Role> {
+        actor.require_org_wide(Permission::ManageRoles)?;
+        actor.require_not_impersonating("roles")?;
+        let mut tx = self.begin().await?;
+        let mut role =
+            tx.roles(actor.org_id()).await?.into_iter().find(|r| r.id == id).ok_or(ServiceError::not_found("role"))?;
+        if role.builtin {
+            return Err(ServiceError::forbidden("built-in roles cannot be changed"));
+        }
+        let before = role.clone();
+        if let Some(name) = patch.name {
+            role.name = name;
+        }
+        if let Some(p) = patch.permissions {
+            check_grantable(actor, &p)?;
+            role.permissions = p;
+        }
+        if let Some(v) = patch.visibility {
+            role.visibility = v;
+        }
+        let changes = Changes::new()
+            .field("name", &before.name, &role.name)
+            .field("permissions", &before.permissions, &role.permissions)
+            .field("visibility", &before.visibility, &role.visibility);
+        if changes.is_empty() {
+            return Ok(role);
+        }
+        tx.update_role(&role).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "role.updated",
+            AuditTarget::new(TargetKind::Role, role.id, before.name.as_str()),
+            changes,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    /// Deletes a custom role nobody holds.
+    ///
+    /// # Errors
+    /// `forbidden` (built-in), `conflict` (in use), `not_found`.
+    pub async fn delete_role(&self, actor: &Actor, id: RoleId) -> ServiceResult<()> {
+        actor.require_org_wide(Permission::ManageRoles)?;
+        actor.require_not_impersonating("roles")?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let role = tx.roles(org).await?.into_iter().find(|r| r.id == id).ok_or(ServiceError::not_found("role"))?;
+        if role.builtin {
+            return Err(ServiceError::forbidden("built-in roles cannot be deleted"));
+        }
+        if tx.role_in_use(org, id).await? {
+            return Err(ServiceError::Conflict { field: "role", message: "the role is held by members".into() });
+        }
+        tx.delete_role(org, id).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "role.deleted",
+            AuditTarget::new(TargetKind::Role, id, role.name.as_str()),
+            Changes::new(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Nobody creates a role carrying a permission they do not have themselves.
+fn check_grantable(actor: &Actor, permissions: &BTreeSet<Permission>) -> ServiceResult<()> {
+    if let Some(p) = permissions.iter().find(|p| !actor.has(**p)) {
+        return Err(ServiceError::Validation(vec![FieldError::new(
+            "permissions",
+            "not_grantable",
+            format!("you cannot hand out {}: you do not have it", p.as_str()),
+        )]));
+    }
+    Ok(())
+}

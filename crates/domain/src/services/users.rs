@@ -1,0 +1,810 @@
+//! Users and their lifecycle: create, read, update, deactivate, reactivate, delete, restore,
+//! onboarding facts, roles and per-user grants, system inactivity (§3, §4.5, §5).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::actor::Actor;
+use crate::audit::{AuditTarget, Changes, TargetKind};
+use crate::catalog::Catalog;
+use crate::error::{FieldError, ServiceError, ServiceResult};
+use crate::groups::Membership;
+use crate::ids::{GroupId, UserId};
+use crate::ports::{Tx, UserLookup};
+use crate::roles::{Permission, Role, RoleGrant};
+use crate::scheduling::ScheduledChange;
+use crate::user::{
+    CallRecording, Homepage, InactiveReason, Lifecycle, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User,
+    UserSettings, derive_status,
+};
+use crate::users_query::{UserPage, UserQuery};
+use crate::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone};
+
+use super::Services;
+use super::support::{check_last_admin, groups_of, held_products, load_catalog, load_org, load_tree, load_user};
+
+/// `POST /users`.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub phone: Option<Phone>,
+    pub nicknames: Nicknames,
+    pub agent_id: Option<AgentId>,
+    pub crm_id: Option<CrmId>,
+    /// Role keys; `standard` when empty.
+    pub roles: Vec<Key>,
+    pub group_ids: Vec<GroupId>,
+    pub products: BTreeSet<Key>,
+}
+
+/// A role to grant, optionally limited to a group subtree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAssignment {
+    pub key: Key,
+    pub scope: Option<GroupId>,
+}
+
+/// A partial profile change (`PATCH /users/{id}`); `Some(None)` clears an optional field.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub email: Option<Email>,
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub phone: Option<Option<Phone>>,
+    pub nicknames: Option<Nicknames>,
+    pub agent_id: Option<Option<AgentId>>,
+    pub crm_id: Option<Option<CrmId>>,
+    pub agent_ring_number: Option<Option<Phone>>,
+    pub dialer_number: Option<Option<Phone>>,
+    pub settings: SettingsPatch,
+}
+
+/// A partial change of a user's settings (also the bulk actions of §10).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsPatch {
+    pub mailbox_provider: Option<MailboxProvider>,
+    pub email_throttle_max_per_day: Option<u32>,
+    pub flow_enabled: Option<bool>,
+    pub email_sync: Option<bool>,
+    pub calendar_sync: Option<bool>,
+    pub call_recording: Option<CallRecording>,
+    pub homepage: Option<Homepage>,
+    pub round_robin: Option<bool>,
+    pub scoring_enabled: Option<bool>,
+    pub roaming_agent: Option<bool>,
+    pub voip_forward_to: Option<Option<Phone>>,
+}
+
+impl SettingsPatch {
+    /// The settings after the patch, validated.
+    ///
+    /// # Errors
+    /// `validation_failed` when the throttle leaves the provider's range.
+    pub fn apply(&self, s: &UserSettings) -> ServiceResult<UserSettings> {
+        let next = UserSettings {
+            mailbox_provider: self.mailbox_provider.unwrap_or(s.mailbox_provider),
+            email_throttle_max_per_day: self.email_throttle_max_per_day.unwrap_or(s.email_throttle_max_per_day),
+            flow_enabled: self.flow_enabled.unwrap_or(s.flow_enabled),
+            email_sync: self.email_sync.unwrap_or(s.email_sync),
+            calendar_sync: self.calendar_sync.unwrap_or(s.calendar_sync),
+            call_recording: self.call_recording.unwrap_or(s.call_recording),
+            homepage: self.homepage.unwrap_or(s.homepage),
+            round_robin: self.round_robin.unwrap_or(s.round_robin),
+            scoring_enabled: self.scoring_enabled.unwrap_or(s.scoring_enabled),
+            roaming_agent: self.roaming_agent.unwrap_or(s.roaming_agent),
+            voip_forward_to: self.voip_forward_to.clone().unwrap_or_else(|| s.voip_forward_to.clone()),
+        };
+        next.validate()?;
+        Ok(next)
+    }
+}
+
+/// The onboarding facts the product reports (`PUT /users/{id}/onboarding`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OnboardingFacts {
+    pub crm_connected: Option<bool>,
+    pub mailbox_connected: Option<bool>,
+}
+
+/// A user as the API shows them: the row, the derived status, products and current groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserDetails {
+    pub user: User,
+    pub status: Status,
+    pub products: BTreeSet<Key>,
+    pub groups: BTreeSet<GroupId>,
+    pub scheduled: Vec<ScheduledChange>,
+}
+
+impl Services {
+    /// Creates a member directly (`POST /users`), with roles, groups and licenses, in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// `forbidden`, `conflict` on a unique field, `validation_failed` (unknown role, group or
+    /// product), `missing_prerequisite`, `seat_limit_reached`.
+    pub async fn create_user(&self, actor: &Actor, new: NewUser) -> ServiceResult<UserDetails> {
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let tree = load_tree(&mut *tx, org).await?;
+        let groups: BTreeSet<GroupId> = new.group_ids.iter().copied().collect();
+        for g in &groups {
+            tree.check_joinable(*g)?;
+        }
+        actor.require_over_user(Permission::ManageUsers, &groups)?;
+        check_unique(&mut *tx, org, None, &new.email, new.phone.as_ref(), new.agent_id.as_ref(), new.crm_id.as_ref())
+            .await?;
+        let roles = tx.roles(org).await?;
+        let keys =
+            if new.roles.is_empty() { vec![Key::parse("standard").expect("valid key")] } else { new.roles.clone() };
+        let assignments: Vec<RoleAssignment> =
+            keys.into_iter().map(|key| RoleAssignment { key, scope: None }).collect();
+        let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
+        let now = self.now();
+        let mut user = User {
+            id: self.new_id(),
+            org_id: org,
+            email: new.email,
+            first_name: new.first_name,
+            last_name: new.last_name,
+            phone: new.phone,
+            nicknames: new.nicknames,
+            crm_id: new.crm_id,
+            agent_id: new.agent_id,
+            agent_ring_number: None,
+            dialer_number: None,
+            roles: grants,
+            extra_permissions: BTreeSet::new(),
+            group_access: BTreeSet::new(),
+            settings: UserSettings::default(),
+            lifecycle: Lifecycle::default(),
+            has_password: false,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        tx.insert_user(&user).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "user.created",
+            AuditTarget::new(TargetKind::User, user.id, user.label()),
+            Changes::new()
+                .note("email", &user.email)
+                .note("roles", &assignments.iter().map(|a| a.key.clone()).collect::<Vec<_>>()),
+        )
+        .await?;
+        for g in &groups {
+            tx.insert_membership(&Membership {
+                org_id: org,
+                group_id: *g,
+                user_id: user.id,
+                joined_at: now,
+                left_at: None,
+            })
+            .await?;
+            self.audit(
+                &mut *tx,
+                actor,
+                "membership.joined",
+                AuditTarget::new(TargetKind::Membership, user.id, format!("{} in {}", user.label(), tree.path(*g))),
+                Changes::new().note("group_id", g),
+            )
+            .await?;
+        }
+        if !new.products.is_empty() {
+            actor.require_over_user(Permission::ManageLicenses, &groups)?;
+            let catalog = load_catalog(&mut *tx, org).await?;
+            let plan = catalog.plan(&BTreeSet::new(), &new.products)?;
+            self.apply_plan(&mut *tx, actor, &mut user, &BTreeSet::new(), &plan, None).await?;
+        }
+        let details = details_of(&mut *tx, user.clone(), self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// A user with status, products and groups.
+    ///
+    /// # Errors
+    /// `not_found` (also for another organization's user).
+    pub async fn get_user(&self, actor: &Actor, id: UserId) -> ServiceResult<UserDetails> {
+        let mut tx = self.begin().await?;
+        let user = load_user(&mut *tx, actor.org_id(), id).await?;
+        if actor.user_id() != Some(id) {
+            actor.require(Permission::ManageUsers)?;
+        }
+        details_of(&mut *tx, user, self.now()).await
+    }
+
+    /// The Users table (§10). The caller fills filters, sort and paging; the organization and
+    /// trial flag come from the actor.
+    ///
+    /// # Errors
+    /// `forbidden` without `manage_users`.
+    pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> ServiceResult<UserPage> {
+        actor.require(Permission::ManageUsers)?;
+        let mut tx = self.begin().await?;
+        let org = load_org(&mut *tx, actor.org_id()).await?;
+        query.org_id = org.id;
+        query.in_trial = org.in_trial(self.now());
+        Ok(tx.list_users(&query).await?)
+    }
+
+    /// Changes profile fields and settings (`PATCH /users/{id}`), with `If-Match`.
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `precondition_failed`, `conflict` on a unique field,
+    /// `validation_failed`.
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        patch: ProfilePatch,
+        expected_version: Option<u64>,
+    ) -> ServiceResult<UserDetails> {
+        let mut tx = self.begin().await?;
+        let mut user = self.managed_user(&mut *tx, actor, id).await?;
+        user.check_version(expected_version)?;
+        let before = user.clone();
+        if let Some(v) = patch.email {
+            user.email = v;
+        }
+        if let Some(v) = patch.first_name {
+            user.first_name = v;
+        }
+        if let Some(v) = patch.last_name {
+            user.last_name = v;
+        }
+        if let Some(v) = patch.phone {
+            user.phone = v;
+        }
+        if let Some(v) = patch.nicknames {
+            user.nicknames = v;
+        }
+        if let Some(v) = patch.agent_id {
+            user.agent_id = v;
+        }
+        if let Some(v) = patch.crm_id {
+            user.crm_id = v;
+        }
+        if let Some(v) = patch.agent_ring_number {
+            user.agent_ring_number = v;
+        }
+        if let Some(v) = patch.dialer_number {
+            user.dialer_number = v;
+        }
+        user.settings = patch.settings.apply(&user.settings)?;
+        check_unique(
+            &mut *tx,
+            user.org_id,
+            Some(user.id),
+            &user.email,
+            user.phone.as_ref(),
+            user.agent_id.as_ref(),
+            user.crm_id.as_ref(),
+        )
+        .await?;
+        let changes = profile_changes(&before, &user);
+        if !changes.is_empty() {
+            user.touch(self.now());
+            tx.update_user(&user).await?;
+            self.audit(
+                &mut *tx,
+                actor,
+                "user.updated",
+                AuditTarget::new(TargetKind::User, user.id, before.label()),
+                changes,
+            )
+            .await?;
+        }
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// Deactivates a user (§3.1): releases every license in the same transaction, keeps data.
+    /// Deactivating an already deactivated user changes nothing.
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `precondition_failed`, `self_deactivation`, `last_admin`.
+    pub async fn deactivate_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        expected_version: Option<u64>,
+    ) -> ServiceResult<UserDetails> {
+        let mut tx = self.begin().await?;
+        let user = self.managed_user(&mut *tx, actor, id).await?;
+        user.check_version(expected_version)?;
+        let user = self.deactivate_in(&mut *tx, actor, user).await?;
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    pub(crate) async fn deactivate_in(&self, tx: &mut dyn Tx, actor: &Actor, mut user: User) -> ServiceResult<User> {
+        if user.is_deactivated() {
+            return Ok(user);
+        }
+        if actor.user_id() == Some(user.id) && !actor.is_system() {
+            return Err(ServiceError::SelfDeactivation);
+        }
+        check_last_admin(tx, &user, false).await?;
+        let released = self.release_all(tx, actor, &mut user, "deactivated").await?;
+        let now = self.now();
+        user.lifecycle.deactivated_at = Some(now);
+        user.touch(now);
+        tx.update_user(&user).await?;
+        self.audit(
+            tx,
+            actor,
+            "user.deactivated",
+            AuditTarget::new(TargetKind::User, user.id, user.label()),
+            Changes::new().field("deactivated", &false, &true).note("released", &released),
+        )
+        .await?;
+        Ok(user)
+    }
+
+    /// Reactivates a user, optionally assigning products in the same operation: all of them or,
+    /// if any is refused, nothing at all (the user stays deactivated).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `precondition_failed`, `missing_prerequisite`,
+    /// `seat_limit_reached`, `validation_failed`.
+    pub async fn reactivate_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        products: BTreeSet<Key>,
+        expected_version: Option<u64>,
+    ) -> ServiceResult<UserDetails> {
+        let mut tx = self.begin().await?;
+        let mut user = self.managed_user(&mut *tx, actor, id).await?;
+        user.check_version(expected_version)?;
+        if user.is_deactivated() {
+            let now = self.now();
+            user.lifecycle.deactivated_at = None;
+            user.touch(now);
+            tx.update_user(&user).await?;
+            self.audit(
+                &mut *tx,
+                actor,
+                "user.reactivated",
+                AuditTarget::new(TargetKind::User, user.id, user.label()),
+                Changes::new().field("deactivated", &true, &false),
+            )
+            .await?;
+        }
+        if !products.is_empty() {
+            let catalog = load_catalog(&mut *tx, user.org_id).await?;
+            let held = held_products(&mut *tx, user.org_id, user.id).await?;
+            let plan = catalog.plan_assign(&held, &products)?;
+            let tree = load_tree(&mut *tx, user.org_id).await?;
+            let groups = groups_of(&mut *tx, user.org_id, user.id, &tree).await?;
+            actor.require_over_user(Permission::ManageLicenses, &groups)?;
+            self.apply_plan(&mut *tx, actor, &mut user, &held, &plan, Some("reactivated")).await?;
+        }
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// Soft-deletes a user (§3.1): licenses released, memberships ended, a pending invite
+    /// withdrawn, email freed. Needs `confirm`.
+    ///
+    /// # Errors
+    /// `confirmation_required`, `forbidden`, `not_found`, `self_deactivation`, `last_admin`.
+    pub async fn delete_user(&self, actor: &Actor, id: UserId, confirm: bool) -> ServiceResult<()> {
+        if !confirm {
+            return Err(ServiceError::ConfirmationRequired);
+        }
+        let mut tx = self.begin().await?;
+        let mut user = self.managed_user(&mut *tx, actor, id).await?;
+        if actor.user_id() == Some(user.id) && !actor.is_system() {
+            return Err(ServiceError::SelfDeactivation);
+        }
+        check_last_admin(&mut *tx, &user, false).await?;
+        let released = self.release_all(&mut *tx, actor, &mut user, "deleted").await?;
+        let now = self.now();
+        let tree = load_tree(&mut *tx, user.org_id).await?;
+        for g in groups_of(&mut *tx, user.org_id, user.id, &tree).await? {
+            tx.end_membership(user.org_id, g, user.id, now).await?;
+        }
+        for invite in tx.pending_invites(user.org_id).await?.into_iter().filter(|i| i.user_id == user.id) {
+            self.withdraw_reservations(&mut *tx, &invite).await?;
+            tx.delete_invite(user.org_id, invite.id).await?;
+        }
+        user.lifecycle.deleted_at = Some(now);
+        user.lifecycle.invited = false;
+        user.touch(now);
+        tx.update_user(&user).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "user.deleted",
+            AuditTarget::new(TargetKind::User, user.id, user.label()),
+            Changes::new().field("deleted", &false, &true).note("released", &released),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Restores a user deleted less than 30 days ago whose email is still free, without
+    /// licenses or groups.
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found` (never deleted or unknown), `restore_expired`, `conflict` on
+    /// `email` (or another unique field taken meanwhile).
+    pub async fn restore_user(&self, actor: &Actor, id: UserId) -> ServiceResult<UserDetails> {
+        actor.require_over_user(Permission::ManageUsers, &BTreeSet::new())?;
+        let mut tx = self.begin().await?;
+        let mut user = tx.user(actor.org_id(), id).await?.ok_or(ServiceError::not_found("user"))?;
+        let Some(deleted_at) = user.lifecycle.deleted_at else { return Err(ServiceError::not_found("deleted user")) };
+        let now = self.now();
+        if now - deleted_at > RESTORE_WINDOW {
+            return Err(ServiceError::RestoreExpired);
+        }
+        check_unique(
+            &mut *tx,
+            user.org_id,
+            Some(user.id),
+            &user.email,
+            user.phone.as_ref(),
+            user.agent_id.as_ref(),
+            user.crm_id.as_ref(),
+        )
+        .await?;
+        user.lifecycle.deleted_at = None;
+        user.touch(now);
+        tx.update_user(&user).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "user.restored",
+            AuditTarget::new(TargetKind::User, user.id, user.label()),
+            Changes::new().field("deleted", &true, &false),
+        )
+        .await?;
+        let details = details_of(&mut *tx, user, now).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// Records onboarding facts the product reports (CRM and mailbox connected).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`.
+    pub async fn set_onboarding(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        facts: OnboardingFacts,
+    ) -> ServiceResult<UserDetails> {
+        let mut tx = self.begin().await?;
+        let mut user = self.managed_user(&mut *tx, actor, id).await?;
+        let before = user.lifecycle.clone();
+        if let Some(v) = facts.crm_connected {
+            user.lifecycle.crm_connected = v;
+        }
+        if let Some(v) = facts.mailbox_connected {
+            user.lifecycle.mailbox_connected = v;
+        }
+        if before != user.lifecycle {
+            user.touch(self.now());
+            tx.update_user(&user).await?;
+            self.audit(
+                &mut *tx,
+                actor,
+                "user.onboarding_changed",
+                AuditTarget::new(TargetKind::User, user.id, user.label()),
+                Changes::new().field("crm_connected", &before.crm_connected, &user.lifecycle.crm_connected).field(
+                    "mailbox_connected",
+                    &before.mailbox_connected,
+                    &user.lifecycle.mailbox_connected,
+                ),
+            )
+            .await?;
+        }
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// Replaces a user's roles (§5). A grant can be scoped to a group subtree.
+    ///
+    /// # Errors
+    /// `forbidden` (also while impersonating, for roles the actor may not grant, and for
+    /// non-assignable roles), `validation_failed` (unknown role or empty list), `last_admin`.
+    pub async fn set_roles(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        roles: Vec<RoleAssignment>,
+        expected_version: Option<u64>,
+    ) -> ServiceResult<UserDetails> {
+        actor.require_not_impersonating("roles")?;
+        if roles.is_empty() {
+            return Err(ServiceError::Validation(vec![FieldError::new(
+                "roles",
+                "required",
+                "a user needs at least one role",
+            )]));
+        }
+        let mut tx = self.begin().await?;
+        let mut user = self.managed_user(&mut *tx, actor, id).await?;
+        user.check_version(expected_version)?;
+        let all_roles = tx.roles(user.org_id).await?;
+        let tree = load_tree(&mut *tx, user.org_id).await?;
+        let grants = resolve_grants(actor, &all_roles, &roles, &tree)?;
+        if grants == user.roles {
+            return details_of(&mut *tx, user, self.now()).await;
+        }
+        let admin = super::support::admin_role(&all_roles)?;
+        let stays_admin = grants.iter().any(|g| g.role_id == admin.id && g.scope.is_none());
+        check_last_admin(&mut *tx, &user, stays_admin).await?;
+        let before: Vec<String> = role_labels(&user.roles, &all_roles);
+        user.roles = grants;
+        user.touch(self.now());
+        tx.update_user(&user).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "user.roles_changed",
+            AuditTarget::new(TargetKind::User, user.id, user.label()),
+            Changes::new().field("roles", &before, &role_labels(&user.roles, &all_roles)),
+        )
+        .await?;
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// Replaces a user's per-user grants: extra permissions (only `view_reporting` and
+    /// `audio_scoring`) and extra group access (§5).
+    ///
+    /// # Errors
+    /// `forbidden` (also while impersonating), `validation_failed` (other permissions, unknown
+    /// or deleted groups), `not_found`.
+    pub async fn set_grants(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        permissions: BTreeSet<Permission>,
+        group_access: BTreeSet<GroupId>,
+    ) -> ServiceResult<UserDetails> {
+        actor.require_not_impersonating("roles")?;
+        if let Some(p) = permissions.iter().find(|p| !Permission::GRANTABLE.contains(p)) {
+            return Err(ServiceError::Validation(vec![FieldError::new(
+                "permissions",
+                "not_grantable",
+                format!("{} can only be given through a role", p.as_str()),
+            )]));
+        }
+        let mut tx = self.begin().await?;
+        let mut user = self.managed_user(&mut *tx, actor, id).await?;
+        let tree = load_tree(&mut *tx, user.org_id).await?;
+        for g in &group_access {
+            tree.live(*g).map_err(|_| {
+                ServiceError::Validation(vec![FieldError::new(
+                    "group_access",
+                    "unknown_group",
+                    format!("no live group {g}"),
+                )])
+            })?;
+            actor.require_over_group(Permission::ManageUsers, *g)?;
+        }
+        let changes = Changes::new().field("extra_permissions", &user.extra_permissions, &permissions).field(
+            "group_access",
+            &user.group_access,
+            &group_access,
+        );
+        if !changes.is_empty() {
+            user.extra_permissions = permissions;
+            user.group_access = group_access;
+            user.touch(self.now());
+            tx.update_user(&user).await?;
+            self.audit(
+                &mut *tx,
+                actor,
+                "user.grants_changed",
+                AuditTarget::new(TargetKind::User, user.id, user.label()),
+                changes,
+            )
+            .await?;
+        }
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// Sets or clears a system reason for inactivity (§3.1, §4.5). When the user becomes
+    /// inactive and the organization releases seats of inactive users, their licenses are
+    /// released in the same transaction with an audit event saying why.
+    ///
+    /// # Errors
+    /// `not_found`.
+    pub async fn set_inactive_reason(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        reason: InactiveReason,
+        on: bool,
+    ) -> ServiceResult<UserDetails> {
+        let mut tx = self.begin().await?;
+        let user = load_user(&mut *tx, actor.org_id(), id).await?;
+        let user = self.set_inactive_in(&mut *tx, actor, user, reason, on).await?;
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    pub(crate) async fn set_inactive_in(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        mut user: User,
+        reason: InactiveReason,
+        on: bool,
+    ) -> ServiceResult<User> {
+        let had = user.lifecycle.inactive_reasons.contains(&reason);
+        if had == on {
+            return Ok(user);
+        }
+        let org = load_org(tx, user.org_id).await?;
+        if on {
+            user.lifecycle.inactive_reasons.insert(reason);
+        } else {
+            user.lifecycle.inactive_reasons.remove(&reason);
+        }
+        let now = self.now();
+        user.touch(now);
+        tx.update_user(&user).await?;
+        self.audit(
+            tx,
+            actor,
+            if on { "user.marked_inactive" } else { "user.inactive_cleared" },
+            AuditTarget::new(TargetKind::User, user.id, user.label()),
+            Changes::new().field(
+                "inactive_reasons",
+                &(if on { None } else { Some(reason) }),
+                &(if on { Some(reason) } else { None }),
+            ),
+        )
+        .await?;
+        if on && org.settings.release_seats_when_inactive {
+            let why = format!(
+                "inactive: {}",
+                serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            );
+            self.release_all(tx, actor, &mut user, &why).await?;
+        }
+        Ok(user)
+    }
+
+    /// Loads a live user `actor` may manage (`manage_users` over the user's current groups).
+    pub(crate) async fn managed_user(&self, tx: &mut dyn Tx, actor: &Actor, id: UserId) -> ServiceResult<User> {
+        let user = load_user(tx, actor.org_id(), id).await?;
+        let tree = load_tree(tx, actor.org_id()).await?;
+        let groups = groups_of(tx, actor.org_id(), user.id, &tree).await?;
+        actor.require_over_user(Permission::ManageUsers, &groups)?;
+        Ok(user)
+    }
+}
+
+/// The user with status, products, groups and scheduled changes.
+pub(crate) async fn details_of(tx: &mut dyn Tx, user: User, now: time::OffsetDateTime) -> ServiceResult<UserDetails> {
+    let org = load_org(tx, user.org_id).await?;
+    let products = held_products(tx, user.org_id, user.id).await?;
+    let tree = load_tree(tx, user.org_id).await?;
+    let groups = groups_of(tx, user.org_id, user.id, &tree).await?;
+    let holds_core = products.contains(&Catalog::core_key());
+    let status = derive_status(&StatusFacts::of(&user, holds_core, org.in_trial(now)));
+    let scheduled =
+        tx.scheduled_for_user(user.org_id, user.id).await?.into_iter().filter(ScheduledChange::is_pending).collect();
+    Ok(UserDetails { user, status, products, groups, scheduled })
+}
+
+/// Refuses a unique field another live user of the organization already has, naming it.
+pub(crate) async fn check_unique(
+    tx: &mut dyn Tx,
+    org: crate::ids::OrgId,
+    me: Option<UserId>,
+    email: &Email,
+    phone: Option<&Phone>,
+    agent_id: Option<&AgentId>,
+    crm_id: Option<&CrmId>,
+) -> ServiceResult<()> {
+    let mut lookups = vec![("email", UserLookup::Email(email))];
+    if let Some(p) = phone {
+        lookups.push(("phone", UserLookup::Phone(p)));
+    }
+    if let Some(a) = agent_id {
+        lookups.push(("agent_id", UserLookup::AgentId(a)));
+    }
+    if let Some(c) = crm_id {
+        lookups.push(("crm_id", UserLookup::CrmId(c)));
+    }
+    for (field, lookup) in lookups {
+        if let Some(other) = tx.find_user(org, lookup).await?
+            && Some(other.id) != me
+        {
+            return Err(ServiceError::Conflict { field, message: format!("another member already has this {field}") });
+        }
+    }
+    Ok(())
+}
+
+/// Turns role keys into grants, refusing unknown roles, non-assignable roles (except for the
+/// operator), scopes outside the actor's reach and roles carrying permissions the actor lacks
+/// (nobody hands out more than they have).
+pub(crate) fn resolve_grants(
+    actor: &Actor,
+    roles: &[Role],
+    assignments: &[RoleAssignment],
+    tree: &crate::groups::GroupTree,
+) -> ServiceResult<BTreeSet<RoleGrant>> {
+    let mut grants = BTreeSet::new();
+    for (i, a) in assignments.iter().enumerate() {
+        let field = format!("roles[{i}]");
+        let role = roles.iter().find(|r| r.key == a.key).ok_or_else(|| {
+            ServiceError::Validation(vec![FieldError::new(&field, "unknown_role", format!("no role {}", a.key))])
+        })?;
+        if !actor.is_system() {
+            if !role.assignable {
+                return Err(ServiceError::forbidden(format!(
+                    "the {} role can only be granted by the operator",
+                    role.key
+                )));
+            }
+            if let Some(p) = role.permissions.iter().find(|p| !actor.has(**p)) {
+                return Err(ServiceError::forbidden(format!(
+                    "you cannot grant {}: it carries {} which you lack",
+                    role.key,
+                    p.as_str()
+                )));
+            }
+            match a.scope {
+                None => actor.require_org_wide(Permission::ManageUsers)?,
+                Some(g) => actor.require_over_group(Permission::ManageUsers, g)?,
+            }
+        }
+        if let Some(g) = a.scope {
+            tree.live(g).map_err(|_| {
+                ServiceError::Validation(vec![FieldError::new(&field, "unknown_group", "no such live group")])
+            })?;
+        }
+        grants.insert(RoleGrant { role_id: role.id, scope: a.scope });
+    }
+    Ok(grants)
+}
+
+fn role_labels(grants: &BTreeSet<RoleGrant>, roles: &[Role]) -> Vec<String> {
+    grants
+        .iter()
+        .filter_map(|g| {
+            roles.iter().find(|r| r.id == g.role_id).map(|r| match g.scope {
+                Some(s) => format!("{}@{s}", r.key),
+                None => r.key.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn profile_changes(a: &User, b: &User) -> Changes {
+    Changes::new()
+        .field("email", &a.email, &b.email)
+        .field("first_name", &a.first_name, &b.first_name)
+        .field("last_name", &a.last_name, &b.last_name)
+        .field("phone", &a.phone, &b.phone)
+        .field("nicknames", &a.nicknames, &b.nicknames)
+        .field("agent_id", &a.agent_id, &b.agent_id)
+        .field("crm_id", &a.crm_id, &b.crm_id)
+        .field("agent_ring_number", &a.agent_ring_number, &b.agent_ring_number)
+        .field("dialer_number", &a.dialer_number, &b.dialer_number)
+        .field("settings", &a.settings, &b.settings)
+}

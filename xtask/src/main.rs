@@ -1,0 +1,80 @@
+//! Roster's developer automation, run as `cargo xtask <command>`.
+//!
+//! Every check that CI runs lives here, so CI only calls `cargo xtask ci` and a developer can run
+//! the same thing on their machine. The tidy checks are also ordinary `#[test]`s of this crate, so
+//! a plain `cargo test` enforces them too.
+
+mod bench;
+mod ci;
+mod tidy;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+Usage: cargo xtask <command>
+
+Commands:
+  ci      fmt check, clippy -D warnings, the tests, then the tidy checks; stops at the first failure
+  tidy    the tidy checks alone
+  bench   the benchmarks (none exist yet)
+  help    this message";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") if args.len() == 1 => ci::run(),
+        Some("tidy") if args.len() == 1 => tidy::run(),
+        Some("bench") => bench::run(&args[1..]),
+        Some("help" | "--help" | "-h") => {
+            eprintln!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(Failure::new(2, format!("unknown or missing command: {args:?}\n\n{USAGE}")).into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            let code = error.downcast_ref::<Failure>().map_or(1, |f| f.code);
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// An error that carries the exit code the process should end with, so that a failing step's own
+/// exit code (or a usage error's 2) reaches whoever called `cargo xtask`.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The workspace root: this crate lives in `<root>/xtask`.
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask's manifest lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// The cargo that runs us (set by cargo for `cargo run` and `cargo test`), else the one on `PATH`.
+pub(crate) fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}

@@ -1,0 +1,374 @@
+//! The tidy checks: rules about the repository that the compiler cannot see.
+//!
+//! Each check is a function returning the problems it found, run by `cargo xtask tidy` and by
+//! `cargo xtask ci`, and each is also an ordinary `#[test]` below so that `cargo test` enforces it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+use crate::{cargo, project_root};
+
+/// Crates that do I/O or bring a runtime; none may be a normal dependency of `roster-domain`,
+/// directly or transitively. A name also covers its family (`sqlx` covers `sqlx-core`, …).
+const FORBIDDEN_IN_DOMAIN: &[&str] =
+    &["sea-orm", "sea-query", "sqlx", "axum", "hyper", "tower", "reqwest", "tokio", "rusqlite", "lettre"];
+
+const DOMAIN_PACKAGE: &str = "roster-domain";
+
+/// The feature sets the domain's tree is checked with: as an application builds it, and as the
+/// adapters' tests build it (`testing` brings the in-memory ports and mocks). `cargo metadata`
+/// unifies features across the workspace, dev-dependencies included, and the domain's tests enable
+/// `testing` on itself, so today both runs see the `testing` tree; the second run keeps the check
+/// honest should that dev-dependency go away.
+const DOMAIN_FEATURE_SETS: &[&[&str]] = &[&[], &["roster-domain/testing"]];
+
+/// Folders whose Rust sources are scanned for unfinished code.
+const SOURCE_ROOTS: &[&str] = &["crates", "xtask", "tests"];
+
+pub(crate) fn run() -> anyhow::Result<()> {
+    let root = project_root();
+    let mut problems = Vec::new();
+    for features in DOMAIN_FEATURE_SETS {
+        problems.extend(domain_io_problems(&root, features)?);
+    }
+    problems.extend(unfinished_code_problems(&root)?);
+    problems.extend(module_doc_problems(&root)?);
+    if problems.is_empty() {
+        eprintln!("tidy: all checks passed");
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("tidy: {problem}");
+    }
+    bail!("{} tidy problem(s), listed above", problems.len())
+}
+
+// ---- (a) the domain does no I/O -------------------------------------------------------------
+
+/// The parts of `cargo metadata --format-version 1` this check reads.
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
+    workspace_members: Vec<String>,
+    resolve: Option<Resolve>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Package {
+    id: String,
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Resolve {
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Node {
+    id: String,
+    deps: Vec<NodeDep>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NodeDep {
+    pkg: String,
+    dep_kinds: Vec<DepKind>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DepKind {
+    /// `None` for a normal dependency, else `"dev"` or `"build"`.
+    kind: Option<String>,
+}
+
+/// Runs `cargo metadata` with `features` and reports every forbidden crate in the domain's normal
+/// dependency tree, with the chain that brings it in.
+fn domain_io_problems(root: &Path, features: &[&str]) -> anyhow::Result<Vec<String>> {
+    let mut command = Command::new(cargo());
+    command.args(["metadata", "--format-version", "1"]).current_dir(root);
+    if !features.is_empty() {
+        command.arg("--features").arg(features.join(","));
+    }
+    let output = command.output().context("could not start `cargo metadata`")?;
+    if !output.status.success() {
+        bail!("`cargo metadata` failed ({}):\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    }
+    let metadata: Metadata =
+        serde_json::from_slice(&output.stdout).context("could not parse the output of `cargo metadata`")?;
+    let with =
+        if features.is_empty() { "default features".to_owned() } else { format!("--features {}", features.join(",")) };
+    Ok(forbidden_chains(&metadata, DOMAIN_PACKAGE)?
+        .into_iter()
+        .map(|chain| {
+            format!(
+                "{DOMAIN_PACKAGE} must do no I/O, but with {with} its normal dependencies \
+                 include {}",
+                chain.join(" -> ")
+            )
+        })
+        .collect())
+}
+
+fn is_forbidden(name: &str) -> bool {
+    FORBIDDEN_IN_DOMAIN
+        .iter()
+        .any(|forbidden| name == *forbidden || name.strip_prefix(forbidden).is_some_and(|rest| rest.starts_with('-')))
+}
+
+/// Walks the resolve graph from the workspace member `root_name`, following only normal
+/// dependency edges, and returns for each forbidden crate reached the chain of names that leads to
+/// it. The graph `cargo metadata` gives has the features of the whole workspace unified (and covers
+/// every target platform), so it can only hold more than a build of the domain alone: the check
+/// errs on the strict side.
+fn forbidden_chains(metadata: &Metadata, root_name: &str) -> anyhow::Result<Vec<Vec<String>>> {
+    let names: HashMap<&str, &str> = metadata.packages.iter().map(|p| (p.id.as_str(), p.name.as_str())).collect();
+    let root = metadata
+        .workspace_members
+        .iter()
+        .find(|id| names.get(id.as_str()) == Some(&root_name))
+        .with_context(|| format!("`{root_name}` is not a member of the workspace"))?;
+    let nodes: HashMap<&str, &Node> = metadata
+        .resolve
+        .as_ref()
+        .context("`cargo metadata` gave no resolve graph")?
+        .nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n))
+        .collect();
+
+    let mut parent: HashMap<&str, &str> = HashMap::new();
+    let mut seen: HashSet<&str> = HashSet::from([root.as_str()]);
+    let mut queue = VecDeque::from([root.as_str()]);
+    let mut found = Vec::new();
+    while let Some(id) = queue.pop_front() {
+        let node = nodes.get(id).with_context(|| format!("`{id}` is missing from the resolve graph"))?;
+        let normal = node.deps.iter().filter(|dep| dep.dep_kinds.iter().any(|k| k.kind.is_none()));
+        for dep in normal {
+            let dep_id = dep.pkg.as_str();
+            if !seen.insert(dep_id) {
+                continue;
+            }
+            parent.insert(dep_id, id);
+            if is_forbidden(names.get(dep_id).copied().unwrap_or(dep_id)) {
+                found.push(chain_to(dep_id, &parent, &names));
+            } else {
+                queue.push_back(dep_id);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn chain_to(id: &str, parent: &HashMap<&str, &str>, names: &HashMap<&str, &str>) -> Vec<String> {
+    let mut chain = vec![id];
+    while let Some(&up) = parent.get(chain[chain.len() - 1]) {
+        chain.push(up);
+    }
+    chain.into_iter().rev().map(|id| names.get(id).copied().unwrap_or(id).to_owned()).collect()
+}
+
+// ---- (b) no unfinished code -----------------------------------------------------------------
+
+/// Built with `concat!` so that this file does not match its own check.
+const UNFINISHED_MARKERS: &[&str] = &[concat!("todo", "!("), concat!("unimplemented", "!(")];
+
+fn unfinished_code_problems(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for dir in SOURCE_ROOTS {
+        for file in rust_files(&root.join(dir))? {
+            let text = fs::read_to_string(&file).with_context(|| format!("could not read {}", file.display()))?;
+            for (line_no, marker) in unfinished_markers_in(&text) {
+                problems.push(format!(
+                    "{}:{line_no}: `{marker}` is unfinished code; finish it or leave it out",
+                    relative(root, &file)
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// The 1-based line numbers and markers of the unfinished-code macros in `text`.
+fn unfinished_markers_in(text: &str) -> Vec<(usize, &'static str)> {
+    text.lines()
+        .enumerate()
+        .flat_map(|(index, line)| {
+            UNFINISHED_MARKERS
+                .iter()
+                .filter(move |marker| line.contains(**marker))
+                .map(move |marker| (index + 1, *marker))
+        })
+        .collect()
+}
+
+/// Every `.rs` file below `dir` (none if it does not exist), skipping build output and hidden
+/// folders, in a stable order.
+fn rust_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        if !dir.is_dir() {
+            continue;
+        }
+        let entries = fs::read_dir(&dir).with_context(|| format!("could not list {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                if name != "target" && !name.starts_with('.') {
+                    pending.push(path);
+                }
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+// ---- (c) every crate says what it owns --------------------------------------------------------
+
+fn module_doc_problems(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut crate_dirs = vec![root.join("xtask")];
+    let crates = root.join("crates");
+    for entry in fs::read_dir(&crates).with_context(|| format!("could not list {}", crates.display()))? {
+        let path = entry?.path();
+        if path.join("Cargo.toml").is_file() {
+            crate_dirs.push(path);
+        }
+    }
+    crate_dirs.sort();
+
+    let mut problems = Vec::new();
+    for dir in crate_dirs {
+        let roots: Vec<PathBuf> =
+            ["src/lib.rs", "src/main.rs"].iter().map(|file| dir.join(file)).filter(|path| path.is_file()).collect();
+        if roots.is_empty() {
+            problems.push(format!("{} has neither src/lib.rs nor src/main.rs", relative(root, &dir)));
+        }
+        for file in roots {
+            let text = fs::read_to_string(&file).with_context(|| format!("could not read {}", file.display()))?;
+            if !opens_with_module_doc(&text) {
+                problems.push(format!(
+                    "{} must open with a `//!` comment saying what the crate owns",
+                    relative(root, &file)
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+fn opens_with_module_doc(text: &str) -> bool {
+    text.lines().find(|line| !line.trim().is_empty()).is_some_and(|line| line.trim_start().starts_with("//!"))
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_no_problems(problems: &[String]) {
+        assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn the_domain_depends_on_no_io_crate_with_default_features() {
+        assert_no_problems(&domain_io_problems(&project_root(), &[]).unwrap());
+    }
+
+    #[test]
+    fn the_domain_depends_on_no_io_crate_with_its_testing_feature() {
+        assert_no_problems(&domain_io_problems(&project_root(), &["roster-domain/testing"]).unwrap());
+    }
+
+    #[test]
+    fn no_source_file_holds_unfinished_code() {
+        assert_no_problems(&unfinished_code_problems(&project_root()).unwrap());
+    }
+
+    #[test]
+    fn every_crate_opens_with_a_module_doc() {
+        assert_no_problems(&module_doc_problems(&project_root()).unwrap());
+    }
+
+    /// A graph: domain -(normal)-> a -(normal)-> tokio; domain -(dev)-> sqlx;
+    /// domain -(normal)-> mockall; domain -(build)-> hyper.
+    fn sample_metadata(a_to_tokio_kind: Option<&str>) -> Metadata {
+        let node = |id: &str, deps: serde_json::Value| serde_json::json!({ "id": id, "deps": deps });
+        let dep = |pkg: &str, kind: Option<&str>| {
+            let kinds = serde_json::json!([{ "kind": kind, "target": null }]);
+            serde_json::json!({ "pkg": pkg, "dep_kinds": kinds })
+        };
+        let packages: Vec<serde_json::Value> = ["domain", "a", "tokio", "sqlx", "mockall", "hyper"]
+            .iter()
+            .map(|n| {
+                let name = if *n == "domain" { DOMAIN_PACKAGE } else { n };
+                serde_json::json!({ "id": format!("id-{n}"), "name": name })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "packages": packages,
+            "workspace_members": ["id-domain"],
+            "resolve": { "nodes": [
+                node("id-domain", serde_json::json!([
+                    dep("id-a", None), dep("id-sqlx", Some("dev")),
+                    dep("id-mockall", None), dep("id-hyper", Some("build")),
+                ])),
+                node("id-a", serde_json::json!([dep("id-tokio", a_to_tokio_kind)])),
+                node("id-tokio", serde_json::json!([])),
+                node("id-sqlx", serde_json::json!([])),
+                node("id-mockall", serde_json::json!([])),
+                node("id-hyper", serde_json::json!([])),
+            ]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_forbidden_crate_reached_through_normal_dependencies_is_reported_with_its_chain() {
+        let chains = forbidden_chains(&sample_metadata(None), DOMAIN_PACKAGE).unwrap();
+        assert_eq!(chains, vec![vec!["roster-domain", "a", "tokio"]]);
+    }
+
+    #[test]
+    fn forbidden_crates_reached_only_through_dev_or_build_dependencies_are_allowed() {
+        let chains = forbidden_chains(&sample_metadata(Some("dev")), DOMAIN_PACKAGE).unwrap();
+        assert!(chains.is_empty(), "{chains:?}");
+    }
+
+    #[test]
+    fn a_forbidden_name_covers_its_family_but_not_lookalikes() {
+        assert!(is_forbidden("tokio"));
+        assert!(is_forbidden("sqlx-core"));
+        assert!(is_forbidden("sea-orm-macros"));
+        assert!(!is_forbidden("tokiox"));
+        assert!(!is_forbidden("mockall"));
+        assert!(!is_forbidden("async-lock"));
+    }
+
+    #[test]
+    fn unfinished_code_is_found_with_its_line_number() {
+        let text = format!("fn a() {{}}\nfn b() {{ {}) }}\n", UNFINISHED_MARKERS[0]);
+        assert_eq!(unfinished_markers_in(&text), vec![(2, UNFINISHED_MARKERS[0])]);
+        assert!(unfinished_markers_in("fn todo() {}\n").is_empty());
+    }
+
+    #[test]
+    fn a_module_doc_must_come_first() {
+        assert!(opens_with_module_doc("\n//! Owns things.\nfn main() {}\n"));
+        assert!(!opens_with_module_doc("use std::io;\n//! Too late.\n"));
+        assert!(!opens_with_module_doc("/// An item doc, not a module doc.\nfn main() {}\n"));
+        assert!(!opens_with_module_doc(""));
+    }
+}
