@@ -14,9 +14,9 @@ pub use store::{
     AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, OrgRepository, Outbox,
     RoleRepository, ScheduleRepository, SeatsExhausted, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository,
 };
-pub use system::{Clock, HasherError, IdGenerator, PasswordHash, PasswordHasher};
+pub use system::{Clock, HasherError, IdGenerator, MailError, Mailer, PasswordHash, PasswordHasher};
 
 #[cfg(any(test, feature = "testing"))]
 pub use crm::MockCrmDirectory;
 #[cfg(any(test, feature = "testing"))]
-pub use system::{MockClock, MockIdGenerator, MockPasswordHasher};
+pub use system::{MockClock, MockIdGenerator, MockMailer, MockPasswordHasher};

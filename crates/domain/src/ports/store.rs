@@ -36,9 +36,9 @@ use crate::audit::{AuditEvent, AuditQuery};
 use crate::catalog::Catalog;
 use crate::connections::{ApiKey, Connection, Flow};
 use crate::groups::{Group, Membership};
-use crate::ids::{ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, OrgId, RoleId, ScheduledChangeId, UserId};
+use crate::ids::{ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, MailId, OrgId, RoleId, ScheduledChangeId, UserId};
 use crate::invites::Invite;
-use crate::mail::OutgoingMail;
+use crate::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use crate::org::Organization;
 use crate::ports::PasswordHash;
 use crate::roles::Role;
@@ -297,6 +297,11 @@ pub trait AuditLog: Send {
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send {
-    /// Queues a message; the delivery worker sends it after the commit.
+    /// Queues a message, pending and due at once; the delivery worker sends it after the commit.
     async fn enqueue_mail(&mut self, mail: &OutgoingMail) -> R<()>;
+    /// Pending messages of every organization due at `now`, oldest first. Adapters running
+    /// several workers lock the rows they return (`FOR UPDATE SKIP LOCKED`).
+    async fn due_mail(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<QueuedMail>>;
+    /// Records a new delivery state for a queued message.
+    async fn set_delivery(&mut self, id: MailId, state: &DeliveryState) -> R<()>;
 }

@@ -62,3 +62,25 @@ pub trait PasswordHasher: Send + Sync {
     async fn hash(&self, password: &Password) -> Result<PasswordHash, HasherError>;
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, HasherError>;
 }
+
+/// Why a message could not be delivered.
+#[derive(Debug, Error)]
+pub enum MailError {
+    /// Worth retrying (connection refused, 4xx SMTP reply, timeout).
+    #[error("temporary delivery failure: {0}")]
+    Transient(String),
+    /// Will never succeed (5xx SMTP reply: unknown mailbox, rejected content).
+    #[error("permanent delivery failure: {0}")]
+    Permanent(String),
+}
+
+/// Delivers one message (SMTP or a file drop). Rendering text and HTML and building links from
+/// the public base URL is the adapter's job.
+///
+/// # Errors
+/// [`MailError::Transient`] when a retry may succeed, [`MailError::Permanent`] otherwise.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &crate::mail::OutgoingMail) -> Result<(), MailError>;
+}

@@ -244,19 +244,34 @@ impl Services {
         let tree = load_tree(&mut *tx, org).await?;
         tree.live(group_id)?;
         load_user(&mut *tx, org, user_id).await?;
-        if !tx.end_membership(org, group_id, user_id, self.now()).await? {
+        if !self.leave_in(&mut *tx, actor, &tree, user_id, group_id).await? {
             return Err(ServiceError::not_found("membership"));
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends a current membership, with its audit event; answers whether there was one.
+    pub(crate) async fn leave_in(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        tree: &GroupTree,
+        user_id: UserId,
+        group_id: GroupId,
+    ) -> ServiceResult<bool> {
+        if !tx.end_membership(actor.org_id(), group_id, user_id, self.now()).await? {
+            return Ok(false);
+        }
         self.audit(
-            &mut *tx,
+            tx,
             actor,
             "membership.left",
             AuditTarget::new(TargetKind::Membership, user_id, format!("{user_id} in {}", tree.path(group_id))),
             Changes::new().note("group_id", &group_id),
         )
         .await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Moves a user from one group to another; with `transfer_records` the user's records

@@ -762,7 +762,7 @@ impl Services {
         Ok(changed)
     }
 
-    fn crm(&self) -> ServiceResult<&dyn CrmDirectory> {
+    pub(crate) fn crm(&self) -> ServiceResult<&dyn CrmDirectory> {
         self.crm
             .as_deref()
             .ok_or_else(|| crate::ports::CrmError::NotConfigured("no CRM directory is configured".into()).into())

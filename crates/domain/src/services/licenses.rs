@@ -10,15 +10,16 @@ use serde::Serialize;
 use crate::actor::Actor;
 use crate::audit::{AuditTarget, Changes, TargetKind};
 use crate::catalog::{Catalog, LicensePlan};
-use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::error::{ServiceError, ServiceResult};
 use crate::ids::UserId;
 use crate::ports::Tx;
 use crate::roles::Permission;
-use crate::seats::{LicenseAssignment, SeatCount};
+use crate::seats::LicenseAssignment;
 use crate::user::User;
 use crate::values::Key;
 
 use super::Services;
+use super::bulk::{BulkAction, BulkRequest, BulkResult, BulkSelection};
 use super::support::{groups_of, held_products, load_catalog, load_tree, load_user};
 
 /// The result of a license change for one user (`PUT /users/{id}/licenses`).
@@ -31,7 +32,7 @@ pub struct LicenseChange {
 }
 
 impl LicenseChange {
-    fn of(user_id: UserId, plan: &LicensePlan) -> Self {
+    pub(crate) fn of(user_id: UserId, plan: &LicensePlan) -> Self {
         Self {
             user_id,
             assigned: plan.assign.iter().cloned().collect(),
@@ -59,33 +60,6 @@ pub struct BulkLicenses {
     pub dry_run: bool,
 }
 
-/// The outcome for one user of a bulk action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BulkOutcome {
-    pub user_id: UserId,
-    /// `ok` or the error code.
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub change: Option<LicenseChange>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-impl BulkOutcome {
-    pub fn is_ok(&self) -> bool {
-        self.status == "ok"
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BulkResult {
-    pub outcomes: Vec<BulkOutcome>,
-    /// Whether the changes were written (false for a dry run or a failed atomic request).
-    pub applied: bool,
-    pub seats_before: Vec<SeatCount>,
-    pub seats_after: Vec<SeatCount>,
-}
-
 impl Services {
     /// Sets the full set of products a user holds (`PUT /users/{id}/licenses`).
     ///
@@ -107,61 +81,23 @@ impl Services {
         Ok(LicenseChange::of(user_id, &plan))
     }
 
-    /// Assigns or unassigns products for many users, one outcome per user.
-    ///
-    /// Without `atomic`, each user's change is all-or-nothing on its own and the others go on;
-    /// with `atomic`, one failure leaves every user unchanged. `dry_run` never writes.
+    /// Assigns or unassigns products for many users, one outcome per user (the license
+    /// actions of [`Services::bulk_update`]).
     ///
     /// # Errors
-    /// Only failures of the whole request (storage); per-user refusals are outcomes.
+    /// As [`Services::bulk_update`].
     pub async fn bulk_licenses(&self, actor: &Actor, request: BulkLicenses) -> ServiceResult<BulkResult> {
-        let mut tx = self.begin().await?;
-        let org = actor.org_id();
-        let seats_before: Vec<SeatCount> = tx.seat_pools(org).await?.iter().map(SeatCount::from).collect();
-        let mut outcomes = Vec::with_capacity(request.user_ids.len());
-        let mut seen = BTreeSet::new();
-        for user_id in &request.user_ids {
-            if !seen.insert(*user_id) {
-                continue;
-            }
-            let outcome = self.bulk_one(&mut *tx, actor, *user_id, &request).await;
-            outcomes.push(match outcome {
-                Ok(change) => {
-                    BulkOutcome { user_id: *user_id, status: "ok".into(), change: Some(change), message: None }
-                }
-                Err(e) if e.code() == ErrorCode::Internal => return Err(e),
-                Err(e) => BulkOutcome {
-                    user_id: *user_id,
-                    status: e.code().as_str().into(),
-                    change: None,
-                    message: Some(e.to_string()),
-                },
-            });
-        }
-        let seats_after: Vec<SeatCount> = tx.seat_pools(org).await?.iter().map(SeatCount::from).collect();
-        let failed = outcomes.iter().any(|o| !o.is_ok());
-        let applied = !(request.dry_run || (request.atomic && failed));
-        if applied {
-            tx.commit().await?;
-        }
-        Ok(BulkResult { outcomes, applied, seats_before, seats_after })
-    }
-
-    async fn bulk_one(
-        &self,
-        tx: &mut dyn Tx,
-        actor: &Actor,
-        user_id: UserId,
-        request: &BulkLicenses,
-    ) -> ServiceResult<LicenseChange> {
-        let (mut user, catalog) = self.license_target(tx, actor, user_id).await?;
-        let held = held_products(tx, user.org_id, user.id).await?;
-        let plan = match request.op {
-            BulkOp::Assign => catalog.plan_assign(&held, &request.products)?,
-            BulkOp::Unassign => catalog.plan_unassign(&held, &request.products)?,
+        let action = match request.op {
+            BulkOp::Assign => BulkAction::AssignLicenses(request.products),
+            BulkOp::Unassign => BulkAction::UnassignLicenses(request.products),
         };
-        self.apply_plan(tx, actor, &mut user, &held, &plan, None).await?;
-        Ok(LicenseChange::of(user_id, &plan))
+        let request = BulkRequest {
+            selection: BulkSelection::Ids(request.user_ids),
+            action,
+            atomic: request.atomic,
+            dry_run: request.dry_run,
+        };
+        self.bulk_update(actor, request).await
     }
 
     /// Loads a user whose licenses `actor` may manage, and the catalog.

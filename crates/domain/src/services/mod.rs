@@ -7,10 +7,12 @@
 
 mod api_keys;
 mod auth;
+mod bulk;
 mod connections;
 mod groups;
 mod invites;
 mod licenses;
+mod mail;
 mod orgs;
 mod roles;
 mod scheduling;
@@ -31,7 +33,9 @@ pub use invites::{
     AcceptedInvite, BulkPasteOutcome, CrmImportOutcome, CrmImportRequest, CrmImportStatus, InviteOutcome, InviteRow,
     InviteStatus, InvitesResult, PasteStatus, SignupRequest,
 };
-pub use licenses::{BulkLicenses, BulkOp, BulkOutcome, BulkResult, LicenseChange};
+pub use bulk::{BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection};
+pub use licenses::{BulkLicenses, BulkOp, LicenseChange};
+pub use mail::DeliveryReport;
 pub use orgs::{NewOrganization, ReconcileFinding};
 pub use roles::{NewRole, RolePatch};
 pub use users::{NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails};

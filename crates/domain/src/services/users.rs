@@ -536,32 +536,44 @@ impl Services {
             )]));
         }
         let mut tx = self.begin().await?;
-        let mut user = self.managed_user(&mut *tx, actor, id).await?;
+        let user = self.managed_user(&mut *tx, actor, id).await?;
         user.check_version(expected_version)?;
+        let user = self.set_roles_in(&mut *tx, actor, user, &roles).await?;
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    pub(crate) async fn set_roles_in(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        mut user: User,
+        roles: &[RoleAssignment],
+    ) -> ServiceResult<User> {
+        actor.require_not_impersonating("roles")?;
         let all_roles = tx.roles(user.org_id).await?;
-        let tree = load_tree(&mut *tx, user.org_id).await?;
-        let grants = resolve_grants(actor, &all_roles, &roles, &tree)?;
+        let tree = load_tree(tx, user.org_id).await?;
+        let grants = resolve_grants(actor, &all_roles, roles, &tree)?;
         if grants == user.roles {
-            return details_of(&mut *tx, user, self.now()).await;
+            return Ok(user);
         }
         let admin = super::support::admin_role(&all_roles)?;
         let stays_admin = grants.iter().any(|g| g.role_id == admin.id && g.scope.is_none());
-        check_last_admin(&mut *tx, &user, stays_admin).await?;
+        check_last_admin(tx, &user, stays_admin).await?;
         let before: Vec<String> = role_labels(&user.roles, &all_roles);
         user.roles = grants;
         user.touch(self.now());
         tx.update_user(&user).await?;
         self.audit(
-            &mut *tx,
+            tx,
             actor,
             "user.roles_changed",
             AuditTarget::new(TargetKind::User, user.id, user.label()),
             Changes::new().field("roles", &before, &role_labels(&user.roles, &all_roles)),
         )
         .await?;
-        let details = details_of(&mut *tx, user, self.now()).await?;
-        tx.commit().await?;
-        Ok(details)
+        Ok(user)
     }
 
     /// Replaces a user's per-user grants: extra permissions (only `view_reporting` and

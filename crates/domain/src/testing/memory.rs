@@ -51,9 +51,9 @@ use crate::audit::{AuditEvent, AuditQuery};
 use crate::catalog::Catalog;
 use crate::connections::{ApiKey, Connection, Flow};
 use crate::groups::{Group, Membership};
-use crate::ids::{ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, OrgId, RoleId, ScheduledChangeId, UserId};
+use crate::ids::{ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, MailId, OrgId, RoleId, ScheduledChangeId, UserId};
 use crate::invites::Invite;
-use crate::mail::OutgoingMail;
+use crate::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use crate::org::Organization;
 use crate::ports::{
     AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, OrgRepository, Outbox,
@@ -96,6 +96,8 @@ pub struct MemoryState {
     pub audit: Vec<AuditEvent>,
     /// Queued mail, in enqueue order.
     pub outbox: Vec<OutgoingMail>,
+    /// The delivery state of each queued message.
+    pub deliveries: BTreeMap<MailId, DeliveryState>,
 }
 
 /// The failures a test has asked for, shared by the store and its transactions.
@@ -972,7 +974,33 @@ impl Outbox for MemoryTx {
             return Err(duplicate("mail"));
         }
         self.work.outbox.push(mail.clone());
+        self.work.deliveries.insert(
+            mail.id,
+            DeliveryState::Pending { attempts: 0, next_attempt_at: mail.created_at, last_error: None },
+        );
         Ok(())
+    }
+
+    async fn due_mail(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<QueuedMail>> {
+        let due = self.work.outbox.iter().filter_map(|m| match self.work.deliveries.get(&m.id) {
+            Some(d @ DeliveryState::Pending { next_attempt_at, .. }) if *next_attempt_at <= now => {
+                Some(QueuedMail { mail: m.clone(), delivery: d.clone() })
+            }
+            _ => None,
+        });
+        // Enqueue order is creation order: oldest first.
+        Ok(due.take(usize::try_from(limit).unwrap_or(usize::MAX)).collect())
+    }
+
+    async fn set_delivery(&mut self, id: MailId, state: &DeliveryState) -> R<()> {
+        self.write()?;
+        match self.work.deliveries.get_mut(&id) {
+            Some(d) => {
+                *d = state.clone();
+                Ok(())
+            }
+            None => Err(StoreError::Missing { kind: "mail" }),
+        }
     }
 }
 

@@ -1,0 +1,284 @@
+//! Bulk actions on a selection of users (§10 `POST /users/bulk`): one outcome per user,
+//! `atomic` (all or nothing) and `dry_run` (report, change nothing).
+//!
+//! Everything runs in one transaction. Each user's change is all-or-nothing on its own (the
+//! per-user steps check before they write, and license changes give back seats they took), so a
+//! non-atomic request commits the users that succeeded; an atomic one commits only if all did.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::actor::Actor;
+use crate::audit::{AuditTarget, Changes, TargetKind};
+use crate::error::{ErrorCode, FieldError, ServiceError, ServiceResult};
+use crate::ids::{GroupId, UserId};
+use crate::ports::Tx;
+use crate::roles::Permission;
+use crate::seats::SeatCount;
+use crate::users_query::UserQuery;
+use crate::values::Key;
+
+use super::Services;
+use super::licenses::{BulkOp, LicenseChange};
+use super::support::{groups_of, held_products, load_catalog, load_org, load_tree};
+use super::users::{RoleAssignment, SettingsPatch};
+
+/// Which users a bulk action applies to.
+#[derive(Debug, Clone)]
+pub enum BulkSelection {
+    Ids(Vec<UserId>),
+    /// Every user the Users-table filter matches (paging ignored).
+    Filter(Box<UserQuery>),
+}
+
+/// The bulk actions of the Users table's Actions menu.
+#[derive(Debug, Clone)]
+pub enum BulkAction {
+    AddTeams(BTreeSet<GroupId>),
+    RemoveTeams(BTreeSet<GroupId>),
+    SetTeams(BTreeSet<GroupId>),
+    SetRoles(Vec<RoleAssignment>),
+    AssignLicenses(BTreeSet<Key>),
+    UnassignLicenses(BTreeSet<Key>),
+    /// Flow enabled, email throttle, call recording, email/calendar sync, …
+    Settings(SettingsPatch),
+    DeprovisionDialerNumbers,
+    /// Asks the CRM whether each user's CRM identity is active; changes nothing.
+    CheckConnectionStatus,
+}
+
+#[derive(Debug, Clone)]
+pub struct BulkRequest {
+    pub selection: BulkSelection,
+    pub action: BulkAction,
+    pub atomic: bool,
+    pub dry_run: bool,
+}
+
+/// The outcome for one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BulkOutcome {
+    pub user_id: UserId,
+    /// `ok` or the error code.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<LicenseChange>,
+    /// For `CheckConnectionStatus`: whether the CRM says the user is active (`None`: not in
+    /// the CRM or not linked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crm_active: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl BulkOutcome {
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BulkResult {
+    pub outcomes: Vec<BulkOutcome>,
+    /// Whether the changes were written (false for a dry run or a failed atomic request).
+    pub applied: bool,
+    pub seats_before: Vec<SeatCount>,
+    pub seats_after: Vec<SeatCount>,
+}
+
+/// What one user's step produced.
+#[derive(Default)]
+struct Done {
+    licenses: Option<LicenseChange>,
+    crm_active: Option<bool>,
+}
+
+impl Services {
+    /// Applies a bulk action to a selection of users.
+    ///
+    /// # Errors
+    /// `validation_failed` for an empty selection; storage and CRM failures of the whole
+    /// request. Per-user refusals are outcomes.
+    pub async fn bulk_update(&self, actor: &Actor, request: BulkRequest) -> ServiceResult<BulkResult> {
+        let crm_states = match &request.action {
+            BulkAction::CheckConnectionStatus => Some(self.crm_states(actor, &request.selection).await?),
+            _ => None,
+        };
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let ids = self.select(&mut *tx, actor, &request.selection).await?;
+        if ids.is_empty() {
+            return Err(ServiceError::Validation(vec![FieldError::required("user_ids")]));
+        }
+        let seats_before: Vec<SeatCount> = tx.seat_pools(org).await?.iter().map(SeatCount::from).collect();
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for user_id in ids {
+            let result = match &crm_states {
+                Some(states) => {
+                    let crm_active = states.iter().find(|(id, _)| *id == user_id).and_then(|(_, a)| *a);
+                    self.managed_user(&mut *tx, actor, user_id).await.map(|_| Done { crm_active, ..Done::default() })
+                }
+                None => self.bulk_step(&mut *tx, actor, user_id, &request.action).await,
+            };
+            outcomes.push(match result {
+                Ok(done) => BulkOutcome {
+                    user_id,
+                    status: "ok".into(),
+                    licenses: done.licenses,
+                    crm_active: done.crm_active,
+                    message: None,
+                },
+                Err(e) if e.code() == ErrorCode::Internal => return Err(e),
+                Err(e) => BulkOutcome {
+                    user_id,
+                    status: e.code().as_str().into(),
+                    licenses: None,
+                    crm_active: None,
+                    message: Some(e.to_string()),
+                },
+            });
+        }
+        let seats_after: Vec<SeatCount> = tx.seat_pools(org).await?.iter().map(SeatCount::from).collect();
+        let failed = outcomes.iter().any(|o| !o.is_ok());
+        let applied = !(request.dry_run || (request.atomic && failed));
+        if applied {
+            tx.commit().await?;
+        }
+        Ok(BulkResult { outcomes, applied, seats_before, seats_after })
+    }
+
+    /// The selected user ids, in order, each once.
+    async fn select(&self, tx: &mut dyn Tx, actor: &Actor, selection: &BulkSelection) -> ServiceResult<Vec<UserId>> {
+        let ids = match selection {
+            BulkSelection::Ids(ids) => ids.clone(),
+            BulkSelection::Filter(query) => {
+                actor.require(Permission::ManageUsers)?;
+                let org = load_org(tx, actor.org_id()).await?;
+                let mut query = (**query).clone();
+                query.org_id = org.id;
+                query.in_trial = org.in_trial(self.now());
+                query.paging = None;
+                tx.list_users(&query).await?.items.into_iter().map(|u| u.id).collect()
+            }
+        };
+        let mut seen = BTreeSet::new();
+        Ok(ids.into_iter().filter(|id| seen.insert(*id)).collect())
+    }
+
+    async fn bulk_step(&self, tx: &mut dyn Tx, actor: &Actor, user_id: UserId, action: &BulkAction) -> ServiceResult<Done> {
+        let org = actor.org_id();
+        match action {
+            BulkAction::AssignLicenses(products) => {
+                let change = self.license_step(tx, actor, user_id, BulkOp::Assign, products).await?;
+                Ok(Done { licenses: Some(change), ..Done::default() })
+            }
+            BulkAction::UnassignLicenses(products) => {
+                let change = self.license_step(tx, actor, user_id, BulkOp::Unassign, products).await?;
+                Ok(Done { licenses: Some(change), ..Done::default() })
+            }
+            BulkAction::SetRoles(roles) => {
+                let user = self.managed_user(tx, actor, user_id).await?;
+                self.set_roles_in(tx, actor, user, roles).await?;
+                Ok(Done::default())
+            }
+            BulkAction::AddTeams(add) | BulkAction::RemoveTeams(add) | BulkAction::SetTeams(add) => {
+                let user = self.managed_user(tx, actor, user_id).await?;
+                let tree = load_tree(tx, org).await?;
+                let current = groups_of(tx, org, user.id, &tree).await?;
+                let (join, leave): (BTreeSet<GroupId>, BTreeSet<GroupId>) = match action {
+                    BulkAction::AddTeams(_) => (add.difference(&current).copied().collect(), BTreeSet::new()),
+                    BulkAction::RemoveTeams(_) => (BTreeSet::new(), add.intersection(&current).copied().collect()),
+                    _ => (add.difference(&current).copied().collect(), current.difference(add).copied().collect()),
+                };
+                for g in join.iter().chain(&leave) {
+                    tree.check_joinable(*g)?;
+                    actor.require_over_group(Permission::ManageGroups, *g)?;
+                }
+                for g in &leave {
+                    self.leave_in(tx, actor, &tree, user.id, *g).await?;
+                }
+                for g in &join {
+                    self.join_in(tx, actor, &tree, user.id, *g).await?;
+                }
+                Ok(Done::default())
+            }
+            BulkAction::Settings(patch) => {
+                let mut user = self.managed_user(tx, actor, user_id).await?;
+                let next = patch.apply(&user.settings)?;
+                if next != user.settings {
+                    let changes = Changes::new().field("settings", &user.settings, &next);
+                    user.settings = next;
+                    user.touch(self.now());
+                    tx.update_user(&user).await?;
+                    self.audit(tx, actor, "user.updated", AuditTarget::new(TargetKind::User, user.id, user.label()), changes)
+                        .await?;
+                }
+                Ok(Done::default())
+            }
+            BulkAction::DeprovisionDialerNumbers => {
+                let mut user = self.managed_user(tx, actor, user_id).await?;
+                if user.dialer_number.is_some() {
+                    let changes = Changes::new().field("dialer_number", &user.dialer_number, &None);
+                    user.dialer_number = None;
+                    user.touch(self.now());
+                    tx.update_user(&user).await?;
+                    self.audit(
+                        tx,
+                        actor,
+                        "user.dialer_number_deprovisioned",
+                        AuditTarget::new(TargetKind::User, user.id, user.label()),
+                        changes,
+                    )
+                    .await?;
+                }
+                Ok(Done::default())
+            }
+            BulkAction::CheckConnectionStatus => Ok(Done::default()),
+        }
+    }
+
+    /// One user's license change inside a bulk request.
+    pub(crate) async fn license_step(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        user_id: UserId,
+        op: BulkOp,
+        products: &BTreeSet<Key>,
+    ) -> ServiceResult<LicenseChange> {
+        let user = super::support::load_user(tx, actor.org_id(), user_id).await?;
+        let tree = load_tree(tx, actor.org_id()).await?;
+        let groups = groups_of(tx, actor.org_id(), user.id, &tree).await?;
+        actor.require_over_user(Permission::ManageLicenses, &groups)?;
+        let mut user = user;
+        let catalog = load_catalog(tx, actor.org_id()).await?;
+        let held = held_products(tx, user.org_id, user.id).await?;
+        let plan = match op {
+            BulkOp::Assign => catalog.plan_assign(&held, products)?,
+            BulkOp::Unassign => catalog.plan_unassign(&held, products)?,
+        };
+        self.apply_plan(tx, actor, &mut user, &held, &plan, None).await?;
+        Ok(LicenseChange::of(user_id, &plan))
+    }
+
+    /// Whether each selected user's CRM identity is active, asked before the transaction
+    /// opens (no network call holds a database transaction).
+    async fn crm_states(&self, actor: &Actor, selection: &BulkSelection) -> ServiceResult<Vec<(UserId, Option<bool>)>> {
+        actor.require(Permission::ManageUsers)?;
+        let users = {
+            let mut tx = self.begin().await?;
+            let ids = self.select(&mut *tx, actor, selection).await?;
+            tx.users_by_ids(actor.org_id(), &ids).await?
+        };
+        let crm_ids: Vec<_> = users.iter().filter_map(|u| u.crm_id.clone()).collect();
+        let directory = if crm_ids.is_empty() { Vec::new() } else { self.crm()?.get(&crm_ids).await? };
+        Ok(users
+            .iter()
+            .map(|u| {
+                let active = u.crm_id.as_ref().and_then(|c| directory.iter().find(|d| &d.crm_id == c)).map(|d| d.active);
+                (u.id, active)
+            })
+            .collect())
+    }
+}
