@@ -68,9 +68,15 @@ pub fn parse_pasted(body: &str) -> Vec<PastedEntry> {
         if line.is_empty() {
             continue;
         }
-        // A CSV line "name,email": exactly two fields, the first not an address.
+        // A CSV line "name,email": exactly two fields, the first not an address, the second a
+        // bare address.
         let parts: Vec<&str> = line.split(',').map(str::trim).collect();
-        if parts.len() == 2 && !parts[0].contains('@') && parts[1].contains('@') && !parts[0].is_empty() {
+        if parts.len() == 2
+            && !parts[0].is_empty()
+            && !parts[0].contains('@')
+            && parts[1].contains('@')
+            && !parts[1].contains('<')
+        {
             out.push(entry(line, Some(parts[0]), parts[1]));
             continue;
         }

@@ -32,10 +32,21 @@ pub enum MailKind {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Waiting; due at `next_attempt_at` (also the lease of a worker that claimed it).
-    Pending { attempts: u32, next_attempt_at: OffsetDateTime, last_error: Option<String> },
-    Sent { at: OffsetDateTime, attempts: u32 },
+    Pending {
+        attempts: u32,
+        next_attempt_at: OffsetDateTime,
+        last_error: Option<String>,
+    },
+    Sent {
+        at: OffsetDateTime,
+        attempts: u32,
+    },
     /// Given up: a permanent refusal, or too many attempts.
-    Failed { at: OffsetDateTime, attempts: u32, error: String },
+    Failed {
+        at: OffsetDateTime,
+        attempts: u32,
+        error: String,
+    },
 }
 
 /// A message with its delivery state, as the delivery worker sees it.

@@ -41,6 +41,23 @@ impl Permission {
         Self::ViewAudit,
     ];
 
+    /// Whether the permission administers other members or the organization. A grant's scope
+    /// limits these; the others (inviting connections, reporting, scoring, export) concern only
+    /// the holder's own work.
+    pub const fn is_administrative(self) -> bool {
+        matches!(
+            self,
+            Self::ManageUsers
+                | Self::ManageLicenses
+                | Self::ManageGroups
+                | Self::ManageRoles
+                | Self::ManageSettings
+                | Self::ManageApiKeys
+                | Self::Impersonate
+                | Self::ViewAudit
+        )
+    }
+
     /// The permissions an admin may grant to one user outside any role (§5 per-user grants).
     pub const GRANTABLE: [Permission; 2] = [Self::ViewReporting, Self::AudioScoring];
 

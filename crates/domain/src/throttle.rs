@@ -35,7 +35,11 @@ impl LoginThrottle {
         recent.sort();
         // The attempt is allowed again once enough failures have left the window.
         let release = recent[recent.len() - self.max_failures] + self.window;
-        let retry_after_seconds = u64::try_from((release - now).whole_seconds().max(1)).unwrap_or(1);
+        // Round a partial second up: a client that waits the seconds it is told must find the
+        // failure gone, not be refused again for the fraction that was cut off.
+        let wait = release - now;
+        let whole_seconds = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
+        let retry_after_seconds = u64::try_from(whole_seconds.max(1)).unwrap_or(1);
         Err(ServiceError::RateLimited { retry_after_seconds })
     }
 }

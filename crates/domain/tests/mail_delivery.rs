@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use roster_domain::Services;
 use roster_domain::actor::Actor;
 use roster_domain::audit::Source;
 use roster_domain::mail::{DeliveryState, RetryPolicy};
@@ -12,7 +13,6 @@ use roster_domain::ports::{MailError, MockMailer};
 use roster_domain::services::{InviteRow, NewOrganization};
 use roster_domain::testing::{FakeHasher, InMemoryStore, ManualClock, SequentialIds};
 use roster_domain::values::{Email, Key, Label, PersonName, Slug};
-use roster_domain::Services;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 

@@ -19,4 +19,9 @@ pub use system::{Clock, HasherError, IdGenerator, MailError, Mailer, PasswordHas
 #[cfg(any(test, feature = "testing"))]
 pub use crm::MockCrmDirectory;
 #[cfg(any(test, feature = "testing"))]
+pub use store::{
+    MockAuditLog, MockConnectionRepository, MockGroupRepository, MockInviteRepository, MockLicenseRepository,
+    MockOrgRepository, MockOutbox, MockRoleRepository, MockScheduleRepository, MockUserRepository,
+};
+#[cfg(any(test, feature = "testing"))]
 pub use system::{MockClock, MockIdGenerator, MockMailer, MockPasswordHasher};

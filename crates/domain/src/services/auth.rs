@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::actor::Actor;
-use crate::audit::{AuditTarget, Changes, Source, TargetKind};
+use crate::audit::{AuditQuery, AuditTarget, Changes, Source, TargetKind};
 use crate::error::{ServiceError, ServiceResult};
 use crate::ids::{OrgId, UserId};
 use crate::ports::UserLookup;
@@ -15,6 +15,9 @@ use crate::values::{Email, Password, Reason, Slug};
 
 use super::Services;
 use super::support::{groups_of, load_tree, load_user};
+
+/// The audit action of a failed login; the throttle counts these.
+const LOGIN_FAILED: &str = "session.login_failed";
 
 /// How long an impersonation lasts at most (§10).
 pub const IMPERSONATION_LIMIT: Duration = Duration::hours(1);
@@ -59,7 +62,7 @@ impl Services {
     /// answers an unknown organization, an unknown email and a wrong password.
     ///
     /// # Errors
-    /// `unauthenticated`.
+    /// `unauthenticated`; `rate_limited` after too many recent failures on the account.
     pub async fn login(
         &self,
         org_slug: &Slug,
@@ -70,6 +73,9 @@ impl Services {
         let mut tx = self.begin().await?;
         let org = tx.org_by_slug(org_slug).await?.ok_or(ServiceError::Unauthenticated)?;
         let user = tx.find_user(org.id, UserLookup::Email(email)).await?;
+        // Throttle before verifying, so a locked-out guesser learns nothing and costs no hash.
+        let account = user.as_ref().map_or_else(|| email.to_string(), |u| u.id.to_string());
+        self.check_login_throttle(&mut *tx, org.id, &account).await?;
         let hash = match &user {
             Some(u) => tx.password_hash(org.id, u.id).await?,
             None => None,
@@ -82,17 +88,37 @@ impl Services {
         };
         let system = Actor::system(org.id, source);
         let (action, label) = match &user {
-            Some(u) => (if ok { "session.login_succeeded" } else { "session.login_failed" }, u.label()),
-            None => ("session.login_failed", email.to_string()),
+            Some(u) => (if ok { "session.login_succeeded" } else { LOGIN_FAILED }, u.label()),
+            None => (LOGIN_FAILED, email.to_string()),
         };
-        let target_id = user.as_ref().map_or_else(|| email.to_string(), |u| u.id.to_string());
-        self.audit(&mut *tx, &system, action, AuditTarget::new(TargetKind::Session, target_id, label), Changes::new())
+        self.audit(&mut *tx, &system, action, AuditTarget::new(TargetKind::Session, account, label), Changes::new())
             .await?;
         tx.commit().await?;
         match user {
             Some(u) if ok => Ok(u),
             _ => Err(ServiceError::Unauthenticated),
         }
+    }
+
+    /// Refuses a login attempt on an account that failed too often recently (§10), counting the
+    /// `session.login_failed` events of the audit log. Throttling per source address is the
+    /// HTTP adapter's (the address is not a domain fact).
+    async fn check_login_throttle(
+        &self,
+        tx: &mut dyn crate::ports::Tx,
+        org: OrgId,
+        account: &str,
+    ) -> ServiceResult<()> {
+        let now = self.now();
+        let query = AuditQuery {
+            action: Some(LOGIN_FAILED.to_owned()),
+            target_kind: Some(TargetKind::Session),
+            target_id: Some(account.to_owned()),
+            from: Some(now - self.login_throttle.window),
+            ..AuditQuery::default()
+        };
+        let failures: Vec<OffsetDateTime> = tx.audit(org, &query).await?.into_iter().map(|e| e.at).collect();
+        self.login_throttle.check(&failures, now)
     }
 
     /// Sets the actor's own password.

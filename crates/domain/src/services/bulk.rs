@@ -166,7 +166,13 @@ impl Services {
         Ok(ids.into_iter().filter(|id| seen.insert(*id)).collect())
     }
 
-    async fn bulk_step(&self, tx: &mut dyn Tx, actor: &Actor, user_id: UserId, action: &BulkAction) -> ServiceResult<Done> {
+    async fn bulk_step(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        user_id: UserId,
+        action: &BulkAction,
+    ) -> ServiceResult<Done> {
         let org = actor.org_id();
         match action {
             BulkAction::AssignLicenses(products) => {
@@ -211,8 +217,14 @@ impl Services {
                     user.settings = next;
                     user.touch(self.now());
                     tx.update_user(&user).await?;
-                    self.audit(tx, actor, "user.updated", AuditTarget::new(TargetKind::User, user.id, user.label()), changes)
-                        .await?;
+                    self.audit(
+                        tx,
+                        actor,
+                        "user.updated",
+                        AuditTarget::new(TargetKind::User, user.id, user.label()),
+                        changes,
+                    )
+                    .await?;
                 }
                 Ok(Done::default())
             }
@@ -276,7 +288,8 @@ impl Services {
         Ok(users
             .iter()
             .map(|u| {
-                let active = u.crm_id.as_ref().and_then(|c| directory.iter().find(|d| &d.crm_id == c)).map(|d| d.active);
+                let active =
+                    u.crm_id.as_ref().and_then(|c| directory.iter().find(|d| &d.crm_id == c)).map(|d| d.active);
                 (u.id, active)
             })
             .collect())

@@ -148,7 +148,8 @@ impl Services {
         let tree = load_tree(&mut *tx, org).await?;
         let users = tx.list_users(&UserQuery::new(org)).await?.items;
         let mut out = Vec::new();
-        for u in users.iter().filter(|u| !u.is_deactivated()) {
+        // Members who can sign in: not deactivated and not invited (an invitee has not joined yet).
+        for u in users.iter().filter(|u| u.is_billable()) {
             let v = viewer_of(&mut *tx, org, u.id, &tree).await?;
             let access = explain(&v, &c);
             if access.visible {

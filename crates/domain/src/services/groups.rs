@@ -8,7 +8,7 @@ use crate::audit::{AuditTarget, Changes, TargetKind};
 use crate::connections::Flow;
 use crate::error::{FieldError, ServiceError, ServiceResult};
 use crate::groups::{Group, GroupTree, Membership};
-use crate::ids::{FlowId, GroupId, UserId};
+use crate::ids::{FlowId, GroupId, OrgId, UserId};
 use crate::ports::Tx;
 use crate::roles::Permission;
 use crate::values::{GroupName, Label};
@@ -222,11 +222,12 @@ impl Services {
         tx.insert_membership(&Membership { org_id: org, group_id, user_id: user, joined_at: now, left_at: None })
             .await?;
         let restamped = if before.is_empty() { tx.restamp_unstamped(org, user, group_id).await? } else { 0 };
+        let label = format!("{} in {}", user_label(tx, org, user).await?, tree.path(group_id));
         self.audit(
             tx,
             actor,
             "membership.joined",
-            AuditTarget::new(TargetKind::Membership, user, format!("{user} in {}", tree.path(group_id))),
+            AuditTarget::new(TargetKind::Membership, user, label),
             Changes::new().note("group_id", &group_id).note("restamped_connections", &restamped),
         )
         .await?;
@@ -263,11 +264,12 @@ impl Services {
         if !tx.end_membership(actor.org_id(), group_id, user_id, self.now()).await? {
             return Ok(false);
         }
+        let label = format!("{} in {}", user_label(tx, actor.org_id(), user_id).await?, tree.path(group_id));
         self.audit(
             tx,
             actor,
             "membership.left",
-            AuditTarget::new(TargetKind::Membership, user_id, format!("{user_id} in {}", tree.path(group_id))),
+            AuditTarget::new(TargetKind::Membership, user_id, label),
             Changes::new().note("group_id", &group_id),
         )
         .await?;
@@ -309,6 +311,7 @@ impl Services {
             })
             .await?;
         }
+        let who = user_label(&mut *tx, org, user_id).await?;
         let transferred = if request.transfer_records {
             tx.transfer_stamp(org, user_id, request.from_group_id, request.to_group_id).await?
         } else {
@@ -321,7 +324,7 @@ impl Services {
             AuditTarget::new(
                 TargetKind::Membership,
                 user_id,
-                format!("{user_id}: {} → {}", tree.path(request.from_group_id), tree.path(request.to_group_id)),
+                format!("{who}: {} → {}", tree.path(request.from_group_id), tree.path(request.to_group_id)),
             ),
             Changes::new()
                 .field("group_id", &request.from_group_id, &request.to_group_id)
@@ -401,4 +404,10 @@ impl Services {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A member as the audit log names them ("Ada Lovelace <ada@example.com>"), so that membership
+/// events stay readable after the user is renamed or deleted (§9 `target_label`).
+async fn user_label(tx: &mut dyn Tx, org: OrgId, user: UserId) -> ServiceResult<String> {
+    Ok(tx.user(org, user).await?.map_or_else(|| user.to_string(), |u| u.label()))
 }

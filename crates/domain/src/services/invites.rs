@@ -157,6 +157,8 @@ impl Services {
         dry_run: bool,
     ) -> ServiceResult<InvitesResult> {
         actor.require_org_wide(Permission::ManageUsers)?;
+        // Every invite reserves seats (products are mandatory).
+        actor.require_org_wide(Permission::ManageLicenses)?;
         let mut errors = Vec::new();
         for (i, row) in rows.iter().enumerate() {
             if row.roles.is_empty() {
@@ -422,18 +424,30 @@ impl Services {
         }
         let org = invite.org_id;
         let mut user = load_user(&mut *tx, org, invite.user_id).await.map_err(|_| ServiceError::InvalidToken)?;
+        // A deactivated user can no longer log in nor hold licenses (§3.1, §4.3): accepting
+        // would turn the reserved seats into licenses of a deactivated user.
+        if user.is_deactivated() {
+            return Err(ServiceError::InvalidToken);
+        }
         let actor = Actor::system(org, Source::Console);
         let reservations = tx.reservations_of(org, invite.id).await?;
         tx.delete_reservations(org, invite.id).await?;
+        let held = super::support::held_products(&mut *tx, org, user.id).await?;
         let mut products = BTreeSet::new();
         for r in reservations {
-            tx.insert_license(&LicenseAssignment {
-                org_id: org,
-                user_id: user.id,
-                product: r.product.clone(),
-                assigned_at: now,
-            })
-            .await?;
+            if held.contains(&r.product) {
+                // Assigned directly while the invite was pending: the reserved seat is not
+                // needed any more, and a second assignment of the product would conflict.
+                tx.return_seats(org, &r.product, 1).await?;
+            } else {
+                tx.insert_license(&LicenseAssignment {
+                    org_id: org,
+                    user_id: user.id,
+                    product: r.product.clone(),
+                    assigned_at: now,
+                })
+                .await?;
+            }
             products.insert(r.product);
         }
         tx.set_password_hash(org, user.id, &hash).await?;
@@ -465,7 +479,8 @@ impl Services {
     /// # Errors
     /// `forbidden`, `not_found` (unknown or accepted invite).
     pub async fn resend_invite(&self, actor: &Actor, id: InviteId) -> ServiceResult<()> {
-        actor.require(Permission::ManageUsers)?;
+        // An invitee has no group yet, so only org-wide user managers handle invites (§5).
+        actor.require_org_wide(Permission::ManageUsers)?;
         let mut tx = self.begin().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;
         let mut invite =
@@ -493,12 +508,16 @@ impl Services {
     /// # Errors
     /// `forbidden`, `not_found`.
     pub async fn revoke_invite(&self, actor: &Actor, id: InviteId) -> ServiceResult<()> {
-        actor.require(Permission::ManageUsers)?;
+        // An invitee has no group yet, so only org-wide user managers handle invites (§5).
+        actor.require_org_wide(Permission::ManageUsers)?;
         let mut tx = self.begin().await?;
         let org = actor.org_id();
         let invite = tx.invite(org, id).await?.filter(Invite::is_pending).ok_or(ServiceError::not_found("invite"))?;
-        let user = load_user(&mut *tx, org, invite.user_id).await?;
+        let mut user = load_user(&mut *tx, org, invite.user_id).await?;
         self.withdraw_reservations(&mut *tx, &invite).await?;
+        // Licenses assigned directly while the invite was pending go with the user; purging
+        // the rows does not give their seats back.
+        self.release_all(&mut *tx, actor, &mut user, "invite revoked").await?;
         tx.delete_invite(org, invite.id).await?;
         tx.purge_user(org, user.id).await?;
         self.audit(
@@ -518,7 +537,7 @@ impl Services {
     /// # Errors
     /// `forbidden` without `manage_users`.
     pub async fn list_invites(&self, actor: &Actor) -> ServiceResult<Vec<Invite>> {
-        actor.require(Permission::ManageUsers)?;
+        actor.require_org_wide(Permission::ManageUsers)?;
         let mut tx = self.begin().await?;
         Ok(tx.pending_invites(actor.org_id()).await?)
     }
@@ -664,6 +683,9 @@ impl Services {
         request: CrmImportRequest,
     ) -> ServiceResult<Vec<CrmImportOutcome>> {
         actor.require_org_wide(Permission::ManageUsers)?;
+        if !request.products.is_empty() {
+            actor.require_org_wide(Permission::ManageLicenses)?;
+        }
         let found = self.crm()?.get(&request.crm_ids).await?;
         let mut tx = self.begin().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;

@@ -29,7 +29,12 @@ impl Services {
     ///
     /// # Errors
     /// Storage failures only; delivery failures are recorded per message.
-    pub async fn deliver_due_mail(&self, mailer: &dyn Mailer, policy: &RetryPolicy, limit: u32) -> ServiceResult<DeliveryReport> {
+    pub async fn deliver_due_mail(
+        &self,
+        mailer: &dyn Mailer,
+        policy: &RetryPolicy,
+        limit: u32,
+    ) -> ServiceResult<DeliveryReport> {
         let now = self.now();
         let claimed = {
             let mut tx = self.begin().await?;

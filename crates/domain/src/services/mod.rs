@@ -22,18 +22,19 @@ mod users;
 use std::sync::Arc;
 
 use crate::ports::{Clock, CrmDirectory, IdGenerator, PasswordHasher, Store};
+use crate::throttle::LoginThrottle;
 
 pub use api_keys::API_KEY_PREFIX;
 pub use api_keys::{CreatedApiKey, NewApiKey};
 pub use auth::IMPERSONATION_LIMIT;
 pub use auth::Impersonation;
+pub use bulk::{BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection};
 pub use connections::NewConnection;
 pub use groups::{GroupPatch, MoveUser};
 pub use invites::{
     AcceptedInvite, BulkPasteOutcome, CrmImportOutcome, CrmImportRequest, CrmImportStatus, InviteOutcome, InviteRow,
     InviteStatus, InvitesResult, PasteStatus, SignupRequest,
 };
-pub use bulk::{BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection};
 pub use licenses::{BulkLicenses, BulkOp, LicenseChange};
 pub use mail::DeliveryReport;
 pub use orgs::{NewOrganization, ReconcileFinding};
@@ -48,6 +49,7 @@ pub struct Services {
     ids: Arc<dyn IdGenerator>,
     hasher: Arc<dyn PasswordHasher>,
     crm: Option<Arc<dyn CrmDirectory>>,
+    login_throttle: LoginThrottle,
 }
 
 impl std::fmt::Debug for Services {
@@ -63,7 +65,14 @@ impl Services {
         ids: Arc<dyn IdGenerator>,
         hasher: Arc<dyn PasswordHasher>,
     ) -> Self {
-        Self { store, clock, ids, hasher, crm: None }
+        Self { store, clock, ids, hasher, crm: None, login_throttle: LoginThrottle::default() }
+    }
+
+    /// Replaces the default login throttle (five failures per account in 15 minutes).
+    #[must_use]
+    pub fn with_login_throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.login_throttle = throttle;
+        self
     }
 
     /// Adds the CRM directory used by import and sync.

@@ -267,7 +267,8 @@ impl Services {
     /// # Errors
     /// `forbidden` without `view_audit`.
     pub async fn audit_log(&self, actor: &Actor, query: &AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
-        actor.require(Permission::ViewAudit)?;
+        // The log spans the whole organization (settings, roles, keys…): org-wide only.
+        actor.require_org_wide(Permission::ViewAudit)?;
         let mut tx = self.begin().await?;
         Ok(tx.audit(actor.org_id(), query).await?)
     }

@@ -334,18 +334,23 @@ impl Services {
         }
         check_last_admin(tx, &user, false).await?;
         let released = self.release_all(tx, actor, &mut user, "deactivated").await?;
+        // Seats reserved for the user's pending invite are released too: a deactivated user
+        // takes no seat, and accepting the invite later must not turn them into licenses.
+        let mut withdrawn = BTreeSet::new();
+        for invite in tx.pending_invites(user.org_id).await?.into_iter().filter(|i| i.user_id == user.id) {
+            withdrawn.extend(tx.reservations_of(user.org_id, invite.id).await?.into_iter().map(|r| r.product));
+            self.withdraw_reservations(tx, &invite).await?;
+        }
         let now = self.now();
         user.lifecycle.deactivated_at = Some(now);
         user.touch(now);
         tx.update_user(&user).await?;
-        self.audit(
-            tx,
-            actor,
-            "user.deactivated",
-            AuditTarget::new(TargetKind::User, user.id, user.label()),
-            Changes::new().field("deactivated", &false, &true).note("released", &released),
-        )
-        .await?;
+        let mut changes = Changes::new().field("deactivated", &false, &true).note("released", &released);
+        if !withdrawn.is_empty() {
+            changes = changes.note("released_reservations", &withdrawn);
+        }
+        self.audit(tx, actor, "user.deactivated", AuditTarget::new(TargetKind::User, user.id, user.label()), changes)
+            .await?;
         Ok(user)
     }
 
@@ -781,7 +786,13 @@ pub(crate) fn resolve_grants(
                 )));
             }
             match a.scope {
-                None => actor.require_org_wide(Permission::ManageUsers)?,
+                // An org-wide grant of an administrative role gives power over the whole
+                // organization: only org-wide user managers hand that out. A team admin may
+                // still give their people ordinary roles (`standard`, `operations`…).
+                None if role.permissions.iter().any(|p| p.is_administrative()) => {
+                    actor.require_org_wide(Permission::ManageUsers)?;
+                }
+                None => actor.require(Permission::ManageUsers)?,
                 Some(g) => actor.require_over_group(Permission::ManageUsers, g)?,
             }
         }

@@ -1,0 +1,126 @@
+//! Password login, resolving actors and login throttling (§10).
+
+use roster_domain::audit::Source;
+use roster_domain::throttle::LoginThrottle;
+use roster_domain::{ErrorCode, ServiceError};
+use time::Duration;
+
+use crate::support::{World, failure, password, slug};
+
+const GOOD_PASSWORD: &str = "correct horse battery";
+
+async fn with_password(w: &World, local: &str) -> roster_domain::ids::UserId {
+    let user = w.member(local, &["standard"], &[]).await;
+    w.services.change_password(&w.actor(user).await, &password(GOOD_PASSWORD)).await.expect("sets a password");
+    user
+}
+
+#[tokio::test]
+async fn the_right_password_logs_in_and_the_success_is_audited() {
+    let w = World::new().await;
+    let ann = with_password(&w, "ann").await;
+    let user = w
+        .services
+        .login(&slug("ACME"), &w.email("ann"), &password("correct horse battery"), Source::Console)
+        .await
+        .expect("logs in");
+    assert_eq!(user.id, ann);
+    let event = w.events_named("session.login_succeeded").await.pop().expect("audited");
+    assert_eq!(event.target_id, ann.to_string());
+}
+
+#[tokio::test]
+async fn a_wrong_password_an_unknown_email_and_an_unknown_organization_answer_the_same_unauthenticated() {
+    let w = World::new().await;
+    with_password(&w, "ann").await;
+    let attempts = [
+        ("acme", w.email("ann"), "wrong horse battery"),
+        ("acme", w.email("nobody"), "correct horse battery"),
+        ("nowhere", w.email("ann"), "correct horse battery"),
+    ];
+    for (org, email, pw) in attempts {
+        let err = failure(w.services.login(&slug(org), &email, &password(pw), Source::Console).await);
+        assert_eq!(err.code(), ErrorCode::Unauthenticated);
+        assert_eq!(err.to_string(), "authentication failed", "nothing tells which part was wrong");
+    }
+    assert_eq!(w.events_named("session.login_failed").await.len(), 2, "failures in a known organization are audited");
+}
+
+#[tokio::test]
+async fn a_member_without_a_password_cannot_log_in() {
+    let w = World::new().await;
+    w.member("ann", &["standard"], &[]).await;
+    let err = failure(
+        w.services.login(&slug("acme"), &w.email("ann"), &password("correct horse battery"), Source::Console).await,
+    );
+    assert_eq!(err.code(), ErrorCode::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_deactivated_member_cannot_log_in_even_with_the_right_password() {
+    let w = World::new().await;
+    let ann = with_password(&w, "ann").await;
+    w.services.deactivate_user(&w.admin_actor().await, ann, None).await.expect("deactivates");
+    let err = failure(
+        w.services.login(&slug("acme"), &w.email("ann"), &password("correct horse battery"), Source::Console).await,
+    );
+    assert_eq!(err.code(), ErrorCode::Unauthenticated);
+}
+
+#[tokio::test]
+async fn repeated_login_failures_of_an_account_are_rate_limited() {
+    let w = World::new().await;
+    with_password(&w, "ann").await;
+    let throttle = LoginThrottle::default();
+    let attempt = |pw: &'static str| {
+        let (org, email, pw) = (slug("acme"), w.email("ann"), password(pw));
+        let services = w.services.clone();
+        async move { services.login(&org, &email, &pw, Source::Console).await }
+    };
+    for _ in 0..throttle.max_failures {
+        let err = failure(attempt("wrong horse battery").await);
+        assert_eq!(err.code(), ErrorCode::Unauthenticated);
+        w.clock.advance(Duration::minutes(1));
+    }
+    // Even the right password is refused now, without being checked.
+    let err = failure(attempt(GOOD_PASSWORD).await);
+    assert_eq!(err.code(), ErrorCode::RateLimited);
+    let ServiceError::RateLimited { retry_after_seconds } = err else { unreachable!() };
+    // Failures at 0, 1, 2, 3 and 4 minutes; it is now minute 5; the first leaves the
+    // 15-minute window at minute 15.
+    assert_eq!(retry_after_seconds, 10 * 60);
+    w.clock.advance(Duration::minutes(10));
+    attempt(GOOD_PASSWORD).await.expect("the oldest failure left the window");
+}
+
+#[tokio::test]
+async fn an_unknown_email_is_throttled_like_an_account() {
+    let w = World::new().await;
+    for _ in 0..LoginThrottle::default().max_failures {
+        failure(
+            w.services.login(&slug("acme"), &w.email("nobody"), &password("guess guess guess"), Source::Console).await,
+        );
+    }
+    let err = failure(
+        w.services.login(&slug("acme"), &w.email("nobody"), &password("guess guess guess"), Source::Console).await,
+    );
+    assert_eq!(err.code(), ErrorCode::RateLimited);
+}
+
+#[tokio::test]
+async fn resolving_an_actor_needs_a_live_joined_member() {
+    let w = World::inviting().await;
+    let (_, invited) = w.invite("ann", &["core"]).await;
+    let err = failure(w.services.resolve_actor(w.org.id, invited, Source::Console, None).await);
+    assert_eq!(err.code(), ErrorCode::Unauthenticated);
+    let other = w.other_org("globex").await;
+    let err = failure(w.services.resolve_actor(w.org.id, other.admin, Source::Console, None).await);
+    assert_eq!(err.code(), ErrorCode::Unauthenticated, "not a member of this organization");
+}
+
+#[tokio::test]
+async fn only_a_member_changes_their_own_password() {
+    let w = World::new().await;
+    let err = failure(w.services.change_password(&w.system(), &password("correct horse battery")).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+}

@@ -1,0 +1,24 @@
+//! Service-level tests: every use case of `Services` on the in-memory ports, one module per
+//! area, each test named after the rule it proves (SPEC §2–§9). Failure injection and mockall
+//! mocks prove that a failed use case leaves nothing behind.
+
+mod outbox_override;
+mod support;
+
+mod api_keys;
+mod atomicity;
+mod audit;
+mod bulk;
+mod connections;
+mod crm;
+mod groups;
+mod impersonation;
+mod invites;
+mod licenses;
+mod login;
+mod orgs_settings;
+mod roles;
+mod scheduling;
+mod signup;
+mod tenancy;
+mod users_lifecycle;

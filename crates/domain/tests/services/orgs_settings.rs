@@ -1,0 +1,254 @@
+//! Organizations, seat limits, settings, billing and reconciliation (§2, §4.2, §4.4, §4.5).
+
+use roster_domain::ErrorCode;
+use roster_domain::audit::Source;
+use roster_domain::catalog::Product;
+use roster_domain::org::{OrgSettings, SettingsChange};
+use roster_domain::roles::Visibility;
+use roster_domain::services::NewOrganization;
+use roster_domain::user::{InactiveReason, StatusKind};
+use time::Duration;
+
+use crate::support::{T0, World, domain, failure, key, keys, label, slug};
+
+#[tokio::test]
+async fn a_new_organization_has_one_root_group_the_builtin_roles_the_default_catalog_and_default_seats() {
+    let w = World::new().await;
+    let groups = w.services.list_groups(&w.system()).await.expect("lists");
+    assert_eq!(groups.len(), 1);
+    let root = &groups[0];
+    assert_eq!((root.id, root.depth, root.parent_id), (w.org.root_group_id, 1, None));
+    let roles = w.services.list_roles(&w.system()).await.expect("lists");
+    let role_keys: Vec<&str> = roles.iter().map(|r| r.key.as_str()).collect();
+    for builtin in [
+        "admin",
+        "full_member",
+        "team_lead",
+        "analyst",
+        "standard",
+        "operations",
+        "operations_limited",
+        "read_only",
+        "identified_only",
+        "scorer",
+    ] {
+        assert!(role_keys.contains(&builtin), "{builtin} is created with the organization");
+    }
+    assert!(roles.iter().all(|r| r.builtin));
+    let counts = w.services.license_counts(&w.admin_actor().await).await.expect("counts");
+    let products: Vec<&str> = counts.iter().map(|c| c.product.as_str()).collect();
+    assert_eq!(products, ["core", "dialer", "flow", "sms"]);
+    assert!(counts.iter().all(|c| c.seats_total == 3 && c.seats_used == 0 && c.seats_available == 3));
+}
+
+#[tokio::test]
+async fn a_new_organization_gets_its_default_seat_limit_per_product() {
+    let w = World::build(OrgSettings { default_seat_limit: 7, ..OrgSettings::default() }, None).await;
+    assert_eq!(w.pool("sms").await.seats_total, 7);
+}
+
+#[tokio::test]
+async fn a_taken_slug_is_refused_with_conflict() {
+    let w = World::new().await;
+    let again = NewOrganization {
+        name: label("Acme again"),
+        slug: slug("acme"),
+        trial_ends_at: None,
+        settings: OrgSettings::default(),
+    };
+    let err = failure(w.services.create_organization(Source::Cli, again).await);
+    assert_eq!(err.code(), ErrorCode::Conflict);
+    assert_eq!(w.services.list_organizations().await.expect("lists").len(), 1);
+}
+
+#[tokio::test]
+async fn org_admins_cannot_raise_their_own_seat_limits() {
+    let w = World::new().await;
+    let err = failure(w.services.set_seats(&w.admin_actor().await, &key("core"), 100).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert_eq!(w.pool("core").await.seats_total, 3);
+}
+
+#[tokio::test]
+async fn the_operator_sets_seat_limits_and_the_change_is_audited() {
+    let w = World::new().await;
+    let pool = w.services.set_seats(&w.system(), &key("dialer"), 10).await.expect("sets");
+    assert_eq!(pool.seats_total, 10);
+    let event = w.events_named("seats.set").await.pop().expect("audited");
+    assert_eq!(event.source, Source::Cli);
+    assert_eq!(event.details["seats_total"]["before"], 3);
+    assert_eq!(event.details["seats_total"]["after"], 10);
+}
+
+#[tokio::test]
+async fn lowering_seats_below_those_in_use_is_refused_naming_the_figures() {
+    let w = World::new().await;
+    for name in ["ann", "bob"] {
+        let u = w.member(name, &["standard"], &[]).await;
+        w.assign(u, &["core"]).await;
+    }
+    let err = failure(w.services.set_seats(&w.system(), &key("core"), 1).await);
+    assert_eq!(err.code(), ErrorCode::SeatLimitReached);
+    assert!(err.to_string().contains("2 of 3"), "{err}");
+    assert_eq!(w.pool("core").await.seats_total, 3);
+}
+
+#[tokio::test]
+async fn setting_seats_of_an_unknown_product_fails_validation() {
+    let w = World::new().await;
+    let err = failure(w.services.set_seats(&w.system(), &key("fax"), 1).await);
+    assert_eq!(err.code(), ErrorCode::ValidationFailed);
+}
+
+#[tokio::test]
+async fn the_operator_adds_a_product_with_its_prerequisites_and_a_seat_pool() {
+    let w = World::new().await;
+    let product = Product { key: key("voicemail"), name: label("Voicemail"), requires: keys(&["dialer"]) };
+    let catalog = w.services.add_product(&w.system(), product).await.expect("adds");
+    assert!(catalog.prerequisites_of(&key("voicemail")).contains(&key("core")));
+    assert_eq!(w.pool("voicemail").await.seats_total, 3);
+}
+
+#[tokio::test]
+async fn a_product_with_an_unknown_prerequisite_is_refused_and_org_admins_cannot_add_products() {
+    let w = World::new().await;
+    let product = Product { key: key("voicemail"), name: label("Voicemail"), requires: keys(&["telex"]) };
+    let err = failure(w.services.add_product(&w.system(), product.clone()).await);
+    assert_eq!(err.code(), ErrorCode::ValidationFailed);
+    let err = failure(w.services.add_product(&w.admin_actor().await, product).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+}
+
+#[tokio::test]
+async fn turning_auto_signup_off_requires_confirmation() {
+    let w = World::new().await;
+    let admin = w.admin_actor().await;
+    let unconfirmed = SettingsChange { auto_signup: Some(false), ..SettingsChange::default() };
+    let err = failure(w.services.update_settings(&admin, unconfirmed).await);
+    assert_eq!(err.code(), ErrorCode::ConfirmationRequired);
+    assert!(w.services.settings(&admin).await.expect("reads").auto_signup);
+
+    let confirmed = SettingsChange { auto_signup: Some(false), confirm: true, ..SettingsChange::default() };
+    let settings = w.services.update_settings(&admin, confirmed).await.expect("changes");
+    assert!(!settings.auto_signup);
+    let event = w.events_named("settings.updated").await.pop().expect("audited");
+    assert_eq!(event.details["auto_signup"]["before"], true);
+    assert_eq!(event.details["auto_signup"]["after"], false);
+}
+
+#[tokio::test]
+async fn turning_auto_signup_on_needs_no_confirmation() {
+    let w = World::inviting().await;
+    let change = SettingsChange { auto_signup: Some(true), ..SettingsChange::default() };
+    assert!(w.services.update_settings(&w.admin_actor().await, change).await.expect("changes").auto_signup);
+}
+
+#[tokio::test]
+async fn changing_settings_requires_manage_settings_over_the_whole_organization() {
+    let w = World::new().await;
+    let analyst = w.member("ann", &["analyst"], &[]).await;
+    let change =
+        SettingsChange { allowed_signup_domains: Some(vec![domain("acme.test")]), ..SettingsChange::default() };
+    let err = failure(w.services.update_settings(&w.actor(analyst).await, change).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+}
+
+#[tokio::test]
+async fn billing_counts_users_who_are_not_deactivated_deleted_or_invited() {
+    let w = World::inviting().await;
+    let admin = w.admin_actor().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    let bob = w.member("bob", &["standard"], &[]).await;
+    w.member("cid", &["standard"], &[]).await;
+    w.services.deactivate_user(&admin, ann, None).await.expect("deactivates");
+    w.services.delete_user(&admin, bob, true).await.expect("deletes");
+    w.invite("dee", &["core"]).await;
+    let billing = w.services.billing(&admin).await.expect("reads");
+    assert_eq!(billing.billable_users, 2, "the admin and cid");
+    assert!(!billing.in_trial);
+    let core = billing.seats.iter().find(|s| s.product.as_str() == "core").expect("core");
+    assert_eq!((core.seats_total, core.seats_used, core.seats_available), (3, 1, 2), "the invite reserves a seat");
+}
+
+#[tokio::test]
+async fn billing_needs_manage_licenses_or_view_reporting() {
+    let w = World::new().await;
+    let standard = w.member("ann", &["standard"], &[]).await;
+    let err = failure(w.services.billing(&w.actor(standard).await).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    let analyst = w.member("bob", &["analyst"], &[]).await;
+    assert!(w.services.billing(&w.actor(analyst).await).await.is_ok());
+}
+
+#[tokio::test]
+async fn during_the_trial_every_user_is_entitled_without_a_seat_and_after_it_users_without_core_are_inactive() {
+    let w = World::in_trial_until(T0 + Duration::days(14)).await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    assert_eq!(w.status(ann).await, StatusKind::Pending, "entitled to core by the trial");
+    assert_eq!(w.seats_used("core").await, 0);
+    assert!(w.services.billing(&w.admin_actor().await).await.expect("reads").in_trial);
+    w.clock.advance(Duration::days(14));
+    let details = w.details(ann).await;
+    assert_eq!(details.status.kind(), StatusKind::Inactive);
+    assert_eq!(details.status, roster_domain::user::Status::Inactive([InactiveReason::NoLicense].into()));
+}
+
+#[tokio::test]
+async fn assignments_made_during_the_trial_are_kept_after_it_ends() {
+    let w = World::in_trial_until(T0 + Duration::days(14)).await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    w.assign(ann, &["core"]).await;
+    w.clock.advance(Duration::days(30));
+    assert_eq!(w.products(ann).await, keys(&["core"]));
+    assert_eq!(w.status(ann).await, StatusKind::Pending);
+    assert_eq!(w.seats_used("core").await, 1);
+}
+
+#[tokio::test]
+async fn reconcile_reports_and_repairs_licenses_held_by_inactive_users() {
+    let w = World::build(OrgSettings { release_seats_when_inactive: false, ..OrgSettings::default() }, None).await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    w.assign(ann, &["core", "dialer"]).await;
+    w.services.set_inactive_reason(&w.system(), ann, InactiveReason::AccountFailure, true).await.expect("marks");
+    assert_eq!(w.products(ann).await.len(), 2, "kept while the setting is off");
+    let change = SettingsChange { release_seats_when_inactive: Some(true), ..SettingsChange::default() };
+    w.services.update_settings(&w.system(), change).await.expect("changes");
+
+    let report = w.services.reconcile(&w.system(), false).await.expect("reports");
+    assert_eq!(report.len(), 2);
+    assert!(report.iter().all(|f| f.user_id == ann && f.reason == "inactive" && !f.repaired));
+    assert_eq!(w.seats_used("core").await, 1, "a report changes nothing");
+
+    let repaired = w.services.reconcile(&w.system(), true).await.expect("repairs");
+    assert!(repaired.iter().all(|f| f.repaired));
+    assert!(w.products(ann).await.is_empty());
+    assert_eq!((w.seats_used("core").await, w.seats_used("dialer").await), (0, 0));
+    assert_eq!(w.events_named("license.released").await.len(), 2);
+    assert!(w.services.reconcile(&w.system(), false).await.expect("reports").is_empty());
+}
+
+#[tokio::test]
+async fn reconcile_is_an_operator_command() {
+    let w = World::new().await;
+    let err = failure(w.services.reconcile(&w.admin_actor().await, true).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+}
+
+#[tokio::test]
+async fn organizations_are_found_by_slug() {
+    let w = World::new().await;
+    assert_eq!(w.services.organization_by_slug(&slug("acme")).await.expect("found").id, w.org.id);
+    let err = failure(w.services.organization_by_slug(&slug("nowhere")).await);
+    assert_eq!(err.code(), ErrorCode::NotFound);
+}
+
+#[tokio::test]
+async fn builtin_role_visibilities_follow_the_spec() {
+    let w = World::new().await;
+    let roles = w.services.list_roles(&w.system()).await.expect("lists");
+    let visibility = |k: &str| roles.iter().find(|r| r.key.as_str() == k).expect("exists").visibility;
+    assert_eq!(visibility("admin"), Visibility::All);
+    assert_eq!(visibility("standard"), Visibility::Groups);
+    assert_eq!(visibility("operations_limited"), Visibility::OwnInvites);
+    assert!(!roles.iter().find(|r| r.key.as_str() == "scorer").expect("exists").assignable);
+}
