@@ -9,8 +9,8 @@ use std::fmt::Debug;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use roster_domain::values::{
-    AgentId, CrmId, Email, EmailDomain, GroupName, Key, Label, Nickname, Nicknames, Password,
-    PersonName, Phone, Reason, Slug, ValueError,
+    AgentId, CrmId, Email, EmailDomain, GroupName, Key, Label, Nickname, Nicknames, Password, PersonName, Phone,
+    Reason, Slug, ValueError,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -51,12 +51,7 @@ fn control_char() -> impl Strategy<Value = char> {
 /// A name as typed: words separated by runs of assorted whitespace, with whitespace around it.
 /// Yields the raw input and its expected normal form (the words joined by single spaces).
 fn typed_name(word: &'static str) -> impl Strategy<Value = (String, String)> {
-    (
-        prop::collection::vec(word, 1..=6),
-        prop::collection::vec("[ \t\n\u{a0}\u{3000}]{1,3}", 5),
-        EDGE_WS,
-        EDGE_WS,
-    )
+    (prop::collection::vec(word, 1..=6), prop::collection::vec("[ \t\n\u{a0}\u{3000}]{1,3}", 5), EDGE_WS, EDGE_WS)
         .prop_map(|(words, separators, lead, trail)| {
             let mut raw = lead;
             for (i, word) in words.iter().enumerate() {
@@ -261,17 +256,9 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 
 /// Checks that `parse` refuses `input` as [`ValueError::InvalidFormat`].
-fn invalid_format<T: Debug>(
-    parse: fn(&str) -> Result<T, ValueError>,
-    input: &str,
-) -> Result<(), TestCaseError> {
+fn invalid_format<T: Debug>(parse: fn(&str) -> Result<T, ValueError>, input: &str) -> Result<(), TestCaseError> {
     let result = parse(input);
-    prop_assert!(
-        matches!(result, Err(ValueError::InvalidFormat { .. })),
-        "{:?} gave {:?}",
-        input,
-        result
-    );
+    prop_assert!(matches!(result, Err(ValueError::InvalidFormat { .. })), "{:?} gave {:?}", input, result);
     Ok(())
 }
 

@@ -125,7 +125,9 @@ impl Services {
         if plan.is_noop() {
             return Ok(());
         }
-        if !plan.assign.is_empty() && !user.can_hold_licenses() {
+        // An invitee's products are the seats reserved by their invite; assigning more before
+        // they accept would count the same person twice. Change the invite instead.
+        if !plan.assign.is_empty() && (!user.can_hold_licenses() || user.lifecycle.invited) {
             return Err(ServiceError::UserNotActive);
         }
         let org = user.org_id;

@@ -653,7 +653,7 @@ impl Services {
         on: bool,
     ) -> ServiceResult<UserDetails> {
         let mut tx = self.begin().await?;
-        let user = load_user(&mut *tx, actor.org_id(), id).await?;
+        let user = self.managed_user(&mut *tx, actor, id).await?;
         let user = self.set_inactive_in(&mut *tx, actor, user, reason, on).await?;
         let details = details_of(&mut *tx, user, self.now()).await?;
         tx.commit().await?;

@@ -326,3 +326,12 @@ async fn sixty_four_concurrent_assignments_racing_for_three_seats_let_exactly_th
     let state = w.store.snapshot().await;
     assert_eq!(state.licenses.values().filter(|l| l.org_id == w.org.id && l.product.as_str() == "core").count(), 3);
 }
+
+#[tokio::test]
+async fn licenses_cannot_be_assigned_to_an_invitee_before_they_accept() {
+    let w = World::inviting().await;
+    let (_, invitee) = w.invite("ann", &["core"]).await;
+    let err = failure(w.services.set_licenses(&w.admin_actor().await, invitee, keys(&["core", "dialer"])).await);
+    assert_eq!(err.code(), ErrorCode::UserNotActive, "the invite's reservation already holds their seat");
+    assert_eq!(w.seats_used("core").await, 1, "one seat: the reservation");
+}

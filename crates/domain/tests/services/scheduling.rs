@@ -148,3 +148,14 @@ async fn due_changes_are_applied_oldest_first_up_to_the_limit() {
     let second = w.services.apply_due_changes(1).await.expect("ticks");
     assert_eq!(second[0].user_id, bob);
 }
+
+#[tokio::test]
+async fn an_admin_cannot_schedule_their_own_deactivation() {
+    let w = World::new().await;
+    let err = failure(
+        w.services
+            .schedule_change(&w.admin_actor().await, w.admin, ScheduledAction::Deactivate, T0 + Duration::days(1))
+            .await,
+    );
+    assert_eq!(err.code(), ErrorCode::SelfDeactivation);
+}

@@ -524,3 +524,13 @@ async fn a_connection_invited_by_a_deactivated_member_keeps_its_stamp() {
     w.services.deactivate_user(&w.admin_actor().await, ann, None).await.expect("deactivates");
     assert_eq!(w.store.snapshot().await.connections[&c.id].groups, BTreeSet::from([sales]));
 }
+
+#[tokio::test]
+async fn only_user_managers_set_a_system_reason_for_inactivity() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    let bob = w.member("bob", &["full_member"], &[]).await;
+    let err =
+        failure(w.services.set_inactive_reason(&w.actor(bob).await, ann, InactiveReason::AccountFailure, true).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+}
