@@ -68,10 +68,11 @@ impl std::error::Error for Failure {}
 
 /// The workspace root: this crate lives in `<root>/xtask`.
 pub(crate) fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask's manifest lives one level below the workspace root")
-        .to_path_buf()
+    // Read at run time (cargo sets it for `cargo run` and `cargo test`): the value compiled in
+    // would name whichever checkout last built the binary, and clones may share a target dir.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    Path::new(&manifest_dir).parent().expect("xtask's manifest lives one level below the workspace root").to_path_buf()
 }
 
 /// The cargo that runs us (set by cargo for `cargo run` and `cargo test`), else the one on `PATH`.

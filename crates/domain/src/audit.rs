@@ -37,6 +37,7 @@ pub enum TargetKind {
     Invite,
     Settings,
     Session,
+    Webhook,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

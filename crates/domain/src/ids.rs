@@ -103,3 +103,11 @@ id_type!(
     /// A scheduled lifecycle change (§3.1).
     ScheduledChangeId
 );
+id_type!(
+    /// A webhook endpoint (§9.1).
+    WebhookId
+);
+id_type!(
+    /// One event handed to one webhook endpoint: a row of the delivery log (§9.1).
+    WebhookDeliveryId
+);

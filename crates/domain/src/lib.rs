@@ -7,6 +7,8 @@
 //! - Value types (`values`) cannot hold invalid data: parse, don't validate.
 //! - Entities and pure rules: `org`, `user`, `catalog`, `seats`, `roles`, `groups`,
 //!   `connections`, `visibility`, `invites`, `scheduling`, `audit`.
+//! - Integration (§9.1): `events` (the audit log as a positioned feed), `webhooks` (endpoints,
+//!   signatures, the delivery log).
 //! - `actor`: authorization resolved once per request.
 //! - `ports`: the traits adapters implement; `services`: one function per use case.
 //! - `testing` (feature): an in-memory implementation of every port.
@@ -16,6 +18,7 @@ pub mod audit;
 pub mod catalog;
 pub mod connections;
 pub mod error;
+pub mod events;
 pub mod groups;
 pub mod ids;
 pub mod invites;
@@ -31,6 +34,7 @@ pub mod user;
 pub mod users_query;
 pub mod values;
 pub mod visibility;
+pub mod webhooks;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

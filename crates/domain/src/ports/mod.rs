@@ -8,13 +8,16 @@
 mod crm;
 mod store;
 mod system;
+mod webhooks;
 
 pub use crm::{CrmDirectory, CrmError, CrmPage, CrmUser};
 pub use store::{
     AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, OrgRepository, Outbox,
     RoleRepository, ScheduleRepository, SeatsExhausted, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository,
+    WebhookRepository,
 };
 pub use system::{Clock, HasherError, IdGenerator, MailError, Mailer, PasswordHash, PasswordHasher};
+pub use webhooks::{WebhookError, WebhookSender};
 
 #[cfg(any(test, feature = "testing"))]
 pub use crm::MockCrmDirectory;
@@ -22,6 +25,9 @@ pub use crm::MockCrmDirectory;
 pub use store::{
     MockAuditLog, MockConnectionRepository, MockGroupRepository, MockInviteRepository, MockLicenseRepository,
     MockOrgRepository, MockOutbox, MockRoleRepository, MockScheduleRepository, MockUserRepository,
+    MockWebhookRepository,
 };
 #[cfg(any(test, feature = "testing"))]
 pub use system::{MockClock, MockIdGenerator, MockMailer, MockPasswordHasher};
+#[cfg(any(test, feature = "testing"))]
+pub use webhooks::MockWebhookSender;

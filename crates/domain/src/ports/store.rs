@@ -25,6 +25,10 @@
 //!   `Missing`) changes nothing and leaves the transaction usable: bulk use cases report that row
 //!   and go on. On PostgreSQL, where an error aborts the transaction, the adapter runs such
 //!   writes inside a savepoint.
+//! - Event positions ([`AuditLog::events_after`]) follow commit order per organization: a reader
+//!   never sees position N+1 while N is uncommitted. The contract is spelled out on that method.
+//! - The webhook delivery worker's claims are optimistic writes (`update_webhook`,
+//!   `update_webhook_delivery` with a `version`); see [`WebhookRepository`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,7 +40,9 @@ use crate::audit::{AuditEvent, AuditQuery};
 use crate::catalog::Catalog;
 use crate::connections::{ApiKey, Connection, Flow};
 use crate::groups::{Group, Membership};
-use crate::ids::{ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, MailId, OrgId, RoleId, ScheduledChangeId, UserId};
+use crate::ids::{
+    ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, MailId, OrgId, RoleId, ScheduledChangeId, UserId, WebhookId,
+};
 use crate::invites::Invite;
 use crate::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use crate::org::Organization;
@@ -48,6 +54,7 @@ use crate::user::User;
 use crate::users_query::{UserPage, UserQuery};
 use crate::values::{AgentId, CrmId, Email, Key, Phone, Slug};
 use crate::visibility::ConnectionQuery;
+use crate::webhooks::{WebhookDelivery, WebhookEndpoint};
 
 /// Which unique field a conflict is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +137,7 @@ pub trait Tx:
     + ScheduleRepository
     + AuditLog
     + Outbox
+    + WebhookRepository
     + Send
 {
     /// Makes every write of the transaction durable and visible at once.
@@ -292,6 +300,39 @@ pub trait AuditLog: Send {
     async fn append_audit(&mut self, event: &AuditEvent) -> R<()>;
     /// Events matching the query, newest first.
     async fn audit(&mut self, org: OrgId, query: &AuditQuery) -> R<Vec<AuditEvent>>;
+    /// The organization's events after position `after` (from the first when `None`), in
+    /// position order, at most `limit`, each with its position: the integration event feed
+    /// (§9.1) and what webhook endpoints follow.
+    ///
+    /// # Positions: what adapters MUST guarantee
+    /// Every event gets, when it is appended, the position `p` = 1 + the position of the
+    /// organization's previous event (1 for its first), and keeps it forever. Readers rely on
+    /// two promises:
+    /// 1. **No gaps, no reuse**: the committed positions of an organization are exactly
+    ///    1..=last. A rolled-back transaction gives its positions back (the next commit takes
+    ///    them), so a consumer never waits on a hole, and no number ever names two events.
+    /// 2. **Commit order**: a transaction that can see position N+1 can see every position up to
+    ///    N. A consumer that read up to N+1 and stored it as its cursor has therefore missed
+    ///    nothing and never will.
+    ///
+    /// A database sequence or an identity column keeps neither promise (numbers are taken at
+    /// insert time, not commit time, and are lost on rollback: the transaction that took 7 may
+    /// commit after the one that took 8, and a reader who saw 8 skips 7 forever). SQL adapters
+    /// instead keep a counter row per organization (`event_counters(org_id PK, last_position)`)
+    /// and, in `append_audit`, inside the appending transaction, run
+    /// `UPDATE event_counters SET last_position = last_position + 1 WHERE org_id = ? RETURNING
+    /// last_position` (creating the row with 0 on the organization's first event) and store the
+    /// result in `audit_events.position`, with `UNIQUE (org_id, position)` as a guard. The
+    /// updated row stays locked until the transaction ends, so a second transaction appending to
+    /// the same organization waits for the first to commit (then takes N+1) or roll back (then
+    /// takes N again): appends are **serialized per organization**, from the first event a
+    /// transaction appends until it ends; other organizations are not affected. On SQLite, write
+    /// transactions are serialized anyway and the same statement works. Readers then select
+    /// `WHERE org_id = ? AND position > ? ORDER BY position LIMIT ?` on committed data (any
+    /// isolation level from READ COMMITTED up).
+    async fn events_after(&mut self, org: OrgId, after: Option<u64>, limit: u32) -> R<Vec<(u64, AuditEvent)>>;
+    /// The position of the organization's latest event, 0 when it has none.
+    async fn last_event_position(&mut self, org: OrgId) -> R<u64>;
 }
 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
@@ -304,4 +345,45 @@ pub trait Outbox: Send {
     async fn due_mail(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<QueuedMail>>;
     /// Records a new delivery state for a queued message.
     async fn set_delivery(&mut self, id: MailId, state: &DeliveryState) -> R<()>;
+}
+
+/// Webhook endpoints and their delivery log (§9.1).
+///
+/// # What adapters MUST guarantee
+/// - `update_webhook` and `update_webhook_delivery` are optimistic: the stored `version` must
+///   be `version - 1`, else [`StoreError::StaleVersion`] (`UPDATE … WHERE id = ? AND version =
+///   ?`; zero rows updated). The delivery worker claims work with these writes and treats
+///   `StaleVersion` as "another worker, a replay or a delete got there first"; it is also what a
+///   record of a superseded claim gets, so that it changes nothing.
+/// - An endpoint has at most one pending delivery (`UNIQUE (endpoint_id) WHERE state =
+///   'pending'`); inserting a second fails with `StaleVersion { kind: "webhook" }`.
+/// - A delivery must find its endpoint in the same organization, or the write fails with
+///   `Missing { kind: "webhook" }`.
+/// - `webhooks_behind` and `due_webhook_deliveries` span every organization (they feed the
+///   worker); adapters running several workers lock the rows they return (`FOR UPDATE SKIP
+///   LOCKED`) so that two workers rarely pick the same work — the optimistic writes make it
+///   harmless when they do.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait WebhookRepository: Send {
+    async fn insert_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()>;
+    /// Every endpoint of the organization, disabled ones included, oldest first.
+    async fn webhooks(&mut self, org: OrgId) -> R<Vec<WebhookEndpoint>>;
+    async fn webhook(&mut self, org: OrgId, id: WebhookId) -> R<Option<WebhookEndpoint>>;
+    /// Optimistic: the stored version must be `endpoint.version - 1`.
+    async fn update_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()>;
+    /// Active endpoints of every organization that have no pending delivery and whose
+    /// `position` is below their organization's last event position, at most `limit`; those
+    /// whose next event is the oldest come first (then by id), so no organization starves.
+    async fn webhooks_behind(&mut self, limit: u32) -> R<Vec<WebhookEndpoint>>;
+    async fn insert_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> R<()>;
+    /// Optimistic: the stored version must be `delivery.version - 1`.
+    async fn update_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> R<()>;
+    /// The endpoint's pending delivery, if it has one.
+    async fn pending_webhook_delivery(&mut self, org: OrgId, endpoint: WebhookId) -> R<Option<WebhookDelivery>>;
+    /// The endpoint's delivery log, newest first (by `created_at`, then id), at most `limit`.
+    async fn webhook_deliveries(&mut self, org: OrgId, endpoint: WebhookId, limit: u32) -> R<Vec<WebhookDelivery>>;
+    /// Pending deliveries of every organization whose `next_attempt_at` has come (retries and
+    /// expired leases), earliest first, at most `limit`.
+    async fn due_webhook_deliveries(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<WebhookDelivery>>;
 }

@@ -27,10 +27,17 @@ pub struct NewApiKey {
 }
 
 /// A new key and its secret, which is never available again.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CreatedApiKey {
     pub key: ApiKey,
     pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    /// The secret stays out of logs and panics.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey").field("key", &self.key).field("secret", &"***").finish()
+    }
 }
 
 impl Services {

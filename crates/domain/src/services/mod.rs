@@ -1,4 +1,4 @@
-//! The application layer: one method per user-facing operation of SPEC §3–§9.
+//! The application layer: one method per user-facing operation of SPEC §3–§9.1.
 //!
 //! Every use case follows the same shape: open one transaction, load what it needs, check the
 //! actor's permission and organization, apply the pure rules of the entity modules, write the
@@ -9,6 +9,7 @@ mod api_keys;
 mod auth;
 mod bulk;
 mod connections;
+mod events;
 mod groups;
 mod invites;
 mod licenses;
@@ -18,6 +19,8 @@ mod roles;
 mod scheduling;
 mod support;
 mod users;
+mod webhook_delivery;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -40,6 +43,8 @@ pub use mail::DeliveryReport;
 pub use orgs::{NewOrganization, ReconcileFinding};
 pub use roles::{NewRole, RolePatch};
 pub use users::{NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails};
+pub use webhook_delivery::WebhookReport;
+pub use webhooks::CreatedWebhook;
 
 /// The use cases of Roster over a set of ports. Cheap to clone; share one per process.
 #[derive(Clone)]

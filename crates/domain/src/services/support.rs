@@ -126,3 +126,16 @@ pub(crate) async fn load_users(tx: &mut dyn Tx, org: OrgId, ids: &[UserId], fiel
     }
     Ok(out)
 }
+
+/// Refuses a page size outside 1..=200 (§10).
+pub(crate) fn check_page_size(limit: u32) -> ServiceResult<()> {
+    let max = crate::visibility::MAX_PAGE_SIZE;
+    if (1..=max).contains(&limit) {
+        return Ok(());
+    }
+    Err(ServiceError::Validation(vec![crate::error::FieldError::new(
+        "limit",
+        "out_of_range",
+        format!("must be between 1 and {max}"),
+    )]))
+}

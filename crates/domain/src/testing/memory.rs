@@ -51,14 +51,17 @@ use crate::audit::{AuditEvent, AuditQuery};
 use crate::catalog::Catalog;
 use crate::connections::{ApiKey, Connection, Flow};
 use crate::groups::{Group, Membership};
-use crate::ids::{ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, MailId, OrgId, RoleId, ScheduledChangeId, UserId};
+use crate::ids::{
+    ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, MailId, OrgId, RoleId, ScheduledChangeId, UserId,
+    WebhookDeliveryId, WebhookId,
+};
 use crate::invites::Invite;
 use crate::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use crate::org::Organization;
 use crate::ports::{
     AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, OrgRepository, Outbox,
     PasswordHash, RoleRepository, ScheduleRepository, SeatsExhausted, Store, StoreError, Tx, UniqueField, UserLookup,
-    UserRepository,
+    UserRepository, WebhookRepository,
 };
 use crate::roles::Role;
 use crate::scheduling::ScheduledChange;
@@ -67,6 +70,7 @@ use crate::user::{StatusFacts, User, derive_status};
 use crate::users_query::{UserCursor, UserPage, UserPaging, UserQuery};
 use crate::values::{Key, Slug};
 use crate::visibility::ConnectionQuery;
+use crate::webhooks::{WebhookDelivery, WebhookEndpoint};
 
 type R<T> = Result<T, StoreError>;
 
@@ -92,12 +96,17 @@ pub struct MemoryState {
     pub api_keys: BTreeMap<ApiKeyId, ApiKey>,
     pub invites: BTreeMap<InviteId, Invite>,
     pub scheduled: BTreeMap<ScheduledChangeId, ScheduledChange>,
-    /// The audit log, in append order.
+    /// The audit log, in append order. Transactions run one at a time, so append order is
+    /// commit order: an event's position (§9.1) is its 1-based index among its organization's
+    /// events here.
     pub audit: Vec<AuditEvent>,
     /// Queued mail, in enqueue order.
     pub outbox: Vec<OutgoingMail>,
     /// The delivery state of each queued message.
     pub deliveries: BTreeMap<MailId, DeliveryState>,
+    pub webhooks: BTreeMap<WebhookId, WebhookEndpoint>,
+    /// The webhook delivery log.
+    pub webhook_deliveries: BTreeMap<WebhookDeliveryId, WebhookDelivery>,
 }
 
 /// The failures a test has asked for, shared by the store and its transactions.
@@ -228,6 +237,11 @@ fn limit(n: u32) -> usize {
 }
 
 impl MemoryTx {
+    /// The organization's events with their positions: 1-based, in append (= commit) order.
+    fn positioned(&self, org: OrgId) -> impl Iterator<Item = (u64, &AuditEvent)> {
+        (1..).zip(self.work.audit.iter().filter(move |e| e.org_id == org))
+    }
+
     /// Counts one write against an armed failure, failing the write it designates.
     fn write(&self) -> R<()> {
         let armed = self.faults.writes_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| match left {
@@ -964,6 +978,20 @@ impl AuditLog for MemoryTx {
         let n = if query.limit == 0 { usize::MAX } else { limit(query.limit) };
         Ok(rows.into_iter().take(n).cloned().collect())
     }
+
+    async fn events_after(&mut self, org: OrgId, after: Option<u64>, limit: u32) -> R<Vec<(u64, AuditEvent)>> {
+        let after = after.unwrap_or(0);
+        Ok(self
+            .positioned(org)
+            .skip_while(|(p, _)| *p <= after)
+            .take(self::limit(limit))
+            .map(|(p, e)| (p, e.clone()))
+            .collect())
+    }
+
+    async fn last_event_position(&mut self, org: OrgId) -> R<u64> {
+        Ok(self.positioned(org).last().map_or(0, |(p, _)| p))
+    }
 }
 
 #[async_trait]
@@ -1001,6 +1029,113 @@ impl Outbox for MemoryTx {
             }
             None => Err(StoreError::Missing { kind: "mail" }),
         }
+    }
+}
+
+#[async_trait]
+impl WebhookRepository for MemoryTx {
+    async fn insert_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()> {
+        self.write()?;
+        if self.work.webhooks.contains_key(&endpoint.id) {
+            return Err(duplicate("webhook"));
+        }
+        self.work.webhooks.insert(endpoint.id, endpoint.clone());
+        Ok(())
+    }
+
+    async fn webhooks(&mut self, org: OrgId) -> R<Vec<WebhookEndpoint>> {
+        let mut rows: Vec<&WebhookEndpoint> = self.work.webhooks.values().filter(|w| w.org_id == org).collect();
+        rows.sort_by_key(|w| (w.created_at, w.id));
+        Ok(rows.into_iter().cloned().collect())
+    }
+
+    async fn webhook(&mut self, org: OrgId, id: WebhookId) -> R<Option<WebhookEndpoint>> {
+        Ok(self.work.webhooks.get(&id).filter(|w| w.org_id == org).cloned())
+    }
+
+    async fn update_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()> {
+        self.write()?;
+        let stored = self.work.webhooks.get(&endpoint.id).filter(|w| w.org_id == endpoint.org_id);
+        let stored = stored.ok_or(missing("webhook"))?;
+        check_version("webhook", stored.version, endpoint.version)?;
+        self.work.webhooks.insert(endpoint.id, endpoint.clone());
+        Ok(())
+    }
+
+    async fn webhooks_behind(&mut self, limit: u32) -> R<Vec<WebhookEndpoint>> {
+        let busy: BTreeSet<WebhookId> =
+            self.work.webhook_deliveries.values().filter(|d| d.is_pending()).map(|d| d.endpoint_id).collect();
+        let mut behind: Vec<(OffsetDateTime, &WebhookEndpoint)> = self
+            .work
+            .webhooks
+            .values()
+            .filter(|w| w.is_active() && !busy.contains(&w.id))
+            .filter_map(|w| {
+                // The endpoint's next event, if there is one: its time orders the queue.
+                let next = self.positioned(w.org_id).find(|(p, _)| *p > w.position)?;
+                Some((next.1.at, w))
+            })
+            .collect();
+        behind.sort_by_key(|(at, w)| (*at, w.id));
+        Ok(behind.into_iter().take(self::limit(limit)).map(|(_, w)| w.clone()).collect())
+    }
+
+    async fn insert_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> R<()> {
+        self.write()?;
+        self.work
+            .webhooks
+            .get(&delivery.endpoint_id)
+            .filter(|w| w.org_id == delivery.org_id)
+            .ok_or(missing("webhook"))?;
+        if self.work.webhook_deliveries.contains_key(&delivery.id) {
+            return Err(duplicate("webhook delivery"));
+        }
+        let busy = |d: &WebhookDelivery| d.endpoint_id == delivery.endpoint_id && d.is_pending();
+        if delivery.is_pending() && self.work.webhook_deliveries.values().any(busy) {
+            return Err(StoreError::StaleVersion { kind: "webhook" });
+        }
+        self.work.webhook_deliveries.insert(delivery.id, delivery.clone());
+        Ok(())
+    }
+
+    async fn update_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> R<()> {
+        self.write()?;
+        let stored = self.work.webhook_deliveries.get(&delivery.id).filter(|d| d.org_id == delivery.org_id);
+        let stored = stored.ok_or(missing("webhook delivery"))?;
+        check_version("webhook delivery", stored.version, delivery.version)?;
+        let busy = |d: &WebhookDelivery| d.id != delivery.id && d.endpoint_id == delivery.endpoint_id && d.is_pending();
+        if delivery.is_pending() && self.work.webhook_deliveries.values().any(busy) {
+            return Err(StoreError::StaleVersion { kind: "webhook" });
+        }
+        self.work.webhook_deliveries.insert(delivery.id, delivery.clone());
+        Ok(())
+    }
+
+    async fn pending_webhook_delivery(&mut self, org: OrgId, endpoint: WebhookId) -> R<Option<WebhookDelivery>> {
+        let pending = self
+            .work
+            .webhook_deliveries
+            .values()
+            .find(|d| d.org_id == org && d.endpoint_id == endpoint && d.is_pending());
+        Ok(pending.cloned())
+    }
+
+    async fn webhook_deliveries(&mut self, org: OrgId, endpoint: WebhookId, limit: u32) -> R<Vec<WebhookDelivery>> {
+        let mut rows: Vec<&WebhookDelivery> =
+            self.work.webhook_deliveries.values().filter(|d| d.org_id == org && d.endpoint_id == endpoint).collect();
+        rows.sort_by_key(|d| std::cmp::Reverse((d.created_at, d.id)));
+        Ok(rows.into_iter().take(self::limit(limit)).cloned().collect())
+    }
+
+    async fn due_webhook_deliveries(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<WebhookDelivery>> {
+        let mut due: Vec<&WebhookDelivery> = self
+            .work
+            .webhook_deliveries
+            .values()
+            .filter(|d| d.is_pending() && d.next_attempt_at.is_some_and(|t| t <= now))
+            .collect();
+        due.sort_by_key(|d| (d.next_attempt_at, d.id));
+        Ok(due.into_iter().take(self::limit(limit)).cloned().collect())
     }
 }
 
@@ -1630,6 +1765,87 @@ mod tests {
         assert_eq!(ids(tx.audit(a, &AuditQuery::default()).await.expect("reads")), [503, 501, 502, 500]);
         let two = AuditQuery { limit: 2, ..AuditQuery::default() };
         assert_eq!(ids(tx.audit(a, &two).await.expect("reads")), [503, 501]);
+    }
+
+    #[tokio::test]
+    async fn event_positions_count_each_orgs_events_in_append_order() {
+        let (store, a, b) = two_orgs().await;
+        let mut tx = store.begin().await.expect("begins");
+        assert_eq!(tx.last_event_position(a).await.expect("reads"), 0);
+        // Times are deliberately out of order: positions follow appends, not clocks.
+        for (org, n, h) in [(a, 500, 2), (b, 501, 0), (a, 502, 1), (a, 503, 3), (b, 504, 1)] {
+            tx.append_audit(&event(org, n, T0 + Duration::hours(h))).await.expect("appends");
+        }
+        let feed =
+            |es: Vec<(u64, AuditEvent)>| es.into_iter().map(|(p, e)| (p, e.id.as_uuid().as_u128())).collect::<Vec<_>>();
+        assert_eq!(feed(tx.events_after(a, None, 10).await.expect("reads")), [(1, 500), (2, 502), (3, 503)]);
+        assert_eq!(feed(tx.events_after(a, Some(1), 1).await.expect("reads")), [(2, 502)]);
+        assert_eq!(feed(tx.events_after(a, Some(3), 10).await.expect("reads")), []);
+        assert_eq!(feed(tx.events_after(b, Some(0), 10).await.expect("reads")), [(1, 501), (2, 504)]);
+        assert_eq!(tx.last_event_position(a).await.expect("reads"), 3);
+    }
+
+    fn webhook(org: OrgId, n: u128) -> WebhookEndpoint {
+        WebhookEndpoint {
+            id: WebhookId::from_uuid(uuid(n)),
+            org_id: org,
+            url: crate::webhooks::WebhookUrl::parse("https://example.com/hook").expect("valid"),
+            event_types: BTreeSet::new(),
+            secret: crate::webhooks::WebhookSecret::new("whsec_x".to_owned()),
+            created_at: T0,
+            disabled_at: None,
+            position: 0,
+            created_by: UserId::from_uuid(uuid(100)),
+            version: 1,
+        }
+    }
+
+    fn delivery(endpoint: &WebhookEndpoint, n: u128, position: u64) -> WebhookDelivery {
+        let event = crate::ids::AuditEventId::from_uuid(uuid(n + 1000));
+        WebhookDelivery::claimed(WebhookDeliveryId::from_uuid(uuid(n)), endpoint, position, event, T0, T0)
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_has_at_most_one_pending_delivery_and_updates_are_optimistic() {
+        let (store, a, b) = two_orgs().await;
+        let mut tx = store.begin().await.expect("begins");
+        let w = webhook(a, 800);
+        tx.insert_webhook(&w).await.expect("inserts");
+        let first = delivery(&w, 900, 1);
+        tx.insert_webhook_delivery(&first).await.expect("inserts");
+        let second = tx.insert_webhook_delivery(&delivery(&w, 901, 2)).await;
+        assert!(matches!(second, Err(StoreError::StaleVersion { kind: "webhook" })), "{second:?}");
+        let stale = tx.update_webhook_delivery(&first.clone()).await;
+        assert!(matches!(stale, Err(StoreError::StaleVersion { .. })), "the version must grow by one");
+        tx.update_webhook_delivery(&first.abandoned("test")).await.expect("updates");
+        tx.insert_webhook_delivery(&delivery(&w, 901, 2)).await.expect("no other pending delivery now");
+        let unknown = webhook(b, 801);
+        assert!(is_missing(&tx.insert_webhook_delivery(&delivery(&unknown, 902, 1)).await));
+        assert!(matches!(tx.update_webhook(&w).await, Err(StoreError::StaleVersion { .. })));
+        assert_eq!(tx.webhook(b, w.id).await.expect("reads"), None, "scoped by organization");
+        let log = tx.webhook_deliveries(a, w.id, 10).await.expect("reads");
+        assert_eq!(log.iter().map(|d| d.id.as_uuid().as_u128()).collect::<Vec<_>>(), [901, 900], "newest first");
+    }
+
+    #[tokio::test]
+    async fn endpoints_behind_their_feed_come_oldest_waiting_event_first() {
+        let (store, a, b) = two_orgs().await;
+        let mut tx = store.begin().await.expect("begins");
+        tx.append_audit(&event(a, 500, T0 + Duration::hours(2))).await.expect("appends");
+        tx.append_audit(&event(b, 501, T0 + Duration::hours(1))).await.expect("appends");
+        let (up_to_date, waiting_a, waiting_b, busy) =
+            (WebhookEndpoint { position: 1, ..webhook(a, 800) }, webhook(a, 801), webhook(b, 802), webhook(b, 803));
+        let disabled = WebhookEndpoint { disabled_at: Some(T0), ..webhook(a, 804) };
+        for w in [&up_to_date, &waiting_a, &waiting_b, &busy, &disabled] {
+            tx.insert_webhook(w).await.expect("inserts");
+        }
+        tx.insert_webhook_delivery(&delivery(&busy, 900, 1)).await.expect("inserts");
+        let ids = |ws: Vec<WebhookEndpoint>| ws.into_iter().map(|w| w.id.as_uuid().as_u128()).collect::<Vec<_>>();
+        assert_eq!(ids(tx.webhooks_behind(10).await.expect("reads")), [802, 801]);
+        assert_eq!(ids(tx.webhooks_behind(1).await.expect("reads")), [802]);
+        let due = tx.due_webhook_deliveries(T0, 10).await.expect("reads");
+        assert_eq!(due.len(), 1, "a pending delivery is due when its next attempt has come");
+        assert!(tx.due_webhook_deliveries(T0 - Duration::SECOND, 10).await.expect("reads").is_empty());
     }
 
     #[tokio::test]

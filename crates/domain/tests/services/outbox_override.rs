@@ -12,7 +12,7 @@ use roster_domain::catalog::Catalog;
 use roster_domain::connections::{ApiKey, Connection, Flow};
 use roster_domain::groups::{Group, Membership};
 use roster_domain::ids::{
-    ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, MailId, OrgId, RoleId, ScheduledChangeId, UserId,
+    ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, MailId, OrgId, RoleId, ScheduledChangeId, UserId, WebhookId,
 };
 use roster_domain::invites::Invite;
 use roster_domain::mail::{DeliveryState, OutgoingMail, QueuedMail};
@@ -20,6 +20,7 @@ use roster_domain::org::Organization;
 use roster_domain::ports::{
     AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, MockOutbox, OrgRepository,
     Outbox, PasswordHash, RoleRepository, ScheduleRepository, Store, StoreError, Tx, UserLookup, UserRepository,
+    WebhookRepository,
 };
 use roster_domain::roles::Role;
 use roster_domain::scheduling::ScheduledChange;
@@ -29,6 +30,7 @@ use roster_domain::user::User;
 use roster_domain::users_query::{UserPage, UserQuery};
 use roster_domain::values::{Key, Slug};
 use roster_domain::visibility::ConnectionQuery;
+use roster_domain::webhooks::{WebhookDelivery, WebhookEndpoint};
 use time::OffsetDateTime;
 
 type R<T> = Result<T, StoreError>;
@@ -326,5 +328,45 @@ impl AuditLog for OverrideTx {
     }
     async fn audit(&mut self, org: OrgId, query: &AuditQuery) -> R<Vec<AuditEvent>> {
         self.inner.audit(org, query).await
+    }
+    async fn events_after(&mut self, org: OrgId, after: Option<u64>, limit: u32) -> R<Vec<(u64, AuditEvent)>> {
+        self.inner.events_after(org, after, limit).await
+    }
+    async fn last_event_position(&mut self, org: OrgId) -> R<u64> {
+        self.inner.last_event_position(org).await
+    }
+}
+
+#[async_trait]
+impl WebhookRepository for OverrideTx {
+    async fn insert_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()> {
+        self.inner.insert_webhook(endpoint).await
+    }
+    async fn webhooks(&mut self, org: OrgId) -> R<Vec<WebhookEndpoint>> {
+        self.inner.webhooks(org).await
+    }
+    async fn webhook(&mut self, org: OrgId, id: WebhookId) -> R<Option<WebhookEndpoint>> {
+        self.inner.webhook(org, id).await
+    }
+    async fn update_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()> {
+        self.inner.update_webhook(endpoint).await
+    }
+    async fn webhooks_behind(&mut self, limit: u32) -> R<Vec<WebhookEndpoint>> {
+        self.inner.webhooks_behind(limit).await
+    }
+    async fn insert_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> R<()> {
+        self.inner.insert_webhook_delivery(delivery).await
+    }
+    async fn update_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> R<()> {
+        self.inner.update_webhook_delivery(delivery).await
+    }
+    async fn pending_webhook_delivery(&mut self, org: OrgId, endpoint: WebhookId) -> R<Option<WebhookDelivery>> {
+        self.inner.pending_webhook_delivery(org, endpoint).await
+    }
+    async fn webhook_deliveries(&mut self, org: OrgId, endpoint: WebhookId, limit: u32) -> R<Vec<WebhookDelivery>> {
+        self.inner.webhook_deliveries(org, endpoint, limit).await
+    }
+    async fn due_webhook_deliveries(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<WebhookDelivery>> {
+        self.inner.due_webhook_deliveries(now, limit).await
     }
 }
