@@ -45,6 +45,40 @@ pub struct User {
 }
 
 impl User {
+    /// A new member with default settings, no optional facts, no licenses and no password.
+    pub fn new(
+        id: UserId,
+        org_id: OrgId,
+        email: Email,
+        first_name: PersonName,
+        last_name: PersonName,
+        roles: BTreeSet<RoleGrant>,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            org_id,
+            email,
+            first_name,
+            last_name,
+            phone: None,
+            nicknames: Nicknames::empty(),
+            crm_id: None,
+            agent_id: None,
+            agent_ring_number: None,
+            dialer_number: None,
+            roles,
+            extra_permissions: BTreeSet::new(),
+            group_access: BTreeSet::new(),
+            settings: UserSettings::default(),
+            lifecycle: Lifecycle::default(),
+            has_password: false,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
     pub fn display_name(&self) -> String {
         format!("{} {}", self.first_name, self.last_name)
     }

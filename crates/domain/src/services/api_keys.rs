@@ -106,22 +106,33 @@ impl Services {
         actor.require_org_wide(Permission::ManageApiKeys)?;
         actor.require_not_impersonating("API keys")?;
         let mut tx = self.begin().await?;
-        let mut key = tx.api_key(actor.org_id(), id).await?.ok_or(ServiceError::not_found("api key"))?;
-        if key.revoked_at.is_some() {
-            return Ok(());
+        let key = tx.api_key(actor.org_id(), id).await?.ok_or(ServiceError::not_found("api key"))?;
+        if key.is_active() {
+            self.revoke_key_in(&mut *tx, actor, key, None).await?;
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes a key in the caller's transaction, with its audit event.
+    pub(crate) async fn revoke_key_in(
+        &self,
+        tx: &mut dyn crate::ports::Tx,
+        actor: &Actor,
+        mut key: ApiKey,
+        reason: Option<&str>,
+    ) -> ServiceResult<()> {
         key.revoked_at = Some(self.now());
         tx.update_api_key(&key).await?;
+        let changes = reason.map_or_else(Changes::new, |r| Changes::new().note("reason", &r));
         self.audit(
-            &mut *tx,
+            tx,
             actor,
             "api_key.revoked",
             AuditTarget::new(TargetKind::ApiKey, key.id, key.name.as_str()),
-            Changes::new(),
+            changes,
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     /// Authenticates a bearer secret; records `last_used_at`.

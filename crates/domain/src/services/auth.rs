@@ -134,16 +134,7 @@ impl Services {
         let mut user = load_user(&mut *tx, actor.org_id(), user_id).await?;
         tx.set_password_hash(user.org_id, user.id, &hash).await?;
         user.has_password = true;
-        user.touch(self.now());
-        tx.update_user(&user).await?;
-        self.audit(
-            &mut *tx,
-            actor,
-            "user.password_changed",
-            AuditTarget::new(TargetKind::User, user.id, user.label()),
-            Changes::new(),
-        )
-        .await?;
+        self.save_user(&mut *tx, actor, &mut user, "user.password_changed", Changes::new()).await?;
         tx.commit().await?;
         Ok(())
     }

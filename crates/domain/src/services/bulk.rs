@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::actor::Actor;
-use crate::audit::{AuditTarget, Changes, TargetKind};
+use crate::audit::Changes;
 use crate::error::{ErrorCode, FieldError, ServiceError, ServiceResult};
 use crate::ids::{GroupId, UserId};
 use crate::ports::Tx;
@@ -215,16 +215,7 @@ impl Services {
                 if next != user.settings {
                     let changes = Changes::new().field("settings", &user.settings, &next);
                     user.settings = next;
-                    user.touch(self.now());
-                    tx.update_user(&user).await?;
-                    self.audit(
-                        tx,
-                        actor,
-                        "user.updated",
-                        AuditTarget::new(TargetKind::User, user.id, user.label()),
-                        changes,
-                    )
-                    .await?;
+                    self.save_user(tx, actor, &mut user, "user.updated", changes).await?;
                 }
                 Ok(Done::default())
             }
@@ -233,16 +224,7 @@ impl Services {
                 if user.dialer_number.is_some() {
                     let changes = Changes::new().field("dialer_number", &user.dialer_number, &None);
                     user.dialer_number = None;
-                    user.touch(self.now());
-                    tx.update_user(&user).await?;
-                    self.audit(
-                        tx,
-                        actor,
-                        "user.dialer_number_deprovisioned",
-                        AuditTarget::new(TargetKind::User, user.id, user.label()),
-                        changes,
-                    )
-                    .await?;
+                    self.save_user(tx, actor, &mut user, "user.dialer_number_deprovisioned", changes).await?;
                 }
                 Ok(Done::default())
             }

@@ -157,17 +157,7 @@ impl Services {
                 tx.end_membership(org, gid, user, now).await?;
             }
             for key in keys.iter().filter(|k| k.group_id == Some(gid) && k.is_active()) {
-                let mut key = key.clone();
-                key.revoked_at = Some(now);
-                tx.update_api_key(&key).await?;
-                self.audit(
-                    &mut *tx,
-                    actor,
-                    "api_key.revoked",
-                    AuditTarget::new(TargetKind::ApiKey, key.id, key.name.as_str()),
-                    Changes::new().note("reason", &"group deleted"),
-                )
-                .await?;
+                self.revoke_key_in(&mut *tx, actor, key.clone(), Some("group deleted")).await?;
             }
             g.deleted_at = Some(now);
             g.version += 1;

@@ -15,8 +15,8 @@ use crate::mail::{MailKind, OutgoingMail};
 use crate::ports::{CrmDirectory, Tx, UserLookup};
 use crate::roles::{Permission, RoleGrant};
 use crate::seats::{LicenseAssignment, SeatCount, SeatReservation};
-use crate::user::{InactiveReason, Lifecycle, User, UserSettings};
-use crate::values::{CrmId, Email, Key, Nicknames, Password, PersonName, Slug};
+use crate::user::{InactiveReason, User};
+use crate::values::{CrmId, Email, Key, Password, PersonName, Slug};
 
 use super::Services;
 use super::support::{load_catalog, load_org, load_user};
@@ -324,28 +324,11 @@ impl Services {
             taken.push(product);
         }
         let now = self.now();
-        let user = User {
-            id: self.new_id(),
-            org_id: org.id,
-            email: invitee.email,
-            first_name: invitee.first_name,
-            last_name: invitee.last_name,
-            phone: invitee.phone,
-            nicknames: Nicknames::empty(),
-            crm_id: invitee.crm_id,
-            agent_id: None,
-            agent_ring_number: None,
-            dialer_number: None,
-            roles: invitee.grants,
-            extra_permissions: BTreeSet::new(),
-            group_access: BTreeSet::new(),
-            settings: UserSettings::default(),
-            lifecycle: Lifecycle { invited: true, ..Lifecycle::default() },
-            has_password: false,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        let mut user =
+            User::new(self.new_id(), org.id, invitee.email, invitee.first_name, invitee.last_name, invitee.grants, now);
+        user.phone = invitee.phone;
+        user.crm_id = invitee.crm_id;
+        user.lifecycle.invited = true;
         tx.insert_user(&user).await?;
         let token = self.ids.secret();
         let invite = Invite {
@@ -570,28 +553,11 @@ impl Services {
         let standard =
             roles.iter().find(|r| r.key.as_str() == "standard").ok_or(ServiceError::not_found("standard role"))?;
         let now = self.now();
-        let user = User {
-            id: self.new_id(),
-            org_id: org.id,
-            email: request.email,
-            first_name: request.first_name,
-            last_name: request.last_name,
-            phone: None,
-            nicknames: Nicknames::empty(),
-            crm_id: None,
-            agent_id: None,
-            agent_ring_number: None,
-            dialer_number: None,
-            roles: BTreeSet::from([RoleGrant::org_wide(standard.id)]),
-            extra_permissions: BTreeSet::new(),
-            group_access: BTreeSet::new(),
-            settings: UserSettings::default(),
-            lifecycle: Lifecycle { invited: true, ..Lifecycle::default() },
-            has_password: true,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        let standard = BTreeSet::from([RoleGrant::org_wide(standard.id)]);
+        let mut user =
+            User::new(self.new_id(), org.id, request.email, request.first_name, request.last_name, standard, now);
+        user.lifecycle.invited = true;
+        user.has_password = true;
         tx.insert_user(&user).await?;
         tx.set_password_hash(org.id, user.id, &hash).await?;
         let token = self.ids.secret();

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
 use crate::actor::Actor;
-use crate::audit::{AuditEvent, AuditTarget, Changes};
+use crate::audit::{AuditEvent, AuditTarget, Changes, TargetKind};
 use crate::catalog::Catalog;
 use crate::error::{ServiceError, ServiceResult};
 use crate::groups::{GroupTree, current_groups};
@@ -138,4 +138,36 @@ pub(crate) fn check_page_size(limit: u32) -> ServiceResult<()> {
         "out_of_range",
         format!("must be between 1 and {max}"),
     )]))
+}
+
+impl Services {
+    /// Writes a changed user — a new version, the update, and its audit event — in the
+    /// caller's transaction.
+    pub(crate) async fn save_user(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        user: &mut User,
+        action: &str,
+        changes: Changes,
+    ) -> ServiceResult<()> {
+        let label = user.label();
+        self.save_user_labelled(tx, actor, user, label, action, changes).await
+    }
+
+    /// As [`Services::save_user`], naming the user in the audit log as `label` (a rename is
+    /// logged under the name the user had before it).
+    pub(crate) async fn save_user_labelled(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        user: &mut User,
+        label: String,
+        action: &str,
+        changes: Changes,
+    ) -> ServiceResult<()> {
+        user.touch(self.now());
+        tx.update_user(user).await?;
+        self.audit(tx, actor, action, AuditTarget::new(TargetKind::User, user.id, label), changes).await
+    }
 }

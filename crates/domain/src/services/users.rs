@@ -15,8 +15,8 @@ use crate::ports::{Tx, UserLookup};
 use crate::roles::{Permission, Role, RoleGrant};
 use crate::scheduling::ScheduledChange;
 use crate::user::{
-    CallRecording, Homepage, InactiveReason, Lifecycle, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User,
-    UserSettings, derive_status,
+    CallRecording, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User, UserSettings,
+    derive_status,
 };
 use crate::users_query::{UserPage, UserQuery};
 use crate::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone};
@@ -144,28 +144,11 @@ impl Services {
             keys.into_iter().map(|key| RoleAssignment { key, scope: None }).collect();
         let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
         let now = self.now();
-        let mut user = User {
-            id: self.new_id(),
-            org_id: org,
-            email: new.email,
-            first_name: new.first_name,
-            last_name: new.last_name,
-            phone: new.phone,
-            nicknames: new.nicknames,
-            crm_id: new.crm_id,
-            agent_id: new.agent_id,
-            agent_ring_number: None,
-            dialer_number: None,
-            roles: grants,
-            extra_permissions: BTreeSet::new(),
-            group_access: BTreeSet::new(),
-            settings: UserSettings::default(),
-            lifecycle: Lifecycle::default(),
-            has_password: false,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        let mut user = User::new(self.new_id(), org, new.email, new.first_name, new.last_name, grants, now);
+        user.phone = new.phone;
+        user.nicknames = new.nicknames;
+        user.crm_id = new.crm_id;
+        user.agent_id = new.agent_id;
         tx.insert_user(&user).await?;
         self.audit(
             &mut *tx,
@@ -289,16 +272,7 @@ impl Services {
         .await?;
         let changes = profile_changes(&before, &user);
         if !changes.is_empty() {
-            user.touch(self.now());
-            tx.update_user(&user).await?;
-            self.audit(
-                &mut *tx,
-                actor,
-                "user.updated",
-                AuditTarget::new(TargetKind::User, user.id, before.label()),
-                changes,
-            )
-            .await?;
+            self.save_user_labelled(&mut *tx, actor, &mut user, before.label(), "user.updated", changes).await?;
         }
         let details = details_of(&mut *tx, user, self.now()).await?;
         tx.commit().await?;
@@ -341,16 +315,12 @@ impl Services {
             withdrawn.extend(tx.reservations_of(user.org_id, invite.id).await?.into_iter().map(|r| r.product));
             self.withdraw_reservations(tx, &invite).await?;
         }
-        let now = self.now();
-        user.lifecycle.deactivated_at = Some(now);
-        user.touch(now);
-        tx.update_user(&user).await?;
+        user.lifecycle.deactivated_at = Some(self.now());
         let mut changes = Changes::new().field("deactivated", &false, &true).note("released", &released);
         if !withdrawn.is_empty() {
             changes = changes.note("released_reservations", &withdrawn);
         }
-        self.audit(tx, actor, "user.deactivated", AuditTarget::new(TargetKind::User, user.id, user.label()), changes)
-            .await?;
+        self.save_user(tx, actor, &mut user, "user.deactivated", changes).await?;
         Ok(user)
     }
 
@@ -371,15 +341,12 @@ impl Services {
         let mut user = self.managed_user(&mut *tx, actor, id).await?;
         user.check_version(expected_version)?;
         if user.is_deactivated() {
-            let now = self.now();
             user.lifecycle.deactivated_at = None;
-            user.touch(now);
-            tx.update_user(&user).await?;
-            self.audit(
+            self.save_user(
                 &mut *tx,
                 actor,
+                &mut user,
                 "user.reactivated",
-                AuditTarget::new(TargetKind::User, user.id, user.label()),
                 Changes::new().field("deactivated", &true, &false),
             )
             .await?;
@@ -425,13 +392,11 @@ impl Services {
         }
         user.lifecycle.deleted_at = Some(now);
         user.lifecycle.invited = false;
-        user.touch(now);
-        tx.update_user(&user).await?;
-        self.audit(
+        self.save_user(
             &mut *tx,
             actor,
+            &mut user,
             "user.deleted",
-            AuditTarget::new(TargetKind::User, user.id, user.label()),
             Changes::new().field("deleted", &false, &true).note("released", &released),
         )
         .await?;
@@ -465,16 +430,8 @@ impl Services {
         )
         .await?;
         user.lifecycle.deleted_at = None;
-        user.touch(now);
-        tx.update_user(&user).await?;
-        self.audit(
-            &mut *tx,
-            actor,
-            "user.restored",
-            AuditTarget::new(TargetKind::User, user.id, user.label()),
-            Changes::new().field("deleted", &true, &false),
-        )
-        .await?;
+        self.save_user(&mut *tx, actor, &mut user, "user.restored", Changes::new().field("deleted", &true, &false))
+            .await?;
         let details = details_of(&mut *tx, user, now).await?;
         tx.commit().await?;
         Ok(details)
@@ -500,20 +457,10 @@ impl Services {
             user.lifecycle.mailbox_connected = v;
         }
         if before != user.lifecycle {
-            user.touch(self.now());
-            tx.update_user(&user).await?;
-            self.audit(
-                &mut *tx,
-                actor,
-                "user.onboarding_changed",
-                AuditTarget::new(TargetKind::User, user.id, user.label()),
-                Changes::new().field("crm_connected", &before.crm_connected, &user.lifecycle.crm_connected).field(
-                    "mailbox_connected",
-                    &before.mailbox_connected,
-                    &user.lifecycle.mailbox_connected,
-                ),
-            )
-            .await?;
+            let changes = Changes::new()
+                .field("crm_connected", &before.crm_connected, &user.lifecycle.crm_connected)
+                .field("mailbox_connected", &before.mailbox_connected, &user.lifecycle.mailbox_connected);
+            self.save_user(&mut *tx, actor, &mut user, "user.onboarding_changed", changes).await?;
         }
         let details = details_of(&mut *tx, user, self.now()).await?;
         tx.commit().await?;
@@ -567,17 +514,9 @@ impl Services {
         let stays_admin = grants.iter().any(|g| g.role_id == admin.id && g.scope.is_none());
         check_last_admin(tx, &user, stays_admin).await?;
         let before: Vec<String> = role_labels(&user.roles, &all_roles);
+        let changes = Changes::new().field("roles", &before, &role_labels(&grants, &all_roles));
         user.roles = grants;
-        user.touch(self.now());
-        tx.update_user(&user).await?;
-        self.audit(
-            tx,
-            actor,
-            "user.roles_changed",
-            AuditTarget::new(TargetKind::User, user.id, user.label()),
-            Changes::new().field("roles", &before, &role_labels(&user.roles, &all_roles)),
-        )
-        .await?;
+        self.save_user(tx, actor, &mut user, "user.roles_changed", changes).await?;
         Ok(user)
     }
 
@@ -623,16 +562,7 @@ impl Services {
         if !changes.is_empty() {
             user.extra_permissions = permissions;
             user.group_access = group_access;
-            user.touch(self.now());
-            tx.update_user(&user).await?;
-            self.audit(
-                &mut *tx,
-                actor,
-                "user.grants_changed",
-                AuditTarget::new(TargetKind::User, user.id, user.label()),
-                changes,
-            )
-            .await?;
+            self.save_user(&mut *tx, actor, &mut user, "user.grants_changed", changes).await?;
         }
         let details = details_of(&mut *tx, user, self.now()).await?;
         tx.commit().await?;
@@ -678,21 +608,9 @@ impl Services {
         } else {
             user.lifecycle.inactive_reasons.remove(&reason);
         }
-        let now = self.now();
-        user.touch(now);
-        tx.update_user(&user).await?;
-        self.audit(
-            tx,
-            actor,
-            if on { "user.marked_inactive" } else { "user.inactive_cleared" },
-            AuditTarget::new(TargetKind::User, user.id, user.label()),
-            Changes::new().field(
-                "inactive_reasons",
-                &(if on { None } else { Some(reason) }),
-                &(if on { Some(reason) } else { None }),
-            ),
-        )
-        .await?;
+        let (before, after) = if on { (None, Some(reason)) } else { (Some(reason), None) };
+        let action = if on { "user.marked_inactive" } else { "user.inactive_cleared" };
+        self.save_user(tx, actor, &mut user, action, Changes::new().field("inactive_reasons", &before, &after)).await?;
         if on && org.settings.release_seats_when_inactive {
             let why = format!(
                 "inactive: {}",
