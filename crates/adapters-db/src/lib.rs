@@ -1,8 +1,27 @@
-//! Roster's persistence: the sea-orm entities, the migrations, and the implementations of the
-//! domain's repository ports on SQLite (the embedded default) and PostgreSQL (production).
+//! Roster's persistence on SQLite (the embedded default) and PostgreSQL (production), through
+//! sea-orm.
 //!
-//! This crate turns database failures (unique violations, serialization failures) into the ports'
-//! own errors, so no sea-orm type ever reaches the domain or the HTTP layer. It depends on
-//! `roster-domain` and nothing depends on it but `roster-app`.
+//! What this crate owns today:
+//! - **Connection setup** ([`connect`], [`connect_with`]): checks the URL, configures SQLite for
+//!   a server (WAL, busy timeout, foreign keys, `synchronous = NORMAL`) and PostgreSQL's pool, and
+//!   fails with a message that names the database (never its password).
+//! - **The schema** ([`migrations`]): one ordered set of sea-orm migrations, in plain SQL over
+//!   plain table and column names, that runs on both engines; each table and index is commented
+//!   with its purpose and the query it serves (`docs/decisions/0009-schema.md`).
+//! - **The schema version guard** ([`migrate`], [`check_schema`]): applies pending migrations in
+//!   one transaction, and refuses a database migrated by a newer Roster, naming the migrations
+//!   this build does not know.
 //!
-//! Issue 3 (persistence) builds it; until then it is deliberately empty.
+//! The implementation of the domain's `Store` port — repositories mapping domain types to these
+//! tables, one transaction per use case, database errors turned into the port's errors — is the
+//! next part of issue 3; until it lands, nothing here implements a domain port. This crate
+//! depends on `roster-domain` and nothing depends on it but `roster-app`; no sea-orm type is part
+//! of any port.
+
+mod connect;
+pub mod migrations;
+mod schema;
+
+pub use connect::{Cause, Db, DbSetupError, Engine, PoolSettings, SQLITE_BUSY_TIMEOUT, connect, connect_with, redact};
+pub use migrations::{MIGRATIONS_TABLE, Migrator};
+pub use schema::{SchemaError, check_schema, migrate};

@@ -1,6 +1,16 @@
 //! The Users-table query (§10): filters, sorts and pages, as a specification that storage
-//! adapters translate to SQL. [`UserQuery::matches`] and [`UserQuery::sort_key`] are the
-//! reference semantics the in-memory store follows and the contract tests compare against.
+//! adapters translate to SQL. [`UserQuery::matches`], [`UserQuery::compare`] and
+//! [`UserQuery::paginate`] are the reference semantics: the in-memory store is built from them
+//! and the persistence contract suite (`testing::contract`) compares every store against them.
+//!
+//! # Notes for SQL adapters
+//! - Text sorts and the `q` search compare Unicode lower-case forms (`str::to_lowercase`, not
+//!   ASCII-only folding) in code-point order; SQLite's `lower()`/`LIKE` fold ASCII only, so
+//!   store the lower-cased forms in columns of their own (with `COLLATE "C"` on PostgreSQL).
+//! - `q` is a literal substring: `%`, `_` and `\` in it must be escaped in a `LIKE` pattern.
+//!   It also matches the display name `"{first} {last}"`, across the two columns.
+//! - Absent agent and CRM ids sort first ascending and last descending ([`SortValue::Null`]
+//!   sorts below every text); PostgreSQL's default is the opposite (`NULLS LAST` ascending).
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -8,8 +18,9 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::groups::{Group, Membership};
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
-use crate::user::{StatusKind, User};
+use crate::user::{StatusFacts, StatusKind, User, derive_status};
 use crate::values::Key;
 
 /// Columns the table sorts by.
@@ -61,7 +72,8 @@ pub struct UserQuery {
     pub org_id: OrgId,
     pub statuses: BTreeSet<StatusKind>,
     pub role: Option<RoleId>,
-    /// Users with a current membership in this group (deleted groups allowed).
+    /// Users with a current membership in this group; for a deleted group, the users who were
+    /// its members when it was deleted (see [`in_group_filter`]).
     pub group: Option<GroupId>,
     /// `(product, held)`: users who hold (or do not hold) the product.
     pub product: Option<(Key, bool)>,
@@ -79,9 +91,20 @@ pub struct UserQuery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPage {
     pub items: Vec<User>,
+    /// Cursor paging: the cursor of the last item, present exactly when more rows follow it.
+    /// Always `None` for the other pagings.
     pub next_cursor: Option<UserCursor>,
-    /// Present for page-number paging.
+    /// Page-number paging: the number of rows matching the filters, on every page (also past
+    /// the last one). `None` for the other pagings.
     pub total: Option<u64>,
+}
+
+/// Whether `membership` puts its user in the result of a group filter on `group`: a current
+/// membership of a live group, or, for a deleted group, a membership that ended when the group
+/// was deleted (deleting a group ends its memberships at that instant, so those are the members
+/// it had). In SQL: `m.group_id = g.id AND m.left_at IS NOT DISTINCT FROM g.deleted_at`.
+pub fn in_group_filter(group: &Group, membership: &Membership) -> bool {
+    membership.org_id == group.org_id && membership.group_id == group.id && membership.left_at == group.deleted_at
 }
 
 impl UserQuery {
@@ -102,7 +125,63 @@ impl UserQuery {
         }
     }
 
-    /// The reference evaluation of the non-status text and date filters.
+    /// The reference evaluation of every filter. The facts kept outside the user row come as
+    /// functions: `holds(product)` whether the user holds an assignment of the product, and
+    /// `in_group()` whether one of their memberships passes [`in_group_filter`] for
+    /// `self.group` (only asked when there is a group filter).
+    ///
+    /// A status filter keeps users whose [`derive_status`] kind (with Core held from `holds`
+    /// and the trial from `in_trial`) is one of `statuses`; deleted users never match.
+    pub fn matches(&self, u: &User, holds: impl Fn(&Key) -> bool, in_group: impl FnOnce() -> bool) -> bool {
+        self.matches_fields(u)
+            && (self.statuses.is_empty() || {
+                let facts = StatusFacts::of(u, holds(&crate::catalog::Catalog::core_key()), self.in_trial);
+                self.statuses.contains(&derive_status(&facts).kind())
+            })
+            && self.product.as_ref().is_none_or(|(key, held)| holds(key) == *held)
+            && (self.group.is_none() || in_group())
+    }
+
+    /// Sorts the users that match every filter into this query's order and cuts the page that
+    /// `paging` asks for:
+    /// - none: every row, no cursor, no total;
+    /// - `Cursor { after, limit }`: the first `limit` rows that sort strictly after `after`
+    ///   (by [`UserQuery::compare_keys`]; the cursor need not be a row's), and the cursor of
+    ///   the last of them when more rows follow;
+    /// - `Page { page, per_page }`: rows `(page - 1) * per_page ..` (page 0 counts as 1), at
+    ///   most `per_page`, and the total number of matching rows.
+    pub fn paginate(&self, mut matching: Vec<User>) -> UserPage {
+        matching.sort_by(|a, b| self.compare(a, b));
+        match &self.paging {
+            None => UserPage { items: matching, next_cursor: None, total: None },
+            Some(UserPaging::Cursor { after, limit }) => {
+                let size = usize::try_from(*limit).unwrap_or(usize::MAX);
+                let mut rest: Vec<User> = match after {
+                    None => matching,
+                    Some(c) => matching
+                        .into_iter()
+                        .filter(|u| self.compare_keys(&self.sort_key(u), u.id, &c.values, c.id) == Ordering::Greater)
+                        .collect(),
+                };
+                let more = rest.len() > size;
+                rest.truncate(size);
+                let next_cursor =
+                    if more { rest.last().map(|u| UserCursor { values: self.sort_key(u), id: u.id }) } else { None };
+                UserPage { items: rest, next_cursor, total: None }
+            }
+            Some(UserPaging::Page { page, per_page }) => {
+                let per_page = usize::try_from(*per_page).unwrap_or(usize::MAX);
+                let offset = usize::try_from(page.saturating_sub(1)).unwrap_or(usize::MAX).saturating_mul(per_page);
+                let total = u64::try_from(matching.len()).unwrap_or(u64::MAX);
+                let items = matching.into_iter().skip(offset).take(per_page).collect();
+                UserPage { items, next_cursor: None, total: Some(total) }
+            }
+        }
+    }
+
+    /// The reference evaluation of the filters on the user row alone: organization, not
+    /// deleted, role (held with any scope), created range (`from` inclusive, `to` exclusive)
+    /// and the `q` text search.
     pub fn matches_fields(&self, u: &User) -> bool {
         u.org_id == self.org_id
             && !u.is_deleted()
@@ -112,7 +191,8 @@ impl UserQuery {
             && self.q.as_deref().is_none_or(|q| text_matches(u, q))
     }
 
-    /// The sort values of a user for this query's sort (without the id tie-breaker).
+    /// The sort values of a user for this query's sort (without the id tie-breaker): text
+    /// columns lower-cased, absent ids as [`SortValue::Null`].
     pub fn sort_key(&self, u: &User) -> Vec<SortValue> {
         self.effective_sort().iter().map(|s| sort_value(u, s.field)).collect()
     }
@@ -159,6 +239,9 @@ fn sort_value(u: &User, field: UserSortField) -> SortValue {
     }
 }
 
+/// The `q` search: the trimmed, lower-cased query is a substring of the lower-cased first name,
+/// last name, display name, email, a nickname, the agent id, the CRM id or the phone. A blank
+/// query matches everyone.
 fn text_matches(u: &User, q: &str) -> bool {
     let q = q.trim().to_lowercase();
     if q.is_empty() {

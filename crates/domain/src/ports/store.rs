@@ -7,7 +7,12 @@
 //! with it.
 //!
 //! Every method is scoped by organization: an adapter must never return or change a row of
-//! another organization, whatever ids it is given.
+//! another organization, whatever ids it is given. A row of another organization is treated as
+//! absent (`None`, an empty list, `false`, `0`, [`StoreError::Missing`]).
+//!
+//! The contract suite ([`crate::testing::contract`], behind the `testing` feature) turns every
+//! promise below into test cases that each implementation runs through
+//! [`store_contract_tests!`](crate::store_contract_tests).
 //!
 //! # Concurrency contract (what adapters MUST guarantee)
 //! - [`LicenseRepository::take_seats`] is atomic across transactions and processes: it succeeds
@@ -17,14 +22,41 @@
 //! - [`OrgRepository::lock_org`] serializes the transactions that call it for one organization
 //!   until they end (a row lock on the organization). Use cases that check an org-wide
 //!   invariant over several rows (the last active admin) take it first.
-//! - `update_*` methods with a `version` fail with [`StoreError::StaleVersion`] when the stored
-//!   version is not `entity.version - 1` (optimistic concurrency).
-//! - Unique constraints (email among non-deleted users, phone, agent id, CRM id, sibling group
-//!   names, role keys, org slugs) fail with [`StoreError::Conflict`] naming the field.
+//!   The reads that follow `lock_org` must see what the transaction it waited for committed: on
+//!   PostgreSQL that means READ COMMITTED (each statement takes a fresh snapshot); under
+//!   REPEATABLE READ the waiting transaction would go on reading its older snapshot.
+//! - `update_*` methods with a `version` (organizations, users, groups, webhook endpoints and
+//!   deliveries) fail with [`StoreError::StaleVersion`] naming the entity (`"organization"`,
+//!   `"user"`, `"group"`, `"webhook"`, `"webhook delivery"`) when the stored version is not
+//!   `entity.version - 1` (optimistic concurrency: `UPDATE … WHERE id = ? AND version = ?`), and
+//!   with [`StoreError::Missing`] when there is no such row in the organization (so zero rows
+//!   updated needs a second look to tell the two apart). Updates replace the whole entity.
+//! - Unique constraints fail with [`StoreError::Conflict`] naming the field, on insert and on
+//!   update alike: `email`, `phone`, `agent_id`, `crm_id` among the organization's users that
+//!   are not deleted (a deleted user holds none of them; restoring one checks them again; emails
+//!   are compared as [`Email::parse`] normalizes them, agent and CRM ids exactly); `name` among
+//!   the live groups with the same parent, compared by [`crate::values::GroupName::key`] (Unicode
+//!   lower case, so SQL needs a key column computed by the adapter — SQLite's `NOCASE` folds
+//!   ASCII only; roots are not compared, an organization has one); `key` for role keys per
+//!   organization and for one seat pool per product, one license per user and product, one
+//!   reservation per invite and product; `slug` among organizations. When several values clash
+//!   at once, any one of them may be named. An entity never clashes with itself.
+//! - A row that refers to another must find it in the same organization, or the write fails
+//!   with `Missing` naming the entity not found: `"user"` (license, membership, password hash,
+//!   connection inviter, API key creator, invite, scheduled change), `"group"` (membership,
+//!   group flows, a group's parent), `"invite"` (reservation), `"flow"` (group flows),
+//!   `"webhook"` (delivery), `"seat pool"` (taking, returning and setting seats). Updates and
+//!   deletes of a row that does not exist fail with `Missing` naming it (`"role"`, `"api key"`,
+//!   `"invite"`, `"scheduled change"`, `"mail"`, …). Ids a connection merely mentions (stamp
+//!   groups, cc, flow, API key) are the caller's to get right; adapters may enforce them.
 //! - A write that fails with an expected error (`Conflict`, `SeatsExhausted`, `StaleVersion`,
 //!   `Missing`) changes nothing and leaves the transaction usable: bulk use cases report that row
 //!   and go on. On PostgreSQL, where an error aborts the transaction, the adapter runs such
 //!   writes inside a savepoint.
+//! - Lists come in a stated order (each method says which), so that every store answers alike;
+//!   ids order as their UUIDs' bytes (PostgreSQL's `uuid` order, SQLite's `BLOB` order).
+//! - Timestamps are kept to the microsecond (PostgreSQL's precision) and read back equal to what
+//!   was written; the clock the application runs on hands out whole microseconds.
 //! - Event positions ([`AuditLog::events_after`]) follow commit order per organization: a reader
 //!   never sees position N+1 while N is uncommitted. The contract is spelled out on that method.
 //! - The webhook delivery worker's claims are optimistic writes (`update_webhook`,
@@ -56,7 +88,7 @@ use crate::values::{AgentId, CrmId, Email, Key, Phone, Slug};
 use crate::visibility::ConnectionQuery;
 use crate::webhooks::{WebhookDelivery, WebhookEndpoint};
 
-/// Which unique field a conflict is about.
+/// Which unique field a conflict is about (see the module docs for what is unique).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UniqueField {
     Email,
@@ -64,7 +96,9 @@ pub enum UniqueField {
     AgentId,
     CrmId,
     Slug,
+    /// A group's name among its live siblings.
     Name,
+    /// A role key; the product of a seat pool, license or reservation.
     Key,
 }
 
@@ -150,15 +184,21 @@ pub trait Tx:
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait OrgRepository: Send {
+    /// `Conflict { field: Slug }` for a taken slug.
     async fn insert_org(&mut self, org: &Organization) -> R<()>;
     async fn org(&mut self, id: OrgId) -> R<Option<Organization>>;
     async fn org_by_slug(&mut self, slug: &Slug) -> R<Option<Organization>>;
+    /// Every organization, in id order.
     async fn orgs(&mut self) -> R<Vec<Organization>>;
-    /// Optimistic: the stored version must be `org.version - 1`.
+    /// Optimistic: the stored version must be `org.version - 1`. `Conflict { field: Slug }` for
+    /// a taken slug.
     async fn update_org(&mut self, org: &Organization) -> R<()>;
-    /// Serializes this transaction with every other one that locks the same organization.
+    /// Serializes this transaction with every other one that locks the same organization, and
+    /// later reads see what those committed (see the module docs).
     async fn lock_org(&mut self, id: OrgId) -> R<()>;
+    /// The organization's catalog; `Missing { kind: "catalog" }` until one was saved.
     async fn catalog(&mut self, org: OrgId) -> R<Catalog>;
+    /// Replaces the organization's catalog (products, names, prerequisites).
     async fn save_catalog(&mut self, org: OrgId, catalog: &Catalog) -> R<()>;
 }
 
@@ -174,22 +214,33 @@ pub enum UserLookup<'a> {
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send {
+    /// `Conflict` on a unique value (see the module docs).
     async fn insert_user(&mut self, user: &User) -> R<()>;
     /// A user by id, deleted ones included.
     async fn user(&mut self, org: OrgId, id: UserId) -> R<Option<User>>;
+    /// The organization's users among `ids`, deleted ones included, each once, in id order;
+    /// unknown ids are skipped.
     async fn users_by_ids(&mut self, org: OrgId, ids: &[UserId]) -> R<Vec<User>>;
-    /// A live user by a unique field.
+    /// A live (not deleted) user by a unique field.
     async fn find_user<'a>(&mut self, org: OrgId, lookup: UserLookup<'a>) -> R<Option<User>>;
-    /// Optimistic: the stored version must be `user.version - 1`.
+    /// Optimistic: the stored version must be `user.version - 1`. `Conflict` on a unique value.
     async fn update_user(&mut self, user: &User) -> R<()>;
-    /// Removes a user row entirely (a revoked invite's user, who never existed for anyone).
+    /// Removes a user row entirely (a revoked invite's user, who never existed for anyone), with
+    /// their password hash, licenses, memberships, scheduled changes, invites and those invites'
+    /// reservations. Seat counts are left alone (returning seats is the caller's business) and
+    /// audit events stay. Callers purge only users no connection, API key or webhook names.
     async fn purge_user(&mut self, org: OrgId, id: UserId) -> R<()>;
-    /// Users not deleted, not deactivated, not invited, holding `admin_role` org-wide.
+    /// Users not deleted, not deactivated, not invited, holding `admin_role` org-wide (a scoped
+    /// grant does not count), in id order.
     async fn active_admins(&mut self, org: OrgId, admin_role: RoleId) -> R<Vec<UserId>>;
     /// Users not deleted, not deactivated and not invited (§4.4).
     async fn count_billable(&mut self, org: OrgId) -> R<u64>;
-    /// The Users table query (§10).
+    /// The Users table query (§10), exactly as the reference semantics define it:
+    /// [`UserQuery::matches`] over the user row, their licenses and their memberships
+    /// ([`in_group_filter`](crate::users_query::in_group_filter)), then [`UserQuery::paginate`] (sort, keyset cursor or page with
+    /// total). See `users_query.rs` for what SQL must take care of.
     async fn list_users(&mut self, query: &UserQuery) -> R<UserPage>;
+    /// Sets or replaces the user's password hash.
     async fn set_password_hash(&mut self, org: OrgId, id: UserId, hash: &PasswordHash) -> R<()>;
     async fn password_hash(&mut self, org: OrgId, id: UserId) -> R<Option<PasswordHash>>;
 }
@@ -197,98 +248,140 @@ pub trait UserRepository: Send {
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait LicenseRepository: Send {
+    /// `Conflict { field: Key }` when the organization has a pool of the product;
+    /// `SeatsExhausted` (with the pool's figures) when `seats_used > seats_total`, as the
+    /// schema's `CHECK` refuses it.
     async fn insert_seat_pool(&mut self, pool: &SeatPool) -> R<()>;
+    /// The organization's pools, by product.
     async fn seat_pools(&mut self, org: OrgId) -> R<Vec<SeatPool>>;
     /// Sets the total; refuses a total below the seats in use with `SeatsExhausted` (the current
     /// figures).
     async fn set_seats_total(&mut self, org: OrgId, product: &Key, total: u32) -> R<SeatPool>;
-    /// Atomically takes `n` seats, or fails with `SeatsExhausted` (see the module docs).
+    /// Atomically takes `n` seats and answers the pool, or fails with `SeatsExhausted` (the
+    /// figures at that moment) when `seats_used + n > seats_total`, computed without overflow
+    /// (see the module docs).
     async fn take_seats(&mut self, org: OrgId, product: &Key, n: u32) -> R<SeatPool>;
-    /// Gives `n` seats back (never below zero).
+    /// Gives `n` seats back (never below zero) and answers the pool.
     async fn return_seats(&mut self, org: OrgId, product: &Key, n: u32) -> R<SeatPool>;
+    /// The user's assignments, by product.
     async fn licenses_of(&mut self, org: OrgId, user: UserId) -> R<Vec<LicenseAssignment>>;
-    /// Every assignment of the organization (reconciliation and billing reports).
+    /// Every assignment of the organization (reconciliation and billing reports), by user, then
+    /// product.
     async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>>;
+    /// Needs the user; one assignment per user and product (`Conflict { field: Key }`).
     async fn insert_license(&mut self, assignment: &LicenseAssignment) -> R<()>;
     /// Removes an assignment; answers whether there was one.
     async fn delete_license(&mut self, org: OrgId, user: UserId, product: &Key) -> R<bool>;
+    /// The invite's reservations, by product.
     async fn reservations_of(&mut self, org: OrgId, invite: InviteId) -> R<Vec<SeatReservation>>;
+    /// Needs the invite; one reservation per invite and product (`Conflict { field: Key }`).
     async fn insert_reservation(&mut self, reservation: &SeatReservation) -> R<()>;
+    /// Removes the invite's reservations, if any.
     async fn delete_reservations(&mut self, org: OrgId, invite: InviteId) -> R<()>;
 }
 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait RoleRepository: Send {
+    /// The organization's roles, in id order.
     async fn roles(&mut self, org: OrgId) -> R<Vec<Role>>;
+    /// `Conflict { field: Key }` for a key the organization uses.
     async fn insert_role(&mut self, role: &Role) -> R<()>;
+    /// Replaces a role (not versioned); `Conflict { field: Key }` for a key another role uses.
     async fn update_role(&mut self, role: &Role) -> R<()>;
     async fn delete_role(&mut self, org: OrgId, id: RoleId) -> R<()>;
-    /// Whether any user (deleted ones excepted) holds the role.
+    /// Whether any user (deleted ones excepted; deactivated and invited ones included) holds the
+    /// role, with any scope.
     async fn role_in_use(&mut self, org: OrgId, id: RoleId) -> R<bool>;
 }
 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait GroupRepository: Send {
-    /// Every group of the organization, deleted ones included.
+    /// Every group of the organization, deleted ones included, in id order.
     async fn groups(&mut self, org: OrgId) -> R<Vec<Group>>;
+    /// Needs the parent; `Conflict { field: Name }` beside a live namesake (module docs).
     async fn insert_group(&mut self, group: &Group) -> R<()>;
-    /// Optimistic: the stored version must be `group.version - 1`.
+    /// Optimistic: the stored version must be `group.version - 1`. Renames, moves (a new
+    /// parent, which must exist), deletes and restores are checked like an insert.
     async fn update_group(&mut self, group: &Group) -> R<()>;
-    /// The whole membership history of a user.
+    /// The whole membership history of a user, in no particular order.
     async fn memberships_of(&mut self, org: OrgId, user: UserId) -> R<Vec<Membership>>;
-    /// Users with a current membership in the group.
+    /// Users with a current (open) membership in the group, in id order.
     async fn current_members(&mut self, org: OrgId, group: GroupId) -> R<Vec<UserId>>;
+    /// Needs the group and the user. The caller keeps at most one open membership per group and
+    /// user.
     async fn insert_membership(&mut self, membership: &Membership) -> R<()>;
-    /// Ends the current membership, if any; answers whether there was one.
+    /// Ends the current membership at `at`, if any; answers whether there was one.
     async fn end_membership(&mut self, org: OrgId, group: GroupId, user: UserId, at: OffsetDateTime) -> R<bool>;
+    /// The flows assigned to each group that has some (a group without flows has no entry).
     async fn group_flows(&mut self, org: OrgId) -> R<BTreeMap<GroupId, BTreeSet<FlowId>>>;
+    /// Replaces the group's flows (an empty set removes them all); needs the group and every
+    /// flow in the organization.
     async fn set_group_flows(&mut self, org: OrgId, group: GroupId, flows: &BTreeSet<FlowId>) -> R<()>;
 }
 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait ConnectionRepository: Send {
+    /// Needs the inviter among the organization's users.
     async fn insert_connection(&mut self, connection: &Connection) -> R<()>;
     async fn connection(&mut self, org: OrgId, id: ConnectionId) -> R<Option<Connection>>;
-    /// One page of the connections matching the query, newest first (§7.2 in the database).
+    /// One page of the connections matching the query (§7.2 in the database): exactly the
+    /// organization's rows for which [`ConnectionQuery::matches`] holds, newest first by
+    /// `(created_at, id)` descending, at most `query.limit`. The scope's group set may be
+    /// empty (then only inviter and cc grant), and its viewer and groups may be unknown.
     async fn list_connections(&mut self, query: &ConnectionQuery) -> R<Vec<Connection>>;
-    /// Timing rule 1: `inviter`'s "Organization"-stamped connections become stamped `{group}`.
+    /// Timing rule 1: `inviter`'s "Organization"-stamped (empty stamp) connections become
+    /// stamped `{group}`; answers how many changed.
     async fn restamp_unstamped(&mut self, org: OrgId, inviter: UserId, group: GroupId) -> R<u64>;
     /// Move with record transfer: in `inviter`'s connections stamped with `from`, `from` is
-    /// replaced by `to`.
+    /// replaced by `to` (a stamp is a set: one holding both keeps `to` once, which a
+    /// `(connection, group)` primary key must not trip over); answers how many changed.
     async fn transfer_stamp(&mut self, org: OrgId, inviter: UserId, from: GroupId, to: GroupId) -> R<u64>;
+    /// The organization's flows, in id order.
     async fn flows(&mut self, org: OrgId) -> R<Vec<Flow>>;
     async fn insert_flow(&mut self, flow: &Flow) -> R<()>;
+    /// The organization's API keys, revoked ones included, in id order.
     async fn api_keys(&mut self, org: OrgId) -> R<Vec<ApiKey>>;
     async fn api_key(&mut self, org: OrgId, id: ApiKeyId) -> R<Option<ApiKey>>;
-    /// A key by the hash of its secret, in any organization (authentication).
+    /// A key by the hash of its secret, in any organization, revoked ones included
+    /// (authentication tells "revoked" from "unknown").
     async fn api_key_by_secret_hash(&mut self, hash: &str) -> R<Option<ApiKey>>;
+    /// Needs the creator among the organization's users.
     async fn insert_api_key(&mut self, key: &ApiKey) -> R<()>;
+    /// Replaces a key (not versioned).
     async fn update_api_key(&mut self, key: &ApiKey) -> R<()>;
 }
 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait InviteRepository: Send {
+    /// Needs the invited user.
     async fn insert_invite(&mut self, invite: &Invite) -> R<()>;
     async fn invite(&mut self, org: OrgId, id: InviteId) -> R<Option<Invite>>;
-    /// An invite by the hash of its current token, in any organization.
+    /// An invite by the hash of its current token, in any organization, accepted ones included
+    /// (the service tells "already used" from "unknown").
     async fn invite_by_token_hash(&mut self, hash: &str) -> R<Option<Invite>>;
-    /// The pending invites of the organization.
+    /// The pending (not accepted) invites of the organization, in id order.
     async fn pending_invites(&mut self, org: OrgId) -> R<Vec<Invite>>;
+    /// Replaces an invite (not versioned): a resend changes its token hash.
     async fn update_invite(&mut self, invite: &Invite) -> R<()>;
+    /// Deletes an invite and its reservations (seat counts are the caller's to return).
     async fn delete_invite(&mut self, org: OrgId, id: InviteId) -> R<()>;
 }
 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait ScheduleRepository: Send {
+    /// Needs the user.
     async fn insert_scheduled(&mut self, change: &ScheduledChange) -> R<()>;
+    /// The user's changes in every state, by `effective_at`, then id.
     async fn scheduled_for_user(&mut self, org: OrgId, user: UserId) -> R<Vec<ScheduledChange>>;
-    /// Pending changes of every organization whose time has come, oldest first.
+    /// Pending changes of every organization whose time has come (`effective_at <= now`),
+    /// oldest first (by `effective_at`, then id), at most `limit`.
     async fn due_scheduled(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<ScheduledChange>>;
+    /// Replaces a change (not versioned).
     async fn update_scheduled(&mut self, change: &ScheduledChange) -> R<()>;
     async fn scheduled(&mut self, org: OrgId, id: ScheduledChangeId) -> R<Option<ScheduledChange>>;
 }
@@ -298,11 +391,14 @@ pub trait ScheduleRepository: Send {
 pub trait AuditLog: Send {
     /// Appends an event; there is no update or delete.
     async fn append_audit(&mut self, event: &AuditEvent) -> R<()>;
-    /// Events matching the query, newest first.
+    /// The organization's events for which [`AuditQuery::matches`] holds, newest first (by
+    /// `(at, id)` descending), at most `query.limit` — a limit of 0 means no limit (the
+    /// service caps what clients ask for).
     async fn audit(&mut self, org: OrgId, query: &AuditQuery) -> R<Vec<AuditEvent>>;
-    /// The organization's events after position `after` (from the first when `None`), in
-    /// position order, at most `limit`, each with its position: the integration event feed
-    /// (§9.1) and what webhook endpoints follow.
+    /// The organization's events after position `after` (from the first when `None`, as with
+    /// `Some(0)`), in position order, at most `limit` (0 answers none), each with its position:
+    /// the integration event feed (§9.1) and what webhook endpoints follow. Positions follow
+    /// append order, not the events' `at`.
     ///
     /// # Positions: what adapters MUST guarantee
     /// Every event gets, when it is appended, the position `p` = 1 + the position of the
@@ -340,10 +436,13 @@ pub trait AuditLog: Send {
 pub trait Outbox: Send {
     /// Queues a message, pending and due at once; the delivery worker sends it after the commit.
     async fn enqueue_mail(&mut self, mail: &OutgoingMail) -> R<()>;
-    /// Pending messages of every organization due at `now`, oldest first. Adapters running
-    /// several workers lock the rows they return (`FOR UPDATE SKIP LOCKED`).
+    /// Pending messages of every organization whose `next_attempt_at` is at or before `now`,
+    /// oldest first (by the message's `created_at`, then id), at most `limit`, each with its
+    /// delivery state. Adapters running several workers lock the rows they return (`FOR UPDATE
+    /// SKIP LOCKED`).
     async fn due_mail(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<QueuedMail>>;
-    /// Records a new delivery state for a queued message.
+    /// Records a new delivery state for a queued message; `Missing { kind: "mail" }` for a
+    /// message never queued.
     async fn set_delivery(&mut self, id: MailId, state: &DeliveryState) -> R<()>;
 }
 
@@ -356,7 +455,8 @@ pub trait Outbox: Send {
 ///   `StaleVersion` as "another worker, a replay or a delete got there first"; it is also what a
 ///   record of a superseded claim gets, so that it changes nothing.
 /// - An endpoint has at most one pending delivery (`UNIQUE (endpoint_id) WHERE state =
-///   'pending'`); inserting a second fails with `StaleVersion { kind: "webhook" }`.
+///   'pending'`); inserting a second, or updating a settled one back to pending beside it,
+///   fails with `StaleVersion { kind: "webhook" }`. Settled deliveries are not limited.
 /// - A delivery must find its endpoint in the same organization, or the write fails with
 ///   `Missing { kind: "webhook" }`.
 /// - `webhooks_behind` and `due_webhook_deliveries` span every organization (they feed the
@@ -367,14 +467,16 @@ pub trait Outbox: Send {
 #[async_trait]
 pub trait WebhookRepository: Send {
     async fn insert_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()>;
-    /// Every endpoint of the organization, disabled ones included, oldest first.
+    /// Every endpoint of the organization, disabled ones included, oldest first (by
+    /// `created_at`, then id).
     async fn webhooks(&mut self, org: OrgId) -> R<Vec<WebhookEndpoint>>;
     async fn webhook(&mut self, org: OrgId, id: WebhookId) -> R<Option<WebhookEndpoint>>;
     /// Optimistic: the stored version must be `endpoint.version - 1`.
     async fn update_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()>;
     /// Active endpoints of every organization that have no pending delivery and whose
-    /// `position` is below their organization's last event position, at most `limit`; those
-    /// whose next event is the oldest come first (then by id), so no organization starves.
+    /// `position` is below their organization's last event position, at most `limit`; ordered
+    /// by the `at` of each one's next event (the event at `position + 1`), then by id, so no
+    /// organization starves.
     async fn webhooks_behind(&mut self, limit: u32) -> R<Vec<WebhookEndpoint>>;
     async fn insert_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> R<()>;
     /// Optimistic: the stored version must be `delivery.version - 1`.
@@ -383,7 +485,7 @@ pub trait WebhookRepository: Send {
     async fn pending_webhook_delivery(&mut self, org: OrgId, endpoint: WebhookId) -> R<Option<WebhookDelivery>>;
     /// The endpoint's delivery log, newest first (by `created_at`, then id), at most `limit`.
     async fn webhook_deliveries(&mut self, org: OrgId, endpoint: WebhookId, limit: u32) -> R<Vec<WebhookDelivery>>;
-    /// Pending deliveries of every organization whose `next_attempt_at` has come (retries and
-    /// expired leases), earliest first, at most `limit`.
+    /// Pending deliveries of every organization whose `next_attempt_at` is at or before `now`
+    /// (retries and expired leases), earliest first (then by id), at most `limit`.
     async fn due_webhook_deliveries(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<WebhookDelivery>>;
 }

@@ -1,9 +1,9 @@
 //! The in-memory [`Store`]: the reference implementation of the persistence contract.
 //!
-//! Services run on it in unit and property tests, and the SQL adapters' contract tests compare
-//! their answers with it, so every method does exactly what the port documents, no more and no
-//! less. Where the port leaves room, the choices below are the ones a schema with the natural
-//! constraints makes, and the SQL adapters must make them too.
+//! Services run on it in unit and property tests, so every method does exactly what the port
+//! documents (`ports/store.rs`), no more and no less; the contract suite
+//! ([`crate::testing::contract`]) holds it, SQLite and PostgreSQL to the same cases. The choices
+//! below are the ones a schema with the natural constraints makes, and the port documents them.
 //!
 //! # Transactions
 //! [`Store::begin`] takes one lock for the whole life of the transaction, so transactions run one
@@ -66,8 +66,8 @@ use crate::ports::{
 use crate::roles::Role;
 use crate::scheduling::ScheduledChange;
 use crate::seats::{LicenseAssignment, SeatPool, SeatReservation};
-use crate::user::{StatusFacts, User, derive_status};
-use crate::users_query::{UserCursor, UserPage, UserPaging, UserQuery};
+use crate::user::User;
+use crate::users_query::{UserPage, UserQuery, in_group_filter};
 use crate::values::{Key, Slug};
 use crate::visibility::ConnectionQuery;
 use crate::webhooks::{WebhookDelivery, WebhookEndpoint};
@@ -323,12 +323,13 @@ impl MemoryTx {
     }
 
     /// A live group needs its parent in the same organization and a name no live sibling has,
-    /// compared by [`crate::values::GroupName::key`].
+    /// compared by [`crate::values::GroupName::key`]. A root has no siblings (an organization
+    /// has one), as a unique index over a nullable parent column treats it.
     fn check_group(&self, group: &Group) -> R<()> {
         if let Some(parent) = group.parent_id {
             self.require_group(group.org_id, parent)?;
         }
-        if group.is_live() {
+        if group.is_live() && group.parent_id.is_some() {
             let key = group.name.key();
             let taken = self.work.groups.values().any(|g| {
                 g.org_id == group.org_id
@@ -348,66 +349,19 @@ impl MemoryTx {
         self.work.seat_pools.get_mut(&(org, product.clone())).ok_or(missing("seat pool"))
     }
 
-    /// The users a group filter of the Users table keeps: current members of a live group, or,
-    /// for a deleted group, the members it had when it was deleted (their membership ended at
-    /// that very moment).
-    fn group_filter(&self, org: OrgId, group: GroupId) -> BTreeSet<UserId> {
-        let Some(group) = self.group_in(org, group) else {
-            return BTreeSet::new();
-        };
-        self.work
-            .memberships
-            .iter()
-            .filter(|m| m.org_id == org && m.group_id == group.id && m.left_at == group.deleted_at)
-            .map(|m| m.user_id)
-            .collect()
-    }
-
     fn query_users(&self, query: &UserQuery) -> UserPage {
-        let core = Catalog::core_key();
-        let members = query.group.map(|g| self.group_filter(query.org_id, g));
-        let mut rows: Vec<&User> = self
+        let group = query.group.and_then(|g| self.group_in(query.org_id, g));
+        let in_group = |u: &User| {
+            group.is_some_and(|g| self.work.memberships.iter().any(|m| m.user_id == u.id && in_group_filter(g, m)))
+        };
+        let matching: Vec<User> = self
             .work
             .users
             .values()
-            .filter(|u| query.matches_fields(u))
-            .filter(|u| {
-                query.statuses.is_empty() || {
-                    let facts = StatusFacts::of(u, self.holds(u, &core), query.in_trial);
-                    query.statuses.contains(&derive_status(&facts).kind())
-                }
-            })
-            .filter(|u| members.as_ref().is_none_or(|m| m.contains(&u.id)))
-            .filter(|u| query.product.as_ref().is_none_or(|(key, held)| self.holds(u, key) == *held))
+            .filter(|u| query.matches(u, |key| self.holds(u, key), || in_group(u)))
+            .cloned()
             .collect();
-        rows.sort_by(|a, b| query.compare(a, b));
-        let cursor_of = |u: &User| UserCursor { values: query.sort_key(u), id: u.id };
-        match &query.paging {
-            None => UserPage { items: rows.into_iter().cloned().collect(), next_cursor: None, total: None },
-            Some(UserPaging::Cursor { after, limit: size }) => {
-                let after_cursor: Vec<&User> = match after {
-                    None => rows,
-                    Some(c) => rows
-                        .into_iter()
-                        .filter(|u| {
-                            query.compare_keys(&query.sort_key(u), u.id, &c.values, c.id) == std::cmp::Ordering::Greater
-                        })
-                        .collect(),
-                };
-                let size = limit(*size);
-                let more = after_cursor.len() > size;
-                let items: Vec<User> = after_cursor.into_iter().take(size).cloned().collect();
-                let next_cursor = if more { items.last().map(cursor_of) } else { None };
-                UserPage { items, next_cursor, total: None }
-            }
-            Some(UserPaging::Page { page, per_page }) => {
-                let per_page = limit(*per_page);
-                let offset = limit(page.saturating_sub(1)).saturating_mul(per_page);
-                let total = count(rows.len());
-                let items = rows.into_iter().skip(offset).take(per_page).cloned().collect();
-                UserPage { items, next_cursor: None, total: Some(total) }
-            }
-        }
+        query.paginate(matching)
     }
 }
 
@@ -1010,14 +964,21 @@ impl Outbox for MemoryTx {
     }
 
     async fn due_mail(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<QueuedMail>> {
-        let due = self.work.outbox.iter().filter_map(|m| match self.work.deliveries.get(&m.id) {
-            Some(d @ DeliveryState::Pending { next_attempt_at, .. }) if *next_attempt_at <= now => {
-                Some(QueuedMail { mail: m.clone(), delivery: d.clone() })
-            }
-            _ => None,
-        });
-        // Enqueue order is creation order: oldest first.
-        Ok(due.take(usize::try_from(limit).unwrap_or(usize::MAX)).collect())
+        let mut due: Vec<QueuedMail> = self
+            .work
+            .outbox
+            .iter()
+            .filter_map(|m| match self.work.deliveries.get(&m.id) {
+                Some(d @ DeliveryState::Pending { next_attempt_at, .. }) if *next_attempt_at <= now => {
+                    Some(QueuedMail { mail: m.clone(), delivery: d.clone() })
+                }
+                _ => None,
+            })
+            .collect();
+        // Oldest first by creation time, not by enqueue order (which a SQL table does not keep).
+        due.sort_by_key(|q| (q.mail.created_at, q.mail.id));
+        due.truncate(self::limit(limit));
+        Ok(due)
     }
 
     async fn set_delivery(&mut self, id: MailId, state: &DeliveryState) -> R<()> {
@@ -1139,384 +1100,54 @@ impl WebhookRepository for MemoryTx {
     }
 }
 
+/// What only the in-memory store has: failure injection and its one-at-a-time transactions. The
+/// persistence contract itself is checked by the contract suite (`tests/store_contract.rs`).
 #[cfg(test)]
 mod tests {
     use futures::FutureExt;
-    use serde_json::Value;
-    use time::Duration;
     use time::macros::datetime;
-    use uuid::Uuid;
 
     use super::*;
-    use crate::audit::{Source, TargetKind};
+    use crate::ids::GroupId;
     use crate::org::OrgSettings;
-    use crate::roles::{RoleGrant, Visibility};
-    use crate::scheduling::{ScheduleState, ScheduledAction};
-    use crate::user::{Lifecycle, StatusKind, UserSettings};
-    use crate::users_query::{UserSort, UserSortField};
-    use crate::values::{AgentId, CrmId, Email, GroupName, Label, Nicknames, PersonName, Phone};
-    use crate::visibility::{ConnectionCursor, ConnectionScope};
+    use crate::values::{Email, Label, PersonName};
 
     const T0: OffsetDateTime = datetime!(2024-01-01 0:00 UTC);
 
-    fn uuid(n: u128) -> Uuid {
-        Uuid::from_u128(n)
+    fn user(org: OrgId, n: u128, email: &str) -> User {
+        User::new(
+            UserId::from_uuid(uuid::Uuid::from_u128(n)),
+            org,
+            Email::parse(email).expect("valid"),
+            PersonName::parse("Ada").expect("valid"),
+            PersonName::parse("Lovelace").expect("valid"),
+            BTreeSet::new(),
+            T0,
+        )
     }
 
-    fn key(s: &str) -> Key {
-        Key::parse(s).expect("valid key")
-    }
-
-    fn org(n: u128, slug: &str) -> Organization {
-        Organization {
-            id: OrgId::from_uuid(uuid(n)),
+    /// A store holding one organization.
+    async fn one_org() -> (InMemoryStore, OrgId) {
+        let store = InMemoryStore::new();
+        let org = Organization {
+            id: OrgId::from_uuid(uuid::Uuid::from_u128(1)),
             name: Label::parse("Acme").expect("valid"),
-            slug: Slug::parse(slug).expect("valid"),
+            slug: Slug::parse("acme").expect("valid"),
             created_at: T0,
             trial_ends_at: None,
-            root_group_id: GroupId::from_uuid(uuid(n + 1_000)),
+            root_group_id: GroupId::from_uuid(uuid::Uuid::from_u128(2)),
             settings: OrgSettings::default(),
             version: 1,
-        }
-    }
-
-    fn user(org: OrgId, n: u128, email: &str) -> User {
-        User {
-            id: UserId::from_uuid(uuid(n)),
-            org_id: org,
-            email: Email::parse(email).expect("valid"),
-            first_name: PersonName::parse("Ada").expect("valid"),
-            last_name: PersonName::parse("Lovelace").expect("valid"),
-            phone: None,
-            nicknames: Nicknames::empty(),
-            crm_id: None,
-            agent_id: None,
-            agent_ring_number: None,
-            dialer_number: None,
-            roles: BTreeSet::new(),
-            extra_permissions: BTreeSet::new(),
-            group_access: BTreeSet::new(),
-            settings: UserSettings::default(),
-            lifecycle: Lifecycle::default(),
-            has_password: false,
-            created_at: T0,
-            updated_at: T0,
-            version: 1,
-        }
-    }
-
-    fn named(mut u: User, first: &str, last: &str) -> User {
-        u.first_name = PersonName::parse(first).expect("valid");
-        u.last_name = PersonName::parse(last).expect("valid");
-        u
-    }
-
-    fn group(org: OrgId, n: u128, parent: Option<GroupId>, name: &str) -> Group {
-        Group {
-            id: GroupId::from_uuid(uuid(n)),
-            org_id: org,
-            parent_id: parent,
-            name: GroupName::parse(name).expect("valid"),
-            depth: if parent.is_some() { 2 } else { 1 },
-            deleted_at: None,
-            created_at: T0,
-            version: 1,
-        }
-    }
-
-    fn connection(org: OrgId, n: u128, inviter: UserId, at: OffsetDateTime, groups: &[GroupId]) -> Connection {
-        Connection {
-            id: ConnectionId::from_uuid(uuid(n)),
-            org_id: org,
-            email: Email::parse(&format!("c{n}@example.com")).expect("valid"),
-            name: PersonName::parse("Carl").expect("valid"),
-            flow_id: None,
-            inviter_id: inviter,
-            groups: groups.iter().copied().collect(),
-            cc: BTreeSet::new(),
-            via_api_key: None,
-            user_token: format!("token-{n}"),
-            created_at: at,
-        }
-    }
-
-    fn event(org: OrgId, n: u128, at: OffsetDateTime) -> AuditEvent {
-        AuditEvent {
-            id: crate::ids::AuditEventId::from_uuid(uuid(n)),
-            org_id: org,
-            at,
-            actor_id: None,
-            impersonator_id: None,
-            source: Source::Cli,
-            action: "user.updated".to_owned(),
-            target_kind: TargetKind::User,
-            target_id: String::new(),
-            target_label: String::new(),
-            details: Value::Null,
-        }
-    }
-
-    fn scheduled(org: OrgId, n: u128, user: UserId, at: OffsetDateTime) -> ScheduledChange {
-        ScheduledChange {
-            id: ScheduledChangeId::from_uuid(uuid(n)),
-            org_id: org,
-            user_id: user,
-            action: ScheduledAction::Deactivate,
-            effective_at: at,
-            created_by: None,
-            created_at: T0,
-            state: ScheduleState::Pending,
-        }
-    }
-
-    fn role(org: OrgId, n: u128, k: &str) -> Role {
-        Role {
-            id: RoleId::from_uuid(uuid(n)),
-            org_id: org,
-            key: key(k),
-            name: Label::parse("Some role").expect("valid"),
-            permissions: BTreeSet::new(),
-            visibility: Visibility::All,
-            assignable: true,
-            builtin: false,
-        }
-    }
-
-    fn pool(org: OrgId, product: &str, total: u32) -> SeatPool {
-        SeatPool { org_id: org, product: key(product), seats_total: total, seats_used: 0 }
-    }
-
-    fn license(u: &User, product: &str) -> LicenseAssignment {
-        LicenseAssignment { org_id: u.org_id, user_id: u.id, product: key(product), assigned_at: T0 }
-    }
-
-    /// A store holding two organizations, A and B.
-    async fn two_orgs() -> (InMemoryStore, OrgId, OrgId) {
-        let store = InMemoryStore::new();
-        let (a, b) = (org(1, "alpha"), org(2, "beta"));
+        };
         let mut tx = store.begin().await.expect("begins");
-        tx.insert_org(&a).await.expect("inserts");
-        tx.insert_org(&b).await.expect("inserts");
+        tx.insert_org(&org).await.expect("inserts");
         tx.commit().await.expect("commits");
-        (store, a.id, b.id)
-    }
-
-    fn is_conflict(r: R<()>, expected: UniqueField) -> bool {
-        matches!(r, Err(StoreError::Conflict { field }) if field == expected)
-    }
-
-    fn is_missing<T>(r: &R<T>) -> bool {
-        matches!(r, Err(StoreError::Missing { .. }))
-    }
-
-    #[tokio::test]
-    async fn another_orgs_rows_are_neither_returned_nor_changed() {
-        let (store, a, b) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let ada = user(a, 100, "ada@example.com");
-        let sales = group(a, 200, None, "Acme");
-        tx.insert_user(&ada).await.expect("inserts");
-        tx.insert_group(&sales).await.expect("inserts");
-        tx.insert_license(&license(&ada, "core")).await.expect("inserts");
-        tx.insert_seat_pool(&pool(a, "core", 3)).await.expect("inserts");
-        tx.set_password_hash(a, ada.id, &PasswordHash::new("h".to_owned())).await.expect("sets");
-        tx.insert_connection(&connection(a, 300, ada.id, T0, &[])).await.expect("inserts");
-        tx.commit().await.expect("commits");
-        let before = store.snapshot().await;
-
-        let mut tx = store.begin().await.expect("begins");
-        assert_eq!(tx.user(b, ada.id).await.expect("reads"), None);
-        assert!(tx.users_by_ids(b, &[ada.id]).await.expect("reads").is_empty());
-        assert_eq!(tx.find_user(b, UserLookup::Email(&ada.email)).await.expect("reads"), None);
-        assert_eq!(tx.password_hash(b, ada.id).await.expect("reads"), None);
-        assert!(tx.licenses_of(b, ada.id).await.expect("reads").is_empty());
-        assert!(tx.groups(b).await.expect("reads").is_empty());
-        assert_eq!(tx.connection(b, ConnectionId::from_uuid(uuid(300))).await.expect("reads"), None);
-        assert!(is_missing(&tx.take_seats(b, &key("core"), 1).await));
-
-        let mut moved = ada.clone();
-        moved.org_id = b;
-        moved.version = 2;
-        assert!(is_missing(&tx.update_user(&moved).await));
-        assert!(is_missing(&tx.purge_user(b, ada.id).await));
-        assert!(is_missing(&tx.set_password_hash(b, ada.id, &PasswordHash::new("x".to_owned())).await));
-        assert!(!tx.delete_license(b, ada.id, &key("core")).await.expect("answers"));
-        assert_eq!(tx.restamp_unstamped(b, ada.id, sales.id).await.expect("answers"), 0);
-        let foreign = Membership { org_id: b, group_id: sales.id, user_id: ada.id, joined_at: T0, left_at: None };
-        assert!(is_missing(&tx.insert_membership(&foreign).await));
-        tx.commit().await.expect("commits");
-
-        assert_eq!(store.snapshot().await, before);
-    }
-
-    #[tokio::test]
-    async fn a_taken_email_phone_agent_id_or_crm_id_conflicts_on_insert_and_on_update() {
-        let (store, a, _) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let mut ada = user(a, 100, "ada@example.com");
-        ada.phone = Some(Phone::parse("+14155550100").expect("valid"));
-        ada.agent_id = Some(AgentId::parse("agent-1").expect("valid"));
-        ada.crm_id = Some(CrmId::parse("005A").expect("valid"));
-        tx.insert_user(&ada).await.expect("inserts");
-
-        let bob = user(a, 101, "bob@example.com");
-        assert!(is_conflict(tx.insert_user(&user(a, 101, "ADA@example.com")).await, UniqueField::Email));
-        let with_phone = User { phone: ada.phone.clone(), ..bob.clone() };
-        assert!(is_conflict(tx.insert_user(&with_phone).await, UniqueField::Phone));
-        let with_agent = User { agent_id: ada.agent_id.clone(), ..bob.clone() };
-        assert!(is_conflict(tx.insert_user(&with_agent).await, UniqueField::AgentId));
-        let with_crm = User { crm_id: ada.crm_id.clone(), ..bob.clone() };
-        assert!(is_conflict(tx.insert_user(&with_crm).await, UniqueField::CrmId));
-
-        tx.insert_user(&bob).await.expect("absent optional fields never clash");
-        let mut renamed = User { email: ada.email.clone(), version: 2, ..bob.clone() };
-        assert!(is_conflict(tx.update_user(&renamed).await, UniqueField::Email));
-        renamed.email = bob.email.clone();
-        renamed.crm_id = ada.crm_id.clone();
-        assert!(is_conflict(tx.update_user(&renamed).await, UniqueField::CrmId));
-        let mut own = ada.clone();
-        own.version = 2;
-        tx.update_user(&own).await.expect("a user never clashes with itself");
-    }
-
-    #[tokio::test]
-    async fn an_email_is_free_in_another_org_and_once_its_holder_is_deleted() {
-        let (store, a, b) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let mut ada = user(a, 100, "ada@example.com");
-        tx.insert_user(&ada).await.expect("inserts");
-        tx.insert_user(&user(b, 101, "ada@example.com")).await.expect("other org");
-        ada.lifecycle.deleted_at = Some(T0);
-        ada.version = 2;
-        tx.update_user(&ada).await.expect("deletes");
-        let again = user(a, 102, "ada@example.com");
-        tx.insert_user(&again).await.expect("a deleted user holds no email");
-        assert_eq!(
-            tx.find_user(a, UserLookup::Email(&again.email)).await.expect("reads").map(|u| u.id),
-            Some(again.id)
-        );
-        // Restoring the deleted user would now duplicate the address.
-        ada.lifecycle.deleted_at = None;
-        ada.version = 3;
-        assert!(is_conflict(tx.update_user(&ada).await, UniqueField::Email));
-    }
-
-    #[tokio::test]
-    async fn org_slugs_and_role_keys_per_org_are_unique() {
-        let (store, a, b) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        assert!(is_conflict(tx.insert_org(&org(3, "alpha")).await, UniqueField::Slug));
-        let mut beta = tx.org(b).await.expect("reads").expect("exists");
-        beta.slug = Slug::parse("alpha").expect("valid");
-        beta.version = 2;
-        assert!(is_conflict(tx.update_org(&beta).await, UniqueField::Slug));
-
-        tx.insert_role(&role(a, 400, "admin")).await.expect("inserts");
-        tx.insert_role(&role(b, 401, "admin")).await.expect("another org may use the key");
-        assert!(is_conflict(tx.insert_role(&role(a, 402, "admin")).await, UniqueField::Key));
-        tx.insert_role(&role(a, 403, "auditor")).await.expect("inserts");
-        assert!(is_conflict(tx.update_role(&role(a, 403, "admin")).await, UniqueField::Key));
-    }
-
-    #[tokio::test]
-    async fn live_sibling_group_names_conflict_case_insensitively() {
-        let (store, a, _) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let root = group(a, 200, None, "Acme");
-        let mut sales = group(a, 201, Some(root.id), "Sales");
-        let east = group(a, 202, Some(root.id), "East");
-        for g in [&root, &sales, &east] {
-            tx.insert_group(g).await.expect("inserts");
-        }
-        assert!(is_conflict(tx.insert_group(&group(a, 203, Some(root.id), "sales")).await, UniqueField::Name));
-        tx.insert_group(&group(a, 204, Some(east.id), "SALES")).await.expect("not a sibling");
-        let renamed = Group { name: GroupName::parse("SaLeS").expect("valid"), version: 2, ..east.clone() };
-        assert!(is_conflict(tx.update_group(&renamed).await, UniqueField::Name));
-
-        sales.deleted_at = Some(T0);
-        sales.version = 2;
-        tx.update_group(&sales).await.expect("deletes");
-        tx.insert_group(&group(a, 205, Some(root.id), "sales")).await.expect("a deleted sibling frees its name");
-        sales.deleted_at = None;
-        sales.version = 3;
-        assert!(is_conflict(tx.update_group(&sales).await, UniqueField::Name));
-    }
-
-    #[tokio::test]
-    async fn an_update_with_a_stale_version_is_refused() {
-        let (store, a, _) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let mut ada = user(a, 100, "ada@example.com");
-        tx.insert_user(&ada).await.expect("inserts");
-        for stale in [1, 3] {
-            ada.version = stale;
-            assert!(matches!(tx.update_user(&ada).await, Err(StoreError::StaleVersion { kind: "user" })));
-        }
-        ada.version = 2;
-        tx.update_user(&ada).await.expect("the next version is accepted");
-        assert!(matches!(tx.update_user(&ada).await, Err(StoreError::StaleVersion { .. })));
-
-        let mut alpha = tx.org(a).await.expect("reads").expect("exists");
-        assert!(matches!(tx.update_org(&alpha).await, Err(StoreError::StaleVersion { kind: "organization" })));
-        alpha.version = 2;
-        tx.update_org(&alpha).await.expect("updates");
-
-        let root = group(a, 200, None, "Acme");
-        tx.insert_group(&root).await.expect("inserts");
-        assert!(matches!(tx.update_group(&root).await, Err(StoreError::StaleVersion { kind: "group" })));
-        let ghost = User { version: 2, ..user(a, 999, "ghost@example.com") };
-        assert!(is_missing(&tx.update_user(&ghost).await));
-    }
-
-    #[tokio::test]
-    async fn take_seats_refuses_past_the_total_with_the_current_figures() {
-        let (store, a, _) = two_orgs().await;
-        let core = key("core");
-        let mut tx = store.begin().await.expect("begins");
-        tx.insert_seat_pool(&pool(a, "core", 3)).await.expect("inserts");
-        assert_eq!(tx.take_seats(a, &core, 2).await.expect("fits").seats_used, 2);
-        match tx.take_seats(a, &core, 2).await {
-            Err(StoreError::SeatsExhausted(e)) => {
-                assert_eq!(e, SeatsExhausted { product: core.clone(), seats_total: 3, seats_used: 2 });
-            }
-            other => panic!("expected SeatsExhausted, got {other:?}"),
-        }
-        assert_eq!(tx.take_seats(a, &core, 1).await.expect("the last seat").seats_used, 3);
-        assert!(matches!(tx.take_seats(a, &core, u32::MAX).await, Err(StoreError::SeatsExhausted(_))));
-        assert!(matches!(tx.set_seats_total(a, &core, 2).await, Err(StoreError::SeatsExhausted(_))));
-        assert_eq!(tx.set_seats_total(a, &core, 3).await.expect("equal is fine").seats_total, 3);
-        assert_eq!(tx.return_seats(a, &core, 5).await.expect("returns").seats_used, 0);
-        assert!(is_missing(&tx.take_seats(a, &key("sms"), 1).await));
-    }
-
-    #[tokio::test]
-    async fn dropping_a_transaction_rolls_every_write_back() {
-        let (store, a, _) = two_orgs().await;
-        let before = store.snapshot().await;
-        let mut tx = store.begin().await.expect("begins");
-        tx.insert_user(&user(a, 100, "ada@example.com")).await.expect("inserts");
-        tx.append_audit(&event(a, 500, T0)).await.expect("appends");
-        assert!(tx.user(a, UserId::from_uuid(uuid(100))).await.expect("reads").is_some(), "reads see own writes");
-        drop(tx);
-        assert_eq!(store.snapshot().await, before);
-    }
-
-    #[tokio::test]
-    async fn a_commit_makes_every_write_visible_to_later_transactions() {
-        let (store, a, _) = two_orgs().await;
-        let ada = user(a, 100, "ada@example.com");
-        let mut tx = store.begin().await.expect("begins");
-        tx.insert_user(&ada).await.expect("inserts");
-        tx.append_audit(&event(a, 500, T0)).await.expect("appends");
-        tx.commit().await.expect("commits");
-        let mut next = store.begin().await.expect("begins");
-        assert_eq!(next.user(a, ada.id).await.expect("reads"), Some(ada));
-        assert_eq!(next.audit(a, &AuditQuery::default()).await.expect("reads").len(), 1);
+        (store, org.id)
     }
 
     #[tokio::test]
     async fn a_failed_commit_writes_nothing() {
-        let (store, a, _) = two_orgs().await;
+        let (store, a) = one_org().await;
         let before = store.snapshot().await;
         store.fail_next_commit();
         let mut tx = store.begin().await.expect("begins");
@@ -1530,369 +1161,38 @@ mod tests {
 
     #[tokio::test]
     async fn fail_after_one_write_fails_the_second_write_once() {
-        let (store, a, _) = two_orgs().await;
+        let (store, a) = one_org().await;
         let before = store.snapshot().await;
         store.fail_after_writes(1);
         let mut tx = store.begin().await.expect("begins");
-        assert!(tx.user(a, UserId::from_uuid(uuid(100))).await.is_ok(), "reads are not counted");
+        assert!(tx.user(a, UserId::from_uuid(uuid::Uuid::from_u128(100))).await.is_ok(), "reads are not counted");
         tx.insert_user(&user(a, 100, "ada@example.com")).await.expect("the first write succeeds");
         let second = tx.insert_user(&user(a, 101, "bob@example.com")).await;
         assert!(matches!(second, Err(StoreError::Unavailable(_))));
-        assert_eq!(tx.user(a, UserId::from_uuid(uuid(101))).await.expect("reads"), None, "nothing half-written");
+        let absent = tx.user(a, UserId::from_uuid(uuid::Uuid::from_u128(101))).await.expect("reads");
+        assert_eq!(absent, None, "nothing half-written");
         tx.insert_user(&user(a, 102, "cy@example.com")).await.expect("the switch fires once");
         drop(tx);
         assert_eq!(store.snapshot().await, before);
     }
 
     #[tokio::test]
+    async fn clearing_failures_disarms_them() {
+        let (store, a) = one_org().await;
+        store.fail_after_writes(0);
+        store.fail_next_commit();
+        store.clear_failures();
+        let mut tx = store.begin().await.expect("begins");
+        tx.insert_user(&user(a, 100, "ada@example.com")).await.expect("no write fails");
+        tx.commit().await.expect("no commit fails");
+    }
+
+    #[tokio::test]
     async fn transactions_run_one_at_a_time() {
-        let (store, _, _) = two_orgs().await;
+        let (store, _) = one_org().await;
         let first = store.begin().await.expect("begins");
         assert!(store.begin().now_or_never().is_none(), "a second writer waits");
         drop(first);
         assert!(store.begin().now_or_never().is_some(), "and proceeds once the first ends");
-    }
-
-    #[tokio::test]
-    async fn list_connections_is_newest_first_filtered_and_limited() {
-        let (store, a, b) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let (ada, bob) = (user(a, 100, "ada@example.com"), user(a, 101, "bob@example.com"));
-        let carl = user(b, 102, "carl@example.com");
-        for u in [&ada, &bob, &carl] {
-            tx.insert_user(u).await.expect("inserts");
-        }
-        let g = GroupId::from_uuid(uuid(200));
-        let t = |h: i64| T0 + Duration::hours(h);
-        // 301 and 302 share a time: the larger id comes first.
-        let rows = [
-            connection(a, 300, ada.id, t(0), &[]),
-            connection(a, 301, bob.id, t(1), &[g]),
-            connection(a, 302, ada.id, t(1), &[]),
-            connection(a, 303, bob.id, t(2), &[]),
-            connection(b, 304, carl.id, t(3), &[]),
-        ];
-        for c in &rows {
-            tx.insert_connection(c).await.expect("inserts");
-        }
-        let ids = |cs: Vec<Connection>| cs.into_iter().map(|c| c.id.as_uuid().as_u128()).collect::<Vec<_>>();
-        let all = ConnectionQuery { org_id: a, scope: ConnectionScope::All, group: None, after: None, limit: 10 };
-        assert_eq!(ids(tx.list_connections(&all).await.expect("lists")), [303, 302, 301, 300]);
-        let two = ConnectionQuery { limit: 2, ..all.clone() };
-        assert_eq!(ids(tx.list_connections(&two).await.expect("lists")), [303, 302]);
-        let after = ConnectionQuery {
-            after: Some(ConnectionCursor { created_at: t(1), id: ConnectionId::from_uuid(uuid(302)) }),
-            ..all.clone()
-        };
-        assert_eq!(ids(tx.list_connections(&after).await.expect("lists")), [301, 300]);
-        let own = ConnectionQuery { scope: ConnectionScope::Own { viewer: ada.id }, ..all.clone() };
-        assert_eq!(ids(tx.list_connections(&own).await.expect("lists")), [302, 300]);
-        let in_group = ConnectionQuery { group: Some(g), ..all.clone() };
-        assert_eq!(ids(tx.list_connections(&in_group).await.expect("lists")), [301]);
-        let scoped = ConnectionQuery { scope: ConnectionScope::Groups { viewer: ada.id, groups: [g].into() }, ..all };
-        assert_eq!(ids(tx.list_connections(&scoped).await.expect("lists")), [302, 301, 300]);
-    }
-
-    #[tokio::test]
-    async fn restamping_and_transferring_change_only_that_inviters_matching_connections() {
-        let (store, a, _) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let (ada, bob) = (user(a, 100, "ada@example.com"), user(a, 101, "bob@example.com"));
-        tx.insert_user(&ada).await.expect("inserts");
-        tx.insert_user(&bob).await.expect("inserts");
-        let (g1, g2, g3) =
-            (GroupId::from_uuid(uuid(201)), GroupId::from_uuid(uuid(202)), GroupId::from_uuid(uuid(203)));
-        tx.insert_connection(&connection(a, 300, ada.id, T0, &[])).await.expect("inserts");
-        tx.insert_connection(&connection(a, 301, ada.id, T0, &[g2])).await.expect("inserts");
-        tx.insert_connection(&connection(a, 302, ada.id, T0, &[g2, g3])).await.expect("inserts");
-        tx.insert_connection(&connection(a, 303, bob.id, T0, &[])).await.expect("inserts");
-        assert_eq!(tx.restamp_unstamped(a, ada.id, g1).await.expect("restamps"), 1);
-        assert_eq!(tx.transfer_stamp(a, ada.id, g2, g1).await.expect("transfers"), 2);
-        let mut stamps = Vec::new();
-        for n in [300, 301, 302, 303] {
-            let id = ConnectionId::from_uuid(uuid(n));
-            stamps.push(tx.connection(a, id).await.expect("reads").expect("exists").groups);
-        }
-        assert_eq!(stamps, [BTreeSet::from([g1]), BTreeSet::from([g1]), BTreeSet::from([g1, g3]), BTreeSet::new()]);
-    }
-
-    /// Users named so that last names repeat, making the id tie-breaker matter.
-    async fn many_users(store: &InMemoryStore, org: OrgId, n: u128) {
-        let mut tx = store.begin().await.expect("begins");
-        for i in 0..n {
-            let last = ["Zed", "Abel", "Moss"][usize::try_from(i % 3).expect("small")];
-            let u = named(user(org, 100 + i, &format!("u{i}@example.com")), "Ada", last);
-            tx.insert_user(&u).await.expect("inserts");
-        }
-        tx.commit().await.expect("commits");
-    }
-
-    #[tokio::test]
-    async fn cursor_paging_walks_every_user_exactly_once_in_order() {
-        let (store, a, b) = two_orgs().await;
-        many_users(&store, a, 23).await;
-        let mut tx = store.begin().await.expect("begins");
-        tx.insert_user(&user(b, 999, "other@example.com")).await.expect("another org's user");
-        let mut query = UserQuery::new(a);
-        query.sort = vec![UserSort { field: UserSortField::LastName, descending: true }];
-        let everyone = tx.list_users(&query).await.expect("lists").items;
-        assert_eq!(everyone.len(), 23);
-        let mut walked = Vec::new();
-        let mut after = None;
-        loop {
-            query.paging = Some(UserPaging::Cursor { after: after.clone(), limit: 5 });
-            let page = tx.list_users(&query).await.expect("lists");
-            assert!(page.total.is_none());
-            walked.extend(page.items);
-            match page.next_cursor {
-                Some(c) => after = Some(c),
-                None => break,
-            }
-        }
-        assert_eq!(walked, everyone);
-        assert!(walked.windows(2).all(|w| query.compare(&w[0], &w[1]).is_lt()));
-    }
-
-    #[tokio::test]
-    async fn page_paging_gives_the_page_and_the_total() {
-        let (store, a, _) = two_orgs().await;
-        many_users(&store, a, 23).await;
-        let mut tx = store.begin().await.expect("begins");
-        let mut query = UserQuery::new(a);
-        let everyone = tx.list_users(&query).await.expect("lists").items;
-        query.paging = Some(UserPaging::Page { page: 3, per_page: 10 });
-        let page = tx.list_users(&query).await.expect("lists");
-        assert_eq!(page.total, Some(23));
-        assert_eq!(page.next_cursor, None);
-        assert_eq!(page.items, everyone[20..]);
-        query.paging = Some(UserPaging::Page { page: 4, per_page: 10 });
-        assert!(tx.list_users(&query).await.expect("lists").items.is_empty());
-    }
-
-    #[tokio::test]
-    async fn list_users_filters_by_status_group_membership_and_product() {
-        let (store, a, _) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let mut active = user(a, 100, "active@example.com");
-        active.lifecycle.crm_connected = true;
-        active.lifecycle.mailbox_connected = true;
-        let unlicensed = user(a, 101, "unlicensed@example.com");
-        let mut deactivated = user(a, 102, "deactivated@example.com");
-        deactivated.lifecycle.deactivated_at = Some(T0);
-        for u in [&active, &unlicensed, &deactivated] {
-            tx.insert_user(u).await.expect("inserts");
-        }
-        tx.insert_license(&license(&active, "core")).await.expect("inserts");
-        let root = group(a, 200, None, "Acme");
-        let live = group(a, 201, Some(root.id), "Live");
-        let mut gone = group(a, 202, Some(root.id), "Gone");
-        for g in [&root, &live, &gone] {
-            tx.insert_group(g).await.expect("inserts");
-        }
-        let deleted_at = T0 + Duration::days(2);
-        let member = |g: &Group, u: &User, left_at| Membership {
-            org_id: a,
-            group_id: g.id,
-            user_id: u.id,
-            joined_at: T0,
-            left_at,
-        };
-        tx.insert_membership(&member(&live, &active, None)).await.expect("inserts");
-        tx.insert_membership(&member(&live, &unlicensed, Some(T0 + Duration::days(1)))).await.expect("inserts");
-        tx.insert_membership(&member(&gone, &unlicensed, Some(deleted_at))).await.expect("inserts");
-        tx.insert_membership(&member(&gone, &deactivated, Some(T0 + Duration::days(1)))).await.expect("inserts");
-        gone.deleted_at = Some(deleted_at);
-        gone.version = 2;
-        tx.update_group(&gone).await.expect("deletes");
-
-        let ids = |page: UserPage| page.items.into_iter().map(|u| u.id).collect::<Vec<_>>();
-        let mut q = UserQuery::new(a);
-        q.statuses = [StatusKind::Active].into();
-        assert_eq!(ids(tx.list_users(&q).await.expect("lists")), [active.id]);
-        q.statuses = [StatusKind::Inactive, StatusKind::Deactivated].into();
-        assert_eq!(ids(tx.list_users(&q).await.expect("lists")), [unlicensed.id, deactivated.id]);
-        q.in_trial = true;
-        q.statuses = [StatusKind::Pending].into();
-        assert_eq!(ids(tx.list_users(&q).await.expect("lists")), [unlicensed.id], "the trial entitles to core");
-
-        let mut q = UserQuery::new(a);
-        q.group = Some(live.id);
-        assert_eq!(ids(tx.list_users(&q).await.expect("lists")), [active.id], "current members only");
-        q.group = Some(gone.id);
-        assert_eq!(ids(tx.list_users(&q).await.expect("lists")), [unlicensed.id], "members when it was deleted");
-
-        let mut q = UserQuery::new(a);
-        q.product = Some((key("core"), true));
-        assert_eq!(ids(tx.list_users(&q).await.expect("lists")), [active.id]);
-        q.product = Some((key("core"), false));
-        assert_eq!(ids(tx.list_users(&q).await.expect("lists")), [unlicensed.id, deactivated.id]);
-    }
-
-    #[tokio::test]
-    async fn active_admins_and_billable_users_leave_out_invited_deactivated_deleted_and_scoped() {
-        let (store, a, _) = two_orgs().await;
-        let admin = RoleId::from_uuid(uuid(400));
-        let mut tx = store.begin().await.expect("begins");
-        let grant = |mut u: User, scope: Option<GroupId>| {
-            u.roles.insert(RoleGrant { role_id: admin, scope });
-            u
-        };
-        let full = grant(user(a, 100, "full@example.com"), None);
-        let scoped = grant(user(a, 101, "scoped@example.com"), Some(GroupId::from_uuid(uuid(200))));
-        let mut invited = grant(user(a, 102, "invited@example.com"), None);
-        invited.lifecycle.invited = true;
-        let mut off = grant(user(a, 103, "off@example.com"), None);
-        off.lifecycle.deactivated_at = Some(T0);
-        let mut deleted = grant(user(a, 104, "deleted@example.com"), None);
-        deleted.lifecycle.deleted_at = Some(T0);
-        for u in [&full, &scoped, &invited, &off, &deleted] {
-            tx.insert_user(u).await.expect("inserts");
-        }
-        assert_eq!(tx.active_admins(a, admin).await.expect("reads"), [full.id]);
-        assert_eq!(tx.count_billable(a).await.expect("counts"), 2);
-        assert!(tx.role_in_use(a, admin).await.expect("reads"));
-    }
-
-    #[tokio::test]
-    async fn the_audit_log_is_newest_first_and_a_zero_limit_means_no_limit() {
-        let (store, a, b) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        for (n, h) in [(500, 0), (501, 2), (502, 1), (503, 2)] {
-            tx.append_audit(&event(a, n, T0 + Duration::hours(h))).await.expect("appends");
-        }
-        tx.append_audit(&event(b, 504, T0)).await.expect("appends");
-        let ids = |es: Vec<AuditEvent>| es.into_iter().map(|e| e.id.as_uuid().as_u128()).collect::<Vec<_>>();
-        assert_eq!(ids(tx.audit(a, &AuditQuery::default()).await.expect("reads")), [503, 501, 502, 500]);
-        let two = AuditQuery { limit: 2, ..AuditQuery::default() };
-        assert_eq!(ids(tx.audit(a, &two).await.expect("reads")), [503, 501]);
-    }
-
-    #[tokio::test]
-    async fn event_positions_count_each_orgs_events_in_append_order() {
-        let (store, a, b) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        assert_eq!(tx.last_event_position(a).await.expect("reads"), 0);
-        // Times are deliberately out of order: positions follow appends, not clocks.
-        for (org, n, h) in [(a, 500, 2), (b, 501, 0), (a, 502, 1), (a, 503, 3), (b, 504, 1)] {
-            tx.append_audit(&event(org, n, T0 + Duration::hours(h))).await.expect("appends");
-        }
-        let feed =
-            |es: Vec<(u64, AuditEvent)>| es.into_iter().map(|(p, e)| (p, e.id.as_uuid().as_u128())).collect::<Vec<_>>();
-        assert_eq!(feed(tx.events_after(a, None, 10).await.expect("reads")), [(1, 500), (2, 502), (3, 503)]);
-        assert_eq!(feed(tx.events_after(a, Some(1), 1).await.expect("reads")), [(2, 502)]);
-        assert_eq!(feed(tx.events_after(a, Some(3), 10).await.expect("reads")), []);
-        assert_eq!(feed(tx.events_after(b, Some(0), 10).await.expect("reads")), [(1, 501), (2, 504)]);
-        assert_eq!(tx.last_event_position(a).await.expect("reads"), 3);
-    }
-
-    fn webhook(org: OrgId, n: u128) -> WebhookEndpoint {
-        WebhookEndpoint {
-            id: WebhookId::from_uuid(uuid(n)),
-            org_id: org,
-            url: crate::webhooks::WebhookUrl::parse("https://example.com/hook").expect("valid"),
-            event_types: BTreeSet::new(),
-            secret: crate::webhooks::WebhookSecret::new("whsec_x".to_owned()),
-            created_at: T0,
-            disabled_at: None,
-            position: 0,
-            created_by: UserId::from_uuid(uuid(100)),
-            version: 1,
-        }
-    }
-
-    fn delivery(endpoint: &WebhookEndpoint, n: u128, position: u64) -> WebhookDelivery {
-        let event = crate::ids::AuditEventId::from_uuid(uuid(n + 1000));
-        WebhookDelivery::claimed(WebhookDeliveryId::from_uuid(uuid(n)), endpoint, position, event, T0, T0)
-    }
-
-    #[tokio::test]
-    async fn an_endpoint_has_at_most_one_pending_delivery_and_updates_are_optimistic() {
-        let (store, a, b) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let w = webhook(a, 800);
-        tx.insert_webhook(&w).await.expect("inserts");
-        let first = delivery(&w, 900, 1);
-        tx.insert_webhook_delivery(&first).await.expect("inserts");
-        let second = tx.insert_webhook_delivery(&delivery(&w, 901, 2)).await;
-        assert!(matches!(second, Err(StoreError::StaleVersion { kind: "webhook" })), "{second:?}");
-        let stale = tx.update_webhook_delivery(&first.clone()).await;
-        assert!(matches!(stale, Err(StoreError::StaleVersion { .. })), "the version must grow by one");
-        tx.update_webhook_delivery(&first.abandoned("test")).await.expect("updates");
-        tx.insert_webhook_delivery(&delivery(&w, 901, 2)).await.expect("no other pending delivery now");
-        let unknown = webhook(b, 801);
-        assert!(is_missing(&tx.insert_webhook_delivery(&delivery(&unknown, 902, 1)).await));
-        assert!(matches!(tx.update_webhook(&w).await, Err(StoreError::StaleVersion { .. })));
-        assert_eq!(tx.webhook(b, w.id).await.expect("reads"), None, "scoped by organization");
-        let log = tx.webhook_deliveries(a, w.id, 10).await.expect("reads");
-        assert_eq!(log.iter().map(|d| d.id.as_uuid().as_u128()).collect::<Vec<_>>(), [901, 900], "newest first");
-    }
-
-    #[tokio::test]
-    async fn endpoints_behind_their_feed_come_oldest_waiting_event_first() {
-        let (store, a, b) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        tx.append_audit(&event(a, 500, T0 + Duration::hours(2))).await.expect("appends");
-        tx.append_audit(&event(b, 501, T0 + Duration::hours(1))).await.expect("appends");
-        let (up_to_date, waiting_a, waiting_b, busy) =
-            (WebhookEndpoint { position: 1, ..webhook(a, 800) }, webhook(a, 801), webhook(b, 802), webhook(b, 803));
-        let disabled = WebhookEndpoint { disabled_at: Some(T0), ..webhook(a, 804) };
-        for w in [&up_to_date, &waiting_a, &waiting_b, &busy, &disabled] {
-            tx.insert_webhook(w).await.expect("inserts");
-        }
-        tx.insert_webhook_delivery(&delivery(&busy, 900, 1)).await.expect("inserts");
-        let ids = |ws: Vec<WebhookEndpoint>| ws.into_iter().map(|w| w.id.as_uuid().as_u128()).collect::<Vec<_>>();
-        assert_eq!(ids(tx.webhooks_behind(10).await.expect("reads")), [802, 801]);
-        assert_eq!(ids(tx.webhooks_behind(1).await.expect("reads")), [802]);
-        let due = tx.due_webhook_deliveries(T0, 10).await.expect("reads");
-        assert_eq!(due.len(), 1, "a pending delivery is due when its next attempt has come");
-        assert!(tx.due_webhook_deliveries(T0 - Duration::SECOND, 10).await.expect("reads").is_empty());
-    }
-
-    #[tokio::test]
-    async fn due_scheduled_changes_come_oldest_first_from_every_org() {
-        let (store, a, b) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let (ada, bea) = (user(a, 100, "ada@example.com"), user(b, 101, "bea@example.com"));
-        tx.insert_user(&ada).await.expect("inserts");
-        tx.insert_user(&bea).await.expect("inserts");
-        let now = T0 + Duration::days(10);
-        tx.insert_scheduled(&scheduled(a, 600, ada.id, now)).await.expect("inserts");
-        tx.insert_scheduled(&scheduled(b, 601, bea.id, T0)).await.expect("inserts");
-        tx.insert_scheduled(&scheduled(a, 602, ada.id, now + Duration::seconds(1))).await.expect("not yet due");
-        let mut done = scheduled(a, 603, ada.id, T0);
-        done.state = ScheduleState::Applied { at: T0 };
-        tx.insert_scheduled(&done).await.expect("inserts");
-        let ids = |cs: Vec<ScheduledChange>| cs.into_iter().map(|c| c.id.as_uuid().as_u128()).collect::<Vec<_>>();
-        assert_eq!(ids(tx.due_scheduled(now, 10).await.expect("reads")), [601, 600]);
-        assert_eq!(ids(tx.due_scheduled(now, 1).await.expect("reads")), [601]);
-    }
-
-    #[tokio::test]
-    async fn purging_a_user_removes_the_rows_that_hang_off_them() {
-        let (store, a, _) = two_orgs().await;
-        let mut tx = store.begin().await.expect("begins");
-        let ada = user(a, 100, "ada@example.com");
-        tx.insert_user(&ada).await.expect("inserts");
-        let invite = Invite {
-            id: InviteId::from_uuid(uuid(700)),
-            org_id: a,
-            user_id: ada.id,
-            purpose: crate::invites::InvitePurpose::Member,
-            products: [key("core")].into(),
-            token_hash: "abc".to_owned(),
-            expires_at: T0 + Duration::days(7),
-            created_by: None,
-            created_at: T0,
-            accepted_at: None,
-        };
-        tx.insert_invite(&invite).await.expect("inserts");
-        tx.insert_reservation(&SeatReservation { org_id: a, invite_id: invite.id, product: key("core") })
-            .await
-            .expect("inserts");
-        assert_eq!(tx.invite_by_token_hash("abc").await.expect("reads"), Some(invite.clone()));
-        tx.purge_user(a, ada.id).await.expect("purges");
-        tx.commit().await.expect("commits");
-        let state = store.snapshot().await;
-        assert!(state.users.is_empty() && state.invites.is_empty() && state.reservations.is_empty());
     }
 }

@@ -5,6 +5,10 @@
 //! - [`ManualClock`], [`SequentialIds`]: time and ids a test controls, so runs replay exactly.
 //! - [`FakeHasher`]: a fast stand-in for Argon2id (test-only: it is not a password hash).
 //! - [`InMemoryCrmDirectory`]: a CRM directory a test fills and changes.
+//! - [`contract`]: the persistence contract suite every [`crate::ports::Store`] runs
+//!   ([`store_contract_tests!`](crate::store_contract_tests)).
+
+pub mod contract;
 
 mod clock;
 mod crm;

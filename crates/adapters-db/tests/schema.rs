@@ -1,0 +1,508 @@
+//! The schema, black-box: connecting, migrating, the version guard, and the constraints that
+//! keep Roster's invariants in the database itself. Every test runs on a fresh SQLite file and,
+//! when `ROSTER_TEST_DATABASE_URL` is set, on a fresh PostgreSQL schema.
+
+mod support;
+
+use roster_adapters_db::{
+    DbSetupError, Engine, MIGRATIONS_TABLE, Migrator, SQLITE_BUSY_TIMEOUT, SchemaError, check_schema, connect, migrate,
+    migrations::known_migrations,
+};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, SqlErr, TransactionTrait, Value};
+use sea_orm_migration::MigratorTrait;
+use support::{TestDb, chain};
+use uuid::Uuid;
+
+/// Every table the migrations create.
+const TABLES: &[&str] = &[
+    "organizations",
+    "products",
+    "product_prerequisites",
+    "seat_pools",
+    "users",
+    "password_hashes",
+    "roles",
+    "user_roles",
+    "user_group_access",
+    "licenses",
+    "invites",
+    "seat_reservations",
+    "scheduled_changes",
+    "groups",
+    "memberships",
+    "flows",
+    "group_flows",
+    "api_keys",
+    "connections",
+    "connection_groups",
+    "connection_cc",
+    "event_counters",
+    "audit_events",
+    "outbox",
+    "webhooks",
+    "webhook_deliveries",
+    "sessions",
+    "saved_views",
+    "idempotency_keys",
+    "login_failures",
+];
+
+fn id(n: u128) -> Value {
+    Uuid::from_u128(n).into()
+}
+
+/// The tables of the test's database, the migrations table excepted.
+async fn tables(t: &TestDb) -> Vec<String> {
+    let sql = match t.engine() {
+        Engine::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        }
+        Engine::Postgres => {
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() \
+             ORDER BY table_name"
+        }
+    };
+    let rows = t.db.connection().query_all_raw(t.statement(sql, vec![])).await.expect("lists tables");
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "name").expect("a name"))
+        .filter(|name| name != MIGRATIONS_TABLE)
+        .collect()
+}
+
+fn sorted(names: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+    out.sort();
+    out
+}
+
+/// Asserts that `result` failed on the constraint or index named `name`.
+fn assert_refused_by<T: std::fmt::Debug>(result: Result<T, DbErr>, name: &str, what: &str) {
+    let error = result.expect_err(what);
+    let text = chain(&error);
+    assert!(text.contains(name), "{what}: expected a refusal by {name}, got: {text}");
+}
+
+/// Asserts that `result` failed on a unique index.
+fn assert_unique_violation<T: std::fmt::Debug>(result: Result<T, DbErr>, what: &str) {
+    let error = result.expect_err(what);
+    assert!(
+        matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))),
+        "{what}: expected a unique violation, got: {}",
+        chain(&error)
+    );
+}
+
+/// Asserts that `result` failed on a foreign key.
+fn assert_fk_violation<T: std::fmt::Debug>(result: Result<T, DbErr>, what: &str) {
+    let error = result.expect_err(what);
+    assert!(
+        matches!(error.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))),
+        "{what}: expected a foreign key violation, got: {}",
+        chain(&error)
+    );
+}
+
+#[tokio::test]
+async fn migrations_create_every_table_on_a_fresh_database() {
+    for t in TestDb::each_engine("migrations_create_every_table_on_a_fresh_database").await {
+        assert_eq!(tables(&t).await, Vec::<String>::new(), "{:?}: starts empty", t.engine());
+        assert!(
+            matches!(check_schema(&t.db).await, Err(SchemaError::Outdated { .. })),
+            "an empty database is older than the build"
+        );
+
+        let applied = migrate(&t.db).await.expect("migrates");
+
+        assert_eq!(applied, known_migrations(), "{:?}: applies every migration, oldest first", t.engine());
+        assert_eq!(tables(&t).await, sorted(TABLES), "{:?}: creates every table", t.engine());
+        check_schema(&t.db).await.expect("the schema is the build's");
+        if let Some(schema) = t.schema() {
+            let current = t.query_one("SELECT current_schema() AS s", vec![]).await.expect("a row");
+            assert_eq!(current.try_get::<String>("", "s").expect("a name"), schema, "tables live in the test's schema");
+        }
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn migrating_twice_is_a_no_op() {
+    for t in TestDb::each_engine("migrating_twice_is_a_no_op").await {
+        migrate(&t.db).await.expect("migrates");
+
+        let again = migrate(&t.db).await.expect("migrates again");
+
+        assert!(again.is_empty(), "{:?}: nothing left to apply, got {again:?}", t.engine());
+        let recorded = t.count(&format!("SELECT COUNT(*) AS n FROM {MIGRATIONS_TABLE}"), vec![]).await;
+        assert_eq!(recorded, i64::try_from(known_migrations().len()).expect("small"), "each migration recorded once");
+        check_schema(&t.db).await.expect("still current");
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn two_processes_migrating_at_once_apply_each_migration_once() {
+    for t in TestDb::each_engine("two_processes_migrating_at_once_apply_each_migration_once").await {
+        // A second pool on the same database stands for a second `roster` process.
+        let other = connect(&t.url).await.expect("opens a second pool");
+
+        let (a, b) = tokio::join!(migrate(&t.db), migrate(&other));
+
+        let (a, b) = (a.expect("the first migrates"), b.expect("the second migrates"));
+        let mut both = [a, b];
+        both.sort_by_key(Vec::len);
+        assert_eq!(
+            both,
+            [Vec::new(), known_migrations()],
+            "{:?}: one applies everything, the other nothing",
+            t.engine()
+        );
+        check_schema(&t.db).await.expect("current");
+        other.close().await.expect("closes");
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn rolling_back_and_migrating_again_restores_the_schema() {
+    for t in TestDb::each_engine("rolling_back_and_migrating_again_restores_the_schema").await {
+        migrate(&t.db).await.expect("migrates");
+        let known = known_migrations();
+
+        Migrator::down(t.db.connection(), Some(1)).await.expect("rolls back the newest migration");
+        match check_schema(&t.db).await {
+            Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
+            other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
+        }
+        assert!(!tables(&t).await.contains(&"sessions".to_owned()), "its tables are gone");
+
+        Migrator::down(t.db.connection(), None).await.expect("rolls back everything");
+        assert_eq!(tables(&t).await, Vec::<String>::new(), "{:?}: every table is gone", t.engine());
+        match check_schema(&t.db).await {
+            Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known),
+            other => panic!("expected every migration to be pending, got {other:?}"),
+        }
+
+        assert_eq!(migrate(&t.db).await.expect("migrates again"), known);
+        assert_eq!(tables(&t).await, sorted(TABLES));
+        check_schema(&t.db).await.expect("current again");
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_schema_migrated_by_a_newer_roster_is_refused_by_name() {
+    for t in TestDb::each_engine("a_schema_migrated_by_a_newer_roster_is_refused_by_name").await {
+        migrate(&t.db).await.expect("migrates");
+        let future = "m29990101_000000_from_the_future";
+        t.exec(&format!("INSERT INTO {MIGRATIONS_TABLE} (version, applied_at) VALUES (?, 0)"), vec![future.into()])
+            .await
+            .expect("records a migration this build does not know");
+
+        let checked = check_schema(&t.db).await;
+        let migrated = migrate(&t.db).await;
+
+        for result in [checked.map(|()| Vec::new()), migrated] {
+            let error = result.expect_err("a newer schema is refused");
+            let message = error.to_string();
+            match error {
+                SchemaError::NewerSchema { unknown } => assert_eq!(unknown, vec![future.to_owned()]),
+                other => panic!("{:?}: expected NewerSchema, got {other:?}", t.engine()),
+            }
+            assert!(message.contains(future), "the message names the migration: {message}");
+            assert!(message.contains("newer"), "the message says why: {message}");
+        }
+        let recorded = t.count(&format!("SELECT COUNT(*) AS n FROM {MIGRATIONS_TABLE}"), vec![]).await;
+        assert_eq!(
+            recorded,
+            i64::try_from(known_migrations().len() + 1).expect("small"),
+            "the refusal changed nothing"
+        );
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn seat_pools_refuse_over_allocation_in_sql() {
+    for t in TestDb::each_engine("seat_pools_refuse_over_allocation_in_sql").await {
+        migrate(&t.db).await.expect("migrates");
+        let org = id(1);
+        t.exec("INSERT INTO seat_pools (org_id, product, seats_total) VALUES (?, 'core', 2)", vec![org.clone()])
+            .await
+            .expect("creates a pool of 2");
+        let take = |n: i64| {
+            t.exec(
+                "UPDATE seat_pools SET seats_used = seats_used + ? WHERE org_id = ? AND product = 'core'",
+                vec![n.into(), org.clone()],
+            )
+        };
+
+        assert_refused_by(take(3).await, "seat_pools_used_within_total", "3 of 2 seats");
+        take(2).await.expect("takes both seats");
+        assert_refused_by(take(1).await, "seat_pools_used_within_total", "a third seat");
+        assert_refused_by(take(-3).await, "seat_pools_used_not_negative", "giving back more than was taken");
+        assert_refused_by(
+            t.exec(
+                "INSERT INTO seat_pools (org_id, product, seats_total, seats_used) VALUES (?, 'dialer', 1, 2)",
+                vec![org.clone()],
+            )
+            .await,
+            "seat_pools_used_within_total",
+            "a pool created over-allocated",
+        );
+        assert_refused_by(
+            t.exec("UPDATE seat_pools SET seats_total = 1 WHERE org_id = ?", vec![org.clone()]).await,
+            "seat_pools_used_within_total",
+            "shrinking the pool below the seats in use",
+        );
+        let used = t.query_one("SELECT seats_used AS n FROM seat_pools WHERE org_id = ?", vec![org]).await;
+        assert_eq!(used.expect("the pool").try_get::<i64>("", "n").expect("a number"), 2, "refusals changed nothing");
+        t.finish().await;
+    }
+}
+
+const INSERT_USER: &str = "INSERT INTO users (org_id, id, email, phone, agent_id, crm_id, first_name, last_name, \
+     first_name_sort, last_name_sort, search_text, created_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, 'Ada', 'Lovelace', 'ada', 'lovelace', '', {t}, {t})";
+
+async fn insert_user(t: &TestDb, org: u128, user: u128, email: &str) -> Result<(), DbErr> {
+    let none = Value::String(None);
+    let values = vec![id(org), id(user), email.into(), none.clone(), none.clone(), none];
+    t.exec(INSERT_USER, values).await.map(|_| ())
+}
+
+async fn delete_user(t: &TestDb, user: u128) {
+    t.exec("UPDATE users SET deleted_at = {t} WHERE id = ?", vec![id(user)]).await.expect("soft-deletes");
+}
+
+#[tokio::test]
+async fn a_deleted_users_email_is_free_again_but_two_live_users_never_share_one() {
+    for t in TestDb::each_engine("a_deleted_users_email_is_free_again_but_two_live_users_never_share_one").await {
+        migrate(&t.db).await.expect("migrates");
+        insert_user(&t, 1, 10, "ada@example.com").await.expect("a first user");
+
+        assert_unique_violation(insert_user(&t, 1, 11, "ada@example.com").await, "a second live ada@");
+        assert_refused_by(
+            insert_user(&t, 1, 11, "Ada@Example.com").await,
+            "users_email_lower_case",
+            "an address differing only in case (emails are stored lower-case)",
+        );
+        insert_user(&t, 2, 12, "ada@example.com").await.expect("another organization may use the address");
+
+        delete_user(&t, 10).await;
+        insert_user(&t, 1, 11, "ada@example.com").await.expect("the deleted user's address is free again");
+        assert_unique_violation(insert_user(&t, 1, 13, "ada@example.com").await, "a live user holds it again");
+        assert_unique_violation(
+            t.exec("UPDATE users SET deleted_at = NULL WHERE id = ?", vec![id(10)]).await,
+            "restoring the deleted user while their address is taken",
+        );
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn phone_agent_id_and_crm_id_are_unique_among_live_users_when_present() {
+    for t in TestDb::each_engine("phone_agent_id_and_crm_id_are_unique_among_live_users_when_present").await {
+        migrate(&t.db).await.expect("migrates");
+        for (n, column, value) in [(100, "phone", "+14155550123"), (200, "agent_id", "A-7"), (300, "crm_id", "005X")] {
+            let set = format!("UPDATE users SET {column} = ? WHERE id = ?");
+            for k in 0..3 {
+                insert_user(&t, 1, n + k, &format!("u{}@example.com", n + k)).await.expect("users without the field");
+            }
+            t.exec(&set, vec![value.into(), id(n)]).await.expect("the first holder");
+
+            assert_unique_violation(t.exec(&set, vec![value.into(), id(n + 1)]).await, column);
+            delete_user(&t, n).await;
+            t.exec(&set, vec![value.into(), id(n + 1)]).await.expect("free again once its holder is deleted");
+            assert_unique_violation(t.exec(&set, vec![value.into(), id(n + 2)]).await, column);
+        }
+        t.finish().await;
+    }
+}
+
+const INSERT_GROUP: &str = "INSERT INTO groups (org_id, id, parent_id, name, name_key, depth, created_at) \
+     VALUES (?, ?, ?, ?, ?, ?, {t})";
+
+async fn insert_group(t: &TestDb, group: u128, parent: Option<u128>, name: &str, depth: i64) -> Result<(), DbErr> {
+    let parent = parent.map_or(Value::Uuid(None), id);
+    let values = vec![id(1), id(group), parent, name.into(), name.to_lowercase().into(), depth.into()];
+    t.exec(INSERT_GROUP, values).await.map(|_| ())
+}
+
+#[tokio::test]
+async fn live_sibling_groups_have_different_names_and_the_tree_stays_three_deep() {
+    for t in TestDb::each_engine("live_sibling_groups_have_different_names_and_the_tree_stays_three_deep").await {
+        migrate(&t.db).await.expect("migrates");
+        insert_group(&t, 1, None, "Acme", 1).await.expect("the root");
+        insert_group(&t, 2, Some(1), "Sales", 2).await.expect("a team");
+        insert_group(&t, 3, Some(1), "Support", 2).await.expect("another team");
+
+        assert_unique_violation(insert_group(&t, 4, Some(1), "SALES", 2).await, "a sibling named alike");
+        insert_group(&t, 4, Some(3), "Sales", 3).await.expect("the same name under another parent");
+        assert_unique_violation(insert_group(&t, 5, None, "Acme", 1).await, "a second root");
+        assert_refused_by(insert_group(&t, 6, Some(4), "Deep", 4).await, "groups_depth_range", "a fourth level");
+        assert_refused_by(
+            insert_group(&t, 7, None, "Orphan", 2).await,
+            "groups_only_the_root_has_no_parent",
+            "a team without a parent",
+        );
+        assert_fk_violation(insert_group(&t, 8, Some(99), "Lost", 2).await, "a parent that does not exist");
+
+        t.exec("UPDATE groups SET deleted_at = {t} WHERE id = ?", vec![id(2)]).await.expect("deletes Sales");
+        insert_group(&t, 9, Some(1), "sales", 2).await.expect("a deleted group frees its name");
+        assert_unique_violation(
+            t.exec("UPDATE groups SET deleted_at = NULL WHERE id = ?", vec![id(2)]).await,
+            "undeleting into a taken name",
+        );
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn rows_must_find_their_parent_in_the_same_organization() {
+    for t in TestDb::each_engine("rows_must_find_their_parent_in_the_same_organization").await {
+        migrate(&t.db).await.expect("migrates");
+        insert_user(&t, 1, 10, "ada@example.com").await.expect("a user of organization 1");
+        let license = "INSERT INTO licenses (org_id, user_id, product, assigned_at) VALUES (?, ?, 'core', {t})";
+
+        assert_fk_violation(t.exec(license, vec![id(1), id(11)]).await, "a license for an unknown user");
+        assert_fk_violation(t.exec(license, vec![id(2), id(10)]).await, "a license for another organization's user");
+        t.exec(license, vec![id(1), id(10)]).await.expect("a license for the user, in their organization");
+
+        // Removing the user (a revoked invitee) removes what means nothing without them.
+        t.exec("DELETE FROM users WHERE id = ?", vec![id(10)]).await.expect("purges the user");
+        assert_eq!(t.count("SELECT COUNT(*) AS n FROM licenses", vec![]).await, 0, "their license went with them");
+        t.finish().await;
+    }
+}
+
+async fn pragma<T: sea_orm::TryGetable>(t: &TestDb, txn: &DatabaseTransaction, name: &str) -> T {
+    let row = txn.query_one_raw(t.statement(&format!("PRAGMA {name}"), vec![])).await.expect("reads").expect("a row");
+    row.try_get_by_index::<T>(0).expect("a value of the expected type")
+}
+
+#[tokio::test]
+async fn every_sqlite_connection_runs_wal_with_a_busy_timeout_foreign_keys_and_normal_sync() {
+    let t = TestDb::sqlite().await;
+    // Transactions held open at once pin distinct pooled connections.
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(t.db.connection().begin().await.expect("opens a transaction on its own connection"));
+    }
+    for txn in &open {
+        assert_eq!(pragma::<String>(&t, txn, "journal_mode").await, "wal");
+        assert_eq!(pragma::<i64>(&t, txn, "foreign_keys").await, 1);
+        assert_eq!(pragma::<i64>(&t, txn, "synchronous").await, 1, "1 is NORMAL");
+        let timeout = i64::try_from(SQLITE_BUSY_TIMEOUT.as_millis()).expect("small");
+        assert_eq!(pragma::<i64>(&t, txn, "busy_timeout").await, timeout);
+    }
+    drop(open);
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn every_postgres_connection_of_a_test_uses_the_tests_own_schema() {
+    let Some(t) = TestDb::postgres("every_postgres_connection_of_a_test_uses_the_tests_own_schema").await else {
+        return;
+    };
+    let schema = t.schema().expect("a PostgreSQL test has a schema").to_owned();
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(t.db.connection().begin().await.expect("opens a transaction on its own connection"));
+    }
+    for txn in &open {
+        let row = txn
+            .query_one_raw(t.statement("SELECT current_schema() AS s, pg_backend_pid() AS pid", vec![]))
+            .await
+            .expect("reads the schema")
+            .expect("a row");
+        assert_eq!(row.try_get::<String>("", "s").expect("a name"), schema);
+    }
+    drop(open);
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn connecting_explains_what_is_wrong_without_showing_the_password() {
+    let unsupported = connect("mysql://roster:hunter2@localhost/roster").await.expect_err("MySQL is not supported");
+    assert!(matches!(unsupported, DbSetupError::InvalidUrl { .. }), "{unsupported:?}");
+    let message = unsupported.to_string();
+    assert!(message.contains("`mysql` is not a supported engine") && !message.contains("hunter2"), "{message}");
+    assert!(message.contains("sqlite://") && message.contains("postgres://"), "it says what is expected: {message}");
+
+    let garbage = connect("roster.db").await.expect_err("no scheme");
+    assert!(matches!(garbage, DbSetupError::InvalidUrl { .. }), "{garbage:?}");
+
+    let refused = connect("postgres://roster:hunter2@127.0.0.1:1/roster").await.expect_err("nothing listens on port 1");
+    let message = chain(&refused);
+    assert!(matches!(refused, DbSetupError::PostgresUnavailable { .. }), "{message}");
+    assert!(message.contains("127.0.0.1:1/roster") && !message.contains("hunter2"), "{message}");
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let missing = format!("sqlite://{}?mode=rw", dir.path().join("absent.db").display());
+    let error = connect(&missing).await.expect_err("the file does not exist and may not be created");
+    let message = error.to_string();
+    assert!(matches!(error, DbSetupError::SqliteUnavailable { .. }), "{message}");
+    assert!(message.contains("absent.db") && message.contains("mode=rwc"), "it names the file and the fix: {message}");
+}
+
+/// The query plan of `sql` (one line per step).
+async fn plan(t: &TestDb, sql: &str, values: Vec<Value>) -> String {
+    let txn = t.db.connection().begin().await.expect("begins");
+    let explain = match t.engine() {
+        // Tiny tables would make a sequential scan cheapest; the question is whether the index
+        // can give the page in order, not what the planner prefers on an empty table.
+        Engine::Postgres => {
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.expect("sets");
+            format!("EXPLAIN {sql}")
+        }
+        Engine::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+    };
+    let rows = txn.query_all_raw(t.statement(&explain, values)).await.expect("explains");
+    let column = match t.engine() {
+        Engine::Postgres => "QUERY PLAN",
+        Engine::Sqlite => "detail",
+    };
+    rows.iter().map(|r| r.try_get::<String>("", column).expect("a plan line")).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn the_users_page_and_the_visible_connections_branches_are_index_ranges_without_a_sort() {
+    for t in
+        TestDb::each_engine("the_users_page_and_the_visible_connections_branches_are_index_ranges_without_a_sort").await
+    {
+        migrate(&t.db).await.expect("migrates");
+        let cases: [(&str, &str, Vec<Value>); 4] = [
+            (
+                "users_by_last_name",
+                "SELECT id FROM users WHERE org_id = ? AND deleted_at IS NULL AND (last_name_sort, id) > (?, ?) \
+                 ORDER BY last_name_sort, id LIMIT 50",
+                vec![id(1), "lovelace".into(), id(2)],
+            ),
+            (
+                "users_email_uq",
+                "SELECT id FROM users WHERE org_id = ? AND deleted_at IS NULL AND email >= ? AND email < ? \
+                 ORDER BY email LIMIT 50",
+                vec![id(1), "ada".into(), "adb".into()],
+            ),
+            (
+                "connection_groups_newest",
+                "SELECT connection_id FROM connection_groups WHERE org_id = ? AND group_id = ? \
+                 AND (created_at, connection_id) < ({t}, ?) ORDER BY created_at DESC, connection_id DESC LIMIT 50",
+                vec![id(1), id(2), id(3)],
+            ),
+            (
+                "connection_cc_newest",
+                "SELECT connection_id FROM connection_cc WHERE org_id = ? AND user_id = ? \
+                 ORDER BY created_at DESC, connection_id DESC LIMIT 50",
+                vec![id(1), id(2)],
+            ),
+        ];
+        for (index, sql, values) in cases {
+            let plan = plan(&t, sql, values).await;
+            assert!(plan.contains(index), "{:?}: expected {index} in\n{plan}", t.engine());
+            let sorts = plan.contains("TEMP B-TREE") || plan.lines().any(|l| l.trim_start().starts_with("Sort"));
+            assert!(!sorts, "{:?}: the index gives the order, no sort step expected in\n{plan}", t.engine());
+        }
+        t.finish().await;
+    }
+}
