@@ -11,17 +11,25 @@
 //! - **The schema version guard** ([`migrate`], [`check_schema`]): applies pending migrations in
 //!   one transaction, and refuses a database migrated by a newer Roster, naming the migrations
 //!   this build does not know.
+//! - **The unit of work** ([`SeaOrmStore::begin_tx`] → [`SeaOrmTx`], committed or rolled back,
+//!   rolled back on drop): `BEGIN IMMEDIATE` on SQLite, `READ COMMITTED` on PostgreSQL; database
+//!   errors mapped to the port's `StoreError` (unique index → `Conflict` naming the field, foreign
+//!   key → `Missing`, the seat pools' `CHECK` → `SeatsExhausted`, anything else `Unavailable`).
+//! - **Two repositories** on [`SeaOrmTx`], complete per the port's contract: `OrgRepository`
+//!   (organizations, `lock_org`, catalogs) and `LicenseRepository` (seat pools with the
+//!   race-free conditional `take_seats`, licenses, reservations).
 //!
-//! The implementation of the domain's `Store` port — repositories mapping domain types to these
-//! tables, one transaction per use case, database errors turned into the port's errors — is the
-//! next part of issue 3; until it lands, nothing here implements a domain port. This crate
-//! depends on `roster-domain` and nothing depends on it but `roster-app`; no sea-orm type is part
-//! of any port.
+//! Not yet: the users, roles, groups, connections, invites, schedule, audit, outbox and webhook
+//! repositories, and so the domain's `Store`/`Tx` traits (`Tx` requires all of them) — the next
+//! parts of issue 3. This crate depends on `roster-domain` and nothing depends on it but
+//! `roster-app`; no sea-orm type is part of any port.
 
 mod connect;
 pub mod migrations;
 mod schema;
+mod store;
 
 pub use connect::{Cause, Db, DbSetupError, Engine, PoolSettings, SQLITE_BUSY_TIMEOUT, connect, connect_with, redact};
 pub use migrations::{MIGRATIONS_TABLE, Migrator};
 pub use schema::{SchemaError, check_schema, migrate};
+pub use store::{SeaOrmStore, SeaOrmTx};

@@ -1,0 +1,156 @@
+//! The domain's persistence port on sea-orm: one database transaction per unit of work.
+//!
+//! **What exists so far.** [`SeaOrmStore::begin_tx`] opens a [`SeaOrmTx`], and `SeaOrmTx`
+//! implements the domain's [`OrgRepository`](roster_domain::ports::OrgRepository) (`orgs.rs`) and
+//! [`LicenseRepository`](roster_domain::ports::LicenseRepository) (`licenses.rs`) completely.
+//! The domain's `Store` and `Tx` traits are **not** implemented yet: `Tx` requires every
+//! repository (users, roles, groups, connections, invites, schedule, audit, outbox, webhooks),
+//! and those are the next increments of issue 3. Until then the contract suite
+//! (`store_contract_tests!`) cannot run on this adapter; `tests/repositories.rs` covers what
+//! exists on both engines.
+//!
+//! # Transactions
+//! - **SQLite**: `BEGIN IMMEDIATE` (sea-orm 2.0.4's
+//!   [`TransactionTrait::begin_with_options`] with
+//!   [`SqliteTransactionMode::Immediate`]). The transaction takes SQLite's write lock when it
+//!   starts, so write transactions run one at a time (others wait up to the busy timeout,
+//!   [`SQLITE_BUSY_TIMEOUT`](crate::SQLITE_BUSY_TIMEOUT)), and a transaction can never fail to
+//!   upgrade a read lock half-way through (the `SQLITE_BUSY` a deferred transaction gets when
+//!   two readers both try to write). This is what makes `take_seats` race-free on SQLite and
+//!   lets `lock_org` be a no-op there. Readers under WAL are not blocked.
+//! - **PostgreSQL**: `READ COMMITTED` (stated explicitly, whatever the server's default), which
+//!   the contract needs for `lock_org`: after waiting on the organization's row lock, the next
+//!   statement takes a fresh snapshot and sees what the other transaction committed. The
+//!   conditional `UPDATE` of `take_seats` re-checks its `WHERE` on the newest row version after
+//!   waiting for a concurrent writer, so it never over-allocates.
+//! - Dropping a [`SeaOrmTx`] without [`SeaOrmTx::commit`] rolls back (sea-orm's
+//!   `DatabaseTransaction` does so on drop).
+//!
+//! # Expected errors leave the transaction usable
+//! A write that may fail with an expected error (`Conflict`, `Missing` from a foreign key,
+//! `SeatsExhausted` from a `CHECK`) goes through [`SeaOrmTx::exec_guarded`]: on PostgreSQL it
+//! runs inside a `SAVEPOINT` that is rolled back on failure (an error would otherwise abort the
+//! whole transaction); on SQLite a failed statement is already undone alone and the transaction
+//! goes on, so no savepoint is spent.
+
+mod convert;
+mod errors;
+mod licenses;
+mod orgs;
+
+use roster_domain::ports::StoreError;
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbErr, ExecResult, IsolationLevel, QueryResult, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait, Value,
+};
+
+use crate::{Db, Engine};
+
+/// Opens units of work on a [`Db`]. Cloning shares the pool.
+#[derive(Debug, Clone)]
+pub struct SeaOrmStore {
+    db: Db,
+}
+
+impl SeaOrmStore {
+    /// A store on an open, migrated database.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Opens a read-write transaction: `BEGIN IMMEDIATE` on SQLite, `READ COMMITTED` on
+    /// PostgreSQL (see the module docs).
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection can be had, or SQLite's write lock is not free within
+    /// the busy timeout.
+    pub async fn begin_tx(&self) -> Result<SeaOrmTx, StoreError> {
+        let engine = self.db.engine();
+        let options = match engine {
+            Engine::Sqlite => TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            },
+            Engine::Postgres => TransactionOptions {
+                isolation_level: Some(IsolationLevel::ReadCommitted),
+                ..TransactionOptions::default()
+            },
+        };
+        let tx = self.db.connection().begin_with_options(options).await.map_err(errors::unavailable)?;
+        Ok(SeaOrmTx { tx, engine })
+    }
+}
+
+/// One transaction. Dropping it without [`SeaOrmTx::commit`] rolls back.
+#[derive(Debug)]
+pub struct SeaOrmTx {
+    tx: DatabaseTransaction,
+    engine: Engine,
+}
+
+impl SeaOrmTx {
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Makes every write of the transaction durable and visible at once.
+    ///
+    /// # Errors
+    /// `Unavailable` (then nothing was written).
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(errors::unavailable)
+    }
+
+    /// Undoes every write of the transaction (what dropping it does, but awaited).
+    ///
+    /// # Errors
+    /// `Unavailable` if the database does not answer (it rolls back on its own then).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await.map_err(errors::unavailable)
+    }
+
+    /// A statement written with `?` placeholders, for this engine.
+    fn statement(&self, sql: &str, values: Vec<Value>) -> Statement {
+        Statement::from_sql_and_values(self.engine.backend(), convert::placeholders(self.engine, sql), values)
+    }
+
+    async fn query_all(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, StoreError> {
+        self.tx.query_all_raw(self.statement(sql, values)).await.map_err(errors::unavailable)
+    }
+
+    async fn query_one(&self, sql: &str, values: Vec<Value>) -> Result<Option<QueryResult>, StoreError> {
+        self.tx.query_one_raw(self.statement(sql, values)).await.map_err(errors::unavailable)
+    }
+
+    async fn exec(&self, sql: &str, values: Vec<Value>) -> Result<ExecResult, StoreError> {
+        self.tx.execute_raw(self.statement(sql, values)).await.map_err(errors::unavailable)
+    }
+
+    /// Runs a write that may fail with an expected error so that, if it does, it changed
+    /// nothing and the transaction stays usable: inside a savepoint on PostgreSQL (see the
+    /// module docs). The caller maps the `DbErr` ([`errors::write_error`] and friends).
+    async fn exec_guarded(&self, sql: &str, values: Vec<Value>) -> Result<ExecResult, DbErr> {
+        let statement = self.statement(sql, values);
+        match self.engine {
+            Engine::Sqlite => self.tx.execute_raw(statement).await,
+            Engine::Postgres => {
+                // sea-orm's nested transaction is a SAVEPOINT on the same connection.
+                let savepoint = self.tx.begin().await?;
+                match savepoint.execute_raw(statement).await {
+                    Ok(done) => {
+                        savepoint.commit().await?;
+                        Ok(done)
+                    }
+                    Err(e) => {
+                        savepoint.rollback().await?;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+}
