@@ -15,12 +15,15 @@
 //!   rolled back on drop): `BEGIN IMMEDIATE` on SQLite, `READ COMMITTED` on PostgreSQL; database
 //!   errors mapped to the port's `StoreError` (unique index → `Conflict` naming the field, foreign
 //!   key → `Missing`, the seat pools' `CHECK` → `SeatsExhausted`, anything else `Unavailable`).
-//! - **Two repositories** on [`SeaOrmTx`], complete per the port's contract: `OrgRepository`
-//!   (organizations, `lock_org`, catalogs) and `LicenseRepository` (seat pools with the
-//!   race-free conditional `take_seats`, licenses, reservations).
+//! - **Nine repositories** on [`SeaOrmTx`], complete per the port's contract and tested on both
+//!   engines: `OrgRepository` (organizations, `lock_org`, catalogs), `LicenseRepository` (seat
+//!   pools with the race-free conditional `take_seats`, licenses, reservations),
+//!   `RoleRepository`, `GroupRepository` (groups, memberships with history, group flows),
+//!   `InviteRepository`, `ScheduleRepository`, `AuditLog` (with gap-free per-organization event
+//!   positions), `Outbox` and `WebhookRepository`.
 //!
-//! Not yet: the users, roles, groups, connections, invites, schedule, audit, outbox and webhook
-//! repositories, and so the domain's `Store`/`Tx` traits (`Tx` requires all of them) — the next
+//! Not yet: the users and connections repositories (with the Users-table and visible-connections
+//! queries), and so the domain's `Store`/`Tx` traits (`Tx` requires every repository) — the next
 //! parts of issue 3. This crate depends on `roster-domain` and nothing depends on it but
 //! `roster-app`; no sea-orm type is part of any port.
 

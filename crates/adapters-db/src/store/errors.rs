@@ -94,3 +94,9 @@ pub(crate) fn write_error(error: DbErr, missing: &'static str) -> StoreError {
         unavailable(error)
     }
 }
+
+/// The name of the unique index or constraint the statement broke, if that is why it failed
+/// (PostgreSQL's name, or SQLite's `table.column` list).
+pub(crate) fn unique_constraint(error: &DbErr) -> Option<String> {
+    database_error(error).filter(|db| db.kind() == ErrorKind::UniqueViolation).map(constraint_of)
+}

@@ -1,13 +1,15 @@
 //! The domain's persistence port on sea-orm: one database transaction per unit of work.
 //!
-//! **What exists so far.** [`SeaOrmStore::begin_tx`] opens a [`SeaOrmTx`], and `SeaOrmTx`
-//! implements the domain's [`OrgRepository`](roster_domain::ports::OrgRepository) (`orgs.rs`) and
-//! [`LicenseRepository`](roster_domain::ports::LicenseRepository) (`licenses.rs`) completely.
-//! The domain's `Store` and `Tx` traits are **not** implemented yet: `Tx` requires every
-//! repository (users, roles, groups, connections, invites, schedule, audit, outbox, webhooks),
-//! and those are the next increments of issue 3. Until then the contract suite
-//! (`store_contract_tests!`) cannot run on this adapter; `tests/repositories.rs` covers what
-//! exists on both engines.
+//! **What exists so far.** [`SeaOrmStore::begin_tx`] opens a [`SeaOrmTx`], which implements
+//! these repositories of the domain's port completely: `OrgRepository` (`orgs.rs`),
+//! `LicenseRepository` (`licenses.rs`), `RoleRepository` (`roles.rs`), `GroupRepository`
+//! (`groups.rs`), `InviteRepository` (`invites.rs`), `ScheduleRepository` (`schedule.rs`),
+//! `AuditLog` (`audit.rs`), `Outbox` (`outbox.rs`) and `WebhookRepository` (`webhooks.rs`), each
+//! tested on both engines (`tests/repositories*.rs`). `UserRepository` and
+//! `ConnectionRepository` (with the Users-table and visible-connections queries) are the next
+//! increment of issue 3; only then can `SeaOrmTx` implement the domain's `Tx` (which requires
+//! every repository) and `SeaOrmStore` its `Store`, and the contract suite
+//! (`store_contract_tests!`) run on this adapter.
 //!
 //! # Transactions
 //! - **SQLite**: `BEGIN IMMEDIATE` (sea-orm 2.0.4's
@@ -33,10 +35,17 @@
 //! whole transaction); on SQLite a failed statement is already undone alone and the transaction
 //! goes on, so no savepoint is spent.
 
+mod audit;
 mod convert;
 mod errors;
+mod groups;
+mod invites;
 mod licenses;
 mod orgs;
+mod outbox;
+mod roles;
+mod schedule;
+mod webhooks;
 
 use roster_domain::ports::StoreError;
 use sea_orm::{
