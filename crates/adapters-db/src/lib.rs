@@ -15,16 +15,16 @@
 //!   rolled back on drop): `BEGIN IMMEDIATE` on SQLite, `READ COMMITTED` on PostgreSQL; database
 //!   errors mapped to the port's `StoreError` (unique index → `Conflict` naming the field, foreign
 //!   key → `Missing`, the seat pools' `CHECK` → `SeatsExhausted`, anything else `Unavailable`).
-//! - **Nine repositories** on [`SeaOrmTx`], complete per the port's contract and tested on both
-//!   engines: `OrgRepository` (organizations, `lock_org`, catalogs), `LicenseRepository` (seat
-//!   pools with the race-free conditional `take_seats`, licenses, reservations),
-//!   `RoleRepository`, `GroupRepository` (groups, memberships with history, group flows),
-//!   `InviteRepository`, `ScheduleRepository`, `AuditLog` (with gap-free per-organization event
-//!   positions), `Outbox` and `WebhookRepository`.
+//! - **Every repository** of the port on [`SeaOrmTx`], complete per the port's contract and
+//!   tested on both engines: organizations (`lock_org`, catalogs), users (with the Users-table
+//!   query: derived status in SQL, row-value keyset), licenses (seat pools with the race-free
+//!   conditional `take_seats`, licenses, reservations), roles, groups (memberships with history,
+//!   group flows), connections (the visible-connections page as a union of index ranges, flows,
+//!   API keys), invites, scheduled changes, the audit log (gap-free per-organization event
+//!   positions), the outbox and webhooks.
 //!
-//! Not yet: the users and connections repositories (with the Users-table and visible-connections
-//! queries), and so the domain's `Store`/`Tx` traits (`Tx` requires every repository) — the next
-//! parts of issue 3. This crate depends on `roster-domain` and nothing depends on it but
+//! Not yet: the domain's `Store`/`Tx` traits on top of them and the contract suite run on this
+//! adapter — the next part of issue 3. This crate depends on `roster-domain` and nothing depends on it but
 //! `roster-app`; no sea-orm type is part of any port.
 
 mod connect;

@@ -1,15 +1,14 @@
 //! The domain's persistence port on sea-orm: one database transaction per unit of work.
 //!
 //! **What exists so far.** [`SeaOrmStore::begin_tx`] opens a [`SeaOrmTx`], which implements
-//! these repositories of the domain's port completely: `OrgRepository` (`orgs.rs`),
-//! `LicenseRepository` (`licenses.rs`), `RoleRepository` (`roles.rs`), `GroupRepository`
-//! (`groups.rs`), `InviteRepository` (`invites.rs`), `ScheduleRepository` (`schedule.rs`),
-//! `AuditLog` (`audit.rs`), `Outbox` (`outbox.rs`) and `WebhookRepository` (`webhooks.rs`), each
-//! tested on both engines (`tests/repositories*.rs`). `UserRepository` and
-//! `ConnectionRepository` (with the Users-table and visible-connections queries) are the next
-//! increment of issue 3; only then can `SeaOrmTx` implement the domain's `Tx` (which requires
-//! every repository) and `SeaOrmStore` its `Store`, and the contract suite
-//! (`store_contract_tests!`) run on this adapter.
+//! every repository of the domain's port completely: `OrgRepository` (`orgs.rs`),
+//! `UserRepository` (`users.rs`, with the Users-table query), `LicenseRepository`
+//! (`licenses.rs`), `RoleRepository` (`roles.rs`), `GroupRepository` (`groups.rs`),
+//! `ConnectionRepository` (`connections.rs`, with the visible-connections query),
+//! `InviteRepository` (`invites.rs`), `ScheduleRepository` (`schedule.rs`), `AuditLog`
+//! (`audit.rs`), `Outbox` (`outbox.rs`) and `WebhookRepository` (`webhooks.rs`), each tested on
+//! both engines (`tests/repositories*.rs`). The domain's `Store`/`Tx` traits and the contract
+//! suite (`store_contract_tests!`) on this adapter are the next step.
 //!
 //! # Transactions
 //! - **SQLite**: `BEGIN IMMEDIATE` (sea-orm 2.0.4's
@@ -36,6 +35,7 @@
 //! goes on, so no savepoint is spent.
 
 mod audit;
+mod connections;
 mod convert;
 mod errors;
 mod groups;
@@ -45,6 +45,7 @@ mod orgs;
 mod outbox;
 mod roles;
 mod schedule;
+mod users;
 mod webhooks;
 
 use roster_domain::ports::StoreError;

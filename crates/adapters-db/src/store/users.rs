@@ -1,0 +1,754 @@
+//! [`UserRepository`]: users with their role grants and group access, password hashes, and the
+//! Users-table query (§10) as one SQL statement per page (plus a `COUNT(*)` for page numbers).
+//!
+//! The `*_sort` columns and `search_text` are written here with every insert and update, from
+//! the Unicode lower-case forms (`str::to_lowercase`) the reference semantics compare
+//! (`users_query.rs`; `docs/decisions/0009-schema.md`): an absent agent or CRM id sorts as `''`.
+//! The status filter is the `OR` of 0009's predicates over the lifecycle facts, with the trial as
+//! a parameter and `core` as an `EXISTS` probe into `licenses`.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use roster_domain::catalog::Catalog;
+use roster_domain::ids::{GroupId, OrgId, RoleId, UserId};
+use roster_domain::ports::{PasswordHash, StoreError, UserLookup, UserRepository};
+use roster_domain::roles::RoleGrant;
+use roster_domain::user::{
+    CallRecording, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User, UserSettings,
+};
+use roster_domain::users_query::{SortValue, UserPage, UserPaging, UserQuery, UserSortField};
+use sea_orm::{QueryResult, Value};
+use uuid::Uuid;
+
+use super::SeaOrmTx;
+use super::convert::{
+    corrupt, count, get, get_id, get_json, get_opt_time, get_parsed, get_time, get_unsigned, id, json, opt_time, text,
+    time,
+};
+use super::errors;
+use crate::Engine;
+
+type R<T> = Result<T, StoreError>;
+
+const USER_COLUMNS: &str = "org_id, id, email, first_name, last_name, phone, nicknames, crm_id, agent_id, \
+    agent_ring_number, dialer_number, extra_permissions, mailbox_provider, email_throttle_max_per_day, \
+    flow_enabled, email_sync, calendar_sync, call_recording, homepage, round_robin, scoring_enabled, \
+    roaming_agent, voip_forward_to, deactivated_at, deleted_at, invited, inactive_reasons, ever_held_core, \
+    crm_connected, mailbox_connected, has_password, first_name_sort, last_name_sort, agent_id_sort, \
+    crm_id_sort, search_text, created_at, updated_at, version";
+
+/// The same columns qualified with the alias `u`.
+fn user_columns_u() -> String {
+    USER_COLUMNS.split(',').map(|c| format!("u.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
+const MISSING_USER: StoreError = StoreError::Missing { kind: "user" };
+
+/// Ids per `IN (…)` list, well under every engine's parameter limit.
+const CHUNK: usize = 500;
+
+/// Separates the parts of `search_text`; no searchable value can contain it.
+const SEARCH_SEPARATOR: char = '\u{1f}';
+
+/// The bit of each system reason in `inactive_reasons` (fixed by the migration).
+fn reason_bit(reason: InactiveReason) -> i64 {
+    match reason {
+        InactiveReason::InactiveInCrm => 1,
+        InactiveReason::InactiveInMailbox => 2,
+        InactiveReason::AccountFailure => 4,
+        InactiveReason::PackageExpired => 8,
+        InactiveReason::NoLicense => 16,
+    }
+}
+
+const REASONS: [InactiveReason; 5] = [
+    InactiveReason::InactiveInCrm,
+    InactiveReason::InactiveInMailbox,
+    InactiveReason::AccountFailure,
+    InactiveReason::PackageExpired,
+    InactiveReason::NoLicense,
+];
+
+fn mailbox_text(p: MailboxProvider) -> &'static str {
+    match p {
+        MailboxProvider::None => "none",
+        MailboxProvider::Google => "google",
+        MailboxProvider::Microsoft => "microsoft",
+    }
+}
+
+fn call_recording_text(c: CallRecording) -> &'static str {
+    match c {
+        CallRecording::Optional => "optional",
+        CallRecording::Enforced => "enforced",
+        CallRecording::Disabled => "disabled",
+    }
+}
+
+fn homepage_text(h: Homepage) -> &'static str {
+    match h {
+        Homepage::Default => "default",
+        Homepage::Leads => "leads",
+    }
+}
+
+fn opt_text<T: AsRef<str>>(value: Option<&T>) -> Value {
+    value.map(|v| v.as_ref().to_owned()).into()
+}
+
+fn opt_parsed<T: std::str::FromStr>(row: &QueryResult, column: &str) -> R<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    get::<Option<String>>(row, column)?.map(|s| s.parse().map_err(|e| corrupt(column, e))).transpose()
+}
+
+/// What `search_text` holds: the lower-cased display name, email, nicknames, agent id, CRM id
+/// and phone, joined by U+001F.
+fn search_text(user: &User) -> String {
+    let mut parts = vec![user.display_name().to_lowercase(), user.email.as_str().to_lowercase()];
+    parts.extend(user.nicknames.into_iter().map(|n| n.as_str().to_lowercase()));
+    parts.extend(user.agent_id.as_ref().map(|a| a.as_str().to_lowercase()));
+    parts.extend(user.crm_id.as_ref().map(|c| c.as_str().to_lowercase()));
+    parts.extend(user.phone.as_ref().map(|p| p.as_str().to_lowercase()));
+    parts.join(&SEARCH_SEPARATOR.to_string())
+}
+
+/// `s` as a literal inside a `LIKE … ESCAPE '\'` pattern.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A statement under construction: text with `?` placeholders and their values, in order.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    fn bind(&mut self, v: Value) -> &mut Self {
+        self.text.push('?');
+        self.values.push(v);
+        self
+    }
+}
+
+/// The sort column of a field (the stored lower-case forms).
+fn sort_column(field: UserSortField) -> &'static str {
+    match field {
+        UserSortField::FirstName => "u.first_name_sort",
+        UserSortField::LastName => "u.last_name_sort",
+        UserSortField::Email => "u.email",
+        UserSortField::CreatedAt => "u.created_at",
+        UserSortField::AgentId => "u.agent_id_sort",
+        UserSortField::CrmId => "u.crm_id_sort",
+    }
+}
+
+/// One component of the keyset comparison.
+struct KeyPart {
+    column: &'static str,
+    descending: bool,
+    value: CursorValue,
+}
+
+/// A cursor's sort value as the keyset condition uses it.
+enum CursorValue {
+    /// The value in the column's representation.
+    Bound(Value),
+    /// A value of another type than the column's: every row compares to it as this
+    /// (`SortValue`'s order: Null < Text < Time).
+    Const(Ordering),
+    /// `Text("")` on a column where absent ids are stored as `''`: above every absent id
+    /// (`Null`), below every id (never empty).
+    AboveAbsent,
+}
+
+impl SeaOrmTx {
+    fn user_from_row(&self, row: &QueryResult) -> R<User> {
+        let bits = get::<i64>(row, "inactive_reasons")?;
+        let inactive_reasons = REASONS.into_iter().filter(|r| bits & reason_bit(*r) != 0).collect();
+        let mailbox_provider = match get::<String>(row, "mailbox_provider")?.as_str() {
+            "none" => MailboxProvider::None,
+            "google" => MailboxProvider::Google,
+            "microsoft" => MailboxProvider::Microsoft,
+            other => return Err(corrupt("mailbox_provider", other)),
+        };
+        let call_recording = match get::<String>(row, "call_recording")?.as_str() {
+            "optional" => CallRecording::Optional,
+            "enforced" => CallRecording::Enforced,
+            "disabled" => CallRecording::Disabled,
+            other => return Err(corrupt("call_recording", other)),
+        };
+        let homepage = match get::<String>(row, "homepage")?.as_str() {
+            "default" => Homepage::Default,
+            "leads" => Homepage::Leads,
+            other => return Err(corrupt("homepage", other)),
+        };
+        Ok(User {
+            id: get_id(row, "id", UserId::from_uuid)?,
+            org_id: get_id(row, "org_id", OrgId::from_uuid)?,
+            email: get_parsed(row, "email")?,
+            first_name: get_parsed(row, "first_name")?,
+            last_name: get_parsed(row, "last_name")?,
+            phone: opt_parsed(row, "phone")?,
+            nicknames: get_json(self.engine, row, "nicknames")?,
+            crm_id: opt_parsed(row, "crm_id")?,
+            agent_id: opt_parsed(row, "agent_id")?,
+            agent_ring_number: opt_parsed(row, "agent_ring_number")?,
+            dialer_number: opt_parsed(row, "dialer_number")?,
+            roles: BTreeSet::new(),
+            extra_permissions: get_json(self.engine, row, "extra_permissions")?,
+            group_access: BTreeSet::new(),
+            settings: UserSettings {
+                mailbox_provider,
+                email_throttle_max_per_day: get_unsigned(row, "email_throttle_max_per_day")?,
+                flow_enabled: get(row, "flow_enabled")?,
+                email_sync: get(row, "email_sync")?,
+                calendar_sync: get(row, "calendar_sync")?,
+                call_recording,
+                homepage,
+                round_robin: get(row, "round_robin")?,
+                scoring_enabled: get(row, "scoring_enabled")?,
+                roaming_agent: get(row, "roaming_agent")?,
+                voip_forward_to: opt_parsed(row, "voip_forward_to")?,
+            },
+            lifecycle: Lifecycle {
+                deactivated_at: get_opt_time(self.engine, row, "deactivated_at")?,
+                deleted_at: get_opt_time(self.engine, row, "deleted_at")?,
+                invited: get(row, "invited")?,
+                inactive_reasons,
+                ever_held_core: get(row, "ever_held_core")?,
+                crm_connected: get(row, "crm_connected")?,
+                mailbox_connected: get(row, "mailbox_connected")?,
+            },
+            has_password: get(row, "has_password")?,
+            created_at: get_time(self.engine, row, "created_at")?,
+            updated_at: get_time(self.engine, row, "updated_at")?,
+            version: get_unsigned(row, "version")?,
+        })
+    }
+
+    /// The columns every write of a user sets, in [`USER_COLUMNS`] order after `org_id, id`.
+    fn user_values(&self, user: &User) -> R<Vec<Value>> {
+        let s = &user.settings;
+        let l = &user.lifecycle;
+        let bits: i64 = l.inactive_reasons.iter().map(|r| reason_bit(*r)).sum();
+        Ok(vec![
+            text(&user.email),
+            text(&user.first_name),
+            text(&user.last_name),
+            opt_text(user.phone.as_ref()),
+            json(self.engine, &user.nicknames)?,
+            opt_text(user.crm_id.as_ref()),
+            opt_text(user.agent_id.as_ref()),
+            opt_text(user.agent_ring_number.as_ref()),
+            opt_text(user.dialer_number.as_ref()),
+            json(self.engine, &user.extra_permissions)?,
+            mailbox_text(s.mailbox_provider).into(),
+            count(s.email_throttle_max_per_day)?,
+            s.flow_enabled.into(),
+            s.email_sync.into(),
+            s.calendar_sync.into(),
+            call_recording_text(s.call_recording).into(),
+            homepage_text(s.homepage).into(),
+            s.round_robin.into(),
+            s.scoring_enabled.into(),
+            s.roaming_agent.into(),
+            opt_text(s.voip_forward_to.as_ref()),
+            opt_time(self.engine, l.deactivated_at)?,
+            opt_time(self.engine, l.deleted_at)?,
+            l.invited.into(),
+            Value::BigInt(Some(bits)),
+            l.ever_held_core.into(),
+            l.crm_connected.into(),
+            l.mailbox_connected.into(),
+            user.has_password.into(),
+            user.first_name.as_str().to_lowercase().into(),
+            user.last_name.as_str().to_lowercase().into(),
+            user.agent_id.as_ref().map_or_else(String::new, |a| a.as_str().to_lowercase()).into(),
+            user.crm_id.as_ref().map_or_else(String::new, |c| c.as_str().to_lowercase()).into(),
+            search_text(user).into(),
+            time(self.engine, user.created_at)?,
+            time(self.engine, user.updated_at)?,
+            count(user.version)?,
+        ])
+    }
+
+    async fn user_exists(&self, org: OrgId, user: UserId) -> R<bool> {
+        let sql = "SELECT 1 AS one FROM users WHERE org_id = ? AND id = ?";
+        Ok(self.query_one(sql, vec![id(org.as_uuid()), id(user.as_uuid())]).await?.is_some())
+    }
+
+    /// Replaces the user's role grants and group access with the user's.
+    async fn write_children(&self, user: &User, replace: bool) -> R<()> {
+        let org_id = id(user.org_id.as_uuid());
+        let user_id = id(user.id.as_uuid());
+        if replace {
+            let keys = vec![org_id.clone(), user_id.clone()];
+            self.exec("DELETE FROM user_roles WHERE org_id = ? AND user_id = ?", keys.clone()).await?;
+            self.exec("DELETE FROM user_group_access WHERE org_id = ? AND user_id = ?", keys).await?;
+        }
+        if !user.roles.is_empty() {
+            let rows = vec!["(?, ?, ?, ?)"; user.roles.len()].join(", ");
+            let values = user
+                .roles
+                .iter()
+                .flat_map(|g| {
+                    let scope: Value = g.scope.as_ref().map(GroupId::as_uuid).into();
+                    [org_id.clone(), user_id.clone(), id(g.role_id.as_uuid()), scope]
+                })
+                .collect();
+            let sql = format!("INSERT INTO user_roles (org_id, user_id, role_id, scope_group_id) VALUES {rows}");
+            self.exec(&sql, values).await?;
+        }
+        if !user.group_access.is_empty() {
+            let rows = vec!["(?, ?, ?)"; user.group_access.len()].join(", ");
+            let values =
+                user.group_access.iter().flat_map(|g| [org_id.clone(), user_id.clone(), id(g.as_uuid())]).collect();
+            let sql = format!("INSERT INTO user_group_access (org_id, user_id, group_id) VALUES {rows}");
+            self.exec(&sql, values).await?;
+        }
+        Ok(())
+    }
+
+    /// Users from their rows, with their role grants and group access, in the rows' order.
+    async fn users_with_children(&self, org: OrgId, rows: &[QueryResult]) -> R<Vec<User>> {
+        let mut users: Vec<User> = rows.iter().map(|row| self.user_from_row(row)).collect::<R<_>>()?;
+        if users.is_empty() {
+            return Ok(users);
+        }
+        let mut roles: BTreeMap<UserId, BTreeSet<RoleGrant>> = BTreeMap::new();
+        let mut access: BTreeMap<UserId, BTreeSet<GroupId>> = BTreeMap::new();
+        let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        for chunk in ids.chunks(CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut values = vec![id(org.as_uuid())];
+            values.extend(chunk.iter().map(|u| id(u.as_uuid())));
+            let sql = format!(
+                "SELECT user_id, role_id, scope_group_id FROM user_roles WHERE org_id = ? AND user_id IN ({marks})"
+            );
+            for row in &self.query_all(&sql, values.clone()).await? {
+                let grant = RoleGrant {
+                    role_id: get_id(row, "role_id", RoleId::from_uuid)?,
+                    scope: get::<Option<Uuid>>(row, "scope_group_id")?.map(GroupId::from_uuid),
+                };
+                roles.entry(get_id(row, "user_id", UserId::from_uuid)?).or_default().insert(grant);
+            }
+            let sql =
+                format!("SELECT user_id, group_id FROM user_group_access WHERE org_id = ? AND user_id IN ({marks})");
+            for row in &self.query_all(&sql, values).await? {
+                let group = get_id(row, "group_id", GroupId::from_uuid)?;
+                access.entry(get_id(row, "user_id", UserId::from_uuid)?).or_default().insert(group);
+            }
+        }
+        for user in &mut users {
+            user.roles = roles.remove(&user.id).unwrap_or_default();
+            user.group_access = access.remove(&user.id).unwrap_or_default();
+        }
+        Ok(users)
+    }
+
+    async fn select_users(&self, org: OrgId, sql: &str, values: Vec<Value>) -> R<Vec<User>> {
+        let rows = self.query_all(sql, values).await?;
+        self.users_with_children(org, &rows).await
+    }
+
+    /// The `WHERE` clause of the Users-table query (alias `u`), appended to `sql`.
+    fn user_filters(&self, query: &UserQuery, sql: &mut Sql) -> R<()> {
+        sql.push(" WHERE u.org_id = ").bind(id(query.org_id.as_uuid())).push(" AND u.deleted_at IS NULL");
+        if let Some(role) = query.role {
+            sql.push(" AND EXISTS (SELECT 1 FROM user_roles r WHERE r.org_id = u.org_id AND r.user_id = u.id AND r.role_id = ")
+                .bind(id(role.as_uuid()))
+                .push(")");
+        }
+        if let Some(from) = query.created_from {
+            sql.push(" AND u.created_at >= ").bind(time(self.engine, from)?);
+        }
+        if let Some(to) = query.created_to {
+            sql.push(" AND u.created_at < ").bind(time(self.engine, to)?);
+        }
+        if let Some(q) = &query.q {
+            let q = q.trim().to_lowercase();
+            if q.contains(SEARCH_SEPARATOR) {
+                // No searchable value contains it, so nothing matches.
+                sql.push(" AND 1 = 0");
+            } else if !q.is_empty() {
+                sql.push(" AND u.search_text LIKE ").bind(format!("%{}%", like_escape(&q)).into()).push(" ESCAPE '\\'");
+            }
+        }
+        if !query.statuses.is_empty() {
+            let core = Catalog::core_key();
+            let member = "(u.deactivated_at IS NULL AND NOT u.invited)";
+            let mut any = Vec::new();
+            for status in &query.statuses {
+                let mut p = Sql::default();
+                // `entitled` = (:trial OR core), written out where needed (each with its values).
+                let entitled = |p: &mut Sql| {
+                    p.push("(")
+                        .bind(query.in_trial.into())
+                        .push(
+                            " OR EXISTS (SELECT 1 FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id \
+                             AND l.product = ",
+                        )
+                        .bind(text(&core))
+                        .push("))");
+                };
+                match status {
+                    StatusKind::Deleted => {
+                        p.push("1 = 0");
+                    }
+                    StatusKind::Deactivated => {
+                        p.push("u.deactivated_at IS NOT NULL");
+                    }
+                    StatusKind::Invited => {
+                        p.push("(u.deactivated_at IS NULL AND u.invited)");
+                    }
+                    StatusKind::Inactive => {
+                        p.push("(").push(member).push(" AND (u.inactive_reasons <> 0 OR NOT (");
+                        entitled(&mut p);
+                        p.push(" OR u.ever_held_core)))");
+                    }
+                    StatusKind::Revoked => {
+                        p.push("(").push(member).push(" AND u.inactive_reasons = 0 AND NOT ");
+                        entitled(&mut p);
+                        p.push(" AND u.ever_held_core)");
+                    }
+                    StatusKind::Pending => {
+                        p.push("(").push(member).push(" AND u.inactive_reasons = 0 AND ");
+                        entitled(&mut p);
+                        p.push(" AND NOT (u.crm_connected AND u.mailbox_connected))");
+                    }
+                    StatusKind::Active => {
+                        p.push("(").push(member).push(" AND u.inactive_reasons = 0 AND ");
+                        entitled(&mut p);
+                        p.push(" AND u.crm_connected AND u.mailbox_connected)");
+                    }
+                }
+                any.push(p);
+            }
+            sql.push(" AND (");
+            for (i, p) in any.into_iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                sql.text.push_str(&p.text);
+                sql.values.extend(p.values);
+            }
+            sql.push(")");
+        }
+        if let Some((product, held)) = &query.product {
+            sql.push(if *held { " AND EXISTS" } else { " AND NOT EXISTS" })
+                .push(" (SELECT 1 FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id AND l.product = ")
+                .bind(text(product))
+                .push(")");
+        }
+        if let Some(group) = query.group {
+            let same = match self.engine {
+                Engine::Sqlite => "m.left_at IS g.deleted_at",
+                Engine::Postgres => "m.left_at IS NOT DISTINCT FROM g.deleted_at",
+            };
+            sql.push(
+                " AND EXISTS (SELECT 1 FROM groups g JOIN memberships m ON m.org_id = g.org_id AND m.group_id = g.id \
+                 WHERE g.org_id = u.org_id AND g.id = ",
+            )
+            .bind(id(group.as_uuid()))
+            .push(" AND m.user_id = u.id AND ")
+            .push(same)
+            .push(")");
+        }
+        Ok(())
+    }
+
+    /// The keyset condition "the row sorts strictly after the cursor", appended to `sql`: runs of
+    /// components with the same direction compare as row values, `(a, b) > (?, ?)`.
+    fn keyset(sql: &mut Sql, parts: Vec<KeyPart>) {
+        // Runs of consecutive components with one direction, each a row value; a component
+        // whose cursor value has another type is a run of its own with a constant outcome.
+        let mut runs: Vec<Vec<KeyPart>> = Vec::new();
+        for part in parts {
+            let joins = runs.last().is_some_and(|run: &Vec<KeyPart>| {
+                let last = &run[run.len() - 1];
+                last.descending == part.descending
+                    && matches!(last.value, CursorValue::Bound(_))
+                    && matches!(part.value, CursorValue::Bound(_))
+            });
+            match runs.last_mut() {
+                Some(run) if joins => run.push(part),
+                _ => runs.push(vec![part]),
+            }
+        }
+        sql.push(" AND (");
+        for i in 0..runs.len() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("(");
+            for run in &runs[..i] {
+                Self::row_compare(sql, run, "=");
+                sql.push(" AND ");
+            }
+            let run = &runs[i];
+            Self::row_compare(sql, run, if run[0].descending { "<" } else { ">" });
+            sql.push(")");
+        }
+        sql.push(")");
+    }
+
+    fn row_compare(sql: &mut Sql, run: &[KeyPart], op: &str) {
+        let first = &run[0];
+        match &first.value {
+            CursorValue::Const(ordering) => {
+                // The row compares to the cursor's value as `ordering` whatever the row holds.
+                let after = if first.descending { *ordering == Ordering::Less } else { *ordering == Ordering::Greater };
+                sql.push(if op != "=" && after { "1 = 1" } else { "1 = 0" });
+            }
+            CursorValue::AboveAbsent => {
+                // Never equal; after it ascending: every present id; descending: every absent one.
+                let fragment = match (op, first.descending) {
+                    ("=", _) => "1 = 0".to_owned(),
+                    (_, false) => format!("{} <> ''", first.column),
+                    (_, true) => format!("{} = ''", first.column),
+                };
+                sql.push(&fragment);
+            }
+            CursorValue::Bound(_) => {
+                sql.push("(").push(&run.iter().map(|p| p.column).collect::<Vec<_>>().join(", ")).push(") ").push(op);
+                sql.push(" (");
+                for (i, part) in run.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    if let CursorValue::Bound(v) = &part.value {
+                        sql.bind(v.clone());
+                    }
+                }
+                sql.push(")");
+            }
+        }
+    }
+
+    /// The cursor's value for a column, in the column's representation.
+    fn key_value(&self, field: UserSortField, value: &SortValue) -> R<CursorValue> {
+        let is_time = field == UserSortField::CreatedAt;
+        let may_be_absent = matches!(field, UserSortField::AgentId | UserSortField::CrmId);
+        Ok(match (value, is_time) {
+            (SortValue::Time(t), true) => CursorValue::Bound(time(self.engine, *t)?),
+            (SortValue::Text(s), false) if s.is_empty() && may_be_absent => CursorValue::AboveAbsent,
+            (SortValue::Text(s), false) => CursorValue::Bound(s.clone().into()),
+            // Absent ids are stored as ''; on a column that is never absent (nor empty), '' is
+            // below every value too.
+            (SortValue::Null, false) => CursorValue::Bound(String::new().into()),
+            // Every time is above Null and Text; every text below Time.
+            (SortValue::Null | SortValue::Text(_), true) => CursorValue::Const(Ordering::Greater),
+            (SortValue::Time(_), false) => CursorValue::Const(Ordering::Less),
+        })
+    }
+}
+
+#[async_trait]
+impl UserRepository for SeaOrmTx {
+    async fn insert_user(&mut self, user: &User) -> R<()> {
+        let mut values = vec![id(user.org_id.as_uuid()), id(user.id.as_uuid())];
+        values.extend(self.user_values(user)?);
+        let marks = vec!["?"; values.len()].join(", ");
+        let sql = format!("INSERT INTO users ({USER_COLUMNS}) VALUES ({marks})");
+        self.exec_guarded(&sql, values).await.map_err(|e| errors::write_error(e, "user"))?;
+        self.write_children(user, false).await
+    }
+
+    async fn user(&mut self, org: OrgId, user: UserId) -> R<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ? AND id = ?");
+        Ok(self.select_users(org, &sql, vec![id(org.as_uuid()), id(user.as_uuid())]).await?.pop())
+    }
+
+    async fn users_by_ids(&mut self, org: OrgId, ids: &[UserId]) -> R<Vec<User>> {
+        let wanted: Vec<UserId> = ids.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+        let mut out = Vec::with_capacity(wanted.len());
+        for chunk in wanted.chunks(CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ? AND id IN ({marks}) ORDER BY id");
+            let mut values = vec![id(org.as_uuid())];
+            values.extend(chunk.iter().map(|u| id(u.as_uuid())));
+            out.extend(self.select_users(org, &sql, values).await?);
+        }
+        Ok(out)
+    }
+
+    async fn find_user<'a>(&mut self, org: OrgId, lookup: UserLookup<'a>) -> R<Option<User>> {
+        let (column, value) = match lookup {
+            UserLookup::Email(e) => ("email", text(e)),
+            UserLookup::Phone(p) => ("phone", text(p)),
+            UserLookup::AgentId(a) => ("agent_id", text(a)),
+            UserLookup::CrmId(c) => ("crm_id", text(c)),
+        };
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ? AND {column} = ? AND deleted_at IS NULL");
+        Ok(self.select_users(org, &sql, vec![id(org.as_uuid()), value]).await?.pop())
+    }
+
+    async fn update_user(&mut self, user: &User) -> R<()> {
+        // Version 0 never matches a row (the schema keeps versions >= 1): stale, or missing.
+        let previous = user.version.saturating_sub(1);
+        let mut values = self.user_values(user)?;
+        values.extend([id(user.org_id.as_uuid()), id(user.id.as_uuid()), count(previous)?]);
+        let set = USER_COLUMNS.split(',').skip(2).map(|c| format!("{} = ?", c.trim())).collect::<Vec<_>>().join(", ");
+        let sql = format!("UPDATE users SET {set} WHERE org_id = ? AND id = ? AND version = ?");
+        // A stale or missing user matches no row, so those are reported before a conflict, as
+        // in the reference store.
+        let done = self.exec_guarded(&sql, values).await.map_err(|e| errors::write_error(e, "user"))?;
+        if done.rows_affected() == 0 {
+            return Err(if self.user_exists(user.org_id, user.id).await? {
+                StoreError::StaleVersion { kind: "user" }
+            } else {
+                MISSING_USER
+            });
+        }
+        self.write_children(user, true).await
+    }
+
+    async fn purge_user(&mut self, org: OrgId, user: UserId) -> R<()> {
+        if !self.user_exists(org, user).await? {
+            return Err(MISSING_USER);
+        }
+        let keys = || vec![id(org.as_uuid()), id(user.as_uuid())];
+        self.exec(
+            "DELETE FROM seat_reservations WHERE org_id = ? AND invite_id IN \
+             (SELECT id FROM invites WHERE org_id = ? AND user_id = ?)",
+            vec![id(org.as_uuid()), id(org.as_uuid()), id(user.as_uuid())],
+        )
+        .await?;
+        for table in [
+            "invites",
+            "scheduled_changes",
+            "memberships",
+            "licenses",
+            "password_hashes",
+            "sessions",
+            "saved_views",
+            "user_roles",
+            "user_group_access",
+        ] {
+            self.exec(&format!("DELETE FROM {table} WHERE org_id = ? AND user_id = ?"), keys()).await?;
+        }
+        self.exec("DELETE FROM users WHERE org_id = ? AND id = ?", keys()).await?;
+        Ok(())
+    }
+
+    async fn active_admins(&mut self, org: OrgId, admin_role: RoleId) -> R<Vec<UserId>> {
+        let sql = "SELECT u.id FROM users u WHERE u.org_id = ? AND u.deleted_at IS NULL \
+                   AND u.deactivated_at IS NULL AND NOT u.invited AND EXISTS (SELECT 1 FROM user_roles r \
+                   WHERE r.org_id = u.org_id AND r.user_id = u.id AND r.role_id = ? AND r.scope_group_id IS NULL) \
+                   ORDER BY u.id";
+        let rows = self.query_all(sql, vec![id(org.as_uuid()), id(admin_role.as_uuid())]).await?;
+        rows.iter().map(|row| get_id(row, "id", UserId::from_uuid)).collect()
+    }
+
+    async fn count_billable(&mut self, org: OrgId) -> R<u64> {
+        let sql = "SELECT COUNT(*) AS n FROM users WHERE org_id = ? AND deleted_at IS NULL \
+                   AND deactivated_at IS NULL AND NOT invited";
+        let row = self.query_one(sql, vec![id(org.as_uuid())]).await?.ok_or_else(|| corrupt("n", "no row"))?;
+        get_unsigned(&row, "n")
+    }
+
+    async fn list_users(&mut self, query: &UserQuery) -> R<UserPage> {
+        let sort = query.effective_sort();
+        let mut sql = Sql::default();
+        sql.push("SELECT ").push(&user_columns_u()).push(" FROM users u");
+        self.user_filters(query, &mut sql)?;
+        let mut filters_only = None;
+        let mut limit = None;
+        let mut offset = None;
+        match &query.paging {
+            None => {}
+            Some(UserPaging::Cursor { after, limit: n }) => {
+                if let Some(cursor) = after {
+                    let mut parts = Vec::new();
+                    for (s, v) in sort.iter().zip(&cursor.values) {
+                        parts.push(KeyPart {
+                            column: sort_column(s.field),
+                            descending: s.descending,
+                            value: self.key_value(s.field, v)?,
+                        });
+                    }
+                    parts.push(KeyPart {
+                        column: "u.id",
+                        descending: false,
+                        value: CursorValue::Bound(id(cursor.id.as_uuid())),
+                    });
+                    Self::keyset(&mut sql, parts);
+                }
+                limit = Some(u64::from(*n) + 1);
+            }
+            Some(UserPaging::Page { page, per_page }) => {
+                filters_only = Some((sql.text.clone(), sql.values.clone()));
+                limit = Some(u64::from(*per_page));
+                offset = Some(u64::from(page.saturating_sub(1)) * u64::from(*per_page));
+            }
+        }
+        sql.push(" ORDER BY ");
+        for s in &sort {
+            sql.push(sort_column(s.field)).push(if s.descending { " DESC, " } else { " ASC, " });
+        }
+        sql.push("u.id ASC");
+        if let Some(n) = limit {
+            sql.push(" LIMIT ").bind(count(n)?);
+        }
+        if let Some(o) = offset {
+            sql.push(" OFFSET ").bind(count(o)?);
+        }
+        let mut items = self.select_users(query.org_id, &sql.text, sql.values).await?;
+        match &query.paging {
+            None => Ok(UserPage { items, next_cursor: None, total: None }),
+            Some(UserPaging::Cursor { limit: n, .. }) => {
+                let size = usize::try_from(*n).unwrap_or(usize::MAX);
+                let more = items.len() > size;
+                items.truncate(size);
+                let next_cursor = if more {
+                    items.last().map(|u| roster_domain::users_query::UserCursor { values: query.sort_key(u), id: u.id })
+                } else {
+                    None
+                };
+                Ok(UserPage { items, next_cursor, total: None })
+            }
+            Some(UserPaging::Page { .. }) => {
+                let (filters, values) = filters_only.unwrap_or_default();
+                let count_sql =
+                    filters.replacen(&format!("SELECT {} FROM", user_columns_u()), "SELECT COUNT(*) AS n FROM", 1);
+                let row = self
+                    .query_one(&count_sql, values)
+                    .await?
+                    .ok_or_else(|| corrupt("n", "COUNT(*) answered no row"))?;
+                Ok(UserPage { items, next_cursor: None, total: Some(get_unsigned(&row, "n")?) })
+            }
+        }
+    }
+
+    async fn set_password_hash(&mut self, org: OrgId, user: UserId, hash: &PasswordHash) -> R<()> {
+        let sql = "INSERT INTO password_hashes (org_id, user_id, phc) VALUES (?, ?, ?) \
+                   ON CONFLICT (org_id, user_id) DO UPDATE SET phc = excluded.phc";
+        let values = vec![id(org.as_uuid()), id(user.as_uuid()), hash.as_str().to_owned().into()];
+        self.exec_guarded(sql, values).await.map_err(|e| errors::write_error(e, "user"))?;
+        Ok(())
+    }
+
+    async fn password_hash(&mut self, org: OrgId, user: UserId) -> R<Option<PasswordHash>> {
+        let sql = "SELECT phc FROM password_hashes WHERE org_id = ? AND user_id = ?";
+        let row = self.query_one(sql, vec![id(org.as_uuid()), id(user.as_uuid())]).await?;
+        row.map(|row| get::<String>(&row, "phc").map(PasswordHash::new)).transpose()
+    }
+}
