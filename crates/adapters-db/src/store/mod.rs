@@ -7,8 +7,10 @@
 //! `ConnectionRepository` (`connections.rs`, with the visible-connections query),
 //! `InviteRepository` (`invites.rs`), `ScheduleRepository` (`schedule.rs`), `AuditLog`
 //! (`audit.rs`), `Outbox` (`outbox.rs`) and `WebhookRepository` (`webhooks.rs`), each tested on
-//! both engines (`tests/repositories*.rs`). The domain's `Store`/`Tx` traits and the contract
-//! suite (`store_contract_tests!`) on this adapter are the next step.
+//! both engines (`tests/repositories*.rs`). On top of them `SeaOrmStore` implements the
+//! domain's `Store` and `SeaOrmTx` its `Tx`, and the whole persistence contract suite
+//! (`store_contract_tests!`) passes on SQLite (`tests/contract_sqlite.rs`) and PostgreSQL
+//! (`tests/contract_postgres.rs`).
 //!
 //! # Transactions
 //! - **SQLite**: `BEGIN IMMEDIATE` (sea-orm 2.0.4's
@@ -162,5 +164,19 @@ impl SeaOrmTx {
                 }
             }
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl roster_domain::ports::Store for SeaOrmStore {
+    async fn begin(&self) -> Result<Box<dyn roster_domain::ports::Tx>, StoreError> {
+        Ok(Box::new(self.begin_tx().await?))
+    }
+}
+
+#[async_trait::async_trait]
+impl roster_domain::ports::Tx for SeaOrmTx {
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        SeaOrmTx::commit(*self).await
     }
 }
