@@ -4,7 +4,7 @@
 //! each table is for and which query each index serves, and drops them again in `down`. They
 //! are written in plain SQL over plain table and column names — never the store's entity types —
 //! so an old migration keeps its meaning when the code moves on; the few types that differ
-//! between the engines are placeholders (`ddl`). A released migration is never edited: a change
+//! between the engines are type markers (`ddl`). A released migration is never edited: a change
 //! is a new file appended to [`Migrator::migrations`].
 
 mod ddl;

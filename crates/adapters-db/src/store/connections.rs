@@ -144,7 +144,7 @@ impl SeaOrmTx {
 
     /// One branch of the page query: at most `n` `(connection_id, created_at)` newest first
     /// after the cursor, restricted to the connections stamped with `filter` when given. Pushes
-    /// its parameters onto `values`, in the order of its placeholders.
+    /// its parameters onto `values`, in the order of its parameter markers.
     fn branch_sql(
         &self,
         branch: Branch,

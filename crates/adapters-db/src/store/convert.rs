@@ -154,10 +154,10 @@ pub(crate) fn get_json<T: DeserializeOwned>(engine: Engine, row: &QueryResult, c
     parsed.map_err(|e| corrupt(column, e))
 }
 
-/// `sql`, written with `?` placeholders, for the engine: PostgreSQL numbers them (`$1, $2…`).
-/// Roster's statements contain no `?` other than placeholders (no string literals with one, no
+/// `sql`, written with `?` parameter markers, for the engine: PostgreSQL numbers them (`$1, $2…`).
+/// Roster's statements contain no `?` other than parameter markers (no string literals with one, no
 /// `jsonb` `?` operator).
-pub(crate) fn placeholders(engine: Engine, sql: &str) -> String {
+pub(crate) fn number_parameters(engine: Engine, sql: &str) -> String {
     match engine {
         Engine::Sqlite => sql.to_owned(),
         Engine::Postgres => {
@@ -184,9 +184,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn postgres_numbers_placeholders() {
-        assert_eq!(placeholders(Engine::Postgres, "a = ? AND b = ?"), "a = $1 AND b = $2");
-        assert_eq!(placeholders(Engine::Sqlite, "a = ? AND b = ?"), "a = ? AND b = ?");
+    fn postgres_numbers_parameter_markers() {
+        assert_eq!(number_parameters(Engine::Postgres, "a = ? AND b = ?"), "a = $1 AND b = $2");
+        assert_eq!(number_parameters(Engine::Sqlite, "a = ? AND b = ?"), "a = ? AND b = ?");
     }
 
     #[test]

@@ -125,9 +125,9 @@ impl SeaOrmTx {
         self.tx.rollback().await.map_err(errors::unavailable)
     }
 
-    /// A statement written with `?` placeholders, for this engine.
+    /// A statement written with `?` parameter markers, for this engine.
     fn statement(&self, sql: &str, values: Vec<Value>) -> Statement {
-        Statement::from_sql_and_values(self.engine.backend(), convert::placeholders(self.engine, sql), values)
+        Statement::from_sql_and_values(self.engine.backend(), convert::number_parameters(self.engine, sql), values)
     }
 
     async fn query_all(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, StoreError> {

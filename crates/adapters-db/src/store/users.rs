@@ -128,7 +128,7 @@ fn like_escape(s: &str) -> String {
     out
 }
 
-/// A statement under construction: text with `?` placeholders and their values, in order.
+/// A statement under construction: text with `?` parameter markers and their values, in order.
 #[derive(Default)]
 struct Sql {
     text: String,

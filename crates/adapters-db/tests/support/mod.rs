@@ -96,7 +96,7 @@ impl TestDb {
         drop(guard);
     }
 
-    /// Runs one statement written with `?` placeholders and the `{t}` time literal (see
+    /// Runs one statement written with `?` parameter markers and the `{t}` time literal (see
     /// [`TestDb::sql`]).
     pub async fn exec(&self, sql: &str, values: Vec<Value>) -> Result<ExecResult, DbErr> {
         self.db.connection().execute_raw(self.statement(sql, values)).await
@@ -116,7 +116,7 @@ impl TestDb {
         Statement::from_sql_and_values(self.engine().backend(), self.sql(sql), values)
     }
 
-    /// `sql` for this engine: `?` placeholders become `$1, $2…` on PostgreSQL, and `{t}` becomes
+    /// `sql` for this engine: `?` parameter markers become `$1, $2…` on PostgreSQL, and `{t}` becomes
     /// a fixed instant in the engine's time representation (2026-01-01T00:00:00Z).
     pub fn sql(&self, sql: &str) -> String {
         match self.engine() {
