@@ -9,7 +9,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use roster_adapters_db::{Engine, SeaOrmStore, SeaOrmTx, migrate};
+use roster_adapters_db::Engine;
 use roster_domain::catalog::{Catalog, Product};
 use roster_domain::ids::{GroupId, InviteId, OrgId, UserId};
 use roster_domain::org::{OrgSettings, Organization};
@@ -17,7 +17,7 @@ use roster_domain::ports::{LicenseRepository, OrgRepository, SeatsExhausted, Sto
 use roster_domain::seats::{LicenseAssignment, SeatPool, SeatReservation};
 use roster_domain::values::{EmailDomain, Key, Label, Slug};
 use sea_orm::Value;
-use support::TestDb;
+use support::{TestDb, begin, stores};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
@@ -47,21 +47,6 @@ fn org(n: u64, slug: &str) -> Organization {
 
 fn pool(o: &Organization, product: &str, total: u32, used: u32) -> SeatPool {
     SeatPool { org_id: o.id, product: key(product), seats_total: total, seats_used: used }
-}
-
-/// A migrated database on each configured engine, with a store on it.
-async fn stores(test: &str) -> Vec<(TestDb, SeaOrmStore)> {
-    let mut out = Vec::new();
-    for t in TestDb::each_engine(test).await {
-        migrate(&t.db).await.expect("migrates");
-        let store = SeaOrmStore::new(t.db.clone());
-        out.push((t, store));
-    }
-    out
-}
-
-async fn begin(store: &SeaOrmStore) -> SeaOrmTx {
-    store.begin_tx().await.expect("begins a transaction")
 }
 
 /// A user row written directly (the user repository does not exist yet), committed.

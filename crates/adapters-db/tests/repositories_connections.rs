@@ -9,14 +9,13 @@ mod support;
 use std::cmp::Reverse;
 use std::collections::BTreeSet;
 
-use roster_adapters_db::{SeaOrmStore, SeaOrmTx, migrate};
 use roster_domain::connections::{ApiKey, Connection, Flow};
 use roster_domain::ids::{ApiKeyId, ConnectionId, FlowId, GroupId, OrgId, UserId};
 use roster_domain::ports::{ConnectionRepository, StoreError};
 use roster_domain::roles::Permission;
 use roster_domain::values::{Email, Label, PersonName};
 use roster_domain::visibility::{ConnectionCursor, ConnectionQuery, ConnectionScope};
-use support::TestDb;
+use support::{TestDb, begin, stores};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -37,21 +36,6 @@ fn user_id(org: u64, n: u64) -> UserId {
 
 fn group_id(n: u64) -> GroupId {
     GroupId::from_uuid(uid(900, n))
-}
-
-/// A migrated database on each configured engine, with a store on it.
-async fn stores(test: &str) -> Vec<(TestDb, SeaOrmStore)> {
-    let mut out = Vec::new();
-    for t in TestDb::each_engine(test).await {
-        migrate(&t.db).await.expect("migrates");
-        let store = SeaOrmStore::new(t.db.clone());
-        out.push((t, store));
-    }
-    out
-}
-
-async fn begin(store: &SeaOrmStore) -> SeaOrmTx {
-    store.begin_tx().await.expect("begins a transaction")
 }
 
 /// A user row written directly (the user repository is not used here), committed.

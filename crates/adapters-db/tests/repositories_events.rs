@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
 
-use roster_adapters_db::{SeaOrmStore, SeaOrmTx, migrate};
+use roster_adapters_db::SeaOrmStore;
 use roster_domain::audit::{AuditEvent, AuditQuery, Source, TargetKind};
 use roster_domain::ids::{AuditEventId, InviteId, MailId, OrgId, UserId, WebhookDeliveryId, WebhookId};
 use roster_domain::mail::{DeliveryState, MailKind, OutgoingMail, QueuedMail};
@@ -17,7 +17,7 @@ use roster_domain::values::Email;
 use roster_domain::webhooks::{
     EventPattern, WebhookDelivery, WebhookDeliveryState, WebhookEndpoint, WebhookSecret, WebhookUrl,
 };
-use support::TestDb;
+use support::{begin, stores};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -30,20 +30,6 @@ fn uid(n: u64, sub: u64) -> Uuid {
 
 fn org_id(n: u64) -> OrgId {
     OrgId::from_uuid(uid(n, 0))
-}
-
-async fn stores(test: &str) -> Vec<(TestDb, SeaOrmStore)> {
-    let mut out = Vec::new();
-    for t in TestDb::each_engine(test).await {
-        migrate(&t.db).await.expect("migrates");
-        let store = SeaOrmStore::new(t.db.clone());
-        out.push((t, store));
-    }
-    out
-}
-
-async fn begin(store: &SeaOrmStore) -> SeaOrmTx {
-    store.begin_tx().await.expect("begins a transaction")
 }
 
 /// Event `n` of organization `org`, at `T0 + seconds`.

@@ -8,7 +8,6 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use roster_adapters_db::{SeaOrmStore, SeaOrmTx, migrate};
 use roster_domain::groups::{Group, Membership};
 use roster_domain::ids::{FlowId, GroupId, InviteId, OrgId, RoleId, ScheduledChangeId, UserId};
 use roster_domain::invites::{Invite, InvitePurpose};
@@ -20,7 +19,7 @@ use roster_domain::scheduling::{ScheduleState, ScheduledAction, ScheduledChange}
 use roster_domain::seats::SeatReservation;
 use roster_domain::values::{GroupName, Key, Label};
 use sea_orm::Value;
-use support::TestDb;
+use support::{TestDb, begin, stores};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
@@ -41,21 +40,6 @@ fn org_id(n: u64) -> OrgId {
 
 fn user_id(org: u64, n: u64) -> UserId {
     UserId::from_uuid(uid(org, 100 + n))
-}
-
-/// A migrated database on each configured engine, with a store on it.
-async fn stores(test: &str) -> Vec<(TestDb, SeaOrmStore)> {
-    let mut out = Vec::new();
-    for t in TestDb::each_engine(test).await {
-        migrate(&t.db).await.expect("migrates");
-        let store = SeaOrmStore::new(t.db.clone());
-        out.push((t, store));
-    }
-    out
-}
-
-async fn begin(store: &SeaOrmStore) -> SeaOrmTx {
-    store.begin_tx().await.expect("begins a transaction")
 }
 
 /// A user row written directly (the user repository does not exist yet), committed; `deleted`

@@ -9,7 +9,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use roster_adapters_db::{SeaOrmStore, SeaOrmTx, migrate};
+use roster_adapters_db::SeaOrmStore;
 use roster_domain::groups::{Group, Membership};
 use roster_domain::ids::{GroupId, OrgId, RoleId, UserId};
 use roster_domain::ports::{
@@ -22,7 +22,7 @@ use roster_domain::users_query::{
     SortValue, UserCursor, UserPage, UserPaging, UserQuery, UserSort, UserSortField, in_group_filter,
 };
 use roster_domain::values::{AgentId, CrmId, Email, GroupName, Key, Nicknames, PersonName, Phone};
-use support::TestDb;
+use support::{begin, stores};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -52,20 +52,6 @@ const AGENT: u64 = 2;
 
 fn role(n: u64) -> RoleId {
     RoleId::from_uuid(uid(99, n))
-}
-
-async fn stores(test: &str) -> Vec<(TestDb, SeaOrmStore)> {
-    let mut out = Vec::new();
-    for t in TestDb::each_engine(test).await {
-        migrate(&t.db).await.expect("migrates");
-        let store = SeaOrmStore::new(t.db.clone());
-        out.push((t, store));
-    }
-    out
-}
-
-async fn begin(store: &SeaOrmStore) -> SeaOrmTx {
-    store.begin_tx().await.expect("begins a transaction")
 }
 
 fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, field: UniqueField, what: &str) {

@@ -9,9 +9,27 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use roster_adapters_db::{Db, Engine, connect};
+use roster_adapters_db::{Db, Engine, SeaOrmStore, SeaOrmTx, connect, migrate};
 use sea_orm::{ConnectionTrait, DbErr, ExecResult, QueryResult, Statement, Value};
 use tempfile::TempDir;
+
+/// A migrated database on each configured engine, with a store on it.
+#[allow(dead_code, reason = "shared by the repository test binaries; the schema tests do not use it")]
+pub async fn stores(test: &str) -> Vec<(TestDb, SeaOrmStore)> {
+    let mut out = Vec::new();
+    for t in TestDb::each_engine(test).await {
+        migrate(&t.db).await.expect("migrates");
+        let store = SeaOrmStore::new(t.db.clone());
+        out.push((t, store));
+    }
+    out
+}
+
+/// A transaction on `store`.
+#[allow(dead_code, reason = "shared by the repository test binaries; the schema tests do not use it")]
+pub async fn begin(store: &SeaOrmStore) -> SeaOrmTx {
+    store.begin_tx().await.expect("begins a transaction")
+}
 
 /// The variable naming the PostgreSQL server the tests may create schemas in.
 pub const PG_URL_VAR: &str = "ROSTER_TEST_DATABASE_URL";
