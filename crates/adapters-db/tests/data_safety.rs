@@ -183,7 +183,7 @@ async fn creating_a_user_with_groups_and_licenses_is_all_or_nothing() {
             products: BTreeSet::from([key("core"), key("dialer")]),
             ..new_user(1)
         };
-        // The licence event comes after the user, the membership, the seats, the licences and
+        // The license event comes after the user, the membership, the seats, the licenses and
         // the user's `ever_held_core` update.
         let actor = system(&org);
         let call = || services.create_user(&actor, new());
@@ -193,7 +193,7 @@ async fn creating_a_user_with_groups_and_licenses_is_all_or_nothing() {
 }
 
 #[tokio::test]
-async fn a_bulk_licence_action_failing_at_its_third_user_keeps_none_of_the_first_two() {
+async fn a_bulk_license_action_failing_at_its_third_user_keeps_none_of_the_first_two() {
     for (t, store) in stores("safety_bulk").await {
         let services = services::services(&store, 0);
         let org = new_org(&services, "acme", 5).await;
@@ -274,7 +274,7 @@ async fn accepting_an_invite_is_all_or_nothing() {
         assert_eq!(result.results[0].status, InviteStatus::Created);
         let token = invitation_token(&store).await;
         let password = Password::parse("correct horse battery staple").expect("valid");
-        // The acceptance event comes after the reservations turned into licences, the password
+        // The acceptance event comes after the reservations turned into licenses, the password
         // hash, the user's update and the invite's.
         let call = || services.accept_invite(&token, &password);
         fails_without_a_trace(&t, "accept_invite", "invite.accepted", 0, Fault::Raise, call).await;

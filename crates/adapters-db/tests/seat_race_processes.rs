@@ -8,7 +8,7 @@
 //! both are ready) and assigns Core to its half of the members, one concurrent task per member,
 //! through the real use case (`Services::set_licenses` over `SeaOrmStore`). The parent then
 //! checks that exactly [`SEATS`] assignments succeeded in total, that every refusal was
-//! `seat_limit_reached`, and that the pool's `seats_used` equals the licence rows.
+//! `seat_limit_reached`, and that the pool's `seats_used` equals the license rows.
 //!
 //! The only thing shared by the processes is the database: an in-process lock could not make
 //! this pass, only the adapter's conditional `UPDATE … WHERE seats_used + n <= seats_total`.
@@ -116,7 +116,7 @@ async fn two_processes_racing_for_the_last_seats_take_exactly_the_pool() {
     }
 }
 
-/// The pool is full, not over, and counts exactly the licence rows of the members.
+/// The pool is full, not over, and counts exactly the license rows of the members.
 async fn assert_books_balance(t: &TestDb, store: &SeaOrmStore, org: OrgId, users: &[UserId]) {
     let mut tx = store.begin_tx().await.expect("begins");
     let pools = tx.seat_pools(org).await.expect("reads the pools");
@@ -133,7 +133,7 @@ async fn assert_books_balance(t: &TestDb, store: &SeaOrmStore, org: OrgId, users
     let rows = t
         .count("SELECT COUNT(*) AS n FROM licenses WHERE org_id = ? AND product = 'core'", vec![org.as_uuid().into()])
         .await;
-    assert_eq!(rows, i64::from(SEATS), "licence rows on disk");
+    assert_eq!(rows, i64::from(SEATS), "license rows on disk");
 }
 
 fn spawn_child(t: &TestDb, org: OrgId, users: &[UserId], tag: u64, dir: &Path) -> Child {
