@@ -18,7 +18,7 @@ use std::sync::Arc;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use roster_adapters_db::{SeaOrmStore, migrate};
 use roster_domain::testing::state_machine::world::{Failure, Outcome, World};
-use roster_domain::testing::state_machine::{PortReader, ops};
+use roster_domain::testing::state_machine::{PortReader, invariants, ops};
 use support::TestDb;
 
 const SQLITE_CASES: u32 = 16;
@@ -80,5 +80,41 @@ fn every_invariant_holds_after_every_step_on_postgres() {
     drop(runtime);
     property(POSTGRES_CASES, || async {
         TestDb::postgres("state_machine_postgres").await.expect("PostgreSQL stays configured")
+    });
+}
+
+/// The checks see what is on disk: rows changed behind the services' back (a seat count, a
+/// user marked deleted while holding licenses) are reported. The deleted user is no longer in
+/// the port's user listing, so this also shows `PortReader` reading back the users it saw.
+#[test]
+fn rows_corrupted_on_disk_are_reported() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let t = TestDb::sqlite().await;
+        migrate(&t.db).await.expect("migrates");
+        let store = Arc::new(SeaOrmStore::new(t.db.clone()));
+        let world = World::new(store.clone(), Arc::new(PortReader::new(store))).await;
+        assert_eq!(world.violations().await.expect("the checks run"), vec![], "the set-up world is sound");
+
+        let org = world.org.as_uuid();
+        t.exec(
+            "UPDATE seat_pools SET seats_used = seats_used + 1 WHERE org_id = ? AND product = 'sms'",
+            vec![org.into()],
+        )
+        .await
+        .expect("corrupts the SMS pool");
+        t.exec("UPDATE users SET deleted_at = {t} WHERE org_id = ? AND email = 'olga@acme.test'", vec![org.into()])
+            .await
+            .expect("deletes olga behind the services' back");
+        let violations = world.violations().await.expect("the checks run");
+        let broken = invariants::broken(&violations);
+        assert!(broken.contains(&invariants::Invariant::SeatBookkeeping), "{violations:?}");
+        assert!(broken.contains(&invariants::Invariant::NoLicenseWithoutAccess), "{violations:?}");
+        assert!(
+            violations.iter().any(|v| v.detail.starts_with("olga@acme.test")),
+            "olga's licenses are reported: {violations:?}"
+        );
+        drop(world);
+        t.finish().await;
     });
 }
