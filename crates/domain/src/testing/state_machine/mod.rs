@@ -139,6 +139,10 @@ impl StateReader for PortReader {
             s.deliveries.insert(q.mail.id, q.delivery);
             s.outbox.push(q.mail);
         }
+        // Committed, not dropped: a dropped transaction may release its locks after the next one
+        // starts (PostgreSQL rolls back when the pool gets the connection back), and `due_mail`
+        // skips locked rows, so the next read could miss mail this one locked.
+        tx.commit().await?;
         Ok(s)
     }
 }
