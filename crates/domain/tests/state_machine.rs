@@ -1,59 +1,40 @@
-//! The state-machine property test of SPEC §14: random sequences of operations, by several
-//! actors, against the real services over the in-memory store, with every invariant checked
-//! on the committed rows after every step.
-//!
-//! Design, after proptest-state-machine's examples:
-//! - `ops`: the operations (create user, invite, accept, revoke, set licenses, bulk assign and
-//!   unassign, deactivate, reactivate, delete, restore, create/move/delete group, join, leave,
-//!   move user, create connection, set seats, roles, grants, inactivity, scheduled changes,
-//!   time passing with the scheduler's tick, the trial ending). An operation names users,
-//!   groups and invites by small indices resolved modulo the current population, so every
-//!   sequence is valid and shrinking stays meaningful without preconditions. Refusals (any
-//!   error but `internal`) are ordinary outcomes. Sequences have 50 to 80 steps and shrink
-//!   below that (see `ops::Sequence`).
-//! - `world`: one organization set up with two admins, a scoped admin and members of every
-//!   visibility in a three-level tree; the runner applies each operation through `Services`
-//!   as the member the operation names (resolved like a console request) and checks.
-//! - `invariants`: seats within totals and their book-keeping, no license for a deactivated or
-//!   deleted user, an active admin, group depths, and visibility by three paths — the domain's
-//!   `can_see`, what `Services::list_connections` returns (the query specification SQL
-//!   adapters implement) and `Services::connection_viewers` — each compared with…
-//! - `reference`: a deliberately simple model of §7.2 written from the spec text, reading only
-//!   raw rows.
+//! The state-machine property test of SPEC §14 on the in-memory store: 256 random sequences
+//! of 50 to 80 operations, every invariant checked on the store's raw snapshot after every
+//! step. The machinery (operations, reference model, invariants, runner) lives in
+//! `roster_domain::testing::state_machine`, where SQL adapters run it on their stores too.
 //!
 //! The ordinary tests below prove that each invariant check fires on its own when the state is
 //! corrupted, that random runs apply every operation (not only refuse it), and replay the
 //! sequences with which this test found bugs in the services.
 
-#[path = "state_machine/invariants.rs"]
-mod invariants;
-#[path = "state_machine/ops.rs"]
-mod ops;
-#[path = "state_machine/reference.rs"]
-mod reference;
-#[path = "state_machine/world.rs"]
-mod world;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::executor::block_on;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use roster_domain::ErrorCode;
 use roster_domain::connections::Connection;
 use roster_domain::testing::MemoryState;
+use roster_domain::testing::state_machine::invariants::{
+    self, Invariant, broken, check, check_listing, check_viewers, expected_listing,
+};
+use roster_domain::testing::state_machine::ops::{EmailPick, GroupPick, Op, Products, Who, Whom, sequence};
+use roster_domain::testing::state_machine::reference;
+use roster_domain::testing::state_machine::world::{Failure, Outcome, World, tally};
 use roster_domain::visibility::{Viewer, can_see};
 
-use invariants::{Invariant, broken, check, check_listing, check_viewers, expected_listing};
-use ops::{EmailPick, GroupPick, Op, Products, Who, Whom, sequence};
-use world::{Outcome, World, tally};
+/// Runs the steps on a fresh world over the in-memory store.
+fn run(steps: &[Op]) -> Result<Vec<Outcome>, Failure> {
+    block_on(async { World::in_memory().await.run(steps).await })
+}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, max_shrink_iters: 4096, ..ProptestConfig::default() })]
 
     #[test]
     fn every_invariant_holds_after_every_step_of_a_random_sequence(steps in sequence()) {
-        if let Err(failure) = World::run(&steps) {
+        if let Err(failure) = run(&steps) {
             return Err(TestCaseError::fail(failure));
         }
     }
@@ -69,7 +50,7 @@ fn random_sequences_apply_every_operation_and_not_only_refuse_them() {
     let mut counts: BTreeMap<&'static str, (u32, u32)> = BTreeMap::new();
     for _ in 0..SAMPLE_RUNS {
         let ops = strategy.new_tree(&mut runner).expect("a sequence").current();
-        let outcomes = World::run(&ops).unwrap_or_else(|failure| panic!("{failure}"));
+        let outcomes = run(&ops).unwrap_or_else(|failure| panic!("{failure}"));
         tally(&ops, &outcomes, &mut counts);
     }
     let never_applied: Vec<_> = counts.iter().filter(|(_, (done, _))| *done == 0).map(|(k, _)| *k).collect();
@@ -90,7 +71,7 @@ fn invite_with_core() -> Op {
 }
 
 fn assert_outcomes(steps: &[Op], expected: &[Outcome]) {
-    let outcomes = World::run(steps).unwrap_or_else(|failure| panic!("{failure}"));
+    let outcomes = run(steps).unwrap_or_else(|failure| panic!("{failure}"));
     assert_eq!(outcomes, expected);
 }
 
@@ -126,17 +107,17 @@ fn licenses_cannot_be_assigned_to_an_invitee_before_they_accept() {
 /// A world after setup and a few connections: one stamped with a group, one "Organization",
 /// one by the `operations_limited` member (stamped Support) cc'ing a `standard` member of Sales.
 fn populated() -> (World, MemoryState) {
-    let mut world = World::new();
+    let mut world = block_on(World::in_memory());
     let steps = [
         Op::CreateConnection { by: Who::Anyone(3), group: GroupPick::Default, cc: vec![] },
         Op::CreateConnection { by: Who::Anyone(0), group: GroupPick::Organization, cc: vec![] },
         Op::CreateConnection { by: Who::Anyone(4), group: GroupPick::Default, cc: vec![6] },
     ];
     for step in &steps {
-        assert_eq!(world.apply(step).expect("no failure"), Outcome::Done, "{step:?}");
+        assert_eq!(block_on(world.apply(step)).expect("no failure"), Outcome::Done, "{step:?}");
     }
-    let state = world.snapshot();
-    assert!(world.violations().expect("no failure").is_empty(), "the populated world is sound");
+    let state = block_on(world.snapshot()).expect("a snapshot");
+    assert!(block_on(world.violations()).expect("no failure").is_empty(), "the populated world is sound");
     assert_eq!(state.connections.len(), 3);
     (world, state)
 }

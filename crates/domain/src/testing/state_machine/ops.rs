@@ -376,7 +376,12 @@ pub fn op() -> impl Strategy<Value = Op> {
 
 /// A sequence of 50 to 80 operations.
 pub fn sequence() -> Sequence<impl Strategy<Value = Op>> {
-    Sequence { step: op(), len: 50..=80 }
+    sequence_of(50..=80)
+}
+
+/// A sequence of operations of a length in `len` (shorter runs for slower stores).
+pub fn sequence_of(len: std::ops::RangeInclusive<usize>) -> Sequence<impl Strategy<Value = Op>> {
+    Sequence { step: op(), len }
 }
 
 /// Sequences of steps that shrink below their generated length.

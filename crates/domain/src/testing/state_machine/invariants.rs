@@ -7,15 +7,15 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use roster_domain::actor::Actor;
-use roster_domain::audit::Source;
-use roster_domain::connections::Connection;
-use roster_domain::groups::{GroupTree, Membership, current_groups};
-use roster_domain::ids::{ConnectionId, OrgId, UserId};
-use roster_domain::roles::{ADMIN_ROLE_KEY, Role};
-use roster_domain::testing::MemoryState;
-use roster_domain::user::User;
-use roster_domain::visibility::Viewer;
+use crate::actor::Actor;
+use crate::audit::Source;
+use crate::connections::Connection;
+use crate::groups::{GroupTree, Membership, current_groups};
+use crate::ids::{ConnectionId, OrgId, UserId};
+use crate::roles::{ADMIN_ROLE_KEY, Role};
+use crate::testing::MemoryState;
+use crate::user::User;
+use crate::visibility::Viewer;
 
 use super::reference;
 
@@ -63,7 +63,7 @@ pub fn broken(violations: &[Violation]) -> BTreeSet<Invariant> {
 }
 
 /// Checks every invariant but `Listing` (which needs the services, see [`check_listing`]).
-/// `can_see` is the visibility rule under test: `roster_domain::visibility::can_see` in the
+/// `can_see` is the visibility rule under test: `crate::visibility::can_see` in the
 /// property test, a deliberately broken one in the test that proves the check can fail.
 pub fn check(state: &MemoryState, org: OrgId, can_see: impl Fn(&Viewer, &Connection) -> bool) -> Vec<Violation> {
     let mut out = Vec::new();

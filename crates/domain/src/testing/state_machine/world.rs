@@ -1,4 +1,4 @@
-//! The system under test: the real services over the in-memory store, a manual clock and
+//! The system under test: the real services over a store (in memory, or SQL), a manual clock and
 //! sequential ids, with one organization set up as an admin would (two admins, a scoped admin,
 //! members of every visibility, a three-level tree), and the runner that applies operations
 //! and checks every invariant after each one.
@@ -6,28 +6,29 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use futures::executor::block_on;
-use roster_domain::actor::Actor;
-use roster_domain::audit::Source;
-use roster_domain::connections::GroupChoice;
-use roster_domain::ids::{GroupId, InviteId, OrgId, RoleId, UserId};
-use roster_domain::invites::InvitePurpose;
-use roster_domain::mail::MailKind;
-use roster_domain::org::OrgSettings;
-use roster_domain::roles::Permission;
-use roster_domain::scheduling::ScheduledAction;
-use roster_domain::services::{
+use crate::actor::Actor;
+use crate::audit::Source;
+use crate::connections::GroupChoice;
+use crate::ids::{GroupId, InviteId, OrgId, RoleId, UserId};
+use crate::invites::InvitePurpose;
+use crate::mail::MailKind;
+use crate::org::OrgSettings;
+use crate::ports::Store;
+use crate::roles::Permission;
+use crate::scheduling::ScheduledAction;
+use crate::services::{
     BulkLicenses, BulkOp, GroupPatch, InviteRow, InviteStatus, MoveUser, NewConnection, NewOrganization, NewUser,
     RoleAssignment,
 };
-use roster_domain::testing::{FakeHasher, InMemoryStore, ManualClock, MemoryState, SequentialIds};
-use roster_domain::user::{InactiveReason, User};
-use roster_domain::values::{Email, GroupName, Key, Label, Nicknames, Password, PersonName, Slug};
-use roster_domain::visibility::can_see;
-use roster_domain::{ErrorCode, ServiceError, ServiceResult, Services};
+use crate::testing::{FakeHasher, InMemoryStore, ManualClock, MemoryState, SequentialIds};
+use crate::user::{InactiveReason, User};
+use crate::values::{Email, GroupName, Key, Label, Nicknames, Password, PersonName, Slug};
+use crate::visibility::can_see;
+use crate::{ErrorCode, ServiceError, ServiceResult, Services};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+use super::StateReader;
 use super::invariants::{self, Violation};
 use super::ops::{EmailPick, GroupPick, Op, PRODUCT_KEYS, Products, ROLE_KEYS, Who, Whom};
 
@@ -55,9 +56,8 @@ pub enum Outcome {
 pub type Failure = String;
 
 /// The services and their test doubles, with one organization set up.
-#[derive(Debug)]
 pub struct World {
-    store: InMemoryStore,
+    reader: Arc<dyn StateReader>,
     clock: ManualClock,
     services: Services,
     pub org: OrgId,
@@ -82,6 +82,12 @@ fn outcome<T>(result: ServiceResult<T>) -> Result<Outcome, Failure> {
     match result {
         Ok(_) => Ok(Outcome::Done),
         Err(e) => refused(&e),
+    }
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World").field("org", &self.org).field("serial", &self.serial).finish_non_exhaustive()
     }
 }
 
@@ -125,74 +131,80 @@ fn current_groups_of(s: &MemoryState, user: UserId) -> Vec<GroupId> {
 }
 
 impl World {
-    /// A fresh store with one organization: trial for three more days, auto sign-up off (so
-    /// invites work), five seats per product; groups Sales (with East below it) and Support;
-    /// two org-wide admins, an admin scoped to Sales, and members of the other roles.
-    pub fn new() -> Self {
+    /// The services over a fresh in-memory store, with the organization set up (see
+    /// [`World::new`]); the checks read the store's raw snapshot.
+    pub async fn in_memory() -> Self {
         let store = InMemoryStore::new();
+        Self::new(Arc::new(store.clone()), Arc::new(store)).await
+    }
+
+    /// The services over `store`, which must be empty, with one organization: trial for three
+    /// more days, auto sign-up off (so invites work), five seats per product; groups Sales
+    /// (with East below it) and Support; two org-wide admins, an admin scoped to Sales, and
+    /// members of the other roles. The checks read the committed state through `reader`.
+    pub async fn new(store: Arc<dyn Store>, reader: Arc<dyn StateReader>) -> Self {
         let start = datetime!(2024-03-04 09:00 UTC);
         let clock = ManualClock::new(start);
         let ids = SequentialIds::new();
-        let services =
-            Services::new(Arc::new(store.clone()), Arc::new(clock.clone()), Arc::new(ids), Arc::new(FakeHasher));
+        let services = Services::new(store, Arc::new(clock.clone()), Arc::new(ids), Arc::new(FakeHasher));
         let trial_ends_at = start + Duration::days(3);
-        let org = block_on(services.create_organization(
-            Source::Cli,
-            NewOrganization {
-                name: Label::parse("Acme Corp").expect("valid"),
-                slug: Slug::parse("acme").expect("valid"),
-                trial_ends_at: Some(trial_ends_at),
-                settings: OrgSettings { auto_signup: false, default_seat_limit: 5, ..OrgSettings::default() },
-            },
-        ))
-        .expect("the organization is created");
+        let new = NewOrganization {
+            name: Label::parse("Acme Corp").expect("valid"),
+            slug: Slug::parse("acme").expect("valid"),
+            trial_ends_at: Some(trial_ends_at),
+            settings: OrgSettings { auto_signup: false, default_seat_limit: 5, ..OrgSettings::default() },
+        };
+        let org = services.create_organization(Source::Cli, new).await.expect("the organization is created");
         let system = Actor::system(org.id, Source::Cli);
-        let world = Self { store, clock, services, org: org.id, trial_ends_at, system, serial: 0 };
+        let world = Self { reader, clock, services, org: org.id, trial_ends_at, system, serial: 0 };
 
-        let group = |w: &Self, parent: GroupId, name: &str| {
-            block_on(w.services.create_group(&w.system, parent, GroupName::parse(name).expect("valid")))
-                .expect("the group is created")
-                .id
-        };
-        let sales = group(&world, org.root_group_id, "Sales");
-        let support = group(&world, org.root_group_id, "Support");
-        let east = group(&world, sales, "East");
-
-        let member = |w: &Self, name: &str, role: &str, groups: &[GroupId], products: &[&str]| {
-            let new = NewUser {
-                email: Email::parse(&format!("{name}@acme.test")).expect("valid"),
-                first_name: PersonName::parse(name).expect("valid"),
-                last_name: PersonName::parse("Setup").expect("valid"),
-                phone: None,
-                nicknames: Nicknames::empty(),
-                agent_id: None,
-                crm_id: None,
-                roles: vec![key(role)],
-                group_ids: groups.to_vec(),
-                products: products.iter().map(|p| key(p)).collect(),
-            };
-            block_on(w.services.create_user(&w.system, new)).expect("the member is created").user.id
-        };
-        member(&world, "ada", "admin", &[], &["core"]);
-        member(&world, "grace", "admin", &[], &[]);
-        let scoped = member(&world, "sam", "standard", &[sales], &[]);
-        block_on(world.services.set_roles(
-            &world.system,
-            scoped,
-            vec![RoleAssignment { key: key("admin"), scope: Some(sales) }],
-            None,
-        ))
-        .expect("the scoped admin is set up");
-        member(&world, "olga", "operations", &[east], &["core", "dialer"]);
-        member(&world, "lim", "operations_limited", &[support], &[]);
-        member(&world, "fran", "full_member", &[], &[]);
-        member(&world, "stan", "standard", &[sales], &["core"]);
-        member(&world, "rita", "read_only", &[], &[]);
+        let sales = world.setup_group(org.root_group_id, "Sales").await;
+        let support = world.setup_group(org.root_group_id, "Support").await;
+        let east = world.setup_group(sales, "East").await;
+        world.setup_member("ada", "admin", &[], &["core"]).await;
+        world.setup_member("grace", "admin", &[], &[]).await;
+        let scoped = world.setup_member("sam", "standard", &[sales], &[]).await;
+        let admin_of_sales = vec![RoleAssignment { key: key("admin"), scope: Some(sales) }];
+        world
+            .services
+            .set_roles(&world.system, scoped, admin_of_sales, None)
+            .await
+            .expect("the scoped admin is set up");
+        world.setup_member("olga", "operations", &[east], &["core", "dialer"]).await;
+        world.setup_member("lim", "operations_limited", &[support], &[]).await;
+        world.setup_member("fran", "full_member", &[], &[]).await;
+        world.setup_member("stan", "standard", &[sales], &["core"]).await;
+        world.setup_member("rita", "read_only", &[], &[]).await;
         world
     }
 
-    pub fn snapshot(&self) -> MemoryState {
-        block_on(self.store.snapshot())
+    async fn setup_group(&self, parent: GroupId, name: &str) -> GroupId {
+        let name = GroupName::parse(name).expect("valid");
+        self.services.create_group(&self.system, parent, name).await.expect("the group is created").id
+    }
+
+    async fn setup_member(&self, name: &str, role: &str, groups: &[GroupId], products: &[&str]) -> UserId {
+        let new = NewUser {
+            email: Email::parse(&format!("{name}@acme.test")).expect("valid"),
+            first_name: PersonName::parse(name).expect("valid"),
+            last_name: PersonName::parse("Setup").expect("valid"),
+            phone: None,
+            nicknames: Nicknames::empty(),
+            agent_id: None,
+            crm_id: None,
+            roles: vec![key(role)],
+            group_ids: groups.to_vec(),
+            products: products.iter().map(|p| key(p)).collect(),
+        };
+        self.services.create_user(&self.system, new).await.expect("the member is created").user.id
+    }
+
+    /// The committed state of the organization, as the reader sees it.
+    ///
+    /// # Errors
+    /// The store's failure, as a run failure.
+    pub async fn snapshot(&self) -> Result<MemoryState, Failure> {
+        self.reader.read_state(self.org).await.map_err(|e| format!("the state cannot be read: {e}"))
     }
 
     fn fresh(&mut self) -> u32 {
@@ -238,7 +250,7 @@ impl World {
     }
 
     /// The member behind `who`, resolved as a console request would be.
-    fn actor(&self, s: &MemoryState, who: Who) -> Result<Option<Actor>, Failure> {
+    async fn actor(&self, s: &MemoryState, who: Who) -> Result<Option<Actor>, Failure> {
         let active: Vec<&User> = all_users(s, self.org).into_iter().filter(|u| can_act(u)).collect();
         let admin_roles = admin_roles(s, self.org);
         let admins: Vec<UserId> =
@@ -249,19 +261,19 @@ impl World {
             Who::Anyone(i) => pick(&anyone, i),
         };
         let Some(id) = id else { return Ok(None) };
-        match block_on(self.services.resolve_actor(self.org, id, Source::Console, None)) {
+        match self.services.resolve_actor(self.org, id, Source::Console, None).await {
             Ok(actor) => Ok(Some(actor)),
             Err(e) => refused(&e).map(|_| None),
         }
     }
 
     /// Applies one operation to the system.
-    pub fn apply(&mut self, op: &Op) -> Result<Outcome, Failure> {
-        let s = self.snapshot();
+    pub async fn apply(&mut self, op: &Op) -> Result<Outcome, Failure> {
+        let s = self.snapshot().await?;
         let svc = self.services.clone();
         macro_rules! actor {
             ($who:expr) => {
-                match self.actor(&s, $who)? {
+                match self.actor(&s, $who).await? {
                     Some(a) => a,
                     None => return Ok(Outcome::Skipped),
                 }
@@ -292,7 +304,7 @@ impl World {
                     group_ids: group.and_then(|g| self.live_group(&s, g)).into_iter().collect(),
                     products: keys(*products),
                 };
-                outcome(block_on(svc.create_user(&actor, new)))
+                outcome(svc.create_user(&actor, new).await)
             }
             Op::Invite { by, email, role, products } => {
                 let actor = actor!(*by);
@@ -304,7 +316,7 @@ impl World {
                     roles: vec![key(ROLE_KEYS[*role])],
                     products: keys(*products),
                 };
-                match block_on(svc.invite_members(&actor, vec![row], false)) {
+                match svc.invite_members(&actor, vec![row], false).await {
                     Ok(result) => match result.results[0].status {
                         InviteStatus::Created => Ok(Outcome::Done),
                         InviteStatus::Refused(code) => Ok(Outcome::Refused(code)),
@@ -325,7 +337,7 @@ impl World {
                     _ => None,
                 }));
                 let password = Password::parse(PASSWORD).expect("valid");
-                let result = outcome(block_on(svc.accept_invite(&token, &password)))?;
+                let result = outcome(svc.accept_invite(&token, &password).await)?;
                 // The one operation whose answer the spec fixes in every state (§8.1): the
                 // latest token of a pending, unexpired invite activates a user who may log in.
                 let invite = &s.invites[&id];
@@ -344,12 +356,12 @@ impl World {
                 let pending: Vec<InviteId> =
                     s.invites.values().filter(|i| i.org_id == self.org && i.is_pending()).map(|i| i.id).collect();
                 let id = some!(pick(&pending, *invite));
-                outcome(block_on(svc.revoke_invite(&actor, id)))
+                outcome(svc.revoke_invite(&actor, id).await)
             }
             Op::SetLicenses { by, user, products } => {
                 let actor = actor!(*by);
                 let user = some!(self.whom(&s, *user));
-                outcome(block_on(svc.set_licenses(&actor, user, keys(*products))))
+                outcome(svc.set_licenses(&actor, user, keys(*products)).await)
             }
             Op::BulkLicenses { by, users, products, assign, atomic } => {
                 let actor = actor!(*by);
@@ -361,7 +373,7 @@ impl World {
                     atomic: *atomic,
                     dry_run: false,
                 };
-                match block_on(svc.bulk_licenses(&actor, request)) {
+                match svc.bulk_licenses(&actor, request).await {
                     Ok(r) if r.applied => Ok(Outcome::Done),
                     Ok(r) => {
                         let code = r.outcomes.iter().find(|o| !o.is_ok()).map(|o| o.status.clone()).unwrap_or_default();
@@ -373,53 +385,53 @@ impl World {
             Op::Deactivate { by, user } => {
                 let actor = actor!(*by);
                 let user = some!(self.whom(&s, *user));
-                outcome(block_on(svc.deactivate_user(&actor, user, None)))
+                outcome(svc.deactivate_user(&actor, user, None).await)
             }
             Op::Reactivate { by, user, products } => {
                 let actor = actor!(*by);
                 let user = some!(self.user_where(&s, *user, |u| u.lifecycle.deactivated_at.is_some()));
-                outcome(block_on(svc.reactivate_user(&actor, user, keys(*products), None)))
+                outcome(svc.reactivate_user(&actor, user, keys(*products), None).await)
             }
             Op::Delete { by, user } => {
                 let actor = actor!(*by);
                 let user = some!(self.whom(&s, *user));
-                outcome(block_on(svc.delete_user(&actor, user, true)))
+                outcome(svc.delete_user(&actor, user, true).await)
             }
             Op::Restore { by, user } => {
                 let actor = actor!(*by);
                 let user = some!(self.user_where(&s, *user, |u| u.lifecycle.deleted_at.is_some()));
-                outcome(block_on(svc.restore_user(&actor, user)))
+                outcome(svc.restore_user(&actor, user).await)
             }
             Op::CreateGroup { by, parent } => {
                 let actor = actor!(*by);
                 let parent = some!(self.live_group(&s, *parent));
                 let n = self.fresh();
                 let name = GroupName::parse(&format!("Team {n}")).expect("valid");
-                outcome(block_on(svc.create_group(&actor, parent, name)))
+                outcome(svc.create_group(&actor, parent, name).await)
             }
             Op::MoveGroup { by, group, parent } => {
                 let actor = actor!(*by);
                 let group = some!(self.live_group(&s, *group));
                 let parent = some!(self.live_group(&s, *parent));
                 let patch = GroupPatch { name: None, parent_id: Some(parent) };
-                outcome(block_on(svc.update_group(&actor, group, patch, None)))
+                outcome(svc.update_group(&actor, group, patch, None).await)
             }
             Op::DeleteGroup { by, group, cascade } => {
                 let actor = actor!(*by);
                 let group = some!(self.live_group(&s, *group));
-                outcome(block_on(svc.delete_group(&actor, group, *cascade)))
+                outcome(svc.delete_group(&actor, group, *cascade).await)
             }
             Op::Join { by, group, users } => {
                 let actor = actor!(*by);
                 let group = some!(self.live_group(&s, *group));
                 let user_ids: Vec<UserId> = users.iter().filter_map(|i| self.user(&s, *i)).collect();
-                outcome(block_on(svc.add_members(&actor, group, &user_ids)))
+                outcome(svc.add_members(&actor, group, &user_ids).await)
             }
             Op::Leave { by, user, group } => {
                 let actor = actor!(*by);
                 let user = some!(self.user(&s, *user));
                 let group = some!(pick(&current_groups_of(&s, user), *group).or_else(|| self.live_group(&s, *group)));
-                outcome(block_on(svc.remove_member(&actor, group, user)))
+                outcome(svc.remove_member(&actor, group, user).await)
             }
             Op::MoveUser { by, user, from, to, transfer } => {
                 let actor = actor!(*by);
@@ -427,7 +439,7 @@ impl World {
                 let from = some!(pick(&current_groups_of(&s, user), *from).or_else(|| self.live_group(&s, *from)));
                 let to = some!(self.live_group(&s, *to));
                 let request = MoveUser { from_group_id: from, to_group_id: to, transfer_records: *transfer };
-                outcome(block_on(svc.move_user(&actor, user, request)))
+                outcome(svc.move_user(&actor, user, request).await)
             }
             Op::CreateConnection { by, group, cc } => {
                 let actor = actor!(*by);
@@ -446,10 +458,10 @@ impl World {
                     group,
                     cc: cc.iter().filter_map(|i| self.user(&s, *i)).collect(),
                 };
-                outcome(block_on(svc.create_connection(&actor, new)))
+                outcome(svc.create_connection(&actor, new).await)
             }
             Op::SetSeats { product, total } => {
-                outcome(block_on(svc.set_seats(&self.system, &key(PRODUCT_KEYS[*product]), *total)))
+                outcome(svc.set_seats(&self.system, &key(PRODUCT_KEYS[*product]), *total).await)
             }
             Op::SetRoles { by, user, roles } => {
                 let actor = actor!(*by);
@@ -461,7 +473,7 @@ impl World {
                         scope: scope.and_then(|g| self.live_group(&s, g)),
                     })
                     .collect();
-                outcome(block_on(svc.set_roles(&actor, user, roles, None)))
+                outcome(svc.set_roles(&actor, user, roles, None).await)
             }
             Op::SetGrants { by, user, groups, reporting } => {
                 let actor = actor!(*by);
@@ -469,48 +481,48 @@ impl World {
                 let access = groups.iter().filter_map(|g| self.live_group(&s, *g)).collect();
                 let permissions =
                     if *reporting { BTreeSet::from([Permission::ViewReporting]) } else { BTreeSet::new() };
-                outcome(block_on(svc.set_grants(&actor, user, permissions, access)))
+                outcome(svc.set_grants(&actor, user, permissions, access).await)
             }
             Op::SetInactiveReason { user, reason, on } => {
                 let user = some!(self.user(&s, *user));
                 let sync = self.system.clone().with_source(Source::CrmSync);
-                outcome(block_on(svc.set_inactive_reason(&sync, user, REASONS[*reason], *on)))
+                outcome(svc.set_inactive_reason(&sync, user, REASONS[*reason], *on).await)
             }
             Op::ScheduleDeactivation { by, user, in_hours } => {
                 let actor = actor!(*by);
                 let user = some!(self.whom(&s, *user));
                 let at = self.now() + Duration::hours(i64::from(*in_hours));
-                outcome(block_on(svc.schedule_change(&actor, user, ScheduledAction::Deactivate, at)))
+                outcome(svc.schedule_change(&actor, user, ScheduledAction::Deactivate, at).await)
             }
             Op::ScheduleLicenseRemoval { by, user, product, in_hours } => {
                 let actor = actor!(*by);
                 let user = some!(self.user(&s, *user));
                 let at = self.now() + Duration::hours(i64::from(*in_hours));
                 let action = ScheduledAction::RemoveLicense(key(PRODUCT_KEYS[*product]));
-                outcome(block_on(svc.schedule_change(&actor, user, action, at)))
+                outcome(svc.schedule_change(&actor, user, action, at).await)
             }
             Op::Tick { hours } => {
                 self.clock.advance(Duration::hours(i64::from(*hours)));
-                self.run_worker()
+                self.run_worker().await
             }
             Op::EndTrial => {
                 if self.now() >= self.trial_ends_at {
                     return Ok(Outcome::Skipped);
                 }
                 self.clock.set(self.trial_ends_at + Duration::minutes(1));
-                self.run_worker()
+                self.run_worker().await
             }
         }
     }
 
     fn now(&self) -> OffsetDateTime {
-        roster_domain::ports::Clock::now(&self.clock)
+        crate::ports::Clock::now(&self.clock)
     }
 
     /// The scheduler's tick: applies every due change through the ordinary use cases. A change
     /// the rules refuse is marked failed, which is an ordinary outcome.
-    fn run_worker(&self) -> Result<Outcome, Failure> {
-        match block_on(self.services.apply_due_changes(100)) {
+    async fn run_worker(&self) -> Result<Outcome, Failure> {
+        match self.services.apply_due_changes(100).await {
             Ok(_) => Ok(Outcome::Done),
             Err(e) => refused(&e),
         }
@@ -518,21 +530,30 @@ impl World {
 
     /// Every invariant on the committed state, including the listing of every member who can
     /// act through `Services::list_connections` (the query specification SQL adapters follow).
-    pub fn violations(&self) -> Result<Vec<Violation>, Failure> {
-        let s = self.snapshot();
+    pub async fn violations(&self) -> Result<Vec<Violation>, Failure> {
+        let s = self.snapshot().await?;
         let mut out = invariants::check(&s, self.org, can_see);
         let listers: Vec<UserId> =
             invariants::viewers(&s, self.org).filter(|u| !u.lifecycle.invited).map(|u| u.id).collect();
         for id in listers {
-            let actor = block_on(self.services.resolve_actor(self.org, id, Source::Console, None))
+            let actor = self
+                .services
+                .resolve_actor(self.org, id, Source::Console, None)
+                .await
                 .map_err(|e| format!("member {id} cannot act: {e}"))?;
-            let listed = block_on(self.services.list_connections(&actor, None, None, 200))
+            let listed = self
+                .services
+                .list_connections(&actor, None, None, 200)
+                .await
                 .map_err(|e| format!("member {id} cannot list connections: {e}"))?;
             let listed = listed.into_iter().map(|c| c.id).collect();
             out.extend(invariants::check_listing(&s, self.org, id, &listed));
         }
         for c in s.connections.values().filter(|c| c.org_id == self.org) {
-            let viewers = block_on(self.services.connection_viewers(&self.system, c.id))
+            let viewers = self
+                .services
+                .connection_viewers(&self.system, c.id)
+                .await
                 .map_err(|e| format!("the viewers of connection {} cannot be listed: {e}", c.id))?;
             let viewers = viewers.into_iter().map(|(id, _)| id).collect();
             out.extend(invariants::check_viewers(&s, self.org, c, &viewers));
@@ -543,8 +564,8 @@ impl World {
     /// Runs the steps from a fresh world, checking every invariant after setup and after each
     /// step. Answers the outcome of each operation, or the first
     /// failure with the operations that led to it.
-    pub fn run(steps: &[Op]) -> Result<Vec<Outcome>, Failure> {
-        let mut world = World::new();
+    pub async fn run(mut self, steps: &[Op]) -> Result<Vec<Outcome>, Failure> {
+        let world = &mut self;
         let mut done: Vec<String> = Vec::new();
         let fail = |done: &[String], what: String| -> Failure {
             format!("{what}\nafter these operations:\n  {}", done.join("\n  "))
@@ -556,12 +577,12 @@ impl World {
             let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
             Err(fail(done, format!("invariants broken:\n  {}", list.join("\n  "))))
         };
-        report(&done, world.violations()?)?;
+        report(&done, world.violations().await?)?;
         let mut outcomes = Vec::with_capacity(steps.len());
         for op in steps {
-            let outcome = world.apply(op).map_err(|e| fail(&done, format!("{op:?} failed: {e}")))?;
+            let outcome = world.apply(op).await.map_err(|e| fail(&done, format!("{op:?} failed: {e}")))?;
             done.push(format!("{op:?} => {outcome:?}"));
-            report(&done, world.violations()?)?;
+            report(&done, world.violations().await?)?;
             outcomes.push(outcome);
         }
         Ok(outcomes)

@@ -28,10 +28,10 @@
 
 use std::collections::BTreeSet;
 
-use roster_domain::connections::Connection;
-use roster_domain::ids::{GroupId, UserId};
-use roster_domain::roles::Visibility;
-use roster_domain::testing::MemoryState;
+use crate::connections::Connection;
+use crate::ids::{GroupId, UserId};
+use crate::roles::Visibility;
+use crate::testing::MemoryState;
 
 /// How wide a visibility is: OwnInvites < Groups < All ("the widest wins").
 fn width(v: Visibility) -> u8 {
