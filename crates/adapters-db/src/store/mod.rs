@@ -38,8 +38,8 @@
 
 mod audit;
 mod connections;
-mod convert;
-mod errors;
+pub(crate) mod convert;
+pub(crate) mod errors;
 mod groups;
 mod invites;
 mod licenses;
