@@ -2,6 +2,7 @@
 //! all of a member's at once, expire; failed logins are counted per address and window; a
 //! session of a member who does not exist is refused by the foreign key.
 
+#[allow(dead_code, reason = "the support module serves several test binaries; this one needs only `stores`")]
 mod support;
 
 use std::sync::Arc;

@@ -84,7 +84,7 @@ impl FromRequestParts<AppState> for Authenticated {
 /// A new session for a member, and its token (returned to the client once, stored hashed).
 pub fn new_session(
     state: &AppState,
-    actor_org: roster_domain::ids::OrgId,
+    org: roster_domain::ids::OrgId,
     user: roster_domain::ids::UserId,
     impersonator: Option<roster_domain::ids::UserId>,
     expires_at: OffsetDateTime,
@@ -93,7 +93,7 @@ pub fn new_session(
     let now = state.clock.now();
     let session = Session {
         token_hash: hash_token(&token),
-        org_id: actor_org,
+        org_id: org,
         user_id: user,
         impersonator_id: impersonator,
         created_at: now,

@@ -25,6 +25,7 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, UserBody, UserList, UserSumm
         service::healthz, service::readyz, service::openapi_json,
         session::login, session::logout, session::login_alias, session::logout_alias, session::me,
         users::list_users, users::get_user, users::create_user, users::update_user, users::set_licenses,
+        users::delete_user, users::deactivate_user, users::reactivate_user,
     ),
     components(
         schemas(Problem, ProblemField, UserBody, UserSummary, UserList, RoleGrantBody, LicenseChangeBody),

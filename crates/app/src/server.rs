@@ -142,11 +142,32 @@ pub async fn serve(app: Application, shutdown: impl Future<Output = ()> + Send +
     let Application { listener, state, db, .. } = app;
     let address = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%address, "serving");
+    let purger = tokio::spawn(purge_sessions(state.clone()));
     let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await.context("serving")?;
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await.context("serving");
+    purger.abort();
+    served?;
     tracing::info!("stopped; closing the database");
     db.close().await.context("closing the database")?;
     Ok(())
+}
+
+/// How often expired sessions are removed.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes expired sessions every [`PURGE_EVERY`] (the first time at start). Expired sessions
+/// are refused anyway; this only keeps the table small. A failure is logged and retried at the
+/// next tick.
+async fn purge_sessions(state: AppState) {
+    let mut ticks = tokio::time::interval(PURGE_EVERY);
+    loop {
+        ticks.tick().await;
+        match state.sessions.purge_expired_sessions(state.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired sessions purged"),
+            Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+        }
+    }
 }
 
 /// Says what a first start created, on standard output (never in the log: it holds a

@@ -33,6 +33,9 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
         .post("/api/v1/users", create_user)
         .get("/api/v1/users/{id}", get_user)
         .patch("/api/v1/users/{id}", update_user)
+        .delete("/api/v1/users/{id}", delete_user)
+        .post("/api/v1/users/{id}/deactivate", deactivate_user)
+        .post("/api/v1/users/{id}/reactivate", reactivate_user)
         .put("/api/v1/users/{id}/licenses", set_licenses)
 }
 
@@ -436,4 +439,111 @@ pub async fn set_licenses(
     let products = ok(parse_keys("products", &body.products))?;
     let change = state.services.set_licenses(&auth.actor, id, products).await?;
     Ok(axum::Json(LicenseChangeBody::from(change)))
+}
+
+/// `POST /users/{id}/deactivate`: no fields (`{}`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateRequest {}
+
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/deactivate", tag = "users",
+    params(
+        ("id" = Uuid, Path, description = "The user's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag read; a stale one answers 412"),
+    ),
+    request_body = DeactivateRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The user, `status: deactivated`, licenses released", body = UserBody,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, description = "`self_deactivation`, `last_admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, response = Problem),
+    )
+)]
+/// Deactivates a user: every license released in the same transaction, data kept (§3.1).
+pub async fn deactivate_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    IfMatch(version): IfMatch,
+    ApiJson(DeactivateRequest {}): ApiJson<DeactivateRequest>,
+) -> ApiResult<Response> {
+    let details = state.services.deactivate_user(&auth.actor, user_id(&id)?, version).await?;
+    Ok(with_etag(StatusCode::OK, UserBody::from(details)))
+}
+
+/// `POST /users/{id}/reactivate`: optionally products to assign at once, all or nothing.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReactivateRequest {
+    #[serde(default)]
+    pub products: Vec<String>,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/reactivate", tag = "users",
+    params(
+        ("id" = Uuid, Path, description = "The user's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag read; a stale one answers 412"),
+    ),
+    request_body = ReactivateRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The reactivated user", body = UserBody,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, description = "`seat_limit_reached`, `missing_prerequisite` (then the user stays deactivated)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, response = Problem),
+        (status = 422, response = Problem),
+    )
+)]
+/// Reactivates a user, optionally assigning products in the same operation.
+pub async fn reactivate_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    IfMatch(version): IfMatch,
+    ApiJson(body): ApiJson<ReactivateRequest>,
+) -> ApiResult<Response> {
+    let id = user_id(&id)?;
+    let products = ok(parse_keys("products", &body.products))?;
+    let details = state.services.reactivate_user(&auth.actor, id, products, version).await?;
+    Ok(with_etag(StatusCode::OK, UserBody::from(details)))
+}
+
+/// `DELETE /users/{id}?confirm=true`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteUserParams {
+    /// Must be `true`: deleting releases licenses and ends memberships (§3.1).
+    pub confirm: Option<bool>,
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = Uuid, Path, description = "The user's id"), DeleteUserParams),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted (restorable for 30 days)"),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, description = "`self_deactivation`, `last_admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`confirmation_required`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Soft-deletes a user (needs `confirm=true`).
+pub async fn delete_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<DeleteUserParams>,
+) -> ApiResult<StatusCode> {
+    let id = user_id(&id)?;
+    state.services.delete_user(&auth.actor, id, params.confirm.unwrap_or(false)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

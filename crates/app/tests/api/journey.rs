@@ -156,3 +156,49 @@ async fn cursor_pages_walk_every_user_once_in_sort_order() {
         app.finish().await;
     }
 }
+
+#[tokio::test]
+async fn deactivating_frees_the_seat_reactivating_takes_it_back_and_deleting_needs_confirmation() {
+    for app in apps("lifecycle").await {
+        let token = app.login().await;
+        let me: Value = app.authed(Method::GET, "/api/v1/me", &token).send().await.unwrap().json().await.unwrap();
+        let my_path = format!("/api/v1/users/{}", me["user"]["id"].as_str().unwrap());
+        let user = app.create_user(&token, "leaver@demo.example").await;
+        let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+        let r = app
+            .authed(Method::PUT, &format!("{path}/licenses"), &token)
+            .json(&json!({"products": ["core"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+
+        let r =
+            app.authed(Method::POST, &format!("{my_path}/deactivate"), &token).json(&json!({})).send().await.unwrap();
+        assert_problem(r, StatusCode::CONFLICT, "self_deactivation").await;
+
+        let r = app.authed(Method::POST, &format!("{path}/deactivate"), &token).json(&json!({})).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["status"], "deactivated", "{}", app.engine);
+        assert_eq!(body["products"], json!([]), "{}: licenses released", app.engine);
+
+        let r = app
+            .authed(Method::POST, &format!("{path}/reactivate"), &token)
+            .json(&json!({"products": ["core"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!((body["status"].as_str(), &body["products"]), (Some("pending"), &json!(["core"])));
+
+        let r = app.authed(Method::DELETE, &path, &token).send().await.unwrap();
+        assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "confirmation_required").await;
+        let r = app.authed(Method::DELETE, &format!("{path}?confirm=true"), &token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let r = app.authed(Method::GET, &path, &token).send().await.unwrap();
+        assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
+        app.finish().await;
+    }
+}
