@@ -23,6 +23,8 @@
 //!   API keys), invites, scheduled changes, the audit log (gap-free per-organization event
 //!   positions), the outbox and webhooks.
 //!
+//! - **Sessions** ([`SeaOrmSessions`]): the domain's `SessionRepository` (sessions by token hash,
+//!   failed logins per source address), autocommitted statements outside the unit of work.
 //! - **The domain's `Store`/`Tx`** on top of them ([`SeaOrmStore`], [`SeaOrmTx`]); the persistence
 //!   contract suite passes on both engines (`tests/contract_sqlite.rs`, `tests/contract_postgres.rs`).
 //!
@@ -33,9 +35,11 @@
 mod connect;
 pub mod migrations;
 mod schema;
+mod sessions;
 mod store;
 
 pub use connect::{Cause, Db, DbSetupError, Engine, PoolSettings, SQLITE_BUSY_TIMEOUT, connect, connect_with, redact};
 pub use migrations::{MIGRATIONS_TABLE, Migrator};
 pub use schema::{SchemaError, check_schema, migrate};
+pub use sessions::SeaOrmSessions;
 pub use store::{SeaOrmStore, SeaOrmTx};

@@ -1,42 +1,61 @@
-//! The `roster` binary: reads the configuration, wires the adapters into the domain, and runs the
-//! server (API, console, workers) or a CLI command.
-//!
-//! The `serve` command and the CLI arrive with issue 4. Until then the binary answers `--version`
-//! and `--help` and refuses everything else with exit code 2, rather than pretend to run.
+//! The `roster` binary: parses the command line (and environment), then runs the server or a
+//! command. Everything else lives in the library (`roster_app`).
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-Usage: roster [--version | --help]
-
-Roster, the admin back office for B2B SaaS products.
-
-Options:
-  -V, --version  print the version
-  -h, --help     print this message
-
-The server (`roster serve`) and the CLI commands arrive with issue 4.";
+use clap::Parser as _;
+use roster_adapters_http::HttpConfig;
+use roster_app::config::{Cli, Command, LogFormat};
+use roster_app::server::{self, ServeConfig};
+use roster_app::telemetry;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let written = match args.as_slice() {
-        ["--version" | "-V"] => writeln!(std::io::stdout(), "roster {}", env!("CARGO_PKG_VERSION")),
-        ["--help" | "-h"] => writeln!(std::io::stdout(), "{USAGE}"),
-        _ => {
-            eprintln!(
-                "roster: the `roster` server and CLI arrive with issue 4; \
-                 this build only answers --version and --help"
-            );
-            return ExitCode::from(2);
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("roster: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
         }
     };
-    match written {
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("roster: could not write to stdout: {error}");
+        Err(e) => {
+            eprintln!("roster: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Migrate(db) => {
+            telemetry::init(LogFormat::Text);
+            let db = server::open_database(&db.database_url).await?;
+            db.close().await?;
+            tracing::info!("the database is up to date");
+            Ok(())
+        }
+        Command::Serve(args) => {
+            telemetry::init(args.log_format);
+            let http = HttpConfig {
+                body_limit: usize::try_from(args.max_body_bytes)?,
+                secure_cookies: args.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+                ..HttpConfig::default()
+            };
+            let config = ServeConfig {
+                database_url: args.database.database_url,
+                listen: args.listen,
+                http,
+                bootstrap_email: args.bootstrap_admin_email,
+                bootstrap_password: args.bootstrap_admin_password,
+            };
+            let app = server::build(&config).await?;
+            let address = app.listener.local_addr()?;
+            if let Some(b) = &app.bootstrapped {
+                server::announce(b, address);
+            }
+            server::serve(app, server::shutdown_signal()).await
         }
     }
 }

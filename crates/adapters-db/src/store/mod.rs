@@ -44,8 +44,8 @@
 mod audit;
 mod batch;
 mod connections;
-mod convert;
-mod errors;
+pub(crate) mod convert;
+pub(crate) mod errors;
 mod groups;
 mod invites;
 mod licenses;

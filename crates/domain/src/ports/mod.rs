@@ -6,11 +6,13 @@
 //! messages — and which it commits once. Dropping a `Tx` without committing rolls it back.
 
 mod crm;
+mod sessions;
 mod store;
 mod system;
 mod webhooks;
 
 pub use crm::{CrmDirectory, CrmError, CrmPage, CrmUser};
+pub use sessions::{Session, SessionRepository};
 pub use store::{
     AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, OrgRepository, Outbox,
     RoleRepository, ScheduleRepository, SeatsExhausted, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository,
@@ -21,6 +23,8 @@ pub use webhooks::{WebhookError, WebhookSender};
 
 #[cfg(any(test, feature = "testing"))]
 pub use crm::MockCrmDirectory;
+#[cfg(any(test, feature = "testing"))]
+pub use sessions::MockSessionRepository;
 #[cfg(any(test, feature = "testing"))]
 pub use store::{
     MockAuditLog, MockConnectionRepository, MockGroupRepository, MockInviteRepository, MockLicenseRepository,

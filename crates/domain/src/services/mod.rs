@@ -5,6 +5,7 @@
 //! changes together with their audit events (and outbox messages), commit. An error anywhere
 //! drops the transaction, so nothing of a failed use case is ever written.
 
+mod admins;
 mod api_keys;
 mod auth;
 mod bulk;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use crate::ports::{Clock, CrmDirectory, IdGenerator, PasswordHasher, Store};
 use crate::throttle::LoginThrottle;
 
+pub use admins::NewAdmin;
 pub use api_keys::API_KEY_PREFIX;
 pub use api_keys::{CreatedApiKey, NewApiKey};
 pub use auth::IMPERSONATION_LIMIT;

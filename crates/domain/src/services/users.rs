@@ -128,15 +128,22 @@ impl Services {
     /// product), `missing_prerequisite`, `seat_limit_reached`.
     pub async fn create_user(&self, actor: &Actor, new: NewUser) -> ServiceResult<UserDetails> {
         let mut tx = self.begin().await?;
+        let user = self.create_user_in(&mut *tx, actor, new).await?;
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// [`Services::create_user`] inside the caller's transaction.
+    pub(crate) async fn create_user_in(&self, tx: &mut dyn Tx, actor: &Actor, new: NewUser) -> ServiceResult<User> {
         let org = actor.org_id();
-        let tree = load_tree(&mut *tx, org).await?;
+        let tree = load_tree(tx, org).await?;
         let groups: BTreeSet<GroupId> = new.group_ids.iter().copied().collect();
         for g in &groups {
             tree.check_joinable(*g)?;
         }
         actor.require_over_user(Permission::ManageUsers, &groups)?;
-        check_unique(&mut *tx, org, None, &new.email, new.phone.as_ref(), new.agent_id.as_ref(), new.crm_id.as_ref())
-            .await?;
+        check_unique(tx, org, None, &new.email, new.phone.as_ref(), new.agent_id.as_ref(), new.crm_id.as_ref()).await?;
         let roles = tx.roles(org).await?;
         let keys =
             if new.roles.is_empty() { vec![Key::parse("standard").expect("valid key")] } else { new.roles.clone() };
@@ -151,7 +158,7 @@ impl Services {
         user.agent_id = new.agent_id;
         tx.insert_user(&user).await?;
         self.audit(
-            &mut *tx,
+            tx,
             actor,
             "user.created",
             AuditTarget::new(TargetKind::User, user.id, user.label()),
@@ -170,7 +177,7 @@ impl Services {
             })
             .await?;
             self.audit(
-                &mut *tx,
+                tx,
                 actor,
                 "membership.joined",
                 AuditTarget::new(TargetKind::Membership, user.id, format!("{} in {}", user.label(), tree.path(*g))),
@@ -180,13 +187,11 @@ impl Services {
         }
         if !new.products.is_empty() {
             actor.require_over_user(Permission::ManageLicenses, &groups)?;
-            let catalog = load_catalog(&mut *tx, org).await?;
+            let catalog = load_catalog(tx, org).await?;
             let plan = catalog.plan(&BTreeSet::new(), &new.products)?;
-            self.apply_plan(&mut *tx, actor, &mut user, &BTreeSet::new(), &plan, None).await?;
+            self.apply_plan(tx, actor, &mut user, &BTreeSet::new(), &plan, None).await?;
         }
-        let details = details_of(&mut *tx, user.clone(), self.now()).await?;
-        tx.commit().await?;
-        Ok(details)
+        Ok(user)
     }
 
     /// A user with status, products and groups.

@@ -124,3 +124,28 @@ async fn only_a_member_changes_their_own_password() {
     let err = failure(w.services.change_password(&w.system(), &password("correct horse battery")).await);
     assert_eq!(err.code(), ErrorCode::Forbidden);
 }
+
+#[tokio::test]
+async fn the_operator_creates_an_admin_who_logs_in_holding_the_admin_role_and_no_license() {
+    use roster_domain::services::NewAdmin;
+    use roster_domain::values::PersonName;
+
+    let w = World::new().await;
+    let new = NewAdmin {
+        org: slug("acme"),
+        email: w.email("boss"),
+        first_name: PersonName::parse("Bo").expect("a name"),
+        last_name: PersonName::parse("Ss").expect("a name"),
+        password: password(GOOD_PASSWORD),
+    };
+    let created = w.services.create_admin(Source::Cli, new.clone()).await.expect("creates the admin");
+    assert!(created.products.is_empty());
+    assert!(created.user.has_password);
+    let user = w.services.login(&slug("acme"), &w.email("boss"), &password(GOOD_PASSWORD), Source::Api).await;
+    let actor = w.actor(user.expect("logs in").id).await;
+    assert!(actor.has(roster_domain::roles::Permission::ManageUsers));
+    // The same email again is a conflict and changes nothing.
+    let again = w.services.create_admin(Source::Cli, new).await.unwrap_err();
+    assert_eq!(again.code(), ErrorCode::Conflict);
+    assert_eq!(w.events_named("user.password_set").await.len(), 1);
+}

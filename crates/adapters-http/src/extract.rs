@@ -1,0 +1,196 @@
+//! Extractors of our own, so that every rejected input is answered as a problem naming the
+//! field: JSON bodies ([`ApiJson`]), query strings ([`ApiQuery`]), `If-Match` ([`IfMatch`]) and
+//! the client's address ([`ClientAddress`]).
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// A JSON body: `Content-Type: application/json` (else 415), at most the configured size (else
+/// 413), syntactically valid, of the right types and without unknown fields (else 400 naming
+/// the field).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| body_error(&e, state.config.body_limit))?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+fn is_json(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn body_error(e: &BytesRejection, limit: usize) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::payload_too_large(limit)
+    } else {
+        ApiError::bad_request("body", "unreadable", e.body_text())
+    }
+}
+
+/// Deserializes a JSON body, naming the offending field in the problem.
+///
+/// # Errors
+/// A 400 problem: `malformed_json`, `unknown_field`, `missing_field` or `invalid_type`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        json_error(&path, &inner)
+    })?;
+    de.end().map_err(|e| json_error(".", &e))?;
+    Ok(value)
+}
+
+fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let message = e.to_string();
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request("body", "malformed_json", message),
+        Category::Data => {
+            let (code, named) = if let Some(name) = quoted_after(&message, "unknown field `") {
+                ("unknown_field", Some(name))
+            } else if let Some(name) = quoted_after(&message, "missing field `") {
+                ("required", Some(name))
+            } else {
+                ("invalid_type", None)
+            };
+            ApiError::bad_request(field_path(path, named), code, message)
+        }
+    }
+}
+
+/// The text between `prefix` and the next backquote, if `message` starts with `prefix`.
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message.strip_prefix(prefix).and_then(|rest| rest.split('`').next())
+}
+
+/// The field a deserialization error is about: the path serde reached, completed by the field
+/// named in the message when the path stops at its parent (`.` is the top level).
+fn field_path(path: &str, named: Option<&str>) -> String {
+    match (path, named) {
+        ("." | "", Some(name)) => name.to_owned(),
+        ("." | "", None) => "body".to_owned(),
+        (path, Some(name)) if path != name && !path.ends_with(&format!(".{name}")) => format!("{path}.{name}"),
+        (path, _) => path.to_owned(),
+    }
+}
+
+/// A query string of known parameters; a bad or unknown one is a 400 problem naming it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            let named = quoted_after(&message, "unknown field `").or_else(|| quoted_after(&message, "missing field `"));
+            ApiError::bad_request(field_path(&path, named), "invalid_parameter", message)
+        })
+    }
+}
+
+/// The version an `If-Match` header names (`"7"`, `W/"7"`), or `None` without the header or
+/// with `*`. A header that names no version of ours can never match: 412.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfMatch(pub Option<u64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else { return Ok(Self(None)) };
+        let text = value.to_str().unwrap_or("").trim();
+        if text == "*" {
+            return Ok(Self(None));
+        }
+        parse_etag(text).map(|v| Self(Some(v))).ok_or_else(|| {
+            ApiError::from(roster_domain::ServiceError::PreconditionFailed { kind: "resource", current: 0 })
+        })
+    }
+}
+
+/// The `ETag` of a resource at `version`.
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+fn parse_etag(text: &str) -> Option<u64> {
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    text.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+}
+
+/// The client's IP address (the peer of the TCP connection), for throttling logins by source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string());
+        Ok(Self(peer.unwrap_or_else(|| "unknown".to_owned())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "read by serde only")]
+    struct Body {
+        email: String,
+        products: Vec<String>,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = parse_json::<Body>(br#"{"email": "a@b.c", "products": [1]}"#).unwrap_err();
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        let e = parse_json::<Body>(br#"{"email": "a@b.c", "products": [], "admin": true}"#).unwrap_err();
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        let e = parse_json::<Body>(br#"{"email": "#).unwrap_err();
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(field_path(".", Some("admin")), "admin");
+        assert_eq!(field_path("admin", Some("admin")), "admin");
+        assert_eq!(field_path("invites[0]", Some("admin")), "invites[0].admin");
+        assert_eq!(field_path("products[0]", None), "products[0]");
+        assert!(parse_json::<Body>(br#"{"email": "a@b.c", "products": []}"#).is_ok());
+    }
+
+    #[test]
+    fn etags_round_trip_and_weak_tags_match() {
+        assert_eq!(parse_etag(&etag(7)), Some(7));
+        assert_eq!(parse_etag("W/\"7\""), Some(7));
+        assert_eq!(parse_etag("7"), None);
+        assert!(is_json(Some("application/json; charset=utf-8")));
+        assert!(!is_json(Some("text/plain")));
+        assert!(!is_json(None));
+    }
+}

@@ -1,0 +1,80 @@
+//! The routes, one module per resource (`session`, `users`, `service`, …). Each module adds
+//! its routes to a [`RouteTable`], which builds the axum router *and* records every
+//! `(method, path)` it serves, so a test can check the OpenAPI document against what is really
+//! routed (`openapi::tests`). A new resource — `/crm`, `/invites`, `/signup`, `/scim` — is a
+//! new module with a `routes(table)` function, listed in [`table`], and its handlers listed in
+//! `openapi::ApiDoc`.
+
+pub mod service;
+pub mod session;
+pub mod users;
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+
+use crate::state::AppState;
+
+/// The routes being built, and the record of them.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    router: Router<AppState>,
+    routes: Vec<(Method, &'static str)>,
+}
+
+impl RouteTable {
+    fn add(mut self, method: Method, path: &'static str, route: MethodRouter<AppState>) -> Self {
+        self.routes.push((method, path));
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    /// Adds `GET path`.
+    #[must_use]
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::GET, path, get(handler))
+    }
+
+    /// Adds `POST path`.
+    #[must_use]
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::POST, path, post(handler))
+    }
+
+    /// Adds `PUT path`.
+    #[must_use]
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::PUT, path, put(handler))
+    }
+
+    /// Adds `PATCH path`.
+    #[must_use]
+    pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::PATCH, path, patch(handler))
+    }
+
+    /// Adds `DELETE path`.
+    #[must_use]
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::DELETE, path, delete(handler))
+    }
+
+    /// Every `(method, path)` routed, in the order added.
+    pub fn routes(&self) -> &[(Method, &'static str)] {
+        &self.routes
+    }
+
+    /// The axum router.
+    pub fn into_router(self) -> Router<AppState> {
+        self.router
+    }
+}
+
+/// Every route of the server.
+pub fn table() -> RouteTable {
+    let table = RouteTable::default();
+    let table = service::routes(table);
+    let table = session::routes(table);
+    users::routes(table)
+}

@@ -1,0 +1,549 @@
+//! `/api/v1/users`: the Users table, one user, creation, profile changes and licenses
+//! (SPEC §3, §4.3, §10). Handlers parse, call one service, and shape the answer.
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use roster_domain::ids::{GroupId, RoleId, UserId};
+use roster_domain::services::{NewUser, ProfilePatch, SettingsPatch};
+use roster_domain::user::StatusKind;
+use roster_domain::users_query::{UserCursor, UserPaging, UserQuery, UserSort, UserSortField};
+use roster_domain::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone};
+use roster_domain::{FieldError, ServiceError};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::RouteTable;
+use crate::auth::Authenticated;
+use crate::extract::{ApiJson, ApiQuery, IfMatch, etag};
+use crate::pagination::{Paging, encode_cursor, paging};
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+use crate::wire::{LicenseChangeBody, UserBody, UserList, UserSummary, check, ok, parse, parse_keys, parse_opt};
+
+/// Registers the users routes.
+pub(crate) fn routes(table: RouteTable) -> RouteTable {
+    table
+        .get("/api/v1/users", list_users)
+        .post("/api/v1/users", create_user)
+        .get("/api/v1/users/{id}", get_user)
+        .patch("/api/v1/users/{id}", update_user)
+        .delete("/api/v1/users/{id}", delete_user)
+        .post("/api/v1/users/{id}/deactivate", deactivate_user)
+        .post("/api/v1/users/{id}/reactivate", reactivate_user)
+        .put("/api/v1/users/{id}/licenses", set_licenses)
+}
+
+/// Filters, sort and paging of the Users table.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListUsersParams {
+    /// Derived statuses, comma-separated: `active,pending,invited,inactive,revoked,deactivated`.
+    pub status: Option<String>,
+    /// A role key (`admin`) or role id.
+    pub role: Option<String>,
+    /// A group id; deleted groups too (their members at deletion).
+    pub group: Option<Uuid>,
+    /// A product key the users hold, or `-key` for users who do not hold it.
+    pub product: Option<String>,
+    /// Text over names, email, nicknames, agent id, CRM id and phone.
+    pub q: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub created_from: Option<String>,
+    /// Created before (RFC 3339).
+    pub created_to: Option<String>,
+    /// `field,-field2` over `first_name`, `last_name`, `email`, `created_at`, `agent_id`,
+    /// `crm_id`; `id` breaks ties. Default `last_name,first_name`.
+    pub sort: Option<String>,
+    /// Rows per cursor page, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page number from 1 (with `per_page`; answers `total`).
+    pub page: Option<u32>,
+    /// 10, 25 or 50.
+    pub per_page: Option<u32>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "users",
+    params(ListUsersParams),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "One page of the Users table", body = UserList),
+        (status = 403, response = Problem),
+        (status = 422, description = "An unknown role", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// The Users table: filters, sort and a page (needs `manage_users`).
+pub async fn list_users(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(params): ApiQuery<ListUsersParams>,
+) -> ApiResult<axum::Json<UserList>> {
+    let mut query = UserQuery::new(auth.actor.org_id());
+    query.statuses = parse_statuses(params.status.as_deref())?;
+    query.sort = parse_sort(params.sort.as_deref())?;
+    query.q = params.q.clone().filter(|q| !q.trim().is_empty());
+    query.group = params.group.map(GroupId::from_uuid);
+    query.product = params.product.as_deref().map(parse_product_filter).transpose()?;
+    query.created_from = params.created_from.as_deref().map(|t| parse_time("created_from", t)).transpose()?;
+    query.created_to = params.created_to.as_deref().map(|t| parse_time("created_to", t)).transpose()?;
+    let sort_key = params.sort.clone().unwrap_or_default();
+    let paging: Paging<UserCursor> =
+        paging(params.limit, params.cursor.as_deref(), params.page, params.per_page, &sort_key)?;
+    query.paging = Some(match paging {
+        Paging::Cursor { after, limit } => UserPaging::Cursor { after, limit },
+        Paging::Page { page, per_page } => UserPaging::Page { page, per_page },
+    });
+    if let Some(role) = params.role.as_deref() {
+        query.role = Some(resolve_role(&state, &auth, role).await?);
+    }
+    let page = state.services.list_users(&auth.actor, query).await?;
+    Ok(axum::Json(UserList {
+        items: page.items.iter().map(UserSummary::from).collect(),
+        next_cursor: page.next_cursor.map(|c| encode_cursor(&sort_key, &c)),
+        total: page.total,
+    }))
+}
+
+fn parse_statuses(text: Option<&str>) -> ApiResult<BTreeSet<StatusKind>> {
+    let Some(text) = text else { return Ok(BTreeSet::new()) };
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            serde_json::from_value(serde_json::Value::String(s.trim().to_owned()))
+                .map_err(|_| ApiError::bad_request("status", "invalid_parameter", format!("unknown status `{s}`")))
+        })
+        .collect()
+}
+
+fn parse_sort(text: Option<&str>) -> ApiResult<Vec<UserSort>> {
+    let Some(text) = text else { return Ok(Vec::new()) };
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (descending, name) = part.strip_prefix('-').map_or((false, part), |n| (true, n));
+        if name == "id" {
+            continue;
+        }
+        let field: UserSortField = serde_json::from_value(serde_json::Value::String(name.to_owned()))
+            .map_err(|_| ApiError::bad_request("sort", "invalid_parameter", format!("cannot sort by `{name}`")))?;
+        if !seen.insert(name.to_owned()) {
+            return Err(ApiError::bad_request("sort", "invalid_parameter", format!("`{name}` is sorted by twice")));
+        }
+        out.push(UserSort { field, descending });
+    }
+    Ok(out)
+}
+
+fn parse_product_filter(text: &str) -> ApiResult<(Key, bool)> {
+    let (held, name) = text.strip_prefix('-').map_or((true, text), |n| (false, n));
+    let key = Key::parse(name).map_err(|e| ApiError::bad_request("product", e.code(), e.to_string()))?;
+    Ok((key, held))
+}
+
+fn parse_time(field: &str, text: &str) -> ApiResult<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| ApiError::bad_request(field, "invalid_format", format!("not an RFC 3339 time: {e}")))
+}
+
+async fn resolve_role(state: &AppState, auth: &Authenticated, role: &str) -> ApiResult<RoleId> {
+    if let Ok(id) = role.parse::<Uuid>() {
+        return Ok(RoleId::from_uuid(id));
+    }
+    let roles = state.services.list_roles(&auth.actor).await?;
+    roles.iter().find(|r| r.key.as_str() == role).map(|r| r.id).ok_or_else(|| {
+        ApiError::from(ServiceError::Validation(vec![FieldError::new(
+            "role",
+            "unknown_role",
+            format!("no role `{role}`"),
+        )]))
+    })
+}
+
+/// A user id in the path; anything else is not a user of ours (404).
+fn user_id(id: &str) -> ApiResult<UserId> {
+    id.parse().map_err(|_| ApiError::from(ServiceError::not_found("user")))
+}
+
+/// A user answer with its `ETag`.
+fn with_etag(status: StatusCode, body: UserBody) -> Response {
+    let tag = etag(body.summary.version);
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserBody,
+            headers(("ETag" = String, description = "The user's version, for If-Match"))),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+    )
+)]
+/// One user with status, products and groups.
+pub async fn get_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let details = state.services.get_user(&auth.actor, user_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, UserBody::from(details)))
+}
+
+/// `POST /users`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub nicknames: Vec<String>,
+    pub agent_id: Option<String>,
+    pub crm_id: Option<String>,
+    /// Role keys; `["standard"]` when absent.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub group_ids: Vec<Uuid>,
+    /// Product keys to assign at once.
+    #[serde(default)]
+    pub products: Vec<String>,
+}
+
+impl CreateUserRequest {
+    /// The domain's request, or every invalid field at once.
+    fn try_into_domain(self) -> Result<NewUser, ServiceError> {
+        let email = parse("email", &self.email, Email::parse);
+        let first_name = parse("first_name", &self.first_name, PersonName::parse);
+        let last_name = parse("last_name", &self.last_name, PersonName::parse);
+        let phone = parse_opt("phone", self.phone.as_deref(), Phone::parse);
+        let nicknames = Nicknames::parse(self.nicknames.iter()).map_err(|e| FieldError::invalid("nicknames", &e));
+        let agent_id = parse_opt("agent_id", self.agent_id.as_deref(), AgentId::parse);
+        let crm_id = parse_opt("crm_id", self.crm_id.as_deref(), CrmId::parse);
+        let roles = parse_keys("roles", &self.roles);
+        let products = parse_keys("products", &self.products);
+        check([
+            email.as_ref().err(),
+            first_name.as_ref().err(),
+            last_name.as_ref().err(),
+            phone.as_ref().err(),
+            nicknames.as_ref().err(),
+            agent_id.as_ref().err(),
+            crm_id.as_ref().err(),
+            roles.as_ref().err(),
+            products.as_ref().err(),
+        ])?;
+        Ok(NewUser {
+            email: ok(email)?,
+            first_name: ok(first_name)?,
+            last_name: ok(last_name)?,
+            phone: ok(phone)?,
+            nicknames: ok(nicknames)?,
+            agent_id: ok(agent_id)?,
+            crm_id: ok(crm_id)?,
+            roles: ok(roles)?.into_iter().collect(),
+            group_ids: self.group_ids.into_iter().map(GroupId::from_uuid).collect(),
+            products: ok(products)?,
+        })
+    }
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/users", tag = "users",
+    request_body = CreateUserRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 201, description = "The new user", body = UserBody, headers(
+            ("Location" = String, description = "The user's URL"),
+            ("ETag" = String, description = "The user's version"))),
+        (status = 403, response = Problem),
+        (status = 409, description = "`conflict` (a unique field is taken), `missing_prerequisite`, `seat_limit_reached`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, unknown role, group or product", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Creates a member directly, with roles, groups and licenses (needs `manage_users`, and
+/// `manage_licenses` for products).
+pub async fn create_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<CreateUserRequest>,
+) -> ApiResult<Response> {
+    let new = body.try_into_domain()?;
+    let details = state.services.create_user(&auth.actor, new).await?;
+    let location = format!("/api/v1/users/{}", details.user.id);
+    let mut response = with_etag(StatusCode::CREATED, UserBody::from(details));
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+/// `PATCH /users/{id}`: only the fields present change; `null` clears an optional one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    pub nicknames: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub agent_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub crm_id: Option<Option<String>>,
+    pub email_throttle_max_per_day: Option<u32>,
+    pub flow_enabled: Option<bool>,
+    pub email_sync: Option<bool>,
+    pub calendar_sync: Option<bool>,
+    pub round_robin: Option<bool>,
+    pub scoring_enabled: Option<bool>,
+    pub roaming_agent: Option<bool>,
+}
+
+/// A field that is present (even as `null`) becomes `Some(…)`; an absent one stays `None`
+/// through `#[serde(default)]`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl UpdateUserRequest {
+    /// The domain's patch, or every invalid field at once.
+    fn try_into_domain(self) -> Result<ProfilePatch, ServiceError> {
+        let email = self.email.map(|v| parse("email", &v, Email::parse)).transpose();
+        let first_name = self.first_name.map(|v| parse("first_name", &v, PersonName::parse)).transpose();
+        let last_name = self.last_name.map(|v| parse("last_name", &v, PersonName::parse)).transpose();
+        let phone = self.phone.map(|v| parse_opt("phone", v.as_deref(), Phone::parse)).transpose();
+        let nicknames = self
+            .nicknames
+            .map(|n| Nicknames::parse(n.iter()).map_err(|e| FieldError::invalid("nicknames", &e)))
+            .transpose();
+        let agent_id = self.agent_id.map(|v| parse_opt("agent_id", v.as_deref(), AgentId::parse)).transpose();
+        let crm_id = self.crm_id.map(|v| parse_opt("crm_id", v.as_deref(), CrmId::parse)).transpose();
+        check([
+            email.as_ref().err(),
+            first_name.as_ref().err(),
+            last_name.as_ref().err(),
+            phone.as_ref().err(),
+            nicknames.as_ref().err(),
+            agent_id.as_ref().err(),
+            crm_id.as_ref().err(),
+        ])?;
+        Ok(ProfilePatch {
+            email: ok(email)?,
+            first_name: ok(first_name)?,
+            last_name: ok(last_name)?,
+            phone: ok(phone)?,
+            nicknames: ok(nicknames)?,
+            agent_id: ok(agent_id)?,
+            crm_id: ok(crm_id)?,
+            agent_ring_number: None,
+            dialer_number: None,
+            settings: SettingsPatch {
+                email_throttle_max_per_day: self.email_throttle_max_per_day,
+                flow_enabled: self.flow_enabled,
+                email_sync: self.email_sync,
+                calendar_sync: self.calendar_sync,
+                round_robin: self.round_robin,
+                scoring_enabled: self.scoring_enabled,
+                roaming_agent: self.roaming_agent,
+                ..SettingsPatch::default()
+            },
+        })
+    }
+}
+
+#[utoipa::path(
+    patch, path = "/api/v1/users/{id}", tag = "users",
+    params(
+        ("id" = Uuid, Path, description = "The user's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag read; a stale one answers 412"),
+    ),
+    request_body = UpdateUserRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The changed user", body = UserBody,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, description = "`conflict`: a unique field is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: the ETag is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = Problem),
+    )
+)]
+/// Changes profile fields and settings.
+pub async fn update_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    IfMatch(version): IfMatch,
+    ApiJson(body): ApiJson<UpdateUserRequest>,
+) -> ApiResult<Response> {
+    let id = user_id(&id)?;
+    let patch = body.try_into_domain()?;
+    let details = state.services.update_user(&auth.actor, id, patch, version).await?;
+    Ok(with_etag(StatusCode::OK, UserBody::from(details)))
+}
+
+/// `PUT /users/{id}/licenses`: the full set of products the user should hold.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetLicensesRequest {
+    pub products: Vec<String>,
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/users/{id}/licenses", tag = "users",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    request_body = SetLicensesRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "What changed", body = LicenseChangeBody),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, description = "`seat_limit_reached` (names the product, seats total and used), `missing_prerequisite`, `user_not_active`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown product", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Sets the products a user holds; seats are taken atomically (needs `manage_licenses`).
+pub async fn set_licenses(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SetLicensesRequest>,
+) -> ApiResult<axum::Json<LicenseChangeBody>> {
+    let id = user_id(&id)?;
+    let products = ok(parse_keys("products", &body.products))?;
+    let change = state.services.set_licenses(&auth.actor, id, products).await?;
+    Ok(axum::Json(LicenseChangeBody::from(change)))
+}
+
+/// `POST /users/{id}/deactivate`: no fields (`{}`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateRequest {}
+
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/deactivate", tag = "users",
+    params(
+        ("id" = Uuid, Path, description = "The user's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag read; a stale one answers 412"),
+    ),
+    request_body = DeactivateRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The user, `status: deactivated`, licenses released", body = UserBody,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, description = "`self_deactivation`, `last_admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, response = Problem),
+    )
+)]
+/// Deactivates a user: every license released in the same transaction, data kept (§3.1).
+pub async fn deactivate_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    IfMatch(version): IfMatch,
+    ApiJson(DeactivateRequest {}): ApiJson<DeactivateRequest>,
+) -> ApiResult<Response> {
+    let details = state.services.deactivate_user(&auth.actor, user_id(&id)?, version).await?;
+    Ok(with_etag(StatusCode::OK, UserBody::from(details)))
+}
+
+/// `POST /users/{id}/reactivate`: optionally products to assign at once, all or nothing.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReactivateRequest {
+    #[serde(default)]
+    pub products: Vec<String>,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/reactivate", tag = "users",
+    params(
+        ("id" = Uuid, Path, description = "The user's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag read; a stale one answers 412"),
+    ),
+    request_body = ReactivateRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The reactivated user", body = UserBody,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, description = "`seat_limit_reached`, `missing_prerequisite` (then the user stays deactivated)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, response = Problem),
+        (status = 422, response = Problem),
+    )
+)]
+/// Reactivates a user, optionally assigning products in the same operation.
+pub async fn reactivate_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    IfMatch(version): IfMatch,
+    ApiJson(body): ApiJson<ReactivateRequest>,
+) -> ApiResult<Response> {
+    let id = user_id(&id)?;
+    let products = ok(parse_keys("products", &body.products))?;
+    let details = state.services.reactivate_user(&auth.actor, id, products, version).await?;
+    Ok(with_etag(StatusCode::OK, UserBody::from(details)))
+}
+
+/// `DELETE /users/{id}?confirm=true`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteUserParams {
+    /// Must be `true`: deleting releases licenses and ends memberships (§3.1).
+    pub confirm: Option<bool>,
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = Uuid, Path, description = "The user's id"), DeleteUserParams),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted (restorable for 30 days)"),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, description = "`self_deactivation`, `last_admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`confirmation_required`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Soft-deletes a user (needs `confirm=true`).
+pub async fn delete_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<DeleteUserParams>,
+) -> ApiResult<StatusCode> {
+    let id = user_id(&id)?;
+    state.services.delete_user(&auth.actor, id, params.confirm.unwrap_or(false)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,60 @@
+//! What every handler shares: the domain's [`Services`], the session store, time and secrets,
+//! a readiness probe and the HTTP configuration.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use roster_domain::Services;
+use roster_domain::ports::{Clock, IdGenerator, SessionRepository};
+use roster_domain::throttle::LoginThrottle;
+use time::Duration;
+
+/// HTTP-level settings, validated by the caller (`roster serve`).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The largest request body accepted, in bytes (413 beyond).
+    pub body_limit: usize,
+    /// Sliding lifetime of a session (§10: 12 h).
+    pub session_ttl: Duration,
+    /// Whether the session cookie carries `Secure` (set when the public URL is `https`).
+    pub secure_cookies: bool,
+    /// Failed logins per source address (§10); larger than the domain's per-account limit,
+    /// because an office shares one address.
+    pub address_throttle: LoginThrottle,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 1024 * 1024,
+            session_ttl: Duration::hours(12),
+            secure_cookies: false,
+            address_throttle: LoginThrottle { max_failures: 20, window: Duration::minutes(15) },
+        }
+    }
+}
+
+/// Whether the server can serve requests (`/readyz`): the database answers.
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    /// # Errors
+    /// A sentence saying what is not ready.
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// The state of the router. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub readiness: Arc<dyn Readiness>,
+    pub config: HttpConfig,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("services", &self.services).field("config", &self.config).finish()
+    }
+}

@@ -1,0 +1,184 @@
+//! The JSON shapes of the API (SPEC §10 "Wire shapes"): response bodies built from domain
+//! values, and the helpers that turn request fields into value types with per-field errors.
+//! snake_case field names; times in RFC 3339; ids as UUID strings.
+
+use std::collections::BTreeSet;
+
+use roster_domain::services::{LicenseChange, UserDetails};
+use roster_domain::user::{Status, User};
+use roster_domain::values::{Key, ValueError};
+use roster_domain::{FieldError, ServiceError};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A time as RFC 3339 text.
+pub fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
+}
+
+/// A role a user holds, possibly limited to a group subtree.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoleGrantBody {
+    pub role_id: Uuid,
+    /// `null`: the whole organization.
+    pub scope: Option<Uuid>,
+}
+
+/// A row of the Users table.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub nicknames: Vec<String>,
+    pub crm_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub roles: Vec<RoleGrantBody>,
+    pub deactivated: bool,
+    pub invited: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl From<&User> for UserSummary {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.as_uuid(),
+            email: u.email.as_str().to_owned(),
+            first_name: u.first_name.as_str().to_owned(),
+            last_name: u.last_name.as_str().to_owned(),
+            phone: u.phone.as_ref().map(|p| p.as_str().to_owned()),
+            nicknames: u.nicknames.iter().map(|n| n.as_str().to_owned()).collect(),
+            crm_id: u.crm_id.as_ref().map(|c| c.as_str().to_owned()),
+            agent_id: u.agent_id.as_ref().map(|a| a.as_str().to_owned()),
+            roles: u
+                .roles
+                .iter()
+                .map(|g| RoleGrantBody { role_id: g.role_id.as_uuid(), scope: g.scope.map(|s| s.as_uuid()) })
+                .collect(),
+            deactivated: u.is_deactivated(),
+            invited: u.lifecycle.invited,
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+            version: u.version,
+        }
+    }
+}
+
+/// A user with the derived status (§3.1), products held and current groups.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserBody {
+    #[serde(flatten)]
+    pub summary: UserSummary,
+    pub agent_ring_number: Option<String>,
+    pub dialer_number: Option<String>,
+    /// `active`, `pending`, `invited`, `inactive`, `revoked`, `deactivated` or `deleted`.
+    pub status: String,
+    /// Why the user is `inactive`; empty otherwise.
+    pub inactive_reasons: Vec<String>,
+    pub products: Vec<String>,
+    pub group_ids: Vec<Uuid>,
+    /// The user's settings (§3).
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+}
+
+impl From<UserDetails> for UserBody {
+    fn from(d: UserDetails) -> Self {
+        let inactive_reasons = match &d.status {
+            Status::Inactive(reasons) => reasons.iter().map(wire_name).collect(),
+            _ => Vec::new(),
+        };
+        Self {
+            summary: UserSummary::from(&d.user),
+            agent_ring_number: d.user.agent_ring_number.as_ref().map(|p| p.as_str().to_owned()),
+            dialer_number: d.user.dialer_number.as_ref().map(|p| p.as_str().to_owned()),
+            status: wire_name(&d.status.kind()),
+            inactive_reasons,
+            products: d.products.iter().map(|k| k.as_str().to_owned()).collect(),
+            group_ids: d.groups.iter().map(|g| g.as_uuid()).collect(),
+            settings: serde_json::to_value(&d.user.settings).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// The snake_case name a domain enum serializes to.
+fn wire_name(value: &impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// A page of users: `next_cursor` for cursor paging (absent on the last page), `total` for
+/// page-number paging.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserList {
+    pub items: Vec<UserSummary>,
+    pub next_cursor: Option<String>,
+    pub total: Option<u64>,
+}
+
+/// `PUT /users/{id}/licenses` answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LicenseChangeBody {
+    pub user_id: Uuid,
+    pub assigned: Vec<String>,
+    pub unassigned: Vec<String>,
+    /// Products removed because a product they require was removed.
+    pub cascaded: Vec<String>,
+}
+
+impl From<LicenseChange> for LicenseChangeBody {
+    fn from(c: LicenseChange) -> Self {
+        let names = |keys: Vec<Key>| keys.iter().map(|k| k.as_str().to_owned()).collect();
+        Self {
+            user_id: c.user_id.as_uuid(),
+            assigned: names(c.assigned),
+            unassigned: names(c.unassigned),
+            cascaded: names(c.cascaded),
+        }
+    }
+}
+
+/// A required text field parsed into its value type.
+pub fn parse<T>(field: &str, text: &str, f: fn(&str) -> Result<T, ValueError>) -> Result<T, FieldError> {
+    f(text).map_err(|e| FieldError::invalid(field, &e))
+}
+
+/// An optional text field parsed into its value type.
+pub fn parse_opt<T>(
+    field: &str,
+    text: Option<&str>,
+    f: fn(&str) -> Result<T, ValueError>,
+) -> Result<Option<T>, FieldError> {
+    text.map(|t| parse(field, t, f)).transpose()
+}
+
+/// A list of keys (roles, products); the first bad one is named with its index.
+pub fn parse_keys(field: &str, items: &[String]) -> Result<BTreeSet<Key>, FieldError> {
+    items.iter().enumerate().map(|(i, k)| parse(&format!("{field}[{i}]"), k, Key::parse)).collect()
+}
+
+/// `validation_failed` listing every field error present, or nothing.
+///
+/// # Errors
+/// The validation error.
+pub fn check<'a>(errors: impl IntoIterator<Item = Option<&'a FieldError>>) -> Result<(), ServiceError> {
+    let errors: Vec<FieldError> = errors.into_iter().flatten().cloned().collect();
+    if errors.is_empty() { Ok(()) } else { Err(ServiceError::Validation(errors)) }
+}
+
+/// One parsed field as a service result (after [`check`], never an error).
+///
+/// # Errors
+/// The field's error as `validation_failed`.
+pub fn ok<T>(r: Result<T, FieldError>) -> Result<T, ServiceError> {
+    r.map_err(|e| ServiceError::Validation(vec![e]))
+}

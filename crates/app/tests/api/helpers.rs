@@ -1,0 +1,171 @@
+//! `spawn_app`: the real server (`roster_app::server`) on 127.0.0.1 and a random port, on a
+//! fresh database — an SQLite file in a temporary directory, or, when
+//! `ROSTER_TEST_DATABASE_URL` is set, a PostgreSQL schema of its own (as in
+//! `crates/adapters-db/tests/support`) — with a reqwest client and helpers to drive it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use roster_adapters_http::HttpConfig;
+use roster_app::server::{self, ServeConfig};
+use roster_domain::Services;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The bootstrap admin of every test app.
+pub const ADMIN_EMAIL: &str = "admin@demo.example";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+/// The request body limit of test apps (small, so the 413 test stays cheap).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+const PG_URL_VAR: &str = "ROSTER_TEST_DATABASE_URL";
+
+/// A running server and what a test needs to reach it.
+#[derive(Debug)]
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub services: Services,
+    pub engine: &'static str,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    guard: Guard,
+}
+
+#[derive(Debug)]
+enum Guard {
+    Sqlite(#[allow(dead_code, reason = "held for its Drop")] TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+/// One app per configured engine: SQLite always, PostgreSQL when the variable is set.
+pub async fn apps(test: &str) -> Vec<TestApp> {
+    let mut out = vec![spawn_sqlite().await];
+    match std::env::var(PG_URL_VAR) {
+        Ok(url) => out.push(spawn_postgres(&url).await),
+        Err(_) => eprintln!("{test}: PostgreSQL part skipped: {PG_URL_VAR} is not set"),
+    }
+    out
+}
+
+async fn spawn_sqlite() -> TestApp {
+    let dir = tempfile::tempdir().expect("creates a temporary directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("roster.db").display());
+    spawn(url, "sqlite", Guard::Sqlite(dir)).await
+}
+
+async fn spawn_postgres(admin_url: &str) -> TestApp {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let schema = format!("api_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let admin = Database::connect(admin_url).await.unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but unusable: {e}"));
+    admin.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await.expect("creates the test schema");
+    admin.close().await.expect("closes");
+    let separator = if admin_url.contains('?') { '&' } else { '?' };
+    let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+    spawn(url, "postgres", Guard::Postgres { admin_url: admin_url.to_owned(), schema }).await
+}
+
+async fn spawn(database_url: String, engine: &'static str, guard: Guard) -> TestApp {
+    let config = ServeConfig {
+        database_url,
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        http: HttpConfig { body_limit: BODY_LIMIT, ..HttpConfig::default() },
+        bootstrap_email: Some(ADMIN_EMAIL.to_owned()),
+        bootstrap_password: Some(ADMIN_PASSWORD.to_owned()),
+    };
+    let app = server::build(&config).await.expect("builds the application");
+    let address = app.listener.local_addr().expect("bound");
+    let services = app.state.services.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve(app, async {
+        rx.await.ok();
+    }));
+    TestApp {
+        base: format!("http://{address}"),
+        client: reqwest::Client::new(),
+        services,
+        engine,
+        shutdown: Some(tx),
+        task: Some(task),
+        guard,
+    }
+}
+
+impl TestApp {
+    /// A request to `path` (from the server's root).
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    /// A request with a bearer token.
+    pub fn authed(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(token)
+    }
+
+    /// Logs in to `org`; the token.
+    pub async fn login_to(&self, org: &str, email: &str, password: &str) -> String {
+        let r = self
+            .request(Method::POST, "/api/v1/session")
+            .json(&json!({"org": org, "email": email, "password": password}))
+            .send()
+            .await
+            .expect("sends");
+        assert_eq!(r.status(), StatusCode::OK, "{}: login failed", self.engine);
+        let body: Value = r.json().await.expect("json");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Logs in as the bootstrap admin of `demo`.
+    pub async fn login(&self) -> String {
+        self.login_to("demo", ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user in the caller's organization; the answer's body.
+    pub async fn create_user(&self, token: &str, email: &str) -> Value {
+        let r = self
+            .authed(Method::POST, "/api/v1/users", token)
+            .json(&json!({"email": email, "first_name": "Test", "last_name": email.split('@').next().unwrap_or("x")}))
+            .send()
+            .await
+            .expect("sends");
+        assert_eq!(r.status(), StatusCode::CREATED, "{}: creating {email}", self.engine);
+        r.json().await.expect("json")
+    }
+
+    /// The number of users of the caller's organization (page paging's total).
+    pub async fn user_count(&self, token: &str) -> u64 {
+        let r = self.authed(Method::GET, "/api/v1/users?page=1&per_page=10", token).send().await.expect("sends");
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.expect("json");
+        body["total"].as_u64().expect("a total")
+    }
+
+    /// Stops the server (in-flight requests finish) and removes the database.
+    pub async fn finish(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("the server task ends").expect("the server stops cleanly");
+        }
+        if let Guard::Postgres { admin_url, schema } = &self.guard {
+            let admin = Database::connect(admin_url.as_str()).await.expect("connects");
+            admin.execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE")).await.expect("drops the schema");
+            admin.close().await.ok();
+        }
+    }
+}
+
+/// Asserts a problem answer: status, content type and code; the body.
+pub async fn assert_problem(r: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(r.status(), status, "status");
+    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    body
+}
