@@ -33,6 +33,11 @@ use super::{Options, Timings, check_same};
 const PAGE: u32 = 50;
 /// The page number the deep-page query asks for (§10's console paging).
 const DEEP_PAGE: u32 = 10_000;
+/// The deep page reads half a million rows per run (seconds at 1M users): it takes a tenth of
+/// the samples (at least ten), so that a full run stays within an hour.
+fn deep_page_samples(samples: usize) -> usize {
+    (samples / 10).max(10)
+}
 
 /// The columns of `users` the adapter selects, qualified with `u`.
 const USER_COLUMNS: &str = "u.org_id, u.id, u.email, u.first_name, u.last_name, u.phone, u.nicknames, u.crm_id, \
@@ -75,6 +80,7 @@ pub(crate) async fn run(
     org: &Org,
 ) -> anyhow::Result<Vec<QueryReport>> {
     let runs = Timings::new(options.samples).runs().len();
+    let deep_samples = deep_page_samples(options.samples);
     let seed = options.seed;
     let mut out = Vec::new();
 
@@ -83,7 +89,7 @@ pub(crate) async fn run(
         measure_users(
             "users_cursor",
             "Users page by keyset cursor: status active, sort last name, 50 rows, a different cursor each run",
-            options,
+            options.samples,
             store,
             raw,
             &cursor_cases,
@@ -92,19 +98,20 @@ pub(crate) async fn run(
     );
 
     let page = DEEP_PAGE.min(u32::try_from(org.active / PAGE as usize).unwrap_or(DEEP_PAGE)).max(1);
-    let deep_cases: Vec<UserCase> = (0..runs).map(|_| users_deep_page(org, page)).collect();
+    let deep_runs = Timings::new(deep_samples).runs().len();
+    let deep_cases: Vec<UserCase> = (0..deep_runs).map(|_| users_deep_page(org, page)).collect();
     let detail = format!(
         "Users page number {page} (per_page 50, with the total): status active, sort last name; \
          baseline: raw OFFSET + COUNT(*)"
     );
-    out.push(measure_users("users_page_10000", &detail, options, store, raw, &deep_cases).await?);
+    out.push(measure_users("users_page_10000", &detail, deep_samples, store, raw, &deep_cases).await?);
 
     let search_cases: Vec<UserCase> = (0..runs).map(|i| users_search(org, i)).collect();
     out.push(
         measure_users(
             "email_prefix_search",
             "Search q = 3-4 leading letters of common emails, sort by email, first page of 50",
-            options,
+            options.samples,
             store,
             raw,
             &search_cases,
@@ -266,7 +273,7 @@ fn page_ids<T>(rows: &[T], id: impl Fn(&T) -> Uuid) -> Vec<Uuid> {
 async fn measure_users(
     name: &str,
     detail: &str,
-    options: &Options,
+    samples: usize,
     store: &SeaOrmStore,
     raw: &RawDb,
     cases: &[UserCase],
@@ -276,7 +283,7 @@ async fn measure_users(
     let mut expected: Vec<Vec<Uuid>> = Vec::with_capacity(cases.len());
     let mut totals = Vec::with_capacity(cases.len());
 
-    let mut t = Timings::new(options.samples);
+    let mut t = Timings::new(samples);
     for run in t.runs() {
         let started = Instant::now();
         let mut tx = store.begin_tx().await?;
@@ -288,7 +295,7 @@ async fn measure_users(
     }
     let adapter = t.stats();
 
-    let mut t = Timings::new(options.samples);
+    let mut t = Timings::new(samples);
     let mut tx = store.begin_tx().await?;
     for run in t.runs() {
         let started = Instant::now();
@@ -298,7 +305,7 @@ async fn measure_users(
     tx.rollback().await?;
     let adapter_in_tx = t.stats();
 
-    let mut t = Timings::new(options.samples);
+    let mut t = Timings::new(samples);
     for run in t.runs() {
         let case = &cases[run];
         let started = Instant::now();
@@ -317,7 +324,7 @@ async fn measure_users(
     let sqlx = t.stats();
 
     let rusqlite = if raw.has_rusqlite() {
-        let mut t = Timings::new(options.samples);
+        let mut t = Timings::new(samples);
         for run in t.runs() {
             let case = &cases[run];
             let started = Instant::now();
@@ -339,7 +346,7 @@ async fn measure_users(
     };
     let rows = expected.last().map_or(0, Vec::len);
     let total = totals.last().copied().flatten();
-    Ok(QueryReport::new(name, detail, rows, total, adapter, adapter_in_tx, sqlx, rusqlite))
+    Ok(QueryReport::new(name, detail, samples, (rows, total), [adapter, adapter_in_tx, sqlx], rusqlite))
 }
 
 async fn measure_connections(
@@ -411,7 +418,7 @@ async fn measure_connections(
         cases[0].query.scope_groups()
     );
     let rows = expected.last().map_or(0, Vec::len);
-    Ok(QueryReport::new(name, &detail, rows, None, adapter, adapter_in_tx, sqlx, rusqlite))
+    Ok(QueryReport::new(name, &detail, options.samples, (rows, None), [adapter, adapter_in_tx, sqlx], rusqlite))
 }
 
 /// How many groups a scope names (for the report's wording).

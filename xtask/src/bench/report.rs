@@ -45,6 +45,8 @@ impl Stats {
 pub(crate) struct QueryReport {
     pub(crate) name: String,
     pub(crate) detail: String,
+    /// Timed runs per path (after the warm-up).
+    pub(crate) samples: usize,
     /// Rows on the last page read, and the total the deep page reported.
     pub(crate) rows: usize,
     pub(crate) total: Option<u64>,
@@ -55,18 +57,18 @@ pub(crate) struct QueryReport {
 }
 
 impl QueryReport {
-    #[allow(clippy::too_many_arguments, reason = "one field each")]
+    /// `rows`: the rows of the last page and its total, if asked; `[adapter, adapter in an open
+    /// transaction, sqlx]`; rusqlite where it runs.
     pub(crate) fn new(
         name: &str,
         detail: &str,
-        rows: usize,
-        total: Option<u64>,
-        adapter: Stats,
-        adapter_in_tx: Stats,
-        sqlx: Stats,
+        samples: usize,
+        (rows, total): (usize, Option<u64>),
+        [adapter, adapter_in_tx, sqlx]: [Stats; 3],
         rusqlite: Option<Stats>,
     ) -> Self {
-        Self { name: name.to_owned(), detail: detail.to_owned(), rows, total, adapter, adapter_in_tx, sqlx, rusqlite }
+        let (name, detail) = (name.to_owned(), detail.to_owned());
+        Self { name, detail, samples, rows, total, adapter, adapter_in_tx, sqlx, rusqlite }
     }
 
     /// The target on the adapter's p99 over the sqlx baseline's p99 (issue 3, "Targets").
@@ -199,7 +201,8 @@ fn engine_markdown(r: &EngineReport) -> String {
     );
     let _ = writeln!(
         s,
-        "| query | path | median | p99 | p99 ÷ sqlx p99 | median ÷ rusqlite median |\n| --- | --- | ---: | ---: | ---: | ---: |"
+        "| query | path | runs | median | p99 | p99 ÷ sqlx p99 | median ÷ rusqlite median |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: |"
     );
     for q in &r.queries {
         let mut row = |path: &str, st: &Stats, vs_sqlx: bool| {
@@ -207,8 +210,9 @@ fn engine_markdown(r: &EngineReport) -> String {
             let vs = if vs_sqlx { format!("{:.2}×", ratio(st.p99, q.sqlx.p99)) } else { "—".to_owned() };
             let _ = writeln!(
                 s,
-                "| `{}` | {path} | {} | {} | {vs} | {vs_lite} |",
+                "| `{}` | {path} | {} | {} | {} | {vs} | {vs_lite} |",
                 q.name,
+                q.samples,
                 fmt_duration(st.median),
                 fmt_duration(st.p99)
             );
@@ -283,7 +287,7 @@ pub(crate) fn print_summary(options: &Options, machine: &Machine, _reports: &[En
 
 fn machine_markdown(options: &Options, m: &Machine) -> String {
     format!(
-        "Run: `{}` on {} — {} cores ({}), {} RAM, {}; {}. Samples per measurement: {} after a warm-up.\n",
+        "Run: `{}` on {} — {} cores ({}), {} RAM, {}; {}. Timed runs per measurement: {} (the deep page: a tenth, at least 10), each after a warm-up of a tenth (3 to 20).\n",
         options.command(),
         m.date,
         m.cores,
