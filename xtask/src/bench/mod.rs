@@ -365,3 +365,53 @@ pub(crate) fn check_same<T: PartialEq + std::fmt::Debug>(what: &str, expected: &
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn options_default_to_the_issues_full_run() {
+        let o = Options::parse(&[]).expect("no options is valid");
+        assert_eq!((o.users, o.import, o.engines.len(), o.write_doc), (1_000_000, 100_000, 2, false));
+        assert_eq!(
+            o.command(),
+            "cargo xtask bench db --users 1000000 --engine both --samples 200 --import 100000 --seed 1"
+        );
+    }
+
+    #[test]
+    fn options_are_read_and_bad_ones_are_refused_with_usage() {
+        let o = Options::parse(&args("--users 20_000 --engine sqlite --samples 50 --import 2000 --write-doc"))
+            .expect("valid options");
+        assert_eq!((o.users, o.samples, o.import, o.write_doc), (20_000, 50, 2_000, true));
+        assert_eq!(o.engines, vec![Engine::Sqlite]);
+        for bad in ["--engine mysql", "--users", "--users ten", "--samples 3", "--frobnicate"] {
+            let error = Options::parse(&args(bad)).expect_err(bad);
+            assert_eq!(error.downcast_ref::<Failure>().map(|f| f.code), Some(2), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_bench_database_replaces_the_urls_database_only() {
+        let url = with_database("postgres://u:p@db:5433/postgres?sslmode=disable", BENCH_DATABASE).expect("valid");
+        assert_eq!(url, "postgres://u:p@db:5433/roster_bench?sslmode=disable");
+        assert_eq!(with_database("postgres://db", "x").expect("valid"), "postgres://db/x");
+    }
+
+    #[test]
+    fn warm_up_runs_are_not_recorded() {
+        let mut t = Timings::new(10);
+        let runs = t.runs();
+        assert_eq!(runs.len(), 13);
+        for run in runs {
+            t.record(run, Duration::from_millis(u64::try_from(run).expect("small")));
+        }
+        let stats = t.stats();
+        assert_eq!((stats.median, stats.p99), (Duration::from_millis(8), Duration::from_millis(12)));
+    }
+}

@@ -324,3 +324,38 @@ pub(crate) fn write_doc(
     let updated = format!("{}{}{}", &doc[..begin], section, &doc[end..]);
     std::fs::write(path, updated).with_context(|| format!("could not write {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_microseconds_then_milliseconds() {
+        assert_eq!(fmt_duration(Duration::from_micros(412)), "412 µs");
+        assert_eq!(fmt_duration(Duration::from_micros(25_340)), "25.3 ms");
+    }
+
+    #[test]
+    fn writing_the_doc_replaces_only_the_generated_section() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("PERFORMANCE.md");
+        std::fs::write(&path, format!("# Prose\n{BEGIN}\nold figures\n{END}\nmore prose\n")).expect("writes");
+        let options = Options::parse(&[]).expect("defaults");
+        let machine = Machine {
+            cores: 2,
+            memory: "4.0 GiB".into(),
+            cpu: "cpu".into(),
+            rustc: "rustc 1.95.0".into(),
+            date: "2026-11-23 16:00 UTC".into(),
+            engines: vec!["SQLite 3.51.3".into()],
+        };
+        write_doc(&path, &options, &machine, &[]).expect("writes the section");
+        let doc = std::fs::read_to_string(&path).expect("reads");
+        assert!(doc.starts_with("# Prose\n"));
+        assert!(doc.ends_with(&format!("{END}\nmore prose\n")));
+        assert!(!doc.contains("old figures"));
+        assert!(doc.contains("--users 1000000"));
+        std::fs::write(&path, "no markers").expect("writes");
+        assert!(write_doc(&path, &options, &machine, &[]).is_err());
+    }
+}
