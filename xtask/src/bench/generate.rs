@@ -8,7 +8,8 @@
 //! (§5 caps the depth at 3, root included); `n` users with a realistic mix of statuses (see
 //! [`Status`]), names, emails, phones, nicknames, CRM and agent ids, memberships (most users in
 //! one team, some in two or three, some in none) and licenses; then `n` connections, each
-//! stamped with its inviter's teams, a few with a cc. Generation streams: only the users' ids
+//! invited by a member who is neither an invitee nor deleted and stamped with that inviter's
+//! teams, a few with a cc. Generation streams: only the users' ids
 //! and team indexes (a few bytes each) stay in memory between chunks.
 
 use std::collections::BTreeSet;
@@ -278,7 +279,8 @@ pub(crate) async fn generate(store: &SeaOrmStore, n: usize, seats: u32, seed: u6
         admin: roles_by_key("admin").context("the built-in role admin")?,
         custom: ["dispatcher", "auditor", "recruiter"].iter().filter_map(|k| roles_by_key(k)).collect(),
     };
-    let mut people = People { ids: Vec::with_capacity(n), teams: Vec::with_capacity(n), active: 0 };
+    let mut people =
+        People { ids: Vec::with_capacity(n), teams: Vec::with_capacity(n), inviters: Vec::new(), active: 0 };
     let mut rows_written = 0;
     let mut viewer = None;
     let mut admin = None;
@@ -344,6 +346,8 @@ struct RolePicker {
 struct People {
     ids: Vec<UserId>,
     teams: Vec<Vec<u16>>,
+    /// The users who can have invited someone (not an invitee, not deleted), by index.
+    inviters: Vec<u32>,
     active: usize,
 }
 
@@ -470,6 +474,9 @@ fn user_row(
             left_at: None,
         });
     }
+    if !matches!(status, Status::Invited | Status::Deleted) {
+        people.inviters.push(u32::try_from(i)?);
+    }
     people.ids.push(user.id);
     people.teams.push(mine);
     Ok(user)
@@ -483,7 +490,7 @@ fn connection_row(
     teams: &[GroupId],
     people: &People,
 ) -> anyhow::Result<Connection> {
-    let inviter = rng.below(people.ids.len());
+    let inviter = people.inviters[rng.below(people.inviters.len())] as usize;
     let mut cc = BTreeSet::new();
     if rng.chance(5) {
         for _ in 0..=rng.below(2) {
