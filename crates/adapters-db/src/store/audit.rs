@@ -8,6 +8,11 @@
 //! follow commit order with no gaps, and a rollback gives the position back. If the insert of
 //! the event itself fails (a duplicate id), the counter is put back so the failed append
 //! changes nothing.
+//!
+//! `append_audits` bumps each organization's counter once, by the number of its events in the
+//! batch (`… VALUES (?, n) … SET last_position = event_counters.last_position + n`), numbers
+//! that organization's events `last - n + 1 ..= last` in slice order, and inserts them with
+//! multi-row statements; a refused batch puts the counters back the same way.
 
 use async_trait::async_trait;
 use roster_domain::audit::{AuditEvent, AuditQuery};
@@ -19,6 +24,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::SeaOrmTx;
+use super::batch::Batch;
 use super::convert::{corrupt, count, get, get_id, get_json, get_time, get_unsigned, id, json, time};
 use super::errors;
 
@@ -45,6 +51,40 @@ fn opt_id(uuid: Option<Uuid>) -> Value {
 }
 
 impl SeaOrmTx {
+    /// Moves the organization's counter forward by `n` and answers the new last position.
+    async fn bump_counter(&self, org: Value, n: i64) -> R<i64> {
+        let counter = "INSERT INTO event_counters (org_id, last_position) VALUES (?, ?) ON CONFLICT (org_id) \
+                       DO UPDATE SET last_position = event_counters.last_position + ? RETURNING last_position";
+        let n = Value::BigInt(Some(n));
+        let row = self.query_one(counter, vec![org, n.clone(), n]).await?;
+        get(&row.ok_or_else(|| corrupt("last_position", "no row returned"))?, "last_position")
+    }
+
+    /// Gives `n` positions back after a refused append.
+    async fn unbump_counter(&self, org: Value, n: i64) -> R<()> {
+        let undo = "UPDATE event_counters SET last_position = last_position - ? WHERE org_id = ?";
+        self.exec(undo, vec![Value::BigInt(Some(n)), org]).await?;
+        Ok(())
+    }
+
+    /// An event's row values, in [`EVENT_COLUMNS`] order.
+    fn event_values(&self, event: &AuditEvent, position: i64) -> R<[Value; 12]> {
+        Ok([
+            id(event.org_id.as_uuid()),
+            id(event.id.as_uuid()),
+            Value::BigInt(Some(position)),
+            time(self.engine, event.at)?,
+            opt_id(event.actor_id.map(|u| u.as_uuid())),
+            opt_id(event.impersonator_id.map(|u| u.as_uuid())),
+            enum_name(&event.source)?.into(),
+            event.action.clone().into(),
+            enum_name(&event.target_kind)?.into(),
+            event.target_id.clone().into(),
+            event.target_label.clone().into(),
+            json(self.engine, &event.details)?,
+        ])
+    }
+
     fn event_from_row(&self, row: &QueryResult) -> R<AuditEvent> {
         Ok(AuditEvent {
             id: get_id(row, "id", AuditEventId::from_uuid)?,
@@ -65,35 +105,47 @@ impl SeaOrmTx {
 #[async_trait]
 impl AuditLog for SeaOrmTx {
     async fn append_audit(&mut self, event: &AuditEvent) -> R<()> {
-        let org = id(event.org_id.as_uuid());
-        let counter = "INSERT INTO event_counters (org_id, last_position) VALUES (?, 1) ON CONFLICT (org_id) \
-                       DO UPDATE SET last_position = event_counters.last_position + 1 RETURNING last_position";
-        let row = self.query_one(counter, vec![org.clone()]).await?;
-        let position: i64 = get(&row.ok_or_else(|| corrupt("last_position", "no row returned"))?, "last_position")?;
-        let values = vec![
-            org.clone(),
-            id(event.id.as_uuid()),
-            Value::BigInt(Some(position)),
-            time(self.engine, event.at)?,
-            opt_id(event.actor_id.map(|u| u.as_uuid())),
-            opt_id(event.impersonator_id.map(|u| u.as_uuid())),
-            enum_name(&event.source)?.into(),
-            event.action.clone().into(),
-            enum_name(&event.target_kind)?.into(),
-            event.target_id.clone().into(),
-            event.target_label.clone().into(),
-            json(self.engine, &event.details)?,
-        ];
-        let sql = format!("INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        match self.exec_guarded(&sql, values).await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                // Give the position back: the failed append must change nothing.
-                let undo = "UPDATE event_counters SET last_position = last_position - 1 WHERE org_id = ?";
-                self.exec(undo, vec![org]).await?;
-                Err(errors::write_error(e, "organization"))
+        self.append_audits(std::slice::from_ref(event)).await
+    }
+
+    async fn append_audits(&mut self, events: &[AuditEvent]) -> R<()> {
+        // Each organization's events of the batch, in slice order (a batch rarely spans two).
+        let mut per_org: Vec<(OrgId, i64)> = Vec::new();
+        for event in events {
+            match per_org.iter_mut().find(|(org, _)| *org == event.org_id) {
+                Some((_, n)) => *n += 1,
+                None => per_org.push((event.org_id, 1)),
             }
         }
+        // Every row is built before the counters move, so only the insert can fail after.
+        let mut rows = Vec::with_capacity(events.len());
+        for event in events {
+            rows.push(self.event_values(event, 0)?);
+        }
+        // The next position to hand out per organization: one counter bump per organization.
+        let mut next: Vec<(OrgId, i64)> = Vec::with_capacity(per_org.len());
+        for (org, n) in &per_org {
+            let last = self.bump_counter(id(org.as_uuid()), *n).await?;
+            next.push((*org, last - n + 1));
+        }
+        let mut values = Vec::with_capacity(events.len() * 12);
+        for (event, mut row) in events.iter().zip(rows) {
+            if let Some((_, position)) = next.iter_mut().find(|(org, _)| *org == event.org_id) {
+                row[2] = Value::BigInt(Some(*position));
+                *position += 1;
+            }
+            values.extend(row);
+        }
+        let mut batch = Batch::default();
+        self.push_rows(&mut batch, "audit_events", EVENT_COLUMNS, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values);
+        if let Err(e) = self.run_batch(batch).await {
+            // Give the positions back: the failed append must change nothing.
+            for (org, n) in per_org {
+                self.unbump_counter(id(org.as_uuid()), n).await?;
+            }
+            return Err(errors::write_error(e, "organization"));
+        }
+        Ok(())
     }
 
     async fn audit(&mut self, org: OrgId, query: &AuditQuery) -> R<Vec<AuditEvent>> {

@@ -33,6 +33,7 @@ use sea_orm::{QueryResult, Value};
 use uuid::Uuid;
 
 use super::SeaOrmTx;
+use super::batch::Batch;
 use super::convert::{
     corrupt, count, get, get_id, get_json, get_opt_time, get_parsed, get_time, get_unsigned, id, json, opt_time, text,
     time,
@@ -264,6 +265,39 @@ impl ConnectionRepository for SeaOrmTx {
         let cc: Vec<Uuid> = connection.cc.iter().map(UserId::as_uuid).collect();
         self.insert_set_rows("connection_cc", "user_id", connection, &cc).await?;
         Ok(())
+    }
+
+    async fn insert_connections(&mut self, connections: &[Connection]) -> R<()> {
+        let mut rows = Vec::with_capacity(connections.len() * 9);
+        let (mut stamps, mut cc) = (Vec::new(), Vec::new());
+        for c in connections {
+            let (org_id, connection_id) = (id(c.org_id.as_uuid()), id(c.id.as_uuid()));
+            let created_at = time(self.engine, c.created_at)?;
+            rows.extend([
+                org_id.clone(),
+                connection_id.clone(),
+                text(&c.email),
+                text(&c.name),
+                opt_id(c.flow_id.as_ref().map(FlowId::as_uuid)),
+                id(c.inviter_id.as_uuid()),
+                opt_id(c.via_api_key.as_ref().map(ApiKeyId::as_uuid)),
+                c.user_token.clone().into(),
+                created_at.clone(),
+            ]);
+            for g in &c.groups {
+                stamps.extend([org_id.clone(), id(g.as_uuid()), connection_id.clone(), created_at.clone()]);
+            }
+            for u in &c.cc {
+                cc.extend([org_id.clone(), id(u.as_uuid()), connection_id.clone(), created_at.clone()]);
+            }
+        }
+        let mut batch = Batch::default();
+        self.push_rows(&mut batch, "connections", CONNECTION_COLUMNS, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", rows);
+        let set_columns = |member: &str| format!("org_id, {member}, connection_id, created_at");
+        self.push_rows(&mut batch, "connection_groups", &set_columns("group_id"), "(?, ?, ?, ?)", stamps);
+        self.push_rows(&mut batch, "connection_cc", &set_columns("user_id"), "(?, ?, ?, ?)", cc);
+        // The one foreign key that can fail is an inviter's, in the same organization.
+        self.run_batch(batch).await.map_err(|e| errors::write_error(e, "user"))
     }
 
     async fn connection(&mut self, org: OrgId, connection: ConnectionId) -> R<Option<Connection>> {

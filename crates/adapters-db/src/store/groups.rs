@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::SeaOrmTx;
+use super::batch::Batch;
 use super::convert::{
     corrupt, count, get, get_id, get_opt_time, get_parsed, get_time, get_unsigned, id, opt_time, text, time,
 };
@@ -148,6 +149,36 @@ impl GroupRepository for SeaOrmTx {
                 } else {
                     MISSING_GROUP
                 })
+            }
+            Err(e) => Err(errors::write_error(e, "group")),
+        }
+    }
+
+    async fn insert_memberships(&mut self, memberships: &[Membership]) -> R<()> {
+        let mut values = Vec::with_capacity(memberships.len() * 5);
+        for m in memberships {
+            values.extend([
+                id(m.org_id.as_uuid()),
+                id(m.group_id.as_uuid()),
+                id(m.user_id.as_uuid()),
+                time(self.engine, m.joined_at)?,
+                opt_time(self.engine, m.left_at)?,
+            ]);
+        }
+        let mut batch = Batch::default();
+        self.push_rows(&mut batch, "memberships", MEMBERSHIP_COLUMNS, "(?, ?, ?, ?, ?)", values);
+        match self.run_batch(batch).await {
+            Ok(()) => Ok(()),
+            // As for one membership: a missing group is named before a missing user, each
+            // distinct group looked up only after the batch was refused.
+            Err(e) if errors::is_foreign_key(&e) => {
+                let groups: BTreeSet<(OrgId, GroupId)> = memberships.iter().map(|m| (m.org_id, m.group_id)).collect();
+                for (org, group) in groups {
+                    if !self.group_exists(org, group).await? {
+                        return Err(MISSING_GROUP);
+                    }
+                }
+                Err(StoreError::Missing { kind: "user" })
             }
             Err(e) => Err(errors::write_error(e, "group")),
         }

@@ -9,6 +9,7 @@ use sea_orm::{QueryResult, Value};
 use uuid::Uuid;
 
 use super::SeaOrmTx;
+use super::batch::Batch;
 use super::convert::{corrupt, get, get_id, get_json, get_opt_time, get_time, id, json, opt_time, time};
 use super::errors;
 
@@ -80,6 +81,17 @@ impl InviteRepository for SeaOrmTx {
         // not one).
         self.exec_guarded(&sql, values).await.map_err(|e| errors::write_error(e, "user"))?;
         Ok(())
+    }
+
+    async fn insert_invites(&mut self, invites: &[Invite]) -> R<()> {
+        let mut values = Vec::with_capacity(invites.len() * 10);
+        for invite in invites {
+            values.extend([id(invite.org_id.as_uuid()), id(invite.id.as_uuid())]);
+            values.extend(self.invite_values(invite)?);
+        }
+        let mut batch = Batch::default();
+        self.push_rows(&mut batch, "invites", INVITE_COLUMNS, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values);
+        self.run_batch(batch).await.map_err(|e| errors::write_error(e, "user"))
     }
 
     async fn invite(&mut self, org: OrgId, invite: InviteId) -> R<Option<Invite>> {

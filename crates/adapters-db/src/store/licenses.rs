@@ -15,6 +15,7 @@ use roster_domain::values::Key;
 use sea_orm::{QueryResult, Value};
 
 use super::SeaOrmTx;
+use super::batch::Batch;
 use super::convert::{count, get_id, get_parsed, get_time, get_unsigned, id, text, time};
 use super::errors;
 
@@ -172,6 +173,21 @@ impl LicenseRepository for SeaOrmTx {
         Ok(())
     }
 
+    async fn insert_licenses(&mut self, assignments: &[LicenseAssignment]) -> R<()> {
+        let mut values = Vec::with_capacity(assignments.len() * 4);
+        for a in assignments {
+            values.extend([
+                id(a.org_id.as_uuid()),
+                id(a.user_id.as_uuid()),
+                text(&a.product),
+                time(self.engine, a.assigned_at)?,
+            ]);
+        }
+        let mut batch = Batch::default();
+        self.push_rows(&mut batch, "licenses", "org_id, user_id, product, assigned_at", "(?, ?, ?, ?)", values);
+        self.run_batch(batch).await.map_err(|e| errors::write_error(e, "user"))
+    }
+
     async fn delete_license(&mut self, org: OrgId, user: UserId, product: &Key) -> R<bool> {
         let sql = "DELETE FROM licenses WHERE org_id = ? AND user_id = ? AND product = ?";
         let done = self.exec(sql, vec![id(org.as_uuid()), id(user.as_uuid()), text(product)]).await?;
@@ -199,6 +215,16 @@ impl LicenseRepository for SeaOrmTx {
         let sql = "INSERT INTO seat_reservations (org_id, invite_id, product) VALUES (?, ?, ?)";
         self.exec_guarded(sql, values).await.map_err(|e| errors::write_error(e, "invite"))?;
         Ok(())
+    }
+
+    async fn insert_reservations(&mut self, reservations: &[SeatReservation]) -> R<()> {
+        let values = reservations
+            .iter()
+            .flat_map(|r| [id(r.org_id.as_uuid()), id(r.invite_id.as_uuid()), text(&r.product)])
+            .collect();
+        let mut batch = Batch::default();
+        self.push_rows(&mut batch, "seat_reservations", "org_id, invite_id, product", "(?, ?, ?)", values);
+        self.run_batch(batch).await.map_err(|e| errors::write_error(e, "invite"))
     }
 
     async fn delete_reservations(&mut self, org: OrgId, invite: InviteId) -> R<()> {

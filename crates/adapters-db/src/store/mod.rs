@@ -35,8 +35,14 @@
 //! runs inside a `SAVEPOINT` that is rolled back on failure (an error would otherwise abort the
 //! whole transaction); on SQLite a failed statement is already undone alone and the transaction
 //! goes on, so no savepoint is spent.
+//!
+//! # Batch writes
+//! The port's plural writes (`insert_users`, `append_audits`, …) build multi-row `INSERT`
+//! statements in `batch.rs`, sized under the engine's bind-parameter limit, and run them all or
+//! nothing: a batch of several statements runs inside one savepoint on both engines.
 
 mod audit;
+mod batch;
 mod connections;
 mod convert;
 mod errors;

@@ -13,6 +13,7 @@ use roster_domain::ports::{Outbox, StoreError};
 use sea_orm::{QueryResult, Value};
 
 use super::SeaOrmTx;
+use super::batch::Batch;
 use super::convert::{
     corrupt, count, get, get_id, get_json, get_opt_time, get_parsed, get_time, get_unsigned, id, json, opt_time, text,
     time,
@@ -58,18 +59,26 @@ impl SeaOrmTx {
 #[async_trait]
 impl Outbox for SeaOrmTx {
     async fn enqueue_mail(&mut self, mail: &OutgoingMail) -> R<()> {
-        let created_at = time(self.engine, mail.created_at)?;
-        let values = vec![
-            id(mail.id.as_uuid()),
-            id(mail.org_id.as_uuid()),
-            text(&mail.to),
-            json(self.engine, &mail.kind)?,
-            created_at.clone(),
-            created_at,
-        ];
-        let sql = "INSERT INTO outbox (id, org_id, recipient, message, created_at, state, attempts, next_attempt_at) \
-                   VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)";
-        self.exec_guarded(sql, values).await.map(|_| ()).map_err(|e| errors::write_error(e, "organization"))
+        self.enqueue_mails(std::slice::from_ref(mail)).await
+    }
+
+    async fn enqueue_mails(&mut self, mails: &[OutgoingMail]) -> R<()> {
+        let mut values = Vec::with_capacity(mails.len() * 6);
+        for mail in mails {
+            let created_at = time(self.engine, mail.created_at)?;
+            values.extend([
+                id(mail.id.as_uuid()),
+                id(mail.org_id.as_uuid()),
+                text(&mail.to),
+                json(self.engine, &mail.kind)?,
+                created_at.clone(),
+                created_at,
+            ]);
+        }
+        let mut batch = Batch::default();
+        let columns = "id, org_id, recipient, message, created_at, state, attempts, next_attempt_at";
+        self.push_rows(&mut batch, "outbox", columns, "(?, ?, ?, ?, ?, 'pending', 0, ?)", values);
+        self.run_batch(batch).await.map_err(|e| errors::write_error(e, "organization"))
     }
 
     async fn due_mail(&mut self, now: time::OffsetDateTime, limit: u32) -> R<Vec<QueuedMail>> {

@@ -19,10 +19,12 @@ use roster_domain::user::{
     CallRecording, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User, UserSettings,
 };
 use roster_domain::users_query::{SortValue, UserPage, UserPaging, UserQuery, UserSortField};
+use roster_domain::values::{CrmId, Email, Phone};
 use sea_orm::{QueryResult, Value};
 use uuid::Uuid;
 
 use super::SeaOrmTx;
+use super::batch::Batch;
 use super::convert::{
     corrupt, count, get, get_id, get_json, get_opt_time, get_parsed, get_time, get_unsigned, id, json, opt_time, text,
     time,
@@ -329,7 +331,12 @@ impl SeaOrmTx {
 
     /// Users from their rows, with their role grants and group access, in the rows' order.
     async fn users_with_children(&self, org: OrgId, rows: &[QueryResult]) -> R<Vec<User>> {
-        let mut users: Vec<User> = rows.iter().map(|row| self.user_from_row(row)).collect::<R<_>>()?;
+        let users: Vec<User> = rows.iter().map(|row| self.user_from_row(row)).collect::<R<_>>()?;
+        self.attach_children(org, users).await
+    }
+
+    /// The users' role grants and group access, read for all of them at once.
+    async fn attach_children(&self, org: OrgId, mut users: Vec<User>) -> R<Vec<User>> {
         if users.is_empty() {
             return Ok(users);
         }
@@ -599,6 +606,62 @@ impl UserRepository for SeaOrmTx {
         };
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ? AND {column} = ? AND deleted_at IS NULL");
         Ok(self.select_users(org, &sql, vec![id(org.as_uuid()), value]).await?.pop())
+    }
+
+    async fn insert_users(&mut self, users: &[User]) -> R<()> {
+        let width = USER_COLUMNS.split(',').count();
+        let mut rows = Vec::with_capacity(users.len() * width);
+        let (mut roles, mut access) = (Vec::new(), Vec::new());
+        for user in users {
+            let (org_id, user_id) = (id(user.org_id.as_uuid()), id(user.id.as_uuid()));
+            rows.extend([org_id.clone(), user_id.clone()]);
+            rows.extend(self.user_values(user)?);
+            for g in &user.roles {
+                let scope: Value = g.scope.as_ref().map(GroupId::as_uuid).into();
+                roles.extend([org_id.clone(), user_id.clone(), id(g.role_id.as_uuid()), scope]);
+            }
+            for g in &user.group_access {
+                access.extend([org_id.clone(), user_id.clone(), id(g.as_uuid())]);
+            }
+        }
+        let marks = vec!["?"; width].join(", ");
+        let mut batch = Batch::default();
+        self.push_rows(&mut batch, "users", USER_COLUMNS, &format!("({marks})"), rows);
+        self.push_rows(&mut batch, "user_roles", "org_id, user_id, role_id, scope_group_id", "(?, ?, ?, ?)", roles);
+        self.push_rows(&mut batch, "user_group_access", "org_id, user_id, group_id", "(?, ?, ?)", access);
+        self.run_batch(batch).await.map_err(|e| errors::write_error(e, "user"))
+    }
+
+    async fn users_matching(
+        &mut self,
+        org: OrgId,
+        emails: &[Email],
+        phones: &[Phone],
+        crm_ids: &[CrmId],
+    ) -> R<Vec<User>> {
+        // One `IN (…)` per column and chunk, each an index range of its unique index; a user
+        // matched by several values is kept once.
+        let mut found: BTreeMap<UserId, User> = BTreeMap::new();
+        let lists: [(&str, Vec<Value>); 3] = [
+            ("email", emails.iter().map(text).collect()),
+            ("phone", phones.iter().map(text).collect()),
+            ("crm_id", crm_ids.iter().map(text).collect()),
+        ];
+        for (column, values) in lists {
+            for chunk in values.chunks(CHUNK) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE org_id = ? AND deleted_at IS NULL AND {column} IN ({marks})"
+                );
+                let mut params = vec![id(org.as_uuid())];
+                params.extend(chunk.iter().cloned());
+                for row in &self.query_all(&sql, params).await? {
+                    let user = self.user_from_row(row)?;
+                    found.insert(user.id, user);
+                }
+            }
+        }
+        self.attach_children(org, found.into_values().collect()).await
     }
 
     async fn update_user(&mut self, user: &User) -> R<()> {

@@ -61,6 +61,27 @@
 //!   never sees position N+1 while N is uncommitted. The contract is spelled out on that method.
 //! - The webhook delivery worker's claims are optimistic writes (`update_webhook`,
 //!   `update_webhook_delivery` with a `version`); see [`WebhookRepository`].
+//!
+//! # Batch writes
+//! The plural writes ([`UserRepository::insert_users`], [`LicenseRepository::insert_licenses`],
+//! [`LicenseRepository::insert_reservations`], [`InviteRepository::insert_invites`],
+//! [`AuditLog::append_audits`], [`Outbox::enqueue_mails`],
+//! [`GroupRepository::insert_memberships`], [`ConnectionRepository::insert_connections`]) exist
+//! for imports and data generation, where one statement per row costs more than the rows.
+//! Each stores exactly what calling its single-row method once per element, in slice order,
+//! would store, and promises what that method promises (the same unique checks, the same
+//! references needed, the same error for a refused row), with three additions:
+//! - **All or nothing**: if any element is refused (`Conflict`, `Missing`, or a clash between
+//!   two elements of the same slice, which is a `Conflict` like a clash with a stored row), the
+//!   call changes nothing and the transaction stays usable, as for a single refused write.
+//!   When several elements would be refused, any one of them may be the one reported.
+//! - **An empty slice** writes nothing and succeeds.
+//! - **Counted as one write** by the in-memory store's failure injection.
+//!
+//! SQL adapters write multi-row `INSERT … VALUES (…), (…)` statements, as many rows per
+//! statement as the engine's bind-parameter limit allows for the table's column count (capped),
+//! all inside the caller's transaction and, when the batch needs several statements, inside a
+//! savepoint so that a refusal undoes the statements already run.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -223,6 +244,20 @@ pub trait UserRepository: Send {
     async fn users_by_ids(&mut self, org: OrgId, ids: &[UserId]) -> R<Vec<User>>;
     /// A live (not deleted) user by a unique field.
     async fn find_user<'a>(&mut self, org: OrgId, lookup: UserLookup<'a>) -> R<Option<User>>;
+    /// Inserts every user as [`UserRepository::insert_user`] would, with their role grants and
+    /// group access (see "Batch writes" in the module docs): all or nothing.
+    async fn insert_users(&mut self, users: &[User]) -> R<()>;
+    /// The organization's live (not deleted) users whose email is among `emails`, whose phone
+    /// is among `phones` or whose CRM id is among `crm_ids` — what [`UserRepository::find_user`]
+    /// would find for each value, in one go —, each once, in id order. Emails compare as
+    /// [`Email::parse`] normalizes them, phones and CRM ids exactly. Empty lists match nothing.
+    async fn users_matching(
+        &mut self,
+        org: OrgId,
+        emails: &[Email],
+        phones: &[Phone],
+        crm_ids: &[CrmId],
+    ) -> R<Vec<User>>;
     /// Optimistic: the stored version must be `user.version - 1`. `Conflict` on a unique value.
     async fn update_user(&mut self, user: &User) -> R<()>;
     /// Removes a user row entirely (a revoked invite's user, who never existed for anyone), with
@@ -270,12 +305,18 @@ pub trait LicenseRepository: Send {
     async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>>;
     /// Needs the user; one assignment per user and product (`Conflict { field: Key }`).
     async fn insert_license(&mut self, assignment: &LicenseAssignment) -> R<()>;
+    /// [`LicenseRepository::insert_license`] for each assignment, all or nothing (module docs,
+    /// "Batch writes"). Seat counts are the caller's, as for one assignment.
+    async fn insert_licenses(&mut self, assignments: &[LicenseAssignment]) -> R<()>;
     /// Removes an assignment; answers whether there was one.
     async fn delete_license(&mut self, org: OrgId, user: UserId, product: &Key) -> R<bool>;
     /// The invite's reservations, by product.
     async fn reservations_of(&mut self, org: OrgId, invite: InviteId) -> R<Vec<SeatReservation>>;
     /// Needs the invite; one reservation per invite and product (`Conflict { field: Key }`).
     async fn insert_reservation(&mut self, reservation: &SeatReservation) -> R<()>;
+    /// [`LicenseRepository::insert_reservation`] for each reservation, all or nothing (module
+    /// docs, "Batch writes").
+    async fn insert_reservations(&mut self, reservations: &[SeatReservation]) -> R<()>;
     /// Removes the invite's reservations, if any.
     async fn delete_reservations(&mut self, org: OrgId, invite: InviteId) -> R<()>;
 }
@@ -312,6 +353,9 @@ pub trait GroupRepository: Send {
     /// Needs the group and the user. The caller keeps at most one open membership per group and
     /// user.
     async fn insert_membership(&mut self, membership: &Membership) -> R<()>;
+    /// [`GroupRepository::insert_membership`] for each membership, all or nothing (module docs,
+    /// "Batch writes"); a missing group is named before a missing user.
+    async fn insert_memberships(&mut self, memberships: &[Membership]) -> R<()>;
     /// Ends the current membership at `at`, if any; answers whether there was one.
     async fn end_membership(&mut self, org: OrgId, group: GroupId, user: UserId, at: OffsetDateTime) -> R<bool>;
     /// The flows assigned to each group that has some (a group without flows has no entry).
@@ -326,6 +370,9 @@ pub trait GroupRepository: Send {
 pub trait ConnectionRepository: Send {
     /// Needs the inviter among the organization's users.
     async fn insert_connection(&mut self, connection: &Connection) -> R<()>;
+    /// [`ConnectionRepository::insert_connection`] for each connection, with its stamp and cc,
+    /// all or nothing (module docs, "Batch writes").
+    async fn insert_connections(&mut self, connections: &[Connection]) -> R<()>;
     async fn connection(&mut self, org: OrgId, id: ConnectionId) -> R<Option<Connection>>;
     /// One page of the connections matching the query (§7.2 in the database): exactly the
     /// organization's rows for which [`ConnectionQuery::matches`] holds, newest first by
@@ -359,6 +406,9 @@ pub trait ConnectionRepository: Send {
 pub trait InviteRepository: Send {
     /// Needs the invited user.
     async fn insert_invite(&mut self, invite: &Invite) -> R<()>;
+    /// [`InviteRepository::insert_invite`] for each invite, all or nothing (module docs, "Batch
+    /// writes").
+    async fn insert_invites(&mut self, invites: &[Invite]) -> R<()>;
     async fn invite(&mut self, org: OrgId, id: InviteId) -> R<Option<Invite>>;
     /// An invite by the hash of its current token, in any organization, accepted ones included
     /// (the service tells "already used" from "unknown").
@@ -391,6 +441,13 @@ pub trait ScheduleRepository: Send {
 pub trait AuditLog: Send {
     /// Appends an event; there is no update or delete.
     async fn append_audit(&mut self, event: &AuditEvent) -> R<()>;
+    /// Appends the events in slice order, all or nothing (module docs, "Batch writes"): each
+    /// gets the position [`AuditLog::append_audit`] would give it, one after the other, so an
+    /// organization's events of the batch take consecutive positions. SQL adapters bump each
+    /// organization's `event_counters` row once per batch (by the number of its events) and
+    /// number the rows from there; the positions' promises (see [`AuditLog::events_after`])
+    /// hold as for single appends.
+    async fn append_audits(&mut self, events: &[AuditEvent]) -> R<()>;
     /// The organization's events for which [`AuditQuery::matches`] holds, newest first (by
     /// `(at, id)` descending), at most `query.limit` — a limit of 0 means no limit (the
     /// service caps what clients ask for).
@@ -436,6 +493,8 @@ pub trait AuditLog: Send {
 pub trait Outbox: Send {
     /// Queues a message, pending and due at once; the delivery worker sends it after the commit.
     async fn enqueue_mail(&mut self, mail: &OutgoingMail) -> R<()>;
+    /// [`Outbox::enqueue_mail`] for each message, all or nothing (module docs, "Batch writes").
+    async fn enqueue_mails(&mut self, mails: &[OutgoingMail]) -> R<()>;
     /// Pending messages of every organization whose `next_attempt_at` is at or before `now`,
     /// oldest first (by the message's `created_at`, then id), at most `limit`, each with its
     /// delivery state. Adapters running several workers lock the rows they return (`FOR UPDATE

@@ -68,7 +68,7 @@ use crate::scheduling::ScheduledChange;
 use crate::seats::{LicenseAssignment, SeatPool, SeatReservation};
 use crate::user::User;
 use crate::users_query::{UserPage, UserQuery, in_group_filter};
-use crate::values::{Key, Slug};
+use crate::values::{CrmId, Email, Key, Phone, Slug};
 use crate::visibility::ConnectionQuery;
 use crate::webhooks::{WebhookDelivery, WebhookEndpoint};
 
@@ -349,6 +349,107 @@ impl MemoryTx {
         self.work.seat_pools.get_mut(&(org, product.clone())).ok_or(missing("seat pool"))
     }
 
+    /// A batch write (`ports/store.rs`, "Batch writes"): `put` for each item, counted as one
+    /// write; on the first refusal the working copy is put back as it was, so the batch changes
+    /// nothing. The copy makes a batch cost the size of the state, which the reference store
+    /// accepts for simplicity.
+    fn put_all<T>(&mut self, items: &[T], put: fn(&mut Self, &T) -> R<()>) -> R<()> {
+        self.write()?;
+        if items.is_empty() {
+            return Ok(());
+        }
+        let before = self.work.clone();
+        for item in items {
+            if let Err(e) = put(self, item) {
+                self.work = before;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// What `insert_user` stores, without counting a write.
+    fn put_user(&mut self, user: &User) -> R<()> {
+        if self.work.users.contains_key(&user.id) {
+            return Err(duplicate("user"));
+        }
+        self.check_user_unique(user)?;
+        self.work.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    /// What `insert_license` stores, without counting a write.
+    fn put_license(&mut self, assignment: &LicenseAssignment) -> R<()> {
+        self.require_user(assignment.org_id, assignment.user_id)?;
+        let key = (assignment.user_id, assignment.product.clone());
+        if self.work.licenses.contains_key(&key) {
+            return Err(conflict(UniqueField::Key));
+        }
+        self.work.licenses.insert(key, assignment.clone());
+        Ok(())
+    }
+
+    /// What `insert_reservation` stores, without counting a write.
+    fn put_reservation(&mut self, reservation: &SeatReservation) -> R<()> {
+        self.require_invite(reservation.org_id, reservation.invite_id)?;
+        let key = (reservation.invite_id, reservation.product.clone());
+        if self.work.reservations.contains_key(&key) {
+            return Err(conflict(UniqueField::Key));
+        }
+        self.work.reservations.insert(key, reservation.clone());
+        Ok(())
+    }
+
+    /// What `insert_membership` stores, without counting a write.
+    fn put_membership(&mut self, membership: &Membership) -> R<()> {
+        self.require_group(membership.org_id, membership.group_id)?;
+        self.require_user(membership.org_id, membership.user_id)?;
+        self.work.memberships.push(membership.clone());
+        Ok(())
+    }
+
+    /// What `insert_connection` stores, without counting a write.
+    fn put_connection(&mut self, connection: &Connection) -> R<()> {
+        if self.work.connections.contains_key(&connection.id) {
+            return Err(duplicate("connection"));
+        }
+        self.require_user(connection.org_id, connection.inviter_id)?;
+        self.work.connections.insert(connection.id, connection.clone());
+        Ok(())
+    }
+
+    /// What `insert_invite` stores, without counting a write.
+    fn put_invite(&mut self, invite: &Invite) -> R<()> {
+        if self.work.invites.contains_key(&invite.id) {
+            return Err(duplicate("invite"));
+        }
+        self.require_user(invite.org_id, invite.user_id)?;
+        self.work.invites.insert(invite.id, invite.clone());
+        Ok(())
+    }
+
+    /// What `append_audit` stores, without counting a write.
+    fn put_audit(&mut self, event: &AuditEvent) -> R<()> {
+        if self.work.audit.iter().any(|e| e.id == event.id) {
+            return Err(duplicate("audit event"));
+        }
+        self.work.audit.push(event.clone());
+        Ok(())
+    }
+
+    /// What `enqueue_mail` stores, without counting a write.
+    fn put_mail(&mut self, mail: &OutgoingMail) -> R<()> {
+        if self.work.outbox.iter().any(|m| m.id == mail.id) {
+            return Err(duplicate("mail"));
+        }
+        self.work.outbox.push(mail.clone());
+        self.work.deliveries.insert(
+            mail.id,
+            DeliveryState::Pending { attempts: 0, next_attempt_at: mail.created_at, last_error: None },
+        );
+        Ok(())
+    }
+
     fn query_users(&self, query: &UserQuery) -> UserPage {
         let group = query.group.and_then(|g| self.group_in(query.org_id, g));
         let in_group = |u: &User| {
@@ -421,12 +522,11 @@ impl OrgRepository for MemoryTx {
 impl UserRepository for MemoryTx {
     async fn insert_user(&mut self, user: &User) -> R<()> {
         self.write()?;
-        if self.work.users.contains_key(&user.id) {
-            return Err(duplicate("user"));
-        }
-        self.check_user_unique(user)?;
-        self.work.users.insert(user.id, user.clone());
-        Ok(())
+        self.put_user(user)
+    }
+
+    async fn insert_users(&mut self, users: &[User]) -> R<()> {
+        self.put_all(users, Self::put_user)
     }
 
     async fn user(&mut self, org: OrgId, id: UserId) -> R<Option<User>> {
@@ -447,6 +547,25 @@ impl UserRepository for MemoryTx {
             UserLookup::CrmId(c) => u.crm_id.as_ref() == Some(c),
         };
         Ok(self.work.users.values().find(|u| u.org_id == org && !u.is_deleted() && hit(u)).cloned())
+    }
+
+    async fn users_matching(
+        &mut self,
+        org: OrgId,
+        emails: &[Email],
+        phones: &[Phone],
+        crm_ids: &[CrmId],
+    ) -> R<Vec<User>> {
+        let emails: BTreeSet<&Email> = emails.iter().collect();
+        let phones: BTreeSet<&Phone> = phones.iter().collect();
+        let crm_ids: BTreeSet<&CrmId> = crm_ids.iter().collect();
+        let hit = |u: &User| {
+            emails.contains(&u.email)
+                || u.phone.as_ref().is_some_and(|p| phones.contains(p))
+                || u.crm_id.as_ref().is_some_and(|c| crm_ids.contains(c))
+        };
+        // `users` is keyed by id, so the matches come in id order, each once.
+        Ok(self.work.users.values().filter(|u| u.org_id == org && !u.is_deleted() && hit(u)).cloned().collect())
     }
 
     async fn update_user(&mut self, user: &User) -> R<()> {
@@ -577,13 +696,11 @@ impl LicenseRepository for MemoryTx {
 
     async fn insert_license(&mut self, assignment: &LicenseAssignment) -> R<()> {
         self.write()?;
-        self.require_user(assignment.org_id, assignment.user_id)?;
-        let key = (assignment.user_id, assignment.product.clone());
-        if self.work.licenses.contains_key(&key) {
-            return Err(conflict(UniqueField::Key));
-        }
-        self.work.licenses.insert(key, assignment.clone());
-        Ok(())
+        self.put_license(assignment)
+    }
+
+    async fn insert_licenses(&mut self, assignments: &[LicenseAssignment]) -> R<()> {
+        self.put_all(assignments, Self::put_license)
     }
 
     async fn delete_license(&mut self, org: OrgId, user: UserId, product: &Key) -> R<bool> {
@@ -602,13 +719,11 @@ impl LicenseRepository for MemoryTx {
 
     async fn insert_reservation(&mut self, reservation: &SeatReservation) -> R<()> {
         self.write()?;
-        self.require_invite(reservation.org_id, reservation.invite_id)?;
-        let key = (reservation.invite_id, reservation.product.clone());
-        if self.work.reservations.contains_key(&key) {
-            return Err(conflict(UniqueField::Key));
-        }
-        self.work.reservations.insert(key, reservation.clone());
-        Ok(())
+        self.put_reservation(reservation)
+    }
+
+    async fn insert_reservations(&mut self, reservations: &[SeatReservation]) -> R<()> {
+        self.put_all(reservations, Self::put_reservation)
     }
 
     async fn delete_reservations(&mut self, org: OrgId, invite: InviteId) -> R<()> {
@@ -700,10 +815,11 @@ impl GroupRepository for MemoryTx {
 
     async fn insert_membership(&mut self, membership: &Membership) -> R<()> {
         self.write()?;
-        self.require_group(membership.org_id, membership.group_id)?;
-        self.require_user(membership.org_id, membership.user_id)?;
-        self.work.memberships.push(membership.clone());
-        Ok(())
+        self.put_membership(membership)
+    }
+
+    async fn insert_memberships(&mut self, memberships: &[Membership]) -> R<()> {
+        self.put_all(memberships, Self::put_membership)
     }
 
     async fn end_membership(&mut self, org: OrgId, group: GroupId, user: UserId, at: OffsetDateTime) -> R<bool> {
@@ -748,12 +864,11 @@ impl GroupRepository for MemoryTx {
 impl ConnectionRepository for MemoryTx {
     async fn insert_connection(&mut self, connection: &Connection) -> R<()> {
         self.write()?;
-        if self.work.connections.contains_key(&connection.id) {
-            return Err(duplicate("connection"));
-        }
-        self.require_user(connection.org_id, connection.inviter_id)?;
-        self.work.connections.insert(connection.id, connection.clone());
-        Ok(())
+        self.put_connection(connection)
+    }
+
+    async fn insert_connections(&mut self, connections: &[Connection]) -> R<()> {
+        self.put_all(connections, Self::put_connection)
     }
 
     async fn connection(&mut self, org: OrgId, id: ConnectionId) -> R<Option<Connection>> {
@@ -838,12 +953,11 @@ impl ConnectionRepository for MemoryTx {
 impl InviteRepository for MemoryTx {
     async fn insert_invite(&mut self, invite: &Invite) -> R<()> {
         self.write()?;
-        if self.work.invites.contains_key(&invite.id) {
-            return Err(duplicate("invite"));
-        }
-        self.require_user(invite.org_id, invite.user_id)?;
-        self.work.invites.insert(invite.id, invite.clone());
-        Ok(())
+        self.put_invite(invite)
+    }
+
+    async fn insert_invites(&mut self, invites: &[Invite]) -> R<()> {
+        self.put_all(invites, Self::put_invite)
     }
 
     async fn invite(&mut self, org: OrgId, id: InviteId) -> R<Option<Invite>> {
@@ -917,11 +1031,11 @@ impl ScheduleRepository for MemoryTx {
 impl AuditLog for MemoryTx {
     async fn append_audit(&mut self, event: &AuditEvent) -> R<()> {
         self.write()?;
-        if self.work.audit.iter().any(|e| e.id == event.id) {
-            return Err(duplicate("audit event"));
-        }
-        self.work.audit.push(event.clone());
-        Ok(())
+        self.put_audit(event)
+    }
+
+    async fn append_audits(&mut self, events: &[AuditEvent]) -> R<()> {
+        self.put_all(events, Self::put_audit)
     }
 
     async fn audit(&mut self, org: OrgId, query: &AuditQuery) -> R<Vec<AuditEvent>> {
@@ -952,15 +1066,11 @@ impl AuditLog for MemoryTx {
 impl Outbox for MemoryTx {
     async fn enqueue_mail(&mut self, mail: &OutgoingMail) -> R<()> {
         self.write()?;
-        if self.work.outbox.iter().any(|m| m.id == mail.id) {
-            return Err(duplicate("mail"));
-        }
-        self.work.outbox.push(mail.clone());
-        self.work.deliveries.insert(
-            mail.id,
-            DeliveryState::Pending { attempts: 0, next_attempt_at: mail.created_at, last_error: None },
-        );
-        Ok(())
+        self.put_mail(mail)
+    }
+
+    async fn enqueue_mails(&mut self, mails: &[OutgoingMail]) -> R<()> {
+        self.put_all(mails, Self::put_mail)
     }
 
     async fn due_mail(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<QueuedMail>> {

@@ -1,7 +1,7 @@
 //! A [`Store`] that behaves like the in-memory one except that the outbox of its first
 //! transaction is a mockall [`MockOutbox`]: every repository call is delegated to the in-memory
-//! transaction, `enqueue_mail` to the mock. It lets a test make mail queuing fail in the middle
-//! of a use case and check that the whole transaction vanished.
+//! transaction, `enqueue_mail` and `enqueue_mails` to the mock. It lets a test make mail queuing
+//! fail in the middle of a use case and check that the whole transaction vanished.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -28,7 +28,7 @@ use roster_domain::seats::{LicenseAssignment, SeatPool, SeatReservation};
 use roster_domain::testing::InMemoryStore;
 use roster_domain::user::User;
 use roster_domain::users_query::{UserPage, UserQuery};
-use roster_domain::values::{Key, Slug};
+use roster_domain::values::{CrmId, Email, Key, Phone, Slug};
 use roster_domain::visibility::ConnectionQuery;
 use roster_domain::webhooks::{WebhookDelivery, WebhookEndpoint};
 use time::OffsetDateTime;
@@ -75,6 +75,12 @@ impl Outbox for OverrideTx {
         match &mut self.outbox {
             Some(mock) => mock.enqueue_mail(mail).await,
             None => self.inner.enqueue_mail(mail).await,
+        }
+    }
+    async fn enqueue_mails(&mut self, mails: &[OutgoingMail]) -> R<()> {
+        match &mut self.outbox {
+            Some(mock) => mock.enqueue_mails(mails).await,
+            None => self.inner.enqueue_mails(mails).await,
         }
     }
     async fn due_mail(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<QueuedMail>> {
@@ -127,6 +133,18 @@ impl UserRepository for OverrideTx {
     async fn find_user<'a>(&mut self, org: OrgId, lookup: UserLookup<'a>) -> R<Option<User>> {
         self.inner.find_user(org, lookup).await
     }
+    async fn insert_users(&mut self, users: &[User]) -> R<()> {
+        self.inner.insert_users(users).await
+    }
+    async fn users_matching(
+        &mut self,
+        org: OrgId,
+        emails: &[Email],
+        phones: &[Phone],
+        crm_ids: &[CrmId],
+    ) -> R<Vec<User>> {
+        self.inner.users_matching(org, emails, phones, crm_ids).await
+    }
     async fn update_user(&mut self, user: &User) -> R<()> {
         self.inner.update_user(user).await
     }
@@ -176,6 +194,9 @@ impl LicenseRepository for OverrideTx {
     async fn insert_license(&mut self, assignment: &LicenseAssignment) -> R<()> {
         self.inner.insert_license(assignment).await
     }
+    async fn insert_licenses(&mut self, assignments: &[LicenseAssignment]) -> R<()> {
+        self.inner.insert_licenses(assignments).await
+    }
     async fn delete_license(&mut self, org: OrgId, user: UserId, product: &Key) -> R<bool> {
         self.inner.delete_license(org, user, product).await
     }
@@ -184,6 +205,9 @@ impl LicenseRepository for OverrideTx {
     }
     async fn insert_reservation(&mut self, reservation: &SeatReservation) -> R<()> {
         self.inner.insert_reservation(reservation).await
+    }
+    async fn insert_reservations(&mut self, reservations: &[SeatReservation]) -> R<()> {
+        self.inner.insert_reservations(reservations).await
     }
     async fn delete_reservations(&mut self, org: OrgId, invite: InviteId) -> R<()> {
         self.inner.delete_reservations(org, invite).await
@@ -229,6 +253,9 @@ impl GroupRepository for OverrideTx {
     async fn insert_membership(&mut self, membership: &Membership) -> R<()> {
         self.inner.insert_membership(membership).await
     }
+    async fn insert_memberships(&mut self, memberships: &[Membership]) -> R<()> {
+        self.inner.insert_memberships(memberships).await
+    }
     async fn end_membership(&mut self, org: OrgId, group: GroupId, user: UserId, at: OffsetDateTime) -> R<bool> {
         self.inner.end_membership(org, group, user, at).await
     }
@@ -244,6 +271,9 @@ impl GroupRepository for OverrideTx {
 impl ConnectionRepository for OverrideTx {
     async fn insert_connection(&mut self, connection: &Connection) -> R<()> {
         self.inner.insert_connection(connection).await
+    }
+    async fn insert_connections(&mut self, connections: &[Connection]) -> R<()> {
+        self.inner.insert_connections(connections).await
     }
     async fn connection(&mut self, org: OrgId, id: ConnectionId) -> R<Option<Connection>> {
         self.inner.connection(org, id).await
@@ -285,6 +315,9 @@ impl InviteRepository for OverrideTx {
     async fn insert_invite(&mut self, invite: &Invite) -> R<()> {
         self.inner.insert_invite(invite).await
     }
+    async fn insert_invites(&mut self, invites: &[Invite]) -> R<()> {
+        self.inner.insert_invites(invites).await
+    }
     async fn invite(&mut self, org: OrgId, id: InviteId) -> R<Option<Invite>> {
         self.inner.invite(org, id).await
     }
@@ -325,6 +358,9 @@ impl ScheduleRepository for OverrideTx {
 impl AuditLog for OverrideTx {
     async fn append_audit(&mut self, event: &AuditEvent) -> R<()> {
         self.inner.append_audit(event).await
+    }
+    async fn append_audits(&mut self, events: &[AuditEvent]) -> R<()> {
+        self.inner.append_audits(events).await
     }
     async fn audit(&mut self, org: OrgId, query: &AuditQuery) -> R<Vec<AuditEvent>> {
         self.inner.audit(org, query).await

@@ -39,6 +39,7 @@
 //! the cases expect what they wrote back exactly.
 
 pub mod audit;
+pub mod batches;
 pub mod concurrency;
 pub mod connections;
 pub mod groups;
@@ -231,6 +232,11 @@ macro_rules! store_contract_tests {
             webhooks::webhooks_behind_are_active_idle_endpoints_oldest_waiting_event_first,
             webhooks::due_deliveries_are_pending_ones_whose_time_has_come_earliest_first,
             webhooks::the_delivery_log_is_newest_first_and_limited,
+            batches::every_batch_write_reads_back_as_the_single_row_writes_do,
+            batches::a_refused_row_refuses_its_whole_batch_and_the_transaction_goes_on,
+            batches::batches_of_a_dropped_transaction_leave_nothing,
+            batches::an_empty_batch_is_a_no_op,
+            batches::users_matching_finds_the_live_holders_of_any_value_once_in_id_order,
         }
         $crate::__store_contract_cases! { @spawning $factory;
             concurrency::sixty_four_tasks_racing_for_three_seats_get_exactly_three,
