@@ -514,7 +514,8 @@ fn connection_row(
 }
 
 impl UserChunk {
-    /// Writes the chunk in one transaction: users, licenses (taking their seats), memberships.
+    /// Writes the chunk in one transaction with the port's batch methods: users, licenses
+    /// (taking their seats, one `take_seats(n)` per product), memberships.
     async fn write(self, store: &SeaOrmStore, org_id: OrgId) -> anyhow::Result<u64> {
         let mut tx = store.begin_tx().await?;
         let mut per_product: std::collections::BTreeMap<&Key, u32> = std::collections::BTreeMap::new();
@@ -524,27 +525,20 @@ impl UserChunk {
         for (product, count) in per_product {
             tx.take_seats(org_id, product, count).await?;
         }
-        for user in &self.users {
-            tx.insert_user(user).await?;
-        }
-        for license in &self.licenses {
-            tx.insert_license(license).await?;
-        }
-        for membership in &self.memberships {
-            tx.insert_membership(membership).await?;
-        }
+        tx.insert_users(&self.users).await?;
+        tx.insert_licenses(&self.licenses).await?;
+        tx.insert_memberships(&self.memberships).await?;
         tx.commit().await?;
         let roles: usize = self.users.iter().map(|u| u.roles.len()).sum();
         Ok(u64::try_from(self.users.len() + roles + self.licenses.len() + self.memberships.len())?)
     }
 }
 
-/// Writes connections (with their stamp and cc rows) in one transaction.
+/// Writes connections (with their stamp and cc rows) in one transaction, with the port's batch
+/// method.
 async fn write_connections(store: &SeaOrmStore, connections: &[Connection]) -> anyhow::Result<u64> {
     let mut tx = store.begin_tx().await?;
-    for connection in connections {
-        tx.insert_connection(connection).await?;
-    }
+    tx.insert_connections(connections).await?;
     tx.commit().await?;
     let sets: usize = connections.iter().map(|c| c.groups.len() + c.cc.len()).sum();
     Ok(u64::try_from(connections.len() + sets)?)
