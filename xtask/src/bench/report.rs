@@ -206,16 +206,20 @@ fn engine_markdown(r: &EngineReport) -> String {
     );
     let _ = writeln!(
         s,
-        "| query | path | runs | median | p99 | p99 ÷ sqlx p99 | median ÷ rusqlite median |\n\
-         | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+        "| query | path | runs | median | p99 | median ÷ sqlx median | p99 ÷ sqlx p99 | median ÷ rusqlite median |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for q in &r.queries {
         let mut row = |path: &str, st: &Stats, vs_sqlx: bool| {
             let vs_lite = q.rusqlite.map_or_else(|| "—".to_owned(), |l| format!("{:.2}×", ratio(st.median, l.median)));
-            let vs = if vs_sqlx { format!("{:.2}×", ratio(st.p99, q.sqlx.p99)) } else { "—".to_owned() };
+            let (vs_median, vs) = if vs_sqlx {
+                (format!("{:.2}×", ratio(st.median, q.sqlx.median)), format!("{:.2}×", ratio(st.p99, q.sqlx.p99)))
+            } else {
+                ("—".to_owned(), "—".to_owned())
+            };
             let _ = writeln!(
                 s,
-                "| `{}` | {path} | {} | {} | {} | {vs} | {vs_lite} |",
+                "| `{}` | {path} | {} | {} | {} | {vs_median} | {vs} | {vs_lite} |",
                 q.name,
                 q.samples,
                 fmt_duration(st.median),
