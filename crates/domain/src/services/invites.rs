@@ -1,20 +1,21 @@
 //! Bringing people in (§8): member invites with seat reservations, bulk paste, accepting an
 //! invite, self sign-up with email verification, and import/sync from the CRM directory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
+use time::OffsetDateTime;
 
 use crate::actor::Actor;
-use crate::audit::{AuditTarget, Changes, Source, TargetKind};
+use crate::audit::{AuditEvent, AuditTarget, Changes, Source, TargetKind};
 use crate::catalog::Catalog;
 use crate::error::{ErrorCode, FieldError, ServiceError, ServiceResult};
 use crate::ids::{InviteId, UserId};
 use crate::invites::{Invite, InvitePurpose, TOKEN_LIFETIME, hash_token, name_from_email, parse_pasted, split_name};
 use crate::mail::{MailKind, OutgoingMail};
-use crate::ports::{CrmDirectory, Tx, UserLookup};
+use crate::ports::{CrmDirectory, CrmUser, StoreError, Tx};
 use crate::roles::{Permission, RoleGrant};
-use crate::seats::{LicenseAssignment, SeatCount, SeatReservation};
+use crate::seats::{LicenseAssignment, SeatCount, SeatPool, SeatReservation};
 use crate::user::{InactiveReason, User};
 use crate::values::{CrmId, Email, Key, Password, PersonName, Slug};
 
@@ -639,26 +640,84 @@ impl Services {
 
     /// Imports users from the CRM (§8.3): per id created (as an invite with reserved seats and,
     /// if asked, a welcome email carrying the link to set a password), already a member (by CRM
-    /// id or email), not found, or seat refused.
+    /// id or email), not found, or seat refused. Runs in chunks of [`CRM_IMPORT_CHUNK`] ids, one
+    /// transaction each (see [`Services::import_from_crm_in_chunks`]).
     ///
     /// # Errors
-    /// `forbidden`, `validation_failed` (roles, products), CRM failures.
+    /// `forbidden`, `validation_failed` (roles, products), CRM failures, store failures.
     pub async fn import_from_crm(
         &self,
         actor: &Actor,
         request: CrmImportRequest,
     ) -> ServiceResult<Vec<CrmImportOutcome>> {
+        self.import_from_crm_in_chunks(actor, request, CRM_IMPORT_CHUNK).await
+    }
+
+    /// [`Services::import_from_crm`] with `chunk` CRM ids per transaction
+    /// (`docs/decisions/0010-batched-crm-import.md`). The directory is read once; each chunk
+    /// then locks the organization, looks its ids' existing members up in one batched query,
+    /// plans its seats in memory from the pools as they are under the lock (rows past the free
+    /// seats are `seat_refused`, in id order, as one row at a time would be), and writes its
+    /// users, invites, reservations, mails and audit events with the port's batch writes and one
+    /// `take_seats(n)` per product. Chunks commit one by one: when chunk k fails, chunks before it
+    /// stay imported and the error is returned; importing the same ids again reports those as
+    /// `already_member`. A dry run runs every chunk in one transaction that is dropped, so it
+    /// reports what a real run would and changes nothing.
+    ///
+    /// A `chunk` of 0 counts as 1.
+    ///
+    /// # Errors
+    /// As [`Services::import_from_crm`].
+    pub async fn import_from_crm_in_chunks(
+        &self,
+        actor: &Actor,
+        request: CrmImportRequest,
+        chunk: usize,
+    ) -> ServiceResult<Vec<CrmImportOutcome>> {
         actor.require_org_wide(Permission::ManageUsers)?;
         if !request.products.is_empty() {
             actor.require_org_wide(Permission::ManageLicenses)?;
         }
-        let found = self.crm()?.get(&request.crm_ids).await?;
+        let chunk = chunk.max(1);
+        // Each id once, in the order asked (a repeated id is not reported twice).
+        let mut seen = BTreeSet::new();
+        let ids: Vec<CrmId> = request.crm_ids.iter().filter(|id| seen.insert(*id)).cloned().collect();
+        let directory: BTreeMap<CrmId, CrmUser> =
+            self.crm()?.get(&ids).await?.into_iter().map(|u| (u.crm_id.clone(), u)).collect();
         let mut tx = self.begin().await?;
-        let org = load_org(&mut *tx, actor.org_id()).await?;
-        let catalog = load_catalog(&mut *tx, org.id).await?;
-        catalog.plan(&BTreeSet::new(), &request.products)?;
+        let plan = self.plan_import(&mut *tx, actor, &request).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        if request.dry_run {
+            for part in ids.chunks(chunk) {
+                out.extend(self.import_chunk(&mut *tx, &plan, part, &directory).await?);
+            }
+            // Dropped: nothing of the dry run is kept.
+            return Ok(out);
+        }
+        drop(tx);
+        for part in ids.chunks(chunk) {
+            let mut tx = self.begin().await?;
+            let outcomes = self.import_chunk(&mut *tx, &plan, part, &directory).await?;
+            tx.commit().await?;
+            out.extend(outcomes);
+        }
+        Ok(out)
+    }
+
+    /// What every chunk of an import shares, checked once before the first: the organization,
+    /// the grants and products (with prerequisites) each created user gets, and the inviter's
+    /// name for the welcome emails.
+    async fn plan_import(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        request: &CrmImportRequest,
+    ) -> ServiceResult<ImportPlan> {
+        let org = load_org(tx, actor.org_id()).await?;
+        let catalog = load_catalog(tx, org.id).await?;
+        let products = catalog.plan(&BTreeSet::new(), &request.products)?.assign;
         let roles = tx.roles(org.id).await?;
-        let tree = super::support::load_tree(&mut *tx, org.id).await?;
+        let tree = super::support::load_tree(tx, org.id).await?;
         let keys = if request.roles.is_empty() {
             vec![Key::parse("standard").expect("valid key")]
         } else {
@@ -667,58 +726,155 @@ impl Services {
         let assignments: Vec<RoleAssignment> =
             keys.into_iter().map(|key| RoleAssignment { key, scope: None }).collect();
         let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
-        let mut out = Vec::new();
-        let mut seen = BTreeSet::new();
-        for crm_id in &request.crm_ids {
-            if !seen.insert(crm_id.clone()) {
-                continue;
-            }
+        let invited_by = match actor.user_id() {
+            Some(id) => tx.user(org.id, id).await?.map_or_else(|| org.name.to_string(), |u| u.display_name()),
+            None => org.name.to_string(),
+        };
+        Ok(ImportPlan {
+            org,
+            actor: import_actor(actor),
+            grants,
+            products,
+            invited_by,
+            send_email: request.send_welcome_email,
+        })
+    }
+
+    /// One chunk of an import inside `tx` (see [`Services::import_from_crm_in_chunks`]).
+    async fn import_chunk(
+        &self,
+        tx: &mut dyn Tx,
+        plan: &ImportPlan,
+        ids: &[CrmId],
+        directory: &BTreeMap<CrmId, CrmUser>,
+    ) -> ServiceResult<Vec<CrmImportOutcome>> {
+        let org = plan.org.id;
+        tx.lock_org(org).await?;
+        let listed: Vec<&CrmUser> = ids.iter().filter_map(|id| directory.get(id)).collect();
+        let emails: Vec<Email> = listed.iter().map(|u| u.email.clone()).collect();
+        let phones: Vec<crate::values::Phone> = listed.iter().filter_map(|u| u.phone.clone()).collect();
+        let crm_ids: Vec<CrmId> = listed.iter().map(|u| u.crm_id.clone()).collect();
+        let mut taken = TakenValues::default();
+        for user in tx.users_matching(org, &emails, &phones, &crm_ids).await? {
+            taken.add(&user);
+        }
+        let mut seats = SeatPlanner::new(tx.seat_pools(org).await?, &plan.products);
+        let now = self.now();
+        let mut writes = ImportWrites::default();
+        let mut out = Vec::with_capacity(ids.len());
+        for crm_id in ids {
             let outcome = |status, user_id, message: Option<String>| CrmImportOutcome {
                 crm_id: crm_id.clone(),
                 status,
                 user_id,
                 message,
             };
-            let Some(crm_user) = found.iter().find(|u| &u.crm_id == crm_id) else {
+            let Some(crm_user) = directory.get(crm_id) else {
                 out.push(outcome(CrmImportStatus::NotFound, None, None));
                 continue;
             };
-            let existing = match tx.find_user(org.id, UserLookup::CrmId(crm_id)).await? {
-                Some(u) => Some(u),
-                None => tx.find_user(org.id, UserLookup::Email(&crm_user.email)).await?,
-            };
-            if let Some(u) = existing {
-                out.push(outcome(CrmImportStatus::AlreadyMember, Some(u.id), None));
+            // The order of the one-row rules: by CRM id, by email, then the other unique values.
+            if let Some(id) = taken.by_crm_id.get(crm_id).or_else(|| taken.by_email.get(&crm_user.email)) {
+                out.push(outcome(CrmImportStatus::AlreadyMember, Some(*id), None));
                 continue;
             }
-            let invitee = Invitee {
-                email: crm_user.email.clone(),
-                first_name: crm_user.first_name.clone(),
-                last_name: crm_user.last_name.clone(),
-                phone: crm_user.phone.clone(),
-                crm_id: Some(crm_id.clone()),
-                grants: grants.clone(),
-                products: request.products.clone(),
-            };
-            match self
-                .create_invitee(&mut *tx, &import_actor(actor), &catalog, &org, invitee, request.send_welcome_email)
-                .await
-            {
-                Ok((_, user_id)) => out.push(outcome(CrmImportStatus::Created, Some(user_id), None)),
-                Err(e @ ServiceError::SeatLimitReached { .. }) => {
-                    out.push(outcome(CrmImportStatus::SeatRefused, None, Some(e.to_string())))
-                }
-                Err(e @ ServiceError::Conflict { .. }) => {
-                    out.push(outcome(CrmImportStatus::AlreadyMember, None, Some(e.to_string())))
-                }
-                Err(e) if e.code() == ErrorCode::Internal => return Err(e),
-                Err(e) => out.push(outcome(CrmImportStatus::Invalid, None, Some(e.to_string()))),
+            if crm_user.phone.as_ref().is_some_and(|p| taken.phones.contains(p)) {
+                let e =
+                    ServiceError::Conflict { field: "phone", message: "another member already has this phone".into() };
+                out.push(outcome(CrmImportStatus::AlreadyMember, None, Some(e.to_string())));
+                continue;
             }
+            if let Err(e) = seats.take_one() {
+                let status = match e {
+                    ServiceError::SeatLimitReached { .. } => CrmImportStatus::SeatRefused,
+                    _ => CrmImportStatus::Invalid,
+                };
+                out.push(outcome(status, None, Some(e.to_string())));
+                continue;
+            }
+            let user = self.import_one(plan, crm_user, now, &mut writes);
+            taken.add(&user);
+            out.push(outcome(CrmImportStatus::Created, Some(user.id), None));
+            writes.users.push(user);
         }
-        if !request.dry_run {
-            tx.commit().await?;
+        if !writes.users.is_empty() {
+            for (product, n) in seats.taken() {
+                tx.take_seats(org, product, n).await?;
+            }
+            tx.insert_users(&writes.users).await?;
+            tx.insert_invites(&writes.invites).await?;
+            tx.insert_reservations(&writes.reservations).await?;
+            tx.enqueue_mails(&writes.mails).await?;
+            tx.append_audits(&writes.events).await?;
         }
         Ok(out)
+    }
+
+    /// The rows that create one imported user (an invited user, their invite, its reservations,
+    /// the email if asked, the audit event), added to `writes`; answers the user.
+    fn import_one(
+        &self,
+        plan: &ImportPlan,
+        crm_user: &CrmUser,
+        now: OffsetDateTime,
+        writes: &mut ImportWrites,
+    ) -> User {
+        let org = plan.org.id;
+        let mut user = User::new(
+            self.new_id(),
+            org,
+            crm_user.email.clone(),
+            crm_user.first_name.clone(),
+            crm_user.last_name.clone(),
+            plan.grants.clone(),
+            now,
+        );
+        user.phone = crm_user.phone.clone();
+        user.crm_id = Some(crm_user.crm_id.clone());
+        user.lifecycle.invited = true;
+        let token = self.ids.secret();
+        let invite = Invite {
+            id: self.new_id(),
+            org_id: org,
+            user_id: user.id,
+            purpose: InvitePurpose::Member,
+            products: plan.products.clone(),
+            token_hash: hash_token(&token),
+            expires_at: now + TOKEN_LIFETIME,
+            created_by: plan.actor.user_id(),
+            created_at: now,
+            accepted_at: None,
+        };
+        writes.reservations.extend(plan.products.iter().map(|p| SeatReservation {
+            org_id: org,
+            invite_id: invite.id,
+            product: p.clone(),
+        }));
+        if plan.send_email {
+            writes.mails.push(OutgoingMail {
+                id: self.new_id(),
+                org_id: org,
+                to: user.email.clone(),
+                kind: MailKind::Invitation {
+                    invite_id: invite.id,
+                    token,
+                    org_name: plan.org.name.to_string(),
+                    invited_by: plan.invited_by.clone(),
+                    expires_at: invite.expires_at,
+                },
+                created_at: now,
+            });
+        }
+        writes.events.push(AuditEvent::record(
+            self.new_id(),
+            now,
+            &plan.actor,
+            "invite.created",
+            AuditTarget::new(TargetKind::Invite, invite.id, user.label()),
+            Changes::new().note("products", &invite.products).note("email", &user.email),
+        ));
+        writes.invites.push(invite);
+        user
     }
 
     /// Marks members `inactive_in_crm` or clears it from the CRM's `active` flag (§8.3, §4.5);
@@ -754,6 +910,103 @@ impl Services {
         self.crm
             .as_deref()
             .ok_or_else(|| crate::ports::CrmError::NotConfigured("no CRM directory is configured".into()).into())
+    }
+}
+
+/// CRM ids per transaction of [`Services::import_from_crm`]: large enough that the batch
+/// writes reach the raw insert rate, small enough to keep a transaction (and the memory of its
+/// rows) modest (`docs/decisions/0010-batched-crm-import.md`).
+pub const CRM_IMPORT_CHUNK: usize = 1_000;
+
+/// What every chunk of one CRM import shares (see `Services::plan_import`).
+struct ImportPlan {
+    org: crate::org::Organization,
+    /// The requesting actor with the `import` source.
+    actor: Actor,
+    grants: BTreeSet<RoleGrant>,
+    /// The products asked for and their prerequisites: each created user reserves one of each.
+    products: BTreeSet<Key>,
+    invited_by: String,
+    send_email: bool,
+}
+
+/// The rows one chunk of an import writes, in creation order.
+#[derive(Default)]
+struct ImportWrites {
+    users: Vec<User>,
+    invites: Vec<Invite>,
+    reservations: Vec<SeatReservation>,
+    mails: Vec<OutgoingMail>,
+    events: Vec<AuditEvent>,
+}
+
+/// The unique values live members hold, as far as one chunk of an import needs them: those the
+/// batched lookup found and those the chunk created so far.
+#[derive(Default)]
+struct TakenValues {
+    by_crm_id: BTreeMap<CrmId, UserId>,
+    by_email: BTreeMap<Email, UserId>,
+    phones: BTreeSet<crate::values::Phone>,
+}
+
+impl TakenValues {
+    fn add(&mut self, user: &User) {
+        if let Some(crm_id) = &user.crm_id {
+            self.by_crm_id.entry(crm_id.clone()).or_insert(user.id);
+        }
+        self.by_email.entry(user.email.clone()).or_insert(user.id);
+        if let Some(phone) = &user.phone {
+            self.phones.insert(phone.clone());
+        }
+    }
+}
+
+/// Seats for one chunk planned in memory from the pools read under the organization's lock:
+/// each created user takes one seat of every product or none, in order, exactly as taking
+/// them one row at a time would (the first product without a free seat refuses the row).
+struct SeatPlanner<'a> {
+    products: &'a BTreeSet<Key>,
+    /// Per product: the pool as read, or `None` when the organization has no pool of it.
+    pools: BTreeMap<&'a Key, Option<SeatPool>>,
+    /// Seats this chunk takes per product.
+    taken: u32,
+}
+
+impl<'a> SeatPlanner<'a> {
+    fn new(pools: Vec<SeatPool>, products: &'a BTreeSet<Key>) -> Self {
+        let mut by_product: BTreeMap<&'a Key, Option<SeatPool>> = products.iter().map(|p| (p, None)).collect();
+        for pool in pools {
+            if let Some(slot) = by_product.get_mut(&pool.product) {
+                *slot = Some(pool);
+            }
+        }
+        Self { products, pools: by_product, taken: 0 }
+    }
+
+    /// Takes one seat of every product for one more user, or refuses with the error taking
+    /// them one by one would give (`seat_limit_reached` with the figures at that moment, or
+    /// `not_found` for a product without a pool), taking none.
+    fn take_one(&mut self) -> ServiceResult<()> {
+        for product in self.products {
+            let Some(Some(pool)) = self.pools.get(product) else {
+                return Err(StoreError::Missing { kind: "seat pool" }.into());
+            };
+            let used = pool.seats_used.saturating_add(self.taken);
+            if u64::from(used) + 1 > u64::from(pool.seats_total) {
+                return Err(ServiceError::SeatLimitReached {
+                    product: product.clone(),
+                    seats_total: pool.seats_total,
+                    seats_used: used,
+                });
+            }
+        }
+        self.taken += 1;
+        Ok(())
+    }
+
+    /// The seats to take per product for the users planned (none when no user was).
+    fn taken(&self) -> impl Iterator<Item = (&'a Key, u32)> + '_ {
+        self.products.iter().map(|p| (p, self.taken)).filter(|(_, n)| *n > 0)
     }
 }
 

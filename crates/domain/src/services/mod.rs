@@ -35,8 +35,8 @@ pub use bulk::{BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection};
 pub use connections::NewConnection;
 pub use groups::{GroupPatch, MoveUser};
 pub use invites::{
-    AcceptedInvite, BulkPasteOutcome, CrmImportOutcome, CrmImportRequest, CrmImportStatus, InviteOutcome, InviteRow,
-    InviteStatus, InvitesResult, PasteStatus, SignupRequest,
+    AcceptedInvite, BulkPasteOutcome, CRM_IMPORT_CHUNK, CrmImportOutcome, CrmImportRequest, CrmImportStatus,
+    InviteOutcome, InviteRow, InviteStatus, InvitesResult, PasteStatus, SignupRequest,
 };
 pub use licenses::{BulkLicenses, BulkOp, LicenseChange};
 pub use mail::DeliveryReport;

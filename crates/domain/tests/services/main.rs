@@ -11,6 +11,7 @@ mod audit;
 mod bulk;
 mod connections;
 mod crm;
+mod crm_import_chunks;
 mod groups;
 mod impersonation;
 mod invites;
