@@ -1,6 +1,7 @@
 //! The write measurement: importing `--import` users from the CRM through the product's use case
 //! (`Services::import_from_crm` over the `SeaOrmStore`, a CRM directory in memory), against the
-//! baseline: a raw multi-row `INSERT` of the same rows, one transaction per [`RAW_CHUNK`] users.
+//! baseline: a raw multi-row `INSERT` of the same rows, one transaction per [`RAW_CHUNK`] users
+//! (the use case's own chunk, `CRM_IMPORT_CHUNK`).
 //!
 //! What one imported user writes (products `{core}`, the default role, no welcome email): the
 //! user row, its role grant, the invite, the seat reservation and the `invite.created` audit
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail};
 use roster_adapters_db::SeaOrmStore;
 use roster_domain::ports::CrmUser;
-use roster_domain::services::{CrmImportRequest, CrmImportStatus};
+use roster_domain::services::{CRM_IMPORT_CHUNK, CrmImportRequest, CrmImportStatus};
 use roster_domain::testing::InMemoryCrmDirectory;
 use roster_domain::values::{CrmId, Email, Key, PersonName};
 use serde_json::json;
@@ -24,8 +25,9 @@ use super::generate::{FIRST_NAMES, LAST_NAMES, NOW, Org, Rng, first_name, last_n
 use super::raw::{P, RawDb};
 use super::report::ImportReport;
 
-/// Users per transaction in the raw baseline.
-pub(crate) const RAW_CHUNK: usize = 5_000;
+/// Users per transaction in the raw baseline: the chunk `import_from_crm` commits, so both paths
+/// pay the same number of commits.
+pub(crate) const RAW_CHUNK: usize = CRM_IMPORT_CHUNK;
 /// Rows per multi-row `INSERT` statement in the raw baseline.
 const ROWS_PER_STATEMENT: usize = 500;
 /// The rows one imported user writes (user, role grant, invite, reservation, audit event).
