@@ -76,6 +76,13 @@ impl Rng {
         uuid::Builder::from_random_bytes(bytes.to_be_bytes()).into_uuid()
     }
 
+    /// An id that sorts after every earlier id of the same `kind` (`n` increasing), as the
+    /// product's time-ordered UUIDv7 ids do: rows are appended to the end of their primary-key
+    /// index instead of landing at random places in it.
+    pub(crate) fn ordered_id(&mut self, kind: u8, n: usize) -> Uuid {
+        Uuid::from_u64_pair((u64::from(kind) << 56) | n as u64, self.next_u64())
+    }
+
     /// An index into a list of `n` items, skewed towards the front (a few names are common,
     /// most are rare, as in a real directory).
     pub(crate) fn skewed(&mut self, n: usize) -> usize {
@@ -390,7 +397,7 @@ fn user_row(
     };
     let grants = BTreeSet::from([RoleGrant { role_id: role, scope: None }]);
     let mut user = User::new(
-        UserId::from_uuid(rng.uuid()),
+        UserId::from_uuid(rng.ordered_id(1, i)),
         org_id,
         parse("email", &email, Email::parse)?,
         parse("name", &first, PersonName::parse)?,
@@ -499,7 +506,7 @@ fn connection_row(
     }
     let name = format!("{} {}", first_name(rng.skewed(FIRST_NAMES)), last_name(rng.skewed(LAST_NAMES)));
     Ok(Connection {
-        id: ConnectionId::from_uuid(rng.uuid()),
+        id: ConnectionId::from_uuid(rng.ordered_id(2, i)),
         org_id,
         email: parse("email", &format!("client{i}@example.org"), Email::parse)?,
         name: parse("name", &name, PersonName::parse)?,

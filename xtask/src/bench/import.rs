@@ -112,8 +112,10 @@ async fn raw_import(raw: &RawDb, org: &Org, seed: u64, n: usize) -> anyhow::Resu
         ));
         let mut rows = Rows::default();
         for user in chunk {
-            let user_id = rng.uuid();
-            let invite_id = rng.uuid();
+            // Time-ordered like the use case's ids (UUIDv7 in production, sequential here).
+            let k = usize::try_from(position)?;
+            let user_id = rng.ordered_id(3, k);
+            let invite_id = rng.ordered_id(4, k);
             let email = user.email.as_str().to_owned();
             let display = format!("{} {}", user.first_name.as_str(), user.last_name.as_str());
             let crm = user.crm_id.as_str().to_owned();
@@ -153,7 +155,7 @@ async fn raw_import(raw: &RawDb, org: &Org, seed: u64, n: usize) -> anyhow::Resu
             position += 1;
             rows.audits.push(vec![
                 P::Id(org_id),
-                P::Id(rng.uuid()),
+                P::Id(rng.ordered_id(5, k)),
                 P::Int(position),
                 P::Time(NOW),
                 P::Id(admin),
