@@ -1,0 +1,436 @@
+//! The read measurements: four queries, each through
+//! - **adapter**: the product's path, `SeaOrmStore::begin_tx` → `list_users`/`list_connections`
+//!   with the domain's `UserQuery`/`ConnectionQuery` → rollback (a read-only use case), timed
+//!   whole;
+//! - **adapter, open tx**: the same repository call inside one transaction opened beforehand, to
+//!   tell the query's cost from the transaction's;
+//! - **sqlx**: the same rows by hand-written SQL on the same pool, no transaction;
+//! - **rusqlite** (SQLite only): that SQL on a rusqlite connection to the same file (the floor).
+//!
+//! Every baseline answers the same rows as the adapter (checked on each run), and fetches the
+//! same children (role grants and group access of a page of users; stamps and cc of a page of
+//! connections), in one statement where the adapter may use two.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use roster_adapters_db::SeaOrmStore;
+use roster_domain::ids::ConnectionId;
+use roster_domain::ports::{ConnectionRepository, UserRepository};
+use roster_domain::user::StatusKind;
+use roster_domain::users_query::{SortValue, UserCursor, UserPaging, UserQuery, UserSort, UserSortField};
+use roster_domain::visibility::{ConnectionCursor, ConnectionQuery, query_for};
+use time::Duration;
+use uuid::Uuid;
+
+use super::generate::{FIRST_NAMES, LAST_NAMES, Org, Rng, first_name, last_name};
+use super::raw::{P, RawDb};
+use super::report::QueryReport;
+use super::{Options, Timings, check_same};
+
+/// The page size of every query (the console's largest).
+const PAGE: u32 = 50;
+/// The page number the deep-page query asks for (§10's console paging).
+const DEEP_PAGE: u32 = 10_000;
+/// The deep page reads half a million rows per run (seconds at 1M users): it takes a tenth of
+/// the samples (at least ten), so that a full run stays within an hour.
+fn deep_page_samples(samples: usize) -> usize {
+    (samples / 10).max(10)
+}
+
+/// The columns of `users` the adapter selects, qualified with `u`.
+const USER_COLUMNS: &str = "u.org_id, u.id, u.email, u.first_name, u.last_name, u.phone, u.nicknames, u.crm_id, \
+    u.agent_id, u.agent_ring_number, u.dialer_number, u.extra_permissions, u.mailbox_provider, \
+    u.email_throttle_max_per_day, u.flow_enabled, u.email_sync, u.calendar_sync, u.call_recording, u.homepage, \
+    u.round_robin, u.scoring_enabled, u.roaming_agent, u.voip_forward_to, u.deactivated_at, u.deleted_at, u.invited, \
+    u.inactive_reasons, u.ever_held_core, u.crm_connected, u.mailbox_connected, u.has_password, u.first_name_sort, \
+    u.last_name_sort, u.agent_id_sort, u.crm_id_sort, u.search_text, u.created_at, u.updated_at, u.version";
+
+/// The status filter `active` by hand (§3.1 with no trial running): a member, no inactive reason,
+/// Core held, CRM and mailbox connected.
+const ACTIVE: &str = "u.deactivated_at IS NULL AND NOT u.invited AND u.inactive_reasons = 0 \
+    AND u.crm_connected AND u.mailbox_connected \
+    AND EXISTS (SELECT 1 FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id AND l.product = 'core')";
+
+const CONNECTION_COLUMNS: &str =
+    "c.org_id, c.id, c.email, c.name, c.flow_id, c.inviter_id, c.via_api_key, c.user_token, c.created_at";
+
+/// One input of a Users query and the SQL that answers it by hand.
+struct UserCase {
+    query: UserQuery,
+    sql: String,
+    params: Vec<P>,
+    /// The deep page's `COUNT(*)`, when the query asks for a total.
+    count: Option<(String, Vec<P>)>,
+}
+
+/// One input of the connections query and its SQL by hand.
+struct ConnectionCase {
+    query: ConnectionQuery,
+    sql: String,
+    params: Vec<P>,
+}
+
+/// Runs the four read measurements.
+pub(crate) async fn run(
+    options: &Options,
+    store: &SeaOrmStore,
+    raw: &RawDb,
+    org: &Org,
+) -> anyhow::Result<Vec<QueryReport>> {
+    let runs = Timings::new(options.samples).runs().len();
+    let deep_samples = deep_page_samples(options.samples);
+    let seed = options.seed;
+    let mut out = Vec::new();
+
+    let cursor_cases: Vec<UserCase> = (0..runs).map(|i| users_by_cursor(org, seed, i)).collect();
+    out.push(
+        measure_users(
+            "users_cursor",
+            "Users page by keyset cursor: status active, sort last name, 50 rows, a different cursor each run",
+            options.samples,
+            store,
+            raw,
+            &cursor_cases,
+        )
+        .await?,
+    );
+
+    let page = DEEP_PAGE.min(u32::try_from(org.active / PAGE as usize).unwrap_or(DEEP_PAGE)).max(1);
+    let deep_runs = Timings::new(deep_samples).runs().len();
+    let deep_cases: Vec<UserCase> = (0..deep_runs).map(|_| users_deep_page(org, page)).collect();
+    let detail = format!(
+        "Users page number {page} (per_page 50, with the total): status active, sort last name; \
+         baseline: raw OFFSET + COUNT(*)"
+    );
+    out.push(measure_users("users_page_10000", &detail, deep_samples, store, raw, &deep_cases).await?);
+
+    let search_cases: Vec<UserCase> = (0..runs).map(|i| users_search(org, i)).collect();
+    out.push(
+        measure_users(
+            "email_prefix_search",
+            "Search q = 3-4 leading letters of common emails, sort by email, first page of 50",
+            options.samples,
+            store,
+            raw,
+            &search_cases,
+        )
+        .await?,
+    );
+
+    let actor = org.actor(&org.viewer, &org.viewer_groups);
+    let connection_cases: Vec<ConnectionCase> =
+        (0..runs).map(|i| visible_connections(org, &actor, seed, i)).collect::<anyhow::Result<_>>()?;
+    out.push(measure_connections(options, store, raw, &connection_cases).await?);
+    Ok(out)
+}
+
+/// Query 1: a page after a cursor anywhere in the table (a last name and an id drawn at random).
+fn users_by_cursor(org: &Org, seed: u64, i: usize) -> UserCase {
+    let mut rng = Rng::new(seed ^ 0x5eed_0001 ^ (i as u64).wrapping_mul(0x9E37_79B9));
+    let last = last_name(rng.skewed(LAST_NAMES)).to_lowercase();
+    let id = rng.uuid();
+    let mut query = active_by_last_name(org);
+    query.paging = Some(UserPaging::Cursor {
+        after: Some(UserCursor {
+            values: vec![SortValue::Text(last.clone())],
+            id: roster_domain::ids::UserId::from_uuid(id),
+        }),
+        limit: PAGE,
+    });
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ? AND u.deleted_at IS NULL AND {ACTIVE} \
+         AND (u.last_name_sort, u.id) > (?, ?) ORDER BY u.last_name_sort, u.id LIMIT {}",
+        PAGE + 1
+    );
+    UserCase { query, sql, params: vec![P::Id(org.id.as_uuid()), P::Text(last), P::Id(id)], count: None }
+}
+
+/// Query 2: page `page` by page number, with the total.
+fn users_deep_page(org: &Org, page: u32) -> UserCase {
+    let mut query = active_by_last_name(org);
+    query.paging = Some(UserPaging::Page { page, per_page: PAGE });
+    let filters = format!("FROM users u WHERE u.org_id = ? AND u.deleted_at IS NULL AND {ACTIVE}");
+    let sql = format!("SELECT {USER_COLUMNS} {filters} ORDER BY u.last_name_sort, u.id LIMIT {PAGE} OFFSET ?");
+    let offset = i64::from(page - 1) * i64::from(PAGE);
+    UserCase {
+        query,
+        sql,
+        params: vec![P::Id(org.id.as_uuid()), P::Int(offset)],
+        count: Some((format!("SELECT COUNT(*) AS n {filters}"), vec![P::Id(org.id.as_uuid())])),
+    }
+}
+
+/// Query 3: the first page of a search for the first letters of a common first name (emails
+/// start with the first name), sorted by email.
+fn users_search(org: &Org, i: usize) -> UserCase {
+    let name = first_name((i * 7) % FIRST_NAMES.min(12)).to_lowercase();
+    let q: String = name.chars().take(3 + i % 2).collect();
+    let mut query = UserQuery::new(org.id);
+    query.q = Some(q.clone());
+    query.sort = vec![UserSort { field: UserSortField::Email, descending: false }];
+    query.paging = Some(UserPaging::Cursor { after: None, limit: PAGE });
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ? AND u.deleted_at IS NULL \
+         AND u.search_text LIKE ? ESCAPE '\\' ORDER BY u.email, u.id LIMIT {}",
+        PAGE + 1
+    );
+    UserCase { query, sql, params: vec![P::Id(org.id.as_uuid()), P::Text(format!("%{q}%"))], count: None }
+}
+
+fn active_by_last_name(org: &Org) -> UserQuery {
+    let mut query = UserQuery::new(org.id);
+    query.statuses = BTreeSet::from([StatusKind::Active]);
+    query.sort = vec![UserSort { field: UserSortField::LastName, descending: false }];
+    query
+}
+
+/// Query 4: the viewer's visible connections, 50 newest before a random instant (the first
+/// page on run 0).
+fn visible_connections(
+    org: &Org,
+    actor: &roster_domain::actor::Actor,
+    seed: u64,
+    i: usize,
+) -> anyhow::Result<ConnectionCase> {
+    let after = if i == 0 {
+        None
+    } else {
+        let mut rng = Rng::new(seed ^ 0x5eed_0004 ^ (i as u64).wrapping_mul(0x9E37_79B9));
+        let span = (org.last_connection_at - org.first_connection_at).whole_seconds().max(1);
+        let at = org.first_connection_at + Duration::seconds(i64::try_from(rng.below(usize::try_from(span)?))?);
+        Some(ConnectionCursor { created_at: at, id: ConnectionId::from_uuid(Uuid::max()) })
+    };
+    let query = query_for(actor, None, after, PAGE).map_err(|e| anyhow!("query_for: {e}"))?;
+    let org_id = org.id.as_uuid();
+    let mut params = Vec::new();
+    let mut branches = Vec::new();
+    let mut branch = |table: &str, select: &str, idc: &str, column: &str, value: Uuid, params: &mut Vec<P>| {
+        let mut sql = format!("SELECT {select} FROM {table} WHERE org_id = ? AND {column} = ?");
+        params.extend([P::Id(org_id), P::Id(value)]);
+        if let Some(a) = after {
+            sql.push_str(&format!(" AND (created_at, {idc}) < (?, ?)"));
+            params.extend([P::Time(a.created_at), P::Id(a.id.as_uuid())]);
+        }
+        sql.push_str(&format!(" ORDER BY created_at DESC, {idc} DESC LIMIT {PAGE}"));
+        branches.push(format!("SELECT connection_id, created_at FROM ({sql}) AS b{}", branches.len()));
+    };
+    for g in &org.viewer_groups {
+        branch("connection_groups", "connection_id, created_at", "connection_id", "group_id", g.as_uuid(), &mut params);
+    }
+    let viewer = org.viewer.id.as_uuid();
+    branch("connections", "id AS connection_id, created_at", "id", "inviter_id", viewer, &mut params);
+    branch("connection_cc", "connection_id, created_at", "connection_id", "user_id", viewer, &mut params);
+    params.push(P::Id(org_id));
+    let sql = format!(
+        "SELECT {CONNECTION_COLUMNS} FROM ({}) AS page JOIN connections c ON c.org_id = ? AND c.id = page.connection_id \
+         ORDER BY page.created_at DESC, page.connection_id DESC LIMIT {PAGE}",
+        branches.join(" UNION ")
+    );
+    Ok(ConnectionCase { query, sql, params })
+}
+
+/// The children of a page of users, in one statement: role grants (kind 0), group access (1).
+fn user_children_sql(org_id: Uuid, ids: &[Uuid]) -> (String, Vec<P>) {
+    children_sql(
+        org_id,
+        ids,
+        "SELECT user_id AS owner, role_id AS member, 0 AS kind FROM user_roles WHERE org_id = ? AND user_id IN",
+        "SELECT user_id AS owner, group_id AS member, 1 AS kind FROM user_group_access WHERE org_id = ? AND user_id IN",
+    )
+}
+
+/// The stamp (kind 0) and cc (kind 1) of a page of connections, in one statement.
+fn connection_children_sql(org_id: Uuid, ids: &[Uuid]) -> (String, Vec<P>) {
+    children_sql(
+        org_id,
+        ids,
+        "SELECT connection_id AS owner, group_id AS member, 0 AS kind FROM connection_groups \
+         WHERE org_id = ? AND connection_id IN",
+        "SELECT connection_id AS owner, user_id AS member, 1 AS kind FROM connection_cc \
+         WHERE org_id = ? AND connection_id IN",
+    )
+}
+
+fn children_sql(org_id: Uuid, ids: &[Uuid], first: &str, second: &str) -> (String, Vec<P>) {
+    let marks = vec!["?"; ids.len().max(1)].join(", ");
+    let sql = format!("{first} ({marks}) UNION ALL {second} ({marks})");
+    let mut params = vec![P::Id(org_id)];
+    let id_params = || ids.iter().map(|u| P::Id(*u)).chain(ids.is_empty().then_some(P::Id(Uuid::nil())));
+    params.extend(id_params());
+    params.push(P::Id(org_id));
+    params.extend(id_params());
+    (sql, params)
+}
+
+/// The ids of a page of users as the adapter answers them (the cursor queries fetch one extra
+/// row to know whether more follow; it is not part of the page).
+fn page_ids<T>(rows: &[T], id: impl Fn(&T) -> Uuid) -> Vec<Uuid> {
+    rows.iter().take(PAGE as usize).map(id).collect()
+}
+
+async fn measure_users(
+    name: &str,
+    detail: &str,
+    samples: usize,
+    store: &SeaOrmStore,
+    raw: &RawDb,
+    cases: &[UserCase],
+) -> anyhow::Result<QueryReport> {
+    eprintln!("bench: {name}…");
+    let org_id = cases[0].query.org_id.as_uuid();
+    let mut expected: Vec<Vec<Uuid>> = Vec::with_capacity(cases.len());
+    let mut totals = Vec::with_capacity(cases.len());
+
+    let mut t = Timings::new(samples);
+    for run in t.runs() {
+        let started = Instant::now();
+        let mut tx = store.begin_tx().await?;
+        let page = tx.list_users(&cases[run].query).await?;
+        tx.rollback().await?;
+        t.record(run, started.elapsed());
+        expected.push(page.items.iter().map(|u| u.id.as_uuid()).collect());
+        totals.push(page.total);
+    }
+    let adapter = t.stats();
+
+    let mut t = Timings::new(samples);
+    let mut tx = store.begin_tx().await?;
+    for run in t.runs() {
+        let started = Instant::now();
+        tx.list_users(&cases[run].query).await?;
+        t.record(run, started.elapsed());
+    }
+    tx.rollback().await?;
+    let adapter_in_tx = t.stats();
+
+    let mut t = Timings::new(samples);
+    for run in t.runs() {
+        let case = &cases[run];
+        let started = Instant::now();
+        let rows = raw.users(&case.sql, &case.params).await?;
+        let ids = page_ids(&rows, |u| u.id);
+        let (sql, params) = user_children_sql(org_id, &ids);
+        let children = raw.children(&sql, &params).await?;
+        let total = match &case.count {
+            Some((sql, params)) => Some(raw.count(sql, params).await?),
+            None => None,
+        };
+        t.record(run, started.elapsed());
+        check_same(name, &expected[run], &ids)?;
+        std::hint::black_box((children, total));
+    }
+    let sqlx = t.stats();
+
+    let rusqlite = if raw.has_rusqlite() {
+        let mut t = Timings::new(samples);
+        for run in t.runs() {
+            let case = &cases[run];
+            let started = Instant::now();
+            let rows = raw.lite_users(&case.sql, &case.params)?;
+            let ids = page_ids(&rows, |u| u.id);
+            let (sql, params) = user_children_sql(org_id, &ids);
+            let children = raw.lite_children(&sql, &params)?;
+            let total = match &case.count {
+                Some((sql, params)) => Some(raw.lite_count(sql, params)?),
+                None => None,
+            };
+            t.record(run, started.elapsed());
+            check_same(name, &expected[run], &ids)?;
+            std::hint::black_box((children, total));
+        }
+        Some(t.stats())
+    } else {
+        None
+    };
+    let rows = expected.last().map_or(0, Vec::len);
+    let total = totals.last().copied().flatten();
+    Ok(QueryReport::new(name, detail, samples, (rows, total), [adapter, adapter_in_tx, sqlx], rusqlite))
+}
+
+async fn measure_connections(
+    options: &Options,
+    store: &SeaOrmStore,
+    raw: &RawDb,
+    cases: &[ConnectionCase],
+) -> anyhow::Result<QueryReport> {
+    let name = "visible_connections";
+    eprintln!("bench: {name}…");
+    let org_id = cases[0].query.org_id.as_uuid();
+    let mut expected: Vec<Vec<Uuid>> = Vec::with_capacity(cases.len());
+
+    let mut t = Timings::new(options.samples);
+    for run in t.runs() {
+        let started = Instant::now();
+        let mut tx = store.begin_tx().await?;
+        let page = tx.list_connections(&cases[run].query).await?;
+        tx.rollback().await?;
+        t.record(run, started.elapsed());
+        expected.push(page.iter().map(|c| c.id.as_uuid()).collect());
+    }
+    let adapter = t.stats();
+
+    let mut t = Timings::new(options.samples);
+    let mut tx = store.begin_tx().await?;
+    for run in t.runs() {
+        let started = Instant::now();
+        tx.list_connections(&cases[run].query).await?;
+        t.record(run, started.elapsed());
+    }
+    tx.rollback().await?;
+    let adapter_in_tx = t.stats();
+
+    let sets_of = |ids: &[Uuid]| connection_children_sql(org_id, ids);
+    let mut t = Timings::new(options.samples);
+    for run in t.runs() {
+        let case = &cases[run];
+        let started = Instant::now();
+        let rows = raw.connections(&case.sql, &case.params).await?;
+        let ids = page_ids(&rows, |c| c.id);
+        let (sql, params) = sets_of(&ids);
+        let sets = raw.children(&sql, &params).await?;
+        t.record(run, started.elapsed());
+        check_same(name, &expected[run], &ids)?;
+        std::hint::black_box(sets);
+    }
+    let sqlx = t.stats();
+
+    let rusqlite = if raw.has_rusqlite() {
+        let mut t = Timings::new(options.samples);
+        for run in t.runs() {
+            let case = &cases[run];
+            let started = Instant::now();
+            let rows = raw.lite_connections(&case.sql, &case.params)?;
+            let ids = page_ids(&rows, |c| c.id);
+            let (sql, params) = sets_of(&ids);
+            let sets = raw.lite_children(&sql, &params)?;
+            t.record(run, started.elapsed());
+            check_same(name, &expected[run], &ids)?;
+            std::hint::black_box(sets);
+        }
+        Some(t.stats())
+    } else {
+        None
+    };
+    let detail = format!(
+        "Visible connections of an `operations` member in {} teams, 50 newest before a random instant",
+        cases[0].query.scope_groups()
+    );
+    let rows = expected.last().map_or(0, Vec::len);
+    Ok(QueryReport::new(name, &detail, options.samples, (rows, None), [adapter, adapter_in_tx, sqlx], rusqlite))
+}
+
+/// How many groups a scope names (for the report's wording).
+trait ScopeGroups {
+    fn scope_groups(&self) -> usize;
+}
+
+impl ScopeGroups for ConnectionQuery {
+    fn scope_groups(&self) -> usize {
+        match &self.scope {
+            roster_domain::visibility::ConnectionScope::Groups { groups, .. } => groups.len(),
+            _ => 0,
+        }
+    }
+}
