@@ -44,4 +44,5 @@ pub use connect::{Cause, Db, DbSetupError, Engine, PoolSettings, SQLITE_BUSY_TIM
 pub use migrations::{MIGRATIONS_TABLE, Migrator};
 pub use schema::{SchemaError, check_schema, migrate};
 pub use sessions::SeaOrmSessions;
+pub use store::convert::number_parameters;
 pub use store::{SeaOrmStore, SeaOrmTx};

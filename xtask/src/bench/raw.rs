@@ -118,22 +118,9 @@ pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
 }
 
-/// `sql` with its `?` markers numbered `$1, $2, …` for PostgreSQL.
+/// `sql` with its `?` markers numbered `$1, $2, …` for PostgreSQL (the adapter's own rule).
 pub(crate) fn numbered(engine: Engine, sql: &str) -> String {
-    if engine == Engine::Sqlite {
-        return sql.to_owned();
-    }
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    roster_adapters_db::number_parameters(engine, sql)
 }
 
 /// A time column: `timestamptz` or integer microseconds.

@@ -157,7 +157,7 @@ pub(crate) fn get_json<T: DeserializeOwned>(engine: Engine, row: &QueryResult, c
 /// `sql`, written with `?` parameter markers, for the engine: PostgreSQL numbers them (`$1, $2…`).
 /// Roster's statements contain no `?` other than parameter markers (no string literals with one, no
 /// `jsonb` `?` operator).
-pub(crate) fn number_parameters(engine: Engine, sql: &str) -> String {
+pub fn number_parameters(engine: Engine, sql: &str) -> String {
     match engine {
         Engine::Sqlite => sql.to_owned(),
         Engine::Postgres => {

@@ -139,20 +139,10 @@ impl TestDb {
     pub fn sql(&self, sql: &str) -> String {
         match self.engine() {
             Engine::Sqlite => sql.replace("{t}", "1767225600000000"),
-            Engine::Postgres => {
-                let sql = sql.replace("{t}", "TIMESTAMPTZ '2026-01-01 00:00:00+00'");
-                let mut out = String::with_capacity(sql.len() + 8);
-                let mut n = 0;
-                for c in sql.chars() {
-                    if c == '?' {
-                        n += 1;
-                        out.push_str(&format!("${n}"));
-                    } else {
-                        out.push(c);
-                    }
-                }
-                out
-            }
+            Engine::Postgres => roster_adapters_db::number_parameters(
+                Engine::Postgres,
+                &sql.replace("{t}", "TIMESTAMPTZ '2026-01-01 00:00:00+00'"),
+            ),
         }
     }
 }

@@ -112,13 +112,12 @@ async fn a_member_of_another_organization_gets_404_for_its_users() {
             .await
             .unwrap();
         assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
-        let list: Value =
-            app.authed(Method::GET, "/api/v1/users?limit=200", &other).send().await.unwrap().json().await.unwrap();
+        let list: Value = app.get_ok("/api/v1/users?limit=200", &other).await;
         let emails: Vec<&str> =
             list["items"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
         assert_eq!(emails, ["boss@other.example"], "{}", app.engine);
 
-        let still: Value = app.authed(Method::GET, &path, &demo).send().await.unwrap().json().await.unwrap();
+        let still: Value = app.get_ok(&path, &demo).await;
         assert_eq!(still["first_name"], "Test", "{}: unchanged", app.engine);
         assert_eq!(still["products"], json!([]));
         app.finish().await;

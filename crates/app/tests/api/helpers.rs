@@ -105,6 +105,13 @@ impl TestApp {
         self.request(method, path).bearer_auth(token)
     }
 
+    /// A bearer `GET` that must answer 200; its JSON body.
+    pub async fn get_ok(&self, path: &str, token: &str) -> Value {
+        let r = self.authed(Method::GET, path, token).send().await.expect("sends");
+        assert_eq!(r.status(), StatusCode::OK, "{}: GET {path}", self.engine);
+        r.json().await.expect("json")
+    }
+
     /// Logs in to `org`; the token.
     pub async fn login_to(&self, org: &str, email: &str, password: &str) -> String {
         let r = self

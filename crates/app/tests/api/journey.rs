@@ -10,7 +10,7 @@ use crate::helpers::{ADMIN_EMAIL, apps, assert_problem};
 async fn an_admin_creates_users_and_assigns_licenses_up_to_the_seat_limit() {
     for app in apps("seat_limit").await {
         let token = app.login().await;
-        let me: Value = app.authed(Method::GET, "/api/v1/me", &token).send().await.unwrap().json().await.unwrap();
+        let me: Value = app.get_ok("/api/v1/me", &token).await;
         assert_eq!(me["user"]["email"], ADMIN_EMAIL);
         assert!(me["permissions"].as_array().unwrap().iter().any(|p| p == "manage_licenses"));
         assert_eq!(app.user_count(&token).await, 1, "{}: only the admin at first", app.engine);
@@ -46,23 +46,9 @@ async fn an_admin_creates_users_and_assigns_licenses_up_to_the_seat_limit() {
         assert_eq!(problem["seats_total"], 3);
         assert_eq!(problem["seats_used"], 3);
 
-        let fourth: Value = app
-            .authed(Method::GET, &format!("/api/v1/users/{}", ids[3]), &token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let fourth: Value = app.get_ok(&format!("/api/v1/users/{}", ids[3]), &token).await;
         assert_eq!(fourth["products"], json!([]), "{}: the refused assignment left nothing", app.engine);
-        let held: Value = app
-            .authed(Method::GET, &format!("/api/v1/users/{}", ids[0]), &token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let held: Value = app.get_ok(&format!("/api/v1/users/{}", ids[0]), &token).await;
         assert_eq!(held["products"], json!(["core"]));
         assert_eq!(held["status"], "pending", "{}: holds Core, onboarding not complete", app.engine);
         app.finish().await;
@@ -130,7 +116,7 @@ async fn cursor_pages_walk_every_user_once_in_sort_order() {
             if let Some(c) = &next {
                 path.push_str(&format!("&cursor={c}"));
             }
-            let page: Value = app.authed(Method::GET, &path, &token).send().await.unwrap().json().await.unwrap();
+            let page: Value = app.get_ok(&path, &token).await;
             for item in page["items"].as_array().unwrap() {
                 seen.push(item["email"].as_str().unwrap().to_owned());
             }
@@ -161,7 +147,7 @@ async fn cursor_pages_walk_every_user_once_in_sort_order() {
 async fn deactivating_frees_the_seat_reactivating_takes_it_back_and_deleting_needs_confirmation() {
     for app in apps("lifecycle").await {
         let token = app.login().await;
-        let me: Value = app.authed(Method::GET, "/api/v1/me", &token).send().await.unwrap().json().await.unwrap();
+        let me: Value = app.get_ok("/api/v1/me", &token).await;
         let my_path = format!("/api/v1/users/{}", me["user"]["id"].as_str().unwrap());
         let user = app.create_user(&token, "leaver@demo.example").await;
         let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
