@@ -17,6 +17,9 @@ use thiserror::Error;
 /// longer than any use case holds the lock, so a busy error means something is stuck.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The PostgreSQL setting every pooled connection starts with, to `read committed`.
+const TRANSACTION_ISOLATION: &str = "default_transaction_isolation";
+
 /// The database engines Roster runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -77,6 +80,21 @@ impl Db {
         &self.conn
     }
 
+    /// Connections open, idle and at most in the pool (for `/metrics`).
+    pub fn pool_stats(&self) -> PoolStats {
+        let (open, idle, max) = match self.engine {
+            Engine::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            Engine::Sqlite => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+        };
+        PoolStats { open, idle: u32::try_from(idle).unwrap_or(u32::MAX), max }
+    }
+
     /// Closes every pooled connection, waiting for those in use to be returned.
     ///
     /// # Errors
@@ -84,6 +102,14 @@ impl Db {
     pub async fn close(self) -> Result<(), DbErr> {
         self.conn.close().await
     }
+}
+
+/// Connections of a [`Db`]'s pool at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// The underlying failure of a [`DbSetupError`], from the driver.
@@ -137,8 +163,10 @@ pub async fn connect(url: &str) -> Result<Db, DbSetupError> {
 /// SQLite connections all get `journal_mode = WAL` (readers never block the writer),
 /// `busy_timeout` = [`SQLITE_BUSY_TIMEOUT`], `foreign_keys = ON` (SQLite's default is off) and
 /// `synchronous = NORMAL` (the usual pairing with WAL: a commit survives a crash of the process;
-/// a power cut may lose the last commits but never corrupts the file). PostgreSQL connections are named `roster` in `pg_stat_activity` unless the
-/// URL names them, and a connection idle for a minute is checked before it is handed out.
+/// a power cut may lose the last commits but never corrupts the file). PostgreSQL connections are
+/// named `roster` in `pg_stat_activity` unless the URL names them, start at `READ COMMITTED`
+/// (`default_transaction_isolation`), and a connection idle for a minute is checked before it
+/// is handed out.
 ///
 /// # Errors
 /// See [`DbSetupError`].
@@ -183,6 +211,10 @@ pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Db, DbSe
             // A ping on every checkout would cost a round trip per use case; a connection that
             // sat idle long enough for a firewall or a failover to cut it is checked first.
             options.test_before_acquire_if_idle_for(Duration::from_secs(60));
+            // Every transaction runs at READ COMMITTED whatever the server's default (the store
+            // relies on it, `store/mod.rs`). Set in the startup packet, it costs no round trip;
+            // per transaction, sea-orm would send a `SET TRANSACTION` after each `BEGIN`.
+            options.map_sqlx_postgres_opts(|o| o.options([(TRANSACTION_ISOLATION, "read committed")]));
         }
     }
     let engine = target.engine();

@@ -11,8 +11,10 @@
 //! - **The schema version guard** ([`migrate`], [`check_schema`]): applies pending migrations in
 //!   one transaction, and refuses a database migrated by a newer Roster, naming the migrations
 //!   this build does not know.
-//! - **The unit of work** ([`SeaOrmStore::begin_tx`] → [`SeaOrmTx`], committed or rolled back,
-//!   rolled back on drop): `BEGIN IMMEDIATE` on SQLite, `READ COMMITTED` on PostgreSQL; database
+//! - **The unit of work** ([`SeaOrmStore::begin_tx`], or [`SeaOrmStore::begin_read`] for a use
+//!   case that only reads → [`SeaOrmTx`], committed or rolled back, rolled back on drop):
+//!   `BEGIN IMMEDIATE` (read-write) or a deferred `BEGIN` (read) on SQLite, `BEGIN` at the
+//!   connection's `READ COMMITTED` on PostgreSQL; database
 //!   errors mapped to the port's `StoreError` (unique index → `Conflict` naming the field, foreign
 //!   key → `Missing`, the seat pools' `CHECK` → `SeatsExhausted`, anything else `Unavailable`).
 //! - **Every repository** of the port on [`SeaOrmTx`], complete per the port's contract and
@@ -25,6 +27,10 @@
 //!
 //! - **Sessions** ([`SeaOrmSessions`]): the domain's `SessionRepository` (sessions by token hash,
 //!   failed logins per source address), autocommitted statements outside the unit of work.
+//! - **Idempotency keys** ([`SeaOrmIdempotency`]): the domain's `IdempotencyRepository`, one
+//!   autocommitted statement per call (an atomic `INSERT … ON CONFLICT DO NOTHING` claim).
+//! - **Saved views** ([`SeaOrmSavedViews`]): the domain's `SavedViewRepository`, outside the
+//!   unit of work; a name an admin already uses is refused by its unique index.
 //! - **The domain's `Store`/`Tx`** on top of them ([`SeaOrmStore`], [`SeaOrmTx`]); the persistence
 //!   contract suite passes on both engines (`tests/contract_sqlite.rs`, `tests/contract_postgres.rs`).
 //!
@@ -35,14 +41,20 @@
 //! any port.
 
 mod connect;
+mod idempotency;
 pub mod migrations;
+mod saved_views;
 mod schema;
 mod sessions;
 mod store;
 
-pub use connect::{Cause, Db, DbSetupError, Engine, PoolSettings, SQLITE_BUSY_TIMEOUT, connect, connect_with, redact};
+pub use connect::{
+    Cause, Db, DbSetupError, Engine, PoolSettings, PoolStats, SQLITE_BUSY_TIMEOUT, connect, connect_with, redact,
+};
+pub use idempotency::SeaOrmIdempotency;
 pub use migrations::{MIGRATIONS_TABLE, Migrator};
+pub use saved_views::SeaOrmSavedViews;
 pub use schema::{SchemaError, check_schema, migrate};
 pub use sessions::SeaOrmSessions;
 pub use store::convert::number_parameters;
-pub use store::{SeaOrmStore, SeaOrmTx};
+pub use store::{SeaOrmStore, SeaOrmTx, WriteInReadTransaction};

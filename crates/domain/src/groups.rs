@@ -232,6 +232,22 @@ impl GroupTree {
         Ok(group)
     }
 
+    /// Every group, a parent before its children and siblings by name (then id): the order in
+    /// which the tree is listed and exported. Deleted groups are included, under their parent.
+    pub fn in_tree_order(&self) -> Vec<&Group> {
+        let by_name_desc = |a: &&Group, b: &&Group| (b.name.key(), b.id).cmp(&(a.name.key(), a.id));
+        let mut out = Vec::with_capacity(self.groups.len());
+        let mut stack: Vec<&Group> = self.groups.values().filter(|g| g.parent_id.is_none()).collect();
+        stack.sort_by(by_name_desc);
+        while let Some(g) = stack.pop() {
+            out.push(g);
+            let mut children: Vec<&Group> = self.children(g.id).collect();
+            children.sort_by(by_name_desc);
+            stack.extend(children);
+        }
+        out
+    }
+
     /// A readable path such as "Acme / Sales / East", for audit labels.
     pub fn path(&self, id: GroupId) -> String {
         let mut names = Vec::new();

@@ -111,3 +111,7 @@ id_type!(
     /// One event handed to one webhook endpoint: a row of the delivery log (§9.1).
     WebhookDeliveryId
 );
+id_type!(
+    /// An admin's saved view of the Users table (§10).
+    SavedViewId
+);

@@ -26,6 +26,7 @@ pub mod mail;
 pub mod org;
 pub mod ports;
 pub mod roles;
+pub mod saved_views;
 pub mod scheduling;
 pub mod seats;
 pub mod services;

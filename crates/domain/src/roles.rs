@@ -103,6 +103,31 @@ pub struct Role {
     pub builtin: bool,
 }
 
+impl Role {
+    /// The role's revision for optimistic concurrency (`ETag` / `If-Match`, §10): a digest of
+    /// everything a client can change or see (key, name, permissions, visibility). Roles carry
+    /// no stored version, so the revision is derived from their content; two revisions are
+    /// equal exactly when the roles read the same. Never 0.
+    pub fn revision(&self) -> u64 {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(self.key.as_str().as_bytes());
+        hash.update([0]);
+        hash.update(self.name.as_str().as_bytes());
+        hash.update([0]);
+        for p in &self.permissions {
+            hash.update(p.as_str().as_bytes());
+            hash.update([1]);
+        }
+        hash.update([self.visibility as u8, u8::from(self.assignable), u8::from(self.builtin)]);
+        let digest = hash.finalize();
+        let mut first = [0_u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        // Keep it within JavaScript's safe integers, so console clients can hold it as a number.
+        (u64::from_be_bytes(first) >> 11).max(1)
+    }
+}
+
 /// A role held by a user, possibly limited to a group subtree (scoped administration).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RoleGrant {

@@ -1,13 +1,15 @@
 //! The read measurements: four queries, each through
-//! - **adapter**: the product's path, `SeaOrmStore::begin_tx` → `list_users`/`list_connections`
+//! - **adapter**: the product's path, `SeaOrmStore::begin_read` → `list_users`/`list_connections`
 //!   with the domain's `UserQuery`/`ConnectionQuery` → rollback (a read-only use case), timed
 //!   whole;
-//! - **adapter, open tx**: the same repository call inside one transaction opened beforehand, to
-//!   tell the query's cost from the transaction's;
+//! - **adapter, open tx**: the same repository call inside one read transaction opened
+//!   beforehand, to tell the query's cost from the transaction's;
 //! - **sqlx**: the same rows by hand-written SQL on the same pool, no transaction;
 //! - **rusqlite** (SQLite only): that SQL on a rusqlite connection to the same file (the floor).
 //!
-//! Every baseline answers the same rows as the adapter (checked on each run), and fetches the
+//! The paths take turns within each run (adapter, open tx, sqlx, rusqlite), so that noise on the
+//! machine falls on all of them alike. Every baseline answers the same rows as the adapter
+//! (checked on each run), and fetches the
 //! same children (role grants and group access of a page of users; stamps and cc of a page of
 //! connections), in one statement where the adapter may use two.
 
@@ -26,7 +28,7 @@ use uuid::Uuid;
 
 use super::generate::{FIRST_NAMES, LAST_NAMES, Org, Rng, first_name, last_name};
 use super::raw::{P, RawDb};
-use super::report::QueryReport;
+use super::report::{QueryReport, Stats};
 use super::{Options, Timings, check_same};
 
 /// The page size of every query (the console's largest).
@@ -280,73 +282,84 @@ async fn measure_users(
 ) -> anyhow::Result<QueryReport> {
     eprintln!("bench: {name}…");
     let org_id = cases[0].query.org_id.as_uuid();
-    let mut expected: Vec<Vec<Uuid>> = Vec::with_capacity(cases.len());
-    let mut totals = Vec::with_capacity(cases.len());
-
-    let mut t = Timings::new(samples);
-    for run in t.runs() {
-        let started = Instant::now();
-        let mut tx = store.begin_tx().await?;
-        let page = tx.list_users(&cases[run].query).await?;
-        tx.rollback().await?;
-        t.record(run, started.elapsed());
-        expected.push(page.items.iter().map(|u| u.id.as_uuid()).collect());
-        totals.push(page.total);
-    }
-    let adapter = t.stats();
-
-    let mut t = Timings::new(samples);
-    let mut tx = store.begin_tx().await?;
-    for run in t.runs() {
-        let started = Instant::now();
-        tx.list_users(&cases[run].query).await?;
-        t.record(run, started.elapsed());
-    }
-    tx.rollback().await?;
-    let adapter_in_tx = t.stats();
-
-    let mut t = Timings::new(samples);
-    for run in t.runs() {
+    let mut paths = Paths::new(samples, raw.has_rusqlite());
+    let mut open = store.begin_read().await?;
+    let (mut rows, mut total) = (0, None);
+    // The paths take turns within each run, so a disturbance on the machine lands on all of
+    // them alike instead of on whichever path happened to be running.
+    for run in paths.runs() {
         let case = &cases[run];
         let started = Instant::now();
-        let rows = raw.users(&case.sql, &case.params).await?;
-        let ids = page_ids(&rows, |u| u.id);
+        let mut tx = store.begin_read().await?;
+        let page = tx.list_users(&case.query).await?;
+        tx.rollback().await?;
+        paths.adapter.record(run, started.elapsed());
+        let expected: Vec<Uuid> = page.items.iter().map(|u| u.id.as_uuid()).collect();
+        (rows, total) = (expected.len(), page.total);
+
+        let started = Instant::now();
+        let page = open.list_users(&case.query).await?;
+        paths.adapter_in_tx.record(run, started.elapsed());
+        check_same(name, &expected, &page.items.iter().map(|u| u.id.as_uuid()).collect::<Vec<_>>())?;
+
+        let started = Instant::now();
+        let found = raw.users(&case.sql, &case.params).await?;
+        let ids = page_ids(&found, |u| u.id);
         let (sql, params) = user_children_sql(org_id, &ids);
         let children = raw.children(&sql, &params).await?;
-        let total = match &case.count {
+        let counted = match &case.count {
             Some((sql, params)) => Some(raw.count(sql, params).await?),
             None => None,
         };
-        t.record(run, started.elapsed());
-        check_same(name, &expected[run], &ids)?;
-        std::hint::black_box((children, total));
-    }
-    let sqlx = t.stats();
+        paths.sqlx.record(run, started.elapsed());
+        check_same(name, &expected, &ids)?;
+        std::hint::black_box((children, counted));
 
-    let rusqlite = if raw.has_rusqlite() {
-        let mut t = Timings::new(samples);
-        for run in t.runs() {
-            let case = &cases[run];
+        if let Some(lite) = paths.rusqlite.as_mut() {
             let started = Instant::now();
-            let rows = raw.lite_users(&case.sql, &case.params)?;
-            let ids = page_ids(&rows, |u| u.id);
+            let found = raw.lite_users(&case.sql, &case.params)?;
+            let ids = page_ids(&found, |u| u.id);
             let (sql, params) = user_children_sql(org_id, &ids);
             let children = raw.lite_children(&sql, &params)?;
-            let total = match &case.count {
+            let counted = match &case.count {
                 Some((sql, params)) => Some(raw.lite_count(sql, params)?),
                 None => None,
             };
-            t.record(run, started.elapsed());
-            check_same(name, &expected[run], &ids)?;
-            std::hint::black_box((children, total));
+            lite.record(run, started.elapsed());
+            check_same(name, &expected, &ids)?;
+            std::hint::black_box((children, counted));
         }
-        Some(t.stats())
-    } else {
-        None
-    };
-    let rows = expected.last().map_or(0, Vec::len);
-    let total = totals.last().copied().flatten();
-    Ok(QueryReport::new(name, detail, samples, (rows, total), [adapter, adapter_in_tx, sqlx], rusqlite))
+    }
+    open.rollback().await?;
+    let (measured, rusqlite) = paths.stats();
+    Ok(QueryReport::new(name, detail, samples, (rows, total), measured, rusqlite))
+}
+
+/// The timings of one query's paths, taken in turns.
+struct Paths {
+    adapter: Timings,
+    adapter_in_tx: Timings,
+    sqlx: Timings,
+    rusqlite: Option<Timings>,
+}
+
+impl Paths {
+    fn new(samples: usize, rusqlite: bool) -> Self {
+        Self {
+            adapter: Timings::new(samples),
+            adapter_in_tx: Timings::new(samples),
+            sqlx: Timings::new(samples),
+            rusqlite: rusqlite.then(|| Timings::new(samples)),
+        }
+    }
+
+    fn runs(&self) -> std::ops::Range<usize> {
+        self.adapter.runs()
+    }
+
+    fn stats(self) -> ([Stats; 3], Option<Stats>) {
+        ([self.adapter.stats(), self.adapter_in_tx.stats(), self.sqlx.stats()], self.rusqlite.map(Timings::stats))
+    }
 }
 
 async fn measure_connections(
@@ -358,67 +371,52 @@ async fn measure_connections(
     let name = "visible_connections";
     eprintln!("bench: {name}…");
     let org_id = cases[0].query.org_id.as_uuid();
-    let mut expected: Vec<Vec<Uuid>> = Vec::with_capacity(cases.len());
-
-    let mut t = Timings::new(options.samples);
-    for run in t.runs() {
-        let started = Instant::now();
-        let mut tx = store.begin_tx().await?;
-        let page = tx.list_connections(&cases[run].query).await?;
-        tx.rollback().await?;
-        t.record(run, started.elapsed());
-        expected.push(page.iter().map(|c| c.id.as_uuid()).collect());
-    }
-    let adapter = t.stats();
-
-    let mut t = Timings::new(options.samples);
-    let mut tx = store.begin_tx().await?;
-    for run in t.runs() {
-        let started = Instant::now();
-        tx.list_connections(&cases[run].query).await?;
-        t.record(run, started.elapsed());
-    }
-    tx.rollback().await?;
-    let adapter_in_tx = t.stats();
-
     let sets_of = |ids: &[Uuid]| connection_children_sql(org_id, ids);
-    let mut t = Timings::new(options.samples);
-    for run in t.runs() {
+    let mut paths = Paths::new(options.samples, raw.has_rusqlite());
+    let mut open = store.begin_read().await?;
+    let mut rows = 0;
+    for run in paths.runs() {
         let case = &cases[run];
         let started = Instant::now();
-        let rows = raw.connections(&case.sql, &case.params).await?;
-        let ids = page_ids(&rows, |c| c.id);
+        let mut tx = store.begin_read().await?;
+        let page = tx.list_connections(&case.query).await?;
+        tx.rollback().await?;
+        paths.adapter.record(run, started.elapsed());
+        let expected: Vec<Uuid> = page.iter().map(|c| c.id.as_uuid()).collect();
+        rows = expected.len();
+
+        let started = Instant::now();
+        let page = open.list_connections(&case.query).await?;
+        paths.adapter_in_tx.record(run, started.elapsed());
+        check_same(name, &expected, &page.iter().map(|c| c.id.as_uuid()).collect::<Vec<_>>())?;
+
+        let started = Instant::now();
+        let found = raw.connections(&case.sql, &case.params).await?;
+        let ids = page_ids(&found, |c| c.id);
         let (sql, params) = sets_of(&ids);
         let sets = raw.children(&sql, &params).await?;
-        t.record(run, started.elapsed());
-        check_same(name, &expected[run], &ids)?;
+        paths.sqlx.record(run, started.elapsed());
+        check_same(name, &expected, &ids)?;
         std::hint::black_box(sets);
-    }
-    let sqlx = t.stats();
 
-    let rusqlite = if raw.has_rusqlite() {
-        let mut t = Timings::new(options.samples);
-        for run in t.runs() {
-            let case = &cases[run];
+        if let Some(lite) = paths.rusqlite.as_mut() {
             let started = Instant::now();
-            let rows = raw.lite_connections(&case.sql, &case.params)?;
-            let ids = page_ids(&rows, |c| c.id);
+            let found = raw.lite_connections(&case.sql, &case.params)?;
+            let ids = page_ids(&found, |c| c.id);
             let (sql, params) = sets_of(&ids);
             let sets = raw.lite_children(&sql, &params)?;
-            t.record(run, started.elapsed());
-            check_same(name, &expected[run], &ids)?;
+            lite.record(run, started.elapsed());
+            check_same(name, &expected, &ids)?;
             std::hint::black_box(sets);
         }
-        Some(t.stats())
-    } else {
-        None
-    };
+    }
+    open.rollback().await?;
+    let (measured, rusqlite) = paths.stats();
     let detail = format!(
         "Visible connections of an `operations` member in {} teams, 50 newest before a random instant",
         cases[0].query.scope_groups()
     );
-    let rows = expected.last().map_or(0, Vec::len);
-    Ok(QueryReport::new(name, &detail, options.samples, (rows, None), [adapter, adapter_in_tx, sqlx], rusqlite))
+    Ok(QueryReport::new(name, &detail, options.samples, (rows, None), measured, rusqlite))
 }
 
 /// How many groups a scope names (for the report's wording).

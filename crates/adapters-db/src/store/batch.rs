@@ -59,6 +59,9 @@ impl SeaOrmTx {
     /// undoes only the failed statement by itself), rolled back on the first failure.
     pub(crate) async fn run_batch(&self, batch: Batch) -> Result<(), DbErr> {
         let mut statements = batch.statements;
+        for statement in &statements {
+            self.refuse_write(&statement.sql).map_err(|e| DbErr::Custom(e.to_string()))?;
+        }
         if statements.len() <= 1 && self.engine == Engine::Sqlite {
             if let Some(statement) = statements.pop() {
                 self.tx.execute_raw(statement).await?;

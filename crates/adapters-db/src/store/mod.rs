@@ -13,7 +13,9 @@
 //! (`tests/contract_postgres.rs`).
 //!
 //! # Transactions
-//! - **SQLite**: `BEGIN IMMEDIATE` (sea-orm 2.0.4's
+//! Two kinds: [`SeaOrmStore::begin_tx`] for use cases that write, [`SeaOrmStore::begin_read`]
+//! for those that only read (the port's `Store::begin_read`).
+//! - **SQLite**, read-write: `BEGIN IMMEDIATE` (sea-orm 2.0.4's
 //!   [`TransactionTrait::begin_with_options`] with
 //!   [`SqliteTransactionMode::Immediate`]). The transaction takes SQLite's write lock when it
 //!   starts, so write transactions run one at a time (others wait up to the busy timeout,
@@ -21,11 +23,20 @@
 //!   upgrade a read lock half-way through (the `SQLITE_BUSY` a deferred transaction gets when
 //!   two readers both try to write). This is what makes `take_seats` race-free on SQLite and
 //!   lets `lock_org` be a no-op there. Readers under WAL are not blocked.
-//! - **PostgreSQL**: `READ COMMITTED` (stated explicitly, whatever the server's default), which
-//!   the contract needs for `lock_org`: after waiting on the organization's row lock, the next
-//!   statement takes a fresh snapshot and sees what the other transaction committed. The
-//!   conditional `UPDATE` of `take_seats` re-checks its `WHERE` on the newest row version after
-//!   waiting for a concurrent writer, so it never over-allocates.
+//! - **SQLite**, read: a plain (deferred) `BEGIN`. It takes no lock until its first `SELECT`,
+//!   and then only WAL's read snapshot: it neither waits for the writer nor holds it up. A read
+//!   transaction would have queued behind every writer for the write lock it never uses.
+//! - **PostgreSQL**, both kinds: a plain `BEGIN` at `READ COMMITTED`, set once per connection
+//!   (`default_transaction_isolation` in the connection's startup options, see `connect.rs`)
+//!   rather than per transaction, where sea-orm would send `SET TRANSACTION …` as one more round
+//!   trip. The contract needs `READ COMMITTED` for `lock_org`: after waiting on the
+//!   organization's row lock, the next statement takes a fresh snapshot and sees what the other
+//!   transaction committed. The conditional `UPDATE` of `take_seats` re-checks its `WHERE` on
+//!   the newest row version after waiting for a concurrent writer, so it never over-allocates.
+//! - A read transaction refuses writes before sending them (`Unavailable`, nothing sent): the
+//!   statements this crate writes start with `SELECT` or `WITH` exactly when they only read, and
+//!   every statement passes [`SeaOrmTx::refuse_write`]. `BEGIN READ ONLY` would make PostgreSQL
+//!   enforce it too, at the price of that extra round trip.
 //! - Dropping a [`SeaOrmTx`] without [`SeaOrmTx::commit`] rolls back (sea-orm's
 //!   `DatabaseTransaction` does so on drop).
 //!
@@ -58,8 +69,8 @@ mod webhooks;
 
 use roster_domain::ports::StoreError;
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbErr, ExecResult, IsolationLevel, QueryResult, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait, Value,
+    ConnectionTrait, DatabaseTransaction, DbErr, ExecResult, QueryResult, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait, Value,
 };
 
 use crate::{Db, Engine};
@@ -80,26 +91,33 @@ impl SeaOrmStore {
         &self.db
     }
 
-    /// Opens a read-write transaction: `BEGIN IMMEDIATE` on SQLite, `READ COMMITTED` on
-    /// PostgreSQL (see the module docs).
+    /// Opens a read-write transaction: `BEGIN IMMEDIATE` on SQLite, `BEGIN` at the
+    /// connection's `READ COMMITTED` on PostgreSQL (see the module docs).
     ///
     /// # Errors
     /// `Unavailable` when no connection can be had, or SQLite's write lock is not free within
     /// the busy timeout.
     pub async fn begin_tx(&self) -> Result<SeaOrmTx, StoreError> {
-        let engine = self.db.engine();
-        let options = match engine {
-            Engine::Sqlite => TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            },
-            Engine::Postgres => TransactionOptions {
-                isolation_level: Some(IsolationLevel::ReadCommitted),
-                ..TransactionOptions::default()
-            },
+        let sqlite_transaction_mode = match self.db.engine() {
+            Engine::Sqlite => Some(SqliteTransactionMode::Immediate),
+            Engine::Postgres => None,
         };
+        self.open(TransactionOptions { sqlite_transaction_mode, ..TransactionOptions::default() }, false).await
+    }
+
+    /// Opens a transaction for a use case that only reads: a deferred `BEGIN` on SQLite, which
+    /// takes no write lock, and the same `BEGIN` as [`SeaOrmStore::begin_tx`] on PostgreSQL.
+    /// Writes through it fail (see the module docs).
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection can be had.
+    pub async fn begin_read(&self) -> Result<SeaOrmTx, StoreError> {
+        self.open(TransactionOptions::default(), true).await
+    }
+
+    async fn open(&self, options: TransactionOptions, read_only: bool) -> Result<SeaOrmTx, StoreError> {
         let tx = self.db.connection().begin_with_options(options).await.map_err(errors::unavailable)?;
-        Ok(SeaOrmTx { tx, engine })
+        Ok(SeaOrmTx { tx, engine: self.db.engine(), read_only })
     }
 }
 
@@ -108,11 +126,34 @@ impl SeaOrmStore {
 pub struct SeaOrmTx {
     tx: DatabaseTransaction,
     engine: Engine,
+    /// Opened by [`SeaOrmStore::begin_read`].
+    read_only: bool,
 }
+
+/// A write statement in a transaction opened by [`SeaOrmStore::begin_read`].
+#[derive(Debug, thiserror::Error)]
+#[error("a read transaction cannot write (statement: {0})")]
+pub struct WriteInReadTransaction(String);
 
 impl SeaOrmTx {
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// Whether the transaction was opened by [`SeaOrmStore::begin_read`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Refuses `sql` in a read transaction unless it only reads (starts with `SELECT` or
+    /// `WITH`); every statement goes through here before it is sent.
+    fn refuse_write(&self, sql: &str) -> Result<(), WriteInReadTransaction> {
+        let first = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+        if self.read_only && !first.eq_ignore_ascii_case("select") && !first.eq_ignore_ascii_case("with") {
+            let start: String = sql.trim_start().chars().take(40).collect();
+            return Err(WriteInReadTransaction(start));
+        }
+        Ok(())
     }
 
     /// Makes every write of the transaction durable and visible at once.
@@ -137,14 +178,17 @@ impl SeaOrmTx {
     }
 
     async fn query_all(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, StoreError> {
+        self.refuse_write(sql).map_err(StoreError::unavailable)?;
         self.tx.query_all_raw(self.statement(sql, values)).await.map_err(errors::unavailable)
     }
 
     async fn query_one(&self, sql: &str, values: Vec<Value>) -> Result<Option<QueryResult>, StoreError> {
+        self.refuse_write(sql).map_err(StoreError::unavailable)?;
         self.tx.query_one_raw(self.statement(sql, values)).await.map_err(errors::unavailable)
     }
 
     async fn exec(&self, sql: &str, values: Vec<Value>) -> Result<ExecResult, StoreError> {
+        self.refuse_write(sql).map_err(StoreError::unavailable)?;
         self.tx.execute_raw(self.statement(sql, values)).await.map_err(errors::unavailable)
     }
 
@@ -152,6 +196,7 @@ impl SeaOrmTx {
     /// nothing and the transaction stays usable: inside a savepoint on PostgreSQL (see the
     /// module docs). The caller maps the `DbErr` ([`errors::write_error`] and friends).
     async fn exec_guarded(&self, sql: &str, values: Vec<Value>) -> Result<ExecResult, DbErr> {
+        self.refuse_write(sql).map_err(|e| DbErr::Custom(e.to_string()))?;
         let statement = self.statement(sql, values);
         match self.engine {
             Engine::Sqlite => self.tx.execute_raw(statement).await,
@@ -177,6 +222,10 @@ impl SeaOrmTx {
 impl roster_domain::ports::Store for SeaOrmStore {
     async fn begin(&self) -> Result<Box<dyn roster_domain::ports::Tx>, StoreError> {
         Ok(Box::new(self.begin_tx().await?))
+    }
+
+    async fn begin_read(&self) -> Result<Box<dyn roster_domain::ports::Tx>, StoreError> {
+        Ok(Box::new(SeaOrmStore::begin_read(self).await?))
     }
 }
 

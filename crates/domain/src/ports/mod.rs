@@ -6,12 +6,16 @@
 //! messages — and which it commits once. Dropping a `Tx` without committing rolls it back.
 
 mod crm;
+mod idempotency;
+mod saved_views;
 mod sessions;
 mod store;
 mod system;
 mod webhooks;
 
 pub use crm::{CrmDirectory, CrmError, CrmPage, CrmUser};
+pub use idempotency::{IdempotencyRecord, IdempotencyRepository, IdempotencyScope, StoredResponse};
+pub use saved_views::SavedViewRepository;
 pub use sessions::{Session, SessionRepository};
 pub use store::{
     AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, OrgRepository, Outbox,
@@ -23,6 +27,10 @@ pub use webhooks::{WebhookError, WebhookSender};
 
 #[cfg(any(test, feature = "testing"))]
 pub use crm::MockCrmDirectory;
+#[cfg(any(test, feature = "testing"))]
+pub use idempotency::MockIdempotencyRepository;
+#[cfg(any(test, feature = "testing"))]
+pub use saved_views::MockSavedViewRepository;
 #[cfg(any(test, feature = "testing"))]
 pub use sessions::MockSessionRepository;
 #[cfg(any(test, feature = "testing"))]

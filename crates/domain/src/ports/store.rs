@@ -177,6 +177,16 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database cannot be reached.
     async fn begin(&self) -> R<Box<dyn Tx>>;
+
+    /// Opens a transaction for a use case that only reads. It sees what was committed before
+    /// each statement, like [`Store::begin`]'s, but it takes no write lock, so it neither waits
+    /// for writers nor makes them wait (on SQLite a read-write transaction holds the database's
+    /// single write lock from its first statement). Every write method called through it fails
+    /// with `Unavailable` and changes nothing; committing it just ends it.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn begin_read(&self) -> R<Box<dyn Tx>>;
 }
 
 /// One transaction over every repository. Dropping it without [`Tx::commit`] rolls back.

@@ -94,7 +94,7 @@ impl Services {
     /// `forbidden` without `manage_api_keys`.
     pub async fn list_api_keys(&self, actor: &Actor) -> ServiceResult<Vec<ApiKey>> {
         actor.require(Permission::ManageApiKeys)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         Ok(tx.api_keys(actor.org_id()).await?)
     }
 

@@ -47,7 +47,7 @@ impl Services {
         source: Source,
         impersonator: Option<UserId>,
     ) -> ServiceResult<Actor> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let user = load_user(&mut *tx, org, user_id).await.map_err(|_| ServiceError::Unauthenticated)?;
         if user.is_deactivated() || user.lifecycle.invited {
             return Err(ServiceError::Unauthenticated);

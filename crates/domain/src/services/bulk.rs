@@ -48,6 +48,21 @@ pub enum BulkAction {
     CheckConnectionStatus,
 }
 
+impl BulkAction {
+    /// The permissions the action needs over each user.
+    pub fn permissions(&self) -> &'static [Permission] {
+        match self {
+            Self::AddTeams(_) | Self::RemoveTeams(_) | Self::SetTeams(_) => {
+                &[Permission::ManageUsers, Permission::ManageGroups]
+            }
+            Self::AssignLicenses(_) | Self::UnassignLicenses(_) => &[Permission::ManageLicenses],
+            Self::SetRoles(_) | Self::Settings(_) | Self::DeprovisionDialerNumbers | Self::CheckConnectionStatus => {
+                &[Permission::ManageUsers]
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct BulkRequest {
     pub selection: BulkSelection,
@@ -98,9 +113,15 @@ impl Services {
     /// Applies a bulk action to a selection of users.
     ///
     /// # Errors
+    /// `forbidden` when the actor lacks the action's permissions everywhere;
     /// `validation_failed` for an empty selection; storage and CRM failures of the whole
-    /// request. Per-user refusals are outcomes.
+    /// request. Per-user refusals (a user outside a scoped actor's groups…) are outcomes.
     pub async fn bulk_update(&self, actor: &Actor, request: BulkRequest) -> ServiceResult<BulkResult> {
+        // Someone without the action's permission anywhere is refused as a whole; scoped holders
+        // are still checked per user (a user outside their groups is a `forbidden` outcome).
+        for permission in request.action.permissions() {
+            actor.require(*permission)?;
+        }
         let crm_states = match &request.action {
             BulkAction::CheckConnectionStatus => Some(self.crm_states(actor, &request.selection).await?),
             _ => None,
@@ -260,8 +281,17 @@ impl Services {
     /// opens (no network call holds a database transaction).
     async fn crm_states(&self, actor: &Actor, selection: &BulkSelection) -> ServiceResult<Vec<(UserId, Option<bool>)>> {
         actor.require(Permission::ManageUsers)?;
+        // A missing directory is the request's fault (it asks for something this installation
+        // cannot do), not an infrastructure failure.
+        if self.crm.is_none() {
+            return Err(ServiceError::Validation(vec![FieldError::new(
+                "action",
+                "crm_not_configured",
+                "no CRM directory is configured: connection status cannot be checked",
+            )]));
+        }
         let users = {
-            let mut tx = self.begin().await?;
+            let mut tx = self.begin_read().await?;
             let ids = self.select(&mut *tx, actor, selection).await?;
             tx.users_by_ids(actor.org_id(), &ids).await?
         };

@@ -28,6 +28,15 @@ pub struct NewConnection {
     pub cc: Vec<UserId>,
 }
 
+/// One entry of the group dropdown (`GET /connections/group-choices`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupChoiceItem {
+    /// `None`: "Organization" (the empty stamp).
+    pub group_id: Option<GroupId>,
+    /// "Organization", or the group's path ("Acme / Sales / East").
+    pub label: String,
+}
+
 impl Services {
     /// Creates a connection stamped by the rules of §7.1.
     ///
@@ -100,7 +109,7 @@ impl Services {
         limit: u32,
     ) -> ServiceResult<Vec<Connection>> {
         let query = query_for(actor, group, after, limit)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         Ok(tx.list_connections(&query).await?)
     }
 
@@ -109,7 +118,7 @@ impl Services {
     /// # Errors
     /// `not_found`.
     pub async fn get_connection(&self, actor: &Actor, id: ConnectionId) -> ServiceResult<Connection> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let c = tx.connection(actor.org_id(), id).await?.ok_or(ServiceError::not_found("connection"))?;
         match Viewer::of(actor) {
             Some(v) if matches!(actor.principal(), Principal::User(_)) && !can_see(&v, &c) => {
@@ -128,7 +137,7 @@ impl Services {
         if actor.user_id() != Some(viewer) || !matches!(actor.principal(), Principal::User(_)) {
             actor.require(Permission::ManageUsers)?;
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let org = actor.org_id();
         let c = tx.connection(org, id).await?.ok_or(ServiceError::not_found("connection"))?;
         let tree = load_tree(&mut *tx, org).await?;
@@ -142,7 +151,7 @@ impl Services {
     /// `forbidden` without `manage_users`, `not_found`.
     pub async fn connection_viewers(&self, actor: &Actor, id: ConnectionId) -> ServiceResult<Vec<(UserId, Access)>> {
         actor.require(Permission::ManageUsers)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let org = actor.org_id();
         let c = tx.connection(org, id).await?.ok_or(ServiceError::not_found("connection"))?;
         let tree = load_tree(&mut *tx, org).await?;
@@ -159,15 +168,22 @@ impl Services {
         Ok(out)
     }
 
-    /// The group dropdown for a new connection; `None` is "Organization".
+    /// The group dropdown for a new connection, each choice with its label ("Organization",
+    /// or the group's path).
     ///
     /// # Errors
     /// Storage failures only.
-    pub async fn connection_group_choices(&self, actor: &Actor) -> ServiceResult<Vec<Option<GroupId>>> {
-        let mut tx = self.begin().await?;
+    pub async fn connection_group_choices(&self, actor: &Actor) -> ServiceResult<Vec<GroupChoiceItem>> {
+        let mut tx = self.begin_read().await?;
         let tree = load_tree(&mut *tx, actor.org_id()).await?;
         let inviter = Inviter { visibility: actor.visibility(), groups: actor.member_groups(), api_key_group: None };
-        Ok(group_choices(&inviter, &tree))
+        Ok(group_choices(&inviter, &tree)
+            .into_iter()
+            .map(|group_id| GroupChoiceItem {
+                group_id,
+                label: group_id.map_or_else(|| "Organization".to_owned(), |g| tree.path(g)),
+            })
+            .collect())
     }
 }
 

@@ -20,7 +20,7 @@ impl Services {
     pub async fn events(&self, actor: &Actor, after: Option<u64>, limit: u32) -> ServiceResult<Vec<FeedEvent>> {
         actor.require_org_wide(Permission::ViewAudit)?;
         check_page_size(limit)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let events = tx.events_after(actor.org_id(), after, limit).await?;
         Ok(events.iter().map(|(position, event)| FeedEvent::new(*position, event)).collect())
     }

@@ -15,12 +15,25 @@ use crate::values::{GroupName, Label};
 
 use super::Services;
 use super::support::{groups_of, load_tree, load_user, load_users};
+use super::users::{UserDetails, details_of};
 
 /// `PATCH /groups/{id}`: rename and/or move below another parent.
 #[derive(Debug, Clone, Default)]
 pub struct GroupPatch {
     pub name: Option<GroupName>,
     pub parent_id: Option<GroupId>,
+}
+
+/// One group as `GET /groups/{id}` shows it: the group, its readable path, its current
+/// members and the flows assigned to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDetails {
+    pub group: Group,
+    /// "Acme / Sales / East".
+    pub path: String,
+    /// Users with a current membership, in id order (none once the group is deleted).
+    pub members: Vec<UserId>,
+    pub flows: BTreeSet<FlowId>,
 }
 
 /// `POST /users/{id}/move`.
@@ -38,8 +51,38 @@ impl Services {
     /// # Errors
     /// Storage failures only.
     pub async fn list_groups(&self, actor: &Actor) -> ServiceResult<Vec<Group>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         Ok(tx.groups(actor.org_id()).await?)
+    }
+
+    /// One group of the organization (deleted ones too) with its members and flows. Any member
+    /// may read it, as any member reads the tree (it is the connection dropdown and the Users
+    /// filter).
+    ///
+    /// # Errors
+    /// `not_found` (also for another organization's group).
+    pub async fn get_group(&self, actor: &Actor, id: GroupId) -> ServiceResult<GroupDetails> {
+        let mut tx = self.begin_read().await?;
+        let org = actor.org_id();
+        let tree = load_tree(&mut *tx, org).await?;
+        let group = tree.get(id).cloned().ok_or(ServiceError::not_found("group"))?;
+        details_in(&mut *tx, &tree, group).await
+    }
+
+    /// Every group with its members and flows, in tree order (a parent before its children,
+    /// siblings by name), for `GET /groups/export.csv`.
+    ///
+    /// # Errors
+    /// `forbidden` without `export_data`.
+    pub async fn export_groups(&self, actor: &Actor) -> ServiceResult<Vec<GroupDetails>> {
+        actor.require(Permission::ExportData)?;
+        let mut tx = self.begin_read().await?;
+        let tree = load_tree(&mut *tx, actor.org_id()).await?;
+        let mut out = Vec::new();
+        for group in tree.in_tree_order() {
+            out.push(details_in(&mut *tx, &tree, group.clone()).await?);
+        }
+        Ok(out)
     }
 
     /// Creates a group at depth 2 or 3 (§6).
@@ -179,9 +222,16 @@ impl Services {
     /// stamped connections restamped with this group (§7.2 timing rule 1); adding someone who
     /// is already a member changes nothing.
     ///
+    /// Answers the group as it is after the change.
+    ///
     /// # Errors
     /// `forbidden`, `not_found`, `validation_failed` (the root group, unknown users).
-    pub async fn add_members(&self, actor: &Actor, group_id: GroupId, user_ids: &[UserId]) -> ServiceResult<()> {
+    pub async fn add_members(
+        &self,
+        actor: &Actor,
+        group_id: GroupId,
+        user_ids: &[UserId],
+    ) -> ServiceResult<GroupDetails> {
         actor.require_over_group(Permission::ManageGroups, group_id)?;
         let mut tx = self.begin().await?;
         let org = actor.org_id();
@@ -191,8 +241,10 @@ impl Services {
         for user in users {
             self.join_in(&mut *tx, actor, &tree, user.id, group_id).await?;
         }
+        let group = tree.live(group_id)?.clone();
+        let details = details_in(&mut *tx, &tree, group).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(details)
     }
 
     pub(crate) async fn join_in(
@@ -269,9 +321,11 @@ impl Services {
     /// Moves a user from one group to another; with `transfer_records` the user's records
     /// stamped with the old group are restamped with the new one (§6).
     ///
+    /// Answers the user as they are after the move.
+    ///
     /// # Errors
     /// `forbidden`, `not_found` (no current membership in `from`), `validation_failed`.
-    pub async fn move_user(&self, actor: &Actor, user_id: UserId, request: MoveUser) -> ServiceResult<()> {
+    pub async fn move_user(&self, actor: &Actor, user_id: UserId, request: MoveUser) -> ServiceResult<UserDetails> {
         actor.require_over_group(Permission::ManageGroups, request.from_group_id)?;
         actor.require_over_group(Permission::ManageGroups, request.to_group_id)?;
         let mut tx = self.begin().await?;
@@ -321,8 +375,10 @@ impl Services {
                 .note("transferred_connections", &transferred),
         )
         .await?;
+        let user = load_user(&mut *tx, org, user_id).await?;
+        let details = details_of(&mut *tx, user, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(details)
     }
 
     /// Creates a flow (§7.3).
@@ -351,7 +407,7 @@ impl Services {
     /// # Errors
     /// Storage failures only.
     pub async fn list_flows(&self, actor: &Actor) -> ServiceResult<Vec<Flow>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         Ok(tx.flows(actor.org_id()).await?)
     }
 
@@ -400,4 +456,12 @@ impl Services {
 /// events stay readable after the user is renamed or deleted (§9 `target_label`).
 async fn user_label(tx: &mut dyn Tx, org: OrgId, user: UserId) -> ServiceResult<String> {
     Ok(tx.user(org, user).await?.map_or_else(|| user.to_string(), |u| u.label()))
+}
+
+/// A group with its path, current members and flows.
+async fn details_in(tx: &mut dyn Tx, tree: &GroupTree, group: Group) -> ServiceResult<GroupDetails> {
+    let org = group.org_id;
+    let members = if group.is_live() { tx.current_members(org, group.id).await? } else { Vec::new() };
+    let flows = tx.group_flows(org).await?.remove(&group.id).unwrap_or_default();
+    Ok(GroupDetails { path: tree.path(group.id), group, members, flows })
 }

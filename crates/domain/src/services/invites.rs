@@ -522,7 +522,7 @@ impl Services {
     /// `forbidden` without `manage_users`.
     pub async fn list_invites(&self, actor: &Actor) -> ServiceResult<Vec<Invite>> {
         actor.require_org_wide(Permission::ManageUsers)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         Ok(tx.pending_invites(actor.org_id()).await?)
     }
 

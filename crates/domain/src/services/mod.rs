@@ -11,12 +11,14 @@ mod auth;
 mod bulk;
 mod connections;
 mod events;
+mod exports;
 mod groups;
 mod invites;
 mod licenses;
 mod mail;
 mod orgs;
 mod roles;
+mod saved_views;
 mod scheduling;
 mod support;
 mod users;
@@ -25,7 +27,7 @@ mod webhooks;
 
 use std::sync::Arc;
 
-use crate::ports::{Clock, CrmDirectory, IdGenerator, PasswordHasher, Store};
+use crate::ports::{Clock, CrmDirectory, IdGenerator, PasswordHasher, SavedViewRepository, Store};
 use crate::throttle::LoginThrottle;
 
 pub use admins::NewAdmin;
@@ -34,8 +36,9 @@ pub use api_keys::{CreatedApiKey, NewApiKey};
 pub use auth::IMPERSONATION_LIMIT;
 pub use auth::Impersonation;
 pub use bulk::{BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection};
-pub use connections::NewConnection;
-pub use groups::{GroupPatch, MoveUser};
+pub use connections::{GroupChoiceItem, NewConnection};
+pub use exports::EXPORT_IDS_PAGE;
+pub use groups::{GroupDetails, GroupPatch, MoveUser};
 pub use invites::{
     AcceptedInvite, BulkPasteOutcome, CRM_IMPORT_CHUNK, CrmImportOutcome, CrmImportRequest, CrmImportStatus,
     InviteOutcome, InviteRow, InviteStatus, InvitesResult, PasteStatus, SignupRequest,
@@ -56,6 +59,7 @@ pub struct Services {
     ids: Arc<dyn IdGenerator>,
     hasher: Arc<dyn PasswordHasher>,
     crm: Option<Arc<dyn CrmDirectory>>,
+    saved_views: Option<Arc<dyn SavedViewRepository>>,
     login_throttle: LoginThrottle,
 }
 
@@ -72,13 +76,20 @@ impl Services {
         ids: Arc<dyn IdGenerator>,
         hasher: Arc<dyn PasswordHasher>,
     ) -> Self {
-        Self { store, clock, ids, hasher, crm: None, login_throttle: LoginThrottle::default() }
+        Self { store, clock, ids, hasher, crm: None, saved_views: None, login_throttle: LoginThrottle::default() }
     }
 
     /// Replaces the default login throttle (five failures per account in 15 minutes).
     #[must_use]
     pub fn with_login_throttle(mut self, throttle: LoginThrottle) -> Self {
         self.login_throttle = throttle;
+        self
+    }
+
+    /// Adds the store of the Users table's saved views.
+    #[must_use]
+    pub fn with_saved_views(mut self, views: Arc<dyn SavedViewRepository>) -> Self {
+        self.saved_views = Some(views);
         self
     }
 

@@ -111,7 +111,7 @@ impl Services {
     /// # Errors
     /// Storage failures only.
     pub async fn list_organizations(&self) -> ServiceResult<Vec<Organization>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         Ok(tx.orgs().await?)
     }
 
@@ -120,7 +120,7 @@ impl Services {
     /// # Errors
     /// `not_found`.
     pub async fn organization_by_slug(&self, slug: &Slug) -> ServiceResult<Organization> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         tx.org_by_slug(slug).await?.ok_or(ServiceError::not_found("organization"))
     }
 
@@ -191,7 +191,7 @@ impl Services {
     /// # Errors
     /// `not_found`.
     pub async fn settings(&self, actor: &Actor) -> ServiceResult<OrgSettings> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         Ok(load_org(&mut *tx, actor.org_id()).await?.settings)
     }
 
@@ -238,7 +238,7 @@ impl Services {
         if !actor.has(Permission::ManageUsers) && !actor.has(Permission::ManageLicenses) {
             return Err(ServiceError::forbidden("requires manage_users or manage_licenses"));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         Ok(tx.seat_pools(actor.org_id()).await?.iter().map(SeatCount::from).collect())
     }
 
@@ -250,7 +250,7 @@ impl Services {
         if !actor.has(Permission::ManageLicenses) && !actor.has(Permission::ViewReporting) {
             return Err(ServiceError::forbidden("requires manage_licenses or view_reporting"));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;
         let billable_users = tx.count_billable(org.id).await?;
         let seats = tx.seat_pools(org.id).await?.iter().map(SeatCount::from).collect();
@@ -269,7 +269,7 @@ impl Services {
     pub async fn audit_log(&self, actor: &Actor, query: &AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
         // The log spans the whole organization (settings, roles, keys…): org-wide only.
         actor.require_org_wide(Permission::ViewAudit)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         Ok(tx.audit(actor.org_id(), query).await?)
     }
 

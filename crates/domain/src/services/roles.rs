@@ -34,7 +34,7 @@ impl Services {
     /// # Errors
     /// Storage failures only.
     pub async fn list_roles(&self, actor: &Actor) -> ServiceResult<Vec<Role>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let mut roles = tx.roles(actor.org_id()).await?;
         roles.sort_by(|a, b| b.builtin.cmp(&a.builtin).then_with(|| a.name.cmp(&b.name)));
         Ok(roles)
@@ -77,18 +77,37 @@ impl Services {
         Ok(role)
     }
 
-    /// Changes a custom role.
+    /// Changes a custom role. With `expected_revision` (`If-Match`), the change applies only
+    /// if the role still reads as that [`Role::revision`]; the organization is locked first, so
+    /// two concurrent updates cannot both pass the check.
     ///
     /// # Errors
-    /// `forbidden` (built-in roles, impersonation, permissions the actor lacks), `not_found`.
-    pub async fn update_role(&self, actor: &Actor, id: RoleId, patch: RolePatch) -> ServiceResult<Role> {
+    /// `forbidden` (built-in roles, impersonation, permissions the actor lacks), `not_found`,
+    /// `precondition_failed`.
+    pub async fn update_role(
+        &self,
+        actor: &Actor,
+        id: RoleId,
+        patch: RolePatch,
+        expected_revision: Option<u64>,
+    ) -> ServiceResult<Role> {
         actor.require_org_wide(Permission::ManageRoles)?;
         actor.require_not_impersonating("roles")?;
         let mut tx = self.begin().await?;
+        if expected_revision.is_some() {
+            // Serialize conditional role updates of the organization, so the comparison below
+            // is against what the previous update committed.
+            tx.lock_org(actor.org_id()).await?;
+        }
         let mut role =
             tx.roles(actor.org_id()).await?.into_iter().find(|r| r.id == id).ok_or(ServiceError::not_found("role"))?;
         if role.builtin {
             return Err(ServiceError::forbidden("built-in roles cannot be changed"));
+        }
+        if let Some(v) = expected_revision
+            && v != role.revision()
+        {
+            return Err(ServiceError::PreconditionFailed { kind: "role", current: role.revision() });
         }
         let before = role.clone();
         if let Some(name) = patch.name {

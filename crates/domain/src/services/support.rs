@@ -32,6 +32,11 @@ impl Services {
         Ok(self.store.begin().await?)
     }
 
+    /// A transaction for a use case that only reads ([`crate::ports::Store::begin_read`]).
+    pub(crate) async fn begin_read(&self) -> ServiceResult<Box<dyn Tx>> {
+        Ok(self.store.begin_read().await?)
+    }
+
     /// Appends an audit event for a change `actor` made, in the caller's transaction.
     pub(crate) async fn audit(
         &self,

@@ -199,7 +199,7 @@ impl Services {
     /// # Errors
     /// `not_found` (also for another organization's user).
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> ServiceResult<UserDetails> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let user = load_user(&mut *tx, actor.org_id(), id).await?;
         if actor.user_id() != Some(id) {
             actor.require(Permission::ManageUsers)?;
@@ -214,7 +214,7 @@ impl Services {
     /// `forbidden` without `manage_users`.
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> ServiceResult<UserPage> {
         actor.require(Permission::ManageUsers)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;
         query.org_id = org.id;
         query.in_trial = org.in_trial(self.now());

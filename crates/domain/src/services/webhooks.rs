@@ -109,7 +109,7 @@ impl Services {
     /// `forbidden` without `manage_api_keys` org-wide.
     pub async fn list_webhooks(&self, actor: &Actor) -> ServiceResult<Vec<WebhookEndpoint>> {
         actor.require_org_wide(Permission::ManageApiKeys)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         Ok(tx.webhooks(actor.org_id()).await?)
     }
 
@@ -146,7 +146,7 @@ impl Services {
     ) -> ServiceResult<Vec<WebhookDelivery>> {
         actor.require_org_wide(Permission::ManageApiKeys)?;
         check_page_size(limit)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let endpoint = load_webhook(&mut *tx, actor, id).await?;
         Ok(tx.webhook_deliveries(endpoint.org_id, endpoint.id, limit).await?)
     }

@@ -13,6 +13,10 @@
 //! therefore not open a second transaction (or call [`InMemoryStore::snapshot`]) while it holds
 //! one on the same task: that waits forever, as a second writer would.
 //!
+//! [`Store::begin_read`] takes no lock: it works on a copy of the last committed state (kept
+//! beside the writers' one and replaced at each commit), so it neither waits for a writer nor
+//! holds one up, like a WAL reader. Its writes fail with `Unavailable`.
+//!
 //! # Integrity, as the schema's constraints enforce it
 //! - Every read and write is scoped by organization: a row of another organization is treated
 //!   as absent (`None`, `false`, [`StoreError::Missing`]).
@@ -39,8 +43,8 @@
 //! no partial change.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
 use async_lock::{Mutex, MutexGuardArc};
 use async_trait::async_trait;
@@ -133,6 +137,8 @@ struct DuplicateId(&'static str);
 #[derive(Debug, Clone)]
 pub struct InMemoryStore {
     state: Arc<Mutex<MemoryState>>,
+    /// A copy of the committed state for read transactions, replaced by each commit.
+    committed: Arc<StdMutex<Arc<MemoryState>>>,
     faults: Arc<Faults>,
 }
 
@@ -151,6 +157,7 @@ impl InMemoryStore {
     /// A store holding `state` as if it had been committed (to seed a test quickly).
     pub fn from_state(state: MemoryState) -> Self {
         Self {
+            committed: Arc::new(StdMutex::new(Arc::new(state.clone()))),
             state: Arc::new(Mutex::new(state)),
             faults: Arc::new(Faults { writes_left: AtomicUsize::new(DISARMED), fail_commit: AtomicBool::new(false) }),
         }
@@ -184,27 +191,53 @@ impl InMemoryStore {
 #[async_trait]
 impl Store for InMemoryStore {
     async fn begin(&self) -> R<Box<dyn Tx>> {
-        let guard = self.state.lock_arc().await;
-        let work = guard.clone();
-        Ok(Box::new(MemoryTx { guard, work, faults: Arc::clone(&self.faults) }))
+        self.open(false).await
+    }
+
+    async fn begin_read(&self) -> R<Box<dyn Tx>> {
+        self.open(true).await
     }
 }
 
-/// An open transaction: the store's lock, and the working copy its writes go to.
+impl InMemoryStore {
+    async fn open(&self, read_only: bool) -> R<Box<dyn Tx>> {
+        let (guard, work) = if read_only {
+            let committed = Arc::clone(&self.committed.lock().unwrap_or_else(PoisonError::into_inner));
+            (None, MemoryState::clone(&committed))
+        } else {
+            let guard = self.state.lock_arc().await;
+            let work = guard.clone();
+            (Some(guard), work)
+        };
+        let committed = Arc::clone(&self.committed);
+        Ok(Box::new(MemoryTx { guard, committed, work, faults: Arc::clone(&self.faults) }))
+    }
+}
+
+/// An open transaction: the store's lock (none for a read transaction, whose writes all fail),
+/// and the working copy its writes go to.
 #[derive(Debug)]
 struct MemoryTx {
-    guard: MutexGuardArc<MemoryState>,
+    guard: Option<MutexGuardArc<MemoryState>>,
+    committed: Arc<StdMutex<Arc<MemoryState>>>,
     work: MemoryState,
     faults: Arc<Faults>,
 }
 
+/// A write through a transaction opened by `Store::begin_read`.
+#[derive(Debug, Error)]
+#[error("a read transaction cannot write")]
+struct WriteInReadTransaction;
+
 #[async_trait]
 impl Tx for MemoryTx {
     async fn commit(self: Box<Self>) -> R<()> {
-        let MemoryTx { mut guard, work, faults } = *self;
+        let MemoryTx { guard, committed, work, faults } = *self;
+        let Some(mut guard) = guard else { return Ok(()) };
         if faults.fail_commit.swap(false, Ordering::SeqCst) {
             return Err(StoreError::unavailable(InjectedFailure("commit")));
         }
+        *committed.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(work.clone());
         *guard = work;
         Ok(())
     }
@@ -244,6 +277,9 @@ impl MemoryTx {
 
     /// Counts one write against an armed failure, failing the write it designates.
     fn write(&self) -> R<()> {
+        if self.guard.is_none() {
+            return Err(StoreError::unavailable(WriteInReadTransaction));
+        }
         let armed = self.faults.writes_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| match left {
             DISARMED => None,
             // This write fails, and the switch turns off so the test can go on afterwards.

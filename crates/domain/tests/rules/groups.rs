@@ -217,6 +217,13 @@ fn a_groups_path_reads_from_the_root_down() {
     assert_eq!(sample_tree().root().map(|g| g.id), Some(ROOT));
 }
 
+#[test]
+fn the_tree_order_puts_each_parent_before_its_children_and_siblings_by_name() {
+    let tree = sample_tree();
+    let order: Vec<_> = tree.in_tree_order().into_iter().map(|g| g.id).collect();
+    assert_eq!(order, [ROOT, OLD, SALES, EAST, WEST, SUPPORT]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Property: random edits never break the tree
 // ---------------------------------------------------------------------------------------------

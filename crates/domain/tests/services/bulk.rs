@@ -121,6 +121,27 @@ async fn checking_connection_status_asks_the_crm_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn checking_connection_status_without_a_crm_directory_is_a_validation_failure() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    let without_crm = roster_domain::Services::new(
+        std::sync::Arc::new(w.store.clone()),
+        std::sync::Arc::new(w.clock.clone()),
+        std::sync::Arc::new(w.ids.clone()),
+        std::sync::Arc::new(roster_domain::testing::FakeHasher),
+    );
+    let before = w.store.snapshot().await;
+    let e = without_crm
+        .bulk_update(&w.admin_actor().await, on(&[ann], BulkAction::CheckConnectionStatus))
+        .await
+        .expect_err("no directory to ask");
+    assert_eq!(e.code(), ErrorCode::ValidationFailed);
+    let roster_domain::ServiceError::Validation(fields) = e else { panic!("not a validation failure") };
+    assert_eq!((fields[0].field.as_str(), fields[0].code), ("action", "crm_not_configured"));
+    assert_eq!(w.store.snapshot().await, before);
+}
+
+#[tokio::test]
 async fn a_selection_by_filter_applies_to_every_matching_user() {
     let w = World::new().await;
     let ann = w.member("ann", &["standard"], &[]).await;
@@ -150,8 +171,32 @@ async fn an_empty_selection_fails_validation() {
 #[tokio::test]
 async fn a_bulk_action_on_users_outside_the_actors_reach_is_refused_per_user() {
     let w = World::new().await;
+    let sales = w.group("Sales", None).await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    let bob = w.member("bob", &["standard"], &[sales]).await;
+    let boss = w.member("boss", &["standard"], &[sales]).await;
+    let grant = vec![RoleAssignment { key: key("admin"), scope: Some(sales) }];
+    w.services.set_roles(&w.system(), boss, grant, None).await.expect("scopes the admin");
+    let scoped = w.actor(boss).await;
+    let result =
+        w.services.bulk_update(&scoped, on(&[ann, bob], BulkAction::DeprovisionDialerNumbers)).await.expect("runs");
+    let statuses: Vec<&str> = result.outcomes.iter().map(|o| o.status.as_str()).collect();
+    assert_eq!(statuses, ["forbidden", "ok"], "ann is ungrouped: outside the Sales admin's reach");
+}
+
+#[tokio::test]
+async fn a_bulk_action_by_someone_without_its_permission_is_refused_as_a_whole() {
+    let w = World::new().await;
     let ann = w.member("ann", &["standard"], &[]).await;
     let lead = w.actor(w.member("lead", &["team_lead"], &[]).await).await;
-    let result = w.services.bulk_update(&lead, on(&[ann], BulkAction::DeprovisionDialerNumbers)).await.expect("runs");
-    assert_eq!(result.outcomes[0].status, "forbidden");
+    let before = w.store.snapshot().await;
+    for action in [
+        BulkAction::DeprovisionDialerNumbers,
+        BulkAction::AssignLicenses(crate::support::keys(&["core"])),
+        BulkAction::AddTeams(BTreeSet::new()),
+    ] {
+        let err = failure(w.services.bulk_update(&lead, on(&[ann], action)).await);
+        assert_eq!(err.code(), ErrorCode::Forbidden);
+    }
+    assert_eq!(w.store.snapshot().await, before);
 }

@@ -59,7 +59,9 @@ async fn a_groups_member_may_pick_only_among_their_current_groups() {
     let err =
         failure(w.services.create_connection(&actor, w.new_connection("dora", Some(GroupChoice::Organization))).await);
     assert_eq!(err.code(), ErrorCode::ValidationFailed, "\"Organization\" only for members without a group");
-    assert_eq!(w.services.connection_group_choices(&actor).await.expect("lists"), [Some(sales)]);
+    let choices = w.services.connection_group_choices(&actor).await.expect("lists");
+    assert_eq!(choices.iter().map(|c| c.group_id).collect::<Vec<_>>(), [Some(sales)]);
+    assert_eq!(choices[0].label, "Acme / Sales");
 }
 
 #[tokio::test]
@@ -86,7 +88,9 @@ async fn an_all_member_may_pick_any_live_group_or_organization() {
     assert_eq!(w.connection(&actor, "carl", Some(GroupChoice::Group(support))).await.groups, BTreeSet::from([support]));
     assert!(w.connection(&actor, "dora", Some(GroupChoice::Organization)).await.groups.is_empty());
     let choices = w.services.connection_group_choices(&actor).await.expect("lists");
-    assert_eq!(choices, [None, Some(sales), Some(support)]);
+    assert_eq!(choices.iter().map(|c| c.group_id).collect::<Vec<_>>(), [None, Some(sales), Some(support)]);
+    let labels: Vec<&str> = choices.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["Organization", "Acme / Sales", "Acme / Support"]);
     w.services.delete_group(&w.admin_actor().await, support, false).await.expect("deletes");
     let err =
         failure(w.services.create_connection(&actor, w.new_connection("eve", Some(GroupChoice::Group(support)))).await);

@@ -343,3 +343,41 @@ async fn the_users_table_filters_by_a_deleted_group_with_the_members_it_had_when
     let page = w.services.list_users(&admin, query).await.expect("lists");
     assert_eq!(page.items.iter().map(|u| u.id).collect::<Vec<_>>(), [ann]);
 }
+
+#[tokio::test]
+async fn a_move_answers_the_user_in_the_new_group() {
+    let w = World::new().await;
+    let sales = w.group("Sales", None).await;
+    let support = w.group("Support", None).await;
+    let ann = w.member("ann", &["standard"], &[sales]).await;
+    let request = MoveUser { from_group_id: sales, to_group_id: support, transfer_records: false };
+    let details = w.services.move_user(&w.admin_actor().await, ann, request).await.expect("moves");
+    assert_eq!(details.user.id, ann);
+    assert_eq!(details.groups, BTreeSet::from([support]));
+}
+
+#[tokio::test]
+async fn one_group_shows_its_path_members_and_flows_and_the_export_needs_export_data() {
+    let w = World::new().await;
+    let sales = w.group("Sales", None).await;
+    let east = w.group("East", Some(sales)).await;
+    let ann = w.member("ann", &["standard"], &[east]).await;
+    let admin = w.admin_actor().await;
+    let flow = w.services.create_flow(&admin, label("Onboarding")).await.expect("creates");
+    w.services.set_group_flows(&admin, east, BTreeSet::from([flow.id])).await.expect("assigns");
+
+    let details = w.services.get_group(&w.actor(ann).await, east).await.expect("any member reads a group");
+    assert_eq!(details.path, "Acme / Sales / East");
+    assert_eq!(details.members, [ann]);
+    assert_eq!(details.flows, BTreeSet::from([flow.id]));
+
+    let err = failure(w.services.export_groups(&w.actor(ann).await).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden, "standard members hold no export_data");
+    let rows = w.services.export_groups(&admin).await.expect("exports");
+    let ids: Vec<_> = rows.iter().map(|r| r.group.id).collect();
+    assert_eq!(ids, [w.root(), sales, east]);
+
+    w.services.delete_group(&admin, east, false).await.expect("deletes");
+    let gone = w.services.get_group(&admin, east).await.expect("a deleted group is still shown");
+    assert!(gone.group.deleted_at.is_some() && gone.members.is_empty());
+}

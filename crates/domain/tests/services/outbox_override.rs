@@ -54,6 +54,10 @@ impl Store for OutboxOverrideStore {
         let outbox = self.next_outbox.lock().expect("not poisoned").take();
         Ok(Box::new(OverrideTx { inner, outbox }))
     }
+
+    async fn begin_read(&self) -> R<Box<dyn Tx>> {
+        self.inner.begin_read().await
+    }
 }
 
 /// An in-memory transaction whose outbox may be a mock.

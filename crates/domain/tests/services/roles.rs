@@ -165,7 +165,7 @@ async fn custom_roles_are_created_changed_and_deleted() {
         .expect("creates");
     assert!(!role.builtin && role.assignable);
     let patch = RolePatch { visibility: Some(Visibility::All), ..RolePatch::default() };
-    let changed = w.services.update_role(&admin, role.id, patch).await.expect("changes");
+    let changed = w.services.update_role(&admin, role.id, patch, None).await.expect("changes");
     assert_eq!(changed.visibility, Visibility::All);
     w.services.delete_role(&admin, role.id).await.expect("deletes");
     assert!(w.services.list_roles(&admin).await.expect("lists").iter().all(|r| r.id != role.id));
@@ -216,7 +216,7 @@ async fn builtin_roles_cannot_be_changed_or_deleted() {
     let err = failure(w.services.delete_role(&admin, standard.id).await);
     assert_eq!(err.code(), ErrorCode::Forbidden);
     let patch = RolePatch { permissions: Some(BTreeSet::new()), ..RolePatch::default() };
-    let err = failure(w.services.update_role(&admin, standard.id, patch).await);
+    let err = failure(w.services.update_role(&admin, standard.id, patch, None).await);
     assert_eq!(err.code(), ErrorCode::Forbidden);
 }
 
@@ -271,4 +271,27 @@ async fn extra_group_access_must_name_live_groups() {
     w.services.delete_group(&admin, sales, false).await.expect("deletes");
     let err = failure(w.services.set_grants(&admin, ann, BTreeSet::new(), BTreeSet::from([sales])).await);
     assert_eq!(err.code(), ErrorCode::ValidationFailed);
+}
+
+#[tokio::test]
+async fn a_role_update_with_a_stale_revision_is_refused_and_changes_nothing() {
+    let w = World::new().await;
+    let admin = w.admin_actor().await;
+    let role = w
+        .services
+        .create_role(&admin, new_role("auditor", &[Permission::ViewAudit], Visibility::OwnInvites))
+        .await
+        .expect("creates");
+    let first = role.revision();
+    let patch = RolePatch { visibility: Some(Visibility::Groups), ..RolePatch::default() };
+    let changed = w.services.update_role(&admin, role.id, patch, Some(first)).await.expect("a fresh revision applies");
+    assert_ne!(changed.revision(), first, "a change makes a new revision");
+
+    let before = w.store.snapshot().await;
+    let patch = RolePatch { visibility: Some(Visibility::All), ..RolePatch::default() };
+    let err = failure(w.services.update_role(&admin, role.id, patch, Some(first)).await);
+    assert_eq!(err.code(), ErrorCode::PreconditionFailed);
+    assert_eq!(w.store.snapshot().await, before, "a refused update writes nothing");
+    let now = w.services.list_roles(&admin).await.expect("lists").into_iter().find(|r| r.id == role.id).expect("kept");
+    assert_eq!(now.revision(), changed.revision(), "the revision is a function of what the role reads as");
 }

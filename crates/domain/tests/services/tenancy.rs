@@ -157,8 +157,11 @@ async fn a_member_of_one_organization_gets_not_found_for_another_organizations_c
         failure(s.resend_invite(&admin, t.b_invite).await).code(),
         failure(s.revoke_invite(&admin, t.b_invite).await).code(),
         failure(s.revoke_api_key(&admin, t.b_key).await).code(),
-        failure(s.update_role(&admin, t.b_role, RolePatch { name: Some(label("Ours")), ..RolePatch::default() }).await)
-            .code(),
+        failure(
+            s.update_role(&admin, t.b_role, RolePatch { name: Some(label("Ours")), ..RolePatch::default() }, None)
+                .await,
+        )
+        .code(),
         failure(s.delete_role(&admin, t.b_role).await).code(),
         failure(s.cancel_scheduled(&admin, t.b_scheduled).await).code(),
     ];

@@ -26,7 +26,7 @@
 //! the concurrency cases really race.
 //!
 //! # What the cases may use
-//! Only the port ([`Store::begin`], the repository traits, [`Tx::commit`]) and the domain's
+//! Only the port ([`Store::begin`], [`Store::begin_read`], the repository traits, [`Tx::commit`]) and the domain's
 //! public types: no implementation's internals. Each case starts from an empty store and
 //! writes what it needs, mostly through [`seed::seed`]. The query cases
 //! ([`users_query`], [`connections`], [`audit`]) are properties over generated data (a seeded
@@ -47,6 +47,7 @@ pub mod invites;
 pub mod licenses;
 pub mod orgs;
 pub mod outbox;
+pub mod reads;
 pub mod rng;
 pub mod roles;
 pub mod schedule;
@@ -135,6 +136,38 @@ pub async fn begin(store: &Arc<dyn Store>) -> Box<dyn Tx> {
     store.begin().await.expect("the store opens a transaction")
 }
 
+/// Runs `future`, answering `None` if it has not finished after `limit` (a case that would
+/// otherwise wait forever on a lock). The timer is a thread of its own, so this works on any
+/// executor; `future` is dropped unfinished on timeout.
+pub async fn within<T>(limit: std::time::Duration, future: impl Future<Output = T>) -> Option<T> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Mutex, PoisonError};
+    use std::task::{Poll, Waker};
+
+    let expired = Arc::new(AtomicBool::new(false));
+    let waker: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
+    {
+        let (expired, waker) = (Arc::clone(&expired), Arc::clone(&waker));
+        std::thread::spawn(move || {
+            std::thread::sleep(limit);
+            expired.store(true, Ordering::SeqCst);
+            if let Some(w) = waker.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                w.wake();
+            }
+        });
+    }
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(value) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(value));
+        }
+        *waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+        // Checked after the waker is stored, so an expiry in between is not missed.
+        if expired.load(Ordering::SeqCst) { Poll::Ready(None) } else { Poll::Pending }
+    })
+    .await
+}
+
 /// Commits, failing the case if the store cannot.
 pub async fn commit(tx: Box<dyn Tx>) {
     tx.commit().await.expect("the transaction commits");
@@ -182,6 +215,9 @@ macro_rules! store_contract_tests {
             transactions::a_commit_makes_every_write_visible_to_later_transactions,
             transactions::dropping_a_transaction_rolls_every_write_back,
             transactions::a_failed_expected_write_changes_nothing_and_leaves_the_transaction_usable,
+            reads::a_read_transaction_reads_what_was_committed,
+            reads::a_read_transaction_refuses_every_write_and_changes_nothing,
+            reads::a_read_transaction_neither_waits_for_a_writer_nor_holds_one_up,
             scoping::another_organizations_rows_are_neither_returned_nor_changed,
             orgs::organizations_are_found_by_id_and_slug_and_listed_in_id_order,
             orgs::an_org_update_needs_the_next_version_and_a_free_slug,

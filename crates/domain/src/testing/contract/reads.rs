@@ -1,0 +1,190 @@
+//! Read transactions ([`Store::begin_read`]): what they see, that they refuse every write, and
+//! that they neither wait for a writer nor hold one up.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use time::Duration;
+
+use crate::catalog::Catalog;
+use crate::ids::UserId;
+use crate::mail::DeliveryState;
+use crate::ports::{PasswordHash, Store, StoreError, Tx};
+use crate::scheduling::{ScheduleState, ScheduledAction};
+
+use super::seed::{self, T0, dump, key, seed, uid};
+use super::{begin, commit, within};
+
+/// How long a step may take before the case concludes it is waiting on a lock. SQLite's busy
+/// timeout is longer (5 s), so a read that queued for the write lock fails here, not there.
+const NO_WAITING: StdDuration = StdDuration::from_secs(3);
+
+async fn begin_read(store: &Arc<dyn Store>) -> Box<dyn Tx> {
+    store.begin_read().await.expect("the store opens a read transaction")
+}
+
+/// Asserts that a write through a read transaction failed with `Unavailable`.
+#[track_caller]
+fn refused<T: Debug>(result: Result<T, StoreError>, what: &str) {
+    match result {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("{what} through a read transaction: expected Unavailable, got {other:?}"),
+    }
+}
+
+/// A read transaction reads exactly what a read-write one reads, and a later one sees what was
+/// committed since.
+pub async fn a_read_transaction_reads_what_was_committed(store: Arc<dyn Store>) {
+    let s = seed(&store, 1).await;
+    let o = s.org.id;
+    let mut tx = begin(&store).await;
+    let written = dump(tx.as_mut(), &s).await;
+    drop(tx);
+    let mut read = begin_read(&store).await;
+    assert_eq!(dump(read.as_mut(), &s).await, written, "everything, read through a read transaction");
+    commit(read).await;
+
+    let zed = seed::user(o, uid(1, 900), "zed@example.com");
+    let mut tx = begin(&store).await;
+    tx.insert_user(&zed).await.expect("inserts");
+    commit(tx).await;
+    let mut read = begin_read(&store).await;
+    assert_eq!(read.user(o, zed.id).await.expect("reads"), Some(zed), "a later read transaction sees the commit");
+}
+
+/// Every write method called through a read transaction fails with `Unavailable`, the
+/// transaction stays usable for reads, and nothing changes, committed or not.
+pub async fn a_read_transaction_refuses_every_write_and_changes_nothing(store: Arc<dyn Store>) {
+    let s = seed(&store, 1).await;
+    let o = s.org.id;
+    let mut tx = begin(&store).await;
+    let before = dump(tx.as_mut(), &s).await;
+    drop(tx);
+
+    let mut read = begin_read(&store).await;
+    let tx = read.as_mut();
+    let second = seed::org(2, "second");
+    refused(tx.insert_org(&second).await, "insert_org");
+    let mut org = s.org.clone();
+    org.version += 1;
+    org.trial_ends_at = None;
+    refused(tx.update_org(&org).await, "update_org");
+    refused(tx.save_catalog(o, &Catalog::default_catalog()).await, "save_catalog");
+    let zed = seed::user(o, uid(1, 950), "zed@example.com");
+    refused(tx.insert_user(&zed).await, "insert_user");
+    refused(tx.insert_users(std::slice::from_ref(&zed)).await, "insert_users");
+    let mut bob = s.bob.clone();
+    bob.version += 1;
+    bob.lifecycle.crm_connected = true;
+    refused(tx.update_user(&bob).await, "update_user");
+    refused(tx.purge_user(o, s.cy.id).await, "purge_user");
+    refused(tx.set_password_hash(o, s.bob.id, &PasswordHash::new("new".to_owned())).await, "set_password_hash");
+    refused(tx.insert_seat_pool(&seed::pool(o, "extra", 3, 0)).await, "insert_seat_pool");
+    refused(tx.set_seats_total(o, &key("voice"), 9).await, "set_seats_total");
+    refused(tx.take_seats(o, &key("sms"), 1).await, "take_seats");
+    refused(tx.return_seats(o, &key("core"), 1).await, "return_seats");
+    let license = seed::license(&s.bob, "dialer");
+    refused(tx.insert_license(&license).await, "insert_license");
+    refused(tx.insert_licenses(std::slice::from_ref(&license)).await, "insert_licenses");
+    refused(tx.delete_license(o, s.ada.id, &key("flow")).await, "delete_license");
+    refused(tx.insert_reservation(&s.reservation).await, "insert_reservation");
+    refused(tx.insert_reservations(std::slice::from_ref(&s.reservation)).await, "insert_reservations");
+    refused(tx.delete_reservations(o, s.invite.id).await, "delete_reservations");
+    refused(tx.insert_role(&seed::role(o, uid(1, 931), "extra")).await, "insert_role");
+    let mut role = s.role("auditor").clone();
+    role.name = seed::label("Auditors");
+    refused(tx.update_role(&role).await, "update_role");
+    refused(tx.delete_role(o, s.role("scorer").id).await, "delete_role");
+    refused(tx.insert_group(&seed::group(o, uid(1, 932), Some(&s.root), "West")).await, "insert_group");
+    let mut east = s.east.clone();
+    east.version += 1;
+    east.name = seed::group_name("Far East");
+    refused(tx.update_group(&east).await, "update_group");
+    let membership = seed::membership(&s.support, &s.ada, T0, None);
+    refused(tx.insert_membership(&membership).await, "insert_membership");
+    refused(tx.insert_memberships(std::slice::from_ref(&membership)).await, "insert_memberships");
+    refused(tx.end_membership(o, s.east.id, s.bob.id, T0 + Duration::days(1)).await, "end_membership");
+    refused(tx.set_group_flows(o, s.sales.id, &BTreeSet::new()).await, "set_group_flows");
+    let connection = seed::connection(o, uid(1, 935), s.admin.id, T0, &[]);
+    refused(tx.insert_connection(&connection).await, "insert_connection");
+    refused(tx.insert_connections(std::slice::from_ref(&connection)).await, "insert_connections");
+    refused(tx.restamp_unstamped(o, s.ada.id, s.support.id).await, "restamp_unstamped");
+    refused(tx.transfer_stamp(o, s.bob.id, s.east.id, s.sales.id).await, "transfer_stamp");
+    refused(tx.insert_flow(&seed::flow(o, uid(1, 933), "Second")).await, "insert_flow");
+    refused(tx.insert_api_key(&seed::api_key(o, uid(1, 934), s.admin.id, "another-hash")).await, "insert_api_key");
+    let mut api_key = s.api_key.clone();
+    api_key.revoked_at = Some(T0 + Duration::days(1));
+    refused(tx.update_api_key(&api_key).await, "update_api_key");
+    let invite = seed::invite(&zed, uid(1, 936), "another-token", &["core"]);
+    refused(tx.insert_invite(&invite).await, "insert_invite");
+    refused(tx.insert_invites(std::slice::from_ref(&invite)).await, "insert_invites");
+    let mut resent = s.invite.clone();
+    resent.token_hash = "resent".to_owned();
+    refused(tx.update_invite(&resent).await, "update_invite");
+    refused(tx.delete_invite(o, s.invite.id).await, "delete_invite");
+    let change = seed::scheduled(&s.ada, uid(1, 937), ScheduledAction::Deactivate, T0);
+    refused(tx.insert_scheduled(&change).await, "insert_scheduled");
+    let mut cancelled = s.scheduled[0].clone();
+    cancelled.state = ScheduleState::Cancelled { at: T0 };
+    refused(tx.update_scheduled(&cancelled).await, "update_scheduled");
+    let event = seed::event(o, uid(1, 938), T0, "user.updated");
+    refused(tx.append_audit(&event).await, "append_audit");
+    refused(tx.append_audits(std::slice::from_ref(&event)).await, "append_audits");
+    let mail = seed::mail(o, uid(1, 939), "x@example.com", T0);
+    refused(tx.enqueue_mail(&mail).await, "enqueue_mail");
+    refused(tx.enqueue_mails(std::slice::from_ref(&mail)).await, "enqueue_mails");
+    refused(tx.set_delivery(s.mail.id, &DeliveryState::Sent { at: T0, attempts: 1 }).await, "set_delivery");
+    refused(tx.insert_webhook(&seed::webhook(o, uid(1, 940), s.admin.id, T0)).await, "insert_webhook");
+    let mut hook = s.webhook.clone();
+    hook.position = 3;
+    hook.version += 1;
+    refused(tx.update_webhook(&hook).await, "update_webhook");
+    let delivery = seed::delivery(&hook, uid(1, 941), 3, T0, T0);
+    refused(tx.insert_webhook_delivery(&delivery).await, "insert_webhook_delivery");
+    refused(tx.update_webhook_delivery(&s.delivery).await, "update_webhook_delivery");
+
+    assert_eq!(dump(tx, &s).await, before, "the refused writes left nothing, even inside the transaction");
+    commit(read).await;
+    let mut tx = begin(&store).await;
+    assert_eq!(dump(tx.as_mut(), &s).await, before, "committing the read transaction changed nothing");
+    assert_eq!(tx.org(second.id).await.expect("reads"), None);
+}
+
+/// A read transaction opens and reads while a writer holds its transaction open, does not see
+/// the uncommitted write, and lets that writer — and the next one — commit while it stays open.
+pub async fn a_read_transaction_neither_waits_for_a_writer_nor_holds_one_up(store: Arc<dyn Store>) {
+    let s = seed(&store, 1).await;
+    let o = s.org.id;
+    let first = seed::user(o, uid(1, 900), "first@example.com");
+    let second = seed::user(o, uid(1, 901), "second@example.com");
+
+    let mut writer = begin(&store).await;
+    writer.insert_user(&first).await.expect("inserts");
+    let mut read = within(NO_WAITING, async {
+        let mut read = begin_read(&store).await;
+        assert_eq!(read.user(o, first.id).await.expect("reads"), None, "an uncommitted write is not seen");
+        assert_eq!(read.user(o, s.ada.id).await.expect("reads").as_ref(), Some(&s.ada), "committed rows are");
+        read
+    })
+    .await
+    .expect("a read transaction does not wait for an open writer");
+
+    within(NO_WAITING, commit(writer)).await.expect("the writer commits while a read transaction is open");
+    within(NO_WAITING, async {
+        let mut tx = begin(&store).await;
+        tx.insert_user(&second).await.expect("inserts");
+        commit(tx).await;
+    })
+    .await
+    .expect("the next writer opens and commits while the read transaction is open");
+    let ada: Option<UserId> = read.user(o, s.ada.id).await.expect("still reads").map(|u| u.id);
+    assert_eq!(ada, Some(s.ada.id));
+    drop(read);
+
+    let mut read = begin_read(&store).await;
+    for u in [&first, &second] {
+        assert_eq!(read.user(o, u.id).await.expect("reads").as_ref(), Some(u), "{} was committed", u.email);
+    }
+}
