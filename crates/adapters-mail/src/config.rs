@@ -1,0 +1,55 @@
+//! Choosing and building the mailer at start: SMTP when `ROSTER_SMTP_URL` is set, else the file
+//! drop in `ROSTER_OUTBOX_DIR`. Every setting is checked here, so a bad one stops `roster serve`
+//! before it serves instead of failing each delivery later.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use roster_domain::ports::Mailer;
+use thiserror::Error;
+
+use crate::compose::Composer;
+use crate::file_drop::FileDropMailer;
+use crate::smtp::{SmtpMailer, SmtpUrl};
+
+/// A mail setting that cannot work. The messages never contain a password.
+#[derive(Debug, Error)]
+pub enum MailSetupError {
+    #[error("invalid SMTP URL: {0}")]
+    SmtpUrl(String),
+    #[error("invalid public URL {0}")]
+    PublicUrl(String),
+    #[error("invalid sender address {0}")]
+    From(String),
+    #[error("the outbox folder {dir} cannot be used: {source}")]
+    OutboxDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the SMTP transport cannot be built: {0}")]
+    Smtp(String),
+    #[error("invalid mail worker settings: {0}")]
+    Worker(String),
+}
+
+/// Where messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    /// An SMTP server (relay or submission).
+    Smtp(SmtpUrl),
+    /// One `.eml` file per message in a folder.
+    FileDrop(PathBuf),
+}
+
+/// The mailer for `transport`.
+///
+/// # Errors
+/// The TLS settings of the SMTP URL cannot be built, or the outbox folder cannot be created or
+/// written.
+pub fn build_mailer(transport: &MailTransport, composer: Composer) -> Result<Arc<dyn Mailer>, MailSetupError> {
+    Ok(match transport {
+        MailTransport::Smtp(url) => Arc::new(SmtpMailer::new(url, composer)?),
+        MailTransport::FileDrop(dir) => Arc::new(FileDropMailer::new(dir.clone(), composer)?),
+    })
+}
