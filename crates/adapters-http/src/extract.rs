@@ -15,8 +15,8 @@ use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// A JSON body: `Content-Type: application/json` (else 415), at most the configured size (else
-/// 413), syntactically valid, of the right types and without unknown fields (else 400 naming
-/// the field).
+/// 413), a JSON object (not an array), syntactically valid, of the right types and without
+/// unknown fields (else 400 naming the field).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -28,6 +28,11 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
             return Err(ApiError::unsupported_media_type());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| body_error(&e, state.config.body_limit))?;
+        // Every write body is a JSON object; serde would read an array into a struct by
+        // position (`["x"]` as `{"name": "x"}`), which no client means.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::bad_request("body", "invalid_type", "the body must be a JSON object"));
+        }
         parse_json(&bytes).map(ApiJson)
     }
 }

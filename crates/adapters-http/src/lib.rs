@@ -14,8 +14,11 @@
 //!   [`pagination`]: cursor and page paging; [`wire`]: the JSON shapes.
 
 pub mod auth;
+pub mod csv_export;
 pub mod extract;
 pub mod hasher;
+pub mod idempotency;
+pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
@@ -31,7 +34,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use hasher::Argon2Hasher;
-pub use state::{AppState, HttpConfig, Readiness};
+pub use state::{AppState, HttpConfig, PoolGauges, Readiness};
 
 /// The header carrying a request's id: taken from the client when sent, generated otherwise,
 /// echoed in the answer and recorded in every log line of the request.
@@ -44,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         .into_router()
         .fallback(|| async { problem::ApiError::no_route(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { problem::ApiError::no_route(StatusCode::METHOD_NOT_ALLOWED) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

@@ -5,7 +5,8 @@
 //! - with a security requirement: 401 `unauthenticated`, and 403 (`forbidden`: a
 //!   cookie-authenticated write without `X-Requested-With`, or a missing permission);
 //! - with a request body: 400 (malformed JSON, wrong type, unknown field), 413, 415;
-//! - with query parameters: 400 (a bad parameter or cursor).
+//! - with query parameters: 400 (a bad parameter or cursor);
+//! - an authenticated `POST`: 400, 409 and 422 for its `Idempotency-Key` (decision 0017).
 
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -14,7 +15,10 @@ use utoipa::{Modify, OpenApi};
 
 use crate::auth::SESSION_COOKIE;
 use crate::problem::{Problem, ProblemField};
-use crate::routes::{service, session, users};
+use crate::routes::{
+    api_keys, audit, connections, flows, groups, impersonation, org, roles, saved_views, service, session, users,
+    users_bulk, users_export,
+};
 use crate::wire::{LicenseChangeBody, RoleGrantBody, UserBody, UserList, UserSummary};
 
 /// The API's document.
@@ -22,13 +26,27 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, UserBody, UserList, UserSumm
 #[openapi(
     info(title = "Roster API", description = "Users, licenses, roles, groups and visibility (SPEC §10)."),
     paths(
-        service::healthz, service::readyz, service::openapi_json,
+        service::healthz, service::readyz, service::openapi_json, service::metrics,
         session::login, session::logout, session::login_alias, session::logout_alias, session::me,
         users::list_users, users::get_user, users::create_user, users::update_user, users::set_licenses,
         users::delete_user, users::deactivate_user, users::reactivate_user,
+        groups::list_groups, groups::create_group, groups::export_groups, groups::get_group, groups::update_group,
+        groups::delete_group, groups::add_members, groups::remove_member, groups::set_group_flows, groups::move_user,
+        roles::list_roles, roles::create_role, roles::update_role, roles::delete_role, roles::set_grants,
+        roles::set_onboarding,
+        connections::list_connections, connections::create_connection, connections::group_choices,
+        connections::get_connection, connections::explain_access, connections::connection_viewers,
+        flows::list_flows, flows::create_flow,
+        audit::list_audit, audit::export_audit,
+        users_export::export_users, users_bulk::bulk_users,
+        org::licenses, org::billing, org::settings, org::update_settings,
+        api_keys::list_api_keys, api_keys::create_api_key, api_keys::revoke_api_key,
+        impersonation::start_impersonation, impersonation::stop_impersonation,
+        saved_views::list_saved_views, saved_views::create_saved_view, saved_views::delete_saved_view,
     ),
     components(
-        schemas(Problem, ProblemField, UserBody, UserSummary, UserList, RoleGrantBody, LicenseChangeBody),
+        schemas(Problem, ProblemField, UserBody, UserSummary, UserList, RoleGrantBody, LicenseChangeBody,
+            audit::AuditEventBody, audit::AuditList),
         responses(Problem),
     ),
     modifiers(&SecuritySchemes, &CommonProblems),
@@ -36,6 +54,14 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, UserBody, UserList, UserSumm
         (name = "session", description = "Logging in and out"),
         (name = "users", description = "The Users table and one user"),
         (name = "service", description = "Health and this document"),
+        (name = "groups", description = "The group tree, memberships and flows per group"),
+        (name = "roles", description = "Roles and per-user grants"),
+        (name = "connections", description = "Connections and who sees them"),
+        (name = "flows", description = "Flows"),
+        (name = "audit", description = "The audit log and its export"),
+        (name = "licenses", description = "Seats and billing"),
+        (name = "settings", description = "The organization's settings"),
+        (name = "api-keys", description = "API keys for integrations"),
     )
 )]
 pub struct ApiDoc;
@@ -82,9 +108,23 @@ impl CommonProblems {
 impl Modify for CommonProblems {
     fn modify(&self, doc: &mut Document) {
         for item in doc.paths.paths.values_mut() {
-            let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
-            for op in ops.into_iter().flatten() {
+            let ops = [
+                (false, &mut item.get),
+                (true, &mut item.post),
+                (false, &mut item.put),
+                (false, &mut item.patch),
+                (false, &mut item.delete),
+            ];
+            for (is_post, op) in ops {
+                let Some(op) = op else { continue };
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                if is_post && secured {
+                    // `Idempotency-Key` (decision 0017): a malformed key (400), a key in use
+                    // (409), a key reused for another request (422).
+                    Self::add(op, "400");
+                    Self::add(op, "409");
+                    Self::add(op, "422");
+                }
                 let has_query =
                     op.parameters.as_ref().is_some_and(|ps| ps.iter().any(|p| p.parameter_in == ParameterIn::Query));
                 if secured {
@@ -162,6 +202,24 @@ mod tests {
         let login = &json["paths"]["/api/v1/session"]["post"]["responses"];
         for status in ["200", "400", "401", "413", "415", "422", "429", "500"] {
             assert!(login[status].is_object(), "POST /session lacks {status}");
+        }
+    }
+
+    #[test]
+    fn operations_with_an_id_in_the_path_answer_404_and_with_if_match_412() {
+        let json = serde_json::to_value(ApiDoc::openapi()).expect("serializes");
+        let paths = json["paths"].as_object().expect("paths");
+        for (path, item) in paths {
+            for (method, op) in item.as_object().expect("an item") {
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                let responses = &op["responses"];
+                if params.iter().any(|p| p["in"] == "path") {
+                    assert!(responses["404"].is_object(), "{method} {path} takes an id but lacks 404");
+                }
+                if params.iter().any(|p| p["in"] == "header" && p["name"] == "If-Match") {
+                    assert!(responses["412"].is_object(), "{method} {path} takes If-Match but lacks 412");
+                }
+            }
         }
     }
 }

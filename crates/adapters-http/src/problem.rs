@@ -154,6 +154,12 @@ impl ApiError {
         e
     }
 
+    /// A refused `Idempotency-Key` (`idempotency_key_reused`, `idempotency_key_in_use`,
+    /// `idempotency_replay_unavailable`; decision 0017).
+    pub fn idempotency(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(status, code, detail)
+    }
+
     pub fn status(&self) -> StatusCode {
         self.0.status
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use roster_domain::Services;
-use roster_domain::ports::{Clock, IdGenerator, SessionRepository};
+use roster_domain::ports::{Clock, IdGenerator, IdempotencyRepository, SessionRepository};
 use roster_domain::throttle::LoginThrottle;
 use time::Duration;
 
@@ -40,6 +40,19 @@ pub trait Readiness: Send + Sync {
     /// # Errors
     /// A sentence saying what is not ready.
     async fn check(&self) -> Result<(), String>;
+
+    /// The database pool's figures for `/metrics`, when the database has a pool.
+    fn pool(&self) -> Option<PoolGauges> {
+        None
+    }
+}
+
+/// Connections of the database pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolGauges {
+    pub open: u64,
+    pub idle: u64,
+    pub max: u64,
 }
 
 /// The state of the router. Cheap to clone.
@@ -47,9 +60,13 @@ pub trait Readiness: Send + Sync {
 pub struct AppState {
     pub services: Services,
     pub sessions: Arc<dyn SessionRepository>,
+    /// `Idempotency-Key` records (`crate::idempotency`).
+    pub idempotency: Arc<dyn IdempotencyRepository>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub readiness: Arc<dyn Readiness>,
+    /// Request counts and latencies (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub config: HttpConfig,
 }
 

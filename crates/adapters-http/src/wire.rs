@@ -87,6 +87,10 @@ pub struct UserBody {
     /// The user's settings (§3).
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
+    /// Permissions granted to the user outside any role (`view_reporting`, `audio_scoring`).
+    pub extra_permissions: Vec<String>,
+    /// Groups whose records the user may see besides their memberships (§5).
+    pub group_access: Vec<Uuid>,
 }
 
 impl From<UserDetails> for UserBody {
@@ -104,6 +108,8 @@ impl From<UserDetails> for UserBody {
             products: d.products.iter().map(|k| k.as_str().to_owned()).collect(),
             group_ids: d.groups.iter().map(|g| g.as_uuid()).collect(),
             settings: serde_json::to_value(&d.user.settings).unwrap_or(serde_json::Value::Null),
+            extra_permissions: d.user.extra_permissions.iter().map(|p| p.as_str().to_owned()).collect(),
+            group_access: d.user.group_access.iter().map(|g| g.as_uuid()).collect(),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! a bad value stops the binary with a message naming the flag and its variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use roster_adapters_mail::{PublicUrl, Sender, SmtpUrl};
 
 /// Roster, the admin back office for B2B SaaS products.
 #[derive(Debug, Parser)]
@@ -17,7 +19,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: migrates the database, creates the `demo` organization on first start,
     /// serves the API until SIGTERM or SIGINT.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
 }
@@ -47,9 +49,20 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// The base URL used in links sent by email; `https://…` also marks cookies `Secure`.
+    /// The base URL used in links sent by email (default `http://<listen>`); `https://…` also
+    /// marks cookies `Secure`.
     #[arg(long, env = "ROSTER_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// The SMTP server, in lettre's URL form: `smtp://[user:pass@]host:port[?tls=required|opportunistic]`
+    /// or `smtps://…`. Unset: messages are written as `.eml` files into the outbox folder.
+    #[arg(long, env = "ROSTER_SMTP_URL", value_parser = SmtpUrl::parse, hide_env_values = true)]
+    pub smtp_url: Option<SmtpUrl>,
+    /// The file-drop folder, used when no SMTP server is set.
+    #[arg(long, env = "ROSTER_OUTBOX_DIR", default_value = crate::mail::DEFAULT_OUTBOX_DIR)]
+    pub outbox_dir: PathBuf,
+    /// The sender of every message: `address` or `Name <address>`.
+    #[arg(long, env = "ROSTER_MAIL_FROM", default_value = crate::mail::DEFAULT_MAIL_FROM, value_parser = Sender::parse)]
+    pub mail_from: Sender,
     /// The log format.
     #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -66,12 +79,7 @@ pub struct ServeArgs {
 }
 
 fn parse_public_url(text: &str) -> Result<String, String> {
-    let ok = text.starts_with("http://") || text.starts_with("https://");
-    if ok && text.len() > "https://".len() {
-        Ok(text.trim_end_matches('/').to_owned())
-    } else {
-        Err("expected an http:// or https:// URL".to_owned())
-    }
+    PublicUrl::parse(text).map(|url| url.as_str().to_owned()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -88,5 +96,32 @@ mod tests {
         assert!(Cli::try_parse_from(["roster", "serve", "--max-body-bytes", "10"]).is_err());
         let cli = Cli::try_parse_from(["roster", "serve", "--listen", "127.0.0.1:0"]).expect("valid");
         assert!(matches!(cli.command, Command::Serve(_)));
+    }
+
+    #[test]
+    fn mail_settings_default_to_the_file_drop_and_bad_ones_are_refused() {
+        let Command::Serve(args) = Cli::try_parse_from(["roster", "serve"]).expect("valid").command else {
+            panic!("serve")
+        };
+        assert_eq!(args.smtp_url, None);
+        assert_eq!(args.outbox_dir, PathBuf::from("./outbox"));
+        assert_eq!(args.mail_from, Sender::parse("roster@localhost").expect("valid"));
+        for bad in [
+            ["--smtp-url", "http://mail.example.com"],
+            ["--smtp-url", "smtp://mail.example.com?tls=sometimes"],
+            ["--mail-from", "not an address"],
+            ["--public-url", "https://roster.example.com/?x=1"],
+        ] {
+            let error = Cli::try_parse_from(["roster", "serve", bad[0], bad[1]]).expect_err(bad[1]).to_string();
+            assert!(error.contains(bad[0]), "{error}");
+        }
+        let Command::Serve(args) =
+            Cli::try_parse_from(["roster", "serve", "--smtp-url", "smtp://u:secret@mail.example.com?tls=required"])
+                .expect("valid")
+                .command
+        else {
+            panic!("serve")
+        };
+        assert_eq!(args.smtp_url.expect("set").to_string(), "smtp://u:***@mail.example.com:587?tls=required");
     }
 }

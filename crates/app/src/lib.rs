@@ -1,9 +1,11 @@
 //! The `roster` binary's library: configuration ([`config`]), the real clock and ids
-//! ([`system`]), logging ([`telemetry`]) and the server ([`server`]: config → database →
-//! adapters → services → router). `main` only parses the command line and calls these; the
-//! black-box tests call them too, so they run the real server.
+//! ([`system`]), logging ([`telemetry`]), outbound mail ([`mail`]: the mailer and the outbox
+//! worker) and the server ([`server`]: config → database → adapters → services → router).
+//! `main` only parses the command line and calls these; the black-box tests call them too, so
+//! they run the real server.
 
 pub mod config;
+pub mod mail;
 pub mod server;
 pub mod system;
 pub mod telemetry;

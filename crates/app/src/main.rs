@@ -3,9 +3,12 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser as _;
 use roster_adapters_http::HttpConfig;
+use roster_adapters_mail::PublicUrl;
 use roster_app::config::{Cli, Command, LogFormat};
+use roster_app::mail::MailConfig;
 use roster_app::server::{self, ServeConfig};
 use roster_app::telemetry;
 
@@ -43,12 +46,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 secure_cookies: args.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
                 ..HttpConfig::default()
             };
+            let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+            let public_url = PublicUrl::parse(&public_url).context("ROSTER_PUBLIC_URL")?;
+            let mail = MailConfig::new(args.smtp_url, args.outbox_dir, args.mail_from, public_url);
             let config = ServeConfig {
                 database_url: args.database.database_url,
                 listen: args.listen,
                 http,
                 bootstrap_email: args.bootstrap_admin_email,
                 bootstrap_password: args.bootstrap_admin_password,
+                mail,
             };
             let app = server::build(&config).await?;
             let address = app.listener.local_addr()?;

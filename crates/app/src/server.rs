@@ -1,6 +1,7 @@
 //! `roster serve`: open and migrate the database, build the adapters and the domain's services,
-//! create the `demo` organization and its admin on an empty database, and serve the router
-//! until a shutdown signal, letting in-flight requests finish.
+//! create the `demo` organization and its admin on an empty database, and serve the router and
+//! the outbox worker until a shutdown signal, letting in-flight requests and the worker's tick
+//! finish.
 
 use std::future::Future;
 use std::io::Write as _;
@@ -9,8 +10,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use roster_adapters_db::{Db, SeaOrmSessions, SeaOrmStore, connect, migrate};
-use roster_adapters_http::{AppState, Argon2Hasher, HttpConfig, Readiness, router};
+use roster_adapters_db::{Db, SeaOrmIdempotency, SeaOrmSavedViews, SeaOrmSessions, SeaOrmStore, connect, migrate};
+use roster_adapters_http::{AppState, Argon2Hasher, HttpConfig, PoolGauges, Readiness, router};
+use roster_adapters_mail::MailWorker;
 use roster_domain::Services;
 use roster_domain::audit::Source;
 use roster_domain::org::OrgSettings;
@@ -18,6 +20,7 @@ use roster_domain::services::{NewAdmin, NewOrganization};
 use roster_domain::values::{Email, Label, Password, PersonName, Slug};
 use tokio::net::TcpListener;
 
+use crate::mail::MailConfig;
 use crate::system::{RandomIds, SystemClock, one_time_password};
 
 /// Everything `serve` needs, already validated.
@@ -29,6 +32,8 @@ pub struct ServeConfig {
     /// The first admin's email and password on an empty database.
     pub bootstrap_email: Option<String>,
     pub bootstrap_password: Option<String>,
+    /// Outbound mail: the mailer, the links' base URL and the worker's pace.
+    pub mail: MailConfig,
 }
 
 /// The slug of the organization a first start creates.
@@ -51,6 +56,8 @@ pub struct Application {
     pub state: AppState,
     pub db: Db,
     pub bootstrapped: Option<Bootstrapped>,
+    /// The outbox worker, started by [`serve`].
+    pub mail_worker: MailWorker,
 }
 
 /// The database answers (`/readyz`).
@@ -61,6 +68,11 @@ struct DbReadiness(Db);
 impl Readiness for DbReadiness {
     async fn check(&self) -> Result<(), String> {
         self.0.connection().ping().await.map_err(|e| format!("database unreachable: {e}"))
+    }
+
+    fn pool(&self) -> Option<PoolGauges> {
+        let stats = self.0.pool_stats();
+        Some(PoolGauges { open: stats.open.into(), idle: stats.idle.into(), max: stats.max.into() })
     }
 }
 
@@ -87,18 +99,22 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<Application> {
         clock.clone(),
         ids.clone(),
         Arc::new(Argon2Hasher::default()),
-    );
+    )
+    .with_saved_views(Arc::new(SeaOrmSavedViews::new(db.clone())));
+    let mail_worker = crate::mail::worker(&services, &config.mail)?;
     let bootstrapped = bootstrap(&services, config).await?;
     let state = AppState {
         services,
         sessions: Arc::new(SeaOrmSessions::new(db.clone())),
+        idempotency: Arc::new(SeaOrmIdempotency::new(db.clone())),
         clock,
         ids,
         readiness: Arc::new(DbReadiness(db.clone())),
+        metrics: Arc::default(),
         config: config.http.clone(),
     };
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
-    Ok(Application { listener, state, db, bootstrapped })
+    Ok(Application { listener, state, db, bootstrapped, mail_worker })
 }
 
 /// On an empty database: the `demo` organization (default catalog and seat limits) and an admin
@@ -134,18 +150,36 @@ async fn bootstrap(services: &Services, config: &ServeConfig) -> anyhow::Result<
     Ok(Some(Bootstrapped { email: email_text, generated_password: generated.then_some(password_text) }))
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish.
+/// Serves and runs the outbox worker until `shutdown` completes, then lets in-flight requests
+/// and the worker's tick finish.
 ///
 /// # Errors
 /// The server's I/O failure.
 pub async fn serve(app: Application, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let Application { listener, state, db, .. } = app;
+    let Application { listener, state, db, mail_worker, .. } = app;
     let address = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%address, "serving");
     let purger = tokio::spawn(purge_sessions(state.clone()));
+    let stop = Arc::new(tokio::sync::watch::Sender::new(false));
+    let mut stopping = stop.subscribe();
+    let mailer = tokio::spawn(mail_worker.run(async move {
+        // An error means the sender is gone, which is a stop too.
+        let _ = stopping.wait_for(|stop| *stop).await;
+    }));
+    let shutdown = {
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            stop.send_replace(true);
+        }
+    };
     let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await.context("serving");
     purger.abort();
+    stop.send_replace(true);
+    if let Err(e) = mailer.await {
+        tracing::error!(error = %e, "the mail worker ended abnormally");
+    }
     served?;
     tracing::info!("stopped; closing the database");
     db.close().await.context("closing the database")?;
@@ -155,9 +189,9 @@ pub async fn serve(app: Application, shutdown: impl Future<Output = ()> + Send +
 /// How often expired sessions are removed.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Removes expired sessions every [`PURGE_EVERY`] (the first time at start). Expired sessions
-/// are refused anyway; this only keeps the table small. A failure is logged and retried at the
-/// next tick.
+/// Removes expired sessions and idempotency keys past their retention every [`PURGE_EVERY`]
+/// (the first time at start). Both are refused or replaced anyway; this only keeps the tables
+/// small. A failure is logged and retried at the next tick.
 async fn purge_sessions(state: AppState) {
     let mut ticks = tokio::time::interval(PURGE_EVERY);
     loop {
@@ -166,6 +200,12 @@ async fn purge_sessions(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "expired sessions purged"),
             Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+        }
+        let forget_before = state.clock.now() - roster_adapters_http::idempotency::RETENTION;
+        match state.idempotency.purge_idempotency_keys(forget_before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "old idempotency keys purged"),
+            Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
         }
     }
 }

@@ -5,9 +5,22 @@
 //! new module with a `routes(table)` function, listed in [`table`], and its handlers listed in
 //! `openapi::ApiDoc`.
 
+pub mod api_keys;
+pub mod audit;
+pub mod impersonation;
+pub mod org;
+pub mod saved_views;
 pub mod service;
 pub mod session;
 pub mod users;
+pub mod users_bulk;
+pub mod users_export;
+
+mod common;
+pub mod connections;
+pub mod flows;
+pub mod groups;
+pub mod roles;
 
 use axum::Router;
 use axum::handler::Handler;
@@ -76,5 +89,16 @@ pub fn table() -> RouteTable {
     let table = RouteTable::default();
     let table = service::routes(table);
     let table = session::routes(table);
-    users::routes(table)
+    let table = users::routes(table);
+    let table = groups::routes(table);
+    let table = roles::routes(table);
+    let table = connections::routes(table);
+    let table = flows::routes(table);
+    let table = users_export::routes(table);
+    let table = users_bulk::routes(table);
+    let table = audit::routes(table);
+    let table = org::routes(table);
+    let table = api_keys::routes(table);
+    let table = impersonation::routes(table);
+    saved_views::routes(table)
 }

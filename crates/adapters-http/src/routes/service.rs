@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// Registers the service routes.
 pub(crate) fn routes(table: RouteTable) -> RouteTable {
-    table.get("/healthz", healthz).get("/readyz", readyz).get("/openapi.json", openapi_json)
+    table.get("/healthz", healthz).get("/readyz", readyz).get("/openapi.json", openapi_json).get("/metrics", metrics)
 }
 
 /// A health answer.
@@ -51,4 +51,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// The OpenAPI 3.1 document of this API, generated from the handlers.
 pub async fn openapi_json() -> Response {
     Json(ApiDoc::openapi()).into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Prometheus text: request counts and latencies by route template, method and status; database pool gauges", content_type = "text/plain")))]
+/// Prometheus metrics of this process.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    crate::metrics::render(&state).await
 }

@@ -113,7 +113,7 @@ pub async fn list_users(
     }))
 }
 
-fn parse_statuses(text: Option<&str>) -> ApiResult<BTreeSet<StatusKind>> {
+pub(crate) fn parse_statuses(text: Option<&str>) -> ApiResult<BTreeSet<StatusKind>> {
     let Some(text) = text else { return Ok(BTreeSet::new()) };
     text.split(',')
         .filter(|s| !s.trim().is_empty())
@@ -124,7 +124,7 @@ fn parse_statuses(text: Option<&str>) -> ApiResult<BTreeSet<StatusKind>> {
         .collect()
 }
 
-fn parse_sort(text: Option<&str>) -> ApiResult<Vec<UserSort>> {
+pub(crate) fn parse_sort(text: Option<&str>) -> ApiResult<Vec<UserSort>> {
     let Some(text) = text else { return Ok(Vec::new()) };
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
@@ -143,18 +143,18 @@ fn parse_sort(text: Option<&str>) -> ApiResult<Vec<UserSort>> {
     Ok(out)
 }
 
-fn parse_product_filter(text: &str) -> ApiResult<(Key, bool)> {
+pub(crate) fn parse_product_filter(text: &str) -> ApiResult<(Key, bool)> {
     let (held, name) = text.strip_prefix('-').map_or((true, text), |n| (false, n));
     let key = Key::parse(name).map_err(|e| ApiError::bad_request("product", e.code(), e.to_string()))?;
     Ok((key, held))
 }
 
-fn parse_time(field: &str, text: &str) -> ApiResult<OffsetDateTime> {
+pub(crate) fn parse_time(field: &str, text: &str) -> ApiResult<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339)
         .map_err(|e| ApiError::bad_request(field, "invalid_format", format!("not an RFC 3339 time: {e}")))
 }
 
-async fn resolve_role(state: &AppState, auth: &Authenticated, role: &str) -> ApiResult<RoleId> {
+pub(crate) async fn resolve_role(state: &AppState, auth: &Authenticated, role: &str) -> ApiResult<RoleId> {
     if let Ok(id) = role.parse::<Uuid>() {
         return Ok(RoleId::from_uuid(id));
     }

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use roster_adapters_http::HttpConfig;
+use roster_adapters_mail::{PublicUrl, Sender};
+use roster_app::mail::{DEFAULT_MAIL_FROM, MailConfig};
 use roster_app::server::{self, ServeConfig};
 use roster_domain::Services;
 use sea_orm::{ConnectionTrait, Database};
@@ -30,6 +32,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub services: Services,
     pub engine: &'static str,
+    /// The file-drop folder the app's mail worker writes `.eml` files into.
+    #[allow(dead_code, reason = "for the tests that read the mail sent; held for its Drop")]
+    pub outbox: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     guard: Guard,
@@ -69,12 +74,14 @@ async fn spawn_postgres(admin_url: &str) -> TestApp {
 }
 
 async fn spawn(database_url: String, engine: &'static str, guard: Guard) -> TestApp {
+    let outbox = tempfile::tempdir().expect("creates a temporary directory");
     let config = ServeConfig {
         database_url,
         listen: "127.0.0.1:0".parse().expect("an address"),
         http: HttpConfig { body_limit: BODY_LIMIT, ..HttpConfig::default() },
         bootstrap_email: Some(ADMIN_EMAIL.to_owned()),
         bootstrap_password: Some(ADMIN_PASSWORD.to_owned()),
+        mail: test_mail_config(outbox.path()),
     };
     let app = server::build(&config).await.expect("builds the application");
     let address = app.listener.local_addr().expect("bound");
@@ -88,6 +95,7 @@ async fn spawn(database_url: String, engine: &'static str, guard: Guard) -> Test
         client: reqwest::Client::new(),
         services,
         engine,
+        outbox,
         shutdown: Some(tx),
         task: Some(task),
         guard,
@@ -175,4 +183,14 @@ pub async fn assert_problem(r: Response, status: StatusCode, code: &str) -> Valu
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16());
     body
+}
+
+/// The mail of test apps: `.eml` files in `dir`, links to the default public URL, and a worker
+/// that looks for due mail every 100 ms.
+fn test_mail_config(dir: &std::path::Path) -> MailConfig {
+    let sender = Sender::parse(DEFAULT_MAIL_FROM).expect("a valid sender");
+    let public_url = PublicUrl::parse("http://127.0.0.1:8080").expect("a valid URL");
+    let mut mail = MailConfig::new(None, dir.to_owned(), sender, public_url);
+    mail.worker.interval = std::time::Duration::from_millis(100);
+    mail
 }

@@ -2,7 +2,22 @@
 //! real server (`helpers::apps`) on SQLite and, when `ROSTER_TEST_DATABASE_URL` is set, on
 //! PostgreSQL.
 
+mod api_keys;
+mod audit;
 mod auth;
 mod bad_input;
+mod groups;
 mod helpers;
+mod idempotency;
+mod impersonation;
 mod journey;
+mod metrics;
+mod org_settings;
+mod roles;
+mod saved_views;
+mod tenants;
+mod tree_isolation;
+mod tree_support;
+mod users_bulk;
+mod users_export;
+mod visibility;

@@ -1,0 +1,220 @@
+//! `/api/v1/saved-views` (SPEC §10): an admin's named views of the Users table — filter, sort,
+//! columns and page size. "Reset to default" is the absence of a view. The filter's values are
+//! those of `GET /users` and are checked the same way when a view is saved.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use roster_domain::ServiceError;
+use roster_domain::ids::SavedViewId;
+use roster_domain::saved_views::{SavedView, ViewDefinition};
+use roster_domain::values::Label;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::RouteTable;
+use super::users::{parse_product_filter, parse_sort, parse_statuses, parse_time, resolve_role};
+use crate::auth::Authenticated;
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+use crate::wire::{ok, parse, rfc3339};
+
+/// Registers the routes.
+pub(crate) fn routes(table: RouteTable) -> RouteTable {
+    table
+        .get("/api/v1/saved-views", list_saved_views)
+        .post("/api/v1/saved-views", create_saved_view)
+        .delete("/api/v1/saved-views/{id}", delete_saved_view)
+}
+
+/// The Users-table filter of a view: the parameters of `GET /users`, as text.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ViewFilterBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_to: Option<String>,
+}
+
+impl ViewFilterBody {
+    fn into_map(self) -> BTreeMap<String, String> {
+        [
+            ("status", self.status),
+            ("role", self.role),
+            ("group", self.group),
+            ("product", self.product),
+            ("q", self.q),
+            ("created_from", self.created_from),
+            ("created_to", self.created_to),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+        .collect()
+    }
+
+    fn from_map(map: &BTreeMap<String, String>) -> Self {
+        let get = |k: &str| map.get(k).cloned();
+        Self {
+            status: get("status"),
+            role: get("role"),
+            group: get("group"),
+            product: get("product"),
+            q: get("q"),
+            created_from: get("created_from"),
+            created_to: get("created_to"),
+        }
+    }
+}
+
+/// `POST /saved-views`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSavedViewRequest {
+    pub name: String,
+    #[serde(default)]
+    pub filter: ViewFilterBody,
+    /// `field,-field` as `GET /users` takes it; absent: the default order.
+    #[serde(default)]
+    pub sort: String,
+    /// Columns in display order.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// 10, 25 or 50.
+    pub per_page: u32,
+}
+
+/// A saved view.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SavedViewBody {
+    pub id: Uuid,
+    pub name: String,
+    pub filter: ViewFilterBody,
+    pub sort: String,
+    pub columns: Vec<String>,
+    pub per_page: u32,
+    pub created_at: String,
+}
+
+impl From<&SavedView> for SavedViewBody {
+    fn from(v: &SavedView) -> Self {
+        Self {
+            id: v.id.as_uuid(),
+            name: v.name.as_str().to_owned(),
+            filter: ViewFilterBody::from_map(&v.definition.filter),
+            sort: v.definition.sort.clone(),
+            columns: v.definition.columns.clone(),
+            per_page: v.definition.per_page,
+            created_at: rfc3339(v.created_at),
+        }
+    }
+}
+
+/// The caller's views.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SavedViewList {
+    pub items: Vec<SavedViewBody>,
+    /// Always `null`: the list is whole.
+    pub next_cursor: Option<String>,
+    pub total: Option<u64>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/saved-views", tag = "users",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The caller's saved views, by name", body = SavedViewList),
+        (status = 403, description = "`forbidden`: needs `manage_users`; API keys have no views", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// The caller's saved views of the Users table.
+pub async fn list_saved_views(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Json<SavedViewList>> {
+    let views = state.services.saved_views(&auth.actor).await?;
+    let items: Vec<SavedViewBody> = views.iter().map(SavedViewBody::from).collect();
+    let total = Some(items.len() as u64);
+    Ok(Json(SavedViewList { items, next_cursor: None, total }))
+}
+
+/// Checks the filter's values as `GET /users` would read them.
+async fn check_filter(state: &AppState, auth: &Authenticated, f: &ViewFilterBody) -> ApiResult<()> {
+    parse_statuses(f.status.as_deref())?;
+    if let Some(group) = &f.group {
+        group
+            .parse::<Uuid>()
+            .map_err(|_| ApiError::bad_request("filter.group", "invalid_parameter", "not a group id"))?;
+    }
+    f.product.as_deref().map(parse_product_filter).transpose()?;
+    f.created_from.as_deref().map(|t| parse_time("filter.created_from", t)).transpose()?;
+    f.created_to.as_deref().map(|t| parse_time("filter.created_to", t)).transpose()?;
+    if let Some(role) = f.role.as_deref() {
+        resolve_role(state, auth, role).await?;
+    }
+    Ok(())
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/saved-views", tag = "users",
+    request_body = CreateSavedViewRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 201, description = "The saved view", body = SavedViewBody),
+        (status = 403, description = "`forbidden`: needs `manage_users`; API keys have no views", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the caller has a view of that name", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a bad name, unknown role or column, a page size other than 10, 25 or 50, too many views", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Saves a view of the Users table under a new name.
+pub async fn create_saved_view(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<CreateSavedViewRequest>,
+) -> ApiResult<Response> {
+    let name = ok(parse("name", &body.name, Label::parse))?;
+    check_filter(&state, &auth, &body.filter).await?;
+    parse_sort(Some(&body.sort))?;
+    let definition = ViewDefinition {
+        filter: body.filter.into_map(),
+        sort: body.sort,
+        columns: body.columns,
+        per_page: body.per_page,
+    };
+    let view = state.services.create_saved_view(&auth.actor, name, definition).await?;
+    Ok((StatusCode::CREATED, Json(SavedViewBody::from(&view))).into_response())
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/saved-views/{id}", tag = "users",
+    params(("id" = Uuid, Path, description = "The view's id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "`forbidden`: needs `manage_users`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no view of the caller's with this id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Deletes one of the caller's saved views.
+pub async fn delete_saved_view(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: SavedViewId = id.parse().map_err(|_| ApiError::from(ServiceError::not_found("saved view")))?;
+    state.services.delete_saved_view(&auth.actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

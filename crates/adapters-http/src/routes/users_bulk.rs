@@ -1,0 +1,349 @@
+//! `POST /api/v1/users/bulk`: a bulk action of the Users table's Actions menu on a selection —
+//! ids or the Users-table filter — with one outcome per user, `atomic` and `dry_run` (SPEC §10;
+//! the rules are the domain's `Services::bulk_update`, ADR 0005).
+//!
+//! The body is flat: `action` names the action and the one field it needs (`group_ids`,
+//! `roles`, `products` or a setting) is a sibling; a field the action does not use is refused,
+//! so that a typo never silently does less than asked. "Export CSV" is not a bulk action here:
+//! it is `GET /users/export.csv?ids=…`, which streams.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::State;
+use roster_domain::ids::GroupId;
+use roster_domain::seats::SeatCount;
+use roster_domain::services::{
+    BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection, RoleAssignment, SettingsPatch,
+};
+use roster_domain::user::CallRecording;
+use roster_domain::users_query::UserQuery;
+use roster_domain::values::Key;
+use roster_domain::{FieldError, ServiceError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::RouteTable;
+use super::users::{parse_product_filter, parse_statuses, parse_time, resolve_role};
+use crate::auth::Authenticated;
+use crate::extract::ApiJson;
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+use crate::wire::{LicenseChangeBody, parse_keys};
+
+/// Registers the bulk route.
+pub(crate) fn routes(table: RouteTable) -> RouteTable {
+    table.post("/api/v1/users/bulk", bulk_users)
+}
+
+/// The bulk actions (§10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkActionName {
+    /// Joins `group_ids` (teams).
+    AddTeams,
+    /// Leaves `group_ids`.
+    RemoveTeams,
+    /// Makes `group_ids` the user's teams exactly.
+    SetTeams,
+    /// Replaces the user's roles with `roles`.
+    SetRoles,
+    /// Assigns `products` (with the seats they take).
+    AssignLicenses,
+    /// Unassigns `products` and what requires them.
+    UnassignLicenses,
+    /// Sets `flow_enabled`.
+    SetFlowEnabled,
+    /// Sets `email_throttle_max_per_day`.
+    SetEmailThrottle,
+    /// Sets `call_recording`.
+    SetCallRecording,
+    /// Sets `email_sync`.
+    SetEmailSync,
+    /// Sets `calendar_sync`.
+    SetCalendarSync,
+    /// Clears each user's dialer number.
+    DeprovisionDialerNumbers,
+    /// Asks the CRM whether each user's CRM identity is active (`crm_active`); changes nothing.
+    CheckConnectionStatus,
+}
+
+/// A role to grant, optionally limited to a group subtree.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRoleBody {
+    /// A role key (`standard`).
+    pub key: String,
+    /// A group id; absent: the whole organization.
+    pub scope: Option<Uuid>,
+}
+
+/// The Users-table filter of `GET /users`, as JSON.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkFilterBody {
+    /// Derived statuses (`active`, `pending`, `invited`, `inactive`, `revoked`, `deactivated`).
+    #[serde(default)]
+    pub status: Vec<String>,
+    /// A role key or id.
+    pub role: Option<String>,
+    pub group: Option<Uuid>,
+    /// A product key held, or `-key` not held.
+    pub product: Option<String>,
+    pub q: Option<String>,
+    /// RFC 3339.
+    pub created_from: Option<String>,
+    /// RFC 3339.
+    pub created_to: Option<String>,
+}
+
+/// `POST /users/bulk`. Exactly one of `user_ids` and `filter`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkUsersRequest {
+    /// The selected users (each handled once; unknown ids answer `not_found` outcomes).
+    pub user_ids: Option<Vec<Uuid>>,
+    /// Every user the filter matches.
+    pub filter: Option<BulkFilterBody>,
+    pub action: BulkActionName,
+    pub group_ids: Option<Vec<Uuid>>,
+    pub roles: Option<Vec<BulkRoleBody>>,
+    pub products: Option<Vec<String>>,
+    pub flow_enabled: Option<bool>,
+    /// 1 up to the mailbox provider's daily cap.
+    pub email_throttle_max_per_day: Option<u32>,
+    /// `optional`, `enforced` or `disabled`.
+    #[schema(value_type = Option<String>)]
+    pub call_recording: Option<CallRecording>,
+    pub email_sync: Option<bool>,
+    pub calendar_sync: Option<bool>,
+    /// All or nothing: one refused user and nothing is written (every outcome is still
+    /// reported). Default false: each user's change stands on its own.
+    #[serde(default)]
+    pub atomic: bool,
+    /// Report the outcomes and seat changes, write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// The fields naming an action's argument, and whether each was sent.
+fn arguments(b: &BulkUsersRequest) -> [(&'static str, bool); 8] {
+    [
+        ("group_ids", b.group_ids.is_some()),
+        ("roles", b.roles.is_some()),
+        ("products", b.products.is_some()),
+        ("flow_enabled", b.flow_enabled.is_some()),
+        ("email_throttle_max_per_day", b.email_throttle_max_per_day.is_some()),
+        ("call_recording", b.call_recording.is_some()),
+        ("email_sync", b.email_sync.is_some()),
+        ("calendar_sync", b.calendar_sync.is_some()),
+    ]
+}
+
+impl BulkActionName {
+    /// The argument field the action needs, if any.
+    fn argument(self) -> Option<&'static str> {
+        match self {
+            Self::AddTeams | Self::RemoveTeams | Self::SetTeams => Some("group_ids"),
+            Self::SetRoles => Some("roles"),
+            Self::AssignLicenses | Self::UnassignLicenses => Some("products"),
+            Self::SetFlowEnabled => Some("flow_enabled"),
+            Self::SetEmailThrottle => Some("email_throttle_max_per_day"),
+            Self::SetCallRecording => Some("call_recording"),
+            Self::SetEmailSync => Some("email_sync"),
+            Self::SetCalendarSync => Some("calendar_sync"),
+            Self::DeprovisionDialerNumbers | Self::CheckConnectionStatus => None,
+        }
+    }
+}
+
+impl BulkUsersRequest {
+    /// The action with its argument, or every misplaced field at once.
+    fn action(&self) -> Result<BulkAction, ServiceError> {
+        let needed = self.action.argument();
+        let mut errors = Vec::new();
+        for (field, sent) in arguments(self) {
+            if sent && Some(field) != needed {
+                errors.push(FieldError::new(field, "unexpected", format!("`{field}` is not used by this action")));
+            }
+            if !sent && Some(field) == needed {
+                errors.push(FieldError::required(field));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        let groups =
+            || -> BTreeSet<GroupId> { self.group_ids.iter().flatten().map(|g| GroupId::from_uuid(*g)).collect() };
+        let products = || -> Result<BTreeSet<Key>, ServiceError> {
+            parse_keys("products", self.products.as_deref().unwrap_or(&[]))
+                .map_err(|e| ServiceError::Validation(vec![e]))
+        };
+        let settings = BulkAction::Settings;
+        Ok(match self.action {
+            BulkActionName::AddTeams => BulkAction::AddTeams(groups()),
+            BulkActionName::RemoveTeams => BulkAction::RemoveTeams(groups()),
+            BulkActionName::SetTeams => BulkAction::SetTeams(groups()),
+            BulkActionName::SetRoles => {
+                let mut roles = Vec::new();
+                let mut errors = Vec::new();
+                for (i, r) in self.roles.iter().flatten().enumerate() {
+                    match Key::parse(&r.key) {
+                        Ok(key) => roles.push(RoleAssignment { key, scope: r.scope.map(GroupId::from_uuid) }),
+                        Err(e) => errors.push(FieldError::invalid(format!("roles[{i}].key"), &e)),
+                    }
+                }
+                if !errors.is_empty() {
+                    return Err(ServiceError::Validation(errors));
+                }
+                BulkAction::SetRoles(roles)
+            }
+            BulkActionName::AssignLicenses => BulkAction::AssignLicenses(products()?),
+            BulkActionName::UnassignLicenses => BulkAction::UnassignLicenses(products()?),
+            BulkActionName::SetFlowEnabled => {
+                settings(SettingsPatch { flow_enabled: self.flow_enabled, ..SettingsPatch::default() })
+            }
+            BulkActionName::SetEmailThrottle => settings(SettingsPatch {
+                email_throttle_max_per_day: self.email_throttle_max_per_day,
+                ..SettingsPatch::default()
+            }),
+            BulkActionName::SetCallRecording => {
+                settings(SettingsPatch { call_recording: self.call_recording, ..SettingsPatch::default() })
+            }
+            BulkActionName::SetEmailSync => {
+                settings(SettingsPatch { email_sync: self.email_sync, ..SettingsPatch::default() })
+            }
+            BulkActionName::SetCalendarSync => {
+                settings(SettingsPatch { calendar_sync: self.calendar_sync, ..SettingsPatch::default() })
+            }
+            BulkActionName::DeprovisionDialerNumbers => BulkAction::DeprovisionDialerNumbers,
+            BulkActionName::CheckConnectionStatus => BulkAction::CheckConnectionStatus,
+        })
+    }
+}
+
+/// The outcome for one user.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BulkOutcomeBody {
+    pub user_id: Uuid,
+    /// `ok`, or the error code that refused this user (`seat_limit_reached`, `not_found`, …).
+    pub status: String,
+    /// Why, for a refused user.
+    pub message: Option<String>,
+    /// For license actions: what changed (or would change) for this user.
+    pub licenses: Option<LicenseChangeBody>,
+    /// For `check_connection_status`: the CRM's answer; `null` when not linked or not found.
+    pub crm_active: Option<bool>,
+}
+
+impl From<BulkOutcome> for BulkOutcomeBody {
+    fn from(o: BulkOutcome) -> Self {
+        Self {
+            user_id: o.user_id.as_uuid(),
+            status: o.status,
+            message: o.message,
+            licenses: o.licenses.map(LicenseChangeBody::from),
+            crm_active: o.crm_active,
+        }
+    }
+}
+
+/// Seats of one product.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SeatCountBody {
+    pub product: String,
+    pub seats_total: u32,
+    pub seats_used: u32,
+    pub seats_available: u32,
+}
+
+impl From<SeatCount> for SeatCountBody {
+    fn from(c: SeatCount) -> Self {
+        Self {
+            product: c.product.as_str().to_owned(),
+            seats_total: c.seats_total,
+            seats_used: c.seats_used,
+            seats_available: c.seats_available,
+        }
+    }
+}
+
+/// `POST /users/bulk` answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BulkUsersResponse {
+    /// Whether the changes were written: false for a dry run, and for an atomic request with a
+    /// refused user.
+    pub applied: bool,
+    pub outcomes: Vec<BulkOutcomeBody>,
+    /// Seats per product before the request, and after it (as they would be, for a dry run or
+    /// a refused atomic request).
+    pub seats_before: Vec<SeatCountBody>,
+    pub seats_after: Vec<SeatCountBody>,
+}
+
+impl From<BulkResult> for BulkUsersResponse {
+    fn from(r: BulkResult) -> Self {
+        Self {
+            applied: r.applied,
+            outcomes: r.outcomes.into_iter().map(BulkOutcomeBody::from).collect(),
+            seats_before: r.seats_before.into_iter().map(SeatCountBody::from).collect(),
+            seats_after: r.seats_after.into_iter().map(SeatCountBody::from).collect(),
+        }
+    }
+}
+
+/// The selection: ids, or the filter as a Users-table query.
+async fn selection(state: &AppState, auth: &Authenticated, body: &BulkUsersRequest) -> ApiResult<BulkSelection> {
+    match (&body.user_ids, &body.filter) {
+        (Some(ids), None) => {
+            Ok(BulkSelection::Ids(ids.iter().map(|id| roster_domain::ids::UserId::from_uuid(*id)).collect()))
+        }
+        (None, Some(f)) => {
+            let mut query = UserQuery::new(auth.actor.org_id());
+            query.statuses = parse_statuses(Some(&f.status.join(",")))?;
+            query.q = f.q.clone().filter(|q| !q.trim().is_empty());
+            query.group = f.group.map(GroupId::from_uuid);
+            query.product = f.product.as_deref().map(parse_product_filter).transpose()?;
+            query.created_from = f.created_from.as_deref().map(|t| parse_time("created_from", t)).transpose()?;
+            query.created_to = f.created_to.as_deref().map(|t| parse_time("created_to", t)).transpose()?;
+            if let Some(role) = f.role.as_deref() {
+                query.role = Some(resolve_role(state, auth, role).await?);
+            }
+            Ok(BulkSelection::Filter(Box::new(query)))
+        }
+        (Some(_), Some(_)) => Err(ServiceError::Validation(vec![FieldError::new(
+            "filter",
+            "conflicting",
+            "select by user_ids or by filter, not both",
+        )])
+        .into()),
+        (None, None) => Err(ServiceError::Validation(vec![FieldError::required("user_ids")]).into()),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/users/bulk", tag = "users",
+    request_body = BulkUsersRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (see decision 0017)")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "One outcome per selected user; `applied` says whether anything was written", body = BulkUsersResponse),
+        (status = 403, description = "`forbidden`: a selection by filter needs `manage_users`; per-user refusals are outcomes", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = Problem),
+        (status = 422, description = "`validation_failed`: no selection, both selections, a missing or unexpected argument, an unknown role or product, no CRM directory for `check_connection_status`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Applies a bulk action to a selection of users: one outcome per user; `atomic` makes it all
+/// or nothing; `dry_run` reports without writing.
+pub async fn bulk_users(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<BulkUsersRequest>,
+) -> ApiResult<Json<BulkUsersResponse>> {
+    let action = body.action()?;
+    let selection = selection(&state, &auth, &body).await?;
+    let request = BulkRequest { selection, action, atomic: body.atomic, dry_run: body.dry_run };
+    let result = state.services.bulk_update(&auth.actor, request).await?;
+    Ok(Json(BulkUsersResponse::from(result)))
+}
