@@ -16,10 +16,10 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::SESSION_COOKIE;
 use crate::problem::{Problem, ProblemField};
 use crate::routes::{
-    api_keys, audit, connections, flows, groups, impersonation, org, roles, saved_views, service, session, users,
-    users_bulk, users_export,
+    api_keys, audit, connections, flows, groups, impersonation, org, roles, saved_views, scheduled, service, session,
+    users, users_bulk, users_export,
 };
-use crate::wire::{LicenseChangeBody, RoleGrantBody, UserBody, UserList, UserSummary};
+use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBody, UserList, UserSummary};
 
 /// The API's document.
 #[derive(Debug, OpenApi)]
@@ -43,9 +43,10 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, UserBody, UserList, UserSumm
         api_keys::list_api_keys, api_keys::create_api_key, api_keys::revoke_api_key,
         impersonation::start_impersonation, impersonation::stop_impersonation,
         saved_views::list_saved_views, saved_views::create_saved_view, saved_views::delete_saved_view,
+        scheduled::schedule_change, scheduled::cancel_scheduled_change,
     ),
     components(
-        schemas(Problem, ProblemField, UserBody, UserSummary, UserList, RoleGrantBody, LicenseChangeBody,
+        schemas(Problem, ProblemField, UserBody, UserSummary, UserList, RoleGrantBody, LicenseChangeBody, ScheduledChangeBody,
             audit::AuditEventBody, audit::AuditList),
         responses(Problem),
     ),

@@ -1,5 +1,8 @@
 //! Pagination of every list (SPEC §10): keyset (`cursor` + `limit` ≤ 200, default 50) for API
 //! clients, or `page` + `per_page` ∈ {10, 25, 50} with a total for the console — never both.
+//! Page numbers reach the first [`MAX_PAGE_ROWS`] rows; past them a list is walked by cursor
+//! (an `OFFSET` reads and drops every row before the page: at a million users page 10,000 took
+//! seconds in `cargo xtask bench db`, a cursor page milliseconds — decision 0020).
 //!
 //! A cursor is opaque to clients: base64url of a small JSON document holding the sort it was
 //! made for and the position. A cursor that does not decode, or was made for another sort, is a
@@ -18,6 +21,8 @@ pub const MAX_LIMIT: u32 = 200;
 pub const DEFAULT_LIMIT: u32 = 50;
 /// The page sizes of the console.
 pub const PAGE_SIZES: [u32; 3] = [10, 25, 50];
+/// The deepest row page-number paging reaches (page 200 of 50, page 1,000 of 10).
+pub const MAX_PAGE_ROWS: u64 = 10_000;
 
 /// How a list was asked to be paged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +57,16 @@ pub fn paging<P: DeserializeOwned>(
         let page = page.unwrap_or(1);
         if page == 0 {
             return Err(ApiError::bad_request("page", "out_of_range", "pages are numbered from 1"));
+        }
+        if u64::from(page) * u64::from(per_page) > MAX_PAGE_ROWS {
+            return Err(ApiError::bad_request(
+                "page",
+                "out_of_range",
+                format!(
+                    "page numbers reach the first {MAX_PAGE_ROWS} rows (page {} of {per_page}); walk further with cursor and limit",
+                    MAX_PAGE_ROWS / u64::from(per_page)
+                ),
+            ));
         }
         return Ok(Paging::Page { page, per_page });
     }
@@ -107,5 +122,20 @@ mod tests {
         assert!(paging::<u8>(None, None, Some(1), Some(20), "").is_err());
         assert!(paging::<u8>(Some(10), None, Some(1), None, "").is_err());
         assert_eq!(paging::<u8>(None, None, Some(2), Some(50), "").unwrap(), Paging::Page { page: 2, per_page: 50 });
+    }
+
+    #[test]
+    fn page_numbers_reach_the_first_ten_thousand_rows_only() {
+        assert_eq!(
+            paging::<u8>(None, None, Some(200), Some(50), "").unwrap(),
+            Paging::Page { page: 200, per_page: 50 }
+        );
+        assert_eq!(
+            paging::<u8>(None, None, Some(1000), Some(10), "").unwrap(),
+            Paging::Page { page: 1000, per_page: 10 }
+        );
+        assert!(paging::<u8>(None, None, Some(201), Some(50), "").is_err());
+        assert!(paging::<u8>(None, None, Some(1001), Some(10), "").is_err());
+        assert!(paging::<u8>(None, None, Some(u32::MAX), Some(50), "").is_err(), "no overflow");
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use roster_domain::scheduling::{ScheduleState, ScheduledAction, ScheduledChange};
 use roster_domain::services::{LicenseChange, UserDetails};
 use roster_domain::user::{Status, User};
 use roster_domain::values::{Key, ValueError};
@@ -91,6 +92,49 @@ pub struct UserBody {
     pub extra_permissions: Vec<String>,
     /// Groups whose records the user may see besides their memberships (§5).
     pub group_access: Vec<Uuid>,
+    /// Deactivations and license removals waiting for their time (§3.1), soonest first.
+    pub scheduled: Vec<ScheduledChangeBody>,
+}
+
+/// A deactivation or license removal set for a future time (§3.1 "Scheduled changes").
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScheduledChangeBody {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// `deactivate` or `remove_license`.
+    pub action: String,
+    /// The product removed, for `remove_license`.
+    pub product: Option<String>,
+    pub effective_at: String,
+    /// `pending`, `applied`, `cancelled` or `failed`.
+    pub state: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: String,
+}
+
+impl From<&ScheduledChange> for ScheduledChangeBody {
+    fn from(c: &ScheduledChange) -> Self {
+        let (action, product) = match &c.action {
+            ScheduledAction::Deactivate => ("deactivate", None),
+            ScheduledAction::RemoveLicense(p) => ("remove_license", Some(p.as_str().to_owned())),
+        };
+        let state = match &c.state {
+            ScheduleState::Pending => "pending",
+            ScheduleState::Applied { .. } => "applied",
+            ScheduleState::Cancelled { .. } => "cancelled",
+            ScheduleState::Failed { .. } => "failed",
+        };
+        Self {
+            id: c.id.as_uuid(),
+            user_id: c.user_id.as_uuid(),
+            action: action.to_owned(),
+            product,
+            effective_at: rfc3339(c.effective_at),
+            state: state.to_owned(),
+            created_by: c.created_by.map(|u| u.as_uuid()),
+            created_at: rfc3339(c.created_at),
+        }
+    }
 }
 
 impl From<UserDetails> for UserBody {
@@ -110,6 +154,7 @@ impl From<UserDetails> for UserBody {
             settings: serde_json::to_value(&d.user.settings).unwrap_or(serde_json::Value::Null),
             extra_permissions: d.user.extra_permissions.iter().map(|p| p.as_str().to_owned()).collect(),
             group_access: d.user.group_access.iter().map(|g| g.as_uuid()).collect(),
+            scheduled: d.scheduled.iter().map(ScheduledChangeBody::from).collect(),
         }
     }
 }
@@ -126,7 +171,8 @@ fn wire_name(value: &impl Serialize) -> String {
 /// page-number paging.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserList {
-    pub items: Vec<UserSummary>,
+    /// The rows, each with its derived status, products, current groups and pending changes.
+    pub items: Vec<UserBody>,
     pub next_cursor: Option<String>,
     pub total: Option<u64>,
 }

@@ -44,6 +44,24 @@ pub(crate) fn id(uuid: Uuid) -> Value {
     uuid.into()
 }
 
+/// The most ids one `IN (…)` list names (SQLite allows 32,766 parameters, PostgreSQL 65,535).
+pub(crate) const IN_LIST_CHUNK: usize = 500;
+
+/// `ids` without repeats, in order, cut into `IN (…)` lists of at most [`IN_LIST_CHUNK`]: for
+/// each, the marks (`?, ?, …`) and the values `[org, ids…]` of `WHERE org_id = ? AND … IN (…)`.
+pub(crate) fn org_and_id_lists(org: Uuid, ids: impl IntoIterator<Item = Uuid>) -> Vec<(String, Vec<Value>)> {
+    let wanted: Vec<Uuid> = ids.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    wanted
+        .chunks(IN_LIST_CHUNK)
+        .map(|chunk| {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut values = vec![id(org)];
+            values.extend(chunk.iter().map(|u| id(*u)));
+            (marks, values)
+        })
+        .collect()
+}
+
 /// A time parameter in the engine's representation.
 ///
 /// # Errors

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::SeaOrmTx;
-use super::convert::{corrupt, count, get, get_id, get_opt_time, get_time, id, opt_time, time};
+use super::convert::{corrupt, count, get, get_id, get_opt_time, get_time, id, opt_time, org_and_id_lists, time};
 use super::errors;
 
 type R<T> = Result<T, StoreError>;
@@ -109,6 +109,17 @@ impl ScheduleRepository for SeaOrmTx {
             vec![id(org.as_uuid()), id(user.as_uuid())],
         )
         .await
+    }
+
+    async fn pending_scheduled_for_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<ScheduledChange>> {
+        let mut out = Vec::new();
+        for (marks, values) in org_and_id_lists(org.as_uuid(), users.iter().map(|u| u.as_uuid())) {
+            let filter = format!(
+                "WHERE org_id = ? AND user_id IN ({marks}) AND state = 'pending' ORDER BY user_id, effective_at, id"
+            );
+            out.extend(self.select_changes(&filter, values).await?);
+        }
+        Ok(out)
     }
 
     async fn due_scheduled(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<ScheduledChange>> {

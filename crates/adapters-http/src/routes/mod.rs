@@ -10,6 +10,7 @@ pub mod audit;
 pub mod impersonation;
 pub mod org;
 pub mod saved_views;
+pub mod scheduled;
 pub mod service;
 pub mod session;
 pub mod users;
@@ -100,5 +101,6 @@ pub fn table() -> RouteTable {
     let table = org::routes(table);
     let table = api_keys::routes(table);
     let table = impersonation::routes(table);
+    let table = scheduled::routes(table);
     saved_views::routes(table)
 }

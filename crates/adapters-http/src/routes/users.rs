@@ -24,7 +24,7 @@ use crate::extract::{ApiJson, ApiQuery, IfMatch, etag};
 use crate::pagination::{Paging, encode_cursor, paging};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-use crate::wire::{LicenseChangeBody, UserBody, UserList, UserSummary, check, ok, parse, parse_keys, parse_opt};
+use crate::wire::{LicenseChangeBody, UserBody, UserList, check, ok, parse, parse_keys, parse_opt};
 
 /// Registers the users routes.
 pub(crate) fn routes(table: RouteTable) -> RouteTable {
@@ -107,7 +107,7 @@ pub async fn list_users(
     }
     let page = state.services.list_users(&auth.actor, query).await?;
     Ok(axum::Json(UserList {
-        items: page.items.iter().map(UserSummary::from).collect(),
+        items: page.items.into_iter().map(UserBody::from).collect(),
         next_cursor: page.next_cursor.map(|c| encode_cursor(&sort_key, &c)),
         total: page.total,
     }))

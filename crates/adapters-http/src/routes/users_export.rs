@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::response::Response;
 use roster_domain::ids::{GroupId, RoleId, UserId};
+use roster_domain::scheduling::ScheduledAction;
 use roster_domain::services::EXPORT_IDS_PAGE;
-use roster_domain::user::User;
+use roster_domain::services::UserDetails;
+use roster_domain::user::Status;
 use roster_domain::users_query::{UserCursor, UserPaging, UserQuery};
+use roster_domain::values::Key;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -54,11 +57,16 @@ pub struct ExportUsersParams {
 const MAX_SELECTED: usize = 2_000;
 
 /// The columns of the export, in order.
-const USER_COLUMNS: [&str; 20] = [
+const USER_COLUMNS: [&str; 25] = [
     "id",
     "email",
     "first_name",
     "last_name",
+    "status",
+    "inactive_reasons",
+    "products",
+    "groups",
+    "scheduled",
     "phone",
     "nicknames",
     "crm_id",
@@ -84,18 +92,48 @@ fn wire_name(value: &impl serde::Serialize) -> String {
     }
 }
 
-/// One row; role keys come from `roles` (ids of roles deleted since are written as ids).
-fn user_row(u: &User, roles: &BTreeMap<RoleId, String>) -> Vec<String> {
+/// The names the rows refer to by id: role keys and group names (a deleted role or group
+/// is written as its id).
+#[derive(Debug, Clone, Default)]
+struct Names {
+    roles: BTreeMap<RoleId, String>,
+    groups: BTreeMap<GroupId, String>,
+}
+
+impl Names {
+    fn role(&self, id: RoleId) -> String {
+        self.roles.get(&id).cloned().unwrap_or_else(|| id.to_string())
+    }
+
+    fn group(&self, id: GroupId) -> String {
+        self.groups.get(&id).cloned().unwrap_or_else(|| id.to_string())
+    }
+}
+
+/// One row: the user's columns as `GET /users` shows them, lists joined with `; `.
+fn user_row(d: &UserDetails, names: &Names) -> Vec<String> {
+    let u = &d.user;
     let opt = |v: Option<&str>| v.unwrap_or("").to_owned();
     let role_names: Vec<String> = u
         .roles
         .iter()
-        .map(|g| {
-            let name = roles.get(&g.role_id).cloned().unwrap_or_else(|| g.role_id.to_string());
-            match g.scope {
-                Some(scope) => format!("{name}@{scope}"),
-                None => name,
-            }
+        .map(|g| match g.scope {
+            Some(scope) => format!("{}@{}", names.role(g.role_id), names.group(scope)),
+            None => names.role(g.role_id),
+        })
+        .collect();
+    let inactive_reasons: Vec<String> = match &d.status {
+        Status::Inactive(reasons) => reasons.iter().map(wire_name).collect(),
+        _ => Vec::new(),
+    };
+    let products: Vec<&str> = d.products.iter().map(Key::as_str).collect();
+    let groups: Vec<String> = d.groups.iter().map(|g| names.group(*g)).collect();
+    let scheduled: Vec<String> = d
+        .scheduled
+        .iter()
+        .map(|c| match &c.action {
+            ScheduledAction::Deactivate => format!("deactivate {}", rfc3339(c.effective_at)),
+            ScheduledAction::RemoveLicense(p) => format!("remove {} {}", p.as_str(), rfc3339(c.effective_at)),
         })
         .collect();
     let nicknames: Vec<&str> = u.nicknames.iter().map(|n| n.as_str()).collect();
@@ -104,6 +142,11 @@ fn user_row(u: &User, roles: &BTreeMap<RoleId, String>) -> Vec<String> {
         u.email.as_str().to_owned(),
         u.first_name.as_str().to_owned(),
         u.last_name.as_str().to_owned(),
+        wire_name(&d.status.kind()),
+        inactive_reasons.join("; "),
+        products.join("; "),
+        groups.join("; "),
+        scheduled.join("; "),
         opt(u.phone.as_ref().map(|p| p.as_str())),
         nicknames.join("; "),
         opt(u.crm_id.as_ref().map(|c| c.as_str())),
@@ -142,7 +185,7 @@ async fn users_page(
     state: AppState,
     auth: Authenticated,
     walk: Walk,
-    roles: BTreeMap<RoleId, String>,
+    names: Names,
     position: Position,
 ) -> ApiResult<Page<Position>> {
     match (walk, position) {
@@ -150,13 +193,13 @@ async fn users_page(
             let mut query = *query;
             query.paging = Some(UserPaging::Cursor { after, limit: EXPORT_PAGE });
             let page = state.services.export_users_page(&auth.actor, query).await?;
-            let rows = page.items.iter().map(|u| user_row(u, &roles)).collect();
+            let rows = page.items.iter().map(|u| user_row(u, &names)).collect();
             Ok((rows, page.next_cursor.map(|c| Position::After(Some(c)))))
         }
         (Walk::Ids(ids), Position::Chunk(start)) => {
             let end = (start + EXPORT_IDS_PAGE).min(ids.len());
             let users = state.services.export_users_by_ids(&auth.actor, &ids[start..end]).await?;
-            let rows = users.iter().map(|u| user_row(u, &roles)).collect();
+            let rows = users.iter().map(|u| user_row(u, &names)).collect();
             Ok((rows, (end < ids.len()).then_some(Position::Chunk(end))))
         }
         _ => Err(ApiError::internal("an export position does not fit its walk")),
@@ -235,14 +278,28 @@ pub async fn export_users(
             Walk::Filter(Box::new(query))
         }
     };
-    let roles: BTreeMap<RoleId, String> =
-        state.services.list_roles(&auth.actor).await?.into_iter().map(|r| (r.id, r.key.as_str().to_owned())).collect();
+    let names = Names {
+        roles: state
+            .services
+            .list_roles(&auth.actor)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.key.as_str().to_owned()))
+            .collect(),
+        groups: state
+            .services
+            .list_groups(&auth.actor)
+            .await?
+            .into_iter()
+            .map(|g| (g.id, g.name.as_str().to_owned()))
+            .collect(),
+    };
     let start = match walk {
         Walk::Filter(_) => Position::After(None),
         Walk::Ids(_) => Position::Chunk(0),
     };
-    let first = users_page(state.clone(), auth.clone(), walk.clone(), roles.clone(), start).await?;
+    let first = users_page(state.clone(), auth.clone(), walk.clone(), names.clone(), start).await?;
     Ok(csv_export::stream("users.csv", &USER_COLUMNS, first, move |position| {
-        users_page(state.clone(), auth.clone(), walk.clone(), roles.clone(), position)
+        users_page(state.clone(), auth.clone(), walk.clone(), names.clone(), position)
     }))
 }

@@ -56,6 +56,8 @@ async fn bad_bodies_and_parameters_are_problems_and_change_nothing() {
         for (query, field) in [
             ("cursor=not-a-cursor", "cursor"),
             ("per_page=20", "per_page"),
+            ("page=201&per_page=50", "page"),
+            ("page=0", "page"),
             ("limit=0", "limit"),
             ("limit=201", "limit"),
             ("limit=abc", "limit"),

@@ -15,6 +15,7 @@ mod metrics;
 mod org_settings;
 mod roles;
 mod saved_views;
+mod scheduled;
 mod tenants;
 mod tree_isolation;
 mod tree_support;

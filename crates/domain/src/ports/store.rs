@@ -310,6 +310,9 @@ pub trait LicenseRepository: Send {
     async fn return_seats(&mut self, org: OrgId, product: &Key, n: u32) -> R<SeatPool>;
     /// The user's assignments, by product.
     async fn licenses_of(&mut self, org: OrgId, user: UserId) -> R<Vec<LicenseAssignment>>;
+    /// The assignments of each of `users` (a page of the Users table), by user, then product;
+    /// ids without assignments, unknown ids and repeats add nothing.
+    async fn licenses_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<LicenseAssignment>>;
     /// Every assignment of the organization (reconciliation and billing reports), by user, then
     /// product.
     async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>>;
@@ -358,6 +361,9 @@ pub trait GroupRepository: Send {
     async fn update_group(&mut self, group: &Group) -> R<()>;
     /// The whole membership history of a user, in no particular order.
     async fn memberships_of(&mut self, org: OrgId, user: UserId) -> R<Vec<Membership>>;
+    /// The open (current) memberships of each of `users` (a page of the Users table), by user,
+    /// then group; the groups may be deleted (the caller filters with the tree).
+    async fn current_memberships_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<Membership>>;
     /// Users with a current (open) membership in the group, in id order.
     async fn current_members(&mut self, org: OrgId, group: GroupId) -> R<Vec<UserId>>;
     /// Needs the group and the user. The caller keeps at most one open membership per group and
@@ -438,6 +444,9 @@ pub trait ScheduleRepository: Send {
     async fn insert_scheduled(&mut self, change: &ScheduledChange) -> R<()>;
     /// The user's changes in every state, by `effective_at`, then id.
     async fn scheduled_for_user(&mut self, org: OrgId, user: UserId) -> R<Vec<ScheduledChange>>;
+    /// The pending changes of each of `users` (a page of the Users table), by user, then
+    /// `effective_at`, then id.
+    async fn pending_scheduled_for_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<ScheduledChange>>;
     /// Pending changes of every organization whose time has come (`effective_at <= now`),
     /// oldest first (by `effective_at`, then id), at most `limit`.
     async fn due_scheduled(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<ScheduledChange>>;

@@ -11,11 +11,11 @@ use crate::audit::{AuditEvent, AuditQuery};
 use crate::error::ServiceResult;
 use crate::ids::UserId;
 use crate::roles::Permission;
-use crate::user::User;
-use crate::users_query::{UserPage, UserQuery};
+use crate::users_query::UserQuery;
 
 use super::Services;
 use super::support::load_org;
+use super::users::{UserDetails, UserDetailsPage, details_of_page};
 
 /// The most ids one page of an export by ids may name.
 pub const EXPORT_IDS_PAGE: usize = 1_000;
@@ -26,14 +26,9 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_users` and `export_data`.
-    pub async fn export_users_page(&self, actor: &Actor, mut query: UserQuery) -> ServiceResult<UserPage> {
-        actor.require(Permission::ManageUsers)?;
+    pub async fn export_users_page(&self, actor: &Actor, query: UserQuery) -> ServiceResult<UserDetailsPage> {
         actor.require(Permission::ExportData)?;
-        let mut tx = self.begin_read().await?;
-        let org = load_org(&mut *tx, actor.org_id()).await?;
-        query.org_id = org.id;
-        query.in_trial = org.in_trial(self.now());
-        Ok(tx.list_users(&query).await?)
+        self.list_users(actor, query).await
     }
 
     /// The live (not deleted) users of the actor's organization among `ids`, in id order; ids
@@ -42,7 +37,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_users` and `export_data`; `validation_failed` for too many ids.
-    pub async fn export_users_by_ids(&self, actor: &Actor, ids: &[UserId]) -> ServiceResult<Vec<User>> {
+    pub async fn export_users_by_ids(&self, actor: &Actor, ids: &[UserId]) -> ServiceResult<Vec<UserDetails>> {
         actor.require(Permission::ManageUsers)?;
         actor.require(Permission::ExportData)?;
         if ids.len() > EXPORT_IDS_PAGE {
@@ -53,8 +48,9 @@ impl Services {
             )]));
         }
         let mut tx = self.begin_read().await?;
-        let users = tx.users_by_ids(actor.org_id(), ids).await?;
-        Ok(users.into_iter().filter(|u| !u.is_deleted()).collect())
+        let org = load_org(&mut *tx, actor.org_id()).await?;
+        let users = tx.users_by_ids(org.id, ids).await?.into_iter().filter(|u| !u.is_deleted()).collect();
+        details_of_page(&mut *tx, &org, users, self.now()).await
     }
 
     /// One page of the audit log for an export, newest first (`query.before` is the keyset

@@ -47,7 +47,7 @@ pub use licenses::{BulkLicenses, BulkOp, LicenseChange};
 pub use mail::DeliveryReport;
 pub use orgs::{NewOrganization, ReconcileFinding};
 pub use roles::{NewRole, RolePatch};
-pub use users::{NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails};
+pub use users::{NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage};
 pub use webhook_delivery::WebhookReport;
 pub use webhooks::CreatedWebhook;
 

@@ -27,6 +27,10 @@ impl Services {
         effective_at: time::OffsetDateTime,
     ) -> ServiceResult<ScheduledChange> {
         let now = self.now();
+        // Kept to the microsecond, as every stored time is (PostgreSQL's precision), so that the
+        // answer and every later read show the same instant.
+        let effective_at =
+            effective_at.replace_nanosecond(effective_at.nanosecond() / 1_000 * 1_000).unwrap_or(effective_at);
         if effective_at <= now {
             return Err(ServiceError::Validation(vec![FieldError::new(
                 "effective_at",

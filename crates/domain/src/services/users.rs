@@ -1,7 +1,7 @@
 //! Users and their lifecycle: create, read, update, deactivate, reactivate, delete, restore,
 //! onboarding facts, roles and per-user grants, system inactivity (§3, §4.5, §5).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -9,8 +9,9 @@ use crate::actor::Actor;
 use crate::audit::{AuditTarget, Changes, TargetKind};
 use crate::catalog::Catalog;
 use crate::error::{FieldError, ServiceError, ServiceResult};
-use crate::groups::Membership;
+use crate::groups::{Membership, current_groups};
 use crate::ids::{GroupId, UserId};
+use crate::org::Organization;
 use crate::ports::{Tx, UserLookup};
 use crate::roles::{Permission, Role, RoleGrant};
 use crate::scheduling::ScheduledChange;
@@ -18,7 +19,7 @@ use crate::user::{
     CallRecording, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User, UserSettings,
     derive_status,
 };
-use crate::users_query::{UserPage, UserQuery};
+use crate::users_query::{UserCursor, UserQuery};
 use crate::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone};
 
 use super::Services;
@@ -212,13 +213,15 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_users`.
-    pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> ServiceResult<UserPage> {
+    pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> ServiceResult<UserDetailsPage> {
         actor.require(Permission::ManageUsers)?;
         let mut tx = self.begin_read().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;
         query.org_id = org.id;
         query.in_trial = org.in_trial(self.now());
-        Ok(tx.list_users(&query).await?)
+        let page = tx.list_users(&query).await?;
+        let items = details_of_page(&mut *tx, &org, page.items, self.now()).await?;
+        Ok(UserDetailsPage { items, next_cursor: page.next_cursor, total: page.total })
     }
 
     /// Changes profile fields and settings (`PATCH /users/{id}`), with `If-Match`.
@@ -634,6 +637,56 @@ impl Services {
         actor.require_over_user(Permission::ManageUsers, &groups)?;
         Ok(user)
     }
+}
+
+/// A page of the Users table: each row with its derived status, products, current groups and
+/// pending scheduled changes (§3.1, §10), as [`details_of`] gives them for one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDetailsPage {
+    pub items: Vec<UserDetails>,
+    /// As [`crate::users_query::UserPage::next_cursor`].
+    pub next_cursor: Option<UserCursor>,
+    /// As [`crate::users_query::UserPage::total`].
+    pub total: Option<u64>,
+}
+
+/// [`details_of`] for a page of users of `org`, with one read per kind of fact for the whole
+/// page (not one per user), in the page's order.
+pub(crate) async fn details_of_page(
+    tx: &mut dyn Tx,
+    org: &Organization,
+    users: Vec<User>,
+    now: time::OffsetDateTime,
+) -> ServiceResult<Vec<UserDetails>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+    let tree = load_tree(tx, org.id).await?;
+    let mut products: BTreeMap<UserId, BTreeSet<Key>> = BTreeMap::new();
+    for license in tx.licenses_of_users(org.id, &ids).await? {
+        products.entry(license.user_id).or_default().insert(license.product);
+    }
+    let mut memberships: BTreeMap<UserId, Vec<Membership>> = BTreeMap::new();
+    for membership in tx.current_memberships_of_users(org.id, &ids).await? {
+        memberships.entry(membership.user_id).or_default().push(membership);
+    }
+    let mut scheduled: BTreeMap<UserId, Vec<ScheduledChange>> = BTreeMap::new();
+    for change in tx.pending_scheduled_for_users(org.id, &ids).await? {
+        scheduled.entry(change.user_id).or_default().push(change);
+    }
+    let in_trial = org.in_trial(now);
+    let core = Catalog::core_key();
+    Ok(users
+        .into_iter()
+        .map(|user| {
+            let products = products.remove(&user.id).unwrap_or_default();
+            let groups = current_groups(&memberships.remove(&user.id).unwrap_or_default(), &tree);
+            let status = derive_status(&StatusFacts::of(&user, products.contains(&core), in_trial));
+            let scheduled = scheduled.remove(&user.id).unwrap_or_default();
+            UserDetails { user, status, products, groups, scheduled }
+        })
+        .collect())
 }
 
 /// The user with status, products, groups and scheduled changes.

@@ -726,6 +726,14 @@ impl LicenseRepository for MemoryTx {
         Ok(self.work.licenses.values().filter(|l| l.org_id == org && l.user_id == user).cloned().collect())
     }
 
+    async fn licenses_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<LicenseAssignment>> {
+        let wanted: BTreeSet<UserId> = users.iter().copied().collect();
+        let mut rows: Vec<LicenseAssignment> =
+            self.work.licenses.values().filter(|l| l.org_id == org && wanted.contains(&l.user_id)).cloned().collect();
+        rows.sort_by(|a, b| (a.user_id, &a.product).cmp(&(b.user_id, &b.product)));
+        Ok(rows)
+    }
+
     async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>> {
         Ok(self.work.licenses.values().filter(|l| l.org_id == org).cloned().collect())
     }
@@ -836,6 +844,19 @@ impl GroupRepository for MemoryTx {
 
     async fn memberships_of(&mut self, org: OrgId, user: UserId) -> R<Vec<Membership>> {
         Ok(self.work.memberships.iter().filter(|m| m.org_id == org && m.user_id == user).cloned().collect())
+    }
+
+    async fn current_memberships_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<Membership>> {
+        let wanted: BTreeSet<UserId> = users.iter().copied().collect();
+        let mut rows: Vec<Membership> = self
+            .work
+            .memberships
+            .iter()
+            .filter(|m| m.org_id == org && wanted.contains(&m.user_id) && m.is_current())
+            .cloned()
+            .collect();
+        rows.sort_by_key(|m| (m.user_id, m.group_id));
+        Ok(rows)
     }
 
     async fn current_members(&mut self, org: OrgId, group: GroupId) -> R<Vec<UserId>> {
@@ -1041,6 +1062,19 @@ impl ScheduleRepository for MemoryTx {
         let mut rows: Vec<ScheduledChange> =
             self.work.scheduled.values().filter(|s| s.org_id == org && s.user_id == user).cloned().collect();
         rows.sort_by_key(|s| (s.effective_at, s.id));
+        Ok(rows)
+    }
+
+    async fn pending_scheduled_for_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<ScheduledChange>> {
+        let wanted: BTreeSet<UserId> = users.iter().copied().collect();
+        let mut rows: Vec<ScheduledChange> = self
+            .work
+            .scheduled
+            .values()
+            .filter(|s| s.org_id == org && wanted.contains(&s.user_id) && s.is_pending())
+            .cloned()
+            .collect();
+        rows.sort_by_key(|s| (s.user_id, s.effective_at, s.id));
         Ok(rows)
     }
 

@@ -341,7 +341,7 @@ async fn the_users_table_filters_by_a_deleted_group_with_the_members_it_had_when
     let mut query = roster_domain::users_query::UserQuery::new(w.org.id);
     query.group = Some(sales);
     let page = w.services.list_users(&admin, query).await.expect("lists");
-    assert_eq!(page.items.iter().map(|u| u.id).collect::<Vec<_>>(), [ann]);
+    assert_eq!(page.items.iter().map(|u| u.user.id).collect::<Vec<_>>(), [ann]);
 }
 
 #[tokio::test]

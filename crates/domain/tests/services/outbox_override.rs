@@ -192,6 +192,9 @@ impl LicenseRepository for OverrideTx {
     async fn licenses_of(&mut self, org: OrgId, user: UserId) -> R<Vec<LicenseAssignment>> {
         self.inner.licenses_of(org, user).await
     }
+    async fn licenses_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<LicenseAssignment>> {
+        self.inner.licenses_of_users(org, users).await
+    }
     async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>> {
         self.inner.all_licenses(org).await
     }
@@ -250,6 +253,9 @@ impl GroupRepository for OverrideTx {
     }
     async fn memberships_of(&mut self, org: OrgId, user: UserId) -> R<Vec<Membership>> {
         self.inner.memberships_of(org, user).await
+    }
+    async fn current_memberships_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<Membership>> {
+        self.inner.current_memberships_of_users(org, users).await
     }
     async fn current_members(&mut self, org: OrgId, group: GroupId) -> R<Vec<UserId>> {
         self.inner.current_members(org, group).await
@@ -346,6 +352,9 @@ impl ScheduleRepository for OverrideTx {
     }
     async fn scheduled_for_user(&mut self, org: OrgId, user: UserId) -> R<Vec<ScheduledChange>> {
         self.inner.scheduled_for_user(org, user).await
+    }
+    async fn pending_scheduled_for_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<ScheduledChange>> {
+        self.inner.pending_scheduled_for_users(org, users).await
     }
     async fn due_scheduled(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<ScheduledChange>> {
         self.inner.due_scheduled(now, limit).await

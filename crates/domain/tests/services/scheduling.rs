@@ -159,3 +159,17 @@ async fn an_admin_cannot_schedule_their_own_deactivation() {
     );
     assert_eq!(err.code(), ErrorCode::SelfDeactivation);
 }
+
+#[tokio::test]
+async fn a_scheduled_time_is_kept_to_the_microsecond_as_every_stored_time() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    let asked = T0 + Duration::days(2) + Duration::nanoseconds(123_456_789);
+    let change = w
+        .services
+        .schedule_change(&w.admin_actor().await, ann, ScheduledAction::Deactivate, asked)
+        .await
+        .expect("schedules");
+    assert_eq!(change.effective_at, T0 + Duration::days(2) + Duration::microseconds(123_456));
+    assert_eq!(w.details(ann).await.scheduled, [change], "the answer is what is stored");
+}

@@ -61,7 +61,7 @@ async fn admins_see_signed_up_users_appear_in_the_users_table() {
     open_signup(&w, &["acme.test"]).await;
     let user = w.services.sign_up(request(&w, "sam@acme.test")).await.expect("signs up");
     let page = w.services.list_users(&w.admin_actor().await, UserQuery::new(w.org.id)).await.expect("lists");
-    assert!(page.items.iter().any(|u| u.id == user));
+    assert!(page.items.iter().any(|u| u.user.id == user));
     let event = w.events_named("user.signed_up").await.pop().expect("audited");
     assert_eq!((event.actor_id, event.source), (Some(user), Source::Api));
 }

@@ -198,7 +198,7 @@ async fn a_member_of_one_organization_never_sees_another_organizations_rows() {
     let admin = t.a.admin_actor().await;
     let s = &t.a.services;
     let users = s.list_users(&admin, UserQuery::new(t.b.org.id)).await.expect("lists").items;
-    assert!(users.iter().all(|u| u.org_id == t.a.org.id), "the organization comes from the actor, not the query");
+    assert!(users.iter().all(|u| u.user.org_id == t.a.org.id), "the organization comes from the actor, not the query");
     assert_eq!(users.len(), 1);
     assert!(s.list_groups(&admin).await.expect("lists").iter().all(|g| g.org_id == t.a.org.id));
     assert!(s.list_connections(&admin, None, None, 200).await.expect("lists").is_empty());

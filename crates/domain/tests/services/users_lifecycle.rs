@@ -201,7 +201,8 @@ async fn the_users_table_filters_by_status() {
     let mut query = UserQuery::new(w.org.id);
     query.statuses = [StatusKind::Deactivated].into();
     let page = w.services.list_users(&w.admin_actor().await, query).await.expect("lists");
-    assert_eq!(page.items.iter().map(|u| u.id).collect::<Vec<_>>(), [bob]);
+    assert_eq!(page.items.iter().map(|u| u.user.id).collect::<Vec<_>>(), [bob]);
+    assert_eq!(page.items[0].status.kind(), StatusKind::Deactivated, "the row carries the derived status");
 }
 
 // ---- status ---------------------------------------------------------------------------------
@@ -533,4 +534,59 @@ async fn only_user_managers_set_a_system_reason_for_inactivity() {
     let err =
         failure(w.services.set_inactive_reason(&w.actor(bob).await, ann, InactiveReason::AccountFailure, true).await);
     assert_eq!(err.code(), ErrorCode::Forbidden);
+}
+
+/// Every row of the Users page carries what the user's own page shows: the derived status,
+/// products, current groups (not a deleted one) and pending changes (not a cancelled one).
+#[tokio::test]
+async fn every_row_of_the_users_page_is_the_users_details() {
+    use roster_domain::scheduling::ScheduledAction;
+    use roster_domain::users_query::UserPaging;
+
+    let w = World::new().await;
+    let sales = w.group("Sales", None).await;
+    let east = w.group("East", Some(sales)).await;
+    let gone = w.group("Gone", None).await;
+    let ann = w.member("ann", &["standard"], &[sales, gone]).await;
+    let bob = w.member("bob", &["operations"], &[east]).await;
+    let cy = w.member("cy", &["standard"], &[]).await;
+    w.assign(ann, &["core", "flow"]).await;
+    w.assign(bob, &["core"]).await;
+    let admin = w.admin_actor().await;
+    w.services.delete_group(&admin, gone, false).await.expect("deletes");
+    let later = roster_domain::ports::Clock::now(&w.clock) + Duration::days(3);
+    w.services
+        .schedule_change(&admin, ann, ScheduledAction::RemoveLicense(key("flow")), later)
+        .await
+        .expect("schedules");
+    let cancelled =
+        w.services.schedule_change(&admin, bob, ScheduledAction::Deactivate, later).await.expect("schedules");
+    w.services.cancel_scheduled(&admin, cancelled.id).await.expect("cancels");
+    w.services.deactivate_user(&admin, cy, None).await.expect("deactivates");
+
+    for paging in [UserPaging::Cursor { after: None, limit: 2 }, UserPaging::Page { page: 1, per_page: 10 }] {
+        let mut query = UserQuery::new(w.org.id);
+        query.paging = Some(paging);
+        let mut rows = w.services.list_users(&admin, query.clone()).await.expect("lists").items;
+        if let Some(UserPaging::Cursor { .. }) = query.paging {
+            let mut next = w.services.list_users(&admin, query.clone()).await.expect("lists").next_cursor;
+            while let Some(cursor) = next {
+                query.paging = Some(UserPaging::Cursor { after: Some(cursor), limit: 2 });
+                let page = w.services.list_users(&admin, query.clone()).await.expect("lists");
+                rows.extend(page.items);
+                next = page.next_cursor;
+            }
+        }
+        assert_eq!(rows.len(), 4, "the admin, ann, bob and cy");
+        for row in &rows {
+            assert_eq!(row, &w.details(row.user.id).await, "{}", row.user.email.as_str());
+        }
+        let ann_row = rows.iter().find(|r| r.user.id == ann).expect("ann");
+        assert_eq!(ann_row.groups, BTreeSet::from([sales]), "a deleted group is not a current group");
+        assert_eq!(ann_row.products, keys(&["core", "flow"]));
+        assert_eq!(ann_row.scheduled.len(), 1);
+        let bob_row = rows.iter().find(|r| r.user.id == bob).expect("bob");
+        assert!(bob_row.scheduled.is_empty(), "a cancelled change is not shown");
+        assert_eq!(rows.iter().find(|r| r.user.id == cy).expect("cy").status, Status::Deactivated);
+    }
 }

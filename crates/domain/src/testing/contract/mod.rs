@@ -218,6 +218,7 @@ macro_rules! store_contract_tests {
             reads::a_read_transaction_reads_what_was_committed,
             reads::a_read_transaction_refuses_every_write_and_changes_nothing,
             reads::a_read_transaction_neither_waits_for_a_writer_nor_holds_one_up,
+            reads::a_page_of_users_gets_its_licenses_memberships_and_pending_changes_at_once,
             scoping::another_organizations_rows_are_neither_returned_nor_changed,
             orgs::organizations_are_found_by_id_and_slug_and_listed_in_id_order,
             orgs::an_org_update_needs_the_next_version_and_a_free_slug,
