@@ -5,9 +5,11 @@
 //! ([`queries`]: the product's adapter, the same SQL by hand through sqlx, and on SQLite through
 //! rusqlite), then the CRM import through the product's use case against a raw multi-row INSERT
 //! of the same rows ([`import`]). [`report`] prints the table and, with `--write-doc`, rewrites
-//! the generated section of `docs/PERFORMANCE.md`. `bench http` arrives with issue 4.
+//! the generated section of `docs/PERFORMANCE.md`. `bench http` ([`http`]) loads `roster serve`
+//! over HTTP against a minimal axum baseline.
 
 mod generate;
+mod http;
 mod import;
 mod queries;
 mod raw;
@@ -124,7 +126,9 @@ const OPTIMIZED_ENV: &str = "ROSTER_BENCH_OPTIMIZED";
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
-        Some("db") if cfg!(debug_assertions) && std::env::var_os(OPTIMIZED_ENV).is_none() => rerun_optimized(args),
+        Some("db" | "http") if cfg!(debug_assertions) && std::env::var_os(OPTIMIZED_ENV).is_none() => {
+            rerun_optimized(args)
+        }
         Some("db") => {
             let options = Options::parse(&args[1..])?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -134,10 +138,9 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                 .context("could not start the async runtime")?;
             runtime.block_on(bench_db(&options))
         }
-        Some("http") => {
-            Err(Failure::new(2, "`bench http` (the HTTP load benchmarks) arrives with issue 4".to_owned()).into())
-        }
-        _ => Err(usage("which benchmark? `db` (`http` arrives with issue 4)")),
+        Some("http") => http::run(&args[1..]),
+        Some("http-baseline") => http::run_baseline(&args[1..]),
+        _ => Err(usage("which benchmark? `db` or `http`")),
     }
 }
 

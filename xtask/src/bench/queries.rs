@@ -51,11 +51,11 @@ const USER_COLUMNS: &str = "u.org_id, u.id, u.email, u.first_name, u.last_name, 
 
 /// The status filter `active` by hand (§3.1 with no trial running): a member, no inactive reason,
 /// Core held, CRM and mailbox connected.
-const ACTIVE: &str = "u.deactivated_at IS NULL AND NOT u.invited AND u.inactive_reasons = 0 \
+pub(crate) const ACTIVE: &str = "u.deactivated_at IS NULL AND NOT u.invited AND u.inactive_reasons = 0 \
     AND u.crm_connected AND u.mailbox_connected \
     AND EXISTS (SELECT 1 FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id AND l.product = 'core')";
 
-const CONNECTION_COLUMNS: &str =
+pub(crate) const CONNECTION_COLUMNS: &str =
     "c.org_id, c.id, c.email, c.name, c.flow_id, c.inviter_id, c.via_api_key, c.user_token, c.created_at";
 
 /// One input of a Users query and the SQL that answers it by hand.
