@@ -226,7 +226,9 @@ pub async fn generate(services: &Services, spec: &DemoSpec, progress: &mut dyn F
 
     // Seat limits: what the people will hold and reserve, and 5% more (at least 5).
     let mut demand: BTreeMap<&'static str, u32> = BTreeMap::new();
-    let mut statuses: BTreeMap<&'static str, u32> = BTreeMap::from([("active", 1)]); // the admin
+    // The admin holds no license (§11: they can assign themself one), so they are inactive
+    // (`no_license`) like any member who never held Core.
+    let mut statuses: BTreeMap<&'static str, u32> = BTreeMap::from([("inactive", 1)]);
     for i in 1..spec.users {
         let p = generator.profile(i);
         *statuses.entry(p.status.name()).or_default() += 1;
