@@ -274,6 +274,29 @@ mod tests {
     }
 
     #[test]
+    fn the_operator_commands_parse_their_values_and_refuse_bad_ones_naming_the_argument() {
+        let cli = Cli::try_parse_from(["roster", "seats", "set", "--org", "acme", "core", "12", "--json"]).expect("valid");
+        let Command::Seats(SeatsCommand::Set(args)) = cli.command else { panic!("seats set") };
+        assert_eq!((args.org.as_str(), args.product.as_str(), args.seats, args.common.json), ("acme", "core", 12, true));
+        for (argv, named) in [
+            (vec!["seats", "set", "--org", "acme", "core", "-1"], "<SEATS>"),
+            (vec!["seats", "set", "--org", "ACME!", "core", "1"], "--org"),
+            (vec!["org", "create", "a"], "<SLUG>"),
+            (vec!["admin", "create", "--org", "acme", "--email", "nope"], "--email"),
+            (vec!["demo-data", "--users", "9"], "--users"),
+            (vec!["demo-data", "--users", "10", "--password", "short"], "--password"),
+        ] {
+            let error = Cli::try_parse_from(std::iter::once("roster").chain(argv.clone())).expect_err("refused").to_string();
+            assert!(error.contains(named), "{argv:?}: {error}");
+        }
+        let Command::DemoData(args) = Cli::try_parse_from(["roster", "demo-data", "--users", "10"]).expect("valid").command
+        else {
+            panic!("demo-data")
+        };
+        assert_eq!((args.org.as_str(), args.connections, args.seed), ("demo", None, 1));
+    }
+
+    #[test]
     fn mail_settings_default_to_the_file_drop_and_bad_ones_are_refused() {
         let Command::Serve(args) = Cli::try_parse_from(["roster", "serve"]).expect("valid").command else {
             panic!("serve")

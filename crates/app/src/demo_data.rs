@@ -353,6 +353,11 @@ const LAST_NAMES: [&str; 64] = [
 
 const AREA_CODES: [u16; 8] = [212, 312, 415, 617, 646, 702, 206, 303];
 
+/// `at` truncated to the microsecond, the precision both databases keep (and the clock's).
+fn whole_micros(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(at.nanosecond() / 1000 * 1000).unwrap_or(at)
+}
+
 fn capitalized(s: &str) -> String {
     let mut chars = s.chars();
     chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
@@ -476,7 +481,7 @@ impl Generator {
     /// users were invited in the last two weeks).
     fn slot(&self, i: u32) -> OffsetDateTime {
         let span = Duration::days(3 * 365);
-        self.now - span + span * (f64::from(i) / f64::from(self.n))
+        whole_micros(self.now - span + span * (f64::from(i) / f64::from(self.n)))
     }
 
     /// A time-ordered (UUIDv7) id at `at`: kind, four bytes of the organization's id and the
@@ -662,7 +667,7 @@ impl Generator {
     fn connection(&self, j: u32, m: u32) -> anyhow::Result<Connection> {
         let mut rng = Rng::new(self.seed ^ 0xC0FF_EE00 ^ u64::from(j).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let year = Duration::days(365);
-        let at = self.now - year + (year - Duration::minutes(1)) * (f64::from(j) / f64::from(m.max(1)));
+        let at = whole_micros(self.now - year + (year - Duration::minutes(1)) * (f64::from(j) / f64::from(m.max(1))));
         let (inviter, stamp) = loop {
             let k = 1 + u32::try_from(rng.below(usize::try_from(self.n - 1)?))?;
             let p = self.profile(k);

@@ -160,6 +160,29 @@ impl LicenseRepository for SeaOrmTx {
         self.select_licenses("WHERE org_id = ? ORDER BY user_id, product", vec![id(org.as_uuid())]).await
     }
 
+    async fn licenses_after(
+        &mut self,
+        org: OrgId,
+        after: Option<(UserId, Key)>,
+        limit: u32,
+    ) -> R<Vec<LicenseAssignment>> {
+        let limit = count(limit)?;
+        match after {
+            None => {
+                let values = vec![id(org.as_uuid()), limit];
+                self.select_licenses("WHERE org_id = ? ORDER BY user_id, product LIMIT ?", values).await
+            }
+            // The primary key (org_id, user_id, product) serves both branches as index ranges.
+            Some((user, product)) => {
+                let filter = "WHERE org_id = ? AND (user_id > ? OR (user_id = ? AND product > ?)) \
+                              ORDER BY user_id, product LIMIT ?";
+                let user = id(user.as_uuid());
+                let values = vec![id(org.as_uuid()), user.clone(), user, text(&product), limit];
+                self.select_licenses(filter, values).await
+            }
+        }
+    }
+
     async fn insert_license(&mut self, assignment: &LicenseAssignment) -> R<()> {
         let values = vec![
             id(assignment.org_id.as_uuid()),

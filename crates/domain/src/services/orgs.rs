@@ -1,7 +1,7 @@
 //! Organizations: creation by the operator, seat limits, settings, licenses and billing
 //! overviews, the audit log, and reconciliation (§2, §4.2, §4.4, §4.5, §9).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -14,7 +14,7 @@ use crate::groups::Group;
 use crate::ids::{OrgId, UserId};
 use crate::org::{OrgSettings, Organization, SettingsChange};
 use crate::roles::{BUILTIN_ROLES, Permission};
-use crate::seats::{BillingSummary, LicenseAssignment, SeatCount, SeatDrift, SeatPool, seat_drift};
+use crate::seats::{BillingSummary, SeatCount, SeatDrift, SeatPool, seat_drift};
 use crate::user::{InactiveReason, User};
 use crate::values::{GroupName, Key, Label, Slug};
 
@@ -310,8 +310,9 @@ impl Services {
     /// It runs in one transaction that first takes zero seats of every pool: `take_seats` is a
     /// conditional `UPDATE`, so on PostgreSQL each pool row stays locked until the end and no
     /// assignment, release or invite of the organization can commit between the count and the
-    /// repair (on SQLite the write transaction excludes them anyway). Assignments are read once;
-    /// their users are read 1,000 at a time.
+    /// repair (on SQLite the write transaction excludes them anyway). Assignments are read a page
+    /// of 2,000 at a time (`licenses_after`), with their users, so memory does not grow with the
+    /// organization.
     ///
     /// # Errors
     /// `forbidden` unless system.
@@ -324,27 +325,27 @@ impl Services {
         for pool in tx.seat_pools(org.id).await? {
             tx.take_seats(org.id, &pool.product, 0).await?;
         }
-        let licenses = tx.all_licenses(org.id).await?;
         let mut counted: BTreeMap<Key, u32> = BTreeMap::new();
-        for license in &licenses {
-            *counted.entry(license.product.clone()).or_default() += 1;
-        }
         for invite in tx.pending_invites(org.id).await? {
             for product in invite.products {
                 *counted.entry(product).or_default() += 1;
             }
         }
-        // By user (the port's order), so that each user's assignments are one run.
-        let per_user: Vec<&[LicenseAssignment]> = licenses.chunk_by(|a, b| a.user_id == b.user_id).collect();
         let mut findings = Vec::new();
-        for batch in per_user.chunks(RECONCILE_USERS_CHUNK) {
-            let ids: Vec<UserId> = batch.iter().map(|held| held[0].user_id).collect();
+        let mut after = None;
+        loop {
+            let page = tx.licenses_after(org.id, after.take(), RECONCILE_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.user_id, last.product.clone()));
+            let ids: Vec<UserId> = page.iter().map(|l| l.user_id).collect::<BTreeSet<_>>().into_iter().collect();
             let users: BTreeMap<UserId, User> =
                 tx.users_by_ids(org.id, &ids).await?.into_iter().map(|u| (u.id, u)).collect();
-            for license in batch.iter().flat_map(|held| held.iter()) {
+            for license in &page {
+                *counted.entry(license.product.clone()).or_default() += 1;
                 let Some(user) = users.get(&license.user_id) else { continue };
                 let Some(reason) = unentitled_reason(user, &org) else { continue };
                 if repair {
+                    // Behind the page's position: the next page is not affected.
                     tx.delete_license(org.id, user.id, &license.product).await?;
                     tx.return_seats(org.id, &license.product, 1).await?;
                     if let Some(n) = counted.get_mut(&license.product) {
@@ -365,6 +366,9 @@ impl Services {
                     reason,
                     repaired: repair,
                 });
+            }
+            if page.len() < RECONCILE_PAGE as usize {
+                break;
             }
         }
         let pools = tx.seat_pools(org.id).await?;
@@ -395,8 +399,8 @@ impl Services {
     }
 }
 
-/// Users read per query by [`Services::reconcile`].
-const RECONCILE_USERS_CHUNK: usize = 1_000;
+/// Assignments read per query by [`Services::reconcile`] (with their users, in one more).
+const RECONCILE_PAGE: u32 = 2_000;
 
 /// Why a user should hold no license, if they should not.
 fn unentitled_reason(user: &User, org: &Organization) -> Option<&'static str> {
