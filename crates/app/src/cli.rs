@@ -45,8 +45,7 @@ impl Operator {
 
     /// The organization named by `slug`, and the operator acting on it.
     async fn org(&self, slug: &Slug) -> anyhow::Result<(Organization, Actor)> {
-        let org =
-            self.services.organization_by_slug(slug).await.with_context(|| format!("organization `{slug}`"))?;
+        let org = self.services.organization_by_slug(slug).await.with_context(|| format!("organization `{slug}`"))?;
         let actor = Actor::system(org.id, Source::Cli);
         Ok((org, actor))
     }
@@ -146,11 +145,12 @@ pub async fn org_list(common: CommonArgs, out: &mut dyn Write) -> anyhow::Result
 pub async fn seats_set(args: SeatsSetArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let op = Operator::open(&args.common).await?;
     let (org, actor) = op.org(&args.org).await?;
-    let pool = op
-        .services
-        .set_seats(&actor, &args.product, args.seats)
-        .await
-        .with_context(|| format!("setting the seats of `{}` in `{}`", args.product, org.slug))?;
+    let pool = op.services.set_seats(&actor, &args.product, args.seats).await.with_context(|| {
+        format!(
+            "setting the seats of `{}` in `{}` to {} (never below the seats in use)",
+            args.product, org.slug, args.seats
+        )
+    })?;
     let value = json!({
         "org": org.slug,
         "product": pool.product,

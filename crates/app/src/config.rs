@@ -250,7 +250,9 @@ pub fn parse_password(text: &str) -> Result<Password, String> {
 }
 
 fn parse_seats(text: &str) -> Result<u32, String> {
-    text.trim().parse::<u32>().map_err(|_| format!("`{text}` is not a seat count: a whole number from 0 to {}", u32::MAX))
+    text.trim()
+        .parse::<u32>()
+        .map_err(|_| format!("`{text}` is not a seat count: a whole number from 0 to {}", u32::MAX))
 }
 
 fn parse_public_url(text: &str) -> Result<String, String> {
@@ -275,9 +277,13 @@ mod tests {
 
     #[test]
     fn the_operator_commands_parse_their_values_and_refuse_bad_ones_naming_the_argument() {
-        let cli = Cli::try_parse_from(["roster", "seats", "set", "--org", "acme", "core", "12", "--json"]).expect("valid");
+        let cli =
+            Cli::try_parse_from(["roster", "seats", "set", "--org", "acme", "core", "12", "--json"]).expect("valid");
         let Command::Seats(SeatsCommand::Set(args)) = cli.command else { panic!("seats set") };
-        assert_eq!((args.org.as_str(), args.product.as_str(), args.seats, args.common.json), ("acme", "core", 12, true));
+        assert_eq!(
+            (args.org.as_str(), args.product.as_str(), args.seats, args.common.json),
+            ("acme", "core", 12, true)
+        );
         for (argv, named) in [
             (vec!["seats", "set", "--org", "acme", "core", "-1"], "<SEATS>"),
             (vec!["seats", "set", "--org", "ACME!", "core", "1"], "--org"),
@@ -286,10 +292,12 @@ mod tests {
             (vec!["demo-data", "--users", "9"], "--users"),
             (vec!["demo-data", "--users", "10", "--password", "short"], "--password"),
         ] {
-            let error = Cli::try_parse_from(std::iter::once("roster").chain(argv.clone())).expect_err("refused").to_string();
+            let error =
+                Cli::try_parse_from(std::iter::once("roster").chain(argv.clone())).expect_err("refused").to_string();
             assert!(error.contains(named), "{argv:?}: {error}");
         }
-        let Command::DemoData(args) = Cli::try_parse_from(["roster", "demo-data", "--users", "10"]).expect("valid").command
+        let Command::DemoData(args) =
+            Cli::try_parse_from(["roster", "demo-data", "--users", "10"]).expect("valid").command
         else {
             panic!("demo-data")
         };

@@ -31,8 +31,8 @@ use roster_domain::groups::Membership;
 use roster_domain::ids::{ConnectionId, FlowId, GroupId, InviteId, OrgId, RoleId, UserId};
 use roster_domain::invites::{Invite, InvitePurpose, TOKEN_LIFETIME, hash_token};
 use roster_domain::load::LoadBatch;
-use roster_domain::ports::Clock as _;
 use roster_domain::org::OrgSettings;
+use roster_domain::ports::Clock as _;
 use roster_domain::roles::{Permission, RoleGrant, Visibility};
 use roster_domain::seats::{LicenseAssignment, SeatCount};
 use roster_domain::services::{NewAdmin, NewOrganization, NewRole};
@@ -92,7 +92,8 @@ impl DemoReport {
     /// The human-readable summary.
     pub fn to_text(&self) -> String {
         let statuses: Vec<String> = self.statuses.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let seats: Vec<String> = self.seats.iter().map(|s| format!("{} {}/{}", s.product, s.seats_used, s.seats_total)).collect();
+        let seats: Vec<String> =
+            self.seats.iter().map(|s| format!("{} {}/{}", s.product, s.seats_used, s.seats_total)).collect();
         let mut text = format!(
             "Generated organization `{}` in {:.1} s:\n  {} users: {}\n  {} regions, {} teams; {} custom roles; {} flows\n  {} licenses, {} pending invites, {} memberships, {} connections\n  seats used/total: {}\nLog in to `{}` as:\n",
             self.org,
@@ -122,7 +123,11 @@ impl DemoReport {
 /// # Errors
 /// An organization with that slug exists; a use case refused (which would be a bug of the
 /// generator: the message names the row); the database.
-pub async fn generate(services: &Services, spec: &DemoSpec, progress: &mut dyn FnMut(&str)) -> anyhow::Result<DemoReport> {
+pub async fn generate(
+    services: &Services,
+    spec: &DemoSpec,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<DemoReport> {
     let started = Instant::now();
     if spec.users < 10 {
         bail!("--users: at least 10");
@@ -169,7 +174,12 @@ pub async fn generate(services: &Services, spec: &DemoSpec, progress: &mut dyn F
 
     // Roles: three custom ones beside the built-in ten.
     for (key, name, permissions, visibility) in [
-        ("dispatcher", "Dispatcher", vec![Permission::InviteConnections, Permission::ViewReporting], Visibility::Groups),
+        (
+            "dispatcher",
+            "Dispatcher",
+            vec![Permission::InviteConnections, Permission::ViewReporting],
+            Visibility::Groups,
+        ),
         ("auditor", "Auditor", vec![Permission::ViewAudit, Permission::ViewReporting], Visibility::All),
         ("recruiter", "Recruiter", vec![Permission::InviteConnections], Visibility::OwnInvites),
     ] {
@@ -182,7 +192,8 @@ pub async fn generate(services: &Services, spec: &DemoSpec, progress: &mut dyn F
         services.create_role(&actor, new).await.with_context(|| format!("creating the role {key}"))?;
     }
     let roles = services.list_roles(&actor).await.context("listing roles")?;
-    let role = |key: &str| roles.iter().find(|r| r.key.as_str() == key).map(|r| r.id).ok_or_else(|| anyhow!("no role {key}"));
+    let role =
+        |key: &str| roles.iter().find(|r| r.key.as_str() == key).map(|r| r.id).ok_or_else(|| anyhow!("no role {key}"));
     let picker = RolePicker {
         admin: role("admin")?,
         standard: role("standard")?,
@@ -268,10 +279,8 @@ pub async fn generate(services: &Services, spec: &DemoSpec, progress: &mut dyn F
         for i in start..end {
             generator.user_rows(i, &spec.password, &mut batch)?;
         }
-        let loaded = services
-            .load_rows(&actor, batch)
-            .await
-            .with_context(|| format!("loading users {start}..{end}"))?;
+        let loaded =
+            services.load_rows(&actor, batch).await.with_context(|| format!("loading users {start}..{end}"))?;
         licenses += loaded.licenses as u64;
         invites += loaded.invites as u64;
         memberships += loaded.memberships as u64;
@@ -287,10 +296,7 @@ pub async fn generate(services: &Services, spec: &DemoSpec, progress: &mut dyn F
         for j in start..end {
             batch.connections.push(generator.connection(j, spec.connections)?);
         }
-        services
-            .load_rows(&actor, batch)
-            .await
-            .with_context(|| format!("loading connections {start}..{end}"))?;
+        services.load_rows(&actor, batch).await.with_context(|| format!("loading connections {start}..{end}"))?;
         if end % 100_000 < CHUNK || end == spec.connections {
             progress(&format!("{end} of {} connections ({:.1} s)", spec.connections, started.elapsed().as_secs_f64()));
         }
@@ -299,7 +305,9 @@ pub async fn generate(services: &Services, spec: &DemoSpec, progress: &mut dyn F
 
     let seats = services.license_counts(&actor).await.context("reading the seats")?;
     let mut accounts = vec![DemoAccount { email: admin_email, role: "admin" }];
-    accounts.extend(ACCOUNTS.iter().map(|(local, role)| DemoAccount { email: format!("{local}@{}", generator.domain), role }));
+    accounts.extend(
+        ACCOUNTS.iter().map(|(local, role)| DemoAccount { email: format!("{local}@{}", generator.domain), role }),
+    );
     Ok(DemoReport {
         org: spec.org.to_string(),
         org_id: org.id,
@@ -326,29 +334,167 @@ const ACCOUNTS: [(&str, &str); 4] =
 const PRODUCTS: [&str; 4] = ["core", "flow", "dialer", "sms"];
 
 const CITIES: [&str; 25] = [
-    "Boston", "Chicago", "Denver", "Austin", "Seattle", "Atlanta", "Toronto", "Montreal", "Mexico City", "Sao Paulo",
-    "London", "Dublin", "Paris", "Berlin", "Madrid", "Milan", "Amsterdam", "Stockholm", "Warsaw", "Cape Town",
-    "Dubai", "Mumbai", "Singapore", "Tokyo", "Sydney",
+    "Boston",
+    "Chicago",
+    "Denver",
+    "Austin",
+    "Seattle",
+    "Atlanta",
+    "Toronto",
+    "Montreal",
+    "Mexico City",
+    "Sao Paulo",
+    "London",
+    "Dublin",
+    "Paris",
+    "Berlin",
+    "Madrid",
+    "Milan",
+    "Amsterdam",
+    "Stockholm",
+    "Warsaw",
+    "Cape Town",
+    "Dubai",
+    "Mumbai",
+    "Singapore",
+    "Tokyo",
+    "Sydney",
 ];
 
 const FUNCTIONS: [&str; 5] = ["Sales", "Support", "Onboarding", "Renewals", "Outbound"];
 
 const FIRST_NAMES: [&str; 64] = [
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William",
-    "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Carlos", "Karen", "Daniel", "Lisa",
-    "Matthew", "Nancy", "Anthony", "Sandra", "Mark", "Ashley", "Sofia", "Emily", "Andrew", "Michelle", "Joshua",
-    "Amanda", "Kevin", "Melissa", "Brian", "Deborah", "Priya", "Stephanie", "Wei", "Rebecca", "Ahmed", "Laura",
-    "Luca", "Emma", "Hiroshi", "Olivia", "Mateo", "Chloe", "Noah", "Fatima", "Liam", "Aisha", "Lucas", "Ingrid",
-    "Omar", "Yuki", "Pierre", "Elena", "Diego", "Anna", "Raj", "Grace",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Carlos",
+    "Karen",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Nancy",
+    "Anthony",
+    "Sandra",
+    "Mark",
+    "Ashley",
+    "Sofia",
+    "Emily",
+    "Andrew",
+    "Michelle",
+    "Joshua",
+    "Amanda",
+    "Kevin",
+    "Melissa",
+    "Brian",
+    "Deborah",
+    "Priya",
+    "Stephanie",
+    "Wei",
+    "Rebecca",
+    "Ahmed",
+    "Laura",
+    "Luca",
+    "Emma",
+    "Hiroshi",
+    "Olivia",
+    "Mateo",
+    "Chloe",
+    "Noah",
+    "Fatima",
+    "Liam",
+    "Aisha",
+    "Lucas",
+    "Ingrid",
+    "Omar",
+    "Yuki",
+    "Pierre",
+    "Elena",
+    "Diego",
+    "Anna",
+    "Raj",
+    "Grace",
 ];
 
 const LAST_NAMES: [&str; 64] = [
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee",
-    "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young",
-    "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker",
-    "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Kowalski", "Muller", "Rossi", "Tanaka",
-    "Schmidt", "Dubois", "Singh", "Kim", "Chen", "Okafor", "Novak", "Larsen", "Silva", "Haddad",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
+    "Kowalski",
+    "Muller",
+    "Rossi",
+    "Tanaka",
+    "Schmidt",
+    "Dubois",
+    "Singh",
+    "Kim",
+    "Chen",
+    "Okafor",
+    "Novak",
+    "Larsen",
+    "Silva",
+    "Haddad",
 ];
 
 const AREA_CODES: [u16; 8] = [212, 312, 415, 617, 646, 702, 206, 303];
@@ -650,7 +796,11 @@ impl Generator {
                 org_id: org,
                 user_id: user.id,
                 purpose: InvitePurpose::Member,
-                products: invite_products.iter().map(|p| Key::parse(p)).collect::<Result<_, _>>().context("a product")?,
+                products: invite_products
+                    .iter()
+                    .map(|p| Key::parse(p))
+                    .collect::<Result<_, _>>()
+                    .context("a product")?,
                 token_hash: hash_token(&token),
                 expires_at: created_at + TOKEN_LIFETIME,
                 created_by: None,
@@ -688,7 +838,8 @@ impl Generator {
             let allowed = if stamp.iter().any(|t| self.flowed.contains(t)) { 2 } else { 3 };
             self.flows[rng.below(allowed)]
         });
-        let name = format!("{} {}", FIRST_NAMES[rng.skewed(FIRST_NAMES.len())], LAST_NAMES[rng.skewed(LAST_NAMES.len())]);
+        let name =
+            format!("{} {}", FIRST_NAMES[rng.skewed(FIRST_NAMES.len())], LAST_NAMES[rng.skewed(LAST_NAMES.len())]);
         let domains = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me"];
         let email = format!("{}.{j}@{}", name.to_lowercase().replace(' ', "."), domains[rng.skewed(domains.len())]);
         Ok(Connection {

@@ -90,7 +90,8 @@ impl LoadBatch {
     pub fn check(&self, rules: &LoadRules<'_>) -> ServiceResult<()> {
         let mut errors = Errors::default();
         let org = rules.org.id;
-        let users: BTreeMap<UserId, (usize, &User)> = self.users.iter().enumerate().map(|(i, u)| (u.id, (i, u))).collect();
+        let users: BTreeMap<UserId, (usize, &User)> =
+            self.users.iter().enumerate().map(|(i, u)| (u.id, (i, u))).collect();
         if users.len() != self.users.len() {
             errors.push("users", "duplicate", "a user id appears twice");
         }
@@ -188,7 +189,7 @@ impl LoadBatch {
         }
         let with_password: BTreeSet<UserId> = self.passwords.iter().map(|(id, _)| *id).collect();
         for (i, (id, _)) in self.passwords.iter().enumerate() {
-            if !users.get(id).is_some_and(|(_, u)| !u.lifecycle.invited) {
+            if users.get(id).is_none_or(|(_, u)| u.lifecycle.invited) {
                 errors.push(format!("passwords[{i}]"), "unknown_user", "not a user of this batch who set a password");
             }
         }

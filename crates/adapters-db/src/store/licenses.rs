@@ -172,12 +172,12 @@ impl LicenseRepository for SeaOrmTx {
                 let values = vec![id(org.as_uuid()), limit];
                 self.select_licenses("WHERE org_id = ? ORDER BY user_id, product LIMIT ?", values).await
             }
-            // The primary key (org_id, user_id, product) serves both branches as index ranges.
+            // A row value, so that both engines read a range of the primary key (org_id, user_id,
+            // product) from the position on; `user_id > ? OR (user_id = ? AND product > ?)` makes
+            // SQLite scan the organization's rows from the first one on every page.
             Some((user, product)) => {
-                let filter = "WHERE org_id = ? AND (user_id > ? OR (user_id = ? AND product > ?)) \
-                              ORDER BY user_id, product LIMIT ?";
-                let user = id(user.as_uuid());
-                let values = vec![id(org.as_uuid()), user.clone(), user, text(&product), limit];
+                let filter = "WHERE org_id = ? AND (user_id, product) > (?, ?) ORDER BY user_id, product LIMIT ?";
+                let values = vec![id(org.as_uuid()), id(user.as_uuid()), text(&product), limit];
                 self.select_licenses(filter, values).await
             }
         }

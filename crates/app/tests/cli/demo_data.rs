@@ -12,7 +12,8 @@ const PASSWORD: &str = "demo password 2026";
 #[tokio::test]
 async fn demo_data_generates_an_organization_within_its_seats_that_reconciles_clean() {
     for db in databases("cli_demo_data").await {
-        let run = db.roster_with(&["demo-data", "--users", "500", "--json"], &[("ROSTER_DEMO_PASSWORD", PASSWORD)], None);
+        let run =
+            db.roster_with(&["demo-data", "--users", "500", "--json"], &[("ROSTER_DEMO_PASSWORD", PASSWORD)], None);
         let report = run.json();
         assert_eq!((report["org"].as_str(), report["users"].as_u64()), (Some("demo"), Some(500)), "{}", db.engine);
         assert_eq!(report["generated_password"], serde_json::Value::Null, "a chosen password is not printed");
@@ -24,7 +25,14 @@ async fn demo_data_generates_an_organization_within_its_seats_that_reconciles_cl
         let services = db.services().await;
         let (org, operator) = db.org(&services, "demo").await;
         // The statuses the Users table derives are the ones the generator meant.
-        for (kind, name) in [(StatusKind::Active, "active"), (StatusKind::Invited, "invited"), (StatusKind::Deactivated, "deactivated"), (StatusKind::Inactive, "inactive"), (StatusKind::Pending, "pending"), (StatusKind::Revoked, "revoked")] {
+        for (kind, name) in [
+            (StatusKind::Active, "active"),
+            (StatusKind::Invited, "invited"),
+            (StatusKind::Deactivated, "deactivated"),
+            (StatusKind::Inactive, "inactive"),
+            (StatusKind::Pending, "pending"),
+            (StatusKind::Revoked, "revoked"),
+        ] {
             let mut query = UserQuery::new(org.id);
             query.statuses.insert(kind);
             query.paging = Some(UserPaging::Page { page: 1, per_page: 10 });
@@ -38,11 +46,18 @@ async fn demo_data_generates_an_organization_within_its_seats_that_reconciles_cl
         assert!(counts.iter().find(|c| c.product.as_str() == "core").expect("core").seats_used > 250);
         // Three levels of groups.
         let groups = services.list_groups(&operator).await.expect("lists");
-        assert_eq!(groups.len() as u64, 1 + report["regions"].as_u64().expect("n") + report["teams"].as_u64().expect("n"));
+        assert_eq!(
+            groups.len() as u64,
+            1 + report["regions"].as_u64().expect("n") + report["teams"].as_u64().expect("n")
+        );
         assert_eq!(groups.iter().map(|g| g.depth).max(), Some(3));
         // Every assignment is one an entitled user holds, and every counter matches its rows.
         let reconciled = db.roster(&["reconcile", "--dry-run", "--json"]).json();
-        assert_eq!((reconciled["licenses"].as_u64(), reconciled["seat_counters"].as_u64()), (Some(0), Some(0)), "{reconciled}");
+        assert_eq!(
+            (reconciled["licenses"].as_u64(), reconciled["seat_counters"].as_u64()),
+            (Some(0), Some(0)),
+            "{reconciled}"
+        );
 
         // The demo accounts log in, and see connections through the visibility rules.
         let password = Password::parse(PASSWORD).expect("valid");
@@ -56,7 +71,11 @@ async fn demo_data_generates_an_organization_within_its_seats_that_reconciles_cl
         }
 
         // The same seed in another organization: other ids, no clash; an existing slug refused.
-        let other = db.roster_with(&["demo-data", "--users", "20", "--org", "other", "--connections", "5"], &[("ROSTER_DEMO_PASSWORD", PASSWORD)], None);
+        let other = db.roster_with(
+            &["demo-data", "--users", "20", "--org", "other", "--connections", "5"],
+            &[("ROSTER_DEMO_PASSWORD", PASSWORD)],
+            None,
+        );
         let text = other.ok();
         assert!(text.starts_with("Generated organization `other`"), "{text}");
         assert!(text.contains("operations@other.example (operations)"), "{text}");

@@ -47,7 +47,11 @@ async fn login_over_http(db: &TestDb, org: &str, email: &str, password: &str) ->
 async fn an_operator_creates_an_organization_and_its_admin_who_can_then_log_in_to_roster_serve() {
     for db in databases("org_admin_login").await {
         let out = db.roster(&["org", "create", "acme", "--name", "Acme Corp", "--seats", "7"]);
-        assert!(out.ok().contains("Created organization `acme` (Acme Corp) with 7 seats per product."), "{}", out.stdout);
+        assert!(
+            out.ok().contains("Created organization `acme` (Acme Corp) with 7 seats per product."),
+            "{}",
+            out.stdout
+        );
 
         let list = db.roster(&["org", "list", "--json"]).json();
         let items = list["items"].as_array().expect("items");
@@ -102,16 +106,27 @@ async fn an_operator_creates_an_organization_and_its_admin_who_can_then_log_in_t
 async fn seats_set_changes_the_total_and_refuses_to_go_below_the_seats_in_use() {
     for db in databases("seats_set").await {
         db.roster(&["org", "create", "acme"]).ok();
-        db.roster_with(&["admin", "create", "--org", "acme", "--email", "ada@acme.test"], &[("ROSTER_ADMIN_PASSWORD", "correct horse battery")], None).ok();
+        db.roster_with(
+            &["admin", "create", "--org", "acme", "--email", "ada@acme.test"],
+            &[("ROSTER_ADMIN_PASSWORD", "correct horse battery")],
+            None,
+        )
+        .ok();
         let set = db.roster(&["seats", "set", "--org", "acme", "core", "10", "--json"]).json();
-        assert_eq!(set, json!({"org": "acme", "product": "core", "seats_total": 10, "seats_used": 0, "seats_available": 10}));
+        assert_eq!(
+            set,
+            json!({"org": "acme", "product": "core", "seats_total": 10, "seats_used": 0, "seats_available": 10})
+        );
         let text = db.roster(&["seats", "set", "--org", "acme", "dialer", "0"]);
         assert_eq!(text.ok(), "acme: dialer now has 0 seats (0 used, 0 available).\n");
 
         // One seat in use: the admin holds Core.
         let services = db.services().await;
         let (_, operator) = db.org(&services, "acme").await;
-        let users = services.list_users(&operator, roster_domain::users_query::UserQuery::new(operator.org_id())).await.expect("lists");
+        let users = services
+            .list_users(&operator, roster_domain::users_query::UserQuery::new(operator.org_id()))
+            .await
+            .expect("lists");
         let admin = users.items[0].id;
         services.set_licenses(&operator, admin, [Key::parse("core").expect("a key")].into()).await.expect("assigns");
         let refused = db.roster(&["seats", "set", "--org", "acme", "core", "0"]);
@@ -119,7 +134,11 @@ async fn seats_set_changes_the_total_and_refuses_to_go_below_the_seats_in_use() 
         assert!(refused.stdout.is_empty(), "nothing on standard output on failure: {}", refused.stdout);
         assert_eq!(services.license_counts(&operator).await.expect("reads")[0].seats_total, 10, "unchanged");
         let ok = db.roster(&["seats", "set", "--org", "acme", "core", "1", "--json"]).json();
-        assert_eq!((ok["seats_total"].as_u64(), ok["seats_available"].as_u64()), (Some(1), Some(0)), "down to the seats in use");
+        assert_eq!(
+            (ok["seats_total"].as_u64(), ok["seats_available"].as_u64()),
+            (Some(1), Some(0)),
+            "down to the seats in use"
+        );
         let events = services.audit_log(&operator, &roster_domain::audit::AuditQuery::default()).await.expect("reads");
         assert_eq!(events.iter().filter(|e| e.action == "seats.set").count(), 3, "each change audited");
         db.finish().await;
@@ -138,8 +157,12 @@ async fn bad_input_is_refused_with_a_message_naming_the_flag_and_a_non_zero_exit
         db.roster(&["admin", "create", "--org", "acme", "--email", "not-an-email"]).fails(2, &["--email"]);
         db.roster(&["admin", "create", "--org", "acme", "--email", "a@acme.test", "--password", "short"])
             .fails(2, &["--password", "12"]);
-        db.roster_with(&["admin", "create", "--org", "acme", "--email", "a@acme.test"], &[("ROSTER_ADMIN_PASSWORD", "short")], None)
-            .fails(2, &["--password"]);
+        db.roster_with(
+            &["admin", "create", "--org", "acme", "--email", "a@acme.test"],
+            &[("ROSTER_ADMIN_PASSWORD", "short")],
+            None,
+        )
+        .fails(2, &["--password"]);
         db.roster(&["demo-data", "--users", "5"]).fails(2, &["--users"]);
         db.roster(&["demo-data", "--users", "-5"]).fails(2, &["--users"]);
         db.roster_with(&["org", "list"], &[("ROSTER_DATABASE_URL", "mysql://db.example/roster")], None)
@@ -151,8 +174,12 @@ async fn bad_input_is_refused_with_a_message_naming_the_flag_and_a_non_zero_exit
         db.roster(&["seats", "set", "--org", "nope", "core", "3"]).fails(1, &["organization `nope`", "not found"]);
         db.roster(&["seats", "set", "--org", "acme", "voip", "3"]).fails(1, &["voip"]);
         db.roster(&["admin", "create", "--org", "nope", "--email", "a@acme.test"]).fails(1, &["organization `nope`"]);
-        db.roster_with(&["admin", "create", "--org", "acme", "--email", "a@acme.test", "--password-stdin"], &[], Some("short\n"))
-            .fails(1, &["--password-stdin", "12"]);
+        db.roster_with(
+            &["admin", "create", "--org", "acme", "--email", "a@acme.test", "--password-stdin"],
+            &[],
+            Some("short\n"),
+        )
+        .fails(1, &["--password-stdin", "12"]);
         db.roster(&["admin", "create", "--org", "acme", "--email", "a@acme.test"]).ok();
         db.roster(&["admin", "create", "--org", "acme", "--email", "A@acme.test"]).fails(1, &["email"]);
         db.roster(&["reconcile", "--org", "nope"]).fails(1, &["organization `nope`"]);

@@ -50,12 +50,20 @@ async fn reconcile_reports_with_dry_run_and_repairs_otherwise() {
         tx.commit().await.expect("commits");
 
         let dry = db.roster(&["reconcile", "--dry-run", "--json"]).json();
-        assert_eq!((dry["dry_run"].as_bool(), dry["licenses"].as_u64(), dry["seat_counters"].as_u64()), (Some(true), Some(1), Some(1)), "{}: {dry}", db.engine);
+        assert_eq!(
+            (dry["dry_run"].as_bool(), dry["licenses"].as_u64(), dry["seat_counters"].as_u64()),
+            (Some(true), Some(1), Some(1)),
+            "{}: {dry}",
+            db.engine
+        );
         let orgs = dry["organizations"].as_array().expect("organizations");
         assert_eq!(orgs.len(), 2, "every organization");
         let acme = orgs.iter().find(|o| o["org"] == "acme").expect("acme");
         assert_eq!(acme["licenses"][0]["user_id"], ann.to_string());
-        assert_eq!((acme["licenses"][0]["reason"].as_str(), acme["licenses"][0]["repaired"].as_bool()), (Some("inactive"), Some(false)));
+        assert_eq!(
+            (acme["licenses"][0]["reason"].as_str(), acme["licenses"][0]["repaired"].as_bool()),
+            (Some("inactive"), Some(false))
+        );
         assert_eq!(acme["seats"][0]["product"], "dialer");
         assert_eq!((acme["seats"][0]["seats_used"].as_u64(), acme["seats"][0]["counted"].as_u64()), (Some(2), Some(0)));
         let counts = services.license_counts(&operator).await.expect("reads");
@@ -65,7 +73,10 @@ async fn reconcile_reports_with_dry_run_and_repairs_otherwise() {
         let text = db.roster(&["reconcile", "--org", "acme"]);
         let out = text.ok();
         assert!(out.contains(&format!("license core released: user {ann} is inactive")), "{out}");
-        assert!(out.contains("seats of dialer: counter 2 but assignments and reservations hold 0: set to the count"), "{out}");
+        assert!(
+            out.contains("seats of dialer: counter 2 but assignments and reservations hold 0: set to the count"),
+            "{out}"
+        );
         assert!(out.ends_with("1 license(s) and 1 seat counter(s) repaired.\n"), "{out}");
         let counts = services.license_counts(&operator).await.expect("reads");
         let used = |p: &str| counts.iter().find(|c| c.product.as_str() == p).map(|c| c.seats_used);

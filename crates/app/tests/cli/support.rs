@@ -141,7 +141,8 @@ impl TestDb {
 
     /// The organization `slug` and the operator on it.
     pub async fn org(&self, services: &Services, slug: &str) -> (Organization, Actor) {
-        let org = services.organization_by_slug(&Slug::parse(slug).expect("a slug")).await.expect("the organization exists");
+        let org =
+            services.organization_by_slug(&Slug::parse(slug).expect("a slug")).await.expect("the organization exists");
         let actor = Actor::system(org.id, Source::Cli);
         (org, actor)
     }

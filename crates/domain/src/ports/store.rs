@@ -316,8 +316,8 @@ pub trait LicenseRepository: Send {
     /// [`LicenseRepository::all_licenses`] a page at a time: the assignments after `after` (a
     /// `(user, product)` position, exclusive; from the first when `None`), in the same order, at
     /// most `limit` (0 answers none). Reconciliation of a large organization holds one page
-    /// (SQL adapters: `WHERE org_id = ? AND (user_id > ? OR (user_id = ? AND product > ?))
-    /// ORDER BY user_id, product LIMIT ?`). The default slices `all_licenses`.
+    /// (SQL adapters: `WHERE org_id = ? AND (user_id, product) > (?, ?) ORDER BY user_id,
+    /// product LIMIT ?`, a range of the primary key). The default slices `all_licenses`.
     async fn licenses_after(
         &mut self,
         org: OrgId,

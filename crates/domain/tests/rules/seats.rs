@@ -32,10 +32,7 @@ fn a_counter_above_or_below_its_rows_is_drift_repairable_only_within_the_total()
 
 fn case() -> impl Strategy<Value = Vec<(u32, u32, u32)>> {
     // Per product: total, recorded used (≤ total, as the schema's CHECK keeps it), counted rows.
-    proptest::collection::vec(
-        (0u32..20).prop_flat_map(|total| (Just(total), 0..=total, 0u32..25)),
-        PRODUCTS.len(),
-    )
+    proptest::collection::vec((0u32..20).prop_flat_map(|total| (Just(total), 0..=total, 0u32..25)), PRODUCTS.len())
 }
 
 proptest! {

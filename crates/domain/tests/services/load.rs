@@ -63,7 +63,13 @@ async fn loaded_rows_take_their_seats_and_are_written_with_one_audit_event() {
     };
     let batch = LoadBatch {
         licenses: vec![license(&ann, "core"), license(&ann, "flow")],
-        memberships: vec![Membership { org_id: w.org.id, group_id: team, user_id: ann.id, joined_at: ann.created_at, left_at: None }],
+        memberships: vec![Membership {
+            org_id: w.org.id,
+            group_id: team,
+            user_id: ann.id,
+            joined_at: ann.created_at,
+            left_at: None,
+        }],
         invites: vec![invite],
         passwords: vec![(ann.id, Password::parse("a long enough password").expect("valid"))],
         users: vec![ann.clone(), bob.clone()],

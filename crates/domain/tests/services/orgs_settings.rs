@@ -253,8 +253,11 @@ async fn reconcile_sets_a_seat_counter_that_disagrees_with_the_assignments_and_r
     skew_counter(&w, "dialer", None, Some(1)).await;
 
     let report = w.services.reconcile(&w.system(), false).await.expect("reports");
-    let drift: Vec<(String, u32, u32, bool)> =
-        report.seats.iter().map(|s| (s.drift.product.to_string(), s.drift.seats_used, s.drift.counted, s.repaired)).collect();
+    let drift: Vec<(String, u32, u32, bool)> = report
+        .seats
+        .iter()
+        .map(|s| (s.drift.product.to_string(), s.drift.seats_used, s.drift.counted, s.repaired))
+        .collect();
     assert_eq!(drift, [("core".to_owned(), 5, 2, false), ("dialer".to_owned(), 0, 1, false)]);
     assert_eq!(w.seats_used("core").await, 5, "a dry run changes nothing");
 
