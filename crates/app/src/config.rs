@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use roster_adapters_mail::{PublicUrl, Sender, SmtpUrl};
+use roster_domain::org::OrgSettings;
+use roster_domain::values::{Email, Key, Label, Password, PersonName, Slug};
 
 /// Roster, the admin back office for B2B SaaS products.
 #[derive(Debug, Parser)]
@@ -22,6 +24,150 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Create or list organizations (the operator's, §2).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Set an organization's seat limits (org admins cannot raise their own, §2).
+    #[command(subcommand)]
+    Seats(SeatsCommand),
+    /// Create an organization's admin.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Report and repair licenses held by deactivated, deleted or inactive users and seat
+    /// counters that disagree with the assignments (§4.5). Repairs unless `--dry-run`.
+    Reconcile(ReconcileArgs),
+    /// Generate a realistic organization for demos and benchmarks: groups three levels deep,
+    /// roles, flows, users in every status with licenses within seats, connections.
+    DemoData(DemoDataArgs),
+}
+
+/// `roster org …`.
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization with its root group, the built-in roles, the default catalog and
+    /// `--seats` seats per product.
+    Create(OrgCreateArgs),
+    /// List the organizations.
+    List(CommonArgs),
+}
+
+/// `roster seats …`.
+#[derive(Debug, Subcommand)]
+pub enum SeatsCommand {
+    /// Set the seats of one product; refused below the seats in use.
+    Set(SeatsSetArgs),
+}
+
+/// `roster admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a member holding the `admin` role and no license, with a password: taken from
+    /// `ROSTER_ADMIN_PASSWORD`, `--password` or `--password-stdin`, else generated and printed
+    /// once.
+    Create(AdminCreateArgs),
+}
+
+/// What every operator command takes: the database and the output format.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `roster org create`.
+#[derive(Debug, Clone, Args)]
+pub struct OrgCreateArgs {
+    /// The organization's slug: 2–63 of `a-z`, `0-9`, `-` (used at login).
+    #[arg(value_parser = parse_slug)]
+    pub slug: Slug,
+    /// Its display name (default: the slug).
+    #[arg(long, value_parser = parse_label)]
+    pub name: Option<Label>,
+    /// Seats per product it starts with (`default_seat_limit`).
+    #[arg(long, default_value_t = OrgSettings::default().default_seat_limit)]
+    pub seats: u32,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `roster seats set`.
+#[derive(Debug, Clone, Args)]
+pub struct SeatsSetArgs {
+    /// The organization's slug.
+    #[arg(long, value_parser = parse_slug)]
+    pub org: Slug,
+    /// The product (`core`, `flow`, `dialer`, `sms` or one the operator added).
+    #[arg(value_parser = parse_key)]
+    pub product: Key,
+    /// The new total: a whole number, at least the seats in use.
+    #[arg(allow_negative_numbers = true, value_parser = parse_seats)]
+    pub seats: u32,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `roster admin create`.
+#[derive(Debug, Clone, Args)]
+pub struct AdminCreateArgs {
+    /// The organization's slug.
+    #[arg(long, value_parser = parse_slug)]
+    pub org: Slug,
+    /// The admin's email (their login).
+    #[arg(long, value_parser = parse_email)]
+    pub email: Email,
+    #[arg(long, default_value = "Admin", value_parser = parse_person)]
+    pub first_name: PersonName,
+    #[arg(long, default_value = "Operator", value_parser = parse_person)]
+    pub last_name: PersonName,
+    /// The password (at least 12 characters). Prefer the variable or `--password-stdin`: a flag
+    /// shows in the process list.
+    #[arg(long, env = "ROSTER_ADMIN_PASSWORD", hide_env_values = true, value_parser = parse_password,
+          conflicts_with = "password_stdin")]
+    pub password: Option<Password>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `roster reconcile`.
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    /// Only this organization (default: every one).
+    #[arg(long, value_parser = parse_slug)]
+    pub org: Option<Slug>,
+    /// Report only; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `roster demo-data`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoDataArgs {
+    /// How many users the organization gets (its admin included).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
+    pub users: u32,
+    /// The new organization's slug (it must not exist yet).
+    #[arg(long, default_value = "demo", value_parser = parse_slug)]
+    pub org: Slug,
+    /// How many connections (default: as many as users).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=20_000_000))]
+    pub connections: Option<u32>,
+    /// The generator's seed: the same seed gives the same people, groups and licenses.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The password of the demo accounts (at least 12 characters; default: generated and
+    /// printed once).
+    #[arg(long, env = "ROSTER_DEMO_PASSWORD", hide_env_values = true, value_parser = parse_password)]
+    pub password: Option<Password>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// Where the data lives.
@@ -78,6 +224,37 @@ pub struct ServeArgs {
     pub bootstrap_admin_password: Option<String>,
 }
 
+fn parse_slug(text: &str) -> Result<Slug, String> {
+    Slug::parse(text).map_err(|e| format!("{e} (2–63 of a-z, 0-9 and -, not at either end)"))
+}
+
+fn parse_label(text: &str) -> Result<Label, String> {
+    Label::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_key(text: &str) -> Result<Key, String> {
+    Key::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_email(text: &str) -> Result<Email, String> {
+    Email::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_person(text: &str) -> Result<PersonName, String> {
+    PersonName::parse(text).map_err(|e| e.to_string())
+}
+
+/// Also used for `--password-stdin`.
+pub fn parse_password(text: &str) -> Result<Password, String> {
+    Password::parse(text).map_err(|e| format!("{e} (at least 12 characters)"))
+}
+
+fn parse_seats(text: &str) -> Result<u32, String> {
+    text.trim()
+        .parse::<u32>()
+        .map_err(|_| format!("`{text}` is not a seat count: a whole number from 0 to {}", u32::MAX))
+}
+
 fn parse_public_url(text: &str) -> Result<String, String> {
     PublicUrl::parse(text).map(|url| url.as_str().to_owned()).map_err(|e| e.to_string())
 }
@@ -96,6 +273,35 @@ mod tests {
         assert!(Cli::try_parse_from(["roster", "serve", "--max-body-bytes", "10"]).is_err());
         let cli = Cli::try_parse_from(["roster", "serve", "--listen", "127.0.0.1:0"]).expect("valid");
         assert!(matches!(cli.command, Command::Serve(_)));
+    }
+
+    #[test]
+    fn the_operator_commands_parse_their_values_and_refuse_bad_ones_naming_the_argument() {
+        let cli =
+            Cli::try_parse_from(["roster", "seats", "set", "--org", "acme", "core", "12", "--json"]).expect("valid");
+        let Command::Seats(SeatsCommand::Set(args)) = cli.command else { panic!("seats set") };
+        assert_eq!(
+            (args.org.as_str(), args.product.as_str(), args.seats, args.common.json),
+            ("acme", "core", 12, true)
+        );
+        for (argv, named) in [
+            (vec!["seats", "set", "--org", "acme", "core", "-1"], "<SEATS>"),
+            (vec!["seats", "set", "--org", "ACME!", "core", "1"], "--org"),
+            (vec!["org", "create", "a"], "<SLUG>"),
+            (vec!["admin", "create", "--org", "acme", "--email", "nope"], "--email"),
+            (vec!["demo-data", "--users", "9"], "--users"),
+            (vec!["demo-data", "--users", "10", "--password", "short"], "--password"),
+        ] {
+            let error =
+                Cli::try_parse_from(std::iter::once("roster").chain(argv.clone())).expect_err("refused").to_string();
+            assert!(error.contains(named), "{argv:?}: {error}");
+        }
+        let Command::DemoData(args) =
+            Cli::try_parse_from(["roster", "demo-data", "--users", "10"]).expect("valid").command
+        else {
+            panic!("demo-data")
+        };
+        assert_eq!((args.org.as_str(), args.connections, args.seed), ("demo", None, 1));
     }
 
     #[test]

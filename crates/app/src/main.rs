@@ -7,7 +7,8 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use roster_adapters_http::HttpConfig;
 use roster_adapters_mail::PublicUrl;
-use roster_app::config::{Cli, Command, LogFormat};
+use roster_app::cli;
+use roster_app::config::{AdminCommand, Cli, Command, LogFormat, OrgCommand, SeatsCommand};
 use roster_app::mail::MailConfig;
 use roster_app::server::{self, ServeConfig};
 use roster_app::telemetry;
@@ -38,6 +39,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await?;
             tracing::info!("the database is up to date");
             Ok(())
+        }
+        Command::Org(OrgCommand::Create(args)) => {
+            telemetry::init_quiet();
+            cli::org_create(args, &mut std::io::stdout().lock()).await
+        }
+        Command::Org(OrgCommand::List(args)) => {
+            telemetry::init_quiet();
+            cli::org_list(args, &mut std::io::stdout().lock()).await
+        }
+        Command::Seats(SeatsCommand::Set(args)) => {
+            telemetry::init_quiet();
+            cli::seats_set(args, &mut std::io::stdout().lock()).await
+        }
+        Command::Admin(AdminCommand::Create(args)) => {
+            telemetry::init_quiet();
+            cli::admin_create(args, &mut std::io::stdout().lock()).await
+        }
+        Command::Reconcile(args) => {
+            telemetry::init_quiet();
+            cli::reconcile(args, &mut std::io::stdout().lock()).await
+        }
+        Command::DemoData(args) => {
+            telemetry::init_quiet();
+            cli::demo_data(args, &mut std::io::stdout().lock()).await
         }
         Command::Serve(args) => {
             telemetry::init(args.log_format);

@@ -17,3 +17,10 @@ pub fn init(format: LogFormat) {
     // Already installed (a second server in one test process) is fine.
     installed.ok();
 }
+
+/// For the operator's commands: text on standard error, warnings and errors only unless
+/// `RUST_LOG` says otherwise, so that their answer on standard output stands alone.
+pub fn init_quiet() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init().ok();
+}

@@ -6,7 +6,8 @@
 //!
 //! - Value types (`values`) cannot hold invalid data: parse, don't validate.
 //! - Entities and pure rules: `org`, `user`, `catalog`, `seats`, `roles`, `groups`,
-//!   `connections`, `visibility`, `invites`, `scheduling`, `audit`.
+//!   `connections`, `visibility`, `invites`, `scheduling`, `audit`, `load` (the rules of rows
+//!   loaded in bulk by the operator).
 //! - Integration (§9.1): `events` (the audit log as a positioned feed), `webhooks` (endpoints,
 //!   signatures, the delivery log).
 //! - `actor`: authorization resolved once per request.
@@ -22,6 +23,7 @@ pub mod events;
 pub mod groups;
 pub mod ids;
 pub mod invites;
+pub mod load;
 pub mod mail;
 pub mod org;
 pub mod ports;

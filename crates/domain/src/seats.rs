@@ -4,6 +4,8 @@
 //! *take* seats (a conditional update in the database, see `ports::LicenseRepository`), and the
 //! pure check below explains a refusal with the figures a client shows.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -71,4 +73,44 @@ pub struct BillingSummary {
     pub seats: Vec<SeatCount>,
     pub trial_ends_at: Option<OffsetDateTime>,
     pub in_trial: bool,
+}
+
+/// A seat pool whose recorded `seats_used` is not what the organization's rows say it should be
+/// (§4.2: the current assignments plus the seats reserved by pending invites). Found by
+/// reconciliation (§4.5, `roster reconcile`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeatDrift {
+    pub product: Key,
+    pub seats_total: u32,
+    /// What the pool records.
+    pub seats_used: u32,
+    /// Assignments plus reservations: what `seats_used` should be.
+    pub counted: u32,
+}
+
+impl SeatDrift {
+    /// The counter can be set to the count without breaking `seats_used <= seats_total`. When
+    /// the rows hold more seats than the pool has, no counter fixes it: the operator raises the
+    /// total or someone gives licenses back.
+    pub fn repairable(&self) -> bool {
+        self.counted <= self.seats_total
+    }
+}
+
+/// The pools whose `seats_used` differs from `counted` (the seats the rows hold per product; a
+/// product missing from it holds none), in the pools' order. Rows of a product without a pool
+/// are not reported: the store refuses them (a license needs its pool's product).
+pub fn seat_drift(pools: &[SeatPool], counted: &BTreeMap<Key, u32>) -> Vec<SeatDrift> {
+    pools
+        .iter()
+        .filter_map(|pool| {
+            let counted = counted.get(&pool.product).copied().unwrap_or(0);
+            (counted != pool.seats_used).then(|| SeatDrift {
+                product: pool.product.clone(),
+                seats_total: pool.seats_total,
+                seats_used: pool.seats_used,
+                counted,
+            })
+        })
+        .collect()
 }

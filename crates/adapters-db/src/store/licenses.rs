@@ -169,6 +169,29 @@ impl LicenseRepository for SeaOrmTx {
         self.select_licenses("WHERE org_id = ? ORDER BY user_id, product", vec![id(org.as_uuid())]).await
     }
 
+    async fn licenses_after(
+        &mut self,
+        org: OrgId,
+        after: Option<(UserId, Key)>,
+        limit: u32,
+    ) -> R<Vec<LicenseAssignment>> {
+        let limit = count(limit)?;
+        match after {
+            None => {
+                let values = vec![id(org.as_uuid()), limit];
+                self.select_licenses("WHERE org_id = ? ORDER BY user_id, product LIMIT ?", values).await
+            }
+            // A row value, so that both engines read a range of the primary key (org_id, user_id,
+            // product) from the position on; `user_id > ? OR (user_id = ? AND product > ?)` makes
+            // SQLite scan the organization's rows from the first one on every page.
+            Some((user, product)) => {
+                let filter = "WHERE org_id = ? AND (user_id, product) > (?, ?) ORDER BY user_id, product LIMIT ?";
+                let values = vec![id(org.as_uuid()), id(user.as_uuid()), text(&product), limit];
+                self.select_licenses(filter, values).await
+            }
+        }
+    }
+
     async fn insert_license(&mut self, assignment: &LicenseAssignment) -> R<()> {
         let values = vec![
             id(assignment.org_id.as_uuid()),

@@ -316,6 +316,24 @@ pub trait LicenseRepository: Send {
     /// Every assignment of the organization (reconciliation and billing reports), by user, then
     /// product.
     async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>>;
+    /// [`LicenseRepository::all_licenses`] a page at a time: the assignments after `after` (a
+    /// `(user, product)` position, exclusive; from the first when `None`), in the same order, at
+    /// most `limit` (0 answers none). Reconciliation of a large organization holds one page
+    /// (SQL adapters: `WHERE org_id = ? AND (user_id, product) > (?, ?) ORDER BY user_id,
+    /// product LIMIT ?`, a range of the primary key). The default slices `all_licenses`.
+    async fn licenses_after(
+        &mut self,
+        org: OrgId,
+        after: Option<(UserId, Key)>,
+        limit: u32,
+    ) -> R<Vec<LicenseAssignment>> {
+        let all = self.all_licenses(org).await?;
+        let start = match &after {
+            None => 0,
+            Some((user, product)) => all.partition_point(|l| (l.user_id, &l.product) <= (*user, product)),
+        };
+        Ok(all.into_iter().skip(start).take(limit as usize).collect())
+    }
     /// Needs the user; one assignment per user and product (`Conflict { field: Key }`).
     async fn insert_license(&mut self, assignment: &LicenseAssignment) -> R<()>;
     /// [`LicenseRepository::insert_license`] for each assignment, all or nothing (module docs,

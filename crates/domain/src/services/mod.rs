@@ -15,6 +15,7 @@ mod exports;
 mod groups;
 mod invites;
 mod licenses;
+mod load;
 mod mail;
 mod orgs;
 mod roles;
@@ -44,8 +45,9 @@ pub use invites::{
     InviteOutcome, InviteRow, InviteStatus, InvitesResult, PasteStatus, SignupRequest,
 };
 pub use licenses::{BulkLicenses, BulkOp, LicenseChange};
+pub use load::LoadSummary;
 pub use mail::DeliveryReport;
-pub use orgs::{NewOrganization, ReconcileFinding};
+pub use orgs::{NewOrganization, ReconcileFinding, ReconcileReport, SeatFinding};
 pub use roles::{NewRole, RolePatch};
 pub use users::{NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage};
 pub use webhook_delivery::WebhookReport;

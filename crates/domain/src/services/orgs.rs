@@ -1,7 +1,7 @@
 //! Organizations: creation by the operator, seat limits, settings, licenses and billing
 //! overviews, the audit log, and reconciliation (§2, §4.2, §4.4, §4.5, §9).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -14,7 +14,7 @@ use crate::groups::Group;
 use crate::ids::{OrgId, UserId};
 use crate::org::{OrgSettings, Organization, SettingsChange};
 use crate::roles::{BUILTIN_ROLES, Permission};
-use crate::seats::{BillingSummary, SeatCount, SeatPool};
+use crate::seats::{BillingSummary, SeatCount, SeatDrift, SeatPool, seat_drift};
 use crate::user::{InactiveReason, User};
 use crate::values::{GroupName, Key, Label, Slug};
 
@@ -38,6 +38,32 @@ pub struct ReconcileFinding {
     /// `deactivated`, `deleted` or `inactive`.
     pub reason: &'static str,
     pub repaired: bool,
+}
+
+/// A seat pool whose counter disagreed with its rows (§4.5 reconciliation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeatFinding {
+    #[serde(flatten)]
+    pub drift: SeatDrift,
+    /// The counter was set to the count (never when the rows hold more seats than the pool has).
+    pub repaired: bool,
+}
+
+/// What reconciliation found in one organization (`Services::reconcile`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReconcileReport {
+    /// Assignments held by users who should hold none.
+    pub licenses: Vec<ReconcileFinding>,
+    /// Seat pools whose `seats_used` was not their assignments plus reservations (after the
+    /// releases above).
+    pub seats: Vec<SeatFinding>,
+}
+
+impl ReconcileReport {
+    /// Nothing was found.
+    pub fn is_clean(&self) -> bool {
+        self.licenses.is_empty() && self.seats.is_empty()
+    }
 }
 
 impl Services {
@@ -273,44 +299,108 @@ impl Services {
         Ok(tx.audit(actor.org_id(), query).await?)
     }
 
-    /// Finds every assignment held by a deactivated, deleted or (with
-    /// `release_seats_when_inactive`) inactive user, and with `repair` releases them (§4.5).
+    /// Reconciliation (§4.5, `roster reconcile`): finds every assignment held by a deactivated,
+    /// deleted or (with `release_seats_when_inactive`) inactive user, and every seat pool whose
+    /// `seats_used` differs from the seats its rows hold (assignments plus reservations of
+    /// pending invites, [`crate::seats::seat_drift`]); with `repair`, releases those assignments
+    /// (audited `license.released`) and sets each counter to its count (audited
+    /// `seats.recounted`) unless the rows hold more seats than the pool has, which only the
+    /// operator can settle (raise the total, or take licenses back).
+    ///
+    /// It runs in one transaction that first takes zero seats of every pool: `take_seats` is a
+    /// conditional `UPDATE`, so on PostgreSQL each pool row stays locked until the end and no
+    /// assignment, release or invite of the organization can commit between the count and the
+    /// repair (on SQLite the write transaction excludes them anyway). Assignments are read a page
+    /// of 2,000 at a time (`licenses_after`), with their users, so memory does not grow with the
+    /// organization.
     ///
     /// # Errors
     /// `forbidden` unless system.
-    pub async fn reconcile(&self, actor: &Actor, repair: bool) -> ServiceResult<Vec<ReconcileFinding>> {
+    pub async fn reconcile(&self, actor: &Actor, repair: bool) -> ServiceResult<ReconcileReport> {
         if !actor.is_system() {
             return Err(ServiceError::forbidden("reconciliation is an operator command"));
         }
         let mut tx = self.begin().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;
-        let licenses = tx.all_licenses(org.id).await?;
-        let user_ids: Vec<UserId> = licenses.iter().map(|l| l.user_id).collect::<BTreeSet<_>>().into_iter().collect();
-        let users = tx.users_by_ids(org.id, &user_ids).await?;
+        for pool in tx.seat_pools(org.id).await? {
+            tx.take_seats(org.id, &pool.product, 0).await?;
+        }
+        let mut counted: BTreeMap<Key, u32> = BTreeMap::new();
+        for invite in tx.pending_invites(org.id).await? {
+            for product in invite.products {
+                *counted.entry(product).or_default() += 1;
+            }
+        }
         let mut findings = Vec::new();
-        for license in licenses {
-            let Some(user) = users.iter().find(|u| u.id == license.user_id) else { continue };
-            let Some(reason) = unentitled_reason(user, &org) else { continue };
-            if repair {
-                tx.delete_license(org.id, user.id, &license.product).await?;
-                tx.return_seats(org.id, &license.product, 1).await?;
+        let mut after = None;
+        loop {
+            let page = tx.licenses_after(org.id, after.take(), RECONCILE_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.user_id, last.product.clone()));
+            let ids: Vec<UserId> = page.iter().map(|l| l.user_id).collect::<BTreeSet<_>>().into_iter().collect();
+            let users: BTreeMap<UserId, User> =
+                tx.users_by_ids(org.id, &ids).await?.into_iter().map(|u| (u.id, u)).collect();
+            for license in &page {
+                *counted.entry(license.product.clone()).or_default() += 1;
+                let Some(user) = users.get(&license.user_id) else { continue };
+                let Some(reason) = unentitled_reason(user, &org) else { continue };
+                if repair {
+                    // Behind the page's position: the next page is not affected.
+                    tx.delete_license(org.id, user.id, &license.product).await?;
+                    tx.return_seats(org.id, &license.product, 1).await?;
+                    if let Some(n) = counted.get_mut(&license.product) {
+                        *n -= 1;
+                    }
+                    self.audit(
+                        &mut *tx,
+                        actor,
+                        "license.released",
+                        AuditTarget::new(TargetKind::User, user.id, user.label()),
+                        Changes::new().note("product", &license.product).note("reason", &reason),
+                    )
+                    .await?;
+                }
+                findings.push(ReconcileFinding {
+                    user_id: user.id,
+                    product: license.product.clone(),
+                    reason,
+                    repaired: repair,
+                });
+            }
+            if page.len() < RECONCILE_PAGE as usize {
+                break;
+            }
+        }
+        let pools = tx.seat_pools(org.id).await?;
+        let mut seats = Vec::new();
+        for drift in seat_drift(&pools, &counted) {
+            let repaired = repair && drift.repairable();
+            if repaired {
+                if drift.counted < drift.seats_used {
+                    tx.return_seats(org.id, &drift.product, drift.seats_used - drift.counted).await?;
+                } else {
+                    tx.take_seats(org.id, &drift.product, drift.counted - drift.seats_used).await?;
+                }
                 self.audit(
                     &mut *tx,
                     actor,
-                    "license.released",
-                    AuditTarget::new(TargetKind::User, user.id, user.label()),
-                    Changes::new().note("product", &license.product).note("reason", &reason),
+                    "seats.recounted",
+                    AuditTarget::new(TargetKind::License, &drift.product, drift.product.as_str()),
+                    Changes::new().field("seats_used", &drift.seats_used, &drift.counted),
                 )
                 .await?;
             }
-            findings.push(ReconcileFinding { user_id: user.id, product: license.product, reason, repaired: repair });
+            seats.push(SeatFinding { drift, repaired });
         }
         if repair {
             tx.commit().await?;
         }
-        Ok(findings)
+        Ok(ReconcileReport { licenses: findings, seats })
     }
 }
+
+/// Assignments read per query by [`Services::reconcile`] (with their users, in one more).
+const RECONCILE_PAGE: u32 = 2_000;
 
 /// Why a user should hold no license, if they should not.
 fn unentitled_reason(user: &User, org: &Organization) -> Option<&'static str> {

@@ -16,6 +16,7 @@ mod groups;
 mod impersonation;
 mod invites;
 mod licenses;
+mod load;
 mod login;
 mod orgs_settings;
 mod roles;

@@ -4,6 +4,7 @@ use roster_domain::ErrorCode;
 use roster_domain::audit::Source;
 use roster_domain::catalog::Product;
 use roster_domain::org::{OrgSettings, SettingsChange};
+use roster_domain::ports::Store as _;
 use roster_domain::roles::Visibility;
 use roster_domain::services::NewOrganization;
 use roster_domain::user::{InactiveReason, StatusKind};
@@ -215,16 +216,73 @@ async fn reconcile_reports_and_repairs_licenses_held_by_inactive_users() {
     w.services.update_settings(&w.system(), change).await.expect("changes");
 
     let report = w.services.reconcile(&w.system(), false).await.expect("reports");
-    assert_eq!(report.len(), 2);
-    assert!(report.iter().all(|f| f.user_id == ann && f.reason == "inactive" && !f.repaired));
+    assert_eq!(report.licenses.len(), 2);
+    assert!(report.seats.is_empty(), "the counters agree with the rows");
+    assert!(report.licenses.iter().all(|f| f.user_id == ann && f.reason == "inactive" && !f.repaired));
     assert_eq!(w.seats_used("core").await, 1, "a report changes nothing");
 
     let repaired = w.services.reconcile(&w.system(), true).await.expect("repairs");
-    assert!(repaired.iter().all(|f| f.repaired));
+    assert!(repaired.licenses.iter().all(|f| f.repaired));
     assert!(w.products(ann).await.is_empty());
     assert_eq!((w.seats_used("core").await, w.seats_used("dialer").await), (0, 0));
     assert_eq!(w.events_named("license.released").await.len(), 2);
-    assert!(w.services.reconcile(&w.system(), false).await.expect("reports").is_empty());
+    assert!(w.services.reconcile(&w.system(), false).await.expect("reports").is_clean());
+}
+
+/// Moves a pool's counter behind the use cases' back, as a bug or a hand-edited row would.
+async fn skew_counter(w: &World, product: &str, take: Option<u32>, give_back: Option<u32>) {
+    let mut tx = w.store.begin().await.expect("begins");
+    if let Some(n) = take {
+        tx.take_seats(w.org.id, &key(product), n).await.expect("takes");
+    }
+    if let Some(n) = give_back {
+        tx.return_seats(w.org.id, &key(product), n).await.expect("returns");
+    }
+    tx.commit().await.expect("commits");
+}
+
+#[tokio::test]
+async fn reconcile_sets_a_seat_counter_that_disagrees_with_the_assignments_and_reservations_to_their_count() {
+    let w = World::inviting().await;
+    w.set_seats("core", 10).await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    w.assign(ann, &["core", "dialer"]).await;
+    w.invite("bob", &["core"]).await;
+    assert_eq!(w.seats_used("core").await, 2, "one assignment and one reservation");
+    skew_counter(&w, "core", Some(3), None).await;
+    skew_counter(&w, "dialer", None, Some(1)).await;
+
+    let report = w.services.reconcile(&w.system(), false).await.expect("reports");
+    let drift: Vec<(String, u32, u32, bool)> = report
+        .seats
+        .iter()
+        .map(|s| (s.drift.product.to_string(), s.drift.seats_used, s.drift.counted, s.repaired))
+        .collect();
+    assert_eq!(drift, [("core".to_owned(), 5, 2, false), ("dialer".to_owned(), 0, 1, false)]);
+    assert_eq!(w.seats_used("core").await, 5, "a dry run changes nothing");
+
+    let repaired = w.services.reconcile(&w.system(), true).await.expect("repairs");
+    assert!(repaired.seats.iter().all(|s| s.repaired));
+    assert_eq!((w.seats_used("core").await, w.seats_used("dialer").await), (2, 1));
+    assert_eq!(w.events_named("seats.recounted").await.len(), 2);
+    assert!(w.services.reconcile(&w.system(), false).await.expect("reports").is_clean());
+}
+
+#[tokio::test]
+async fn reconcile_reports_but_cannot_repair_rows_holding_more_seats_than_the_pool_has() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    let bob = w.member("bob", &["standard"], &[]).await;
+    w.assign(ann, &["core"]).await;
+    w.assign(bob, &["core"]).await;
+    skew_counter(&w, "core", None, Some(2)).await;
+    w.set_seats("core", 1).await;
+    let report = w.services.reconcile(&w.system(), true).await.expect("reports");
+    assert_eq!(report.seats.len(), 1);
+    let finding = &report.seats[0];
+    assert!(!finding.repaired && !finding.drift.repairable());
+    assert_eq!((finding.drift.seats_total, finding.drift.seats_used, finding.drift.counted), (1, 0, 2));
+    assert_eq!(w.seats_used("core").await, 0, "no counter can hold two assignments in one seat");
 }
 
 #[tokio::test]

@@ -94,7 +94,8 @@ pub async fn a_seat_pool_is_unique_per_product_and_never_starts_over_its_total(s
 
 /// One assignment per user and product (`Conflict { field: Key }`), which needs its user in the
 /// organization (`Missing { kind: "user" }`); `delete_license` answers whether there was one;
-/// `licenses_of` lists by product, `all_licenses` by user then product.
+/// `licenses_of` lists by product, `all_licenses` by user then product, `licenses_after` pages
+/// through it.
 pub async fn a_license_is_unique_per_user_and_product_and_needs_its_user(store: Arc<dyn Store>) {
     let s = seed(&store, 1).await;
     let o = s.org.id;
@@ -121,6 +122,22 @@ pub async fn a_license_is_unique_per_user_and_product_and_needs_its_user(store: 
     assert_eq!(pairs, sorted, "by user, then product");
     assert_eq!(all.len(), 4);
     assert_eq!(all[0], seed::license(&s.admin, "sms"), "assigned_at and every field read back");
+    for limit in [1, 3, 4, 10] {
+        let (mut paged, mut after) = (Vec::new(), None);
+        loop {
+            let page = tx.licenses_after(o, after.take(), limit).await.expect("reads");
+            let full = page.len() == limit as usize;
+            after = page.last().map(|l| (l.user_id, l.product.clone()));
+            paged.extend(page);
+            if !full {
+                break;
+            }
+        }
+        assert_eq!(paged, all, "licenses_after pages through all_licenses, {limit} at a time");
+    }
+    assert!(tx.licenses_after(o, None, 0).await.expect("reads").is_empty(), "a limit of 0 answers none");
+    let last = all.last().map(|l| (l.user_id, l.product.clone()));
+    assert!(tx.licenses_after(o, last, 10).await.expect("reads").is_empty(), "nothing after the last");
 }
 
 /// A reservation needs its invite in the organization (`Missing { kind: "invite" }`), is unique

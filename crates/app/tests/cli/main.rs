@@ -1,0 +1,10 @@
+//! The operator's commands of the built `roster` binary (SPEC §11) — `org create|list`, `seats
+//! set`, `admin create`, `reconcile`, `demo-data` — run as processes on a fresh SQLite file and,
+//! when `ROSTER_TEST_DATABASE_URL` is set, a fresh PostgreSQL schema: their output (text and
+//! `--json`), exit codes, messages on bad input, and the state they leave, read back through the
+//! library or by logging in to a real `serve` on the same database.
+
+mod demo_data;
+mod orgs;
+mod reconcile;
+mod support;
