@@ -16,8 +16,8 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::SESSION_COOKIE;
 use crate::problem::{Problem, ProblemField};
 use crate::routes::{
-    api_keys, audit, connections, flows, groups, impersonation, org, roles, saved_views, scheduled, service, session,
-    users, users_bulk, users_export,
+    api_keys, audit, connections, crm, flows, groups, impersonation, invites, org, roles, saved_views, scheduled,
+    service, session, signup, users, users_bulk, users_export,
 };
 use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBody, UserList, UserSummary};
 
@@ -44,6 +44,10 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         impersonation::start_impersonation, impersonation::stop_impersonation,
         saved_views::list_saved_views, saved_views::create_saved_view, saved_views::delete_saved_view,
         scheduled::schedule_change, scheduled::cancel_scheduled_change,
+        invites::list_invites, invites::create_invites, invites::paste_invites, invites::resend_invite,
+        invites::revoke_invite, invites::accept_invite,
+        signup::sign_up, signup::verify_sign_up,
+        crm::search_crm_users, crm::import_crm_users, crm::sync_crm,
     ),
     components(
         schemas(Problem, ProblemField, UserBody, UserSummary, UserList, RoleGrantBody, LicenseChangeBody, ScheduledChangeBody,
@@ -63,6 +67,9 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         (name = "licenses", description = "Seats and billing"),
         (name = "settings", description = "The organization's settings"),
         (name = "api-keys", description = "API keys for integrations"),
+        (name = "invites", description = "Member invites, bulk paste, accepting an invite"),
+        (name = "signup", description = "Self sign-up and email verification"),
+        (name = "crm", description = "The CRM directory: search, import, sync"),
     )
 )]
 pub struct ApiDoc;
@@ -203,6 +210,30 @@ mod tests {
         let login = &json["paths"]["/api/v1/session"]["post"]["responses"];
         for status in ["200", "400", "401", "413", "415", "422", "429", "500"] {
             assert!(login[status].is_object(), "POST /session lacks {status}");
+        }
+    }
+
+    #[test]
+    fn onboarding_without_a_session_needs_no_credentials_and_the_crm_routes_answer_502_and_503() {
+        let json = serde_json::to_value(ApiDoc::openapi()).expect("serializes");
+        for path in ["/api/v1/invites/accept", "/api/v1/signup", "/api/v1/signup/verify"] {
+            let op = &json["paths"][path]["post"];
+            assert!(op.is_object(), "POST {path} is documented");
+            assert!(op["security"].as_array().is_none_or(Vec::is_empty), "POST {path} needs no credentials");
+            assert!(op["responses"]["401"].is_null(), "POST {path} never answers 401");
+            assert!(op["responses"]["400"].is_object(), "POST {path} answers 400");
+        }
+        for (path, method) in
+            [("/api/v1/crm/users", "get"), ("/api/v1/crm/import", "post"), ("/api/v1/crm/sync", "post")]
+        {
+            let responses = &json["paths"][path][method]["responses"];
+            for status in ["200", "401", "403", "500", "502", "503"] {
+                assert!(responses[status].is_object(), "{method} {path} lacks {status}");
+            }
+        }
+        let invites = &json["paths"]["/api/v1/invites"]["post"]["responses"];
+        for status in ["200", "201", "409", "422"] {
+            assert!(invites[status].is_object(), "POST /invites lacks {status}");
         }
     }
 

@@ -91,6 +91,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::AutoSignupEnabled
         | ErrorCode::RestoreExpired
         | ErrorCode::ImpersonationNotAllowed => StatusCode::CONFLICT,
+        ErrorCode::CrmNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::CrmUnavailable => StatusCode::BAD_GATEWAY,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -186,6 +188,12 @@ impl From<ServiceError> for ApiError {
         let code = error.code();
         if code == ErrorCode::Internal {
             return Self::internal(chain(&error));
+        }
+        if code == ErrorCode::CrmUnavailable {
+            // Not ours to fix, but the operator's to know: the whole chain goes to the log; the
+            // answer carries the directory's own sentence (the adapters never print a secret),
+            // which tells an admin whether to wait, fix the CSV file or renew credentials.
+            tracing::warn!(cause = %chain(&error), "the CRM directory failed");
         }
         let mut e = Self::new(status_of(code), code.as_str(), error.to_string());
         let d = &mut e.0;

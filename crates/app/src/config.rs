@@ -2,9 +2,11 @@
 //! a bad value stops the binary with a message naming the flag and its variable.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use roster_adapters_crm::config::{DEFAULT_CSV_PATH, choose};
+use roster_adapters_crm::{ConfigError, CrmChoice};
 use roster_adapters_mail::{PublicUrl, Sender, SmtpUrl};
 use roster_domain::org::OrgSettings;
 use roster_domain::values::{Email, Key, Label, Password, PersonName, Slug};
@@ -222,6 +224,70 @@ pub struct ServeArgs {
     /// The first admin's password on a first start (default: generated and printed once).
     #[arg(long, env = "ROSTER_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
     pub bootstrap_admin_password: Option<String>,
+    #[command(flatten)]
+    pub crm: CrmArgs,
+}
+
+/// The CRM directory (SPEC §8.3, §11): Salesforce when its client id and secret are set, else
+/// a CSV file, else none (the CRM routes then answer 503 `crm_not_configured`). The rules of
+/// the choice are `roster_adapters_crm::config::choose` (decision 0015).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CrmArgs {
+    /// A CSV export of the CRM's users (`Id, FirstName, LastName, Email, Phone, IsActive,
+    /// Title` or `crm_id, first_name, …`). Default: `./crm-users.csv` when it exists.
+    #[arg(long, env = "ROSTER_CRM_CSV")]
+    pub crm_csv: Option<String>,
+    /// The Salesforce connected app's client id; with the secret, selects Salesforce.
+    #[arg(long, env = "ROSTER_SALESFORCE_CLIENT_ID")]
+    pub salesforce_client_id: Option<String>,
+    /// The Salesforce connected app's client secret.
+    #[arg(long, env = "ROSTER_SALESFORCE_CLIENT_SECRET", hide_env_values = true)]
+    pub salesforce_client_secret: Option<String>,
+    /// The OAuth2 host (default `https://login.salesforce.com`; a My Domain URL for the
+    /// client-credentials grant).
+    #[arg(long, env = "ROSTER_SALESFORCE_LOGIN_URL")]
+    pub salesforce_login_url: Option<String>,
+    /// Use the refresh-token grant with this token (else client credentials).
+    #[arg(long, env = "ROSTER_SALESFORCE_REFRESH_TOKEN", hide_env_values = true)]
+    pub salesforce_refresh_token: Option<String>,
+    /// Use the username-password grant with this user (and `--salesforce-password`).
+    #[arg(long, env = "ROSTER_SALESFORCE_USERNAME")]
+    pub salesforce_username: Option<String>,
+    /// The username-password grant's password (with the security token appended).
+    #[arg(long, env = "ROSTER_SALESFORCE_PASSWORD", hide_env_values = true)]
+    pub salesforce_password: Option<String>,
+    /// The REST API version (default `v62.0`).
+    #[arg(long, env = "ROSTER_SALESFORCE_API_VERSION")]
+    pub salesforce_api_version: Option<String>,
+    /// The limit of one Salesforce request, 1 to 300 seconds (default 30).
+    #[arg(long, env = "ROSTER_SALESFORCE_TIMEOUT_SECONDS")]
+    pub salesforce_timeout_seconds: Option<String>,
+}
+
+impl CrmArgs {
+    /// The value given for the variable `name`, by flag or environment.
+    fn value(&self, name: &str) -> Option<String> {
+        match name {
+            "ROSTER_CRM_CSV" => self.crm_csv.clone(),
+            "ROSTER_SALESFORCE_CLIENT_ID" => self.salesforce_client_id.clone(),
+            "ROSTER_SALESFORCE_CLIENT_SECRET" => self.salesforce_client_secret.clone(),
+            "ROSTER_SALESFORCE_LOGIN_URL" => self.salesforce_login_url.clone(),
+            "ROSTER_SALESFORCE_REFRESH_TOKEN" => self.salesforce_refresh_token.clone(),
+            "ROSTER_SALESFORCE_USERNAME" => self.salesforce_username.clone(),
+            "ROSTER_SALESFORCE_PASSWORD" => self.salesforce_password.clone(),
+            "ROSTER_SALESFORCE_API_VERSION" => self.salesforce_api_version.clone(),
+            "ROSTER_SALESFORCE_TIMEOUT_SECONDS" => self.salesforce_timeout_seconds.clone(),
+            _ => None,
+        }
+    }
+
+    /// Which directory these settings choose, with `./crm-users.csv` as the default file.
+    ///
+    /// # Errors
+    /// A half or conflicting configuration, naming the variable.
+    pub fn choice(&self) -> Result<CrmChoice, ConfigError> {
+        choose(|name| self.value(name), Path::new(DEFAULT_CSV_PATH))
+    }
 }
 
 fn parse_slug(text: &str) -> Result<Slug, String> {
@@ -329,5 +395,23 @@ mod tests {
             panic!("serve")
         };
         assert_eq!(args.smtp_url.expect("set").to_string(), "smtp://u:***@mail.example.com:587?tls=required");
+    }
+
+    #[test]
+    fn crm_flags_choose_the_directory_and_half_a_salesforce_configuration_is_refused() {
+        let serve = |extra: &[&str]| {
+            let mut argv = vec!["roster", "serve"];
+            argv.extend_from_slice(extra);
+            let Command::Serve(args) = Cli::try_parse_from(argv).expect("valid").command else { panic!("serve") };
+            args.crm
+        };
+        let csv = serve(&["--crm-csv", "/data/users.csv"]).choice().expect("a choice");
+        assert!(matches!(csv, CrmChoice::Csv(ref p) if p == Path::new("/data/users.csv")), "{csv:?}");
+        let salesforce = serve(&["--salesforce-client-id", "id", "--salesforce-client-secret", "s3cret"]);
+        assert!(matches!(salesforce.choice().expect("a choice"), CrmChoice::Salesforce(_)));
+        let half = serve(&["--salesforce-client-id", "id"]).choice().expect_err("refused").to_string();
+        assert!(half.contains("ROSTER_SALESFORCE_CLIENT_SECRET"), "{half}");
+        let both = serve(&["--salesforce-client-id", "id", "--salesforce-client-secret", "s", "--crm-csv", "x.csv"]);
+        assert!(both.choice().is_err());
     }
 }

@@ -1,7 +1,7 @@
-//! `roster serve`: open and migrate the database, build the adapters and the domain's services,
-//! create the `demo` organization and its admin on an empty database, and serve the router and
-//! the outbox worker until a shutdown signal, letting in-flight requests and the worker's tick
-//! finish.
+//! `roster serve`: open and migrate the database, build the adapters (store, sessions, CRM
+//! directory, mailer) and the domain's services, create the `demo` organization and its admin
+//! on an empty database, and serve the router and the outbox worker until a shutdown signal,
+//! letting in-flight requests and the worker's tick finish.
 
 use std::future::Future;
 use std::io::Write as _;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use roster_adapters_crm::CrmChoice;
 use roster_adapters_db::{Db, SeaOrmIdempotency, SeaOrmSavedViews, SeaOrmSessions, SeaOrmStore, connect, migrate};
 use roster_adapters_http::{AppState, Argon2Hasher, HttpConfig, PoolGauges, Readiness, router};
 use roster_adapters_mail::MailWorker;
@@ -34,6 +35,9 @@ pub struct ServeConfig {
     pub bootstrap_password: Option<String>,
     /// Outbound mail: the mailer, the links' base URL and the worker's pace.
     pub mail: MailConfig,
+    /// The CRM directory the import, search and sync use (`CrmChoice::None`: those answer
+    /// 503 `crm_not_configured`).
+    pub crm: CrmChoice,
 }
 
 /// The slug of the organization a first start creates.
@@ -101,6 +105,16 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<Application> {
         Arc::new(Argon2Hasher::default()),
     )
     .with_saved_views(Arc::new(SeaOrmSavedViews::new(db.clone())));
+    // A CSV file is read (and refused if broken) now; Salesforce is not called until used, so
+    // its outage never stops the server.
+    let crm = roster_adapters_crm::config::build(config.crm.clone()).context("the CRM directory")?;
+    let services = match crm {
+        Some(directory) => services.with_crm(directory),
+        None => {
+            tracing::info!("no CRM directory: set ROSTER_CRM_CSV or ROSTER_SALESFORCE_* to import users");
+            services
+        }
+    };
     let mail_worker = crate::mail::worker(&services, &config.mail)?;
     let bootstrapped = bootstrap(&services, config).await?;
     let state = AppState {

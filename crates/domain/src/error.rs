@@ -2,8 +2,10 @@
 //!
 //! Every expected failure is a variant of [`ServiceError`] with exactly one [`ErrorCode`]; the
 //! HTTP adapter maps codes to statuses and never invents its own. Infrastructure failures are the
-//! single opaque variant [`ServiceError::Store`] (and the other port errors), which keep their
-//! source chain for the log.
+//! single opaque variant [`ServiceError::Store`] (and the hasher's), which keep their source chain
+//! for the log. A CRM failure keeps its chain too, but has codes of its own
+//! (`crm_not_configured`, `crm_unavailable`): the CRM is another system, and an admin can act on
+//! knowing that it, not Roster, failed.
 
 use serde::Serialize;
 use thiserror::Error;
@@ -35,12 +37,17 @@ pub enum ErrorCode {
     InvalidToken,
     RestoreExpired,
     ImpersonationNotAllowed,
+    /// The installation has no CRM directory (neither Salesforce nor a CSV file configured).
+    CrmNotConfigured,
+    /// The CRM directory failed: unreachable, timed out, refused the credentials, rate limited,
+    /// or answered something unreadable (a CSV file that no longer parses).
+    CrmUnavailable,
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 23] = [
         Self::NotFound,
         Self::Unauthenticated,
         Self::Forbidden,
@@ -61,6 +68,8 @@ impl ErrorCode {
         Self::InvalidToken,
         Self::RestoreExpired,
         Self::ImpersonationNotAllowed,
+        Self::CrmNotConfigured,
+        Self::CrmUnavailable,
         Self::Internal,
     ];
 
@@ -87,6 +96,8 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::RestoreExpired => "restore_expired",
             Self::ImpersonationNotAllowed => "impersonation_not_allowed",
+            Self::CrmNotConfigured => "crm_not_configured",
+            Self::CrmUnavailable => "crm_unavailable",
             Self::Internal => "internal",
         }
     }
@@ -201,7 +212,11 @@ impl ServiceError {
             Self::ImpersonationNotAllowed { .. } => ErrorCode::ImpersonationNotAllowed,
             Self::Unauthenticated => ErrorCode::Unauthenticated,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
-            Self::Store(_) | Self::Crm(_) | Self::Hasher(_) => ErrorCode::Internal,
+            // The CRM is another system: its failure is neither the request's fault nor ours,
+            // and the caller (an admin in the import dialog) can act on knowing which it is.
+            Self::Crm(CrmError::NotConfigured(_)) => ErrorCode::CrmNotConfigured,
+            Self::Crm(_) => ErrorCode::CrmUnavailable,
+            Self::Store(_) | Self::Hasher(_) => ErrorCode::Internal,
         }
     }
 

@@ -1,18 +1,20 @@
 //! The routes, one module per resource (`session`, `users`, `service`, …). Each module adds
 //! its routes to a [`RouteTable`], which builds the axum router *and* records every
 //! `(method, path)` it serves, so a test can check the OpenAPI document against what is really
-//! routed (`openapi::tests`). A new resource — `/crm`, `/invites`, `/signup`, `/scim` — is a
-//! new module with a `routes(table)` function, listed in [`table`], and its handlers listed in
-//! `openapi::ApiDoc`.
+//! routed (`openapi::tests`). A new resource — `/scim`, the console — is a new module with a
+//! `routes(table)` function, listed in [`table`], and its handlers listed in `openapi::ApiDoc`.
 
 pub mod api_keys;
 pub mod audit;
+pub mod crm;
 pub mod impersonation;
+pub mod invites;
 pub mod org;
 pub mod saved_views;
 pub mod scheduled;
 pub mod service;
 pub mod session;
+pub mod signup;
 pub mod users;
 pub mod users_bulk;
 pub mod users_export;
@@ -102,5 +104,8 @@ pub fn table() -> RouteTable {
     let table = api_keys::routes(table);
     let table = impersonation::routes(table);
     let table = scheduled::routes(table);
+    let table = invites::routes(table);
+    let table = signup::routes(table);
+    let table = crm::routes(table);
     saved_views::routes(table)
 }

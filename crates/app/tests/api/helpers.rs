@@ -5,7 +5,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use mailparse::MailHeaderMap as _;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use roster_adapters_crm::CrmChoice;
 use roster_adapters_http::HttpConfig;
 use roster_adapters_mail::{PublicUrl, Sender};
 use roster_app::mail::{DEFAULT_MAIL_FROM, MailConfig};
@@ -14,7 +16,7 @@ use roster_domain::Services;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// The bootstrap admin of every test app.
@@ -33,8 +35,11 @@ pub struct TestApp {
     pub services: Services,
     pub engine: &'static str,
     /// The file-drop folder the app's mail worker writes `.eml` files into.
-    #[allow(dead_code, reason = "for the tests that read the mail sent; held for its Drop")]
     pub outbox: TempDir,
+    /// The mail worker's tick counter (see [`TestApp::mail`]).
+    ticks: watch::Receiver<u64>,
+    /// The database, for the few facts no API can produce (an expired token).
+    database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     guard: Guard,
@@ -46,23 +51,42 @@ enum Guard {
     Postgres { admin_url: String, schema: String },
 }
 
+/// What may differ between test apps.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub body_limit: usize,
+    /// The CRM directory (none by default).
+    pub crm: CrmChoice,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { body_limit: BODY_LIMIT, crm: CrmChoice::None }
+    }
+}
+
 /// One app per configured engine: SQLite always, PostgreSQL when the variable is set.
 pub async fn apps(test: &str) -> Vec<TestApp> {
-    let mut out = vec![spawn_sqlite().await];
+    apps_with(test, &Options::default()).await
+}
+
+/// [`apps`] with other options.
+pub async fn apps_with(test: &str, options: &Options) -> Vec<TestApp> {
+    let mut out = vec![spawn_sqlite(options).await];
     match std::env::var(PG_URL_VAR) {
-        Ok(url) => out.push(spawn_postgres(&url).await),
+        Ok(url) => out.push(spawn_postgres(&url, options).await),
         Err(_) => eprintln!("{test}: PostgreSQL part skipped: {PG_URL_VAR} is not set"),
     }
     out
 }
 
-async fn spawn_sqlite() -> TestApp {
+async fn spawn_sqlite(options: &Options) -> TestApp {
     let dir = tempfile::tempdir().expect("creates a temporary directory");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("roster.db").display());
-    spawn(url, "sqlite", Guard::Sqlite(dir)).await
+    spawn(url, "sqlite", Guard::Sqlite(dir), options).await
 }
 
-async fn spawn_postgres(admin_url: &str) -> TestApp {
+async fn spawn_postgres(admin_url: &str, options: &Options) -> TestApp {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let schema = format!("api_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     let admin = Database::connect(admin_url).await.unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but unusable: {e}"));
@@ -70,22 +94,24 @@ async fn spawn_postgres(admin_url: &str) -> TestApp {
     admin.close().await.expect("closes");
     let separator = if admin_url.contains('?') { '&' } else { '?' };
     let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
-    spawn(url, "postgres", Guard::Postgres { admin_url: admin_url.to_owned(), schema }).await
+    spawn(url, "postgres", Guard::Postgres { admin_url: admin_url.to_owned(), schema }, options).await
 }
 
-async fn spawn(database_url: String, engine: &'static str, guard: Guard) -> TestApp {
+async fn spawn(database_url: String, engine: &'static str, guard: Guard, options: &Options) -> TestApp {
     let outbox = tempfile::tempdir().expect("creates a temporary directory");
     let config = ServeConfig {
-        database_url,
+        database_url: database_url.clone(),
         listen: "127.0.0.1:0".parse().expect("an address"),
-        http: HttpConfig { body_limit: BODY_LIMIT, ..HttpConfig::default() },
+        http: HttpConfig { body_limit: options.body_limit, ..HttpConfig::default() },
         bootstrap_email: Some(ADMIN_EMAIL.to_owned()),
         bootstrap_password: Some(ADMIN_PASSWORD.to_owned()),
         mail: test_mail_config(outbox.path()),
+        crm: options.crm.clone(),
     };
     let app = server::build(&config).await.expect("builds the application");
     let address = app.listener.local_addr().expect("bound");
     let services = app.state.services.clone();
+    let ticks = app.mail_worker.ticks();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(app, async {
         rx.await.ok();
@@ -96,6 +122,8 @@ async fn spawn(database_url: String, engine: &'static str, guard: Guard) -> Test
         services,
         engine,
         outbox,
+        ticks,
+        database_url,
         shutdown: Some(tx),
         task: Some(task),
         guard,
@@ -158,6 +186,36 @@ impl TestApp {
         body["total"].as_u64().expect("a total")
     }
 
+    /// Every message the mail worker has written so far, once every message queued before this
+    /// call has had its chance: waits until two more worker ticks have ended (the second
+    /// started after the call, so it saw everything committed before), and longer while the
+    /// number of files still grows. Sorted by recipient, then file name.
+    pub async fn mail(&self) -> Vec<Mail> {
+        let mut ticks = self.ticks.clone();
+        let mut seen = usize::MAX;
+        loop {
+            let from = *ticks.borrow_and_update();
+            tokio::time::timeout(MAIL_WAIT, ticks.wait_for(|t| *t >= from + 2))
+                .await
+                .expect("the mail worker keeps ticking")
+                .expect("the mail worker is alive");
+            let mail = read_outbox(self.outbox.path());
+            if mail.len() == seen {
+                return mail;
+            }
+            seen = mail.len();
+        }
+    }
+
+    /// Runs `sqlite` or `postgres` on the app's database: for facts no API call can make
+    /// (an invite whose week has passed).
+    pub async fn execute_sql(&self, sqlite: &str, postgres: &str) {
+        let db = Database::connect(self.database_url.as_str()).await.expect("connects");
+        let sql = if self.engine == "sqlite" { sqlite } else { postgres };
+        db.execute_unprepared(sql).await.expect("runs");
+        db.close().await.ok();
+    }
+
     /// Stops the server (in-flight requests finish) and removes the database.
     pub async fn finish(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -183,6 +241,48 @@ pub async fn assert_problem(r: Response, status: StatusCode, code: &str) -> Valu
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16());
     body
+}
+
+/// How long a test waits for the mail worker (which ticks every 100 ms).
+const MAIL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A message the file drop wrote.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    /// The plain-text part.
+    pub text: String,
+}
+
+impl Mail {
+    /// The token of the first link to `path` (`/accept-invite`, `/verify-email`) in the text.
+    pub fn token(&self, path: &str) -> String {
+        let marker = format!("{path}?token=");
+        let start = self.text.find(&marker).unwrap_or_else(|| panic!("no {path} link in {}", self.text)) + marker.len();
+        self.text[start..].split_whitespace().next().expect("a token").to_owned()
+    }
+}
+
+fn read_outbox(dir: &std::path::Path) -> Vec<Mail> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .expect("the outbox folder")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    let mut out: Vec<Mail> = files
+        .iter()
+        .map(|path| {
+            let raw = std::fs::read(path).expect("readable");
+            let parsed = mailparse::parse_mail(&raw).expect("an RFC 5322 message");
+            let header = |name: &str| parsed.headers.get_first_value(name).unwrap_or_default();
+            let text = parsed.subparts.first().map(|p| p.get_body().expect("a text part")).unwrap_or_default();
+            Mail { to: header("To"), subject: header("Subject"), text }
+        })
+        .collect();
+    out.sort_by(|a, b| a.to.cmp(&b.to));
+    out
 }
 
 /// The mail of test apps: `.eml` files in `dir`, links to the default public URL, and a worker

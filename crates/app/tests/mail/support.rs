@@ -114,6 +114,7 @@ impl TestDatabase {
             bootstrap_email: Some("admin@demo.example".to_owned()),
             bootstrap_password: Some("correct horse battery staple".to_owned()),
             mail,
+            crm: roster_adapters_crm::CrmChoice::None,
         }
     }
 }

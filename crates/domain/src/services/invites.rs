@@ -81,10 +81,32 @@ pub enum PasteStatus {
 pub struct BulkPasteOutcome {
     pub entry: String,
     pub status: PasteStatus,
+    /// For `refused` (and `duplicate` of a member): the code that refused the entry
+    /// (`seat_limit_reached`, `conflict`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<ErrorCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invite_id: Option<InviteId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// What a bulk paste answers: per entry, and seats per product before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PasteResult {
+    pub results: Vec<BulkPasteOutcome>,
+    pub seats_before: Vec<SeatCount>,
+    pub seats_after: Vec<SeatCount>,
+    pub applied: bool,
+}
+
+/// A pending member invite with the person it invites.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingInvite {
+    pub invite: Invite,
+    pub email: Email,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -227,39 +249,53 @@ impl Services {
     }
 
     /// Invites every address of a pasted list with the same roles and products (§8.1); each
-    /// entry is reported, and valid ones are invited even when others are invalid.
+    /// entry is reported (created, duplicate, invalid, or refused with its code), and valid ones
+    /// are invited even when others are invalid. All entries go through one transaction, as
+    /// [`Services::invite_members`] does; a dry run reports without writing.
     ///
     /// # Errors
-    /// As [`Services::invite_members`] for the whole request.
+    /// `forbidden`; `validation_failed` when `text` holds no entry or `roles` or `products` is
+    /// empty; `auto_signup_enabled` — all before any entry is looked at.
     pub async fn invite_pasted(
         &self,
         actor: &Actor,
-        body: &str,
+        text: &str,
         roles: Vec<Key>,
         products: BTreeSet<Key>,
-    ) -> ServiceResult<Vec<BulkPasteOutcome>> {
-        let entries = parse_pasted(body);
+        dry_run: bool,
+    ) -> ServiceResult<PasteResult> {
+        actor.require_org_wide(Permission::ManageUsers)?;
+        actor.require_org_wide(Permission::ManageLicenses)?;
+        let entries = parse_pasted(text);
+        let mut errors = Vec::new();
+        if entries.is_empty() {
+            errors.push(FieldError::required("text"));
+        }
+        if roles.is_empty() {
+            errors.push(FieldError::required("roles"));
+        }
+        if products.is_empty() {
+            errors.push(FieldError::required("products"));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
         let mut out: Vec<Option<BulkPasteOutcome>> = vec![None; entries.len()];
         let mut rows = Vec::new();
         let mut row_entry = Vec::new();
         let mut seen = BTreeSet::new();
         for (i, entry) in entries.iter().enumerate() {
+            let skipped = |status, message: String| BulkPasteOutcome {
+                entry: entry.raw.clone(),
+                status,
+                code: None,
+                invite_id: None,
+                message: Some(message),
+            };
             match &entry.parsed {
-                Err(e) => {
-                    out[i] = Some(BulkPasteOutcome {
-                        entry: entry.raw.clone(),
-                        status: PasteStatus::Invalid,
-                        invite_id: None,
-                        message: Some(e.to_string()),
-                    });
-                }
+                Err(e) => out[i] = Some(skipped(PasteStatus::Invalid, e.to_string())),
                 Ok((_, email)) if !seen.insert(email.clone()) => {
-                    out[i] = Some(BulkPasteOutcome {
-                        entry: entry.raw.clone(),
-                        status: PasteStatus::Duplicate,
-                        invite_id: None,
-                        message: Some("listed twice".into()),
-                    });
+                    out[i] = Some(skipped(PasteStatus::Duplicate, "listed twice".into()));
                 }
                 Ok((name, email)) => {
                     let name = name.clone().unwrap_or_else(|| name_from_email(email));
@@ -273,23 +309,38 @@ impl Services {
                 }
             }
         }
-        if !rows.is_empty() {
-            let result = self.invite_members(actor, rows, false).await?;
-            for (outcome, i) in result.results.into_iter().zip(row_entry) {
-                let status = match outcome.status {
-                    InviteStatus::Created => PasteStatus::Created,
-                    InviteStatus::Refused(ErrorCode::Conflict) => PasteStatus::Duplicate,
-                    InviteStatus::Refused(_) => PasteStatus::Refused,
-                };
-                out[i] = Some(BulkPasteOutcome {
-                    entry: entries[i].raw.clone(),
-                    status,
-                    invite_id: outcome.invite_id,
-                    message: outcome.message,
-                });
+        let result = if rows.is_empty() {
+            // Nothing to invite; the request is still judged as an invite would be.
+            let mut tx = self.begin_read().await?;
+            let org = load_org(&mut *tx, actor.org_id()).await?;
+            if org.settings.auto_signup {
+                return Err(ServiceError::AutoSignupEnabled);
             }
+            let seats: Vec<SeatCount> = tx.seat_pools(org.id).await?.iter().map(SeatCount::from).collect();
+            InvitesResult { results: Vec::new(), seats_before: seats.clone(), seats_after: seats, applied: !dry_run }
+        } else {
+            self.invite_members(actor, rows, dry_run).await?
+        };
+        for (outcome, i) in result.results.into_iter().zip(row_entry) {
+            let (status, code) = match outcome.status {
+                InviteStatus::Created => (PasteStatus::Created, None),
+                InviteStatus::Refused(code @ ErrorCode::Conflict) => (PasteStatus::Duplicate, Some(code)),
+                InviteStatus::Refused(code) => (PasteStatus::Refused, Some(code)),
+            };
+            out[i] = Some(BulkPasteOutcome {
+                entry: entries[i].raw.clone(),
+                status,
+                code,
+                invite_id: outcome.invite_id,
+                message: outcome.message,
+            });
         }
-        Ok(out.into_iter().flatten().collect())
+        Ok(PasteResult {
+            results: out.into_iter().flatten().collect(),
+            seats_before: result.seats_before,
+            seats_after: result.seats_after,
+            applied: result.applied,
+        })
     }
 
     /// Creates an invited user, reserves seats, records the invite and queues the email. On a
@@ -458,17 +509,18 @@ impl Services {
         Ok(AcceptedInvite { user_id: user.id, products })
     }
 
-    /// Sends an invite again with a new token; the old token stops working.
+    /// Sends an invite again with a new token and a fresh expiry; the old token stops working.
+    /// Answers the invite as it now is.
     ///
     /// # Errors
-    /// `forbidden`, `not_found` (unknown or accepted invite).
-    pub async fn resend_invite(&self, actor: &Actor, id: InviteId) -> ServiceResult<()> {
+    /// `forbidden`, `not_found` (unknown, accepted, or a sign-up's verification).
+    pub async fn resend_invite(&self, actor: &Actor, id: InviteId) -> ServiceResult<PendingInvite> {
         // An invitee has no group yet, so only org-wide user managers handle invites (§5).
         actor.require_org_wide(Permission::ManageUsers)?;
         let mut tx = self.begin().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;
         let mut invite =
-            tx.invite(org.id, id).await?.filter(Invite::is_pending).ok_or(ServiceError::not_found("invite"))?;
+            tx.invite(org.id, id).await?.filter(is_pending_member).ok_or(ServiceError::not_found("invite"))?;
         let user = load_user(&mut *tx, org.id, invite.user_id).await?;
         let token = self.ids.secret();
         invite.token_hash = hash_token(&token);
@@ -484,7 +536,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(PendingInvite { invite, email: user.email, first_name: user.first_name, last_name: user.last_name })
     }
 
     /// Revokes a pending invite: its seats are released and the invited user removed.
@@ -496,7 +548,7 @@ impl Services {
         actor.require_org_wide(Permission::ManageUsers)?;
         let mut tx = self.begin().await?;
         let org = actor.org_id();
-        let invite = tx.invite(org, id).await?.filter(Invite::is_pending).ok_or(ServiceError::not_found("invite"))?;
+        let invite = tx.invite(org, id).await?.filter(is_pending_member).ok_or(ServiceError::not_found("invite"))?;
         let mut user = load_user(&mut *tx, org, invite.user_id).await?;
         self.withdraw_reservations(&mut *tx, &invite).await?;
         // Licenses assigned directly while the invite was pending go with the user; purging
@@ -516,14 +568,30 @@ impl Services {
         Ok(())
     }
 
-    /// The pending invites of the organization.
+    /// The pending member invites of the organization (sign-ups waiting for their address to be
+    /// verified are not invites an admin handles), in id order, each with the invited person.
     ///
     /// # Errors
-    /// `forbidden` without `manage_users`.
-    pub async fn list_invites(&self, actor: &Actor) -> ServiceResult<Vec<Invite>> {
+    /// `forbidden` without `manage_users` org-wide.
+    pub async fn list_invites(&self, actor: &Actor) -> ServiceResult<Vec<PendingInvite>> {
         actor.require_org_wide(Permission::ManageUsers)?;
         let mut tx = self.begin_read().await?;
-        Ok(tx.pending_invites(actor.org_id()).await?)
+        let org = actor.org_id();
+        let invites: Vec<Invite> = tx.pending_invites(org).await?.into_iter().filter(is_pending_member).collect();
+        let ids: Vec<UserId> = invites.iter().map(|i| i.user_id).collect();
+        let users: BTreeMap<UserId, User> = tx.users_by_ids(org, &ids).await?.into_iter().map(|u| (u.id, u)).collect();
+        Ok(invites
+            .into_iter()
+            .filter_map(|invite| {
+                let user = users.get(&invite.user_id)?;
+                Some(PendingInvite {
+                    email: user.email.clone(),
+                    first_name: user.first_name.clone(),
+                    last_name: user.last_name.clone(),
+                    invite,
+                })
+            })
+            .collect())
     }
 
     /// Gives back the seats an invite reserved.
@@ -1019,4 +1087,11 @@ fn import_actor(actor: &Actor) -> Actor {
 /// without a session: accepting an invite, signing up).
 fn actor_as(system: &Actor, user: UserId) -> Actor {
     system.clone().acting_as(user)
+}
+
+/// A member invite not yet accepted: what an admin may list, resend and revoke. A sign-up's
+/// verification is not one (resending it would send an invitation for an account nobody
+/// invited).
+fn is_pending_member(invite: &Invite) -> bool {
+    invite.is_pending() && invite.purpose == InvitePurpose::Member
 }

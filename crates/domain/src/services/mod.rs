@@ -42,7 +42,7 @@ pub use exports::EXPORT_IDS_PAGE;
 pub use groups::{GroupDetails, GroupPatch, MoveUser};
 pub use invites::{
     AcceptedInvite, BulkPasteOutcome, CRM_IMPORT_CHUNK, CrmImportOutcome, CrmImportRequest, CrmImportStatus,
-    InviteOutcome, InviteRow, InviteStatus, InvitesResult, PasteStatus, SignupRequest,
+    InviteOutcome, InviteRow, InviteStatus, InvitesResult, PasteResult, PasteStatus, PendingInvite, SignupRequest,
 };
 pub use licenses::{BulkLicenses, BulkOp, LicenseChange};
 pub use load::LoadSummary;

@@ -220,7 +220,7 @@ async fn a_crm_timeout_makes_the_import_create_nothing() {
         dry_run: false,
     };
     let err = failure(services.import_from_crm(&w.admin_actor().await, request).await);
-    assert_eq!(err.code(), ErrorCode::Internal);
+    assert_eq!(err.code(), ErrorCode::CrmUnavailable);
     assert_eq!(w.store.snapshot().await, before);
 }
 
@@ -238,7 +238,7 @@ async fn a_crm_sync_asks_the_directory_once_for_the_linked_members_and_a_failure
     crm.expect_get().withf(|ids| ids == [crm_id("005A")]).times(1).returning(|_| Err(CrmError::RateLimited));
     let before = w.store.snapshot().await;
     let err = failure(w.services.clone().with_crm(Arc::new(crm)).sync_from_crm(&admin).await);
-    assert_eq!(err.code(), ErrorCode::Internal);
+    assert_eq!(err.code(), ErrorCode::CrmUnavailable);
     assert_eq!(w.store.snapshot().await, before);
 
     let mut crm = MockCrmDirectory::new();

@@ -140,11 +140,15 @@ async fn searching_the_crm_finds_users_by_name_or_email() {
 }
 
 #[tokio::test]
-async fn a_crm_failure_surfaces_as_internal() {
+async fn a_crm_failure_surfaces_as_crm_unavailable_and_a_missing_directory_as_crm_not_configured() {
     let w = World::new().await;
     w.crm.fail_next_with_timeout();
     let err = failure(w.services.search_crm(&w.admin_actor().await, "ann", 0).await);
-    assert_eq!(err.code(), ErrorCode::Internal);
+    assert_eq!(err.code(), ErrorCode::CrmUnavailable);
+    // The same services without a directory.
+    let bare = w.services_with_hasher(std::sync::Arc::new(roster_domain::testing::FakeHasher));
+    let err = failure(bare.search_crm(&w.admin_actor().await, "ann", 0).await);
+    assert_eq!(err.code(), ErrorCode::CrmNotConfigured);
 }
 
 // ---- sync ------------------------------------------------------------------------------------

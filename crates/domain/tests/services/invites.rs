@@ -1,12 +1,12 @@
 //! Member invites (§8.1): seat reservations per row, bulk paste, accepting with a single-use
 //! token, resending and revoking.
 
-use roster_domain::ErrorCode;
 use roster_domain::audit::Source;
 use roster_domain::invites::{TOKEN_LIFETIME, hash_token};
 use roster_domain::mail::MailKind;
 use roster_domain::services::{InviteRow, InviteStatus, PasteStatus, RoleAssignment};
 use roster_domain::user::StatusKind;
+use roster_domain::{ErrorCode, ServiceError};
 use time::Duration;
 
 use crate::support::{T0, World, failure, key, keys, password, person, slug};
@@ -151,12 +151,12 @@ async fn pasting_reports_each_entry_created_duplicate_or_invalid_without_losing_
     let w = World::inviting().await;
     w.member("old", &["standard"], &[]).await;
     let body = "ann@acme.test, Bob Builder <bob@acme.test>\nCid Cook,cid@acme.test\nnot-an-address\nANN@acme.test\nold@acme.test";
-    let outcomes = w
+    let pasted = w
         .services
-        .invite_pasted(&w.admin_actor().await, body, vec![key("standard")], keys(&["core"]))
+        .invite_pasted(&w.admin_actor().await, body, vec![key("standard")], keys(&["core"]), false)
         .await
         .expect("invites");
-    let got: Vec<(&str, PasteStatus)> = outcomes.iter().map(|o| (o.entry.as_str(), o.status)).collect();
+    let got: Vec<(&str, PasteStatus)> = pasted.results.iter().map(|o| (o.entry.as_str(), o.status)).collect();
     assert_eq!(
         got,
         [
@@ -174,18 +174,79 @@ async fn pasting_reports_each_entry_created_duplicate_or_invalid_without_losing_
     let cid = state.users.values().find(|u| u.email == w.email("cid")).expect("invited");
     assert_eq!(cid.first_name.as_str(), "Cid");
     assert_eq!(w.seats_used("core").await, 3);
+    // A member already holding the address is a duplicate with the refusing code.
+    assert_eq!(pasted.results[5].code, Some(ErrorCode::Conflict));
+    assert_eq!(pasted.results[4].code, None, "listed twice in the paste");
+    assert_eq!((seats(&pasted.seats_before, "core").seats_used, seats(&pasted.seats_after, "core").seats_used), (0, 3));
+    assert!(pasted.applied);
 }
 
 #[tokio::test]
-async fn pasted_entries_beyond_the_seats_are_refused_and_the_rest_invited() {
+async fn pasted_entries_beyond_the_seats_are_refused_with_their_code_and_the_rest_invited() {
     let w = World::inviting().await;
     w.set_seats("core", 1).await;
-    let outcomes = w
+    let pasted = w
         .services
-        .invite_pasted(&w.admin_actor().await, "a@acme.test\nb@acme.test", vec![key("standard")], keys(&["core"]))
+        .invite_pasted(
+            &w.admin_actor().await,
+            "a@acme.test\nb@acme.test",
+            vec![key("standard")],
+            keys(&["core"]),
+            false,
+        )
         .await
         .expect("invites");
-    assert_eq!(outcomes.iter().map(|o| o.status).collect::<Vec<_>>(), [PasteStatus::Created, PasteStatus::Refused]);
+    assert_eq!(
+        pasted.results.iter().map(|o| o.status).collect::<Vec<_>>(),
+        [PasteStatus::Created, PasteStatus::Refused]
+    );
+    assert_eq!(pasted.results[1].code, Some(ErrorCode::SeatLimitReached));
+}
+
+#[tokio::test]
+async fn a_dry_run_paste_reports_the_outcomes_and_writes_nothing() {
+    let w = World::inviting().await;
+    let before = w.store.snapshot().await;
+    let pasted = w
+        .services
+        .invite_pasted(&w.admin_actor().await, "a@acme.test, nope", vec![key("standard")], keys(&["core"]), true)
+        .await
+        .expect("reports");
+    assert_eq!(
+        pasted.results.iter().map(|o| o.status).collect::<Vec<_>>(),
+        [PasteStatus::Created, PasteStatus::Invalid]
+    );
+    assert_eq!(seats(&pasted.seats_after, "core").seats_used, 1);
+    assert!(!pasted.applied);
+    assert_eq!(w.store.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn a_paste_is_judged_as_a_whole_before_its_entries() {
+    let w = World::inviting().await;
+    let admin = w.admin_actor().await;
+    let paste = |text: &'static str, roles: Vec<roster_domain::values::Key>, products| {
+        let services = w.services.clone();
+        let admin = admin.clone();
+        async move { services.invite_pasted(&admin, text, roles, products, false).await }
+    };
+    let err = failure(paste(" \n , ", vec![key("standard")], keys(&["core"])).await);
+    let ServiceError::Validation(fields) = err else { panic!("{err:?}") };
+    assert_eq!(fields.iter().map(|f| (f.field.as_str(), f.code)).collect::<Vec<_>>(), [("text", "required")]);
+    let err = failure(paste("a@acme.test", vec![], keys(&[])).await);
+    let ServiceError::Validation(fields) = err else { panic!("{err:?}") };
+    assert_eq!(fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["roles", "products"]);
+    // Only invalid entries: still refused while auto sign-up is on, and for a member.
+    w.set_auto_signup(true).await;
+    let err = failure(paste("nope", vec![key("standard")], keys(&["core"])).await);
+    assert_eq!(err.code(), ErrorCode::AutoSignupEnabled);
+    w.set_auto_signup(false).await;
+    let member = w.member("bob", &["standard"], &[]).await;
+    let err = failure(
+        w.services.invite_pasted(&w.actor(member).await, "nope", vec![key("standard")], keys(&["core"]), false).await,
+    );
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert!(w.events_named("invite.created").await.is_empty());
 }
 
 // ---- accepting -----------------------------------------------------------------------------------
@@ -281,6 +342,24 @@ async fn a_sign_up_token_cannot_accept_a_member_invite() {
     };
     let err = failure(w.services.accept_invite(&token, &password("correct horse battery")).await);
     assert_eq!(err.code(), ErrorCode::InvalidToken);
+    // Nor is a sign-up an invite an admin lists, resends or revokes.
+    let admin = w.admin_actor().await;
+    assert!(w.services.list_invites(&admin).await.expect("lists").is_empty());
+    let pending = w.store.snapshot().await.invites.keys().copied().next().expect("the verification");
+    assert_eq!(failure(w.services.resend_invite(&admin, pending).await).code(), ErrorCode::NotFound);
+    assert_eq!(failure(w.services.revoke_invite(&admin, pending).await).code(), ErrorCode::NotFound);
+}
+
+#[tokio::test]
+async fn listing_invites_shows_each_pending_one_with_the_person_invited() {
+    let w = World::inviting().await;
+    let (ann, _) = w.invite("ann", &["core"]).await;
+    let (bob, _) = w.invite("bob", &["core", "dialer"]).await;
+    let listed = w.services.list_invites(&w.admin_actor().await).await.expect("lists");
+    let got: Vec<_> = listed.iter().map(|p| (p.invite.id, p.email.clone(), p.invite.products.len())).collect();
+    assert_eq!(got, [(ann, w.email("ann"), 1), (bob, w.email("bob"), 2)]);
+    let member = w.member("cid", &["standard"], &[]).await;
+    assert_eq!(failure(w.services.list_invites(&w.actor(member).await).await).code(), ErrorCode::Forbidden);
 }
 
 // ---- resend and revoke ---------------------------------------------------------------------------
