@@ -23,6 +23,7 @@ async fn login_over_http(db: &TestDb, org: &str, email: &str, password: &str) ->
         bootstrap_email: None,
         bootstrap_password: None,
         mail: MailConfig::new(None, outbox.path().to_owned(), sender, public_url),
+        crm: roster_adapters_crm::CrmChoice::None,
     };
     let app = server::build(&config).await.expect("builds");
     assert!(app.bootstrapped.is_none(), "{}: the database has organizations: no bootstrap", db.engine);
@@ -127,7 +128,7 @@ async fn seats_set_changes_the_total_and_refuses_to_go_below_the_seats_in_use() 
             .list_users(&operator, roster_domain::users_query::UserQuery::new(operator.org_id()))
             .await
             .expect("lists");
-        let admin = users.items[0].id;
+        let admin = users.items[0].user.id;
         services.set_licenses(&operator, admin, [Key::parse("core").expect("a key")].into()).await.expect("assigns");
         let refused = db.roster(&["seats", "set", "--org", "acme", "core", "0"]);
         refused.fails(1, &["setting the seats of `core` in `acme`", "no free seat for core: 1 of 10 used"]);
