@@ -17,6 +17,9 @@ use thiserror::Error;
 /// longer than any use case holds the lock, so a busy error means something is stuck.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A statement that runs longer than this is logged at `warn` (target `sqlx::query`).
+pub const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
 /// The PostgreSQL setting every pooled connection starts with, to `read committed`.
 const TRANSACTION_ISOLATION: &str = "default_transaction_isolation";
 
@@ -185,8 +188,14 @@ pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Db, DbSe
         }
     }
     let mut options = ConnectOptions::new(url.to_owned());
-    // Statements are not logged line by line: sea-orm's tracing spans carry them at trace level.
-    options.sqlx_logging(false).acquire_timeout(settings.acquire_timeout).idle_timeout(settings.idle_timeout);
+    // Every statement is logged at `debug` with its duration (target `sqlx::query`, off unless
+    // `RUST_LOG` asks for it), and a statement slower than [`SLOW_STATEMENT`] at `warn`.
+    options
+        .sqlx_logging(true)
+        .sqlx_logging_level(log::LevelFilter::Debug)
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, SLOW_STATEMENT)
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(settings.idle_timeout);
     match &target {
         Target::Sqlite { in_memory, .. } => {
             if *in_memory {

@@ -15,6 +15,7 @@ mod m20261123_000004_groups;
 mod m20261123_000005_connections;
 mod m20261123_000006_audit_and_delivery;
 mod m20261123_000007_sessions_and_requests;
+mod m20261206_000008_groups_version;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_connections::Migration),
             Box::new(m20261123_000006_audit_and_delivery::Migration),
             Box::new(m20261123_000007_sessions_and_requests::Migration),
+            Box::new(m20261206_000008_groups_version::Migration),
         ]
     }
 

@@ -87,6 +87,14 @@ impl GroupRepository for SeaOrmTx {
         self.query_all(&sql, vec![id(org.as_uuid())]).await?.iter().map(|row| self.group_from_row(row)).collect()
     }
 
+    async fn groups_version(&mut self, org: OrgId) -> R<u64> {
+        // Kept by the triggers on `groups` (migration `m20261206_000008_groups_version`).
+        let row =
+            self.query_one("SELECT groups_version FROM organizations WHERE id = ?", vec![id(org.as_uuid())]).await?;
+        // An unknown organization has no groups: nothing to cache, and nothing stale either.
+        row.map_or(Ok(0), |row| get_unsigned(&row, "groups_version"))
+    }
+
     async fn insert_group(&mut self, group: &Group) -> R<()> {
         let mut values = vec![id(group.org_id.as_uuid()), id(group.id.as_uuid())];
         values.extend(self.group_values(group)?);

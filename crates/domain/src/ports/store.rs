@@ -372,6 +372,11 @@ pub trait RoleRepository: Send {
 pub trait GroupRepository: Send {
     /// Every group of the organization, deleted ones included, in id order.
     async fn groups(&mut self, org: OrgId) -> R<Vec<Group>>;
+    /// A number that grows with every write to the organization's groups (insert, rename, move,
+    /// delete, restore — by anyone, committed or in this transaction) and never goes back: two
+    /// reads of [`GroupRepository::groups`] with the same number in between answer the same.
+    /// Other writes leave it alone. It lets a process keep the tree between requests.
+    async fn groups_version(&mut self, org: OrgId) -> R<u64>;
     /// Needs the parent; `Conflict { field: Name }` beside a live namesake (module docs).
     async fn insert_group(&mut self, group: &Group) -> R<()>;
     /// Optimistic: the stored version must be `group.version - 1`. Renames, moves (a new

@@ -53,7 +53,7 @@ impl Services {
             return Err(ServiceError::Unauthenticated);
         }
         let roles = tx.roles(org).await?;
-        let tree = load_tree(&mut *tx, org).await?;
+        let tree = self.read_tree(&mut *tx, org).await?;
         let groups = groups_of(&mut *tx, org, user_id, &tree).await?;
         Ok(Actor::for_user(&user, &roles, groups, &tree, source, impersonator))
     }

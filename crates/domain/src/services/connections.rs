@@ -140,7 +140,7 @@ impl Services {
         let mut tx = self.begin_read().await?;
         let org = actor.org_id();
         let c = tx.connection(org, id).await?.ok_or(ServiceError::not_found("connection"))?;
-        let tree = load_tree(&mut *tx, org).await?;
+        let tree = self.read_tree(&mut *tx, org).await?;
         let v = viewer_of(&mut *tx, org, viewer, &tree).await?;
         Ok(explain(&v, &c))
     }
@@ -154,7 +154,7 @@ impl Services {
         let mut tx = self.begin_read().await?;
         let org = actor.org_id();
         let c = tx.connection(org, id).await?.ok_or(ServiceError::not_found("connection"))?;
-        let tree = load_tree(&mut *tx, org).await?;
+        let tree = self.read_tree(&mut *tx, org).await?;
         let users = tx.list_users(&UserQuery::new(org)).await?.items;
         let mut out = Vec::new();
         // Members who can sign in: not deactivated and not invited (an invitee has not joined yet).
@@ -175,7 +175,7 @@ impl Services {
     /// Storage failures only.
     pub async fn connection_group_choices(&self, actor: &Actor) -> ServiceResult<Vec<GroupChoiceItem>> {
         let mut tx = self.begin_read().await?;
-        let tree = load_tree(&mut *tx, actor.org_id()).await?;
+        let tree = self.read_tree(&mut *tx, actor.org_id()).await?;
         let inviter = Inviter { visibility: actor.visibility(), groups: actor.member_groups(), api_key_group: None };
         Ok(group_choices(&inviter, &tree)
             .into_iter()

@@ -50,7 +50,8 @@ impl Services {
         let mut tx = self.begin_read().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;
         let users = tx.users_by_ids(org.id, ids).await?.into_iter().filter(|u| !u.is_deleted()).collect();
-        details_of_page(&mut *tx, &org, users, self.now()).await
+        let tree = self.read_tree(&mut *tx, org.id).await?;
+        details_of_page(&mut *tx, &org, users, &tree, self.now()).await
     }
 
     /// One page of the audit log for an export, newest first (`query.before` is the keyset

@@ -64,7 +64,7 @@ impl Services {
     pub async fn get_group(&self, actor: &Actor, id: GroupId) -> ServiceResult<GroupDetails> {
         let mut tx = self.begin_read().await?;
         let org = actor.org_id();
-        let tree = load_tree(&mut *tx, org).await?;
+        let tree = self.read_tree(&mut *tx, org).await?;
         let group = tree.get(id).cloned().ok_or(ServiceError::not_found("group"))?;
         details_in(&mut *tx, &tree, group).await
     }
@@ -77,7 +77,7 @@ impl Services {
     pub async fn export_groups(&self, actor: &Actor) -> ServiceResult<Vec<GroupDetails>> {
         actor.require(Permission::ExportData)?;
         let mut tx = self.begin_read().await?;
-        let tree = load_tree(&mut *tx, actor.org_id()).await?;
+        let tree = self.read_tree(&mut *tx, actor.org_id()).await?;
         let mut out = Vec::new();
         for group in tree.in_tree_order() {
             out.push(details_in(&mut *tx, &tree, group.clone()).await?);

@@ -22,6 +22,7 @@ mod roles;
 mod saved_views;
 mod scheduling;
 mod support;
+mod trees;
 mod users;
 mod webhook_delivery;
 mod webhooks;
@@ -49,6 +50,7 @@ pub use load::LoadSummary;
 pub use mail::DeliveryReport;
 pub use orgs::{NewOrganization, ReconcileFinding, ReconcileReport, SeatFinding};
 pub use roles::{NewRole, RolePatch};
+pub use trees::TREE_CACHE_CAPACITY;
 pub use users::{NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage};
 pub use webhook_delivery::WebhookReport;
 pub use webhooks::CreatedWebhook;
@@ -63,6 +65,8 @@ pub struct Services {
     crm: Option<Arc<dyn CrmDirectory>>,
     saved_views: Option<Arc<dyn SavedViewRepository>>,
     login_throttle: LoginThrottle,
+    /// Group trees kept between requests, shared by the clones (`trees`).
+    trees: Arc<trees::TreeCache>,
 }
 
 impl std::fmt::Debug for Services {
@@ -78,7 +82,16 @@ impl Services {
         ids: Arc<dyn IdGenerator>,
         hasher: Arc<dyn PasswordHasher>,
     ) -> Self {
-        Self { store, clock, ids, hasher, crm: None, saved_views: None, login_throttle: LoginThrottle::default() }
+        Self {
+            store,
+            clock,
+            ids,
+            hasher,
+            crm: None,
+            saved_views: None,
+            login_throttle: LoginThrottle::default(),
+            trees: Arc::default(),
+        }
     }
 
     /// Replaces the default login throttle (five failures per account in 15 minutes).

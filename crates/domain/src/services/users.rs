@@ -9,7 +9,7 @@ use crate::actor::Actor;
 use crate::audit::{AuditTarget, Changes, TargetKind};
 use crate::catalog::Catalog;
 use crate::error::{FieldError, ServiceError, ServiceResult};
-use crate::groups::{Membership, current_groups};
+use crate::groups::{GroupTree, Membership, current_groups};
 use crate::ids::{GroupId, UserId};
 use crate::org::Organization;
 use crate::ports::{Tx, UserLookup};
@@ -205,7 +205,10 @@ impl Services {
         if actor.user_id() != Some(id) {
             actor.require(Permission::ManageUsers)?;
         }
-        details_of(&mut *tx, user, self.now()).await
+        let org = load_org(&mut *tx, user.org_id).await?;
+        let tree = self.read_tree(&mut *tx, org.id).await?;
+        let mut details = details_of_page(&mut *tx, &org, vec![user], &tree, self.now()).await?;
+        details.pop().ok_or(ServiceError::not_found("user"))
     }
 
     /// The Users table (§10). The caller fills filters, sort and paging; the organization and
@@ -220,7 +223,8 @@ impl Services {
         query.org_id = org.id;
         query.in_trial = org.in_trial(self.now());
         let page = tx.list_users(&query).await?;
-        let items = details_of_page(&mut *tx, &org, page.items, self.now()).await?;
+        let tree = self.read_tree(&mut *tx, org.id).await?;
+        let items = details_of_page(&mut *tx, &org, page.items, &tree, self.now()).await?;
         Ok(UserDetailsPage { items, next_cursor: page.next_cursor, total: page.total })
     }
 
@@ -656,13 +660,13 @@ pub(crate) async fn details_of_page(
     tx: &mut dyn Tx,
     org: &Organization,
     users: Vec<User>,
+    tree: &GroupTree,
     now: time::OffsetDateTime,
 ) -> ServiceResult<Vec<UserDetails>> {
     if users.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
-    let tree = load_tree(tx, org.id).await?;
     let mut products: BTreeMap<UserId, BTreeSet<Key>> = BTreeMap::new();
     for license in tx.licenses_of_users(org.id, &ids).await? {
         products.entry(license.user_id).or_default().insert(license.product);
@@ -681,7 +685,7 @@ pub(crate) async fn details_of_page(
         .into_iter()
         .map(|user| {
             let products = products.remove(&user.id).unwrap_or_default();
-            let groups = current_groups(&memberships.remove(&user.id).unwrap_or_default(), &tree);
+            let groups = current_groups(&memberships.remove(&user.id).unwrap_or_default(), tree);
             let status = derive_status(&StatusFacts::of(&user, products.contains(&core), in_trial));
             let scheduled = scheduled.remove(&user.id).unwrap_or_default();
             UserDetails { user, status, products, groups, scheduled }

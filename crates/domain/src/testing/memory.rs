@@ -91,6 +91,8 @@ pub struct MemoryState {
     pub password_hashes: BTreeMap<UserId, PasswordHash>,
     pub roles: BTreeMap<RoleId, Role>,
     pub groups: BTreeMap<GroupId, Group>,
+    /// [`GroupRepository::groups_version`]: writes to each organization's groups so far.
+    pub groups_versions: BTreeMap<OrgId, u64>,
     /// Membership history, in insertion order.
     pub memberships: Vec<Membership>,
     /// Flows assigned to a group; a group without flows has no entry.
@@ -823,6 +825,10 @@ impl GroupRepository for MemoryTx {
         Ok(self.work.groups.values().filter(|g| g.org_id == org).cloned().collect())
     }
 
+    async fn groups_version(&mut self, org: OrgId) -> R<u64> {
+        Ok(self.work.groups_versions.get(&org).copied().unwrap_or(0))
+    }
+
     async fn insert_group(&mut self, group: &Group) -> R<()> {
         self.write()?;
         if self.work.groups.contains_key(&group.id) {
@@ -830,6 +836,7 @@ impl GroupRepository for MemoryTx {
         }
         self.check_group(group)?;
         self.work.groups.insert(group.id, group.clone());
+        *self.work.groups_versions.entry(group.org_id).or_default() += 1;
         Ok(())
     }
 
@@ -839,6 +846,7 @@ impl GroupRepository for MemoryTx {
         check_version("group", stored.version, group.version)?;
         self.check_group(group)?;
         self.work.groups.insert(group.id, group.clone());
+        *self.work.groups_versions.entry(group.org_id).or_default() += 1;
         Ok(())
     }
 

@@ -245,6 +245,9 @@ impl GroupRepository for OverrideTx {
     async fn groups(&mut self, org: OrgId) -> R<Vec<Group>> {
         self.inner.groups(org).await
     }
+    async fn groups_version(&mut self, org: OrgId) -> R<u64> {
+        self.inner.groups_version(org).await
+    }
     async fn insert_group(&mut self, group: &Group) -> R<()> {
         self.inner.insert_group(group).await
     }

@@ -143,3 +143,71 @@ pub async fn group_flows_replace_the_set_and_need_a_group_and_flows_of_the_organ
     assert_eq!(tx.group_flows(o).await.expect("reads"), want, "the refused change left sales as it was");
     assert_eq!(tx.flows(o).await.expect("reads"), vec![first, s.flow.clone(), second], "flows in id order");
 }
+
+/// `groups_version` grows with every group write of the organization — insert, rename, move,
+/// delete — as the writing transaction sees it and, once committed, as every later one does; a
+/// rolled-back write leaves the committed number where it was; writes that are not to groups
+/// (a membership, a user, another organization's group) leave it alone; an unknown
+/// organization answers 0.
+pub async fn the_groups_version_moves_with_every_group_write_and_nothing_else(store: Arc<dyn Store>) {
+    let s = seed(&store, 1).await;
+    let b = seed(&store, 2).await;
+    let o = s.org.id;
+    let version = |store: Arc<dyn Store>, org| async move {
+        let mut tx = begin(&store).await;
+        tx.groups_version(org).await.expect("reads the groups version")
+    };
+    let start = version(Arc::clone(&store), o).await;
+    let other_start = version(Arc::clone(&store), b.org.id).await;
+    let next = |g: &Group| Group { version: g.version + 1, ..g.clone() };
+
+    // Each kind of write moves it, in the writing transaction already.
+    let mut tx = begin(&store).await;
+    let mut seen = start;
+    let mut moved = |now: u64, what: &str| {
+        assert!(now > seen, "{what}: the version moves ({seen} -> {now})");
+        seen = now;
+    };
+    let added = seed::group(o, uid(1, 400), Some(&s.root), "Marketing");
+    tx.insert_group(&added).await.expect("inserts");
+    moved(tx.groups_version(o).await.expect("reads"), "an insert");
+    let renamed = Group { name: group_name("Growth"), ..next(&added) };
+    tx.update_group(&renamed).await.expect("renames");
+    moved(tx.groups_version(o).await.expect("reads"), "a rename");
+    let relocated = Group { parent_id: Some(s.sales.id), depth: 3, ..next(&renamed) };
+    tx.update_group(&relocated).await.expect("moves");
+    moved(tx.groups_version(o).await.expect("reads"), "a move");
+    let deleted = Group { deleted_at: Some(T0 + Duration::days(9)), ..next(&relocated) };
+    tx.update_group(&deleted).await.expect("deletes");
+    moved(tx.groups_version(o).await.expect("reads"), "a delete");
+    let in_tx = seen;
+    commit(tx).await;
+    assert_eq!(version(Arc::clone(&store), o).await, in_tx, "committed, later transactions see it");
+    assert_eq!(version(Arc::clone(&store), b.org.id).await, other_start, "another organization's is untouched");
+
+    // A rolled-back write leaves the committed number.
+    let mut tx = begin(&store).await;
+    tx.insert_group(&seed::group(o, uid(1, 401), Some(&s.root), "Legal")).await.expect("inserts");
+    assert!(tx.groups_version(o).await.expect("reads") > in_tx);
+    drop(tx);
+    assert_eq!(version(Arc::clone(&store), o).await, in_tx, "a rollback takes the move back");
+
+    // Writes that are not to the organization's groups leave it alone.
+    let mut tx = begin(&store).await;
+    tx.insert_membership(&Membership {
+        org_id: o,
+        group_id: s.support.id,
+        user_id: s.admin.id,
+        joined_at: T0 + Duration::days(10),
+        left_at: None,
+    })
+    .await
+    .expect("a membership");
+    tx.update_user(&crate::user::User { version: s.admin.version + 1, ..s.admin.clone() }).await.expect("a user");
+    tx.insert_group(&seed::group(b.org.id, uid(2, 402), Some(&b.root), "Elsewhere")).await.expect("another org");
+    commit(tx).await;
+    assert_eq!(version(Arc::clone(&store), o).await, in_tx, "memberships, users and other orgs do not move it");
+
+    let unknown = crate::ids::OrgId::from_uuid(uid(9, 999));
+    assert_eq!(version(Arc::clone(&store), unknown).await, 0, "an unknown organization");
+}

@@ -248,6 +248,7 @@ macro_rules! store_contract_tests {
             groups::a_group_update_needs_the_next_version_and_a_parent_in_the_organization,
             groups::memberships_keep_their_history_and_current_members_are_the_open_ones,
             groups::group_flows_replace_the_set_and_need_a_group_and_flows_of_the_organization,
+            groups::the_groups_version_moves_with_every_group_write_and_nothing_else,
             connections::list_connections_equals_filtering_every_row_newest_first_on_generated_data,
             connections::connection_pages_chained_by_cursor_give_the_whole_list_once,
             connections::a_connection_reads_back_and_needs_its_inviter_in_the_organization,

@@ -1,0 +1,191 @@
+//! The group trees a process keeps between requests.
+//!
+//! Resolving a member's authority and listing the Users table both need the organization's
+//! whole group tree; reading it (a thousand groups in the benchmark's organization) cost more
+//! than everything else a Users page does together (`docs/PERFORMANCE.md`, "bench http").
+//! The tree changes rarely — an admin editing groups — so each process keeps the last tree it
+//! read per organization with the store's [`GroupRepository::groups_version`] at that time, and a
+//! read checks that one number before using it. A write anywhere, by any process, moves the
+//! number, so a kept tree is never used after a change is committed.
+//!
+//! Only read transactions use the cache ([`Services::read_tree`]): a write transaction may have
+//! changed the groups itself, and a tree with uncommitted changes must never be kept — if the
+//! transaction rolled back, the version would go back with it and could later name another tree.
+//!
+//! [`GroupRepository::groups_version`]: crate::ports::GroupRepository::groups_version
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::ServiceResult;
+use crate::groups::GroupTree;
+use crate::ids::OrgId;
+use crate::ports::Tx;
+
+use super::Services;
+use super::support::load_tree;
+
+/// How many organizations' trees a process keeps; the least recently used goes first.
+pub const TREE_CACHE_CAPACITY: usize = 256;
+
+/// The kept trees: per organization, the groups version it was read at and the tree.
+#[derive(Debug)]
+pub(crate) struct TreeCache {
+    capacity: usize,
+    state: Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    /// Counts uses, to find the least recently used entry.
+    clock: u64,
+    entries: HashMap<OrgId, Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    version: u64,
+    tree: Arc<GroupTree>,
+    used: u64,
+}
+
+impl TreeCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self { capacity: capacity.max(1), state: Mutex::new(CacheState::default()) }
+    }
+
+    /// The tree kept for `org` at exactly `version`.
+    pub(crate) fn get(&self, org: OrgId, version: u64) -> Option<Arc<GroupTree>> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.clock += 1;
+        let now = state.clock;
+        let entry = state.entries.get_mut(&org).filter(|e| e.version == version)?;
+        entry.used = now;
+        Some(Arc::clone(&entry.tree))
+    }
+
+    /// Keeps `tree` as `org`'s tree at `version`, unless a tree of a later version is kept
+    /// already (two requests may race; the later version wins whatever the order).
+    pub(crate) fn put(&self, org: OrgId, version: u64, tree: Arc<GroupTree>) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.clock += 1;
+        let used = state.clock;
+        if let Some(entry) = state.entries.get_mut(&org) {
+            if entry.version <= version {
+                *entry = Entry { version, tree, used };
+            }
+            return;
+        }
+        if state.entries.len() >= self.capacity {
+            let oldest = state.entries.iter().min_by_key(|(_, e)| e.used).map(|(org, _)| *org);
+            if let Some(oldest) = oldest {
+                state.entries.remove(&oldest);
+            }
+        }
+        state.entries.insert(org, Entry { version, tree, used });
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).entries.len()
+    }
+}
+
+impl Default for TreeCache {
+    fn default() -> Self {
+        Self::new(TREE_CACHE_CAPACITY)
+    }
+}
+
+impl Services {
+    /// The organization's group tree, for a transaction opened with `begin_read` only (module
+    /// docs): the kept one when the store's groups version has not moved, else read and kept.
+    ///
+    /// The version is read before the groups, so a kept tree is never older than its version:
+    /// a write committed between the two reads gives a newer tree under the older number, which
+    /// the next read replaces.
+    pub(crate) async fn read_tree(&self, tx: &mut dyn Tx, org: OrgId) -> ServiceResult<Arc<GroupTree>> {
+        let version = tx.groups_version(org).await?;
+        if let Some(tree) = self.trees.get(org, version) {
+            return Ok(tree);
+        }
+        let tree = Arc::new(load_tree(tx, org).await?);
+        self.trees.put(org, version, Arc::clone(&tree));
+        Ok(tree)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::TreeCache;
+    use crate::groups::GroupTree;
+    use crate::ids::OrgId;
+
+    fn org(n: u128) -> OrgId {
+        OrgId::from_uuid(uuid::Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn a_tree_is_found_at_its_version_only() {
+        let cache = TreeCache::new(4);
+        let tree = Arc::new(GroupTree::default());
+        cache.put(org(1), 7, Arc::clone(&tree));
+        assert!(cache.get(org(1), 7).is_some_and(|t| Arc::ptr_eq(&t, &tree)));
+        assert!(cache.get(org(1), 8).is_none(), "a later version is a miss");
+        assert!(cache.get(org(1), 6).is_none(), "an earlier version is a miss");
+        assert!(cache.get(org(2), 7).is_none(), "another organization is a miss");
+    }
+
+    #[test]
+    fn an_older_version_never_replaces_a_newer_one() {
+        let cache = TreeCache::new(4);
+        cache.put(org(1), 9, Arc::new(GroupTree::default()));
+        cache.put(org(1), 8, Arc::new(GroupTree::default()));
+        assert!(cache.get(org(1), 9).is_some());
+        assert!(cache.get(org(1), 8).is_none());
+    }
+
+    #[test]
+    fn the_least_recently_used_organization_goes_first() {
+        let cache = TreeCache::new(2);
+        cache.put(org(1), 1, Arc::new(GroupTree::default()));
+        cache.put(org(2), 1, Arc::new(GroupTree::default()));
+        assert!(cache.get(org(1), 1).is_some(), "org 1 is now the most recently used");
+        cache.put(org(3), 1, Arc::new(GroupTree::default()));
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(org(1), 1).is_some());
+        assert!(cache.get(org(2), 1).is_none(), "org 2 was the least recently used");
+        assert!(cache.get(org(3), 1).is_some());
+    }
+
+    proptest! {
+        /// Whatever the order of puts and gets (and evictions), a get at a version answers the
+        /// tree put last for that organization at that very version, or nothing — never a tree
+        /// read at another version — and the cache never holds more organizations than its
+        /// capacity.
+        #[test]
+        fn a_get_answers_only_a_tree_put_at_that_version(
+            ops in proptest::collection::vec((0u128..5, 0u64..6, any::<bool>()), 1..200),
+            capacity in 1usize..4,
+        ) {
+            let cache = TreeCache::new(capacity);
+            let mut last_put: HashMap<(u128, u64), Arc<GroupTree>> = HashMap::new();
+            for (o, version, is_put) in ops {
+                if is_put {
+                    let tree = Arc::new(GroupTree::default());
+                    cache.put(org(o), version, Arc::clone(&tree));
+                    last_put.insert((o, version), tree);
+                } else if let Some(found) = cache.get(org(o), version) {
+                    let put = last_put.get(&(o, version));
+                    prop_assert!(put.is_some_and(|t| Arc::ptr_eq(&found, t)));
+                }
+                prop_assert!(cache.len() <= capacity);
+            }
+        }
+    }
+}
