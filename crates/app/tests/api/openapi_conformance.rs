@@ -539,12 +539,17 @@ impl Probe {
     }
 }
 
+/// `text`, at most 160 characters of it, control characters escaped (a NUL shows as `\0`).
 fn shorten(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(160)
+        .flat_map(|c| if c.is_control() { c.escape_debug().collect::<Vec<_>>() } else { vec![c] })
+        .collect();
     if text.chars().count() > 160 {
-        format!("{}…", text.chars().take(160).collect::<String>())
-    } else {
-        text.to_owned()
+        out.push('…');
     }
+    out
 }
 
 /// What generates requests: the document, the real data and the seeded generator.
@@ -614,9 +619,11 @@ impl Ctx<'_> {
         }
 
         for name in &path_params {
-            for (label, value) in
-                [("a random id", self.rng.uuid()), ("garbage", format!("{}-{}", self.rng.word(6), self.rng.word(3)))]
-            {
+            for (label, value) in [
+                ("a random id", self.rng.uuid()),
+                ("garbage", format!("{}-{}", self.rng.word(6), self.rng.word(3))),
+                ("a NUL character", format!("{}\u{0}", self.fixtures.path_id(&op.path, name).unwrap_or_default())),
+            ] {
                 let ids: Vec<(String, String)> =
                     real.iter().map(|(n, v)| (n.clone(), if n == name { value.clone() } else { v.clone() })).collect();
                 let mut p = base.with(format!("{label} as {{{name}}}"));
@@ -630,11 +637,28 @@ impl Ctx<'_> {
             let name = param["name"].as_str().unwrap_or_default().to_owned();
             let schema = &param["schema"];
             // A valid cursor is one a list handed out: see the `follow_cursor` request below.
-            if name != "cursor" {
-                let valid = self.valid_query(&name, schema);
+            // Every value of a boolean or an enum; one value of anything else.
+            let resolved = resolve(self.doc, schema);
+            let values: Vec<String> = if schema_type(resolved) == Some("boolean") {
+                vec!["true".into(), "false".into()]
+            } else if let Some(values) = resolved["enum"].as_array() {
+                values.iter().filter(|v| !v.is_null()).map(text_of).collect()
+            } else if name == "cursor" {
+                Vec::new()
+            } else {
+                vec![self.valid_query(&name, schema)]
+            };
+            for valid in values {
                 let mut p = base.with(format!("a valid {name}"));
                 p.query.retain(|(k, _)| *k != name);
                 p.query.push((name.clone(), valid));
+                out.push(p);
+            }
+            // PostgreSQL refuses NUL in text: every text parameter gets one.
+            if schema_type(resolve(self.doc, schema)).is_none_or(|t| t == "string") {
+                let mut p = base.with(format!("a NUL character in {name}"));
+                p.query.retain(|(k, _)| *k != name);
+                p.query.push((name.clone(), format!("{}\u{0}", self.rng.word(3))));
                 out.push(p);
             }
             let (label, invalid) = self.invalid_query(&name, schema);
@@ -755,6 +779,22 @@ impl Ctx<'_> {
                 let mut v = full.clone();
                 v[name] = Value::Array(items.iter().map(wrong_type).collect());
                 out.push(json(base, format!("`{name}` items of the wrong type"), v));
+            }
+        }
+        // A NUL character in every text field of the full body, one at a time (PostgreSQL
+        // refuses NUL in text).
+        if let Some(fields) = full.as_object() {
+            for (name, value) in fields {
+                let nul = match value {
+                    Value::String(s) => json!(format!("{s}\u{0}")),
+                    Value::Array(items) if items.iter().any(Value::is_string) => {
+                        json!(items.iter().map(|i| format!("{}\u{0}", text_of(i))).collect::<Vec<_>>())
+                    }
+                    _ => continue,
+                };
+                let mut v = full.clone();
+                v[name] = nul;
+                out.push(json(base, format!("a NUL character in `{name}`"), v));
             }
         }
         let mut v = minimal.clone();
@@ -997,7 +1037,7 @@ impl Ctx<'_> {
                     Some("date-time") => candidates.push(("not a time".into(), "yesterday".into())),
                     _ => {}
                 }
-                candidates.push(("odd characters".into(), "'; DROP TABLE users; --\u{0}%ff".into()));
+                candidates.push(("odd characters".into(), "'; DROP TABLE users; -- %ff ☃".into()));
                 candidates.push(("a long value".into(), "y".repeat(600)));
             }
         }
