@@ -146,15 +146,14 @@ async fn run(app: &TestApp, seed: u64) -> Run {
         let mut answers = vec![(probe.clone(), send(app, probe, &admin, &cookie).await)];
         // A list walked by its own cursor: the next page is asked with the cursor the first
         // page handed out.
-        if probe.follow_cursor {
-            if let Some(cursor) = answers[0].1.json.as_ref().and_then(|b| b["next_cursor"].as_str()) {
-                let mut next = probe.clone();
-                next.query.retain(|(k, _)| k != "cursor");
-                next.query.push(("cursor".to_owned(), cursor.to_owned()));
-                next.what = format!("{} (next page by its cursor)", probe.what);
-                let answer = send(app, &next, &admin, &cookie).await;
-                answers.push((next, answer));
-            }
+        let cursor = answers[0].1.json.as_ref().and_then(|b| b["next_cursor"].as_str()).map(str::to_owned);
+        if let Some(cursor) = cursor.filter(|_| probe.follow_cursor) {
+            let mut next = probe.clone();
+            next.query.retain(|(k, _)| k != "cursor");
+            next.query.push(("cursor".to_owned(), cursor));
+            next.what = format!("{} (next page by its cursor)", probe.what);
+            let answer = send(app, &next, &admin, &cookie).await;
+            answers.push((next, answer));
         }
         for (probe, answer) in answers {
             requests += 1;
@@ -929,7 +928,7 @@ impl Ctx<'_> {
     /// The value a field of this name wants, where its schema says only "a string".
     fn hint(&mut self, name: &str) -> Option<String> {
         let fx = self.fixtures;
-        let hinted = match name {
+        match name {
             "user_id" | "user_ids" | "viewer" => Some(fx.users[0].clone()),
             "cc" => Some(fx.users[1].clone()),
             "group_id" | "group_ids" | "group" | "group_access" | "from_group_id" => Some(fx.groups[0].clone()),
@@ -966,8 +965,7 @@ impl Ctx<'_> {
                 Some(if name == "name" { format!("{w} Person") } else { w })
             }
             _ => None,
-        };
-        hinted
+        }
     }
 
     fn integer(&mut self, schema: &Value, name: &str) -> i64 {
