@@ -64,6 +64,15 @@ async fn every_documented_operation_answers_as_the_document_says() {
             run.requests,
             report(&run.violations)
         );
+        // Under the fixed seed every operation is answered with success at least once, so every
+        // success schema is checked: an operation the generator can no longer build a good
+        // request for is news too. (Another seed may miss one: a state-dependent success, like
+        // a sign-up while a fuzzed settings change has closed sign-up, is luck there.)
+        if seed == SEED {
+            assert!(run.unsuccessful.is_empty(), "{}: never answered with success: {:?}", app.engine, run.unsuccessful);
+        } else if !run.unsuccessful.is_empty() {
+            eprintln!("openapi_conformance (seed {seed}): never answered with success: {:?}", run.unsuccessful);
+        }
         app.finish().await;
     }
 }
@@ -74,6 +83,8 @@ struct Run {
     operations: usize,
     requests: usize,
     violations: Vec<Violation>,
+    /// The operations never answered with success (so their success schema went unchecked).
+    unsuccessful: Vec<String>,
 }
 
 /// One answer that is not what the document says.
@@ -183,16 +194,13 @@ async fn run(app: &TestApp, seed: u64) -> Run {
     for (op, counts) in &statuses {
         eprintln!("  {op}: {counts:?}");
     }
-    // Each operation was answered with success at least once, so its success schema was
-    // checked: an operation the generator cannot build a good request for is news, too.
-    let unsuccessful: Vec<&String> =
-        statuses.iter().filter(|(_, c)| !c.keys().any(|s| (200..300).contains(s))).map(|(op, _)| op).collect();
-    assert!(unsuccessful.is_empty(), "{}: never answered with success (seed {seed}): {unsuccessful:?}", app.engine);
+    let unsuccessful: Vec<String> =
+        statuses.iter().filter(|(_, c)| !c.keys().any(|s| (200..300).contains(s))).map(|(op, _)| op.clone()).collect();
     // The run kept its session and its rights: the requests above were answered as an admin.
     let me = app.get_ok("/api/v1/me", &admin).await;
     assert_eq!(me["user"]["email"], ADMIN_EMAIL, "{}: still the admin", app.engine);
     app.get_ok("/api/v1/users?limit=1", &admin).await;
-    Run { operations: exercised.len(), requests, violations }
+    Run { operations: exercised.len(), requests, violations, unsuccessful }
 }
 
 /// The violations, grouped by operation, one line each.
@@ -913,12 +921,13 @@ impl Ctx<'_> {
         }
     }
 
-    /// `example` with the ids it names replaced by real ones.
+    /// `example` with the ids it names replaced by real ones (and its time by one in the
+    /// future).
     fn rehint(&mut self, example: &Value, name: &str) -> Value {
         match example {
             Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), self.rehint(v, k))).collect()),
             Value::Array(items) => Value::Array(items.iter().map(|v| self.rehint(v, name)).collect()),
-            Value::String(_) if name.ends_with("_id") || name.ends_with("_ids") => {
+            Value::String(_) if name.ends_with("_id") || name.ends_with("_ids") || name == "effective_at" => {
                 self.hint(name).map_or_else(|| example.clone(), Value::String)
             }
             other => other.clone(),
