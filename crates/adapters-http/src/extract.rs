@@ -109,6 +109,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
+        // No parameter of ours means a NUL character, and PostgreSQL refuses one in text (an
+        // internal error, found by `tests/api/openapi_conformance.rs`): a bad parameter.
+        if let Some((name, _)) =
+            form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::bad_request(
+                name.replace('\0', ""),
+                "invalid_parameter",
+                "a parameter must not contain a NUL character",
+            ));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
             let path = e.path().to_string();
@@ -187,6 +198,23 @@ mod tests {
         assert_eq!(field_path("invites[0]", Some("admin")), "invites[0].admin");
         assert_eq!(field_path("products[0]", None), "products[0]");
         assert!(parse_json::<Body>(br#"{"email": "a@b.c", "products": []}"#).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_nul_character_in_a_query_parameter_is_a_bad_request_naming_it() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code, reason = "read by serde only")]
+        struct Params {
+            q: Option<String>,
+        }
+        let request = axum::http::Request::get("/users?q=a%00b").body(()).expect("a request");
+        let (mut parts, ()) = request.into_parts();
+        let e = ApiQuery::<Params>::from_request_parts(&mut parts, &()).await.expect_err("refused");
+        assert_eq!((e.status(), e.code()), (StatusCode::BAD_REQUEST, "validation_failed"));
+        let request = axum::http::Request::get("/users?q=a%20b").body(()).expect("a request");
+        let (mut parts, ()) = request.into_parts();
+        let ApiQuery(params) = ApiQuery::<Params>::from_request_parts(&mut parts, &()).await.expect("read");
+        assert_eq!(params.q.as_deref(), Some("a b"));
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
 
 /// `POST /users/{id}/scheduled-changes`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(examples(
+    json!({"action": "deactivate", "effective_at": "2030-01-31T17:00:00Z"}),
+    json!({"action": "remove_license", "product": "core", "effective_at": "2030-01-31T17:00:00Z"}),
+))]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleChangeRequest {
     /// `deactivate` or `remove_license`.

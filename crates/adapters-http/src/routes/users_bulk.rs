@@ -98,8 +98,33 @@ pub struct BulkFilterBody {
     pub created_to: Option<String>,
 }
 
+/// The values of `call_recording`: the document lists them, so that a client knows the three
+/// words the server reads (the domain's `CallRecording` knows nothing of schemas).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallRecordingName {
+    Optional,
+    Enforced,
+    Disabled,
+}
+
+impl From<CallRecordingName> for CallRecording {
+    fn from(name: CallRecordingName) -> Self {
+        match name {
+            CallRecordingName::Optional => Self::Optional,
+            CallRecordingName::Enforced => Self::Enforced,
+            CallRecordingName::Disabled => Self::Disabled,
+        }
+    }
+}
+
 /// `POST /users/bulk`. Exactly one of `user_ids` and `filter`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(examples(
+    json!({"user_ids": ["0190f3c4-5b6a-7c8d-9e0f-1a2b3c4d5e6f"], "action": "assign_licenses", "products": ["core"]}),
+    json!({"filter": {"status": ["active"]}, "action": "set_flow_enabled", "flow_enabled": false, "dry_run": true}),
+    json!({"user_ids": ["0190f3c4-5b6a-7c8d-9e0f-1a2b3c4d5e6f"], "action": "deprovision_dialer_numbers", "atomic": true}),
+))]
 #[serde(deny_unknown_fields)]
 pub struct BulkUsersRequest {
     /// The selected users (each handled once; unknown ids answer `not_found` outcomes).
@@ -113,9 +138,7 @@ pub struct BulkUsersRequest {
     pub flow_enabled: Option<bool>,
     /// 1 up to the mailbox provider's daily cap.
     pub email_throttle_max_per_day: Option<u32>,
-    /// `optional`, `enforced` or `disabled`.
-    #[schema(value_type = Option<String>)]
-    pub call_recording: Option<CallRecording>,
+    pub call_recording: Option<CallRecordingName>,
     pub email_sync: Option<bool>,
     pub calendar_sync: Option<bool>,
     /// All or nothing: one refused user and nothing is written (every outcome is still
@@ -209,7 +232,8 @@ impl BulkUsersRequest {
                 ..SettingsPatch::default()
             }),
             BulkActionName::SetCallRecording => {
-                settings(SettingsPatch { call_recording: self.call_recording, ..SettingsPatch::default() })
+                let call_recording = self.call_recording.map(CallRecording::from);
+                settings(SettingsPatch { call_recording, ..SettingsPatch::default() })
             }
             BulkActionName::SetEmailSync => {
                 settings(SettingsPatch { email_sync: self.email_sync, ..SettingsPatch::default() })

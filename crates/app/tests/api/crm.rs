@@ -21,7 +21,7 @@ const MARGARET: &str = "005Hn00000B7k1fIAB";
 const UNKNOWN: &str = "005Hn00000ZZZZZIAB";
 
 /// A copy of the README's sample file in a folder of its own (a test may break it).
-fn sample_csv() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn sample_csv() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().join("crm-users.csv");
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/crm-users.csv");

@@ -14,6 +14,7 @@ mod impersonation;
 mod invites;
 mod journey;
 mod metrics;
+mod openapi_conformance;
 mod org_settings;
 mod roles;
 mod saved_views;
