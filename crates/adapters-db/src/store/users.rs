@@ -51,6 +51,16 @@ const MISSING_USER: StoreError = StoreError::Missing { kind: "user" };
 /// Ids per `IN (…)` list, well under every engine's parameter limit.
 const CHUNK: usize = 500;
 
+/// The items of a `,`-separated aggregate (`None`: no rows were aggregated).
+fn split_list(list: Option<&str>) -> impl Iterator<Item = &str> {
+    list.into_iter().flat_map(|l| l.split(',')).filter(|item| !item.is_empty())
+}
+
+/// An id written by `hex()` (SQLite) or `::text` (PostgreSQL) in an aggregate.
+fn parse_uuid(column: &str, value: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(value).map_err(|_| corrupt(column, value))
+}
+
 /// Separates the parts of `search_text`; no searchable value can contain it.
 const SEARCH_SEPARATOR: char = '\u{1f}';
 
@@ -329,12 +339,6 @@ impl SeaOrmTx {
         Ok(())
     }
 
-    /// Users from their rows, with their role grants and group access, in the rows' order.
-    async fn users_with_children(&self, org: OrgId, rows: &[QueryResult]) -> R<Vec<User>> {
-        let users: Vec<User> = rows.iter().map(|row| self.user_from_row(row)).collect::<R<_>>()?;
-        self.attach_children(org, users).await
-    }
-
     /// The users' role grants and group access, read for all of them at once.
     async fn attach_children(&self, org: OrgId, mut users: Vec<User>) -> R<Vec<User>> {
         if users.is_empty() {
@@ -371,9 +375,53 @@ impl SeaOrmTx {
         Ok(users)
     }
 
-    async fn select_users(&self, org: OrgId, sql: &str, values: Vec<Value>) -> R<Vec<User>> {
+    /// The select list of a query that reads whole users (alias `u`): the user's columns and,
+    /// aggregated by correlated subqueries, their role grants (`child_roles`: `role:scope`
+    /// items) and extra group access (`child_access`), so that a page of users is one statement
+    /// and one row per user rather than three statements (`docs/decisions/0022-…`).
+    fn user_select(&self) -> String {
+        let (agg, id_text) = match self.engine {
+            Engine::Sqlite => ("group_concat", "hex"),
+            Engine::Postgres => ("string_agg", "text"),
+        };
+        let text = |column: &str| match self.engine {
+            Engine::Sqlite => format!("{id_text}({column})"),
+            Engine::Postgres => format!("{column}::{id_text}"),
+        };
+        format!(
+            "{}, (SELECT {agg}({} || ':' || COALESCE({}, ''), ',') FROM user_roles r \
+             WHERE r.org_id = u.org_id AND r.user_id = u.id) AS child_roles, \
+             (SELECT {agg}({}, ',') FROM user_group_access a WHERE a.org_id = u.org_id AND a.user_id = u.id) \
+             AS child_access",
+            user_columns_u(),
+            text("r.role_id"),
+            text("r.scope_group_id"),
+            text("a.group_id"),
+        )
+    }
+
+    /// Users read by a query whose select list is [`SeaOrmTx::user_select`], in the rows' order.
+    async fn select_users(&self, sql: &str, values: Vec<Value>) -> R<Vec<User>> {
         let rows = self.query_all(sql, values).await?;
-        self.users_with_children(org, &rows).await
+        rows.iter()
+            .map(|row| {
+                let mut user = self.user_from_row(row)?;
+                for item in split_list(get::<Option<String>>(row, "child_roles")?.as_deref()) {
+                    let (role, scope) = item.split_once(':').ok_or_else(|| corrupt("child_roles", item))?;
+                    let scope = if scope.is_empty() {
+                        None
+                    } else {
+                        Some(GroupId::from_uuid(parse_uuid("child_roles", scope)?))
+                    };
+                    user.roles
+                        .insert(RoleGrant { role_id: RoleId::from_uuid(parse_uuid("child_roles", role)?), scope });
+                }
+                for item in split_list(get::<Option<String>>(row, "child_access")?.as_deref()) {
+                    user.group_access.insert(GroupId::from_uuid(parse_uuid("child_access", item)?));
+                }
+                Ok(user)
+            })
+            .collect()
     }
 
     /// The `WHERE` clause of the Users-table query (alias `u`), appended to `sql`.
@@ -588,8 +636,8 @@ impl UserRepository for SeaOrmTx {
     }
 
     async fn user(&mut self, org: OrgId, user: UserId) -> R<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ? AND id = ?");
-        Ok(self.select_users(org, &sql, vec![id(org.as_uuid()), id(user.as_uuid())]).await?.pop())
+        let sql = format!("SELECT {} FROM users u WHERE u.org_id = ? AND u.id = ?", self.user_select());
+        Ok(self.select_users(&sql, vec![id(org.as_uuid()), id(user.as_uuid())]).await?.pop())
     }
 
     async fn users_by_ids(&mut self, org: OrgId, ids: &[UserId]) -> R<Vec<User>> {
@@ -597,10 +645,13 @@ impl UserRepository for SeaOrmTx {
         let mut out = Vec::with_capacity(wanted.len());
         for chunk in wanted.chunks(CHUNK) {
             let marks = vec!["?"; chunk.len()].join(", ");
-            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ? AND id IN ({marks}) ORDER BY id");
+            let sql = format!(
+                "SELECT {} FROM users u WHERE u.org_id = ? AND u.id IN ({marks}) ORDER BY u.id",
+                self.user_select()
+            );
             let mut values = vec![id(org.as_uuid())];
             values.extend(chunk.iter().map(|u| id(u.as_uuid())));
-            out.extend(self.select_users(org, &sql, values).await?);
+            out.extend(self.select_users(&sql, values).await?);
         }
         Ok(out)
     }
@@ -612,8 +663,11 @@ impl UserRepository for SeaOrmTx {
             UserLookup::AgentId(a) => ("agent_id", text(a)),
             UserLookup::CrmId(c) => ("crm_id", text(c)),
         };
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ? AND {column} = ? AND deleted_at IS NULL");
-        Ok(self.select_users(org, &sql, vec![id(org.as_uuid()), value]).await?.pop())
+        let sql = format!(
+            "SELECT {} FROM users u WHERE u.org_id = ? AND u.{column} = ? AND u.deleted_at IS NULL",
+            self.user_select()
+        );
+        Ok(self.select_users(&sql, vec![id(org.as_uuid()), value]).await?.pop())
     }
 
     async fn insert_users(&mut self, users: &[User]) -> R<()> {
@@ -739,7 +793,8 @@ impl UserRepository for SeaOrmTx {
     async fn list_users(&mut self, query: &UserQuery) -> R<UserPage> {
         let sort = query.effective_sort();
         let mut sql = Sql::default();
-        sql.push("SELECT ").push(&user_columns_u()).push(" FROM users u");
+        let select = self.user_select();
+        sql.push("SELECT ").push(&select).push(" FROM users u");
         self.user_filters(query, &mut sql)?;
         let mut filters_only = None;
         let mut limit = None;
@@ -782,7 +837,7 @@ impl UserRepository for SeaOrmTx {
         if let Some(o) = offset {
             sql.push(" OFFSET ").bind(count(o)?);
         }
-        let mut items = self.select_users(query.org_id, &sql.text, sql.values).await?;
+        let mut items = self.select_users(&sql.text, sql.values).await?;
         match &query.paging {
             None => Ok(UserPage { items, next_cursor: None, total: None }),
             Some(UserPaging::Cursor { limit: n, .. }) => {
@@ -798,8 +853,7 @@ impl UserRepository for SeaOrmTx {
             }
             Some(UserPaging::Page { .. }) => {
                 let (filters, values) = filters_only.unwrap_or_default();
-                let count_sql =
-                    filters.replacen(&format!("SELECT {} FROM", user_columns_u()), "SELECT COUNT(*) AS n FROM", 1);
+                let count_sql = filters.replacen(&format!("SELECT {select} FROM"), "SELECT COUNT(*) AS n FROM", 1);
                 let row = self
                     .query_one(&count_sql, values)
                     .await?
