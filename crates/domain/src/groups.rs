@@ -263,9 +263,10 @@ impl GroupTree {
 
 /// The current groups of a user from their membership history, keeping live groups only.
 pub fn current_groups(memberships: &[Membership], tree: &GroupTree) -> BTreeSet<GroupId> {
-    memberships
-        .iter()
-        .filter(|m| m.is_current() && tree.get(m.group_id).is_some_and(Group::is_live))
-        .map(|m| m.group_id)
-        .collect()
+    live_groups(memberships.iter().filter(|m| m.is_current()).map(|m| m.group_id), tree)
+}
+
+/// The groups among `groups` that are live in the tree.
+pub fn live_groups(groups: impl IntoIterator<Item = GroupId>, tree: &GroupTree) -> BTreeSet<GroupId> {
+    groups.into_iter().filter(|g| tree.get(*g).is_some_and(Group::is_live)).collect()
 }

@@ -87,6 +87,19 @@ pub struct UserQuery {
     pub in_trial: bool,
 }
 
+/// What the Users table shows of a user beside their own row (`UserRepository::page_facts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPageFacts {
+    pub user_id: UserId,
+    /// The products the user holds.
+    pub products: BTreeSet<Key>,
+    /// The groups of the user's open memberships, deleted groups included (the caller keeps the
+    /// live ones with the tree).
+    pub open_groups: BTreeSet<GroupId>,
+    /// Whether a scheduled change of the user is pending.
+    pub pending_scheduled: bool,
+}
+
 /// One page of users.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPage {

@@ -18,8 +18,7 @@ use uuid::Uuid;
 use super::SeaOrmTx;
 use super::batch::Batch;
 use super::convert::{
-    corrupt, count, get, get_id, get_opt_time, get_parsed, get_time, get_unsigned, id, opt_time, org_and_id_lists,
-    text, time,
+    corrupt, count, get, get_id, get_opt_time, get_parsed, get_time, get_unsigned, id, opt_time, text, time,
 };
 use super::errors;
 
@@ -130,20 +129,6 @@ impl GroupRepository for SeaOrmTx {
         let sql = format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE org_id = ? AND user_id = ? ORDER BY id");
         let rows = self.query_all(&sql, vec![id(org.as_uuid()), id(user.as_uuid())]).await?;
         rows.iter().map(|row| self.membership_from_row(row)).collect()
-    }
-
-    async fn current_memberships_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<Membership>> {
-        let mut out = Vec::new();
-        for (marks, values) in org_and_id_lists(org.as_uuid(), users.iter().map(|u| u.as_uuid())) {
-            let sql = format!(
-                "SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE org_id = ? AND user_id IN ({marks}) \
-                 AND left_at IS NULL ORDER BY user_id, group_id"
-            );
-            for row in &self.query_all(&sql, values).await? {
-                out.push(self.membership_from_row(row)?);
-            }
-        }
-        Ok(out)
     }
 
     async fn current_members(&mut self, org: OrgId, group: GroupId) -> R<Vec<UserId>> {

@@ -16,7 +16,7 @@ use sea_orm::{QueryResult, Value};
 
 use super::SeaOrmTx;
 use super::batch::Batch;
-use super::convert::{count, get_id, get_parsed, get_time, get_unsigned, id, org_and_id_lists, text, time};
+use super::convert::{count, get_id, get_parsed, get_time, get_unsigned, id, text, time};
 use super::errors;
 
 type R<T> = Result<T, StoreError>;
@@ -154,15 +154,6 @@ impl LicenseRepository for SeaOrmTx {
             vec![id(org.as_uuid()), id(user.as_uuid())],
         )
         .await
-    }
-
-    async fn licenses_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<LicenseAssignment>> {
-        let mut out = Vec::new();
-        for (marks, values) in org_and_id_lists(org.as_uuid(), users.iter().map(|u| u.as_uuid())) {
-            let filter = format!("WHERE org_id = ? AND user_id IN ({marks}) ORDER BY user_id, product");
-            out.extend(self.select_licenses(&filter, values).await?);
-        }
-        Ok(out)
     }
 
     async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>> {

@@ -18,16 +18,16 @@ use roster_domain::roles::RoleGrant;
 use roster_domain::user::{
     CallRecording, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User, UserSettings,
 };
-use roster_domain::users_query::{SortValue, UserPage, UserPaging, UserQuery, UserSortField};
-use roster_domain::values::{CrmId, Email, Phone};
+use roster_domain::users_query::{SortValue, UserPage, UserPageFacts, UserPaging, UserQuery, UserSortField};
+use roster_domain::values::{CrmId, Email, Key, Phone};
 use sea_orm::{QueryResult, Value};
 use uuid::Uuid;
 
 use super::SeaOrmTx;
 use super::batch::Batch;
 use super::convert::{
-    corrupt, count, get, get_id, get_json, get_opt_time, get_parsed, get_time, get_unsigned, id, json, opt_time, text,
-    time,
+    corrupt, count, get, get_id, get_json, get_opt_time, get_parsed, get_time, get_unsigned, id, json, opt_time,
+    org_and_id_lists, text, time,
 };
 use super::errors;
 use crate::Engine;
@@ -380,14 +380,8 @@ impl SeaOrmTx {
     /// items) and extra group access (`child_access`), so that a page of users is one statement
     /// and one row per user rather than three statements (`docs/decisions/0022-…`).
     fn user_select(&self) -> String {
-        let (agg, id_text) = match self.engine {
-            Engine::Sqlite => ("group_concat", "hex"),
-            Engine::Postgres => ("string_agg", "text"),
-        };
-        let text = |column: &str| match self.engine {
-            Engine::Sqlite => format!("{id_text}({column})"),
-            Engine::Postgres => format!("{column}::{id_text}"),
-        };
+        let agg = self.list_agg();
+        let text = |column: &str| self.id_text(column);
         format!(
             "{}, (SELECT {agg}({} || ':' || COALESCE({}, ''), ',') FROM user_roles r \
              WHERE r.org_id = u.org_id AND r.user_id = u.id) AS child_roles, \
@@ -398,6 +392,22 @@ impl SeaOrmTx {
             text("r.scope_group_id"),
             text("a.group_id"),
         )
+    }
+
+    /// The engine's string aggregate (`agg(value, ',')`).
+    fn list_agg(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite => "group_concat",
+            Engine::Postgres => "string_agg",
+        }
+    }
+
+    /// An id column as text that [`parse_uuid`] reads back.
+    fn id_text(&self, column: &str) -> String {
+        match self.engine {
+            Engine::Sqlite => format!("hex({column})"),
+            Engine::Postgres => format!("{column}::text"),
+        }
     }
 
     /// Users read by a query whose select list is [`SeaOrmTx::user_select`], in the rows' order.
@@ -861,6 +871,41 @@ impl UserRepository for SeaOrmTx {
                 Ok(UserPage { items, next_cursor: None, total: Some(get_unsigned(&row, "n")?) })
             }
         }
+    }
+
+    async fn page_facts(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<UserPageFacts>> {
+        // One statement and one row per user: each fact aggregated by a correlated subquery on
+        // its table's (org_id, user_id, …) key, so a page's facts cost what its users do.
+        let agg = self.list_agg();
+        let group = self.id_text("m.group_id");
+        let mut out = Vec::new();
+        for (marks, values) in org_and_id_lists(org.as_uuid(), users.iter().map(|u| u.as_uuid())) {
+            let sql = format!(
+                "SELECT u.id, \
+                 (SELECT {agg}(l.product, ',') FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id) \
+                 AS products, \
+                 (SELECT {agg}({group}, ',') FROM memberships m \
+                  WHERE m.org_id = u.org_id AND m.user_id = u.id AND m.left_at IS NULL) AS open_groups, \
+                 EXISTS (SELECT 1 FROM scheduled_changes c \
+                  WHERE c.org_id = u.org_id AND c.user_id = u.id AND c.state = 'pending') AS pending_scheduled \
+                 FROM users u WHERE u.org_id = ? AND u.id IN ({marks}) ORDER BY u.id"
+            );
+            for row in &self.query_all(&sql, values).await? {
+                let products = split_list(get::<Option<String>>(row, "products")?.as_deref())
+                    .map(|p| Key::parse(p).map_err(|_| corrupt("products", p)))
+                    .collect::<R<_>>()?;
+                let open_groups = split_list(get::<Option<String>>(row, "open_groups")?.as_deref())
+                    .map(|g| parse_uuid("open_groups", g).map(GroupId::from_uuid))
+                    .collect::<R<_>>()?;
+                out.push(UserPageFacts {
+                    user_id: get_id(row, "id", UserId::from_uuid)?,
+                    products,
+                    open_groups,
+                    pending_scheduled: get::<bool>(row, "pending_scheduled")?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn set_password_hash(&mut self, org: OrgId, user: UserId, hash: &PasswordHash) -> R<()> {

@@ -104,7 +104,7 @@ use crate::roles::Role;
 use crate::scheduling::ScheduledChange;
 use crate::seats::{LicenseAssignment, SeatPool, SeatReservation};
 use crate::user::User;
-use crate::users_query::{UserPage, UserQuery};
+use crate::users_query::{UserPage, UserPageFacts, UserQuery};
 use crate::values::{AgentId, CrmId, Email, Key, Phone, Slug};
 use crate::visibility::ConnectionQuery;
 use crate::webhooks::{WebhookDelivery, WebhookEndpoint};
@@ -285,6 +285,10 @@ pub trait UserRepository: Send {
     /// ([`in_group_filter`](crate::users_query::in_group_filter)), then [`UserQuery::paginate`] (sort, keyset cursor or page with
     /// total). See `users_query.rs` for what SQL must take care of.
     async fn list_users(&mut self, query: &UserQuery) -> R<UserPage>;
+    /// The facts a page of the Users table shows beside each user's row, read for the whole page
+    /// at once: one entry per user of the organization among `users` (deleted ones included), in
+    /// id order; unknown ids, another organization's and repeats add nothing.
+    async fn page_facts(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<UserPageFacts>>;
     /// Sets or replaces the user's password hash.
     async fn set_password_hash(&mut self, org: OrgId, id: UserId, hash: &PasswordHash) -> R<()>;
     async fn password_hash(&mut self, org: OrgId, id: UserId) -> R<Option<PasswordHash>>;
@@ -310,9 +314,6 @@ pub trait LicenseRepository: Send {
     async fn return_seats(&mut self, org: OrgId, product: &Key, n: u32) -> R<SeatPool>;
     /// The user's assignments, by product.
     async fn licenses_of(&mut self, org: OrgId, user: UserId) -> R<Vec<LicenseAssignment>>;
-    /// The assignments of each of `users` (a page of the Users table), by user, then product;
-    /// ids without assignments, unknown ids and repeats add nothing.
-    async fn licenses_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<LicenseAssignment>>;
     /// Every assignment of the organization (reconciliation and billing reports), by user, then
     /// product.
     async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>>;
@@ -384,9 +385,6 @@ pub trait GroupRepository: Send {
     async fn update_group(&mut self, group: &Group) -> R<()>;
     /// The whole membership history of a user, in no particular order.
     async fn memberships_of(&mut self, org: OrgId, user: UserId) -> R<Vec<Membership>>;
-    /// The open (current) memberships of each of `users` (a page of the Users table), by user,
-    /// then group; the groups may be deleted (the caller filters with the tree).
-    async fn current_memberships_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<Membership>>;
     /// Users with a current (open) membership in the group, in id order.
     async fn current_members(&mut self, org: OrgId, group: GroupId) -> R<Vec<UserId>>;
     /// Needs the group and the user. The caller keeps at most one open membership per group and

@@ -9,7 +9,7 @@ use crate::actor::Actor;
 use crate::audit::{AuditTarget, Changes, TargetKind};
 use crate::catalog::Catalog;
 use crate::error::{FieldError, ServiceError, ServiceResult};
-use crate::groups::{GroupTree, Membership, current_groups};
+use crate::groups::{GroupTree, Membership, live_groups};
 use crate::ids::{GroupId, UserId};
 use crate::org::Organization;
 use crate::ports::{Tx, UserLookup};
@@ -19,7 +19,7 @@ use crate::user::{
     CallRecording, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User, UserSettings,
     derive_status,
 };
-use crate::users_query::{UserCursor, UserQuery};
+use crate::users_query::{UserCursor, UserPageFacts, UserQuery};
 use crate::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone};
 
 use super::Services;
@@ -667,25 +667,28 @@ pub(crate) async fn details_of_page(
         return Ok(Vec::new());
     }
     let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
-    let mut products: BTreeMap<UserId, BTreeSet<Key>> = BTreeMap::new();
-    for license in tx.licenses_of_users(org.id, &ids).await? {
-        products.entry(license.user_id).or_default().insert(license.product);
-    }
-    let mut memberships: BTreeMap<UserId, Vec<Membership>> = BTreeMap::new();
-    for membership in tx.current_memberships_of_users(org.id, &ids).await? {
-        memberships.entry(membership.user_id).or_default().push(membership);
-    }
+    let mut facts: BTreeMap<UserId, UserPageFacts> =
+        tx.page_facts(org.id, &ids).await?.into_iter().map(|f| (f.user_id, f)).collect();
+    // Pending changes are rare: read only for the users that have some (usually none).
+    let pending: Vec<UserId> = facts.values().filter(|f| f.pending_scheduled).map(|f| f.user_id).collect();
     let mut scheduled: BTreeMap<UserId, Vec<ScheduledChange>> = BTreeMap::new();
-    for change in tx.pending_scheduled_for_users(org.id, &ids).await? {
-        scheduled.entry(change.user_id).or_default().push(change);
+    if !pending.is_empty() {
+        for change in tx.pending_scheduled_for_users(org.id, &pending).await? {
+            scheduled.entry(change.user_id).or_default().push(change);
+        }
     }
     let in_trial = org.in_trial(now);
     let core = Catalog::core_key();
     Ok(users
         .into_iter()
         .map(|user| {
-            let products = products.remove(&user.id).unwrap_or_default();
-            let groups = current_groups(&memberships.remove(&user.id).unwrap_or_default(), tree);
+            let UserPageFacts { products, open_groups, .. } = facts.remove(&user.id).unwrap_or_else(|| UserPageFacts {
+                user_id: user.id,
+                products: BTreeSet::new(),
+                open_groups: BTreeSet::new(),
+                pending_scheduled: false,
+            });
+            let groups = live_groups(open_groups, tree);
             let status = derive_status(&StatusFacts::of(&user, products.contains(&core), in_trial));
             let scheduled = scheduled.remove(&user.id).unwrap_or_default();
             UserDetails { user, status, products, groups, scheduled }

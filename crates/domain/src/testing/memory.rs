@@ -71,7 +71,7 @@ use crate::roles::Role;
 use crate::scheduling::ScheduledChange;
 use crate::seats::{LicenseAssignment, SeatPool, SeatReservation};
 use crate::user::User;
-use crate::users_query::{UserPage, UserQuery, in_group_filter};
+use crate::users_query::{UserPage, UserPageFacts, UserQuery, in_group_filter};
 use crate::values::{CrmId, Email, Key, Phone, Slug};
 use crate::visibility::ConnectionQuery;
 use crate::webhooks::{WebhookDelivery, WebhookEndpoint};
@@ -649,6 +649,26 @@ impl UserRepository for MemoryTx {
         Ok(self.query_users(query))
     }
 
+    async fn page_facts(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<UserPageFacts>> {
+        let wanted: BTreeSet<UserId> = users.iter().copied().collect();
+        let state = &self.work;
+        Ok(wanted
+            .into_iter()
+            .filter(|id| state.users.get(id).is_some_and(|u| u.org_id == org))
+            .map(|user_id| UserPageFacts {
+                user_id,
+                products: state.licenses.values().filter(|l| l.user_id == user_id).map(|l| l.product.clone()).collect(),
+                open_groups: state
+                    .memberships
+                    .iter()
+                    .filter(|m| m.user_id == user_id && m.is_current())
+                    .map(|m| m.group_id)
+                    .collect(),
+                pending_scheduled: state.scheduled.values().any(|c| c.user_id == user_id && c.is_pending()),
+            })
+            .collect())
+    }
+
     async fn set_password_hash(&mut self, org: OrgId, id: UserId, hash: &PasswordHash) -> R<()> {
         self.write()?;
         self.require_user(org, id)?;
@@ -726,14 +746,6 @@ impl LicenseRepository for MemoryTx {
 
     async fn licenses_of(&mut self, org: OrgId, user: UserId) -> R<Vec<LicenseAssignment>> {
         Ok(self.work.licenses.values().filter(|l| l.org_id == org && l.user_id == user).cloned().collect())
-    }
-
-    async fn licenses_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<LicenseAssignment>> {
-        let wanted: BTreeSet<UserId> = users.iter().copied().collect();
-        let mut rows: Vec<LicenseAssignment> =
-            self.work.licenses.values().filter(|l| l.org_id == org && wanted.contains(&l.user_id)).cloned().collect();
-        rows.sort_by(|a, b| (a.user_id, &a.product).cmp(&(b.user_id, &b.product)));
-        Ok(rows)
     }
 
     async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>> {
@@ -852,19 +864,6 @@ impl GroupRepository for MemoryTx {
 
     async fn memberships_of(&mut self, org: OrgId, user: UserId) -> R<Vec<Membership>> {
         Ok(self.work.memberships.iter().filter(|m| m.org_id == org && m.user_id == user).cloned().collect())
-    }
-
-    async fn current_memberships_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<Membership>> {
-        let wanted: BTreeSet<UserId> = users.iter().copied().collect();
-        let mut rows: Vec<Membership> = self
-            .work
-            .memberships
-            .iter()
-            .filter(|m| m.org_id == org && wanted.contains(&m.user_id) && m.is_current())
-            .cloned()
-            .collect();
-        rows.sort_by_key(|m| (m.user_id, m.group_id));
-        Ok(rows)
     }
 
     async fn current_members(&mut self, org: OrgId, group: GroupId) -> R<Vec<UserId>> {

@@ -27,7 +27,7 @@ use roster_domain::scheduling::ScheduledChange;
 use roster_domain::seats::{LicenseAssignment, SeatPool, SeatReservation};
 use roster_domain::testing::InMemoryStore;
 use roster_domain::user::User;
-use roster_domain::users_query::{UserPage, UserQuery};
+use roster_domain::users_query::{UserPage, UserPageFacts, UserQuery};
 use roster_domain::values::{CrmId, Email, Key, Phone, Slug};
 use roster_domain::visibility::ConnectionQuery;
 use roster_domain::webhooks::{WebhookDelivery, WebhookEndpoint};
@@ -164,6 +164,9 @@ impl UserRepository for OverrideTx {
     async fn list_users(&mut self, query: &UserQuery) -> R<UserPage> {
         self.inner.list_users(query).await
     }
+    async fn page_facts(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<UserPageFacts>> {
+        self.inner.page_facts(org, users).await
+    }
     async fn set_password_hash(&mut self, org: OrgId, id: UserId, hash: &PasswordHash) -> R<()> {
         self.inner.set_password_hash(org, id, hash).await
     }
@@ -191,9 +194,6 @@ impl LicenseRepository for OverrideTx {
     }
     async fn licenses_of(&mut self, org: OrgId, user: UserId) -> R<Vec<LicenseAssignment>> {
         self.inner.licenses_of(org, user).await
-    }
-    async fn licenses_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<LicenseAssignment>> {
-        self.inner.licenses_of_users(org, users).await
     }
     async fn all_licenses(&mut self, org: OrgId) -> R<Vec<LicenseAssignment>> {
         self.inner.all_licenses(org).await
@@ -256,9 +256,6 @@ impl GroupRepository for OverrideTx {
     }
     async fn memberships_of(&mut self, org: OrgId, user: UserId) -> R<Vec<Membership>> {
         self.inner.memberships_of(org, user).await
-    }
-    async fn current_memberships_of_users(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<Membership>> {
-        self.inner.current_memberships_of_users(org, users).await
     }
     async fn current_members(&mut self, org: OrgId, group: GroupId) -> R<Vec<UserId>> {
         self.inner.current_members(org, group).await

@@ -193,10 +193,11 @@ pub async fn a_read_transaction_neither_waits_for_a_writer_nor_holds_one_up(stor
     }
 }
 
-/// The facts of a page of the Users table are read for all its users at once: licenses by user
-/// then product, open memberships (a deleted group's too; ended ones not) by user then group,
-/// pending scheduled changes by user then time; repeats and unknown ids add nothing, and
-/// another organization's rows are never returned.
+/// The facts of a page of the Users table are read for all its users at once: per user of the
+/// organization among the ids, in id order, the products they hold, the groups of their open
+/// memberships (a deleted group's too; ended ones not) and whether a scheduled change of theirs
+/// is pending; repeats, unknown ids and another organization's users add nothing. The pending
+/// changes themselves are read for the users that have some, by user then time.
 pub async fn a_page_of_users_gets_its_licenses_memberships_and_pending_changes_at_once(store: Arc<dyn Store>) {
     let s = seed(&store, 1).await;
     let other = seed(&store, 2).await;
@@ -205,27 +206,30 @@ pub async fn a_page_of_users_gets_its_licenses_memberships_and_pending_changes_a
     let page = [s.bob.id, s.ada.id, ghost, s.ada.id, s.admin.id, s.dee.id, other.ada.id];
     let mut tx = begin_read(&store).await;
 
-    let licenses = tx.licenses_of_users(o, &page).await.expect("reads");
-    let mut expected: Vec<_> =
-        s.licenses.iter().filter(|l| [s.ada.id, s.bob.id, s.dee.id].contains(&l.user_id)).cloned().collect();
-    expected.sort_by(|a, b| (a.user_id, &a.product).cmp(&(b.user_id, &b.product)));
-    assert!(!expected.is_empty(), "the seed gives ada and bob licenses");
-    assert_eq!(licenses, expected, "every field, by user then product");
-
-    let memberships = tx.current_memberships_of_users(o, &page).await.expect("reads");
-    let mut expected: Vec<_> = s
-        .memberships
-        .iter()
-        .filter(|m| m.is_current() && [s.ada.id, s.bob.id, s.dee.id, s.admin.id].contains(&m.user_id))
-        .cloned()
-        .collect();
-    expected.sort_by_key(|m| (m.user_id, m.group_id));
-    assert_eq!(
-        memberships.iter().map(|m| (m.user_id, m.group_id)).collect::<Vec<_>>(),
-        vec![(s.ada.id, s.sales.id), (s.bob.id, s.east.id)],
-        "ada in sales, bob in east; ended memberships (ada in old, bob in support, dee in sales) are not current"
+    let facts = tx.page_facts(o, &page).await.expect("reads");
+    let mut known = vec![s.ada.id, s.bob.id, s.admin.id, s.dee.id];
+    known.sort();
+    assert_eq!(facts.iter().map(|f| f.user_id).collect::<Vec<_>>(), known, "each known user once, in id order");
+    for f in &facts {
+        let products: BTreeSet<_> =
+            s.licenses.iter().filter(|l| l.user_id == f.user_id).map(|l| l.product.clone()).collect();
+        assert_eq!(f.products, products, "{:?}: the products held", f.user_id);
+        let open: BTreeSet<_> =
+            s.memberships.iter().filter(|m| m.user_id == f.user_id && m.is_current()).map(|m| m.group_id).collect();
+        assert_eq!(f.open_groups, open, "{:?}: the open memberships' groups", f.user_id);
+        let pending = s.scheduled.iter().any(|c| c.user_id == f.user_id && c.state == ScheduleState::Pending);
+        assert_eq!(f.pending_scheduled, pending, "{:?}: a pending change", f.user_id);
+    }
+    let of = |id: UserId| facts.iter().find(|f| f.user_id == id).expect("listed");
+    assert!(
+        !of(s.ada.id).products.is_empty() && !of(s.bob.id).products.is_empty(),
+        "the seed gives ada and bob licenses"
     );
-    assert_eq!(memberships, expected, "every field");
+    assert_eq!(of(s.ada.id).open_groups, BTreeSet::from([s.sales.id]), "ada in sales; her membership of old ended");
+    assert_eq!(of(s.bob.id).open_groups, BTreeSet::from([s.east.id]), "bob in east; he left support");
+    assert!(of(s.dee.id).open_groups.is_empty(), "dee left sales");
+    assert!(of(s.bob.id).pending_scheduled && of(s.ada.id).pending_scheduled, "bob's deactivation, ada's removal");
+    assert!(!of(s.dee.id).pending_scheduled, "dee's applied change is not pending");
 
     let pending = tx.pending_scheduled_for_users(o, &page).await.expect("reads");
     let ids: BTreeSet<_> = pending.iter().map(|c| c.id).collect();
@@ -239,8 +243,9 @@ pub async fn a_page_of_users_gets_its_licenses_memberships_and_pending_changes_a
     assert_eq!(order, sorted, "by user, then time");
     assert!(pending.iter().all(|c| c.org_id == o));
 
-    assert!(tx.licenses_of_users(o, &[]).await.expect("reads").is_empty(), "an empty page");
-    assert!(tx.current_memberships_of_users(o, &[ghost]).await.expect("reads").is_empty());
+    assert!(tx.page_facts(o, &[]).await.expect("reads").is_empty(), "an empty page");
+    assert!(tx.page_facts(o, &[ghost]).await.expect("reads").is_empty(), "an unknown id");
+    assert!(tx.page_facts(other.org.id, &[s.bob.id]).await.expect("reads").is_empty(), "scoped");
     assert!(tx.pending_scheduled_for_users(other.org.id, &[s.bob.id]).await.expect("reads").is_empty(), "scoped");
     drop(tx);
 }
