@@ -13,6 +13,12 @@ use roster_app::mail::MailConfig;
 use roster_app::server::{self, ServeConfig};
 use roster_app::telemetry;
 
+/// mimalloc rather than the system allocator: under load the server spent about a sixth of its
+/// time in glibc's malloc and free (a `perf record` of `cargo xtask bench http`'s Users page,
+/// ADR 0022) — many small, short-lived allocations across the runtime's and SQLite's threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
