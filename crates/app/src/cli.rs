@@ -298,6 +298,8 @@ pub async fn demo_data(args: DemoDataArgs, out: &mut dyn Write) -> anyhow::Resul
     let report = demo_data::generate(&op.services, &spec, &mut |line| eprintln!("roster demo-data: {line}"))
         .await
         .with_context(|| format!("generating `{}`", args.org))?;
+    eprintln!("roster demo-data: updating the database's planner statistics");
+    op.db.refresh_planner_statistics().await.context("updating the planner statistics (ANALYZE)")?;
     let shown = generated.then(|| password.expose().to_owned());
     let mut value = serde_json::to_value(&report)?;
     value["generated_password"] = json!(shown);
