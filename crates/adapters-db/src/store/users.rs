@@ -339,42 +339,6 @@ impl SeaOrmTx {
         Ok(())
     }
 
-    /// The users' role grants and group access, read for all of them at once.
-    async fn attach_children(&self, org: OrgId, mut users: Vec<User>) -> R<Vec<User>> {
-        if users.is_empty() {
-            return Ok(users);
-        }
-        let mut roles: BTreeMap<UserId, BTreeSet<RoleGrant>> = BTreeMap::new();
-        let mut access: BTreeMap<UserId, BTreeSet<GroupId>> = BTreeMap::new();
-        let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
-        for chunk in ids.chunks(CHUNK) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let mut values = vec![id(org.as_uuid())];
-            values.extend(chunk.iter().map(|u| id(u.as_uuid())));
-            let sql = format!(
-                "SELECT user_id, role_id, scope_group_id FROM user_roles WHERE org_id = ? AND user_id IN ({marks})"
-            );
-            for row in &self.query_all(&sql, values.clone()).await? {
-                let grant = RoleGrant {
-                    role_id: get_id(row, "role_id", RoleId::from_uuid)?,
-                    scope: get::<Option<Uuid>>(row, "scope_group_id")?.map(GroupId::from_uuid),
-                };
-                roles.entry(get_id(row, "user_id", UserId::from_uuid)?).or_default().insert(grant);
-            }
-            let sql =
-                format!("SELECT user_id, group_id FROM user_group_access WHERE org_id = ? AND user_id IN ({marks})");
-            for row in &self.query_all(&sql, values).await? {
-                let group = get_id(row, "group_id", GroupId::from_uuid)?;
-                access.entry(get_id(row, "user_id", UserId::from_uuid)?).or_default().insert(group);
-            }
-        }
-        for user in &mut users {
-            user.roles = roles.remove(&user.id).unwrap_or_default();
-            user.group_access = access.remove(&user.id).unwrap_or_default();
-        }
-        Ok(users)
-    }
-
     /// The select list of a query that reads whole users (alias `u`): the user's columns and,
     /// aggregated by correlated subqueries, their role grants (`child_roles`: `role:scope`
     /// items) and extra group access (`child_access`), so that a page of users is one statement
@@ -723,17 +687,17 @@ impl UserRepository for SeaOrmTx {
             for chunk in values.chunks(CHUNK) {
                 let marks = vec!["?"; chunk.len()].join(", ");
                 let sql = format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE org_id = ? AND deleted_at IS NULL AND {column} IN ({marks})"
+                    "SELECT {} FROM users u WHERE u.org_id = ? AND u.deleted_at IS NULL AND u.{column} IN ({marks})",
+                    self.user_select()
                 );
                 let mut params = vec![id(org.as_uuid())];
                 params.extend(chunk.iter().cloned());
-                for row in &self.query_all(&sql, params).await? {
-                    let user = self.user_from_row(row)?;
+                for user in self.select_users(&sql, params).await? {
                     found.insert(user.id, user);
                 }
             }
         }
-        self.attach_children(org, found.into_values().collect()).await
+        Ok(found.into_values().collect())
     }
 
     async fn update_user(&mut self, user: &User) -> R<()> {
