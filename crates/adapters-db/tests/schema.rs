@@ -173,9 +173,9 @@ async fn rolling_back_and_migrating_again_restores_the_schema() {
             Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
             other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
         }
-        // The newest migration adds `organizations.groups_version` and the triggers that keep it.
+        // The newest migration adds `organizations.roles_version` and the triggers that keep it.
         assert!(
-            t.exec("UPDATE organizations SET groups_version = 0", vec![]).await.is_err(),
+            t.exec("UPDATE organizations SET roles_version = 0", vec![]).await.is_err(),
             "{:?}: its column is gone",
             t.engine()
         );

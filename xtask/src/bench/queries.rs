@@ -1,7 +1,9 @@
 //! The read measurements: four queries, each through
-//! - **adapter**: the product's path, `SeaOrmStore::begin_read` → `list_users`/`list_connections`
-//!   with the domain's `UserQuery`/`ConnectionQuery` → rollback (a read-only use case), timed
-//!   whole;
+//! - **adapter**: the product's path, timed whole: for the Users page `SeaOrmStore::begin_read`
+//!   → `list_users` with the domain's `UserQuery` → rollback (the page's read transaction, which
+//!   also reads the facts of the page's users); for the connections page `Store::single_read` →
+//!   `list_connections` with the `ConnectionQuery` (one statement outside any transaction, as the
+//!   service reads it);
 //! - **adapter, open tx**: the same repository call inside one read transaction opened
 //!   beforehand, to tell the query's cost from the transaction's;
 //! - **sqlx**: the same rows by hand-written SQL on the same pool, no transaction;
@@ -19,7 +21,7 @@ use std::time::Instant;
 use anyhow::anyhow;
 use roster_adapters_db::SeaOrmStore;
 use roster_domain::ids::ConnectionId;
-use roster_domain::ports::{ConnectionRepository, UserRepository};
+use roster_domain::ports::{ConnectionRepository, Store, UserRepository};
 use roster_domain::user::StatusKind;
 use roster_domain::users_query::{SortValue, UserCursor, UserPaging, UserQuery, UserSort, UserSortField};
 use roster_domain::visibility::{ConnectionCursor, ConnectionQuery, query_for};
@@ -378,9 +380,10 @@ async fn measure_connections(
     for run in paths.runs() {
         let case = &cases[run];
         let started = Instant::now();
-        let mut tx = store.begin_read().await?;
+        // The product's path: one statement, no transaction (`Store::single_read`).
+        let mut tx = Store::single_read(store).await?;
         let page = tx.list_connections(&case.query).await?;
-        tx.rollback().await?;
+        tx.commit().await?;
         paths.adapter.record(run, started.elapsed());
         let expected: Vec<Uuid> = page.iter().map(|c| c.id.as_uuid()).collect();
         rows = expected.len();

@@ -90,6 +90,19 @@ macro_rules! migration {
 }
 pub(crate) use migration;
 
+/// The engine's statements, or an error for an engine Roster does not run on.
+pub(crate) fn per_engine(
+    backend: DbBackend,
+    sqlite: &'static [&'static str],
+    postgres: &'static [&'static str],
+) -> Result<&'static [&'static str], DbErr> {
+    match backend {
+        DbBackend::Sqlite => Ok(sqlite),
+        DbBackend::Postgres => Ok(postgres),
+        other => Err(DbErr::BackendNotSupported { db: other.as_str(), ctx: "roster migrations" }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::DbBackend;

@@ -8,8 +8,10 @@
 //! takes the organization row's lock on PostgreSQL until the transaction ends, which serializes
 //! group edits of one organization, which the name-uniqueness checks nearly do already.
 
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::ConnectionTrait;
 use sea_orm_migration::prelude::*;
+
+use super::ddl::per_engine;
 
 #[derive(Debug, DeriveMigrationName)]
 pub struct Migration;
@@ -59,19 +61,6 @@ const POSTGRES_DOWN: &[&str] = &[
     "ALTER TABLE organizations DROP COLUMN groups_version",
 ];
 
-/// The engine's statements, or an error for an engine Roster does not run on.
-fn statements(
-    backend: DbBackend,
-    sqlite: &'static [&'static str],
-    postgres: &'static [&'static str],
-) -> Result<&'static [&'static str], DbErr> {
-    match backend {
-        DbBackend::Sqlite => Ok(sqlite),
-        DbBackend::Postgres => Ok(postgres),
-        other => Err(DbErr::BackendNotSupported { db: other.as_str(), ctx: "roster migrations" }),
-    }
-}
-
 // The trait spells the argument `&SchemaManager`; `async_trait` needs the impl to spell it the
 // same way (see `ddl::migration!`).
 #[allow(elided_lifetimes_in_paths)]
@@ -80,7 +69,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let connection = manager.get_connection();
         connection.execute_unprepared(ADD_COLUMN).await?;
-        for statement in statements(manager.get_database_backend(), SQLITE_UP, POSTGRES_UP)? {
+        for statement in per_engine(manager.get_database_backend(), SQLITE_UP, POSTGRES_UP)? {
             connection.execute_unprepared(statement).await?;
         }
         Ok(())
@@ -88,7 +77,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let connection = manager.get_connection();
-        for statement in statements(manager.get_database_backend(), SQLITE_DOWN, POSTGRES_DOWN)? {
+        for statement in per_engine(manager.get_database_backend(), SQLITE_DOWN, POSTGRES_DOWN)? {
             connection.execute_unprepared(statement).await?;
         }
         Ok(())

@@ -16,6 +16,7 @@ mod m20261123_000005_connections;
 mod m20261123_000006_audit_and_delivery;
 mod m20261123_000007_sessions_and_requests;
 mod m20261206_000008_groups_version;
+mod m20261206_000009_roles_version;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_audit_and_delivery::Migration),
             Box::new(m20261123_000007_sessions_and_requests::Migration),
             Box::new(m20261206_000008_groups_version::Migration),
+            Box::new(m20261206_000009_roles_version::Migration),
         ]
     }
 

@@ -4,7 +4,7 @@
 //! runs them inside one savepoint, so a refused row undoes the whole batch and the transaction
 //! goes on.
 
-use sea_orm::{ConnectionTrait, DbErr, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
 
 use super::SeaOrmTx;
 use crate::Engine;

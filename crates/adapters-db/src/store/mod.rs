@@ -67,10 +67,11 @@ mod schedule;
 mod users;
 mod webhooks;
 
-use roster_domain::ports::StoreError;
+use roster_domain::ids::{OrgId, UserId};
+use roster_domain::ports::{AuthorityFacts, StoreError};
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbErr, ExecResult, QueryResult, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, ExecResult, QueryResult, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait, Value,
 };
 
 use crate::{Db, Engine};
@@ -117,14 +118,61 @@ impl SeaOrmStore {
 
     async fn open(&self, options: TransactionOptions, read_only: bool) -> Result<SeaOrmTx, StoreError> {
         let tx = self.db.connection().begin_with_options(options).await.map_err(errors::unavailable)?;
-        Ok(SeaOrmTx { tx, engine: self.db.engine(), read_only })
+        Ok(SeaOrmTx { tx: Conn::Transaction(tx), engine: self.db.engine(), read_only })
+    }
+
+    /// Reads outside any transaction: each statement runs alone on a pooled connection and is
+    /// its own snapshot. Only for reads of one statement (the port's `Store::single_read` and
+    /// `Store::authority`); writes are refused as in a read transaction.
+    fn statements(&self) -> SeaOrmTx {
+        SeaOrmTx { tx: Conn::Pool(self.db.connection().clone()), engine: self.db.engine(), read_only: true }
+    }
+}
+
+/// Where a [`SeaOrmTx`] sends its statements.
+#[derive(Debug)]
+enum Conn {
+    Transaction(DatabaseTransaction),
+    /// No transaction: read-only, each statement on its own ([`SeaOrmStore::statements`]).
+    Pool(DatabaseConnection),
+}
+
+impl Conn {
+    async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Self::Transaction(tx) => tx.query_all_raw(statement).await,
+            Self::Pool(pool) => pool.query_all_raw(statement).await,
+        }
+    }
+
+    async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Self::Transaction(tx) => tx.query_one_raw(statement).await,
+            Self::Pool(pool) => pool.query_one_raw(statement).await,
+        }
+    }
+
+    async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Transaction(tx) => tx.execute_raw(statement).await,
+            Self::Pool(pool) => pool.execute_raw(statement).await,
+        }
+    }
+
+    /// A savepoint in the transaction (sea-orm's nested transaction).
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        match self {
+            Self::Transaction(tx) => tx.begin().await,
+            // Never reached: writes, the only users of savepoints, are refused before.
+            Self::Pool(_) => Err(DbErr::Custom("a savepoint needs a transaction".to_owned())),
+        }
     }
 }
 
 /// One transaction. Dropping it without [`SeaOrmTx::commit`] rolls back.
 #[derive(Debug)]
 pub struct SeaOrmTx {
-    tx: DatabaseTransaction,
+    tx: Conn,
     engine: Engine,
     /// Opened by [`SeaOrmStore::begin_read`].
     read_only: bool,
@@ -161,7 +209,10 @@ impl SeaOrmTx {
     /// # Errors
     /// `Unavailable` (then nothing was written).
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(errors::unavailable)
+        match self.tx {
+            Conn::Transaction(tx) => tx.commit().await.map_err(errors::unavailable),
+            Conn::Pool(_) => Ok(()),
+        }
     }
 
     /// Undoes every write of the transaction (what dropping it does, but awaited).
@@ -169,7 +220,10 @@ impl SeaOrmTx {
     /// # Errors
     /// `Unavailable` if the database does not answer (it rolls back on its own then).
     pub async fn rollback(self) -> Result<(), StoreError> {
-        self.tx.rollback().await.map_err(errors::unavailable)
+        match self.tx {
+            Conn::Transaction(tx) => tx.rollback().await.map_err(errors::unavailable),
+            Conn::Pool(_) => Ok(()),
+        }
     }
 
     /// A statement written with `?` parameter markers, for this engine.
@@ -226,6 +280,14 @@ impl roster_domain::ports::Store for SeaOrmStore {
 
     async fn begin_read(&self) -> Result<Box<dyn roster_domain::ports::Tx>, StoreError> {
         Ok(Box::new(SeaOrmStore::begin_read(self).await?))
+    }
+
+    async fn single_read(&self) -> Result<Box<dyn roster_domain::ports::Tx>, StoreError> {
+        Ok(Box::new(self.statements()))
+    }
+
+    async fn authority(&self, org: OrgId, user: UserId) -> Result<Option<AuthorityFacts>, StoreError> {
+        self.statements().authority(org, user).await
     }
 }
 

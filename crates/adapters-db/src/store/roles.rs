@@ -10,7 +10,7 @@ use roster_domain::roles::{Role, Visibility};
 use sea_orm::{QueryResult, Value};
 
 use super::SeaOrmTx;
-use super::convert::{corrupt, get, get_id, get_json, get_parsed, id, json, text};
+use super::convert::{corrupt, get, get_id, get_json, get_parsed, get_unsigned, id, json, text};
 use super::errors;
 
 type R<T> = Result<T, StoreError>;
@@ -66,6 +66,13 @@ impl RoleRepository for SeaOrmTx {
     async fn roles(&mut self, org: OrgId) -> R<Vec<Role>> {
         let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE org_id = ? ORDER BY id");
         self.query_all(&sql, vec![id(org.as_uuid())]).await?.iter().map(|row| self.role_from_row(row)).collect()
+    }
+
+    async fn roles_version(&mut self, org: OrgId) -> R<u64> {
+        // Kept by the triggers on `roles` (migration `m20261206_000009_roles_version`).
+        let row =
+            self.query_one("SELECT roles_version FROM organizations WHERE id = ?", vec![id(org.as_uuid())]).await?;
+        row.map_or(Ok(0), |row| get_unsigned(&row, "roles_version"))
     }
 
     async fn insert_role(&mut self, role: &Role) -> R<()> {

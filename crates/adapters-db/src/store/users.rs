@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use roster_domain::catalog::Catalog;
 use roster_domain::ids::{GroupId, OrgId, RoleId, UserId};
-use roster_domain::ports::{PasswordHash, StoreError, UserLookup, UserRepository};
+use roster_domain::ports::{AuthorityFacts, PasswordHash, StoreError, UserLookup, UserRepository};
 use roster_domain::roles::RoleGrant;
 use roster_domain::user::{
     CallRecording, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User, UserSettings,
@@ -59,6 +59,13 @@ fn split_list(list: Option<&str>) -> impl Iterator<Item = &str> {
 /// An id written by `hex()` (SQLite) or `::text` (PostgreSQL) in an aggregate.
 fn parse_uuid(column: &str, value: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(value).map_err(|_| corrupt(column, value))
+}
+
+/// A comma-separated aggregate of group ids (`open_groups`).
+fn group_list(row: &QueryResult, column: &str) -> Result<BTreeSet<GroupId>, StoreError> {
+    split_list(get::<Option<String>>(row, column)?.as_deref())
+        .map(|g| parse_uuid(column, g).map(GroupId::from_uuid))
+        .collect()
 }
 
 /// Separates the parts of `search_text`; no searchable value can contain it.
@@ -377,25 +384,54 @@ impl SeaOrmTx {
     /// Users read by a query whose select list is [`SeaOrmTx::user_select`], in the rows' order.
     async fn select_users(&self, sql: &str, values: Vec<Value>) -> R<Vec<User>> {
         let rows = self.query_all(sql, values).await?;
-        rows.iter()
-            .map(|row| {
-                let mut user = self.user_from_row(row)?;
-                for item in split_list(get::<Option<String>>(row, "child_roles")?.as_deref()) {
-                    let (role, scope) = item.split_once(':').ok_or_else(|| corrupt("child_roles", item))?;
-                    let scope = if scope.is_empty() {
-                        None
-                    } else {
-                        Some(GroupId::from_uuid(parse_uuid("child_roles", scope)?))
-                    };
-                    user.roles
-                        .insert(RoleGrant { role_id: RoleId::from_uuid(parse_uuid("child_roles", role)?), scope });
-                }
-                for item in split_list(get::<Option<String>>(row, "child_access")?.as_deref()) {
-                    user.group_access.insert(GroupId::from_uuid(parse_uuid("child_access", item)?));
-                }
-                Ok(user)
-            })
-            .collect()
+        rows.iter().map(|row| self.user_with_children(row)).collect()
+    }
+
+    /// A user read with [`SeaOrmTx::user_select`]'s columns.
+    fn user_with_children(&self, row: &QueryResult) -> R<User> {
+        let mut user = self.user_from_row(row)?;
+        for item in split_list(get::<Option<String>>(row, "child_roles")?.as_deref()) {
+            let (role, scope) = item.split_once(':').ok_or_else(|| corrupt("child_roles", item))?;
+            let scope =
+                if scope.is_empty() { None } else { Some(GroupId::from_uuid(parse_uuid("child_roles", scope)?)) };
+            user.roles.insert(RoleGrant { role_id: RoleId::from_uuid(parse_uuid("child_roles", role)?), scope });
+        }
+        for item in split_list(get::<Option<String>>(row, "child_access")?.as_deref()) {
+            user.group_access.insert(GroupId::from_uuid(parse_uuid("child_access", item)?));
+        }
+        Ok(user)
+    }
+
+    /// The aggregate (alias `open_groups`) of the groups of user `u`'s open memberships.
+    fn open_groups_select(&self) -> String {
+        format!(
+            "(SELECT {}({}, ',') FROM memberships m WHERE m.org_id = u.org_id AND m.user_id = u.id \
+             AND m.left_at IS NULL) AS open_groups",
+            self.list_agg(),
+            self.id_text("m.group_id")
+        )
+    }
+
+    /// [`Store::authority`] in one statement: the user with their children, their open
+    /// memberships' groups and the organization's two versions, on one row.
+    ///
+    /// [`Store::authority`]: roster_domain::ports::Store::authority
+    pub(super) async fn authority(&self, org: OrgId, user: UserId) -> R<Option<AuthorityFacts>> {
+        let sql = format!(
+            "SELECT {}, {}, o.groups_version, o.roles_version \
+             FROM users u JOIN organizations o ON o.id = u.org_id WHERE u.org_id = ? AND u.id = ?",
+            self.user_select(),
+            self.open_groups_select()
+        );
+        let Some(row) = self.query_one(&sql, vec![id(org.as_uuid()), id(user.as_uuid())]).await? else {
+            return Ok(None);
+        };
+        Ok(Some(AuthorityFacts {
+            user: self.user_with_children(&row)?,
+            open_groups: group_list(&row, "open_groups")?,
+            groups_version: get_unsigned(&row, "groups_version")?,
+            roles_version: get_unsigned(&row, "roles_version")?,
+        }))
     }
 
     /// The `WHERE` clause of the Users-table query (alias `u`), appended to `sql`.
@@ -841,15 +877,13 @@ impl UserRepository for SeaOrmTx {
         // One statement and one row per user: each fact aggregated by a correlated subquery on
         // its table's (org_id, user_id, …) key, so a page's facts cost what its users do.
         let agg = self.list_agg();
-        let group = self.id_text("m.group_id");
+        let open_groups = self.open_groups_select();
         let mut out = Vec::new();
         for (marks, values) in org_and_id_lists(org.as_uuid(), users.iter().map(|u| u.as_uuid())) {
             let sql = format!(
                 "SELECT u.id, \
                  (SELECT {agg}(l.product, ',') FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id) \
-                 AS products, \
-                 (SELECT {agg}({group}, ',') FROM memberships m \
-                  WHERE m.org_id = u.org_id AND m.user_id = u.id AND m.left_at IS NULL) AS open_groups, \
+                 AS products, {open_groups}, \
                  EXISTS (SELECT 1 FROM scheduled_changes c \
                   WHERE c.org_id = u.org_id AND c.user_id = u.id AND c.state = 'pending') AS pending_scheduled \
                  FROM users u WHERE u.org_id = ? AND u.id IN ({marks}) ORDER BY u.id"
@@ -858,9 +892,7 @@ impl UserRepository for SeaOrmTx {
                 let products = split_list(get::<Option<String>>(row, "products")?.as_deref())
                     .map(|p| Key::parse(p).map_err(|_| corrupt("products", p)))
                     .collect::<R<_>>()?;
-                let open_groups = split_list(get::<Option<String>>(row, "open_groups")?.as_deref())
-                    .map(|g| parse_uuid("open_groups", g).map(GroupId::from_uuid))
-                    .collect::<R<_>>()?;
+                let open_groups = group_list(row, "open_groups")?;
                 out.push(UserPageFacts {
                     user_id: get_id(row, "id", UserId::from_uuid)?,
                     products,

@@ -18,9 +18,9 @@ pub use idempotency::{IdempotencyRecord, IdempotencyRepository, IdempotencyScope
 pub use saved_views::SavedViewRepository;
 pub use sessions::{Session, SessionRepository};
 pub use store::{
-    AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, OrgRepository, Outbox,
-    RoleRepository, ScheduleRepository, SeatsExhausted, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository,
-    WebhookRepository,
+    AuditLog, AuthorityFacts, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository,
+    OrgRepository, Outbox, RoleRepository, ScheduleRepository, SeatsExhausted, Store, StoreError, Tx, UniqueField,
+    UserLookup, UserRepository, WebhookRepository,
 };
 pub use system::{Clock, HasherError, IdGenerator, MailError, Mailer, PasswordHash, PasswordHasher};
 pub use webhooks::{WebhookError, WebhookSender};

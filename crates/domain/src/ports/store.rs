@@ -187,6 +187,57 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database cannot be reached.
     async fn begin_read(&self) -> R<Box<dyn Tx>>;
+
+    /// Opens a unit of work for a use case that reads with **one** statement (a connections
+    /// page, say): a SQL store sends that statement outside any transaction, where it is its
+    /// own snapshot, and saves the `BEGIN` and its end. Several reads through it each see their
+    /// own moment, so a use case that reads twice opens [`Store::begin_read`] instead. Writes
+    /// fail as in a read transaction. The default is [`Store::begin_read`].
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn single_read(&self) -> R<Box<dyn Tx>> {
+        self.begin_read().await
+    }
+
+    /// What decides a member's authority (`Services::resolve_actor`), read as of one moment:
+    /// the user with their grants and group access, the groups of their open memberships, and
+    /// the organization's [`GroupRepository::groups_version`] and
+    /// [`RoleRepository::roles_version`], which name the tree and roles it is to be read with.
+    /// `None` for an unknown user or another organization's.
+    ///
+    /// Every request resolves its actor, so a store should answer in one statement outside any
+    /// transaction (a statement is its own snapshot); the default reads the same facts in a
+    /// read transaction, statement by statement.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn authority(&self, org: OrgId, user: UserId) -> R<Option<AuthorityFacts>> {
+        let mut tx = self.begin_read().await?;
+        let Some(user) = tx.user(org, user).await? else {
+            return Ok(None);
+        };
+        let open_groups =
+            tx.memberships_of(org, user.id).await?.into_iter().filter(Membership::is_current).map(|m| m.group_id);
+        let open_groups = open_groups.collect();
+        let groups_version = tx.groups_version(org).await?;
+        let roles_version = tx.roles_version(org).await?;
+        Ok(Some(AuthorityFacts { user, open_groups, groups_version, roles_version }))
+    }
+}
+
+/// What [`Store::authority`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorityFacts {
+    /// The user, whatever their lifecycle (deleted ones too: the caller decides).
+    pub user: User,
+    /// The groups of the user's open memberships, deleted groups included (the caller keeps the
+    /// live ones with the tree).
+    pub open_groups: BTreeSet<GroupId>,
+    /// The organization's groups version at the same moment.
+    pub groups_version: u64,
+    /// The organization's roles version at the same moment.
+    pub roles_version: u64,
 }
 
 /// One transaction over every repository. Dropping it without [`Tx::commit`] rolls back.
@@ -358,6 +409,10 @@ pub trait LicenseRepository: Send {
 pub trait RoleRepository: Send {
     /// The organization's roles, in id order.
     async fn roles(&mut self, org: OrgId) -> R<Vec<Role>>;
+    /// A number that grows with every write to the organization's roles (insert, update,
+    /// delete — by anyone, committed or in this transaction) and never goes back, like
+    /// [`GroupRepository::groups_version`]: it lets a process keep the roles between requests.
+    async fn roles_version(&mut self, org: OrgId) -> R<u64>;
     /// `Conflict { field: Key }` for a key the organization uses.
     async fn insert_role(&mut self, role: &Role) -> R<()>;
     /// Replaces a role (not versioned); `Conflict { field: Key }` for a key another role uses.

@@ -7,6 +7,7 @@ use time::{Duration, OffsetDateTime};
 use crate::actor::Actor;
 use crate::audit::{AuditQuery, AuditTarget, Changes, Source, TargetKind};
 use crate::error::{ServiceError, ServiceResult};
+use crate::groups::live_groups;
 use crate::ids::{OrgId, UserId};
 use crate::ports::UserLookup;
 use crate::roles::Permission;
@@ -38,6 +39,12 @@ impl Services {
     /// Resolves the authority of a member for one request. Deactivated, deleted and invited
     /// members have none.
     ///
+    /// The member's own facts — lifecycle, grants, group access, open memberships — are read
+    /// fresh on every call, with the organization's groups and roles versions
+    /// ([`Store::authority`](crate::ports::Store::authority), one statement on the SQL stores);
+    /// the tree and roles come from what the process keeps at exactly those versions, and only
+    /// when it keeps neither or an older one are they read (`trees` module).
+    ///
     /// # Errors
     /// `unauthenticated`.
     pub async fn resolve_actor(
@@ -47,14 +54,21 @@ impl Services {
         source: Source,
         impersonator: Option<UserId>,
     ) -> ServiceResult<Actor> {
-        let mut tx = self.begin_read().await?;
-        let user = load_user(&mut *tx, org, user_id).await.map_err(|_| ServiceError::Unauthenticated)?;
-        if user.is_deactivated() || user.lifecycle.invited {
+        let facts = self.store.authority(org, user_id).await?.ok_or(ServiceError::Unauthenticated)?;
+        let user = facts.user;
+        if user.is_deleted() || user.is_deactivated() || user.lifecycle.invited {
             return Err(ServiceError::Unauthenticated);
         }
-        let roles = tx.roles(org).await?;
-        let tree = self.read_tree(&mut *tx, org).await?;
-        let groups = groups_of(&mut *tx, org, user_id, &tree).await?;
+        let (tree, roles) = match self.kept_authority(org, facts.groups_version, facts.roles_version) {
+            Some(kept) => kept,
+            None => {
+                // Read in a later snapshot than the member's facts: at worst a group or role
+                // change committed in between already counts, as it would a moment later.
+                let mut tx = self.begin_read().await?;
+                (self.read_tree(&mut *tx, org).await?, self.read_roles(&mut *tx, org).await?)
+            }
+        };
+        let groups = live_groups(facts.open_groups, &tree);
         Ok(Actor::for_user(&user, &roles, groups, &tree, source, impersonator))
     }
 

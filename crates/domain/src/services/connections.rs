@@ -109,7 +109,7 @@ impl Services {
         limit: u32,
     ) -> ServiceResult<Vec<Connection>> {
         let query = query_for(actor, group, after, limit)?;
-        let mut tx = self.begin_read().await?;
+        let mut tx = self.store.single_read().await?;
         Ok(tx.list_connections(&query).await?)
     }
 
@@ -118,7 +118,7 @@ impl Services {
     /// # Errors
     /// `not_found`.
     pub async fn get_connection(&self, actor: &Actor, id: ConnectionId) -> ServiceResult<Connection> {
-        let mut tx = self.begin_read().await?;
+        let mut tx = self.store.single_read().await?;
         let c = tx.connection(actor.org_id(), id).await?.ok_or(ServiceError::not_found("connection"))?;
         match Viewer::of(actor) {
             Some(v) if matches!(actor.principal(), Principal::User(_)) && !can_see(&v, &c) => {

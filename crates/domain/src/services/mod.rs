@@ -67,6 +67,8 @@ pub struct Services {
     login_throttle: LoginThrottle,
     /// Group trees kept between requests, shared by the clones (`trees`).
     trees: Arc<trees::TreeCache>,
+    /// Roles kept between requests, shared by the clones (`trees`).
+    roles: Arc<trees::RolesCache>,
 }
 
 impl std::fmt::Debug for Services {
@@ -91,6 +93,7 @@ impl Services {
             saved_views: None,
             login_throttle: LoginThrottle::default(),
             trees: Arc::default(),
+            roles: Arc::default(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! The group trees a process keeps between requests.
+//! What a process keeps between requests: each organization's group tree and roles.
 //!
 //! Resolving a member's authority and listing the Users table both need the organization's
 //! whole group tree; reading it (a thousand groups in the benchmark's organization) cost more
@@ -6,13 +6,19 @@
 //! The tree changes rarely — an admin editing groups — so each process keeps the last tree it
 //! read per organization with the store's [`GroupRepository::groups_version`] at that time, and a
 //! read checks that one number before using it. A write anywhere, by any process, moves the
-//! number, so a kept tree is never used after a change is committed.
+//! number, so a kept tree is never used after a change is committed. The roles, which every
+//! request's authority needs too, are kept the same way under
+//! [`RoleRepository::roles_version`]; [`Store::authority`] answers both numbers with the member's
+//! own facts, so a request whose organization is kept reads nothing else to resolve its actor.
 //!
-//! Only read transactions use the cache ([`Services::read_tree`]): a write transaction may have
-//! changed the groups itself, and a tree with uncommitted changes must never be kept — if the
-//! transaction rolled back, the version would go back with it and could later name another tree.
+//! Only reads use the caches ([`Services::read_tree`], [`Services::kept_authority`]): a write
+//! transaction may have changed the groups or roles itself, and what holds uncommitted changes
+//! must never be kept — if the transaction rolled back, the version would go back with it and
+//! could later name something else.
 //!
 //! [`GroupRepository::groups_version`]: crate::ports::GroupRepository::groups_version
+//! [`RoleRepository::roles_version`]: crate::ports::RoleRepository::roles_version
+//! [`Store::authority`]: crate::ports::Store::authority
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,58 +27,65 @@ use crate::error::ServiceResult;
 use crate::groups::GroupTree;
 use crate::ids::OrgId;
 use crate::ports::Tx;
+use crate::roles::Role;
 
 use super::Services;
 use super::support::load_tree;
 
-/// How many organizations' trees a process keeps; the least recently used goes first.
+/// How many organizations' trees (and, apart, roles) a process keeps; the least recently used
+/// goes first.
 pub const TREE_CACHE_CAPACITY: usize = 256;
 
-/// The kept trees: per organization, the groups version it was read at and the tree.
+/// Values kept per organization with the version they were read at.
 #[derive(Debug)]
-pub(crate) struct TreeCache {
+pub(crate) struct VersionCache<T> {
     capacity: usize,
-    state: Mutex<CacheState>,
+    state: Mutex<CacheState<T>>,
 }
 
-#[derive(Debug, Default)]
-struct CacheState {
+/// The kept group trees.
+pub(crate) type TreeCache = VersionCache<GroupTree>;
+/// The kept roles, in id order.
+pub(crate) type RolesCache = VersionCache<Vec<Role>>;
+
+#[derive(Debug)]
+struct CacheState<T> {
     /// Counts uses, to find the least recently used entry.
     clock: u64,
-    entries: HashMap<OrgId, Entry>,
+    entries: HashMap<OrgId, Entry<T>>,
 }
 
 #[derive(Debug)]
-struct Entry {
+struct Entry<T> {
     version: u64,
-    tree: Arc<GroupTree>,
+    value: Arc<T>,
     used: u64,
 }
 
-impl TreeCache {
+impl<T> VersionCache<T> {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), state: Mutex::new(CacheState::default()) }
+        Self { capacity: capacity.max(1), state: Mutex::new(CacheState { clock: 0, entries: HashMap::new() }) }
     }
 
-    /// The tree kept for `org` at exactly `version`.
-    pub(crate) fn get(&self, org: OrgId, version: u64) -> Option<Arc<GroupTree>> {
+    /// The value kept for `org` at exactly `version`.
+    pub(crate) fn get(&self, org: OrgId, version: u64) -> Option<Arc<T>> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.clock += 1;
         let now = state.clock;
         let entry = state.entries.get_mut(&org).filter(|e| e.version == version)?;
         entry.used = now;
-        Some(Arc::clone(&entry.tree))
+        Some(Arc::clone(&entry.value))
     }
 
-    /// Keeps `tree` as `org`'s tree at `version`, unless a tree of a later version is kept
+    /// Keeps `value` as `org`'s at `version`, unless a value of a later version is kept
     /// already (two requests may race; the later version wins whatever the order).
-    pub(crate) fn put(&self, org: OrgId, version: u64, tree: Arc<GroupTree>) {
+    pub(crate) fn put(&self, org: OrgId, version: u64, value: Arc<T>) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.clock += 1;
         let used = state.clock;
         if let Some(entry) = state.entries.get_mut(&org) {
             if entry.version <= version {
-                *entry = Entry { version, tree, used };
+                *entry = Entry { version, value, used };
             }
             return;
         }
@@ -82,7 +95,7 @@ impl TreeCache {
                 state.entries.remove(&oldest);
             }
         }
-        state.entries.insert(org, Entry { version, tree, used });
+        state.entries.insert(org, Entry { version, value, used });
     }
 
     #[cfg(test)]
@@ -91,7 +104,7 @@ impl TreeCache {
     }
 }
 
-impl Default for TreeCache {
+impl<T> Default for VersionCache<T> {
     fn default() -> Self {
         Self::new(TREE_CACHE_CAPACITY)
     }
@@ -113,6 +126,30 @@ impl Services {
         self.trees.put(org, version, Arc::clone(&tree));
         Ok(tree)
     }
+
+    /// The organization's roles, for a transaction opened with `begin_read` only, like
+    /// [`Services::read_tree`].
+    pub(crate) async fn read_roles(&self, tx: &mut dyn Tx, org: OrgId) -> ServiceResult<Arc<Vec<Role>>> {
+        let version = tx.roles_version(org).await?;
+        if let Some(roles) = self.roles.get(org, version) {
+            return Ok(roles);
+        }
+        let roles = Arc::new(tx.roles(org).await?);
+        self.roles.put(org, version, Arc::clone(&roles));
+        Ok(roles)
+    }
+
+    /// The tree and roles kept at exactly these versions, when both are: what
+    /// [`Store::authority`](crate::ports::Store::authority) answered lets a request resolve its
+    /// actor without another read.
+    pub(crate) fn kept_authority(
+        &self,
+        org: OrgId,
+        groups_version: u64,
+        roles_version: u64,
+    ) -> Option<(Arc<GroupTree>, Arc<Vec<Role>>)> {
+        Some((self.trees.get(org, groups_version)?, self.roles.get(org, roles_version)?))
+    }
 }
 
 #[cfg(test)]
@@ -122,7 +159,7 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::TreeCache;
+    use super::{RolesCache, TreeCache};
     use crate::groups::GroupTree;
     use crate::ids::OrgId;
 
@@ -161,6 +198,14 @@ mod tests {
         assert!(cache.get(org(1), 1).is_some());
         assert!(cache.get(org(2), 1).is_none(), "org 2 was the least recently used");
         assert!(cache.get(org(3), 1).is_some());
+    }
+
+    #[test]
+    fn roles_are_kept_apart_from_trees_by_their_own_version() {
+        let roles = RolesCache::new(4);
+        roles.put(org(1), 3, Arc::new(Vec::new()));
+        assert!(roles.get(org(1), 3).is_some());
+        assert!(roles.get(org(1), 4).is_none());
     }
 
     proptest! {

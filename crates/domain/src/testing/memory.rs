@@ -93,6 +93,8 @@ pub struct MemoryState {
     pub groups: BTreeMap<GroupId, Group>,
     /// [`GroupRepository::groups_version`]: writes to each organization's groups so far.
     pub groups_versions: BTreeMap<OrgId, u64>,
+    /// [`RoleRepository::roles_version`]: writes to each organization's roles so far.
+    pub roles_versions: BTreeMap<OrgId, u64>,
     /// Membership history, in insertion order.
     pub memberships: Vec<Membership>,
     /// Flows assigned to a group; a group without flows has no entry.
@@ -797,6 +799,10 @@ impl RoleRepository for MemoryTx {
         Ok(self.work.roles.values().filter(|r| r.org_id == org).cloned().collect())
     }
 
+    async fn roles_version(&mut self, org: OrgId) -> R<u64> {
+        Ok(self.work.roles_versions.get(&org).copied().unwrap_or(0))
+    }
+
     async fn insert_role(&mut self, role: &Role) -> R<()> {
         self.write()?;
         if self.work.roles.contains_key(&role.id) {
@@ -804,6 +810,7 @@ impl RoleRepository for MemoryTx {
         }
         self.check_role_key_unique(role)?;
         self.work.roles.insert(role.id, role.clone());
+        *self.work.roles_versions.entry(role.org_id).or_default() += 1;
         Ok(())
     }
 
@@ -812,6 +819,7 @@ impl RoleRepository for MemoryTx {
         self.work.roles.get(&role.id).filter(|r| r.org_id == role.org_id).ok_or(missing("role"))?;
         self.check_role_key_unique(role)?;
         self.work.roles.insert(role.id, role.clone());
+        *self.work.roles_versions.entry(role.org_id).or_default() += 1;
         Ok(())
     }
 
@@ -819,6 +827,7 @@ impl RoleRepository for MemoryTx {
         self.write()?;
         self.work.roles.get(&id).filter(|r| r.org_id == org).ok_or(missing("role"))?;
         self.work.roles.remove(&id);
+        *self.work.roles_versions.entry(org).or_default() += 1;
         Ok(())
     }
 

@@ -226,6 +226,9 @@ impl RoleRepository for OverrideTx {
     async fn roles(&mut self, org: OrgId) -> R<Vec<Role>> {
         self.inner.roles(org).await
     }
+    async fn roles_version(&mut self, org: OrgId) -> R<u64> {
+        self.inner.roles_version(org).await
+    }
     async fn insert_role(&mut self, role: &Role) -> R<()> {
         self.inner.insert_role(role).await
     }

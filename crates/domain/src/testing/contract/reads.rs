@@ -59,24 +59,48 @@ pub async fn a_read_transaction_reads_what_was_committed(store: Arc<dyn Store>) 
 /// Every write method called through a read transaction fails with `Unavailable`, the
 /// transaction stays usable for reads, and nothing changes, committed or not.
 pub async fn a_read_transaction_refuses_every_write_and_changes_nothing(store: Arc<dyn Store>) {
+    refuses_every_write(store, false).await;
+}
+
+/// What [`Store::single_read`] opens reads what was committed, and refuses every write as a
+/// read transaction does.
+pub async fn a_single_read_reads_what_was_committed_and_refuses_every_write(store: Arc<dyn Store>) {
     let s = seed(&store, 1).await;
+    let zed = seed::user(s.org.id, uid(1, 900), "zed@example.com");
+    let mut tx = begin(&store).await;
+    tx.insert_user(&zed).await.expect("inserts");
+    commit(tx).await;
+    let mut read = store.single_read().await.expect("opens");
+    assert_eq!(read.user(s.org.id, zed.id).await.expect("reads"), Some(zed), "it sees the commit");
+    assert_eq!(read.user(s.org.id, s.ada.id).await.expect("reads").as_ref(), Some(&s.ada));
+    commit(read).await;
+    // The refusals, on an organization of their own.
+    refuses_every_write(store, true).await;
+}
+
+/// Every write through a read unit of work (`single`: [`Store::single_read`]'s, else
+/// [`Store::begin_read`]'s) fails with `Unavailable` and changes nothing.
+async fn refuses_every_write(store: Arc<dyn Store>, single: bool) {
+    let n = if single { 3 } else { 1 };
+    let s = seed(&store, n).await;
     let o = s.org.id;
+    let uid = |k: u64| uid(n, k);
     let mut tx = begin(&store).await;
     let before = dump(tx.as_mut(), &s).await;
     // Committed, not dropped: on PostgreSQL a dropped transaction rolls back in the
     // background, and until it has, the mail rows its dump locked are skipped by the next dump.
     commit(tx).await;
 
-    let mut read = begin_read(&store).await;
+    let mut read = if single { store.single_read().await.expect("opens") } else { begin_read(&store).await };
     let tx = read.as_mut();
-    let second = seed::org(2, "second");
+    let second = seed::org(n + 10, "second");
     refused(tx.insert_org(&second).await, "insert_org");
     let mut org = s.org.clone();
     org.version += 1;
     org.trial_ends_at = None;
     refused(tx.update_org(&org).await, "update_org");
     refused(tx.save_catalog(o, &Catalog::default_catalog()).await, "save_catalog");
-    let zed = seed::user(o, uid(1, 950), "zed@example.com");
+    let zed = seed::user(o, uid(950), "zed@example.com");
     refused(tx.insert_user(&zed).await, "insert_user");
     refused(tx.insert_users(std::slice::from_ref(&zed)).await, "insert_users");
     let mut bob = s.bob.clone();
@@ -96,12 +120,12 @@ pub async fn a_read_transaction_refuses_every_write_and_changes_nothing(store: A
     refused(tx.insert_reservation(&s.reservation).await, "insert_reservation");
     refused(tx.insert_reservations(std::slice::from_ref(&s.reservation)).await, "insert_reservations");
     refused(tx.delete_reservations(o, s.invite.id).await, "delete_reservations");
-    refused(tx.insert_role(&seed::role(o, uid(1, 931), "extra")).await, "insert_role");
+    refused(tx.insert_role(&seed::role(o, uid(931), "extra")).await, "insert_role");
     let mut role = s.role("auditor").clone();
     role.name = seed::label("Auditors");
     refused(tx.update_role(&role).await, "update_role");
     refused(tx.delete_role(o, s.role("scorer").id).await, "delete_role");
-    refused(tx.insert_group(&seed::group(o, uid(1, 932), Some(&s.root), "West")).await, "insert_group");
+    refused(tx.insert_group(&seed::group(o, uid(932), Some(&s.root), "West")).await, "insert_group");
     let mut east = s.east.clone();
     east.version += 1;
     east.name = seed::group_name("Far East");
@@ -111,41 +135,41 @@ pub async fn a_read_transaction_refuses_every_write_and_changes_nothing(store: A
     refused(tx.insert_memberships(std::slice::from_ref(&membership)).await, "insert_memberships");
     refused(tx.end_membership(o, s.east.id, s.bob.id, T0 + Duration::days(1)).await, "end_membership");
     refused(tx.set_group_flows(o, s.sales.id, &BTreeSet::new()).await, "set_group_flows");
-    let connection = seed::connection(o, uid(1, 935), s.admin.id, T0, &[]);
+    let connection = seed::connection(o, uid(935), s.admin.id, T0, &[]);
     refused(tx.insert_connection(&connection).await, "insert_connection");
     refused(tx.insert_connections(std::slice::from_ref(&connection)).await, "insert_connections");
     refused(tx.restamp_unstamped(o, s.ada.id, s.support.id).await, "restamp_unstamped");
     refused(tx.transfer_stamp(o, s.bob.id, s.east.id, s.sales.id).await, "transfer_stamp");
-    refused(tx.insert_flow(&seed::flow(o, uid(1, 933), "Second")).await, "insert_flow");
-    refused(tx.insert_api_key(&seed::api_key(o, uid(1, 934), s.admin.id, "another-hash")).await, "insert_api_key");
+    refused(tx.insert_flow(&seed::flow(o, uid(933), "Second")).await, "insert_flow");
+    refused(tx.insert_api_key(&seed::api_key(o, uid(934), s.admin.id, "another-hash")).await, "insert_api_key");
     let mut api_key = s.api_key.clone();
     api_key.revoked_at = Some(T0 + Duration::days(1));
     refused(tx.update_api_key(&api_key).await, "update_api_key");
-    let invite = seed::invite(&zed, uid(1, 936), "another-token", &["core"]);
+    let invite = seed::invite(&zed, uid(936), "another-token", &["core"]);
     refused(tx.insert_invite(&invite).await, "insert_invite");
     refused(tx.insert_invites(std::slice::from_ref(&invite)).await, "insert_invites");
     let mut resent = s.invite.clone();
     resent.token_hash = "resent".to_owned();
     refused(tx.update_invite(&resent).await, "update_invite");
     refused(tx.delete_invite(o, s.invite.id).await, "delete_invite");
-    let change = seed::scheduled(&s.ada, uid(1, 937), ScheduledAction::Deactivate, T0);
+    let change = seed::scheduled(&s.ada, uid(937), ScheduledAction::Deactivate, T0);
     refused(tx.insert_scheduled(&change).await, "insert_scheduled");
     let mut cancelled = s.scheduled[0].clone();
     cancelled.state = ScheduleState::Cancelled { at: T0 };
     refused(tx.update_scheduled(&cancelled).await, "update_scheduled");
-    let event = seed::event(o, uid(1, 938), T0, "user.updated");
+    let event = seed::event(o, uid(938), T0, "user.updated");
     refused(tx.append_audit(&event).await, "append_audit");
     refused(tx.append_audits(std::slice::from_ref(&event)).await, "append_audits");
-    let mail = seed::mail(o, uid(1, 939), "x@example.com", T0);
+    let mail = seed::mail(o, uid(939), "x@example.com", T0);
     refused(tx.enqueue_mail(&mail).await, "enqueue_mail");
     refused(tx.enqueue_mails(std::slice::from_ref(&mail)).await, "enqueue_mails");
     refused(tx.set_delivery(s.mail.id, &DeliveryState::Sent { at: T0, attempts: 1 }).await, "set_delivery");
-    refused(tx.insert_webhook(&seed::webhook(o, uid(1, 940), s.admin.id, T0)).await, "insert_webhook");
+    refused(tx.insert_webhook(&seed::webhook(o, uid(940), s.admin.id, T0)).await, "insert_webhook");
     let mut hook = s.webhook.clone();
     hook.position = 3;
     hook.version += 1;
     refused(tx.update_webhook(&hook).await, "update_webhook");
-    let delivery = seed::delivery(&hook, uid(1, 941), 3, T0, T0);
+    let delivery = seed::delivery(&hook, uid(941), 3, T0, T0);
     refused(tx.insert_webhook_delivery(&delivery).await, "insert_webhook_delivery");
     refused(tx.update_webhook_delivery(&s.delivery).await, "update_webhook_delivery");
 
@@ -248,4 +272,70 @@ pub async fn a_page_of_users_gets_its_licenses_memberships_and_pending_changes_a
     assert!(tx.page_facts(other.org.id, &[s.bob.id]).await.expect("reads").is_empty(), "scoped");
     assert!(tx.pending_scheduled_for_users(other.org.id, &[s.bob.id]).await.expect("reads").is_empty(), "scoped");
     drop(tx);
+}
+
+/// `Store::authority` answers a member exactly as a read transaction reads them: the user (with
+/// grants and group access) as `user` answers, whatever their lifecycle; the groups of their
+/// open memberships, a deleted group's included and ended ones not; and the organization's
+/// groups and roles versions, which move with committed group and role writes. `None` for an
+/// unknown id and for another organization's user.
+pub async fn authority_reads_a_member_their_open_groups_and_both_versions(store: Arc<dyn Store>) {
+    let s = seed(&store, 1).await;
+    let other = seed(&store, 2).await;
+    let o = s.org.id;
+    let mut tx = begin(&store).await;
+    // The admin stays a member of a group after it was deleted.
+    tx.insert_membership(&crate::groups::Membership {
+        org_id: o,
+        group_id: s.old.id,
+        user_id: s.admin.id,
+        joined_at: T0,
+        left_at: None,
+    })
+    .await
+    .expect("a membership");
+    commit(tx).await;
+
+    let check = |store: Arc<dyn Store>, who: UserId| async move {
+        let facts = store.authority(o, who).await.expect("reads").expect("a member of the organization");
+        let mut tx = begin_read(&store).await;
+        assert_eq!(Some(&facts.user), tx.user(o, who).await.expect("reads").as_ref(), "{who:?}: the user");
+        let open: BTreeSet<_> = tx
+            .memberships_of(o, who)
+            .await
+            .expect("reads")
+            .into_iter()
+            .filter(crate::groups::Membership::is_current)
+            .map(|m| m.group_id)
+            .collect();
+        assert_eq!(facts.open_groups, open, "{who:?}: the open memberships' groups");
+        assert_eq!(facts.groups_version, tx.groups_version(o).await.expect("reads"), "{who:?}: groups version");
+        assert_eq!(facts.roles_version, tx.roles_version(o).await.expect("reads"), "{who:?}: roles version");
+        facts
+    };
+    for who in [s.admin.id, s.ada.id, s.bob.id, s.cy.id, s.dee.id, s.eve.id] {
+        check(Arc::clone(&store), who).await;
+    }
+    let facts = check(Arc::clone(&store), s.ada.id).await;
+    assert_eq!(facts.user.group_access, BTreeSet::from([s.support.id]), "ada's extra access comes with her");
+    assert_eq!(facts.open_groups, BTreeSet::from([s.sales.id]), "ada in sales; her membership of old ended");
+    let bob = check(Arc::clone(&store), s.bob.id).await;
+    assert_eq!(bob.user.roles.len(), 2, "bob's org-wide and scoped grants");
+    assert_eq!(bob.open_groups, BTreeSet::from([s.east.id]));
+    let admin = check(Arc::clone(&store), s.admin.id).await;
+    assert_eq!(admin.open_groups, BTreeSet::from([s.old.id]), "a deleted group's open membership counts here");
+    assert!(check(Arc::clone(&store), s.eve.id).await.user.is_deleted(), "a deleted user is answered as such");
+
+    // Committed group and role writes move the versions it answers.
+    let mut tx = begin(&store).await;
+    tx.insert_group(&seed::group(o, uid(1, 420), Some(&s.root), "Legal")).await.expect("a group");
+    tx.insert_role(&seed::role(o, uid(1, 320), "reviewer")).await.expect("a role");
+    commit(tx).await;
+    let after = check(Arc::clone(&store), s.admin.id).await;
+    assert!(after.groups_version > admin.groups_version, "the groups version moved");
+    assert!(after.roles_version > admin.roles_version, "the roles version moved");
+
+    assert_eq!(store.authority(o, UserId::from_uuid(uid(1, 999))).await.expect("reads"), None, "an unknown id");
+    assert_eq!(store.authority(o, other.ada.id).await.expect("reads"), None, "another organization's user");
+    assert_eq!(store.authority(other.org.id, s.ada.id).await.expect("reads"), None, "scoped both ways");
 }

@@ -84,3 +84,60 @@ pub async fn a_role_is_in_use_while_a_user_who_is_not_deleted_holds_it(store: Ar
     assert!(!tx.role_in_use(o, s.role("operations_limited").id).await.expect("reads"), "bob was the holder");
     assert!(tx.role_in_use(o, s.role("standard").id).await.expect("reads"), "cy is invited, still a holder");
 }
+
+/// `roles_version` grows with every role write of the organization — insert, update, delete —
+/// as the writing transaction sees it and, once committed, as every later one does; a
+/// rolled-back write leaves the committed number where it was; writes that are not to the
+/// organization's roles (a user's grants, a group, another organization's role) leave it alone;
+/// an unknown organization answers 0.
+pub async fn the_roles_version_moves_with_every_role_write_and_nothing_else(store: Arc<dyn Store>) {
+    let s = seed(&store, 1).await;
+    let b = seed(&store, 2).await;
+    let o = s.org.id;
+    let version = |store: Arc<dyn Store>, org| async move {
+        let mut tx = store.begin_read().await.expect("opens");
+        tx.roles_version(org).await.expect("reads the roles version")
+    };
+    let start = version(Arc::clone(&store), o).await;
+    let other_start = version(Arc::clone(&store), b.org.id).await;
+
+    let mut tx = begin(&store).await;
+    let mut seen = start;
+    let mut moved = |now: u64, what: &str| {
+        assert!(now > seen, "{what}: the version moves ({seen} -> {now})");
+        seen = now;
+    };
+    let added = seed::role(o, uid(1, 310), "reviewer");
+    tx.insert_role(&added).await.expect("inserts");
+    moved(tx.roles_version(o).await.expect("reads"), "an insert");
+    let changed = Role { permissions: BTreeSet::from([Permission::ExportData]), ..added.clone() };
+    tx.update_role(&changed).await.expect("updates");
+    moved(tx.roles_version(o).await.expect("reads"), "an update");
+    tx.delete_role(o, added.id).await.expect("deletes");
+    moved(tx.roles_version(o).await.expect("reads"), "a delete");
+    let in_tx = seen;
+    commit(tx).await;
+    assert_eq!(version(Arc::clone(&store), o).await, in_tx, "committed, later transactions see it");
+    assert_eq!(version(Arc::clone(&store), b.org.id).await, other_start, "another organization's is untouched");
+
+    let mut tx = begin(&store).await;
+    tx.insert_role(&seed::role(o, uid(1, 311), "temp")).await.expect("inserts");
+    assert!(tx.roles_version(o).await.expect("reads") > in_tx);
+    drop(tx);
+    assert_eq!(version(Arc::clone(&store), o).await, in_tx, "a rollback takes the move back");
+
+    let mut tx = begin(&store).await;
+    let granted = crate::user::User {
+        roles: BTreeSet::from([RoleGrant::org_wide(s.role("analyst").id)]),
+        version: s.admin.version + 1,
+        ..s.admin.clone()
+    };
+    tx.update_user(&granted).await.expect("a user's grants");
+    tx.insert_group(&seed::group(o, uid(1, 402), Some(&s.root), "Legal")).await.expect("a group");
+    tx.insert_role(&seed::role(b.org.id, uid(2, 310), "reviewer")).await.expect("another org's role");
+    commit(tx).await;
+    assert_eq!(version(Arc::clone(&store), o).await, in_tx, "grants, groups and other orgs do not move it");
+
+    let unknown = crate::ids::OrgId::from_uuid(uid(9, 999));
+    assert_eq!(version(Arc::clone(&store), unknown).await, 0, "an unknown organization");
+}
