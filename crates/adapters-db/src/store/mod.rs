@@ -296,4 +296,11 @@ impl roster_domain::ports::Tx for SeaOrmTx {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         SeaOrmTx::commit(*self).await
     }
+
+    async fn org_and_groups_version(
+        &mut self,
+        id: OrgId,
+    ) -> Result<Option<(roster_domain::org::Organization, u64)>, StoreError> {
+        SeaOrmTx::org_and_groups_version(self, id).await
+    }
 }

@@ -47,6 +47,15 @@ impl SeaOrmTx {
         self.query_all(&sql, values).await?.iter().map(|row| self.org_from_row(row)).collect()
     }
 
+    /// The port's `Tx::org_and_groups_version` in one statement.
+    pub(super) async fn org_and_groups_version(&self, org: OrgId) -> R<Option<(Organization, u64)>> {
+        let sql = format!("SELECT {ORG_COLUMNS}, groups_version FROM organizations WHERE id = ?");
+        let Some(row) = self.query_one(&sql, vec![id(org.as_uuid())]).await? else {
+            return Ok(None);
+        };
+        Ok(Some((self.org_from_row(&row)?, get_unsigned(&row, "groups_version")?)))
+    }
+
     /// The columns every write of an organization sets, in [`ORG_COLUMNS`] order after `id`.
     fn org_values(&self, org: &Organization) -> R<Vec<Value>> {
         Ok(vec![

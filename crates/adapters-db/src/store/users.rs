@@ -434,6 +434,113 @@ impl SeaOrmTx {
         }))
     }
 
+    /// The Users-table query; with `facts`, each row also carries its [`UserPageFacts`] (the
+    /// same aggregates as `page_facts`), in the page's order.
+    async fn select_page(&self, query: &UserQuery, facts: bool) -> R<(UserPage, Vec<UserPageFacts>)> {
+        let sort = query.effective_sort();
+        let mut sql = Sql::default();
+        let select =
+            if facts { format!("{}, {}", self.user_select(), self.facts_select()) } else { self.user_select() };
+        sql.push("SELECT ").push(&select).push(" FROM users u");
+        self.user_filters(query, &mut sql)?;
+        let mut filters_only = None;
+        let mut limit = None;
+        let mut offset = None;
+        match &query.paging {
+            None => {}
+            Some(UserPaging::Cursor { after, limit: n }) => {
+                if let Some(cursor) = after {
+                    let mut parts = Vec::new();
+                    for (s, v) in sort.iter().zip(&cursor.values) {
+                        parts.push(KeyPart {
+                            column: sort_column(s.field),
+                            descending: s.descending,
+                            value: self.key_value(s.field, v)?,
+                        });
+                    }
+                    parts.push(KeyPart {
+                        column: "u.id",
+                        descending: false,
+                        value: CursorValue::Bound(id(cursor.id.as_uuid())),
+                    });
+                    Self::keyset(&mut sql, parts);
+                }
+                limit = Some(u64::from(*n) + 1);
+            }
+            Some(UserPaging::Page { page, per_page }) => {
+                filters_only = Some((sql.text.clone(), sql.values.clone()));
+                limit = Some(u64::from(*per_page));
+                offset = Some(u64::from(page.saturating_sub(1)) * u64::from(*per_page));
+            }
+        }
+        sql.push(" ORDER BY ");
+        for s in &sort {
+            sql.push(sort_column(s.field)).push(if s.descending { " DESC, " } else { " ASC, " });
+        }
+        sql.push("u.id ASC");
+        if let Some(n) = limit {
+            sql.push(" LIMIT ").bind(count(n)?);
+        }
+        if let Some(o) = offset {
+            sql.push(" OFFSET ").bind(count(o)?);
+        }
+        let rows = self.query_all(&sql.text, sql.values).await?;
+        let mut items = rows.iter().map(|row| self.user_with_children(row)).collect::<R<Vec<_>>>()?;
+        let mut page_facts =
+            if facts { rows.iter().map(|row| self.facts_from_row(row)).collect::<R<Vec<_>>>()? } else { Vec::new() };
+        let page = match &query.paging {
+            None => UserPage { items, next_cursor: None, total: None },
+            Some(UserPaging::Cursor { limit: n, .. }) => {
+                let size = usize::try_from(*n).unwrap_or(usize::MAX);
+                let more = items.len() > size;
+                items.truncate(size);
+                page_facts.truncate(size);
+                let next_cursor = if more {
+                    items.last().map(|u| roster_domain::users_query::UserCursor { values: query.sort_key(u), id: u.id })
+                } else {
+                    None
+                };
+                UserPage { items, next_cursor, total: None }
+            }
+            Some(UserPaging::Page { .. }) => {
+                let (filters, values) = filters_only.unwrap_or_default();
+                let count_sql = filters.replacen(&format!("SELECT {select} FROM"), "SELECT COUNT(*) AS n FROM", 1);
+                let row = self
+                    .query_one(&count_sql, values)
+                    .await?
+                    .ok_or_else(|| corrupt("n", "COUNT(*) answered no row"))?;
+                UserPage { items, next_cursor: None, total: Some(get_unsigned(&row, "n")?) }
+            }
+        };
+        Ok((page, page_facts))
+    }
+
+    /// The [`UserPageFacts`] aggregates of user `u` (aliases `products`, `open_groups`,
+    /// `pending_scheduled`): one correlated subquery each on its table's `(org_id, user_id, …)` key.
+    fn facts_select(&self) -> String {
+        format!(
+            "(SELECT {}(l.product, ',') FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id) \
+             AS products, {}, \
+             EXISTS (SELECT 1 FROM scheduled_changes c \
+              WHERE c.org_id = u.org_id AND c.user_id = u.id AND c.state = 'pending') AS pending_scheduled",
+            self.list_agg(),
+            self.open_groups_select()
+        )
+    }
+
+    /// The facts read with [`SeaOrmTx::facts_select`] beside the user's `id`.
+    fn facts_from_row(&self, row: &QueryResult) -> R<UserPageFacts> {
+        let products = split_list(get::<Option<String>>(row, "products")?.as_deref())
+            .map(|p| Key::parse(p).map_err(|_| corrupt("products", p)))
+            .collect::<R<_>>()?;
+        Ok(UserPageFacts {
+            user_id: get_id(row, "id", UserId::from_uuid)?,
+            products,
+            open_groups: group_list(row, "open_groups")?,
+            pending_scheduled: get::<bool>(row, "pending_scheduled")?,
+        })
+    }
+
     /// The `WHERE` clause of the Users-table query (alias `u`), appended to `sql`.
     fn user_filters(&self, query: &UserQuery, sql: &mut Sql) -> R<()> {
         sql.push(" WHERE u.org_id = ").bind(id(query.org_id.as_uuid())).push(" AND u.deleted_at IS NULL");
@@ -801,104 +908,23 @@ impl UserRepository for SeaOrmTx {
     }
 
     async fn list_users(&mut self, query: &UserQuery) -> R<UserPage> {
-        let sort = query.effective_sort();
-        let mut sql = Sql::default();
-        let select = self.user_select();
-        sql.push("SELECT ").push(&select).push(" FROM users u");
-        self.user_filters(query, &mut sql)?;
-        let mut filters_only = None;
-        let mut limit = None;
-        let mut offset = None;
-        match &query.paging {
-            None => {}
-            Some(UserPaging::Cursor { after, limit: n }) => {
-                if let Some(cursor) = after {
-                    let mut parts = Vec::new();
-                    for (s, v) in sort.iter().zip(&cursor.values) {
-                        parts.push(KeyPart {
-                            column: sort_column(s.field),
-                            descending: s.descending,
-                            value: self.key_value(s.field, v)?,
-                        });
-                    }
-                    parts.push(KeyPart {
-                        column: "u.id",
-                        descending: false,
-                        value: CursorValue::Bound(id(cursor.id.as_uuid())),
-                    });
-                    Self::keyset(&mut sql, parts);
-                }
-                limit = Some(u64::from(*n) + 1);
-            }
-            Some(UserPaging::Page { page, per_page }) => {
-                filters_only = Some((sql.text.clone(), sql.values.clone()));
-                limit = Some(u64::from(*per_page));
-                offset = Some(u64::from(page.saturating_sub(1)) * u64::from(*per_page));
-            }
-        }
-        sql.push(" ORDER BY ");
-        for s in &sort {
-            sql.push(sort_column(s.field)).push(if s.descending { " DESC, " } else { " ASC, " });
-        }
-        sql.push("u.id ASC");
-        if let Some(n) = limit {
-            sql.push(" LIMIT ").bind(count(n)?);
-        }
-        if let Some(o) = offset {
-            sql.push(" OFFSET ").bind(count(o)?);
-        }
-        let mut items = self.select_users(&sql.text, sql.values).await?;
-        match &query.paging {
-            None => Ok(UserPage { items, next_cursor: None, total: None }),
-            Some(UserPaging::Cursor { limit: n, .. }) => {
-                let size = usize::try_from(*n).unwrap_or(usize::MAX);
-                let more = items.len() > size;
-                items.truncate(size);
-                let next_cursor = if more {
-                    items.last().map(|u| roster_domain::users_query::UserCursor { values: query.sort_key(u), id: u.id })
-                } else {
-                    None
-                };
-                Ok(UserPage { items, next_cursor, total: None })
-            }
-            Some(UserPaging::Page { .. }) => {
-                let (filters, values) = filters_only.unwrap_or_default();
-                let count_sql = filters.replacen(&format!("SELECT {select} FROM"), "SELECT COUNT(*) AS n FROM", 1);
-                let row = self
-                    .query_one(&count_sql, values)
-                    .await?
-                    .ok_or_else(|| corrupt("n", "COUNT(*) answered no row"))?;
-                Ok(UserPage { items, next_cursor: None, total: Some(get_unsigned(&row, "n")?) })
-            }
-        }
+        Ok(self.select_page(query, false).await?.0)
+    }
+
+    async fn list_users_with_facts(&mut self, query: &UserQuery) -> R<(UserPage, Vec<UserPageFacts>)> {
+        self.select_page(query, true).await
     }
 
     async fn page_facts(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<UserPageFacts>> {
         // One statement and one row per user: each fact aggregated by a correlated subquery on
         // its table's (org_id, user_id, …) key, so a page's facts cost what its users do.
-        let agg = self.list_agg();
-        let open_groups = self.open_groups_select();
+        let facts = self.facts_select();
         let mut out = Vec::new();
         for (marks, values) in org_and_id_lists(org.as_uuid(), users.iter().map(|u| u.as_uuid())) {
-            let sql = format!(
-                "SELECT u.id, \
-                 (SELECT {agg}(l.product, ',') FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id) \
-                 AS products, {open_groups}, \
-                 EXISTS (SELECT 1 FROM scheduled_changes c \
-                  WHERE c.org_id = u.org_id AND c.user_id = u.id AND c.state = 'pending') AS pending_scheduled \
-                 FROM users u WHERE u.org_id = ? AND u.id IN ({marks}) ORDER BY u.id"
-            );
+            let sql =
+                format!("SELECT u.id, {facts} FROM users u WHERE u.org_id = ? AND u.id IN ({marks}) ORDER BY u.id");
             for row in &self.query_all(&sql, values).await? {
-                let products = split_list(get::<Option<String>>(row, "products")?.as_deref())
-                    .map(|p| Key::parse(p).map_err(|_| corrupt("products", p)))
-                    .collect::<R<_>>()?;
-                let open_groups = group_list(row, "open_groups")?;
-                out.push(UserPageFacts {
-                    user_id: get_id(row, "id", UserId::from_uuid)?,
-                    products,
-                    open_groups,
-                    pending_scheduled: get::<bool>(row, "pending_scheduled")?,
-                });
+                out.push(self.facts_from_row(row)?);
             }
         }
         Ok(out)

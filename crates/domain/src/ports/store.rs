@@ -261,6 +261,17 @@ pub trait Tx:
     /// # Errors
     /// `Unavailable` (then nothing was written).
     async fn commit(self: Box<Self>) -> R<()>;
+
+    /// The organization and its [`GroupRepository::groups_version`], read together: a read of
+    /// a page that needs both (the Users table) saves a statement on the SQL stores, which
+    /// answer in one. `None` for an unknown organization.
+    async fn org_and_groups_version(&mut self, id: OrgId) -> R<Option<(Organization, u64)>> {
+        let Some(org) = self.org(id).await? else {
+            return Ok(None);
+        };
+        let version = self.groups_version(id).await?;
+        Ok(Some((org, version)))
+    }
 }
 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
@@ -340,6 +351,17 @@ pub trait UserRepository: Send {
     /// at once: one entry per user of the organization among `users` (deleted ones included), in
     /// id order; unknown ids, another organization's and repeats add nothing.
     async fn page_facts(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<UserPageFacts>>;
+    /// [`UserRepository::list_users`] and the [`UserRepository::page_facts`] of its users, read
+    /// together (the Users page needs both; the SQL stores answer in one statement). The facts
+    /// are in the page's order.
+    async fn list_users_with_facts(&mut self, query: &UserQuery) -> R<(UserPage, Vec<UserPageFacts>)> {
+        let page = self.list_users(query).await?;
+        let ids: Vec<UserId> = page.items.iter().map(|u| u.id).collect();
+        let mut facts: BTreeMap<UserId, UserPageFacts> =
+            self.page_facts(query.org_id, &ids).await?.into_iter().map(|f| (f.user_id, f)).collect();
+        let facts = ids.iter().filter_map(|id| facts.remove(id)).collect();
+        Ok((page, facts))
+    }
     /// Sets or replaces the user's password hash.
     async fn set_password_hash(&mut self, org: OrgId, id: UserId, hash: &PasswordHash) -> R<()>;
     async fn password_hash(&mut self, org: OrgId, id: UserId) -> R<Option<PasswordHash>>;

@@ -14,7 +14,6 @@ use crate::roles::Permission;
 use crate::users_query::UserQuery;
 
 use super::Services;
-use super::support::load_org;
 use super::users::{UserDetails, UserDetailsPage, details_of_page};
 
 /// The most ids one page of an export by ids may name.
@@ -48,9 +47,8 @@ impl Services {
             )]));
         }
         let mut tx = self.begin_read().await?;
-        let org = load_org(&mut *tx, actor.org_id()).await?;
+        let (org, tree) = self.read_org_and_tree(&mut *tx, actor.org_id()).await?;
         let users = tx.users_by_ids(org.id, ids).await?.into_iter().filter(|u| !u.is_deleted()).collect();
-        let tree = self.read_tree(&mut *tx, org.id).await?;
         details_of_page(&mut *tx, &org, users, &tree, self.now()).await
     }
 

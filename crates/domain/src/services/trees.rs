@@ -23,9 +23,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::error::ServiceResult;
+use crate::error::{ServiceError, ServiceResult};
 use crate::groups::GroupTree;
 use crate::ids::OrgId;
+use crate::org::Organization;
 use crate::ports::Tx;
 use crate::roles::Role;
 
@@ -125,6 +126,26 @@ impl Services {
         let tree = Arc::new(load_tree(tx, org).await?);
         self.trees.put(org, version, Arc::clone(&tree));
         Ok(tree)
+    }
+
+    /// The organization and its group tree, for a transaction opened with `begin_read` only,
+    /// like [`Services::read_tree`]: the version comes with the organization's row
+    /// ([`Tx::org_and_groups_version`]), before the groups.
+    ///
+    /// # Errors
+    /// `not_found` for an unknown organization.
+    pub(crate) async fn read_org_and_tree(
+        &self,
+        tx: &mut dyn Tx,
+        org: OrgId,
+    ) -> ServiceResult<(Organization, Arc<GroupTree>)> {
+        let (org, version) = tx.org_and_groups_version(org).await?.ok_or(ServiceError::not_found("organization"))?;
+        if let Some(tree) = self.trees.get(org.id, version) {
+            return Ok((org, tree));
+        }
+        let tree = Arc::new(load_tree(tx, org.id).await?);
+        self.trees.put(org.id, version, Arc::clone(&tree));
+        Ok((org, tree))
     }
 
     /// The organization's roles, for a transaction opened with `begin_read` only, like

@@ -205,8 +205,7 @@ impl Services {
         if actor.user_id() != Some(id) {
             actor.require(Permission::ManageUsers)?;
         }
-        let org = load_org(&mut *tx, user.org_id).await?;
-        let tree = self.read_tree(&mut *tx, org.id).await?;
+        let (org, tree) = self.read_org_and_tree(&mut *tx, user.org_id).await?;
         let mut details = details_of_page(&mut *tx, &org, vec![user], &tree, self.now()).await?;
         details.pop().ok_or(ServiceError::not_found("user"))
     }
@@ -219,12 +218,11 @@ impl Services {
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> ServiceResult<UserDetailsPage> {
         actor.require(Permission::ManageUsers)?;
         let mut tx = self.begin_read().await?;
-        let org = load_org(&mut *tx, actor.org_id()).await?;
+        let (org, tree) = self.read_org_and_tree(&mut *tx, actor.org_id()).await?;
         query.org_id = org.id;
         query.in_trial = org.in_trial(self.now());
-        let page = tx.list_users(&query).await?;
-        let tree = self.read_tree(&mut *tx, org.id).await?;
-        let items = details_of_page(&mut *tx, &org, page.items, &tree, self.now()).await?;
+        let (page, facts) = tx.list_users_with_facts(&query).await?;
+        let items = details_with_facts(&mut *tx, &org, page.items, facts, &tree, self.now()).await?;
         Ok(UserDetailsPage { items, next_cursor: page.next_cursor, total: page.total })
     }
 
@@ -667,8 +665,20 @@ pub(crate) async fn details_of_page(
         return Ok(Vec::new());
     }
     let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
-    let mut facts: BTreeMap<UserId, UserPageFacts> =
-        tx.page_facts(org.id, &ids).await?.into_iter().map(|f| (f.user_id, f)).collect();
+    let facts = tx.page_facts(org.id, &ids).await?;
+    details_with_facts(tx, org, users, facts, tree, now).await
+}
+
+/// [`details_of_page`] with the page's facts already read.
+pub(crate) async fn details_with_facts(
+    tx: &mut dyn Tx,
+    org: &Organization,
+    users: Vec<User>,
+    facts: Vec<UserPageFacts>,
+    tree: &GroupTree,
+    now: time::OffsetDateTime,
+) -> ServiceResult<Vec<UserDetails>> {
+    let mut facts: BTreeMap<UserId, UserPageFacts> = facts.into_iter().map(|f| (f.user_id, f)).collect();
     // Pending changes are rare: read only for the users that have some (usually none).
     let pending: Vec<UserId> = facts.values().filter(|f| f.pending_scheduled).map(|f| f.user_id).collect();
     let mut scheduled: BTreeMap<UserId, Vec<ScheduledChange>> = BTreeMap::new();

@@ -210,4 +210,11 @@ pub async fn the_groups_version_moves_with_every_group_write_and_nothing_else(st
 
     let unknown = crate::ids::OrgId::from_uuid(uid(9, 999));
     assert_eq!(version(Arc::clone(&store), unknown).await, 0, "an unknown organization");
+
+    // Read with the organization's row, it is the same number.
+    let mut tx = begin(&store).await;
+    let org = tx.org(o).await.expect("reads").expect("the organization");
+    let both = tx.org_and_groups_version(o).await.expect("reads");
+    assert_eq!(both, Some((org, in_tx)), "the organization with its groups version");
+    assert_eq!(tx.org_and_groups_version(unknown).await.expect("reads"), None, "an unknown organization");
 }

@@ -340,7 +340,8 @@ fn assert_same_page(world: &UserWorld, query: &UserQuery, got: &UserPage, want: 
 
 /// For 450 random queries (filters of every kind, every sort, cursors and page numbers, trial
 /// on and off) over three generated organizations, `list_users` answers exactly what the
-/// reference semantics give on the rows written.
+/// reference semantics give on the rows written; `list_users_with_facts` answers the same page
+/// and, in its order, what `page_facts` answers for its users.
 pub async fn list_users_equals_the_reference_semantics_on_generated_users(store: Arc<dyn Store>) {
     let worlds = worlds(&store, 0x5EED_0001).await;
     let mut rng = Rng::new(0x5EED_0002);
@@ -353,6 +354,13 @@ pub async fn list_users_equals_the_reference_semantics_on_generated_users(store:
             let got = tx.list_users(&query).await.expect("lists");
             assert_same_page(w, &query, &got, &want, &format!("query {i} of {}", w.org.slug));
             non_empty += usize::from(!want.items.is_empty());
+            // Read with the page's facts, the page is the same and the facts are `page_facts`'s.
+            let (with, facts) = tx.list_users_with_facts(&query).await.expect("lists with facts");
+            assert_eq!(with, got, "query {i} of {}: the page read with its facts", w.org.slug);
+            let ids: Vec<_> = got.items.iter().map(|u| u.id).collect();
+            let mut separate = tx.page_facts(w.org.id, &ids).await.expect("reads");
+            separate.sort_by_key(|f| ids.iter().position(|id| *id == f.user_id));
+            assert_eq!(facts, separate, "query {i} of {}: the facts, in the page's order", w.org.slug);
         }
     }
     assert!(non_empty > 225, "the generator asks mostly queries with answers ({non_empty} of 450)");
