@@ -419,7 +419,7 @@ async fn measure_connections(
         "Visible connections of an `operations` member in {} teams, 50 newest before a random instant",
         cases[0].query.scope_groups()
     );
-    Ok(QueryReport::new(name, &detail, options.samples, (rows, None), measured, rusqlite))
+    Ok(QueryReport::new(name, &detail, options.samples, (rows, None), measured, rusqlite).one_statement())
 }
 
 /// How many groups a scope names (for the report's wording).

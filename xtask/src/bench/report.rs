@@ -54,6 +54,8 @@ pub(crate) struct QueryReport {
     pub(crate) adapter_in_tx: Stats,
     pub(crate) sqlx: Stats,
     pub(crate) rusqlite: Option<Stats>,
+    /// How the product's path reads, for the table (`QueryReport::one_statement`).
+    pub(crate) adapter_path: &'static str,
 }
 
 impl QueryReport {
@@ -68,7 +70,14 @@ impl QueryReport {
         rusqlite: Option<Stats>,
     ) -> Self {
         let (name, detail) = (name.to_owned(), detail.to_owned());
-        Self { name, detail, samples, rows, total, adapter, adapter_in_tx, sqlx, rusqlite }
+        let adapter_path = "adapter (begin → query → rollback)";
+        Self { name, detail, samples, rows, total, adapter, adapter_in_tx, sqlx, rusqlite, adapter_path }
+    }
+
+    /// The product's path is one statement outside any transaction (`Store::single_read`).
+    #[must_use]
+    pub(crate) fn one_statement(self) -> Self {
+        Self { adapter_path: "adapter (one statement, no tx)", ..self }
     }
 
     /// The target on the adapter's p99 over the sqlx baseline's p99 (issue 3, "Targets"); the
@@ -226,7 +235,7 @@ fn engine_markdown(r: &EngineReport) -> String {
                 fmt_duration(st.p99)
             );
         };
-        row("adapter (begin → query → rollback)", &q.adapter, true);
+        row(q.adapter_path, &q.adapter, true);
         row("adapter (inside an open tx)", &q.adapter_in_tx, true);
         row("raw SQL, sqlx", &q.sqlx, false);
         if let Some(l) = &q.rusqlite {
