@@ -120,6 +120,11 @@ impl Services {
     /// the next read replaces.
     pub(crate) async fn read_tree(&self, tx: &mut dyn Tx, org: OrgId) -> ServiceResult<Arc<GroupTree>> {
         let version = tx.groups_version(org).await?;
+        self.tree_at(tx, org, version).await
+    }
+
+    /// The tree kept at `version` (read from `tx` just before), else read and kept under it.
+    async fn tree_at(&self, tx: &mut dyn Tx, org: OrgId, version: u64) -> ServiceResult<Arc<GroupTree>> {
         if let Some(tree) = self.trees.get(org, version) {
             return Ok(tree);
         }
@@ -140,11 +145,7 @@ impl Services {
         org: OrgId,
     ) -> ServiceResult<(Organization, Arc<GroupTree>)> {
         let (org, version) = tx.org_and_groups_version(org).await?.ok_or(ServiceError::not_found("organization"))?;
-        if let Some(tree) = self.trees.get(org.id, version) {
-            return Ok((org, tree));
-        }
-        let tree = Arc::new(load_tree(tx, org.id).await?);
-        self.trees.put(org.id, version, Arc::clone(&tree));
+        let tree = self.tree_at(tx, org.id, version).await?;
         Ok((org, tree))
     }
 
