@@ -27,7 +27,7 @@ use report::{EngineReport, Stats};
 
 const USAGE: &str = "\
 Usage: cargo xtask bench db [--users N] [--engine sqlite|postgres|both] [--samples K] [--import N]
-                            [--seed S] [--write-doc]
+                            [--seed S] [--write-doc] [--keep]
 
   --users N     users in the generated organization, and as many connections (default 1000000)
   --engine E    sqlite, postgres or both (default both)
@@ -35,6 +35,8 @@ Usage: cargo xtask bench db [--users N] [--engine sqlite|postgres|both] [--sampl
   --import N    users imported from the CRM, and as many by the raw baseline (default 100000)
   --seed S      the generator's seed (default 1)
   --write-doc   rewrite the generated section of docs/PERFORMANCE.md with this run's figures
+  --keep        leave the generated databases in place for inspection (psql, sqlite3): the
+                SQLite file's path and the PostgreSQL database are printed at the end
 
 PostgreSQL: ROSTER_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names
 a server and a database to connect to first; the benchmark creates a database `roster_bench`
@@ -55,6 +57,7 @@ pub(crate) struct Options {
     pub(crate) import: usize,
     pub(crate) seed: u64,
     pub(crate) write_doc: bool,
+    pub(crate) keep: bool,
 }
 
 impl Options {
@@ -66,6 +69,7 @@ impl Options {
             import: 100_000,
             seed: 1,
             write_doc: false,
+            keep: false,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -87,6 +91,7 @@ impl Options {
                     }
                 }
                 "--write-doc" => options.write_doc = true,
+                "--keep" => options.keep = true,
                 other => return Err(usage(&format!("unknown option `{other}`"))),
             }
         }
@@ -191,6 +196,10 @@ async fn bench_sqlite(options: &Options) -> anyhow::Result<EngineReport> {
     let db = open(&url).await?;
     let report = bench_engine(options, &db, Some(&path)).await;
     db.close().await.ok();
+    if options.keep {
+        let kept = dir.keep();
+        eprintln!("bench: kept the SQLite database {}", kept.join("roster-bench.db").display());
+    }
     report
 }
 
@@ -219,7 +228,11 @@ async fn bench_postgres(options: &Options) -> anyhow::Result<EngineReport> {
         report
     }
     .await;
-    recreate_database(&mut admin, false).await?;
+    if options.keep {
+        eprintln!("bench: kept the PostgreSQL database {}", roster_adapters_db::redact(&bench_url));
+    } else {
+        recreate_database(&mut admin, false).await?;
+    }
     admin.close().await.ok();
     result
 }
@@ -277,7 +290,7 @@ async fn bench_engine(
     let started = Instant::now();
     let org = generate::generate(&store, options.users, seats, options.seed).await?;
     let generation = started.elapsed();
-    analyze(db).await?;
+    settle(db).await?;
     let rss_after_generation = peak_rss_mib();
     eprintln!(
         "bench: generated {} rows in {:.1} s ({:.0} rows/s); peak RSS {:.0} MiB",
@@ -304,11 +317,23 @@ async fn bench_engine(
     })
 }
 
-/// Refreshes the planner's statistics after the bulk load, as an operator would after a
-/// migration of this size (PostgreSQL's autovacuum would do it within minutes).
-async fn analyze(db: &Db) -> anyhow::Result<()> {
+/// Settles the database after the bulk load, before anything is timed: refreshes the planner's
+/// statistics, as an operator would after a migration of this size (PostgreSQL's autovacuum
+/// would do it within minutes), and writes the load's pages out of the log. Without the
+/// checkpoint, PostgreSQL was still writing back the generation's gigabytes of WAL (a
+/// 65-second checkpoint in the server's log) while the queries were timed, and single runs of
+/// any path took ~100 ms; SQLite's reads would go through a log holding the last chunks.
+async fn settle(db: &Db) -> anyhow::Result<()> {
     use sea_orm::ConnectionTrait as _;
-    db.connection().execute_unprepared("ANALYZE").await.context("ANALYZE after generation")?;
+    let connection = db.connection();
+    connection.execute_unprepared("ANALYZE").await.context("ANALYZE after generation")?;
+    let checkpoint = match db.engine() {
+        Engine::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
+        Engine::Postgres => "CHECKPOINT",
+    };
+    connection.execute_unprepared(checkpoint).await.with_context(|| {
+        format!("`{checkpoint}` after generation (on PostgreSQL it needs a superuser or the role pg_checkpoint)")
+    })?;
     Ok(())
 }
 

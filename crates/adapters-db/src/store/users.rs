@@ -436,19 +436,37 @@ impl SeaOrmTx {
 
     /// The Users-table query; with `facts`, each row also carries its [`UserPageFacts`] (the
     /// same aggregates as `page_facts`), in the page's order.
+    ///
+    /// A page by number is a deferred join: the filtered, sorted ids are skipped and limited
+    /// first, and only the page's rows are joined back to read their columns and aggregates.
+    /// PostgreSQL computes a select list (with its correlated subqueries) for every row that
+    /// `OFFSET` skips, so the one-level form read the children of half a million users at
+    /// page 10,000 (ADR 0024).
     async fn select_page(&self, query: &UserQuery, facts: bool) -> R<(UserPage, Vec<UserPageFacts>)> {
         let sort = query.effective_sort();
-        let mut sql = Sql::default();
         let select =
             if facts { format!("{}, {}", self.user_select(), self.facts_select()) } else { self.user_select() };
-        sql.push("SELECT ").push(&select).push(" FROM users u");
-        self.user_filters(query, &mut sql)?;
-        let mut filters_only = None;
-        let mut limit = None;
-        let mut offset = None;
-        match &query.paging {
-            None => {}
+        let mut order = String::from(" ORDER BY ");
+        for s in &sort {
+            order.push_str(sort_column(s.field));
+            order.push_str(if s.descending { " DESC, " } else { " ASC, " });
+        }
+        order.push_str("u.id ASC");
+        let mut filtered = Sql::default();
+        filtered.push(" FROM users u");
+        self.user_filters(query, &mut filtered)?;
+        let mut total_of = None;
+        let sql = match &query.paging {
+            None => {
+                let mut sql = Sql::default();
+                sql.push("SELECT ").push(&select).push(&filtered.text).push(&order);
+                sql.values = filtered.values;
+                sql
+            }
             Some(UserPaging::Cursor { after, limit: n }) => {
+                let mut sql = Sql::default();
+                sql.push("SELECT ").push(&select).push(&filtered.text);
+                sql.values = filtered.values;
                 if let Some(cursor) = after {
                     let mut parts = Vec::new();
                     for (s, v) in sort.iter().zip(&cursor.values) {
@@ -465,25 +483,23 @@ impl SeaOrmTx {
                     });
                     Self::keyset(&mut sql, parts);
                 }
-                limit = Some(u64::from(*n) + 1);
+                sql.push(&order).push(" LIMIT ").bind(count(u64::from(*n) + 1)?);
+                sql
             }
             Some(UserPaging::Page { page, per_page }) => {
-                filters_only = Some((sql.text.clone(), sql.values.clone()));
-                limit = Some(u64::from(*per_page));
-                offset = Some(u64::from(page.saturating_sub(1)) * u64::from(*per_page));
+                let offset = u64::from(page.saturating_sub(1)) * u64::from(*per_page);
+                let mut sql = Sql::default();
+                sql.push("SELECT ").push(&select).push(" FROM (SELECT u.id").push(&filtered.text).push(&order);
+                sql.values.clone_from(&filtered.values);
+                sql.push(" LIMIT ").bind(count(u64::from(*per_page))?).push(" OFFSET ").bind(count(offset)?);
+                sql.push(") p JOIN users u ON u.org_id = ")
+                    .bind(id(query.org_id.as_uuid()))
+                    .push(" AND u.id = p.id")
+                    .push(&order);
+                total_of = Some(filtered);
+                sql
             }
-        }
-        sql.push(" ORDER BY ");
-        for s in &sort {
-            sql.push(sort_column(s.field)).push(if s.descending { " DESC, " } else { " ASC, " });
-        }
-        sql.push("u.id ASC");
-        if let Some(n) = limit {
-            sql.push(" LIMIT ").bind(count(n)?);
-        }
-        if let Some(o) = offset {
-            sql.push(" OFFSET ").bind(count(o)?);
-        }
+        };
         let rows = self.query_all(&sql.text, sql.values).await?;
         let mut items = rows.iter().map(|row| self.user_with_children(row)).collect::<R<Vec<_>>>()?;
         let mut page_facts =
@@ -503,10 +519,9 @@ impl SeaOrmTx {
                 UserPage { items, next_cursor, total: None }
             }
             Some(UserPaging::Page { .. }) => {
-                let (filters, values) = filters_only.unwrap_or_default();
-                let count_sql = filters.replacen(&format!("SELECT {select} FROM"), "SELECT COUNT(*) AS n FROM", 1);
+                let filtered = total_of.unwrap_or_default();
                 let row = self
-                    .query_one(&count_sql, values)
+                    .query_one(&format!("SELECT COUNT(*) AS n{}", filtered.text), filtered.values)
                     .await?
                     .ok_or_else(|| corrupt("n", "COUNT(*) answered no row"))?;
                 UserPage { items, next_cursor: None, total: Some(get_unsigned(&row, "n")?) }
