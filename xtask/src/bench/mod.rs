@@ -31,7 +31,8 @@ Usage: cargo xtask bench db [--users N] [--engine sqlite|postgres|both] [--sampl
 
   --users N     users in the generated organization, and as many connections (default 1000000)
   --engine E    sqlite, postgres or both (default both)
-  --samples K   timed samples per measurement, after a warm-up (default 200)
+  --samples K   timed samples per measurement, after a warm-up (default 1000; the deep page
+                takes a tenth, 10 to 20)
   --import N    users imported from the CRM, and as many by the raw baseline (default 100000)
   --seed S      the generator's seed (default 1)
   --write-doc   rewrite the generated section of docs/PERFORMANCE.md with this run's figures
@@ -40,7 +41,9 @@ Usage: cargo xtask bench db [--users N] [--engine sqlite|postgres|both] [--sampl
 
 PostgreSQL: ROSTER_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names
 a server and a database to connect to first; the benchmark creates a database `roster_bench`
-there (dropping any left over) and drops it at the end. SQLite: a WAL file in a temp directory.";
+there (dropping any left over) and drops it at the end. SQLite: a WAL file in a temp directory.
+ROSTER_BENCH_TRACE=1 prints every timed run of a read query to stderr
+(`trace <query> <run> <position in the run> <path> <µs>`), to see where a tail comes from.";
 
 /// The default PostgreSQL server (the one CI and the team's machines run).
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -65,7 +68,7 @@ impl Options {
         let mut options = Self {
             users: 1_000_000,
             engines: vec![Engine::Sqlite, Engine::Postgres],
-            samples: 200,
+            samples: 1000,
             import: 100_000,
             seed: 1,
             write_doc: false,
@@ -124,6 +127,11 @@ impl Options {
 
 fn usage(problem: &str) -> anyhow::Error {
     Failure::new(2, format!("{problem}\n\n{USAGE}")).into()
+}
+
+/// Whether `ROSTER_BENCH_TRACE` asks for every run's timing on stderr.
+pub(crate) fn tracing() -> bool {
+    std::env::var_os("ROSTER_BENCH_TRACE").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Set in the environment of the optimized build that a debug build hands the run to.
@@ -408,15 +416,16 @@ mod tests {
         assert_eq!((o.users, o.import, o.engines.len(), o.write_doc), (1_000_000, 100_000, 2, false));
         assert_eq!(
             o.command(),
-            "cargo xtask bench db --users 1000000 --engine both --samples 200 --import 100000 --seed 1"
+            "cargo xtask bench db --users 1000000 --engine both --samples 1000 --import 100000 --seed 1"
         );
     }
 
     #[test]
     fn options_are_read_and_bad_ones_are_refused_with_usage() {
-        let o = Options::parse(&args("--users 20_000 --engine sqlite --samples 50 --import 2000 --write-doc"))
+        let o = Options::parse(&args("--users 20_000 --engine sqlite --samples 50 --import 2000 --write-doc --keep"))
             .expect("valid options");
-        assert_eq!((o.users, o.samples, o.import, o.write_doc), (20_000, 50, 2_000, true));
+        assert_eq!((o.users, o.samples, o.import, o.write_doc, o.keep), (20_000, 50, 2_000, true, true));
+        assert!(!Options::parse(&[]).expect("no options is valid").keep);
         assert_eq!(o.engines, vec![Engine::Sqlite]);
         for bad in ["--engine mysql", "--users", "--users ten", "--samples 3", "--frobnicate"] {
             let error = Options::parse(&args(bad)).expect_err(bad);

@@ -39,9 +39,9 @@ const PAGE: u32 = 50;
 /// The page number the deep-page query asks for (§10's console paging).
 const DEEP_PAGE: u32 = 10_000;
 /// The deep page reads half a million rows per run (seconds at 1M users): it takes a tenth of
-/// the samples (at least ten), so that a full run stays within an hour.
+/// the samples, at least ten and at most twenty, so that a full run stays within half an hour.
 fn deep_page_samples(samples: usize) -> usize {
-    (samples / 10).max(10)
+    (samples / 10).clamp(10, 20)
 }
 
 /// The columns of `users` the adapter selects, qualified with `u`.
@@ -291,7 +291,7 @@ async fn measure_users(
     for run in paths.runs() {
         let case = &cases[run];
         let mut answers = Answers::default();
-        for path in paths.order(run) {
+        for (pos, path) in paths.order(run).into_iter().enumerate() {
             let started = Instant::now();
             let ids = match path {
                 Path::Adapter => {
@@ -327,7 +327,11 @@ async fn measure_users(
                     ids
                 }
             };
-            paths.record(path, run, started.elapsed());
+            let took = started.elapsed();
+            if super::tracing() {
+                eprintln!("trace {name} {run} {pos} {path:?} {}", took.as_micros());
+            }
+            paths.record(path, run, took);
             answers.push(path, ids);
         }
         rows = answers.check(name)?;
@@ -441,7 +445,7 @@ async fn measure_connections(
     for run in paths.runs() {
         let case = &cases[run];
         let mut answers = Answers::default();
-        for path in paths.order(run) {
+        for (pos, path) in paths.order(run).into_iter().enumerate() {
             let started = Instant::now();
             let ids = match path {
                 Path::Adapter => {
@@ -467,7 +471,11 @@ async fn measure_connections(
                     ids
                 }
             };
-            paths.record(path, run, started.elapsed());
+            let took = started.elapsed();
+            if super::tracing() {
+                eprintln!("trace {name} {run} {pos} {path:?} {}", took.as_micros());
+            }
+            paths.record(path, run, took);
             answers.push(path, ids);
         }
         rows = answers.check(name)?;

@@ -311,7 +311,7 @@ pub(crate) fn print_summary(options: &Options, machine: &Machine, _reports: &[En
 
 fn machine_markdown(options: &Options, m: &Machine) -> String {
     format!(
-        "Run: `{}` on {} — {} cores ({}), {} RAM, {}; {}. Timed runs per measurement: {} (the deep page: a tenth, at least 10), each after a warm-up of a tenth (3 to 20).\n",
+        "Run: `{}` on {} — {} cores ({}), {} RAM, {}; {}. Timed runs per measurement: {} (the deep page: a tenth, 10 to 20), each after a warm-up of a tenth (3 to 20).\n",
         options.command(),
         m.date,
         m.cores,
