@@ -483,7 +483,13 @@ impl SeaOrmTx {
                     });
                     Self::keyset(&mut sql, parts);
                 }
-                sql.push(&order).push(" LIMIT ").bind(count(u64::from(*n) + 1)?);
+                // The limit is written into the SQL, not bound: with `LIMIT $n` PostgreSQL
+                // costs a cached generic plan as if a tenth of the matching rows were wanted,
+                // judges it dearer than the custom plans and plans every execution afresh — and
+                // its custom plan for a search term it thinks rare is a parallel scan of the whole
+                // table (~160 ms at 1M users, where walking the sort's index takes ~10 ms).
+                // Measured by `cargo xtask bench db` (ADR 0024). The limit is a number.
+                sql.push(&order).push(&format!(" LIMIT {}", u64::from(*n) + 1));
                 sql
             }
             Some(UserPaging::Page { page, per_page }) => {
