@@ -158,8 +158,10 @@ impl GroupTree {
         }
     }
 
-    /// Checks moving group `id` below `new_parent`; returns the new depth of every group of
-    /// the moved subtree.
+    /// Checks moving group `id` below `new_parent`; returns the new depth of every live group
+    /// of the moved subtree. A deleted subgroup keeps the depth it was deleted at: it takes no
+    /// part in the tree's rules (it does not count toward the move's depth either), and shifted
+    /// with its ancestors it could fall below the deepest level.
     ///
     /// # Errors
     /// `not_found`, `validation_failed` (moving the root or below itself),
@@ -190,6 +192,7 @@ impl GroupTree {
             .subtree(id)
             .into_iter()
             .filter_map(|g| self.get(g))
+            .filter(|g| g.is_live())
             .map(|g| (g.id, u8::try_from(i16::from(g.depth) + shift).unwrap_or(MAX_GROUP_DEPTH)))
             .collect())
     }

@@ -327,11 +327,7 @@ async fn measure_users(
                     ids
                 }
             };
-            let took = started.elapsed();
-            if super::tracing() {
-                eprintln!("trace {name} {run} {pos} {path:?} {}", took.as_micros());
-            }
-            paths.record(path, run, took);
+            paths.record(name, (run, pos), path, started.elapsed());
             answers.push(path, ids);
         }
         rows = answers.check(name)?;
@@ -380,6 +376,8 @@ struct Paths {
     adapter_in_tx: Timings,
     sqlx: Timings,
     rusqlite: Option<Timings>,
+    /// Whether every run is printed (`ROSTER_BENCH_TRACE`), read once.
+    trace: bool,
 }
 
 impl Paths {
@@ -389,6 +387,7 @@ impl Paths {
             adapter_in_tx: Timings::new(samples),
             sqlx: Timings::new(samples),
             rusqlite: rusqlite.then(|| Timings::new(samples)),
+            trace: super::tracing(),
         }
     }
 
@@ -411,7 +410,12 @@ impl Paths {
         order
     }
 
-    fn record(&mut self, path: Path, run: usize, took: std::time::Duration) {
+    /// Keeps the time `path` took at position `pos` of run `run` (and prints it when
+    /// `ROSTER_BENCH_TRACE` asks).
+    fn record(&mut self, query: &str, (run, pos): (usize, usize), path: Path, took: std::time::Duration) {
+        if self.trace {
+            eprintln!("trace {query} {run} {pos} {path:?} {}", took.as_micros());
+        }
         let timings = match path {
             Path::Adapter => &mut self.adapter,
             Path::InTx => &mut self.adapter_in_tx,
@@ -471,11 +475,7 @@ async fn measure_connections(
                     ids
                 }
             };
-            let took = started.elapsed();
-            if super::tracing() {
-                eprintln!("trace {name} {run} {pos} {path:?} {}", took.as_micros());
-            }
-            paths.record(path, run, took);
+            paths.record(name, (run, pos), path, started.elapsed());
             answers.push(path, ids);
         }
         rows = answers.check(name)?;
@@ -500,5 +500,42 @@ impl ScopeGroups for ConnectionQuery {
             roster_domain::visibility::ConnectionScope::Groups { groups, .. } => groups.len(),
             _ => 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_reads_first_equally_often() {
+        for rusqlite in [false, true] {
+            let paths = Paths::new(40, rusqlite);
+            let n = if rusqlite { 4 } else { 3 };
+            let mut first = std::collections::BTreeMap::new();
+            for run in 0..12 {
+                let order = paths.order(run);
+                assert_eq!(order.len(), n);
+                let distinct: std::collections::BTreeSet<_> = order.iter().map(|p| format!("{p:?}")).collect();
+                assert_eq!(distinct.len(), n, "run {run}: each path once");
+                *first.entry(format!("{:?}", order[0])).or_insert(0) += 1;
+            }
+            assert_eq!(first.len(), n);
+            assert!(first.values().all(|&k| k == 12 / n), "{first:?}");
+        }
+    }
+
+    #[test]
+    fn a_path_that_answers_other_rows_than_the_adapter_fails_the_run() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut same = Answers::default();
+        same.push(Path::Sqlx, vec![a, b]);
+        same.push(Path::Adapter, vec![a, b]);
+        same.push(Path::InTx, vec![a, b]);
+        assert_eq!(same.check("q").expect("same rows"), 2);
+        let mut differ = Answers::default();
+        differ.push(Path::Adapter, vec![a, b]);
+        differ.push(Path::Rusqlite, vec![b, a]);
+        assert!(differ.check("q").is_err());
     }
 }

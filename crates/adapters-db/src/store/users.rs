@@ -457,17 +457,11 @@ impl SeaOrmTx {
         self.user_filters(query, &mut filtered)?;
         let mut total_of = None;
         let sql = match &query.paging {
-            None => {
-                let mut sql = Sql::default();
-                sql.push("SELECT ").push(&select).push(&filtered.text).push(&order);
-                sql.values = filtered.values;
-                sql
-            }
-            Some(UserPaging::Cursor { after, limit: n }) => {
+            None | Some(UserPaging::Cursor { .. }) => {
                 let mut sql = Sql::default();
                 sql.push("SELECT ").push(&select).push(&filtered.text);
                 sql.values = filtered.values;
-                if let Some(cursor) = after {
+                if let Some(UserPaging::Cursor { after: Some(cursor), .. }) = &query.paging {
                     let mut parts = Vec::new();
                     for (s, v) in sort.iter().zip(&cursor.values) {
                         parts.push(KeyPart {
@@ -483,13 +477,16 @@ impl SeaOrmTx {
                     });
                     Self::keyset(&mut sql, parts);
                 }
-                // The limit is written into the SQL, not bound: with `LIMIT $n` PostgreSQL
-                // costs a cached generic plan as if a tenth of the matching rows were wanted,
-                // judges it dearer than the custom plans and plans every execution afresh — and
-                // its custom plan for a search term it thinks rare is a parallel scan of the whole
-                // table (~160 ms at 1M users, where walking the sort's index takes ~10 ms).
-                // Measured by `cargo xtask bench db` (ADR 0024). The limit is a number.
-                sql.push(&order).push(&format!(" LIMIT {}", u64::from(*n) + 1));
+                sql.push(&order);
+                if let Some(UserPaging::Cursor { limit: n, .. }) = &query.paging {
+                    // The limit is written into the SQL, not bound: with `LIMIT $n` PostgreSQL
+                    // costs a cached generic plan as if a tenth of the matching rows were wanted,
+                    // judges it dearer than the custom plans and plans every execution afresh —
+                    // and its custom plan for a search term it thinks rare is a parallel scan of
+                    // the whole table (~160 ms at 1M users, where walking the sort's index takes
+                    // ~10 ms). Measured by `cargo xtask bench db` (ADR 0024). It is a number.
+                    sql.push(&format!(" LIMIT {}", u64::from(*n) + 1));
+                }
                 sql
             }
             Some(UserPaging::Page { page, per_page }) => {
