@@ -72,7 +72,7 @@ struct Details {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthenticated | ErrorCode::ApiKeySuspended => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::ValidationFailed | ErrorCode::FlowNotAllowed | ErrorCode::ConfirmationRequired => {
             StatusCode::UNPROCESSABLE_ENTITY

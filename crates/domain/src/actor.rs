@@ -10,7 +10,7 @@ use crate::audit::Source;
 use crate::error::{ServiceError, ServiceResult};
 use crate::groups::GroupTree;
 use crate::ids::{ApiKeyId, GroupId, OrgId, UserId};
-use crate::roles::{Permission, Role, Visibility};
+use crate::roles::{Permission, Role, RoleGrant, Visibility};
 use crate::user::User;
 
 /// Where a permission applies.
@@ -47,6 +47,181 @@ impl Coverage {
             Coverage::Groups(set) => set.contains(&group),
         }
     }
+
+    /// Whether everything `other` covers lies within this coverage: the organization contains
+    /// every set of groups, and a set of groups contains its subsets but never the
+    /// organization.
+    pub fn contains(&self, other: &Coverage) -> bool {
+        match (self, other) {
+            (Coverage::Org, _) => true,
+            (Coverage::Groups(_), Coverage::Org) => false,
+            (Coverage::Groups(mine), Coverage::Groups(theirs)) => theirs.is_subset(mine),
+        }
+    }
+
+    /// What both coverages cover; `None` when that is nothing.
+    pub fn intersect(&self, other: &Coverage) -> Option<Coverage> {
+        let both = match (self, other) {
+            (Coverage::Org, c) | (c, Coverage::Org) => c.clone(),
+            (Coverage::Groups(a), Coverage::Groups(b)) => Coverage::Groups(a.intersection(b).copied().collect()),
+        };
+        match &both {
+            Coverage::Groups(set) if set.is_empty() => None,
+            _ => Some(both),
+        }
+    }
+}
+
+/// What a member may do and where (§5): each effective permission with the part of the group
+/// tree it covers, and the widest visibility of their roles. It is what the rule of dominance
+/// compares: an actor acts on a member, or hands out a role, permission or scope, only when
+/// the actor's authority covers the member's and everything given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    permissions: BTreeMap<Permission, Coverage>,
+    visibility: Visibility,
+}
+
+/// Something an authority holds that another does not cover: why dominance fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shortfall {
+    /// A permission the actor lacks.
+    Permission(Permission),
+    /// An administrative permission held over more of the organization than the actor's.
+    Scope(Permission),
+    /// A visibility wider than the actor's.
+    Visibility(Visibility),
+}
+
+impl Shortfall {
+    /// The refusal, in words, for someone acting on (`what` = "the user") or handing out
+    /// (`what` = "the admin role") something beyond their authority.
+    pub fn refusal(self, what: &str) -> ServiceError {
+        ServiceError::forbidden(match self {
+            Shortfall::Permission(p) => format!("{what} carries {}, which you do not hold", p.as_str()),
+            Shortfall::Scope(p) => {
+                format!("{what} carries {} over more of the organization than you hold it", p.as_str())
+            }
+            Shortfall::Visibility(v) => format!("{what} sees {} records, more than you see", visibility_words(v)),
+        })
+    }
+}
+
+fn visibility_words(v: Visibility) -> &'static str {
+    match v {
+        Visibility::All => "all",
+        Visibility::Groups => "their groups'",
+        Visibility::OwnInvites => "only their own",
+    }
+}
+
+impl Authority {
+    /// No permission, the narrowest visibility.
+    pub fn none() -> Self {
+        Self { permissions: BTreeMap::new(), visibility: Visibility::OwnInvites }
+    }
+
+    /// Every permission over the whole organization (the operator, a background worker).
+    pub fn everything() -> Self {
+        Self { permissions: Permission::ALL.iter().map(|p| (*p, Coverage::Org)).collect(), visibility: Visibility::All }
+    }
+
+    /// The authority of holding `grants` and the per-user `extra` permissions: a scoped
+    /// grant covers its group's subtree in `tree`, an unscoped one the organization; grants of
+    /// roles not in `roles` count for nothing.
+    pub fn of_grants(
+        grants: &BTreeSet<RoleGrant>,
+        extra: &BTreeSet<Permission>,
+        roles: &[Role],
+        tree: &GroupTree,
+    ) -> Self {
+        let mut authority = Self::none();
+        for grant in grants {
+            let Some(role) = roles.iter().find(|r| r.id == grant.role_id) else { continue };
+            let coverage = match grant.scope {
+                None => Coverage::Org,
+                Some(g) => Coverage::Groups(tree.subtree(g)),
+            };
+            authority.add(&role.permissions, role.visibility, &coverage);
+        }
+        for p in extra {
+            authority.permissions.insert(*p, Coverage::Org);
+        }
+        authority
+    }
+
+    /// The authority of a member: their role grants and per-user permissions.
+    pub fn of_user(user: &User, roles: &[Role], tree: &GroupTree) -> Self {
+        Self::of_grants(&user.roles, &user.extra_permissions, roles, tree)
+    }
+
+    /// The authority a role gives when granted with `coverage`.
+    pub fn of_role(role: &Role, coverage: &Coverage) -> Self {
+        let mut authority = Self::none();
+        authority.add(&role.permissions, role.visibility, coverage);
+        authority
+    }
+
+    /// `permissions` over the whole organization with `visibility` (an API key's own list,
+    /// before it is held to its creator's authority).
+    pub fn of_permissions(permissions: &BTreeSet<Permission>, visibility: Visibility) -> Self {
+        Self { permissions: permissions.iter().map(|p| (*p, Coverage::Org)).collect(), visibility }
+    }
+
+    fn add(&mut self, permissions: &BTreeSet<Permission>, visibility: Visibility, coverage: &Coverage) {
+        self.visibility = self.visibility.max(visibility);
+        for p in permissions {
+            self.permissions.entry(*p).and_modify(|c| c.merge(coverage.clone())).or_insert_with(|| coverage.clone());
+        }
+    }
+
+    /// What both authorities allow: the permissions both hold, each over what both cover, and
+    /// the narrower visibility.
+    #[must_use]
+    pub fn intersect(&self, other: &Authority) -> Authority {
+        let permissions = self
+            .permissions
+            .iter()
+            .filter_map(|(p, mine)| {
+                let theirs = other.permissions.get(p)?;
+                mine.intersect(theirs).map(|c| (*p, c))
+            })
+            .collect();
+        Authority { permissions, visibility: self.visibility.min(other.visibility) }
+    }
+
+    /// The permissions held, with where each applies.
+    pub fn permissions(&self) -> impl Iterator<Item = (Permission, &Coverage)> {
+        self.permissions.iter().map(|(p, c)| (*p, c))
+    }
+
+    /// Where `permission` applies, if it is held.
+    pub fn coverage(&self, permission: Permission) -> Option<&Coverage> {
+        self.permissions.get(&permission)
+    }
+
+    pub fn visibility(&self) -> Visibility {
+        self.visibility
+    }
+
+    /// The first thing `other` holds that this authority does not cover, if any. A permission
+    /// that concerns only its holder's own work (`Permission::is_administrative` is false) is
+    /// covered by holding it anywhere; an administrative one needs at least the same coverage.
+    pub fn shortfall(&self, other: &Authority) -> Option<Shortfall> {
+        for (p, theirs) in &other.permissions {
+            match self.permissions.get(p) {
+                None => return Some(Shortfall::Permission(*p)),
+                Some(mine) if p.is_administrative() && !mine.contains(theirs) => return Some(Shortfall::Scope(*p)),
+                Some(_) => {}
+            }
+        }
+        (other.visibility > self.visibility).then_some(Shortfall::Visibility(other.visibility))
+    }
+
+    /// Whether this authority covers everything `other` holds (dominance, §5).
+    pub fn dominates(&self, other: &Authority) -> bool {
+        self.shortfall(other).is_none()
+    }
 }
 
 /// The kind of principal behind a request.
@@ -67,8 +242,7 @@ pub struct Actor {
     principal: Principal,
     impersonator_id: Option<UserId>,
     source: Source,
-    permissions: BTreeMap<Permission, Coverage>,
-    visibility: Visibility,
+    authority: Authority,
     /// Current memberships ∪ extra group access (live groups): the viewer's groups of §7.2.
     view_groups: BTreeSet<GroupId>,
     /// Current memberships only: what the member may stamp records with.
@@ -88,22 +262,6 @@ impl Actor {
         source: Source,
         impersonator_id: Option<UserId>,
     ) -> Self {
-        let mut permissions: BTreeMap<Permission, Coverage> = BTreeMap::new();
-        let mut visibility = Visibility::OwnInvites;
-        for grant in &user.roles {
-            let Some(role) = roles.iter().find(|r| r.id == grant.role_id) else { continue };
-            visibility = visibility.max(role.visibility);
-            let coverage = match grant.scope {
-                None => Coverage::Org,
-                Some(g) => Coverage::Groups(tree.subtree(g)),
-            };
-            for p in &role.permissions {
-                permissions.entry(*p).and_modify(|c| c.merge(coverage.clone())).or_insert_with(|| coverage.clone());
-            }
-        }
-        for p in &user.extra_permissions {
-            permissions.insert(*p, Coverage::Org);
-        }
         let live_access = user.group_access.iter().copied().filter(|g| tree.get(*g).is_some_and(|g| g.is_live()));
         let view_groups = member_groups.iter().copied().chain(live_access).collect();
         Self {
@@ -111,26 +269,35 @@ impl Actor {
             principal: Principal::User(user.id),
             impersonator_id,
             source,
-            permissions,
-            visibility,
+            authority: Authority::of_user(user, roles, tree),
             view_groups,
             member_groups,
             on_behalf_of: None,
         }
     }
 
-    /// The authority of an API key: its own permissions, org-wide, and visibility `All` for
-    /// what it reads (a key acts for an integration, not a person).
-    pub fn for_api_key(key: &crate::connections::ApiKey) -> Self {
+    /// An impersonating session's authority (§5): the member's, held to what the impersonator
+    /// may do — the intersection of both. (Handing out roles or permissions is refused on top
+    /// of this, [`Actor::require_not_impersonating`].)
+    #[must_use]
+    pub fn held_to(mut self, impersonator: &Actor) -> Self {
+        self.authority = self.authority.intersect(&impersonator.authority);
+        self
+    }
+
+    /// The authority of an API key (§7.4): its own permissions, org-wide, intersected with its
+    /// creator's current authority (`creator`, resolved for this request). It reads records as
+    /// its creator would, and acts for them.
+    pub fn for_api_key(key: &crate::connections::ApiKey, creator: &Actor) -> Self {
+        let own = Authority::of_permissions(&key.permissions, Visibility::All);
         Self {
             org_id: key.org_id,
             principal: Principal::ApiKey { id: key.id, created_by: key.created_by, group_id: key.group_id },
             impersonator_id: None,
             source: Source::Api,
-            permissions: key.permissions.iter().map(|p| (*p, Coverage::Org)).collect(),
-            visibility: Visibility::All,
-            view_groups: BTreeSet::new(),
-            member_groups: BTreeSet::new(),
+            authority: own.intersect(&creator.authority),
+            view_groups: creator.view_groups.clone(),
+            member_groups: creator.member_groups.clone(),
             on_behalf_of: None,
         }
     }
@@ -142,8 +309,7 @@ impl Actor {
             principal: Principal::System,
             impersonator_id: None,
             source,
-            permissions: Permission::ALL.iter().map(|p| (*p, Coverage::Org)).collect(),
-            visibility: Visibility::All,
+            authority: Authority::everything(),
             view_groups: BTreeSet::new(),
             member_groups: BTreeSet::new(),
             on_behalf_of: None,
@@ -195,7 +361,12 @@ impl Actor {
     }
 
     pub fn visibility(&self) -> Visibility {
-        self.visibility
+        self.authority.visibility
+    }
+
+    /// What the actor may do and where.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
     }
 
     pub fn view_groups(&self) -> &BTreeSet<GroupId> {
@@ -211,11 +382,39 @@ impl Actor {
     }
 
     pub fn coverage(&self, permission: Permission) -> Option<&Coverage> {
-        self.permissions.get(&permission)
+        self.authority.coverage(permission)
     }
 
     pub fn has(&self, permission: Permission) -> bool {
-        self.permissions.contains_key(&permission)
+        self.authority.coverage(permission).is_some()
+    }
+
+    /// The rule of dominance for acting on a member (§5): the actor's authority must cover the
+    /// member's (`target`). The operator covers everyone.
+    ///
+    /// # Errors
+    /// `forbidden`, naming what the member holds beyond the actor.
+    pub fn require_dominates(&self, target: &Authority) -> ServiceResult<()> {
+        match self.authority.shortfall(target) {
+            None => Ok(()),
+            Some(s) => Err(s.refusal("the user")),
+        }
+    }
+
+    /// The rule of dominance for handing out authority (§5): a role, permission or scope is
+    /// given only by an actor whose authority covers it, and never by an impersonating session.
+    /// `what` names it in the refusal ("the admin role").
+    ///
+    /// # Errors
+    /// `forbidden`.
+    pub fn require_may_give(&self, given: &Authority, what: &str) -> ServiceResult<()> {
+        if self.impersonator_id.is_some() {
+            return Err(ServiceError::forbidden("an impersonating session cannot hand out roles or permissions"));
+        }
+        match self.authority.shortfall(given) {
+            None => Ok(()),
+            Some(s) => Err(s.refusal(what)),
+        }
     }
 
     /// Requires `permission` somewhere.

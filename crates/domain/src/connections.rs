@@ -59,6 +59,42 @@ impl ApiKey {
     }
 }
 
+/// Why a key that is not revoked cannot act (§7.4): a key acts for its creator, so it stops
+/// working while its creator cannot act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Suspension {
+    /// The creator was deactivated (or has not joined): reactivating them revives the key.
+    CreatorDeactivated,
+    /// The creator was deleted.
+    CreatorDeleted,
+}
+
+impl Suspension {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatorDeactivated => "creator_deactivated",
+            Self::CreatorDeleted => "creator_deleted",
+        }
+    }
+
+    /// The reason in words.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::CreatorDeactivated => "its creator is deactivated",
+            Self::CreatorDeleted => "its creator was deleted",
+        }
+    }
+}
+
+/// A key as the organization's list shows it: with whether it is suspended, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedApiKey {
+    pub key: ApiKey,
+    /// Set while the key is not revoked but its creator cannot act.
+    pub suspended: Option<Suspension>,
+}
+
 /// What the inviter picked in the group dropdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

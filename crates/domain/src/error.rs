@@ -37,6 +37,8 @@ pub enum ErrorCode {
     InvalidToken,
     RestoreExpired,
     ImpersonationNotAllowed,
+    /// An API key that still exists but cannot act: its creator was deactivated or deleted.
+    ApiKeySuspended,
     /// The installation has no CRM directory (neither Salesforce nor a CSV file configured).
     CrmNotConfigured,
     /// The CRM directory failed: unreachable, timed out, refused the credentials, rate limited,
@@ -47,7 +49,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::NotFound,
         Self::Unauthenticated,
         Self::Forbidden,
@@ -68,6 +70,7 @@ impl ErrorCode {
         Self::InvalidToken,
         Self::RestoreExpired,
         Self::ImpersonationNotAllowed,
+        Self::ApiKeySuspended,
         Self::CrmNotConfigured,
         Self::CrmUnavailable,
         Self::Internal,
@@ -96,6 +99,7 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::RestoreExpired => "restore_expired",
             Self::ImpersonationNotAllowed => "impersonation_not_allowed",
+            Self::ApiKeySuspended => "api_key_suspended",
             Self::CrmNotConfigured => "crm_not_configured",
             Self::CrmUnavailable => "crm_unavailable",
             Self::Internal => "internal",
@@ -178,6 +182,8 @@ pub enum ServiceError {
     ImpersonationNotAllowed { reason: &'static str },
     #[error("authentication failed")]
     Unauthenticated,
+    #[error("the API key is suspended: {reason}")]
+    ApiKeySuspended { reason: &'static str },
     #[error("too many attempts; retry in {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
     #[error(transparent)]
@@ -211,6 +217,7 @@ impl ServiceError {
             Self::RestoreExpired => ErrorCode::RestoreExpired,
             Self::ImpersonationNotAllowed { .. } => ErrorCode::ImpersonationNotAllowed,
             Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::ApiKeySuspended { .. } => ErrorCode::ApiKeySuspended,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             // The CRM is another system: its failure is neither the request's fault nor ours,
             // and the caller (an admin in the import dialog) can act on knowing which it is.

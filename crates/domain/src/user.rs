@@ -106,6 +106,25 @@ impl User {
         self.can_hold_licenses() && !self.lifecycle.invited
     }
 
+    /// Changes the email. An invitee's email is fixed until they accept (§5): the invite was
+    /// made for that address, and its link must not go anywhere else — revoke the invite and
+    /// invite the new address instead.
+    ///
+    /// # Errors
+    /// `validation_failed` on `email` (code `invite_pending`) for an invitee given another
+    /// address.
+    pub fn change_email(&mut self, email: Email) -> ServiceResult<()> {
+        if self.lifecycle.invited && email != self.email {
+            return Err(ServiceError::Validation(vec![crate::error::FieldError::new(
+                "email",
+                "invite_pending",
+                "an invitee's email is fixed until they accept: revoke the invite and invite the new address",
+            )]));
+        }
+        self.email = email;
+        Ok(())
+    }
+
     /// Checks an `If-Match` version.
     ///
     /// # Errors

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use roster_domain::connections::ApiKey;
+use roster_domain::connections::{ApiKey, ListedApiKey, Suspension};
 use roster_domain::ids::{ApiKeyId, GroupId};
 use roster_domain::roles::Permission;
 use roster_domain::services::NewApiKey;
@@ -46,6 +46,28 @@ pub struct ApiKeyBody {
     pub last_used_at: Option<String>,
     /// Set once revoked; a revoked key authenticates nothing.
     pub revoked_at: Option<String>,
+    /// Set while the key is not revoked but cannot act because its creator cannot:
+    /// `creator_deactivated` or `creator_deleted`. Such a key answers 401 `api_key_suspended`.
+    pub suspended: Option<SuspensionBody>,
+}
+
+/// Why a key that is not revoked cannot act.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspensionBody {
+    /// The creator is deactivated; reactivating them revives the key.
+    CreatorDeactivated,
+    /// The creator was deleted.
+    CreatorDeleted,
+}
+
+impl From<Suspension> for SuspensionBody {
+    fn from(s: Suspension) -> Self {
+        match s {
+            Suspension::CreatorDeactivated => Self::CreatorDeactivated,
+            Suspension::CreatorDeleted => Self::CreatorDeleted,
+        }
+    }
 }
 
 impl From<&ApiKey> for ApiKeyBody {
@@ -59,7 +81,14 @@ impl From<&ApiKey> for ApiKeyBody {
             created_at: rfc3339(k.created_at),
             last_used_at: k.last_used_at.map(rfc3339),
             revoked_at: k.revoked_at.map(rfc3339),
+            suspended: None,
         }
+    }
+}
+
+impl From<&ListedApiKey> for ApiKeyBody {
+    fn from(k: &ListedApiKey) -> Self {
+        Self { suspended: k.suspended.map(SuspensionBody::from), ..Self::from(&k.key) }
     }
 }
 

@@ -1,18 +1,19 @@
 //! API keys (§7.4): created with a secret shown once, stored as a hash, optionally bound to a
 //! group whose stamp their connections carry; revoked explicitly or with their group.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::actor::Actor;
-use crate::audit::{AuditTarget, Changes, TargetKind};
-use crate::connections::ApiKey;
+use crate::audit::{AuditTarget, Changes, Source, TargetKind};
+use crate::connections::{ApiKey, ListedApiKey, Suspension};
 use crate::error::{FieldError, ServiceError, ServiceResult};
-use crate::ids::{ApiKeyId, GroupId};
+use crate::ids::{ApiKeyId, GroupId, UserId};
 use crate::invites::hash_token;
 use crate::roles::Permission;
 use crate::values::Label;
 
 use super::Services;
+use super::auth::Inactive;
 use super::support::load_tree;
 
 /// The prefix of every API key secret, so keys are recognizable in a bearer header and in leaks.
@@ -92,10 +93,28 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_api_keys`.
-    pub async fn list_api_keys(&self, actor: &Actor) -> ServiceResult<Vec<ApiKey>> {
+    pub async fn list_api_keys(&self, actor: &Actor) -> ServiceResult<Vec<ListedApiKey>> {
         actor.require(Permission::ManageApiKeys)?;
         let mut tx = self.begin_read().await?;
-        Ok(tx.api_keys(actor.org_id()).await?)
+        let keys = tx.api_keys(actor.org_id()).await?;
+        let creators: BTreeSet<UserId> = keys.iter().filter(|k| k.is_active()).map(|k| k.created_by).collect();
+        let mut suspended = BTreeMap::new();
+        for id in creators {
+            let why = match tx.user(actor.org_id(), id).await? {
+                None => Some(Suspension::CreatorDeleted),
+                Some(u) if u.is_deleted() => Some(Suspension::CreatorDeleted),
+                Some(u) if u.is_deactivated() || u.lifecycle.invited => Some(Suspension::CreatorDeactivated),
+                Some(_) => None,
+            };
+            suspended.insert(id, why);
+        }
+        Ok(keys
+            .into_iter()
+            .map(|key| {
+                let suspended = if key.is_active() { suspended.get(&key.created_by).copied().flatten() } else { None };
+                ListedApiKey { key, suspended }
+            })
+            .collect())
     }
 
     /// Revokes a key; revoking a revoked key changes nothing.
@@ -135,10 +154,12 @@ impl Services {
         .await
     }
 
-    /// Authenticates a bearer secret; records `last_used_at`.
+    /// Authenticates a bearer secret; records `last_used_at`. The key acts with its own
+    /// permissions held to its creator's current authority (§7.4).
     ///
     /// # Errors
-    /// `unauthenticated` for an unknown or revoked key.
+    /// `unauthenticated` for an unknown or revoked key; `api_key_suspended` when its creator
+    /// was deactivated or deleted (or never joined).
     pub async fn authenticate_api_key(&self, secret: &str) -> ServiceResult<Actor> {
         if !secret.starts_with(API_KEY_PREFIX) {
             return Err(ServiceError::Unauthenticated);
@@ -151,6 +172,18 @@ impl Services {
         key.last_used_at = Some(self.now());
         tx.update_api_key(&key).await?;
         tx.commit().await?;
-        Ok(Actor::for_api_key(&key))
+        let creator = self
+            .member_actor(key.org_id, key.created_by, Source::Api, None)
+            .await?
+            .map_err(|why| ServiceError::ApiKeySuspended { reason: suspension(why).describe() })?;
+        Ok(Actor::for_api_key(&key, &creator))
+    }
+}
+
+/// Why a key whose creator has no authority is suspended.
+fn suspension(why: Inactive) -> Suspension {
+    match why {
+        Inactive::Deleted => Suspension::CreatorDeleted,
+        Inactive::Deactivated | Inactive::NotJoined => Suspension::CreatorDeactivated,
     }
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::actor::Actor;
+use crate::actor::{Actor, Authority};
 use crate::audit::{AuditQuery, AuditTarget, Changes, Source, TargetKind};
 use crate::error::{ServiceError, ServiceResult};
 use crate::groups::live_groups;
@@ -22,6 +22,15 @@ const LOGIN_FAILED: &str = "session.login_failed";
 
 /// How long an impersonation lasts at most (§10).
 pub const IMPERSONATION_LIMIT: Duration = Duration::hours(1);
+
+/// Why a member has no authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inactive {
+    Deleted,
+    Deactivated,
+    /// Invited or signed up, not yet joined.
+    NotJoined,
+}
 
 /// A started impersonation: the adapter issues a session acting as `user_id` for
 /// `impersonator_id` until `expires_at`.
@@ -45,6 +54,11 @@ impl Services {
     /// the tree and roles come from what the process keeps at exactly those versions, and only
     /// when it keeps neither or an older one are they read (`trees` module).
     ///
+    /// An impersonating session (`impersonator` set) acts with the intersection of both
+    /// members' authority (§5), and only while the impersonator is still active and still holds
+    /// `impersonate` over the member and covers their authority: the session ends with the
+    /// impersonator's authority.
+    ///
     /// # Errors
     /// `unauthenticated`.
     pub async fn resolve_actor(
@@ -54,10 +68,37 @@ impl Services {
         source: Source,
         impersonator: Option<UserId>,
     ) -> ServiceResult<Actor> {
-        let facts = self.store.authority(org, user_id).await?.ok_or(ServiceError::Unauthenticated)?;
-        let user = facts.user;
-        if user.is_deleted() || user.is_deactivated() || user.lifecycle.invited {
+        let actor =
+            self.member_actor(org, user_id, source, impersonator).await?.map_err(|_| ServiceError::Unauthenticated)?;
+        let Some(impersonator_id) = impersonator else { return Ok(actor) };
+        let by =
+            self.member_actor(org, impersonator_id, source, None).await?.map_err(|_| ServiceError::Unauthenticated)?;
+        let still_allowed = by.require_over_user(Permission::Impersonate, actor.member_groups()).is_ok()
+            && by.authority().dominates(actor.authority());
+        if !still_allowed {
             return Err(ServiceError::Unauthenticated);
+        }
+        Ok(actor.held_to(&by))
+    }
+
+    /// The authority of one member, or why they have none.
+    pub(crate) async fn member_actor(
+        &self,
+        org: OrgId,
+        user_id: UserId,
+        source: Source,
+        impersonator: Option<UserId>,
+    ) -> ServiceResult<Result<Actor, Inactive>> {
+        let Some(facts) = self.store.authority(org, user_id).await? else { return Ok(Err(Inactive::Deleted)) };
+        let user = facts.user;
+        if user.is_deleted() {
+            return Ok(Err(Inactive::Deleted));
+        }
+        if user.is_deactivated() {
+            return Ok(Err(Inactive::Deactivated));
+        }
+        if user.lifecycle.invited {
+            return Ok(Err(Inactive::NotJoined));
         }
         let (tree, roles) = match self.kept_authority(org, facts.groups_version, facts.roles_version) {
             Some(kept) => kept,
@@ -69,7 +110,7 @@ impl Services {
             }
         };
         let groups = live_groups(facts.open_groups, &tree);
-        Ok(Actor::for_user(&user, &roles, groups, &tree, source, impersonator))
+        Ok(Ok(Actor::for_user(&user, &roles, groups, &tree, source, impersonator)))
     }
 
     /// Checks a password login; records success or failure in the audit log. The same error
@@ -182,6 +223,9 @@ impl Services {
         let tree = load_tree(&mut *tx, actor.org_id()).await?;
         let groups = groups_of(&mut *tx, actor.org_id(), target, &tree).await?;
         actor.require_over_user(Permission::Impersonate, &groups)?;
+        // Nobody acts as someone holding more than they do (§5).
+        let roles = tx.roles(actor.org_id()).await?;
+        actor.require_dominates(&Authority::of_user(&user, &roles, &tree))?;
         if user.is_deactivated() || user.lifecycle.invited {
             return Err(ServiceError::ImpersonationNotAllowed { reason: "the user is deactivated or has not joined" });
         }

@@ -522,6 +522,7 @@ impl Services {
         let mut invite =
             tx.invite(org.id, id).await?.filter(is_pending_member).ok_or(ServiceError::not_found("invite"))?;
         let user = load_user(&mut *tx, org.id, invite.user_id).await?;
+        self.require_manages(&mut *tx, actor, &user).await?;
         let token = self.ids.secret();
         invite.token_hash = hash_token(&token);
         invite.expires_at = self.now() + TOKEN_LIFETIME;
@@ -550,6 +551,7 @@ impl Services {
         let org = actor.org_id();
         let invite = tx.invite(org, id).await?.filter(is_pending_member).ok_or(ServiceError::not_found("invite"))?;
         let mut user = load_user(&mut *tx, org, invite.user_id).await?;
+        self.require_manages(&mut *tx, actor, &user).await?;
         self.withdraw_reservations(&mut *tx, &invite).await?;
         // Licenses assigned directly while the invite was pending go with the user; purging
         // the rows does not give their seats back.

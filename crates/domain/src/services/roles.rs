@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::actor::Actor;
+use crate::actor::{Actor, Authority, Coverage};
 use crate::audit::{AuditTarget, Changes, TargetKind};
 use crate::error::{FieldError, ServiceError, ServiceResult};
 use crate::ids::RoleId;
@@ -49,11 +49,7 @@ impl Services {
         actor.require_org_wide(Permission::ManageRoles)?;
         actor.require_not_impersonating("roles")?;
         check_grantable(actor, &new.permissions)?;
-        let mut tx = self.begin().await?;
         let org = actor.org_id();
-        if tx.roles(org).await?.iter().any(|r| r.key == new.key) {
-            return Err(ServiceError::Conflict { field: "key", message: format!("a role {} already exists", new.key) });
-        }
         let role = Role {
             id: self.new_id(),
             org_id: org,
@@ -64,6 +60,14 @@ impl Services {
             assignable: true,
             builtin: false,
         };
+        require_may_shape(actor, &role)?;
+        let mut tx = self.begin().await?;
+        if tx.roles(org).await?.iter().any(|r| r.key == role.key) {
+            return Err(ServiceError::Conflict {
+                field: "key",
+                message: format!("a role {} already exists", role.key),
+            });
+        }
         tx.insert_role(&role).await?;
         self.audit(
             &mut *tx,
@@ -109,6 +113,9 @@ impl Services {
         {
             return Err(ServiceError::PreconditionFailed { kind: "role", current: role.revision() });
         }
+        // Whoever changes a role changes the authority of everyone holding it: they must cover
+        // the role as it is (no taking away what they do not hold) and as it becomes.
+        require_may_shape(actor, &role)?;
         let before = role.clone();
         if let Some(name) = patch.name {
             role.name = name;
@@ -120,6 +127,7 @@ impl Services {
         if let Some(v) = patch.visibility {
             role.visibility = v;
         }
+        require_may_shape(actor, &role)?;
         let changes = Changes::new()
             .field("name", &before.name, &role.name)
             .field("permissions", &before.permissions, &role.permissions)
@@ -153,6 +161,7 @@ impl Services {
         if role.builtin {
             return Err(ServiceError::forbidden("built-in roles cannot be deleted"));
         }
+        require_may_shape(actor, &role)?;
         if tx.role_in_use(org, id).await? {
             return Err(ServiceError::Conflict { field: "role", message: "the role is held by members".into() });
         }
@@ -180,4 +189,11 @@ fn check_grantable(actor: &Actor, permissions: &BTreeSet<Permission>) -> Service
         )]));
     }
     Ok(())
+}
+
+/// The rule of dominance for role edits (§5): a role can be granted over the whole
+/// organization, so only an actor whose authority covers it org-wide creates, changes or
+/// deletes it.
+fn require_may_shape(actor: &Actor, role: &Role) -> ServiceResult<()> {
+    actor.require_may_give(&Authority::of_role(role, &Coverage::Org), &format!("the {} role", role.key))
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::actor::Actor;
+use crate::actor::{Actor, Authority, Coverage};
 use crate::audit::{AuditTarget, Changes, TargetKind};
 use crate::catalog::Catalog;
 use crate::error::{FieldError, ServiceError, ServiceResult};
@@ -13,7 +13,7 @@ use crate::groups::{GroupTree, Membership, live_groups};
 use crate::ids::{GroupId, UserId};
 use crate::org::Organization;
 use crate::ports::{Tx, UserLookup};
-use crate::roles::{Permission, Role, RoleGrant};
+use crate::roles::{Permission, Role, RoleGrant, Visibility};
 use crate::scheduling::ScheduledChange;
 use crate::user::{
     CallRecording, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User, UserSettings,
@@ -243,7 +243,7 @@ impl Services {
         user.check_version(expected_version)?;
         let before = user.clone();
         if let Some(v) = patch.email {
-            user.email = v;
+            user.change_email(v)?;
         }
         if let Some(v) = patch.first_name {
             user.first_name = v;
@@ -425,6 +425,9 @@ impl Services {
         let mut tx = self.begin().await?;
         let mut user = tx.user(actor.org_id(), id).await?.ok_or(ServiceError::not_found("user"))?;
         let Some(deleted_at) = user.lifecycle.deleted_at else { return Err(ServiceError::not_found("deleted user")) };
+        let roles = tx.roles(actor.org_id()).await?;
+        let tree = load_tree(&mut *tx, actor.org_id()).await?;
+        actor.require_dominates(&Authority::of_user(&user, &roles, &tree))?;
         let now = self.now();
         if now - deleted_at > RESTORE_WINDOW {
             return Err(ServiceError::RestoreExpired);
@@ -551,6 +554,7 @@ impl Services {
                 format!("{} can only be given through a role", p.as_str()),
             )]));
         }
+        actor.require_may_give(&Authority::of_permissions(&permissions, Visibility::OwnInvites), "the grant")?;
         let mut tx = self.begin().await?;
         let mut user = self.managed_user(&mut *tx, actor, id).await?;
         let tree = load_tree(&mut *tx, user.org_id).await?;
@@ -631,13 +635,22 @@ impl Services {
         Ok(user)
     }
 
-    /// Loads a live user `actor` may manage (`manage_users` over the user's current groups).
+    /// Loads a live user `actor` may manage: `manage_users` over the user's current groups, and
+    /// an authority that covers the user's (the rule of dominance, §5).
     pub(crate) async fn managed_user(&self, tx: &mut dyn Tx, actor: &Actor, id: UserId) -> ServiceResult<User> {
         let user = load_user(tx, actor.org_id(), id).await?;
+        self.require_manages(tx, actor, &user).await?;
+        Ok(user)
+    }
+
+    /// Refuses `actor` acting on `user` unless they hold `manage_users` over the user's current
+    /// groups and their authority covers the user's.
+    pub(crate) async fn require_manages(&self, tx: &mut dyn Tx, actor: &Actor, user: &User) -> ServiceResult<()> {
         let tree = load_tree(tx, actor.org_id()).await?;
         let groups = groups_of(tx, actor.org_id(), user.id, &tree).await?;
         actor.require_over_user(Permission::ManageUsers, &groups)?;
-        Ok(user)
+        let roles = tx.roles(actor.org_id()).await?;
+        actor.require_dominates(&Authority::of_user(user, &roles, &tree))
     }
 }
 
@@ -764,18 +777,16 @@ pub(crate) fn resolve_grants(
         let role = roles.iter().find(|r| r.key == a.key).ok_or_else(|| {
             ServiceError::Validation(vec![FieldError::new(&field, "unknown_role", format!("no role {}", a.key))])
         })?;
+        if let Some(g) = a.scope {
+            tree.live(g).map_err(|_| {
+                ServiceError::Validation(vec![FieldError::new(&field, "unknown_group", "no such live group")])
+            })?;
+        }
         if !actor.is_system() {
             if !role.assignable {
                 return Err(ServiceError::forbidden(format!(
                     "the {} role can only be granted by the operator",
                     role.key
-                )));
-            }
-            if let Some(p) = role.permissions.iter().find(|p| !actor.has(**p)) {
-                return Err(ServiceError::forbidden(format!(
-                    "you cannot grant {}: it carries {} which you lack",
-                    role.key,
-                    p.as_str()
                 )));
             }
             match a.scope {
@@ -788,11 +799,8 @@ pub(crate) fn resolve_grants(
                 None => actor.require(Permission::ManageUsers)?,
                 Some(g) => actor.require_over_group(Permission::ManageUsers, g)?,
             }
-        }
-        if let Some(g) = a.scope {
-            tree.live(g).map_err(|_| {
-                ServiceError::Validation(vec![FieldError::new(&field, "unknown_group", "no such live group")])
-            })?;
+            let coverage = a.scope.map_or(Coverage::Org, |g| Coverage::Groups(tree.subtree(g)));
+            actor.require_may_give(&Authority::of_role(role, &coverage), &format!("the {} role", role.key))?;
         }
         grants.insert(RoleGrant { role_id: role.id, scope: a.scope });
     }

@@ -240,15 +240,43 @@ fn api_key(group: Option<roster_domain::ids::GroupId>) -> ApiKey {
     }
 }
 
+/// The key's creator: an org-wide admin.
+fn key_creator() -> Actor {
+    creator_with(grant(ADMIN_ROLE_KEY, None))
+}
+
+fn creator_with(g: roster_domain::roles::RoleGrant) -> Actor {
+    let mut u = user(user_id(7));
+    u.roles = [g].into_iter().collect();
+    actor_of(&u, &[EAST])
+}
+
 #[test]
 fn an_api_key_acts_for_its_creator_with_its_own_permissions_org_wide() {
-    let actor = Actor::for_api_key(&api_key(Some(EAST)));
+    let actor = Actor::for_api_key(&api_key(Some(EAST)), &key_creator());
     assert_eq!(actor.user_id(), Some(user_id(7)));
     assert_eq!(actor.coverage(P::InviteConnections), Some(&Coverage::Org));
     assert!(!actor.has(P::ManageUsers));
     assert_eq!(actor.visibility(), Visibility::All);
     assert_eq!(actor.source(), Source::Api);
     assert!(matches!(actor.principal(), Principal::ApiKey { group_id: Some(g), .. } if *g == EAST));
+}
+
+#[test]
+fn an_api_key_acts_with_no_more_than_its_creator_holds_now() {
+    let mut key = api_key(None);
+    key.permissions = set(&[P::InviteConnections, P::ManageUsers, P::ViewAudit]);
+    // The creator was demoted to `standard` after creating the key.
+    let creator = creator_with(grant("standard", None));
+    let actor = Actor::for_api_key(&key, &creator);
+    assert!(actor.has(P::InviteConnections));
+    assert!(!actor.has(P::ManageUsers));
+    assert!(!actor.has(P::ViewAudit));
+    assert_eq!(actor.visibility(), Visibility::Groups, "it reads records as its creator would");
+    // A creator who administers one subtree lends the key that subtree only.
+    let scoped = creator_with(grant(ADMIN_ROLE_KEY, Some(SALES)));
+    let actor = Actor::for_api_key(&key, &scoped);
+    assert_eq!(actor.coverage(P::ManageUsers), Some(&Coverage::Groups(set(&[SALES, EAST, WEST]))));
 }
 
 #[test]

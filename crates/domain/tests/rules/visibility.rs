@@ -223,7 +223,13 @@ fn api_keys_and_the_system_list_every_connection() {
         last_used_at: None,
         revoked_at: None,
     };
-    assert_eq!(query_for(&Actor::for_api_key(&key), Some(group_id(42)), None, 1).unwrap().scope, ConnectionScope::All);
+    let mut admin = crate::support::user(user_id(3));
+    admin.roles = [crate::support::grant("admin", None)].into_iter().collect();
+    let creator = crate::support::actor_of(&admin, &[]);
+    assert_eq!(
+        query_for(&Actor::for_api_key(&key, &creator), Some(group_id(42)), None, 1).unwrap().scope,
+        ConnectionScope::All
+    );
     assert_eq!(query_for(&Actor::system(ORG, Source::Cli), None, None, 1).unwrap().scope, ConnectionScope::All);
 }
 

@@ -82,13 +82,17 @@ async fn nobody_grants_a_role_carrying_a_permission_they_lack() {
         .expect("creates");
     let clerk = w.member("clerk", &["standard"], &[]).await;
     w.services.set_roles(&admin, clerk, vec![assignment(hr.key.as_str())], None).await.expect("grants");
-    let ann = w.member("ann", &["standard"], &[]).await;
+    let ann = w.member("ann", &["identified_only"], &[]).await;
     let err = failure(w.services.set_roles(&w.actor(clerk).await, ann, vec![assignment("admin")], None).await);
     assert_eq!(err.code(), ErrorCode::Forbidden);
     w.services
         .set_roles(&w.actor(clerk).await, ann, vec![assignment("read_only")], None)
         .await
         .expect("carries nothing");
+    // Nor does the clerk act on a member holding what the clerk lacks (dominance, §5).
+    let bob = w.member("bob", &["standard"], &[]).await;
+    let err = failure(w.services.set_roles(&w.actor(clerk).await, bob, vec![assignment("read_only")], None).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
 }
 
 #[tokio::test]
