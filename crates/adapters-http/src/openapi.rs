@@ -2,7 +2,8 @@
 //! annotations. Two modifiers complete it: the security schemes, and the problems every
 //! operation of a kind can answer (so no handler has to repeat them):
 //! - every operation: 500 `internal`;
-//! - with a security requirement: 401 `unauthenticated`, and 403 (`forbidden`: a
+//! - with a security requirement: 401 (`unauthenticated`, or `api_key_suspended` for a key whose
+//!   creator is deactivated or deleted), and 403 (`forbidden`: a
 //!   cookie-authenticated write without `X-Requested-With`, or a missing permission);
 //! - with a request body: 400 (malformed JSON, wrong type, unknown field), 413, 415;
 //! - with query parameters: 400 (a bad parameter or cursor);

@@ -464,6 +464,15 @@ impl Actor {
         }
     }
 
+    /// Refuses a member deactivating or deleting themself (§3.1), by any path (directly, in
+    /// bulk, or scheduled for later); the operator and the workers are not members.
+    ///
+    /// # Errors
+    /// `self_deactivation`.
+    pub fn ensure_not_self(&self, user: UserId) -> ServiceResult<()> {
+        if self.user_id() == Some(user) && !self.is_system() { Err(ServiceError::SelfDeactivation) } else { Ok(()) }
+    }
+
     /// Refuses what an impersonating session may not do (§10: passwords, roles, API keys).
     ///
     /// # Errors

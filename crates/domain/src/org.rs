@@ -60,6 +60,14 @@ pub struct SettingsChange {
 }
 
 impl OrgSettings {
+    /// Refuses member invites while auto sign-up is on (§8.1): people join by themselves then.
+    ///
+    /// # Errors
+    /// [`crate::ServiceError::AutoSignupEnabled`].
+    pub fn ensure_invites_allowed(&self) -> crate::error::ServiceResult<()> {
+        if self.auto_signup { Err(crate::ServiceError::AutoSignupEnabled) } else { Ok(()) }
+    }
+
     /// Applies a change, enforcing the confirmation rule for turning auto sign-up off.
     ///
     /// # Errors

@@ -541,7 +541,8 @@ impl Reason {
     /// Parses a reason after trimming it.
     ///
     /// # Errors
-    /// [`ValueError::Empty`] for a blank input, [`ValueError::TooLong`] beyond 500 characters,
+    /// [`ValueError::Empty`] for an input with no visible character (blank, or only zero-width
+    /// and other invisible characters), [`ValueError::TooLong`] beyond 500 characters,
     /// [`ValueError::InvalidFormat`] for a control character other than a line break or tab.
     pub fn parse(input: &str) -> Result<Self, ValueError> {
         let value = input.trim();
@@ -556,11 +557,43 @@ impl Reason {
                 expected: "text without control characters other than line breaks and tabs",
             });
         }
+        if !value.chars().any(is_visible) {
+            return Err(ValueError::Empty);
+        }
         Ok(Self(value.to_owned()))
     }
 }
 
 string_value!(Reason);
+
+/// Whether a character shows as something: not whitespace, not a control character, and not
+/// one of the format characters that render as nothing (zero-width spaces and joiners,
+/// direction marks, the byte-order mark, the soft hyphen, variation selectors, invisible
+/// operators, and the blank "filler" letters).
+fn is_visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !c.is_control()
+        && !matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
 
 // ---------------------------------------------------------------------------------------------
 // Identifiers and keys

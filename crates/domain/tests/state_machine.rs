@@ -14,10 +14,11 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use roster_domain::ErrorCode;
+use roster_domain::actor::Authority;
 use roster_domain::connections::Connection;
 use roster_domain::testing::MemoryState;
 use roster_domain::testing::state_machine::invariants::{
-    self, Invariant, broken, check, check_listing, check_viewers, expected_listing,
+    self, Invariant, broken, check, check_dominance, check_listing, check_viewers, expected_listing,
 };
 use roster_domain::testing::state_machine::ops::{EmailPick, GroupPick, Op, Products, Who, Whom, sequence};
 use roster_domain::testing::state_machine::reference;
@@ -178,6 +179,25 @@ fn an_organization_whose_admins_lost_the_admin_role_is_reported() {
         }
     }
     assert_only(&world, &state, Invariant::ActiveAdmin);
+}
+
+#[test]
+fn a_member_given_authority_beyond_the_actor_is_reported() {
+    let (world, before) = populated();
+    let mut after = before.clone();
+    let stan = user_id(&after, "stan@acme.test");
+    let admin = after.roles.values().find(|r| r.key.as_str() == "admin").expect("admin role").id;
+    after.users.get_mut(&stan).expect("stan").roles.insert(roster_domain::roles::RoleGrant::org_wide(admin));
+    // An actor holding only `manage_users` org-wide gave it.
+    let clerk = Authority::of_permissions(
+        &BTreeSet::from([roster_domain::roles::Permission::ManageUsers]),
+        roster_domain::roles::Visibility::All,
+    );
+    let violations = check_dominance(&before, &after, world.org, &clerk);
+    assert_eq!(broken(&violations), BTreeSet::from([Invariant::Dominance]), "{violations:?}");
+    // The same change by a full admin is sound, and so is taking authority away.
+    assert!(check_dominance(&before, &after, world.org, &Authority::everything()).is_empty());
+    assert!(check_dominance(&after, &before, world.org, &clerk).is_empty());
 }
 
 #[test]

@@ -242,7 +242,7 @@ proptest! {
 
     #[test]
     fn valid_reason_parses_to_its_trimmed_form_keeping_line_breaks(
-        raw in r"[^\p{Cc}\s]([^\p{Cc}]|\n|\t){0,300}", lead in EDGE_WS, trail in EDGE_WS,
+        raw in r"[\p{L}\p{N}--[\x{115F}\x{1160}\x{3164}\x{FFA0}]]([^\p{Cc}]|\n|\t){0,300}", lead in EDGE_WS, trail in EDGE_WS,
     ) {
         let reason = Reason::parse(&format!("{lead}{raw}{trail}")).unwrap();
         prop_assert_eq!(reason.as_str(), raw.trim());
@@ -445,6 +445,15 @@ proptest! {
     #[test]
     fn password_longer_than_1024_characters_is_too_long(raw in ".{1025,1100}") {
         prop_assert_eq!(Password::parse(&raw).err(), Some(ValueError::TooLong { max: 1024 }));
+    }
+
+    #[test]
+    fn reason_of_only_invisible_characters_is_empty(
+        raw in r"[\x{200B}\x{200C}\x{200D}\x{2060}\x{FEFF}\x{00AD}\x{3164} ]{1,20}",
+    ) {
+        prop_assert_eq!(Reason::parse(&raw), Err(ValueError::Empty));
+        let with_words = raw.clone() + "why";
+        prop_assert!(Reason::parse(&with_words).is_ok());
     }
 
     #[test]

@@ -22,6 +22,7 @@ async fn an_admin_acts_as_a_member_with_every_event_carrying_the_impersonator_th
         let token = app.login().await;
         let admin_id = app.get_ok("/api/v1/me", &token).await["user"]["id"].as_str().unwrap().to_owned();
         let (_, lead_id) = member(&app, "demo", "lead@demo.example", "admin").await;
+        let plain = app.create_user(&token, "made-before@demo.example").await;
         let r = impersonate(&app, &token, &lead_id, "ticket 4711: cannot see the Users table").await;
         assert_eq!(r.status(), StatusCode::OK, "{}", app.engine);
         let started: Value = r.json().await.unwrap();
@@ -30,7 +31,16 @@ async fn an_admin_acts_as_a_member_with_every_event_carrying_the_impersonator_th
 
         let me = app.get_ok("/api/v1/me", &acting).await;
         assert_eq!(me["user"]["id"], lead_id.as_str(), "{}: acting as the member", app.engine);
-        let created = app.create_user(&acting, "made-meanwhile@demo.example").await;
+        // Acting on a member the impersonation covers is allowed (handing out roles is not:
+        // `authority::impersonation_reaches_no_higher_than_the_impersonator`).
+        let r = app
+            .authed(Method::PATCH, &format!("/api/v1/users/{}", plain["id"].as_str().unwrap()), &acting)
+            .json(&json!({"first_name": "Changed"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", app.engine);
+        let created = plain;
 
         // Roles, passwords and API keys are out of bounds; nesting too.
         let r = app
@@ -56,8 +66,8 @@ async fn an_admin_acts_as_a_member_with_every_event_carrying_the_impersonator_th
         assert_eq!(started["actor_id"], admin_id.as_str());
         let made = events
             .iter()
-            .find(|e| e["action"] == "user.created" && e["target_id"] == created["id"])
-            .expect("the creation");
+            .find(|e| e["action"] == "user.updated" && e["target_id"] == created["id"])
+            .expect("the change");
         assert_eq!(
             (made["actor_id"].as_str(), made["impersonator_id"].as_str()),
             (Some(lead_id.as_str()), Some(admin_id.as_str()))

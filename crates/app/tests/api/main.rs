@@ -5,6 +5,7 @@
 mod api_keys;
 mod audit;
 mod auth;
+mod authority;
 mod bad_input;
 mod crm;
 mod groups;

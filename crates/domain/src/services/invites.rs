@@ -199,9 +199,7 @@ impl Services {
         }
         let mut tx = self.begin().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;
-        if org.settings.auto_signup {
-            return Err(ServiceError::AutoSignupEnabled);
-        }
+        org.settings.ensure_invites_allowed()?;
         let seats_before: Vec<SeatCount> = tx.seat_pools(org.id).await?.iter().map(SeatCount::from).collect();
         let catalog = load_catalog(&mut *tx, org.id).await?;
         let roles = tx.roles(org.id).await?;
@@ -313,9 +311,7 @@ impl Services {
             // Nothing to invite; the request is still judged as an invite would be.
             let mut tx = self.begin_read().await?;
             let org = load_org(&mut *tx, actor.org_id()).await?;
-            if org.settings.auto_signup {
-                return Err(ServiceError::AutoSignupEnabled);
-            }
+            org.settings.ensure_invites_allowed()?;
             let seats: Vec<SeatCount> = tx.seat_pools(org.id).await?.iter().map(SeatCount::from).collect();
             InvitesResult { results: Vec::new(), seats_before: seats.clone(), seats_after: seats, applied: !dry_run }
         } else {

@@ -41,8 +41,8 @@ impl Services {
         let mut tx = self.begin().await?;
         let user = self.managed_user(&mut *tx, actor, user_id).await?;
         // Scheduling one's own deactivation would get round `self_deactivation`.
-        if action == ScheduledAction::Deactivate && actor.user_id() == Some(user.id) && !actor.is_system() {
-            return Err(ServiceError::SelfDeactivation);
+        if action == ScheduledAction::Deactivate {
+            actor.ensure_not_self(user.id)?;
         }
         if let ScheduledAction::RemoveLicense(product) = &action {
             load_catalog(&mut *tx, user.org_id).await?.check_known("product", [product])?;

@@ -313,9 +313,7 @@ impl Services {
         if user.is_deactivated() {
             return Ok(user);
         }
-        if actor.user_id() == Some(user.id) && !actor.is_system() {
-            return Err(ServiceError::SelfDeactivation);
-        }
+        actor.ensure_not_self(user.id)?;
         check_last_admin(tx, &user, false).await?;
         let released = self.release_all(tx, actor, &mut user, "deactivated").await?;
         // Seats reserved for the user's pending invite are released too: a deactivated user
@@ -386,9 +384,7 @@ impl Services {
         }
         let mut tx = self.begin().await?;
         let mut user = self.managed_user(&mut *tx, actor, id).await?;
-        if actor.user_id() == Some(user.id) && !actor.is_system() {
-            return Err(ServiceError::SelfDeactivation);
-        }
+        actor.ensure_not_self(user.id)?;
         check_last_admin(&mut *tx, &user, false).await?;
         let released = self.release_all(&mut *tx, actor, &mut user, "deleted").await?;
         let now = self.now();

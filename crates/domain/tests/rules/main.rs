@@ -4,6 +4,7 @@
 
 mod audit_changes;
 mod catalog;
+mod dominance;
 mod error_codes;
 mod groups;
 mod load;

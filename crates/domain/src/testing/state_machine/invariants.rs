@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::actor::Actor;
+use crate::actor::{Actor, Authority};
 use crate::audit::Source;
 use crate::connections::Connection;
 use crate::groups::{GroupTree, Membership, current_groups};
@@ -39,6 +39,9 @@ pub enum Invariant {
     /// §7.2: the members `GET /connections/{id}/viewers` names are exactly those the reference
     /// model lets see the connection.
     Viewers,
+    /// §5 dominance: no operation gives a member (the actor included) authority that the
+    /// acting member did not hold.
+    Dominance,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,4 +241,38 @@ pub fn check_viewers(
             named.len()
         ),
     ))
+}
+
+/// The authority a user's grants give them in `state`'s tree and roles; a deleted or
+/// deactivated user has none (an invitee's grants already count: they were given at the
+/// invite).
+fn authority_in(state: &MemoryState, org: OrgId, user: &User) -> Authority {
+    if user.lifecycle.deleted_at.is_some() || user.lifecycle.deactivated_at.is_some() {
+        return Authority::none();
+    }
+    let roles: Vec<Role> = state.roles.values().filter(|r| r.org_id == org).cloned().collect();
+    let tree = GroupTree::new(state.groups.values().filter(|g| g.org_id == org).cloned());
+    Authority::of_user(user, &roles, &tree)
+}
+
+/// Checks one operation of `actor` against the rule of dominance: every member whose
+/// authority grew from `before` to `after` may now hold only what `actor` held. Both sides are
+/// measured with `after`'s roles and tree, so that a group move (which changes what a scoped
+/// grant covers, not who holds it) is not mistaken for a grant.
+pub fn check_dominance(before: &MemoryState, after: &MemoryState, org: OrgId, actor: &Authority) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for user in after.users.values().filter(|u| u.org_id == org) {
+        let now = authority_in(after, org, user);
+        let then = before.users.get(&user.id).map_or_else(Authority::none, |u| authority_in(after, org, u));
+        if then.dominates(&now) {
+            continue;
+        }
+        if let Some(shortfall) = actor.shortfall(&now) {
+            out.push(violation(
+                Invariant::Dominance,
+                format!("user {} gained authority the actor lacks ({shortfall:?})", user.id),
+            ));
+        }
+    }
+    out
 }

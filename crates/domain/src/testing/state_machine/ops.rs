@@ -220,6 +220,38 @@ pub enum Op {
 }
 
 impl Op {
+    /// The member performing the operation, if a member performs it (not the operator, the
+    /// worker or an invitee's token).
+    pub fn by(&self) -> Option<Who> {
+        match self {
+            Op::CreateUser { by, .. }
+            | Op::Invite { by, .. }
+            | Op::RevokeInvite { by, .. }
+            | Op::SetLicenses { by, .. }
+            | Op::BulkLicenses { by, .. }
+            | Op::Deactivate { by, .. }
+            | Op::Reactivate { by, .. }
+            | Op::Delete { by, .. }
+            | Op::Restore { by, .. }
+            | Op::CreateGroup { by, .. }
+            | Op::MoveGroup { by, .. }
+            | Op::DeleteGroup { by, .. }
+            | Op::Join { by, .. }
+            | Op::Leave { by, .. }
+            | Op::MoveUser { by, .. }
+            | Op::CreateConnection { by, .. }
+            | Op::SetRoles { by, .. }
+            | Op::SetGrants { by, .. }
+            | Op::ScheduleDeactivation { by, .. }
+            | Op::ScheduleLicenseRemoval { by, .. } => Some(*by),
+            Op::AcceptInvite { .. }
+            | Op::SetSeats { .. }
+            | Op::SetInactiveReason { .. }
+            | Op::Tick { .. }
+            | Op::EndTrial => None,
+        }
+    }
+
     /// The kinds of operation, as [`Op::kind`] names them.
     pub const KINDS: [&'static str; 25] = [
         "create_user",

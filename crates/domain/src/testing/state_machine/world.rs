@@ -531,10 +531,14 @@ impl World {
     /// Every invariant on the committed state, including the listing of every member who can
     /// act through `Services::list_connections` (the query specification SQL adapters follow).
     pub async fn violations(&self) -> Result<Vec<Violation>, Failure> {
-        let s = self.snapshot().await?;
-        let mut out = invariants::check(&s, self.org, can_see);
+        self.violations_in(&self.snapshot().await?).await
+    }
+
+    /// [`World::violations`] of a snapshot just taken.
+    async fn violations_in(&self, s: &MemoryState) -> Result<Vec<Violation>, Failure> {
+        let mut out = invariants::check(s, self.org, can_see);
         let listers: Vec<UserId> =
-            invariants::viewers(&s, self.org).filter(|u| !u.lifecycle.invited).map(|u| u.id).collect();
+            invariants::viewers(s, self.org).filter(|u| !u.lifecycle.invited).map(|u| u.id).collect();
         for id in listers {
             let actor = self
                 .services
@@ -547,7 +551,7 @@ impl World {
                 .await
                 .map_err(|e| format!("member {id} cannot list connections: {e}"))?;
             let listed = listed.into_iter().map(|c| c.id).collect();
-            out.extend(invariants::check_listing(&s, self.org, id, &listed));
+            out.extend(invariants::check_listing(s, self.org, id, &listed));
         }
         for c in s.connections.values().filter(|c| c.org_id == self.org) {
             let viewers = self
@@ -556,7 +560,7 @@ impl World {
                 .await
                 .map_err(|e| format!("the viewers of connection {} cannot be listed: {e}", c.id))?;
             let viewers = viewers.into_iter().map(|(id, _)| id).collect();
-            out.extend(invariants::check_viewers(&s, self.org, c, &viewers));
+            out.extend(invariants::check_viewers(s, self.org, c, &viewers));
         }
         Ok(out)
     }
@@ -577,12 +581,25 @@ impl World {
             let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
             Err(fail(done, format!("invariants broken:\n  {}", list.join("\n  "))))
         };
-        report(&done, world.violations().await?)?;
+        let mut before = world.snapshot().await?;
+        report(&done, world.violations_in(&before).await?)?;
         let mut outcomes = Vec::with_capacity(steps.len());
         for op in steps {
+            // The acting member as the operation will resolve them, for the rule of dominance
+            // (a transition, not a state, invariant).
+            let by = match op.by() {
+                Some(who) => world.actor(&before, who).await?.map(|a| a.authority().clone()),
+                None => None,
+            };
             let outcome = world.apply(op).await.map_err(|e| fail(&done, format!("{op:?} failed: {e}")))?;
             done.push(format!("{op:?} => {outcome:?}"));
-            report(&done, world.violations().await?)?;
+            let after = world.snapshot().await?;
+            let mut violations = world.violations_in(&after).await?;
+            if let Some(actor) = &by {
+                violations.extend(invariants::check_dominance(&before, &after, world.org, actor));
+            }
+            report(&done, violations)?;
+            before = after;
             outcomes.push(outcome);
         }
         Ok(outcomes)
