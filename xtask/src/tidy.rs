@@ -444,7 +444,7 @@ mod tests {
             format!("/* {word}s 3 and 4 */"),
             format!("// An {word} with the seats, not a number: {word}d 12 times"),
             format!("let s = \"// {word} 12 inside a string\";"),
-            format!("let c = '\"'; // reissue 12 is a word of its own"),
+            format!("let c = '\"'; // re{word} 12 is a word of its own"),
             "// Nothing to see.".to_owned(),
         ]
         .join("\n");
