@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             eprintln!("{USAGE}");
             Ok(())
         }
-        _ => Err(Failure::new(2, format!("unknown or missing command: {args:?}\n\n{USAGE}")).into()),
+        _ => Err(Failure::new(2, format!("unknown or missing command: `{}`\n\n{USAGE}", args.join(" "))).into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

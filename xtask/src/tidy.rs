@@ -38,6 +38,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     }
     problems.extend(unfinished_code_problems(&root)?);
     problems.extend(module_doc_problems(&root)?);
+    problems.extend(tracker_reference_problems(&root)?);
     if problems.is_empty() {
         eprintln!("tidy: all checks passed");
         return Ok(());
@@ -270,6 +271,68 @@ fn opens_with_module_doc(text: &str) -> bool {
     text.lines().find(|line| !line.trim().is_empty()).is_some_and(|line| line.trim_start().starts_with("//!"))
 }
 
+// ---- (d) comments speak of the product, not of the tracker ----------------------------------
+
+/// A comment says what the code does and why; a tracker's issue number means nothing to the
+/// reader of the code (and outlives the tracker), so none may appear in a comment.
+fn tracker_reference_problems(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for dir in SOURCE_ROOTS {
+        for file in rust_files(&root.join(dir))? {
+            let text = fs::read_to_string(&file).with_context(|| format!("could not read {}", file.display()))?;
+            for line_no in issue_numbers_in_comments(&text) {
+                problems.push(format!(
+                    "{}:{line_no}: a comment names an issue number; say what the code does instead",
+                    relative(root, &file)
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// The 1-based numbers of the lines whose comment (`//`, `///`, `//!` or `/* … */`) names an
+/// issue by number: the word `issue` or `issues`, then a number, optionally after `#` or `-`.
+fn issue_numbers_in_comments(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| comment_of(line).is_some_and(names_an_issue))
+        .map(|(index, _)| index + 1)
+        .collect()
+}
+
+/// The comment part of a line of Rust: from the first `//` or `/*` outside a string or
+/// character literal. (A string spanning lines is read line by line; a line inside one may be
+/// taken for code, which errs on the side of reporting nothing.)
+fn comment_of(line: &str) -> Option<&str> {
+    let bytes = line.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1)) {
+            (b'\\', _) if in_string => i += 1,
+            (b'"', _) => in_string = !in_string,
+            // A character literal holding a quote: `'"'`.
+            (b'\'', Some(b'"')) if !in_string && bytes.get(i + 2) == Some(&b'\'') => i += 2,
+            (b'/', Some(b'/' | b'*')) if !in_string => return Some(&line[i..]),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether `comment` holds the word `issue` (or `issues`) followed by a number.
+fn names_an_issue(comment: &str) -> bool {
+    let lower = comment.to_ascii_lowercase();
+    lower.match_indices("issue").any(|(at, word)| {
+        let starts_word = !lower[..at].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric());
+        let rest = lower[at + word.len()..].strip_prefix('s').unwrap_or(&lower[at + word.len()..]);
+        let rest = rest.trim_start_matches([' ', '#', '-']);
+        starts_word && rest.starts_with(|c: char| c.is_ascii_digit())
+    })
+}
+
 fn relative(root: &Path, path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
@@ -362,6 +425,30 @@ mod tests {
         let text = format!("fn a() {{}}\nfn b() {{ {}) }}\n", UNFINISHED_MARKERS[0]);
         assert_eq!(unfinished_markers_in(&text), vec![(2, UNFINISHED_MARKERS[0])]);
         assert!(unfinished_markers_in("fn todo() {}\n").is_empty());
+    }
+
+    #[test]
+    fn no_comment_names_an_issue_number() {
+        assert_no_problems(&tracker_reference_problems(&project_root()).unwrap());
+    }
+
+    #[test]
+    fn comments_naming_an_issue_number_are_found_with_their_line_numbers() {
+        // Built with `concat!` so that this file does not match its own check.
+        let word = concat!("iss", "ue");
+        let text = [
+            format!("// Fixes {word} 12."),
+            format!("/// As {word} #12 asked."),
+            format!("//! The seats (SPEC §4.2, {word} 4)."),
+            format!("let x = 1; // see {word}-3"),
+            format!("/* {word}s 3 and 4 */"),
+            format!("// An {word} with the seats, not a number: {word}d 12 times"),
+            format!("let s = \"// {word} 12 inside a string\";"),
+            format!("let c = '\"'; // re{word} 12 is a word of its own"),
+            "// Nothing to see.".to_owned(),
+        ]
+        .join("\n");
+        assert_eq!(issue_numbers_in_comments(&text), vec![1, 2, 3, 4, 5]);
     }
 
     #[test]

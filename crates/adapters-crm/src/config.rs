@@ -35,7 +35,7 @@ pub const DEFAULT_CSV_PATH: &str = "./crm-users.csv";
 pub enum ConfigError {
     #[error("{var} is required when {because}")]
     Missing { var: &'static str, because: &'static str },
-    #[error("{var}={value:?} is not valid: {reason}")]
+    #[error("{var} `{value}` is not valid: {reason}")]
     Invalid { var: &'static str, value: String, reason: String },
     #[error("{first} and {second} cannot both be set: {reason}")]
     Conflict { first: &'static str, second: &'static str, reason: &'static str },

@@ -1,4 +1,4 @@
-//! Data safety on SQL (issue 3, item 7), on a fresh SQLite file and — when
+//! Data safety on SQL, on a fresh SQLite file and — when
 //! `ROSTER_TEST_DATABASE_URL` is set — a fresh PostgreSQL schema, through the real use cases:
 //!
 //! - **A failure in the middle of a use case** leaves no partial change: a trigger on the audit

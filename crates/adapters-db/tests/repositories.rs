@@ -381,7 +381,7 @@ where
     out
 }
 
-/// The key concurrency test: 64 tasks, each in its own transaction, race for the 3
+/// The key concurrency test of SPEC §14: 64 tasks, each in its own transaction, race for the 3
 /// seats of a pool; exactly 3 succeed and the pool ends with 3 used.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_tasks_racing_for_three_seats_take_exactly_three() {

@@ -19,7 +19,7 @@ use roster_domain::roles::{Permission, RoleGrant};
 use roster_domain::seats::LicenseAssignment;
 use roster_domain::user::{CallRecording, Homepage, InactiveReason, MailboxProvider, StatusKind, User};
 use roster_domain::users_query::{
-    SortValue, UserCursor, UserPage, UserPaging, UserQuery, UserSort, UserSortField, in_group_filter,
+    RoleFilter, SortValue, UserCursor, UserPage, UserPaging, UserQuery, UserSort, UserSortField, in_group_filter,
 };
 use roster_domain::values::{AgentId, CrmId, Email, GroupName, Key, Nicknames, PersonName, Phone};
 use support::{begin, stores};
@@ -494,7 +494,7 @@ fn filters(f: &Fixture) -> Vec<UserQuery> {
     }
     for r in [role(ADMIN), role(AGENT), role(77)] {
         let mut q = base.clone();
-        q.role = Some(r);
+        q.role = Some(RoleFilter::Id(r));
         out.push(q);
     }
     for g in f.groups.iter().map(|g| g.id).chain([GroupId::from_uuid(uid(1, 99))]) {

@@ -1,5 +1,6 @@
 //! Two OS processes racing for the last seats of one pool, on one SQLite file and — when
-//! `ROSTER_TEST_DATABASE_URL` is set — one PostgreSQL schema (issue 3, item 3).
+//! `ROSTER_TEST_DATABASE_URL` is set — one PostgreSQL schema: the seat invariant of SPEC §4.2 holds
+//! across server processes (§1, §14).
 //!
 //! The parent test prepares an organization whose Core pool has [`SEATS`] seats and
 //! [`CANDIDATES`] members without licenses, then starts this test binary twice more, each time

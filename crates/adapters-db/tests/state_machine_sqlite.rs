@@ -1,5 +1,5 @@
 //! The domain's state-machine property test (`roster_domain::testing::state_machine`) on SQL
-//! (issue 3, item 6): random sequences of operations through the real services over
+//! (SPEC §14): random sequences of operations through the real services over
 //! `SeaOrmStore`, every invariant of SPEC §14 checked on the committed rows — read back
 //! through the `Store` port by `PortReader` — after every step, and every step's outcome
 //! equal to the in-memory store's on the same sequence.

@@ -108,26 +108,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or("");
-        // No parameter of ours means a NUL character, and PostgreSQL refuses one in text (an
-        // internal error, found by `tests/api/openapi_conformance.rs`): a bad parameter.
-        if let Some((name, _)) =
-            form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
-        {
-            return Err(ApiError::bad_request(
-                name.replace('\0', ""),
-                "invalid_parameter",
-                "a parameter must not contain a NUL character",
-            ));
-        }
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
-            let path = e.path().to_string();
-            let message = e.into_inner().to_string();
-            let named = quoted_after(&message, "unknown field `").or_else(|| quoted_after(&message, "missing field `"));
-            ApiError::bad_request(field_path(&path, named), "invalid_parameter", message)
-        })
+        query_from_str(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
+}
+
+/// Reads a query string (without the `?`) as [`ApiQuery`] does.
+///
+/// # Errors
+/// A 400 problem naming the bad or unknown parameter.
+pub fn query_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    // No parameter of ours means a NUL character, and PostgreSQL refuses one in text (an
+    // internal error, found by `tests/api/openapi_conformance.rs`): a bad parameter.
+    if let Some((name, _)) =
+        form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::bad_request(
+            name.replace('\0', ""),
+            "invalid_parameter",
+            "a parameter must not contain a NUL character",
+        ));
+    }
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let named = quoted_after(&message, "unknown field `").or_else(|| quoted_after(&message, "missing field `"));
+        ApiError::bad_request(field_path(&path, named), "invalid_parameter", message)
+    })
 }
 
 /// The version an `If-Match` header names (`"7"`, `W/"7"`), or `None` without the header or

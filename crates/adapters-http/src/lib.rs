@@ -7,8 +7,8 @@
 //! [`problem::ApiError`] as `application/problem+json` with the domain's stable code. It
 //! depends on `roster-domain` and nothing depends on it but `roster-app`.
 //!
-//! - [`router`]: every route, the request-id, tracing and body-limit layers, and a problem
-//!   for unknown routes.
+//! - [`router`]: every route, the request-id, tracing, body-limit and security-header layers,
+//!   and a problem for unknown routes.
 //! - [`routes`]: one module per resource, registered in a [`routes::RouteTable`].
 //! - [`auth`]: credentials → `Actor`; [`extract`]: JSON, query, `If-Match`, client address;
 //!   [`pagination`]: cursor and page paging; [`wire`]: the JSON shapes.
@@ -24,11 +24,14 @@ pub mod pagination;
 pub mod problem;
 pub mod routes;
 pub mod state;
+pub mod users_filter;
 pub mod wire;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -61,5 +64,28 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// The headers that keep answers where they belong, on every answer (problems, unknown routes
+/// and refused bodies included):
+/// - `X-Content-Type-Options: nosniff`, so a browser never runs a CSV export, a JSON value or
+///   a problem as a script or a page because its bytes look like one;
+/// - `Cache-Control: no-store` on every answer that may hold private data or a credential: the
+///   answer to a request with credentials (a bearer token, an API key or the session cookie),
+///   to any request that is not a `GET` or `HEAD` (a login, a sign-up confirmation, an invite
+///   acceptance answer with tokens and accounts before any credential exists), and any answer
+///   that sets a cookie. Anonymous reads (the OpenAPI document, health checks) stay cacheable.
+///   A `Cache-Control` the handler chose is kept.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let private =
+        !matches!(*request.method(), Method::GET | Method::HEAD) || auth::carries_credentials(request.headers());
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if private || headers.contains_key(header::SET_COOKIE) {
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    }
+    response
 }

@@ -1,4 +1,4 @@
-//! `GET /metrics` (SPEC §10, issue 4): Prometheus text exposition of request counts and
+//! `GET /metrics` (SPEC §10): Prometheus text exposition of request counts and
 //! latencies by route, and the database pool's gauges.
 //!
 //! A middleware times every request and records it under its *route template*

@@ -15,6 +15,8 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::problem::{ApiError, ApiResult};
+
 /// A time as RFC 3339 text.
 pub fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
@@ -197,6 +199,15 @@ impl From<LicenseChange> for LicenseChangeBody {
             cascaded: names(c.cascaded),
         }
     }
+}
+
+/// A time field in RFC 3339.
+///
+/// # Errors
+/// 400 `validation_failed` naming `field` (`invalid_format`).
+pub fn parse_time(field: &str, text: &str) -> ApiResult<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| ApiError::bad_request(field, "invalid_format", format!("not an RFC 3339 time: {e}")))
 }
 
 /// A required text field parsed into its value type.

@@ -23,7 +23,7 @@ impl Sender {
     /// # Errors
     /// [`MailSetupError::From`] for anything that is not a mailbox.
     pub fn parse(text: &str) -> Result<Self, MailSetupError> {
-        text.trim().parse::<Mailbox>().map(Self).map_err(|e| MailSetupError::From(format!("{text:?}: {e}")))
+        text.trim().parse::<Mailbox>().map(Self).map_err(|e| MailSetupError::From(format!("`{text}`: {e}")))
     }
 
     /// The address's domain, which names the `Message-ID`s.

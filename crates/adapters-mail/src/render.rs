@@ -33,7 +33,7 @@ impl PublicUrl {
     /// [`MailSetupError::PublicUrl`] for anything but an absolute `http` or `https` URL with a
     /// host and without query, fragment or credentials.
     pub fn parse(text: &str) -> Result<Self, MailSetupError> {
-        let bad = |why: &str| MailSetupError::PublicUrl(format!("{text:?}: {why}"));
+        let bad = |why: &str| MailSetupError::PublicUrl(format!("`{text}`: {why}"));
         let url = Url::parse(text.trim()).map_err(|e| bad(&e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(bad("expected an http:// or https:// URL"));

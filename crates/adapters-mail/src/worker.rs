@@ -67,8 +67,10 @@ impl WorkerSettings {
         let lease = Duration::try_from(self.policy.lease).unwrap_or(Duration::ZERO);
         if worst >= lease {
             return Err(MailSetupError::Worker(format!(
-                "{} messages of up to {:?} each could outlast the {lease:?} lease",
-                self.batch, self.send_deadline
+                "{} messages of up to {} each could outlast the {} lease",
+                self.batch,
+                seconds(self.send_deadline),
+                seconds(lease)
             )));
         }
         Ok(())
@@ -182,9 +184,14 @@ impl Mailer for Deadline {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
         match tokio::time::timeout(self.limit, self.inner.send(mail)).await {
             Ok(result) => result,
-            Err(_) => Err(MailError::Transient(format!("not sent within {:?}", self.limit))),
+            Err(_) => Err(MailError::Transient(format!("not sent within {}", seconds(self.limit)))),
         }
     }
+}
+
+/// A duration as people write it in a message: `2.5 s`.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 #[cfg(test)]

@@ -243,3 +243,29 @@ impl LicensePlan {
         self.assign.is_empty() && self.unassign.is_empty() && self.cascaded.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn keys(names: &[&str]) -> BTreeSet<Key> {
+        names.iter().map(|n| key(n)).collect()
+    }
+
+    #[test]
+    fn a_missing_prerequisite_is_named_in_words() {
+        let e = Catalog::default_catalog().plan(&BTreeSet::new(), &keys(&["sms"])).unwrap_err();
+        assert_eq!(e.to_string(), "sms requires core and dialer");
+        let e = Catalog::default_catalog().plan(&keys(&["core"]), &keys(&["core", "flow", "sms"])).unwrap_err();
+        assert_eq!(e.to_string(), "sms requires dialer");
+    }
+
+    #[test]
+    fn lists_read_as_words() {
+        assert_eq!(crate::error::in_words::<&str>(&[]), "");
+        assert_eq!(crate::error::in_words(&["core"]), "core");
+        assert_eq!(crate::error::in_words(&["core", "dialer", "sms"]), "core, dialer and sms");
+    }
+}

@@ -158,7 +158,7 @@ pub enum ServiceError {
     SelfDeactivation,
     #[error("the organization must keep at least one active admin")]
     LastAdmin,
-    #[error("{product} requires {missing:?}")]
+    #[error("{product} requires {}", in_words(missing))]
     MissingPrerequisite { product: Key, missing: Vec<Key> },
     #[error("no free seat for {product}: {seats_used} of {seats_total} used")]
     SeatLimitReached { product: Key, seats_total: u32, seats_used: u32 },
@@ -257,6 +257,18 @@ impl From<StoreError> for ServiceError {
             }
             StoreError::Missing { kind } => Self::NotFound { kind },
             other @ StoreError::Unavailable(_) => Self::Store(other),
+        }
+    }
+}
+
+/// Items as a person lists them: `core`, `core and dialer`, `core, dialer and sms`.
+pub fn in_words<T: std::fmt::Display>(items: &[T]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(ToString::to_string).collect();
+            format!("{} and {last}", init.join(", "))
         }
     }
 }

@@ -18,10 +18,55 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::error::FieldError;
 use crate::groups::{Group, Membership};
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
+use crate::roles::Role;
 use crate::user::{StatusFacts, StatusKind, User, derive_status};
 use crate::values::Key;
+
+/// The longest `q` search, in characters: longer is `validation_failed` on `q`. A search is a
+/// name, an address or an id someone types, never a page of text, and SQLite refuses a `LIKE`
+/// pattern past 50,000 bytes.
+pub const MAX_SEARCH_CHARS: usize = 256;
+
+/// The role of a role filter: by id, or by key as a person or a script names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleFilter {
+    Id(RoleId),
+    /// Resolved to [`RoleFilter::Id`] by the services, in the transaction of the use case,
+    /// before the query reaches a store (an unknown key is `unknown_role` on `role`); a store
+    /// that meets one anyway matches no user, as for an unknown id.
+    Key(Key),
+}
+
+impl RoleFilter {
+    /// This filter by id: an id stays, a key is looked up among the organization's `roles`.
+    ///
+    /// # Errors
+    /// `unknown_role` on `role` for a key no role has.
+    pub fn resolve(&self, roles: &[Role]) -> Result<Self, FieldError> {
+        match self {
+            Self::Id(id) => Ok(Self::Id(*id)),
+            Self::Key(key) => {
+                roles.iter().find(|r| r.key == *key).map(|r| Self::Id(r.id)).ok_or_else(|| unknown_role(key.as_str()))
+            }
+        }
+    }
+
+    /// The role id, once resolved.
+    pub fn id(&self) -> Option<RoleId> {
+        match self {
+            Self::Id(id) => Some(*id),
+            Self::Key(_) => None,
+        }
+    }
+}
+
+/// The answer to a role filter naming no role of the organization.
+pub fn unknown_role(named: &str) -> FieldError {
+    FieldError::new("role", "unknown_role", format!("no role `{named}`"))
+}
 
 /// Columns the table sorts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -71,13 +116,15 @@ pub enum UserPaging {
 pub struct UserQuery {
     pub org_id: OrgId,
     pub statuses: BTreeSet<StatusKind>,
-    pub role: Option<RoleId>,
+    /// Users holding the role, with any scope.
+    pub role: Option<RoleFilter>,
     /// Users with a current membership in this group; for a deleted group, the users who were
     /// its members when it was deleted (see [`in_group_filter`]).
     pub group: Option<GroupId>,
     /// `(product, held)`: users who hold (or do not hold) the product.
     pub product: Option<(Key, bool)>,
-    /// Case-insensitive substring over names, email, nicknames, agent id, CRM id and phone.
+    /// Case-insensitive substring over names, email, nicknames, agent id, CRM id and phone; at
+    /// most [`MAX_SEARCH_CHARS`] characters ([`UserQuery::check`]).
     pub q: Option<String>,
     pub created_from: Option<OffsetDateTime>,
     pub created_to: Option<OffsetDateTime>,
@@ -138,6 +185,22 @@ impl UserQuery {
         }
     }
 
+    /// Checks what a face cannot: the `q` search is at most [`MAX_SEARCH_CHARS`] characters.
+    /// The services check every query they are given.
+    ///
+    /// # Errors
+    /// `too_long` on `q`.
+    pub fn check(&self) -> Result<(), Vec<FieldError>> {
+        match &self.q {
+            Some(q) if q.chars().count() > MAX_SEARCH_CHARS => Err(vec![FieldError::new(
+                "q",
+                "too_long",
+                format!("the search is at most {MAX_SEARCH_CHARS} characters"),
+            )]),
+            _ => Ok(()),
+        }
+    }
+
     /// The reference evaluation of every filter. The facts kept outside the user row come as
     /// functions: `holds(product)` whether the user holds an assignment of the product, and
     /// `in_group()` whether one of their memberships passes [`in_group_filter`] for
@@ -193,12 +256,12 @@ impl UserQuery {
     }
 
     /// The reference evaluation of the filters on the user row alone: organization, not
-    /// deleted, role (held with any scope), created range (`from` inclusive, `to` exclusive)
+    /// deleted, role by id (held with any scope; a [`RoleFilter::Key`] matches nobody), created range (`from` inclusive, `to` exclusive)
     /// and the `q` text search.
     pub fn matches_fields(&self, u: &User) -> bool {
         u.org_id == self.org_id
             && !u.is_deleted()
-            && self.role.is_none_or(|r| u.roles.iter().any(|g| g.role_id == r))
+            && self.role.as_ref().is_none_or(|r| r.id().is_some_and(|r| u.roles.iter().any(|g| g.role_id == r)))
             && self.created_from.is_none_or(|f| u.created_at >= f)
             && self.created_to.is_none_or(|t| u.created_at < t)
             && self.q.as_deref().is_none_or(|q| text_matches(u, q))

@@ -87,10 +87,11 @@ impl fmt::Display for HeaderProblem {
             Self::Missing { missing, found } => {
                 let missing: Vec<String> =
                     missing.iter().map(|field| format!("{field} (or {})", field.aliases().join("/"))).collect();
-                write!(f, "no column for {}; its columns are {found:?}", missing.join(", "))
+                let found: Vec<String> = found.iter().map(|c| format!("`{c}`")).collect();
+                write!(f, "no column for {}; its columns are {}", missing.join(", "), found.join(", "))
             }
             Self::Duplicate { field, first, second } => {
-                write!(f, "the columns {first:?} and {second:?} both hold {field}")
+                write!(f, "the columns `{first}` and `{second}` both hold {field}")
             }
         }
     }

@@ -265,12 +265,12 @@ fn row(
     let last_name = PersonName::parse(cell(Field::LastName)).map_err(fail(Field::LastName))?;
     let email = Email::parse(cell(Field::Email)).map_err(fail(Field::Email))?;
     let active = parse_active(cell(Field::Active)).ok_or_else(|| {
-        (Field::Active, format!("{:?} is not one of true/false, yes/no, 1/0, active/inactive", cell(Field::Active)))
+        (Field::Active, format!("`{}` is not one of true/false, yes/no, 1/0, active/inactive", cell(Field::Active)))
     })?;
     let modified = match cell(Field::Modified).trim() {
         "" => file_time,
         text => parse_time(text).ok_or_else(|| {
-            (Field::Modified, format!("{text:?} is not a date-time (2024-01-31T09:30:00Z) or a date (2024-01-31)"))
+            (Field::Modified, format!("`{text}` is not a date-time (2024-01-31T09:30:00Z) or a date (2024-01-31)"))
         })?,
     };
     let mut dropped = Vec::new();
@@ -282,7 +282,7 @@ fn row(
         }
         match Phone::parse(text) {
             Ok(p) => phone = Some(p),
-            Err(e) => dropped.push((field, format!("{text:?} {e}"))),
+            Err(e) => dropped.push((field, format!("`{text}` {e}"))),
         }
     }
     let title = crate::salesforce::clean_title(Some(cell(Field::Title)));

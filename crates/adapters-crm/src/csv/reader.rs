@@ -128,7 +128,7 @@ impl Reader<'_> {
                 break;
             }
             if c == '"' {
-                return Err((self.line, format!("a quote inside the unquoted field {:?}", format!("{field}\""))));
+                return Err((self.line, format!("a quote inside the unquoted field `{field}\"`")));
             }
             field.push(c);
             self.chars.next();
@@ -156,7 +156,7 @@ impl Reader<'_> {
                             return Err((
                                 self.line,
                                 format!(
-                                    "{c:?} after the closing quote of {field:?} (write a quote inside a quoted field as \"\")"
+                                    "`{c}` after the closing quote of `{field}` (write a quote inside a quoted field as \"\")"
                                 ),
                             ));
                         }

@@ -244,7 +244,7 @@ impl SalesforceDirectory {
             .map_err(|e| CrmError::Protocol(format!("the token answer is not Salesforce's: {e}")))?;
         let instance_url = config::parse_base_url(&answer.instance_url).map_err(|reason| {
             CrmError::Protocol(format!(
-                "the token answer's instance_url {:?} is unusable: {reason}",
+                "the token answer's instance_url `{}` is unusable: {reason}",
                 answer.instance_url
             ))
         })?;
@@ -294,7 +294,7 @@ impl SalesforceDirectory {
                 return Err(CrmError::Protocol("a query answer is not done but has no nextRecordsUrl".into()));
             };
             if !next.starts_with("/services/data/") || next.contains("..") || next.contains("://") {
-                return Err(CrmError::Protocol(format!("nextRecordsUrl {next:?} is not a query path of the instance")));
+                return Err(CrmError::Protocol(format!("nextRecordsUrl `{next}` is not a query path of the instance")));
             }
             if !seen.insert(next.clone()) || seen.len() > MAX_PAGES {
                 return Err(CrmError::Protocol(format!("the query answer does not end (at {next})")));

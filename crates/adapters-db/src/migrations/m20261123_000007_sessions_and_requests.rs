@@ -1,4 +1,4 @@
-//! What the HTTP layer keeps between requests (SPEC §10, §12; issue 4): sessions, saved views,
+//! What the HTTP layer keeps between requests (SPEC §10, §12): sessions, saved views,
 //! idempotency keys and login failures per source address.
 
 use sea_orm_migration::prelude::*;

@@ -50,7 +50,7 @@ impl SeaOrmTx {
                 attempts,
                 error: get::<Option<String>>(row, "last_error")?.ok_or_else(|| corrupt("last_error", "NULL"))?,
             },
-            other => return Err(corrupt("state", format!("unknown state {other:?}"))),
+            other => return Err(corrupt("state", format!("unknown state `{other}`"))),
         };
         Ok(QueuedMail { mail, delivery })
     }

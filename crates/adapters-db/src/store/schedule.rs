@@ -30,7 +30,10 @@ fn action_of(row: &QueryResult) -> R<ScheduledAction> {
         ("remove_license", Some(product)) => {
             Ok(ScheduledAction::RemoveLicense(Key::parse(&product).map_err(|e| corrupt("product", e))?))
         }
-        (other, product) => Err(corrupt("action", format!("unknown action `{other}` (product {product:?})"))),
+        (other, product) => Err(corrupt(
+            "action",
+            format!("unknown action `{other}` (product `{}`)", product.as_deref().unwrap_or("none")),
+        )),
     }
 }
 
@@ -44,7 +47,14 @@ impl SeaOrmTx {
             ("applied", Some(at), None) => Ok(ScheduleState::Applied { at }),
             ("cancelled", Some(at), None) => Ok(ScheduleState::Cancelled { at }),
             ("failed", Some(at), Some(code)) => Ok(ScheduleState::Failed { at, code }),
-            (other, at, code) => Err(corrupt("state", format!("state `{other}` with state_at {at:?}, code {code:?}"))),
+            (other, at, code) => Err(corrupt(
+                "state",
+                format!(
+                    "state `{other}` with state_at {}, code `{}`",
+                    at.map_or_else(|| "none".to_owned(), |t| t.to_string()),
+                    code.as_deref().unwrap_or("none")
+                ),
+            )),
         }
     }
 

@@ -18,7 +18,9 @@ use roster_domain::roles::RoleGrant;
 use roster_domain::user::{
     CallRecording, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User, UserSettings,
 };
-use roster_domain::users_query::{SortValue, UserPage, UserPageFacts, UserPaging, UserQuery, UserSortField};
+use roster_domain::users_query::{
+    RoleFilter, SortValue, UserPage, UserPageFacts, UserPaging, UserQuery, UserSortField,
+};
 use roster_domain::values::{CrmId, Email, Key, Phone};
 use sea_orm::{QueryResult, Value};
 use uuid::Uuid;
@@ -562,10 +564,20 @@ impl SeaOrmTx {
     /// The `WHERE` clause of the Users-table query (alias `u`), appended to `sql`.
     fn user_filters(&self, query: &UserQuery, sql: &mut Sql) -> R<()> {
         sql.push(" WHERE u.org_id = ").bind(id(query.org_id.as_uuid())).push(" AND u.deleted_at IS NULL");
-        if let Some(role) = query.role {
-            sql.push(" AND EXISTS (SELECT 1 FROM user_roles r WHERE r.org_id = u.org_id AND r.user_id = u.id AND r.role_id = ")
+        match query.role.as_ref().map(RoleFilter::id) {
+            None => {}
+            Some(Some(role)) => {
+                sql.push(
+                    " AND EXISTS (SELECT 1 FROM user_roles r WHERE r.org_id = u.org_id AND r.user_id = u.id AND r.role_id = ",
+                )
                 .bind(id(role.as_uuid()))
                 .push(")");
+            }
+            // The services resolve a key before the query comes here; one that did not names no
+            // role id, so nothing matches (`UserQuery::matches_fields`).
+            Some(None) => {
+                sql.push(" AND 1 = 0");
+            }
         }
         if let Some(from) = query.created_from {
             sql.push(" AND u.created_at >= ").bind(time(self.engine, from)?);

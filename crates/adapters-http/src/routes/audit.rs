@@ -8,7 +8,6 @@ use roster_domain::audit::{AuditEvent, AuditQuery, TargetKind};
 use roster_domain::ids::{AuditEventId, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -19,7 +18,7 @@ use crate::extract::ApiQuery;
 use crate::pagination::{Paging, encode_cursor, paging};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-use crate::wire::rfc3339;
+use crate::wire::{parse_time, rfc3339};
 
 /// Registers the audit routes.
 pub(crate) fn routes(table: RouteTable) -> RouteTable {
@@ -107,11 +106,6 @@ impl AuditFilterParams {
             limit: 0,
         })
     }
-}
-
-fn parse_time(field: &str, text: &str) -> ApiResult<OffsetDateTime> {
-    OffsetDateTime::parse(text, &Rfc3339)
-        .map_err(|e| ApiError::bad_request(field, "invalid_format", format!("not an RFC 3339 time: {e}")))
 }
 
 /// The keyset position of an event in the newest-first order.

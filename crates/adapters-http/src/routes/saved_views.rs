@@ -2,8 +2,6 @@
 //! columns and page size. "Reset to default" is the absence of a view. The filter's values are
 //! those of `GET /users` and are checked the same way when a view is saved.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,11 +15,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::RouteTable;
-use super::users::{parse_product_filter, parse_sort, parse_statuses, parse_time, resolve_role};
 use crate::auth::Authenticated;
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
+use crate::users_filter::{UsersFilter, parse_sort};
 use crate::wire::{ok, parse, rfc3339};
 
 /// Registers the routes.
@@ -32,63 +30,14 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
         .delete("/api/v1/saved-views/{id}", delete_saved_view)
 }
 
-/// The Users-table filter of a view: the parameters of `GET /users`, as text.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ViewFilterBody {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub product: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub q: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_from: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_to: Option<String>,
-}
-
-impl ViewFilterBody {
-    fn into_map(self) -> BTreeMap<String, String> {
-        [
-            ("status", self.status),
-            ("role", self.role),
-            ("group", self.group),
-            ("product", self.product),
-            ("q", self.q),
-            ("created_from", self.created_from),
-            ("created_to", self.created_to),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
-        .collect()
-    }
-
-    fn from_map(map: &BTreeMap<String, String>) -> Self {
-        let get = |k: &str| map.get(k).cloned();
-        Self {
-            status: get("status"),
-            role: get("role"),
-            group: get("group"),
-            product: get("product"),
-            q: get("q"),
-            created_from: get("created_from"),
-            created_to: get("created_to"),
-        }
-    }
-}
-
 /// `POST /saved-views`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSavedViewRequest {
     pub name: String,
+    /// The filter of `GET /users`.
     #[serde(default)]
-    pub filter: ViewFilterBody,
+    pub filter: UsersFilter,
     /// `field,-field` as `GET /users` takes it; absent: the default order.
     #[serde(default)]
     pub sort: String,
@@ -104,7 +53,7 @@ pub struct CreateSavedViewRequest {
 pub struct SavedViewBody {
     pub id: Uuid,
     pub name: String,
-    pub filter: ViewFilterBody,
+    pub filter: UsersFilter,
     pub sort: String,
     pub columns: Vec<String>,
     pub per_page: u32,
@@ -116,7 +65,7 @@ impl From<&SavedView> for SavedViewBody {
         Self {
             id: v.id.as_uuid(),
             name: v.name.as_str().to_owned(),
-            filter: ViewFilterBody::from_map(&v.definition.filter),
+            filter: UsersFilter::from_map(&v.definition.filter),
             sort: v.definition.sort.clone(),
             columns: v.definition.columns.clone(),
             per_page: v.definition.per_page,
@@ -150,23 +99,6 @@ pub async fn list_saved_views(State(state): State<AppState>, auth: Authenticated
     Ok(Json(SavedViewList { items, next_cursor: None, total }))
 }
 
-/// Checks the filter's values as `GET /users` would read them.
-async fn check_filter(state: &AppState, auth: &Authenticated, f: &ViewFilterBody) -> ApiResult<()> {
-    parse_statuses(f.status.as_deref())?;
-    if let Some(group) = &f.group {
-        group
-            .parse::<Uuid>()
-            .map_err(|_| ApiError::bad_request("filter.group", "invalid_parameter", "not a group id"))?;
-    }
-    f.product.as_deref().map(parse_product_filter).transpose()?;
-    f.created_from.as_deref().map(|t| parse_time("filter.created_from", t)).transpose()?;
-    f.created_to.as_deref().map(|t| parse_time("filter.created_to", t)).transpose()?;
-    if let Some(role) = f.role.as_deref() {
-        resolve_role(state, auth, role).await?;
-    }
-    Ok(())
-}
-
 #[utoipa::path(
     post, path = "/api/v1/saved-views", tag = "users",
     request_body = CreateSavedViewRequest,
@@ -176,7 +108,7 @@ async fn check_filter(state: &AppState, auth: &Authenticated, f: &ViewFilterBody
         (status = 201, description = "The saved view", body = SavedViewBody),
         (status = 403, description = "`forbidden`: needs `manage_users`; API keys have no views", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`conflict`: the caller has a view of that name", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: a bad name, unknown role or column, a page size other than 10, 25 or 50, too many views", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a bad name, unknown role or column, a search (`q`) longer than 256 characters, a page size other than 10, 25 or 50, too many views", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Saves a view of the Users table under a new name.
@@ -186,15 +118,15 @@ pub async fn create_saved_view(
     ApiJson(body): ApiJson<CreateSavedViewRequest>,
 ) -> ApiResult<Response> {
     let name = ok(parse("name", &body.name, Label::parse))?;
-    check_filter(&state, &auth, &body.filter).await?;
+    let filter = body.filter.to_query(auth.actor.org_id())?;
     parse_sort(Some(&body.sort))?;
     let definition = ViewDefinition {
-        filter: body.filter.into_map(),
+        filter: body.filter.to_map(),
         sort: body.sort,
         columns: body.columns,
         per_page: body.per_page,
     };
-    let view = state.services.create_saved_view(&auth.actor, name, definition).await?;
+    let view = state.services.create_saved_view(&auth.actor, name, definition, &filter).await?;
     Ok((StatusCode::CREATED, Json(SavedViewBody::from(&view))).into_response())
 }
 

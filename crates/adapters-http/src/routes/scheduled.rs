@@ -16,12 +16,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::RouteTable;
-use super::users::parse_time;
 use crate::auth::Authenticated;
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-use crate::wire::{ScheduledChangeBody, ok, parse};
+use crate::wire::{ScheduledChangeBody, ok, parse, parse_time};
 
 /// Registers the routes.
 pub(crate) fn routes(table: RouteTable) -> RouteTable {

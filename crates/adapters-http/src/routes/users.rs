@@ -1,20 +1,15 @@
 //! `/api/v1/users`: the Users table, one user, creation, profile changes and licenses
 //! (SPEC §3, §4.3, §10). Handlers parse, call one service, and shape the answer.
 
-use std::collections::BTreeSet;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use roster_domain::ids::{GroupId, RoleId, UserId};
+use roster_domain::ids::{GroupId, UserId};
 use roster_domain::services::{NewUser, ProfilePatch, SettingsPatch};
-use roster_domain::user::StatusKind;
-use roster_domain::users_query::{UserCursor, UserPaging, UserQuery, UserSort, UserSortField};
-use roster_domain::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone};
+use roster_domain::users_query::{UserCursor, UserPaging};
+use roster_domain::values::{AgentId, CrmId, Email, Nicknames, PersonName, Phone};
 use roster_domain::{FieldError, ServiceError};
 use serde::Deserialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -24,6 +19,7 @@ use crate::extract::{ApiJson, ApiQuery, IfMatch, etag};
 use crate::pagination::{Paging, encode_cursor, paging};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
+use crate::users_filter::{FilteredQuery, UsersFilter, parse_sort};
 use crate::wire::{LicenseChangeBody, UserBody, UserList, check, ok, parse, parse_keys, parse_opt};
 
 /// Registers the users routes.
@@ -39,25 +35,11 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
         .put("/api/v1/users/{id}/licenses", set_licenses)
 }
 
-/// Filters, sort and paging of the Users table.
+/// Sort and paging of the Users table (its filter is [`UsersFilter`]).
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListUsersParams {
-    /// Derived statuses, comma-separated: `active,pending,invited,inactive,revoked,deactivated`.
-    pub status: Option<String>,
-    /// A role key (`admin`) or role id.
-    pub role: Option<String>,
-    /// A group id; deleted groups too (their members at deletion).
-    pub group: Option<Uuid>,
-    /// A product key the users hold, or `-key` for users who do not hold it.
-    pub product: Option<String>,
-    /// Text over names, email, nicknames, agent id, CRM id and phone.
-    pub q: Option<String>,
-    /// Created at or after (RFC 3339).
-    pub created_from: Option<String>,
-    /// Created before (RFC 3339).
-    pub created_to: Option<String>,
     /// `field,-field2` over `first_name`, `last_name`, `email`, `created_at`, `agent_id`,
     /// `crm_id`; `id` breaks ties. Default `last_name,first_name`.
     pub sort: Option<String>,
@@ -73,28 +55,22 @@ pub struct ListUsersParams {
 
 #[utoipa::path(
     get, path = "/api/v1/users", tag = "users",
-    params(ListUsersParams),
+    params(UsersFilter, ListUsersParams),
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
         (status = 200, description = "One page of the Users table", body = UserList),
         (status = 403, response = Problem),
-        (status = 422, description = "An unknown role", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown role; a search (`q`) longer than 256 characters", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// The Users table: filters, sort and a page (needs `manage_users`).
 pub async fn list_users(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiQuery(params): ApiQuery<ListUsersParams>,
+    FilteredQuery { filter, params }: FilteredQuery<ListUsersParams>,
 ) -> ApiResult<axum::Json<UserList>> {
-    let mut query = UserQuery::new(auth.actor.org_id());
-    query.statuses = parse_statuses(params.status.as_deref())?;
+    let mut query = filter.to_query(auth.actor.org_id())?;
     query.sort = parse_sort(params.sort.as_deref())?;
-    query.q = params.q.clone().filter(|q| !q.trim().is_empty());
-    query.group = params.group.map(GroupId::from_uuid);
-    query.product = params.product.as_deref().map(parse_product_filter).transpose()?;
-    query.created_from = params.created_from.as_deref().map(|t| parse_time("created_from", t)).transpose()?;
-    query.created_to = params.created_to.as_deref().map(|t| parse_time("created_to", t)).transpose()?;
     let sort_key = params.sort.clone().unwrap_or_default();
     let paging: Paging<UserCursor> =
         paging(params.limit, params.cursor.as_deref(), params.page, params.per_page, &sort_key)?;
@@ -102,70 +78,12 @@ pub async fn list_users(
         Paging::Cursor { after, limit } => UserPaging::Cursor { after, limit },
         Paging::Page { page, per_page } => UserPaging::Page { page, per_page },
     });
-    if let Some(role) = params.role.as_deref() {
-        query.role = Some(resolve_role(&state, &auth, role).await?);
-    }
     let page = state.services.list_users(&auth.actor, query).await?;
     Ok(axum::Json(UserList {
         items: page.items.into_iter().map(UserBody::from).collect(),
         next_cursor: page.next_cursor.map(|c| encode_cursor(&sort_key, &c)),
         total: page.total,
     }))
-}
-
-pub(crate) fn parse_statuses(text: Option<&str>) -> ApiResult<BTreeSet<StatusKind>> {
-    let Some(text) = text else { return Ok(BTreeSet::new()) };
-    text.split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            serde_json::from_value(serde_json::Value::String(s.trim().to_owned()))
-                .map_err(|_| ApiError::bad_request("status", "invalid_parameter", format!("unknown status `{s}`")))
-        })
-        .collect()
-}
-
-pub(crate) fn parse_sort(text: Option<&str>) -> ApiResult<Vec<UserSort>> {
-    let Some(text) = text else { return Ok(Vec::new()) };
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (descending, name) = part.strip_prefix('-').map_or((false, part), |n| (true, n));
-        if name == "id" {
-            continue;
-        }
-        let field: UserSortField = serde_json::from_value(serde_json::Value::String(name.to_owned()))
-            .map_err(|_| ApiError::bad_request("sort", "invalid_parameter", format!("cannot sort by `{name}`")))?;
-        if !seen.insert(name.to_owned()) {
-            return Err(ApiError::bad_request("sort", "invalid_parameter", format!("`{name}` is sorted by twice")));
-        }
-        out.push(UserSort { field, descending });
-    }
-    Ok(out)
-}
-
-pub(crate) fn parse_product_filter(text: &str) -> ApiResult<(Key, bool)> {
-    let (held, name) = text.strip_prefix('-').map_or((true, text), |n| (false, n));
-    let key = Key::parse(name).map_err(|e| ApiError::bad_request("product", e.code(), e.to_string()))?;
-    Ok((key, held))
-}
-
-pub(crate) fn parse_time(field: &str, text: &str) -> ApiResult<OffsetDateTime> {
-    OffsetDateTime::parse(text, &Rfc3339)
-        .map_err(|e| ApiError::bad_request(field, "invalid_format", format!("not an RFC 3339 time: {e}")))
-}
-
-pub(crate) async fn resolve_role(state: &AppState, auth: &Authenticated, role: &str) -> ApiResult<RoleId> {
-    if let Ok(id) = role.parse::<Uuid>() {
-        return Ok(RoleId::from_uuid(id));
-    }
-    let roles = state.services.list_roles(&auth.actor).await?;
-    roles.iter().find(|r| r.key.as_str() == role).map(|r| r.id).ok_or_else(|| {
-        ApiError::from(ServiceError::Validation(vec![FieldError::new(
-            "role",
-            "unknown_role",
-            format!("no role `{role}`"),
-        )]))
-    })
 }
 
 /// A user id in the path; anything else is not a user of ours (404).

@@ -17,7 +17,6 @@ use roster_domain::services::{
     BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection, RoleAssignment, SettingsPatch,
 };
 use roster_domain::user::CallRecording;
-use roster_domain::users_query::UserQuery;
 use roster_domain::values::Key;
 use roster_domain::{FieldError, ServiceError};
 use serde::{Deserialize, Serialize};
@@ -25,11 +24,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::RouteTable;
-use super::users::{parse_product_filter, parse_statuses, parse_time, resolve_role};
 use crate::auth::Authenticated;
 use crate::extract::ApiJson;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
+use crate::users_filter::UsersFilter;
 use crate::wire::{LicenseChangeBody, parse_keys};
 
 /// Registers the bulk route.
@@ -79,25 +78,6 @@ pub struct BulkRoleBody {
     pub scope: Option<Uuid>,
 }
 
-/// The Users-table filter of `GET /users`, as JSON.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BulkFilterBody {
-    /// Derived statuses (`active`, `pending`, `invited`, `inactive`, `revoked`, `deactivated`).
-    #[serde(default)]
-    pub status: Vec<String>,
-    /// A role key or id.
-    pub role: Option<String>,
-    pub group: Option<Uuid>,
-    /// A product key held, or `-key` not held.
-    pub product: Option<String>,
-    pub q: Option<String>,
-    /// RFC 3339.
-    pub created_from: Option<String>,
-    /// RFC 3339.
-    pub created_to: Option<String>,
-}
-
 /// The values of `call_recording`: the document lists them, so that a client knows the three
 /// words the server reads (the domain's `CallRecording` knows nothing of schemas).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -129,8 +109,8 @@ impl From<CallRecordingName> for CallRecording {
 pub struct BulkUsersRequest {
     /// The selected users (each handled once; unknown ids answer `not_found` outcomes).
     pub user_ids: Option<Vec<Uuid>>,
-    /// Every user the filter matches.
-    pub filter: Option<BulkFilterBody>,
+    /// Every user the filter of `GET /users` matches.
+    pub filter: Option<UsersFilter>,
     pub action: BulkActionName,
     pub group_ids: Option<Vec<Uuid>>,
     pub roles: Option<Vec<BulkRoleBody>>,
@@ -318,24 +298,12 @@ impl From<BulkResult> for BulkUsersResponse {
 }
 
 /// The selection: ids, or the filter as a Users-table query.
-async fn selection(state: &AppState, auth: &Authenticated, body: &BulkUsersRequest) -> ApiResult<BulkSelection> {
+fn selection(auth: &Authenticated, body: &BulkUsersRequest) -> ApiResult<BulkSelection> {
     match (&body.user_ids, &body.filter) {
         (Some(ids), None) => {
             Ok(BulkSelection::Ids(ids.iter().map(|id| roster_domain::ids::UserId::from_uuid(*id)).collect()))
         }
-        (None, Some(f)) => {
-            let mut query = UserQuery::new(auth.actor.org_id());
-            query.statuses = parse_statuses(Some(&f.status.join(",")))?;
-            query.q = f.q.clone().filter(|q| !q.trim().is_empty());
-            query.group = f.group.map(GroupId::from_uuid);
-            query.product = f.product.as_deref().map(parse_product_filter).transpose()?;
-            query.created_from = f.created_from.as_deref().map(|t| parse_time("created_from", t)).transpose()?;
-            query.created_to = f.created_to.as_deref().map(|t| parse_time("created_to", t)).transpose()?;
-            if let Some(role) = f.role.as_deref() {
-                query.role = Some(resolve_role(state, auth, role).await?);
-            }
-            Ok(BulkSelection::Filter(Box::new(query)))
-        }
+        (None, Some(f)) => Ok(BulkSelection::Filter(Box::new(f.to_query(auth.actor.org_id())?))),
         (Some(_), Some(_)) => Err(ServiceError::Validation(vec![FieldError::new(
             "filter",
             "conflicting",
@@ -355,7 +323,7 @@ async fn selection(state: &AppState, auth: &Authenticated, body: &BulkUsersReque
         (status = 200, description = "One outcome per selected user; `applied` says whether anything was written", body = BulkUsersResponse),
         (status = 403, description = "`forbidden`: a selection by filter needs `manage_users`; per-user refusals are outcomes", body = Problem, content_type = "application/problem+json"),
         (status = 409, response = Problem),
-        (status = 422, description = "`validation_failed`: no selection, both selections, a missing or unexpected argument, an unknown role or product, no CRM directory for `check_connection_status`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: no selection, both selections, a missing or unexpected argument, an unknown role or product, a search (`q`) longer than 256 characters, no CRM directory for `check_connection_status`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Applies a bulk action to a selection of users: one outcome per user; `atomic` makes it all
@@ -366,7 +334,7 @@ pub async fn bulk_users(
     ApiJson(body): ApiJson<BulkUsersRequest>,
 ) -> ApiResult<Json<BulkUsersResponse>> {
     let action = body.action()?;
-    let selection = selection(&state, &auth, &body).await?;
+    let selection = selection(&auth, &body)?;
     let request = BulkRequest { selection, action, atomic: body.atomic, dry_run: body.dry_run };
     let result = state.services.bulk_update(&auth.actor, request).await?;
     Ok(Json(BulkUsersResponse::from(result)))

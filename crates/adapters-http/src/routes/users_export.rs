@@ -18,12 +18,11 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::RouteTable;
-use super::users::{parse_product_filter, parse_sort, parse_statuses, parse_time, resolve_role};
 use crate::auth::Authenticated;
 use crate::csv_export::{self, Page};
-use crate::extract::ApiQuery;
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
+use crate::users_filter::{FilteredQuery, UsersFilter, parse_sort};
 use crate::wire::rfc3339;
 
 /// Registers the export route.
@@ -34,7 +33,7 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
 /// Rows per page (each page is one short read transaction).
 const EXPORT_PAGE: u32 = 500;
 
-/// The Users-table filter and sort of `GET /users`, or selected ids.
+/// The sort of `GET /users`, or selected ids, beside the Users-table filter ([`UsersFilter`]).
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -43,13 +42,6 @@ pub struct ExportUsersParams {
     /// absent. Unknown, deleted and other organizations' ids are skipped.
     pub ids: Option<String>,
     /// As `GET /users`.
-    pub status: Option<String>,
-    pub role: Option<String>,
-    pub group: Option<Uuid>,
-    pub product: Option<String>,
-    pub q: Option<String>,
-    pub created_from: Option<String>,
-    pub created_to: Option<String>,
     pub sort: Option<String>,
 }
 
@@ -227,14 +219,14 @@ fn parse_ids(text: &str) -> ApiResult<Vec<UserId>> {
 
 #[utoipa::path(
     get, path = "/api/v1/users/export.csv", tag = "users",
-    params(ExportUsersParams),
+    params(UsersFilter, ExportUsersParams),
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
         (status = 200, description = "The users as CSV, one header row, streamed; formula-like cells prefixed with `'`; a selection by ids comes in id order, a filter in its sort",
             content_type = "text/csv",
             headers(("Content-Disposition" = String, description = "attachment; filename=\"users.csv\""))),
         (status = 403, description = "`forbidden`: needs `manage_users` and `export_data`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown role", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown role; a search (`q`) longer than 256 characters", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// The Users table as a CSV download: the filter and sort of `GET /users`, or the selected ids
@@ -242,19 +234,11 @@ fn parse_ids(text: &str) -> ApiResult<Vec<UserId>> {
 pub async fn export_users(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiQuery(params): ApiQuery<ExportUsersParams>,
+    FilteredQuery { filter, params }: FilteredQuery<ExportUsersParams>,
 ) -> ApiResult<Response> {
     let walk = match params.ids.as_deref() {
         Some(ids) => {
-            let filtered = params.status.is_some()
-                || params.role.is_some()
-                || params.group.is_some()
-                || params.product.is_some()
-                || params.q.is_some()
-                || params.created_from.is_some()
-                || params.created_to.is_some()
-                || params.sort.is_some();
-            if filtered {
+            if !filter.is_empty() || params.sort.is_some() {
                 return Err(ApiError::bad_request(
                     "ids",
                     "conflicting_parameters",
@@ -264,17 +248,8 @@ pub async fn export_users(
             Walk::Ids(parse_ids(ids)?)
         }
         None => {
-            let mut query = UserQuery::new(auth.actor.org_id());
-            query.statuses = parse_statuses(params.status.as_deref())?;
+            let mut query = filter.to_query(auth.actor.org_id())?;
             query.sort = parse_sort(params.sort.as_deref())?;
-            query.q = params.q.clone().filter(|q| !q.trim().is_empty());
-            query.group = params.group.map(GroupId::from_uuid);
-            query.product = params.product.as_deref().map(parse_product_filter).transpose()?;
-            query.created_from = params.created_from.as_deref().map(|t| parse_time("created_from", t)).transpose()?;
-            query.created_to = params.created_to.as_deref().map(|t| parse_time("created_to", t)).transpose()?;
-            if let Some(role) = params.role.as_deref() {
-                query.role = Some(resolve_role(&state, &auth, role).await?);
-            }
             Walk::Filter(Box::new(query))
         }
     };

@@ -91,3 +91,92 @@ async fn bad_bodies_and_parameters_are_problems_and_change_nothing() {
         app.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_search_longer_than_256_characters_is_refused_wherever_the_users_filter_is_taken() {
+    for app in apps("long_search").await {
+        let token = app.login().await;
+        let longest = "a".repeat(256);
+        let page = app.get_ok(&format!("/api/v1/users?q={longest}"), &token).await;
+        assert_eq!(page["items"], json!([]), "{}: 256 characters is a search", app.engine);
+        // Counted in characters, not bytes: 256 two-byte letters are a search too.
+        app.get_ok(&format!("/api/v1/users?q={}", "é".repeat(256)), &token).await;
+
+        for q in ["a".repeat(257), "x".repeat(50_000)] {
+            for path in ["/api/v1/users", "/api/v1/users/export.csv"] {
+                let r = app.authed(Method::GET, path, &token).query(&[("q", &q)]).send().await.unwrap();
+                let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+                assert_eq!((&p["errors"][0]["field"], &p["errors"][0]["code"]), (&json!("q"), &json!("too_long")));
+            }
+            let r = app
+                .authed(Method::POST, "/api/v1/users/bulk", &token)
+                .json(&json!({"filter": {"q": q}, "action": "set_flow_enabled", "flow_enabled": false}))
+                .send()
+                .await
+                .unwrap();
+            let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+            assert_eq!(p["errors"][0]["field"], "q", "{}: bulk by filter", app.engine);
+            let r = app
+                .authed(Method::POST, "/api/v1/saved-views", &token)
+                .json(&json!({"name": "Long", "per_page": 10, "filter": {"q": q}}))
+                .send()
+                .await
+                .unwrap();
+            let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+            assert_eq!(p["errors"][0]["field"], "q", "{}: saved view", app.engine);
+        }
+        let views = app.get_ok("/api/v1/saved-views", &token).await;
+        assert_eq!(views["items"], json!([]), "{}: no view was saved", app.engine);
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_role_in_the_users_filter_is_named_on_every_face() {
+    for app in apps("unknown_role_filter").await {
+        let token = app.login().await;
+        for role in ["emperor", "Not A Key"] {
+            for path in ["/api/v1/users", "/api/v1/users/export.csv"] {
+                let r = app.authed(Method::GET, path, &token).query(&[("role", role)]).send().await.unwrap();
+                let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+                assert_eq!(p["errors"][0]["field"], "role", "{}: {path}?role={role}", app.engine);
+                assert_eq!(p["errors"][0]["code"], "unknown_role");
+                assert_eq!(p["errors"][0]["message"], format!("no role `{role}`"));
+            }
+            let r = app
+                .authed(Method::POST, "/api/v1/users/bulk", &token)
+                .json(&json!({"filter": {"role": role}, "action": "set_flow_enabled", "flow_enabled": false}))
+                .send()
+                .await
+                .unwrap();
+            let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+            assert_eq!(p["errors"][0]["code"], "unknown_role", "{}: bulk", app.engine);
+        }
+        // A role by key or by id selects its holders.
+        let admins = app.get_ok("/api/v1/users?role=admin", &token).await;
+        assert_eq!(admins["items"].as_array().unwrap().len(), 1, "{}", app.engine);
+        let role_id = admins["items"][0]["roles"][0]["role_id"].as_str().unwrap().to_owned();
+        let by_id = app.get_ok(&format!("/api/v1/users?role={role_id}"), &token).await;
+        assert_eq!(by_id["items"], admins["items"], "{}", app.engine);
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_missing_prerequisite_is_explained_in_words() {
+    for app in apps("prerequisite_words").await {
+        let token = app.login().await;
+        let user = app.create_user(&token, "sms@demo.example").await;
+        let id = user["id"].as_str().unwrap();
+        let r = app
+            .authed(Method::PUT, &format!("/api/v1/users/{id}/licenses"), &token)
+            .json(&json!({"products": ["sms"]}))
+            .send()
+            .await
+            .unwrap();
+        let p = assert_problem(r, StatusCode::CONFLICT, "missing_prerequisite").await;
+        assert_eq!(p["detail"], "sms requires core and dialer", "{}", app.engine);
+        assert_eq!(p["missing"], json!(["core", "dialer"]));
+        app.finish().await;
+    }
+}

@@ -20,6 +20,7 @@ mod org_settings;
 mod roles;
 mod saved_views;
 mod scheduled;
+mod security_headers;
 mod signup;
 mod tenants;
 mod tree_isolation;

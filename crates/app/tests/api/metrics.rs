@@ -1,4 +1,4 @@
-//! `GET /metrics` (issue 4): Prometheus text with request counts and latencies by route
+//! `GET /metrics`: Prometheus text with request counts and latencies by route
 //! template, and the database pool's gauges.
 
 use reqwest::{Method, StatusCode};

@@ -1,4 +1,4 @@
-//! The OpenAPI document tells the truth (issue 4, decision 0021): every operation it lists is
+//! The OpenAPI document tells the truth (decision 0021): every operation it lists is
 //! called with requests built from the document itself — real ids, random ids and garbage in the
 //! path; valid and invalid query parameters and headers; a valid body and its mutations; no or
 //! wrong credentials — and every answer is checked against the document: never a 5xx, only

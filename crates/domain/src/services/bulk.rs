@@ -177,6 +177,11 @@ impl Services {
                 actor.require(Permission::ManageUsers)?;
                 let org = load_org(tx, actor.org_id()).await?;
                 let mut query = (**query).clone();
+                query.check().map_err(ServiceError::Validation)?;
+                if let Some(role) = &query.role {
+                    let roles = tx.roles(org.id).await?;
+                    query.role = Some(role.resolve(&roles).map_err(|e| ServiceError::Validation(vec![e]))?);
+                }
                 query.org_id = org.id;
                 query.in_trial = org.in_trial(self.now());
                 query.paging = None;

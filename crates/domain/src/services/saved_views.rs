@@ -7,6 +7,7 @@ use crate::ids::{SavedViewId, UserId};
 use crate::ports::{SavedViewRepository, StoreError};
 use crate::roles::Permission;
 use crate::saved_views::{MAX_VIEWS_PER_USER, SavedView, ViewDefinition};
+use crate::users_query::UserQuery;
 use crate::values::Label;
 
 use super::Services;
@@ -36,18 +37,28 @@ impl Services {
         Ok(self.views_store()?.views(actor.org_id(), owner).await?)
     }
 
-    /// Saves a view under a name the actor has not used yet.
+    /// Saves a view under a name the actor has not used yet. `filter` is the view's filter as
+    /// the face read it from `definition.filter`: it is checked as the Users table checks it
+    /// ([`UserQuery::check`], a role key known to the organization), so a saved view always
+    /// opens.
     ///
     /// # Errors
-    /// `forbidden`; `validation_failed` (unknown filter or column, page size, too many views);
-    /// `conflict` on `name`.
+    /// `forbidden`; `validation_failed` (unknown role, filter or column, a search too long, page
+    /// size, too many views); `conflict` on `name`.
     pub async fn create_saved_view(
         &self,
         actor: &Actor,
         name: Label,
         definition: ViewDefinition,
+        filter: &UserQuery,
     ) -> ServiceResult<SavedView> {
         let owner = Self::view_owner(actor)?;
+        if let Some(role) = &filter.role {
+            let mut tx = self.begin_read().await?;
+            let roles = self.read_roles(&mut *tx, actor.org_id()).await?;
+            role.resolve(&roles).map_err(|e| ServiceError::Validation(vec![e]))?;
+        }
+        filter.check().map_err(ServiceError::Validation)?;
         definition.check().map_err(ServiceError::Validation)?;
         let store = self.views_store()?;
         let existing = store.views(actor.org_id(), owner).await?;

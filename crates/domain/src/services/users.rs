@@ -211,14 +211,21 @@ impl Services {
     }
 
     /// The Users table (§10). The caller fills filters, sort and paging; the organization and
-    /// trial flag come from the actor.
+    /// trial flag come from the actor, and a role named by key is resolved in the same read
+    /// transaction.
     ///
     /// # Errors
-    /// `forbidden` without `manage_users`.
+    /// `forbidden` without `manage_users`; `validation_failed` for a search that is too long
+    /// ([`UserQuery::check`]) or an unknown role.
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> ServiceResult<UserDetailsPage> {
         actor.require(Permission::ManageUsers)?;
+        query.check().map_err(ServiceError::Validation)?;
         let mut tx = self.begin_read().await?;
         let (org, tree) = self.read_org_and_tree(&mut *tx, actor.org_id()).await?;
+        if let Some(role) = &query.role {
+            let roles = self.read_roles(&mut *tx, org.id).await?;
+            query.role = Some(role.resolve(&roles).map_err(|e| ServiceError::Validation(vec![e]))?);
+        }
         query.org_id = org.id;
         query.in_trial = org.in_trial(self.now());
         let (page, facts) = tx.list_users_with_facts(&query).await?;

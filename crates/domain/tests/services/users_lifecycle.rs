@@ -3,14 +3,14 @@
 
 use std::collections::BTreeSet;
 
-use roster_domain::ErrorCode;
 use roster_domain::connections::GroupChoice;
 use roster_domain::org::OrgSettings;
 use roster_domain::roles::Permission;
 use roster_domain::services::{OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch};
 use roster_domain::user::{InactiveReason, MailboxProvider, Status, StatusKind};
-use roster_domain::users_query::UserQuery;
+use roster_domain::users_query::{MAX_SEARCH_CHARS, RoleFilter, UserQuery};
 use roster_domain::values::AgentId;
+use roster_domain::{ErrorCode, ServiceError};
 use time::Duration;
 
 use crate::support::{World, failure, key, keys, password, person, phone};
@@ -203,6 +203,39 @@ async fn the_users_table_filters_by_status() {
     let page = w.services.list_users(&w.admin_actor().await, query).await.expect("lists");
     assert_eq!(page.items.iter().map(|u| u.user.id).collect::<Vec<_>>(), [bob]);
     assert_eq!(page.items[0].status.kind(), StatusKind::Deactivated, "the row carries the derived status");
+}
+
+#[tokio::test]
+async fn a_role_named_by_key_is_resolved_by_the_users_table_itself() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["analyst"], &[]).await;
+    w.member("bob", &["standard"], &[]).await;
+    let admin = w.admin_actor().await;
+    let mut query = UserQuery::new(w.org.id);
+    query.role = Some(RoleFilter::Key(key("analyst")));
+    let page = w.services.list_users(&admin, query.clone()).await.expect("lists");
+    assert_eq!(page.items.iter().map(|u| u.user.id).collect::<Vec<_>>(), [ann]);
+
+    query.role = Some(RoleFilter::Key(key("emperor")));
+    let ServiceError::Validation(errors) = failure(w.services.list_users(&admin, query).await) else {
+        panic!("an unknown role is a validation error")
+    };
+    assert_eq!((errors[0].field.as_str(), errors[0].code), ("role", "unknown_role"));
+    assert_eq!(errors[0].message, "no role `emperor`");
+}
+
+#[tokio::test]
+async fn a_search_longer_than_256_characters_is_refused() {
+    let w = World::new().await;
+    let admin = w.admin_actor().await;
+    let mut query = UserQuery::new(w.org.id);
+    query.q = Some("é".repeat(MAX_SEARCH_CHARS));
+    w.services.list_users(&admin, query.clone()).await.expect("256 characters are a search");
+    query.q = Some("a".repeat(MAX_SEARCH_CHARS + 1));
+    let ServiceError::Validation(errors) = failure(w.services.list_users(&admin, query).await) else {
+        panic!("a long search is a validation error")
+    };
+    assert_eq!((errors[0].field.as_str(), errors[0].code), ("q", "too_long"));
 }
 
 // ---- status ---------------------------------------------------------------------------------

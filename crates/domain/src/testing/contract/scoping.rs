@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::audit::AuditQuery;
 use crate::ports::{PasswordHash, Store, UserLookup};
 use crate::seats::SeatReservation;
-use crate::users_query::UserQuery;
+use crate::users_query::{RoleFilter, UserQuery};
 use crate::visibility::{ConnectionQuery, ConnectionScope};
 
 use super::seed::{self, T0, dump, key, seed};
@@ -60,7 +60,7 @@ pub async fn another_organizations_rows_are_neither_returned_nor_changed(store: 
     let in_a_group = ConnectionQuery { scope: ConnectionScope::All, group: Some(a.sales.id), ..own };
     assert!(tx.list_connections(&in_a_group).await.expect("lists").is_empty(), "A's group stamps nothing in B");
     let mut by_role = UserQuery::new(o);
-    by_role.role = Some(a.role("standard").id);
+    by_role.role = Some(RoleFilter::Id(a.role("standard").id));
     assert!(tx.list_users(&by_role).await.expect("lists").items.is_empty(), "A's role is held by no one in B");
     by_role.role = None;
     by_role.group = Some(a.sales.id);

@@ -15,7 +15,9 @@ use crate::org::Organization;
 use crate::ports::{Store, Tx};
 use crate::roles::RoleGrant;
 use crate::user::{InactiveReason, StatusKind, User};
-use crate::users_query::{UserCursor, UserPage, UserPaging, UserQuery, UserSort, UserSortField, in_group_filter};
+use crate::users_query::{
+    RoleFilter, UserCursor, UserPage, UserPaging, UserQuery, UserSort, UserSortField, in_group_filter,
+};
 use crate::values::{AgentId, CrmId, Email, Key, Nicknames, Phone};
 
 use super::rng::Rng;
@@ -247,8 +249,8 @@ impl UserWorld {
         }
         q.role = match rng.below(20) {
             0..=13 => None,
-            14..=18 => Some(*rng.pick(&self.roles)),
-            _ => Some(RoleId::from_uuid(rng.uuid())),
+            14..=18 => Some(RoleFilter::Id(*rng.pick(&self.roles))),
+            _ => Some(RoleFilter::Id(RoleId::from_uuid(rng.uuid()))),
         };
         if rng.chance(30) {
             let unknown = GroupId::from_uuid(rng.uuid());
