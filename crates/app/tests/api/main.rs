@@ -19,6 +19,8 @@ mod org_settings;
 mod roles;
 mod saved_views;
 mod scheduled;
+mod scoped_reads;
+mod secrets_at_rest;
 mod signup;
 mod tenants;
 mod tree_isolation;
