@@ -14,7 +14,7 @@ async fn mail_tokens_do_not_outlive_delivery() {
     for app in apps("mail_tokens_at_rest").await {
         let admin = app.login().await;
         allow_invites(&app, &admin).await;
-        let rows = json!({"invites": [{"name": "Ada Lovelace", "email": "ada@example.com", "roles": ["standard"], "products": []}]});
+        let rows = json!({"invites": [{"name": "Ada Lovelace", "email": "ada@example.com", "roles": ["standard"], "products": ["core"]}]});
         app.send_ok(Method::POST, "/api/v1/invites", &admin, &rows, StatusCode::CREATED).await;
         let mail = app.mail().await;
         let token =
