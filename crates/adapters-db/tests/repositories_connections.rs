@@ -58,7 +58,7 @@ fn connection(org: OrgId, id: Uuid, inviter: UserId, at: OffsetDateTime, groups:
         groups: groups.iter().copied().collect(),
         cc: BTreeSet::new(),
         via_api_key: None,
-        user_token: format!("tok-{}", id.simple()),
+        user_token_hash: format!("tok-{}", id.simple()),
         created_at: at,
     }
 }

@@ -438,6 +438,13 @@ impl Fixture {
                             self.memberships.iter().any(|m| m.user_id == u.id && in_group_filter(g, m))
                         })
                     },
+                    || {
+                        self.memberships
+                            .iter()
+                            .filter(|m| m.user_id == u.id && m.left_at.is_none())
+                            .map(|m| m.group_id)
+                            .collect()
+                    },
                 )
             })
             .cloned()

@@ -173,12 +173,13 @@ async fn rolling_back_and_migrating_again_restores_the_schema() {
             Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
             other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
         }
-        // The newest migration adds `organizations.roles_version` and the triggers that keep it.
+        // The newest migration renames `connections.user_token` to `user_token_hash`.
         assert!(
-            t.exec("UPDATE organizations SET roles_version = 0", vec![]).await.is_err(),
+            t.exec("UPDATE connections SET user_token_hash = ''", vec![]).await.is_err(),
             "{:?}: its column is gone",
             t.engine()
         );
+        t.exec("UPDATE connections SET user_token = ''", vec![]).await.expect("the old column is back");
         assert_eq!(tables(&t).await, sorted(TABLES), "{:?}: no table was dropped with it", t.engine());
 
         Migrator::down(t.db.connection(), None).await.expect("rolls back everything");
@@ -509,6 +510,58 @@ async fn the_users_page_and_the_visible_connections_branches_are_index_ranges_wi
             let sorts = plan.contains("TEMP B-TREE") || plan.lines().any(|l| l.trim_start().starts_with("Sort"));
             assert!(!sorts, "{:?}: the index gives the order, no sort step expected in\n{plan}", t.engine());
         }
+        t.finish().await;
+    }
+}
+
+/// The migration that stops keeping secrets in clear converts what a database already holds:
+/// each connection's token becomes its SHA-256 (the domain's `hash_token`), and a settled
+/// message of the outbox loses its token while a pending one keeps it.
+#[tokio::test]
+async fn the_secrets_migration_hashes_stored_tokens_and_clears_settled_mail() {
+    use roster_domain::invites::hash_token;
+    use roster_domain::mail::{MailKind, OutgoingMail};
+    use roster_domain::ports::Store as _;
+    use roster_domain::testing::contract::seed::{self, T0, uid};
+
+    for t in TestDb::each_engine("the_secrets_migration_hashes_stored_tokens_and_clears_settled_mail").await {
+        migrate(&t.db).await.expect("migrates");
+        let store = roster_adapters_db::SeaOrmStore::new(t.db.clone());
+        let org = seed::org(1, "alpha");
+        let user = seed::user(org.id, uid(1, 2), "ada@example.com");
+        let connection = seed::connection(org.id, uid(1, 3), user.id, T0, &[]);
+        let invitation = |n: u64, token: &str| OutgoingMail {
+            kind: MailKind::SignupVerification { token: token.to_owned(), org_name: "Alpha".to_owned() },
+            ..seed::mail(org.id, uid(1, n), "ada@example.com", T0)
+        };
+        let (sent, pending) = (invitation(4, "sent-token"), invitation(5, "pending-token"));
+        let mut tx = store.begin().await.expect("begins");
+        seed::insert_org_with_root(tx.as_mut(), &org).await;
+        tx.insert_user(&user).await.expect("inserts");
+        tx.insert_connection(&connection).await.expect("inserts");
+        tx.enqueue_mails(&[sent.clone(), pending.clone()]).await.expect("enqueues");
+        tx.commit().await.expect("commits");
+
+        // As the previous schema kept them: a token in clear, a sent message with its token.
+        Migrator::down(t.db.connection(), Some(1)).await.expect("rolls back the newest migration");
+        t.exec("UPDATE connections SET user_token = 'plain-token'", vec![]).await.expect("writes");
+        t.exec(
+            "UPDATE outbox SET state = 'sent', attempts = 1, next_attempt_at = NULL, settled_at = created_at \
+             WHERE id = ?",
+            vec![sent.id.as_uuid().into()],
+        )
+        .await
+        .expect("settles");
+        migrate(&t.db).await.expect("migrates again");
+
+        let mut tx = store.begin().await.expect("begins");
+        let stored = tx.connection(org.id, connection.id).await.expect("reads").expect("kept");
+        assert_eq!(stored.user_token_hash, hash_token("plain-token"), "{:?}", t.engine());
+        let kept = tx.mail(sent.id).await.expect("reads").expect("kept");
+        assert_eq!(kept.mail, OutgoingMail { kind: sent.kind.without_secrets(), ..sent }, "{:?}", t.engine());
+        let waiting = tx.mail(pending.id).await.expect("reads").expect("kept");
+        assert_eq!(waiting.mail, pending, "{:?}: a pending message keeps its token", t.engine());
+        drop(tx);
         t.finish().await;
     }
 }

@@ -50,6 +50,11 @@ async fn the_worker_writes_each_queued_message_as_a_valid_eml_named_by_its_id() 
     assert!(message.html.contains(&format!("href=\"{link}\"")));
     assert!(message.html.contains("Acme &lt;Labs&gt;") && !message.html.contains("<Labs>"));
     assert!(matches!(w.delivery(ada.id).await, DeliveryState::Sent { attempts: 1, .. }));
+    // The file has the link; the outbox no longer keeps the token, only what went to whom.
+    let kept = w.store.snapshot().await.outbox;
+    assert_eq!(kept.len(), 2);
+    assert!(kept.iter().all(|m| !m.kind.holds_secret()), "{kept:?}");
+    assert!(kept.iter().any(|m| m.id == ada.id && m.to.as_str() == "ada@example.com"));
 }
 
 #[tokio::test]

@@ -852,7 +852,11 @@ impl Generator {
             groups: stamp.iter().map(|t| self.teams[*t]).collect(),
             cc,
             via_api_key: None,
-            user_token: format!("ut_{:016x}{:016x}", rng.next_u64(), rng.next_u64()),
+            user_token_hash: roster_domain::invites::hash_token(&format!(
+                "ut_{:016x}{:016x}",
+                rng.next_u64(),
+                rng.next_u64()
+            )),
             created_at: at,
         })
     }

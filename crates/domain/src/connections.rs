@@ -24,8 +24,10 @@ pub struct Connection {
     pub groups: BTreeSet<GroupId>,
     pub cc: BTreeSet<UserId>,
     pub via_api_key: Option<ApiKeyId>,
-    /// A token the vendor's product hands to the connection (shown to the creator).
-    pub user_token: String,
+    /// The SHA-256 ([`hash_token`](crate::invites::hash_token)) of the token the vendor's
+    /// product hands to the connection. The token itself is answered once, by the creation
+    /// ([`CreatedConnection`](crate::services::CreatedConnection)), and stored nowhere (ADR 0027).
+    pub user_token_hash: String,
     pub created_at: OffsetDateTime,
 }
 

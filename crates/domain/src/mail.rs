@@ -18,13 +18,45 @@ pub struct OutgoingMail {
 }
 
 /// Why the message is sent, with what the template needs. Tokens travel here in clear because
-/// the recipient needs them; only their hashes are stored with the invite.
+/// the recipient needs them; only their hashes are stored with the invite or sign-up. The
+/// outbox keeps a token only while the message may still be sent: once delivery is settled the
+/// stored message is [`MailKind::without_secrets`] (ADR 0027).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MailKind {
     Invitation { invite_id: InviteId, token: String, org_name: String, invited_by: String, expires_at: OffsetDateTime },
     Welcome { org_name: String, first_name: String },
     SignupVerification { token: String, org_name: String },
+}
+
+impl MailKind {
+    /// The same message without the token it carries (the token left empty): what the outbox
+    /// keeps of a message once it is sent or given up, so that it still shows what was sent
+    /// to whom while nobody who reads the database can use the link.
+    #[must_use]
+    pub fn without_secrets(&self) -> MailKind {
+        let mut kind = self.clone();
+        match &mut kind {
+            MailKind::Invitation { token, .. } | MailKind::SignupVerification { token, .. } => token.clear(),
+            MailKind::Welcome { .. } => {}
+        }
+        kind
+    }
+
+    /// Whether the message carries a token (a link that grants something).
+    pub fn holds_secret(&self) -> bool {
+        match self {
+            MailKind::Invitation { token, .. } | MailKind::SignupVerification { token, .. } => !token.is_empty(),
+            MailKind::Welcome { .. } => false,
+        }
+    }
+}
+
+impl DeliveryState {
+    /// Whether delivery is over (sent or given up): the message is never sent again.
+    pub fn is_settled(&self) -> bool {
+        !matches!(self, DeliveryState::Pending { .. })
+    }
 }
 
 /// Where a queued message stands in delivery.

@@ -132,6 +132,12 @@ pub struct UserQuery {
     pub paging: Option<UserPaging>,
     /// Whether the organization's trial runs now (status derivation needs it).
     pub in_trial: bool,
+    /// The reader's coverage: `Some(groups)` keeps only the users a scoped administrator
+    /// covers — those with at least one open membership, all of them in `groups`
+    /// ([`Coverage::covers_user`](crate::actor::Coverage::covers_user); an ungrouped user is
+    /// organization-level, covered by no scope). `None` (an org-wide reader) adds no condition
+    /// at all. Set by the services from the actor, never from a client's input.
+    pub within: Option<BTreeSet<GroupId>>,
 }
 
 /// What the Users table shows of a user beside their own row (`UserRepository::page_facts`).
@@ -182,6 +188,7 @@ impl UserQuery {
             sort: Vec::new(),
             paging: None,
             in_trial: false,
+            within: None,
         }
     }
 
@@ -202,14 +209,22 @@ impl UserQuery {
     }
 
     /// The reference evaluation of every filter. The facts kept outside the user row come as
-    /// functions: `holds(product)` whether the user holds an assignment of the product, and
+    /// functions: `holds(product)` whether the user holds an assignment of the product,
     /// `in_group()` whether one of their memberships passes [`in_group_filter`] for
-    /// `self.group` (only asked when there is a group filter).
+    /// `self.group` (only asked when there is a group filter), and `open_groups()` the groups
+    /// of the user's open memberships (only asked when `within` is set).
     ///
     /// A status filter keeps users whose [`derive_status`] kind (with Core held from `holds`
     /// and the trial from `in_trial`) is one of `statuses`; deleted users never match.
-    pub fn matches(&self, u: &User, holds: impl Fn(&Key) -> bool, in_group: impl FnOnce() -> bool) -> bool {
+    pub fn matches(
+        &self,
+        u: &User,
+        holds: impl Fn(&Key) -> bool,
+        in_group: impl FnOnce() -> bool,
+        open_groups: impl FnOnce() -> BTreeSet<GroupId>,
+    ) -> bool {
         self.matches_fields(u)
+            && self.within.as_ref().is_none_or(|scope| within_scope(scope, &open_groups()))
             && (self.statuses.is_empty() || {
                 let facts = StatusFacts::of(u, holds(&crate::catalog::Catalog::core_key()), self.in_trial);
                 self.statuses.contains(&derive_status(&facts).kind())
@@ -301,6 +316,13 @@ impl UserQuery {
         }
         a_id.cmp(&b_id)
     }
+}
+
+/// Whether a user whose open memberships are in `groups` lies within a reader's `scope`: the
+/// rule of [`Coverage::covers_user`](crate::actor::Coverage::covers_user) (open memberships are
+/// always of live groups: deleting a group ends them).
+pub fn within_scope(scope: &BTreeSet<GroupId>, groups: &BTreeSet<GroupId>) -> bool {
+    !groups.is_empty() && groups.is_subset(scope)
 }
 
 fn sort_value(u: &User, field: UserSortField) -> SortValue {

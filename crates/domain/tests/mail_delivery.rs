@@ -7,7 +7,7 @@ use std::sync::Arc;
 use roster_domain::Services;
 use roster_domain::actor::Actor;
 use roster_domain::audit::Source;
-use roster_domain::mail::{DeliveryState, RetryPolicy};
+use roster_domain::mail::{DeliveryState, MailKind, OutgoingMail, RetryPolicy};
 use roster_domain::org::OrgSettings;
 use roster_domain::ports::{MailError, MockMailer};
 use roster_domain::services::{InviteRow, NewOrganization};
@@ -156,4 +156,48 @@ fn retry_delays_double_up_to_the_maximum() {
         "30 s doubling, capped at 10 minutes"
     );
     assert_eq!(policy.next_attempt(10, T0), None);
+}
+
+/// The invitation's token, as the outbox keeps it now (empty once removed).
+async fn stored_token(store: &InMemoryStore) -> String {
+    let state = store.snapshot().await;
+    match &state.outbox[..] {
+        [OutgoingMail { kind: MailKind::Invitation { token, .. }, .. }] => token.clone(),
+        other => panic!("one invitation expected, found {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_invitation_token_is_kept_for_each_redelivery_and_dropped_once_sent() {
+    let (services, store, clock) = world_with_one_invite().await;
+    let policy = RetryPolicy::default();
+    let token = stored_token(&store).await;
+    assert!(!token.is_empty(), "queued with its token");
+    let mut failing = MockMailer::new();
+    failing.expect_send().times(1).returning(|_| Err(MailError::Transient("421 try later".into())));
+    services.deliver_due_mail(&failing, &policy, 10).await.unwrap();
+    assert_eq!(stored_token(&store).await, token, "a retry must still carry the token");
+
+    clock.advance(policy.first_delay);
+    let mut working = MockMailer::new();
+    let expected = token.clone();
+    working
+        .expect_send()
+        .times(1)
+        .withf(move |m| matches!(&m.kind, MailKind::Invitation { token, .. } if *token == expected))
+        .returning(|_| Ok(()));
+    assert_eq!(services.deliver_due_mail(&working, &policy, 10).await.unwrap().sent.len(), 1);
+    assert_eq!(stored_token(&store).await, "", "sent: the outbox keeps the message without its token");
+    let state = store.snapshot().await;
+    assert_eq!(state.outbox[0].to.as_str(), "ada@example.com", "and still shows to whom it went");
+}
+
+#[tokio::test]
+async fn a_message_given_up_keeps_no_token() {
+    let (services, store, _) = world_with_one_invite().await;
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().times(1).returning(|_| Err(MailError::Permanent("550 no such user".into())));
+    services.deliver_due_mail(&mailer, &RetryPolicy::default(), 10).await.unwrap();
+    assert!(matches!(only_delivery(&store).await, DeliveryState::Failed { .. }));
+    assert_eq!(stored_token(&store).await, "");
 }

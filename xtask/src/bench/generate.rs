@@ -515,7 +515,7 @@ fn connection_row(
         groups: people.teams[inviter].iter().map(|t| teams[usize::from(*t)]).collect(),
         cc,
         via_api_key: None,
-        user_token: format!("tok-{:016x}", rng.next_u64()),
+        user_token_hash: format!("tok-{:016x}", rng.next_u64()),
         created_at: at,
     })
 }

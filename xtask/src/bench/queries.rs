@@ -59,7 +59,7 @@ pub(crate) const ACTIVE: &str = "u.deactivated_at IS NULL AND NOT u.invited AND 
     AND EXISTS (SELECT 1 FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id AND l.product = 'core')";
 
 pub(crate) const CONNECTION_COLUMNS: &str =
-    "c.org_id, c.id, c.email, c.name, c.flow_id, c.inviter_id, c.via_api_key, c.user_token, c.created_at";
+    "c.org_id, c.id, c.email, c.name, c.flow_id, c.inviter_id, c.via_api_key, c.user_token_hash, c.created_at";
 
 /// One input of a Users query and the SQL that answers it by hand.
 struct UserCase {

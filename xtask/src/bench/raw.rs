@@ -49,7 +49,7 @@ pub(crate) struct RawConnection {
     pub(crate) flow_id: Option<Uuid>,
     pub(crate) inviter_id: Uuid,
     pub(crate) via_api_key: Option<Uuid>,
-    pub(crate) user_token: String,
+    pub(crate) user_token_hash: String,
     pub(crate) created_at: i64,
 }
 
@@ -209,7 +209,7 @@ impl RawDb {
                         flow_id: r.try_get("flow_id")?,
                         inviter_id: r.try_get("inviter_id")?,
                         via_api_key: r.try_get("via_api_key")?,
-                        user_token: r.try_get("user_token")?,
+                        user_token_hash: r.try_get("user_token_hash")?,
                         created_at: r.micros_at("created_at")?,
                     })
                 })
@@ -289,7 +289,7 @@ impl RawDb {
                 flow_id: r.get::<_, Option<[u8; 16]>>("flow_id")?.map(lite_uuid),
                 inviter_id: lite_uuid(r.get("inviter_id")?),
                 via_api_key: r.get::<_, Option<[u8; 16]>>("via_api_key")?.map(lite_uuid),
-                user_token: r.get("user_token")?,
+                user_token_hash: r.get("user_token_hash")?,
                 created_at: r.get("created_at")?,
             })
         })?;

@@ -42,7 +42,8 @@ use super::errors;
 
 type R<T> = Result<T, StoreError>;
 
-const CONNECTION_COLUMNS: &str = "org_id, id, email, name, flow_id, inviter_id, via_api_key, user_token, created_at";
+const CONNECTION_COLUMNS: &str =
+    "org_id, id, email, name, flow_id, inviter_id, via_api_key, user_token_hash, created_at";
 
 const API_KEY_COLUMNS: &str =
     "org_id, id, name, group_id, permissions, created_by, secret_hash, created_at, last_used_at, revoked_at";
@@ -103,7 +104,7 @@ impl SeaOrmTx {
             groups: BTreeSet::new(),
             cc: BTreeSet::new(),
             via_api_key: get::<Option<Uuid>>(row, "via_api_key")?.map(ApiKeyId::from_uuid),
-            user_token: get(row, "user_token")?,
+            user_token_hash: get(row, "user_token_hash")?,
             created_at: get_time(self.engine, row, "created_at")?,
         })
     }
@@ -253,7 +254,7 @@ impl ConnectionRepository for SeaOrmTx {
             opt_id(connection.flow_id.as_ref().map(FlowId::as_uuid)),
             id(connection.inviter_id.as_uuid()),
             opt_id(connection.via_api_key.as_ref().map(ApiKeyId::as_uuid)),
-            connection.user_token.clone().into(),
+            connection.user_token_hash.clone().into(),
             time(self.engine, connection.created_at)?,
         ];
         let sql = format!("INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -281,7 +282,7 @@ impl ConnectionRepository for SeaOrmTx {
                 opt_id(c.flow_id.as_ref().map(FlowId::as_uuid)),
                 id(c.inviter_id.as_uuid()),
                 opt_id(c.via_api_key.as_ref().map(ApiKeyId::as_uuid)),
-                c.user_token.clone().into(),
+                c.user_token_hash.clone().into(),
                 created_at.clone(),
             ]);
             for g in &c.groups {

@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use roster_domain::ids::{MailId, OrgId};
-use roster_domain::mail::{DeliveryState, OutgoingMail, QueuedMail};
+use roster_domain::mail::{DeliveryState, MailKind, OutgoingMail, QueuedMail};
 use roster_domain::ports::{Outbox, StoreError};
 use sea_orm::{QueryResult, Value};
 
@@ -110,17 +110,34 @@ impl Outbox for SeaOrmTx {
                 ("failed", *attempts, None, Value::from(error.clone()), Some(*at))
             }
         };
-        let values = vec![
+        let mut values = vec![
             name.into(),
             count(attempts)?,
             opt_time(engine, next_attempt_at)?,
             last_error,
             opt_time(engine, settled_at)?,
-            id(mail.as_uuid()),
         ];
-        let sql = "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, settled_at = ? \
-                   WHERE id = ?";
-        let done = self.exec(sql, values).await?;
+        let mut set = String::from("state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, settled_at = ?");
+        if state.is_settled() {
+            // A settled message is never sent again: its token goes (the port's rule). The
+            // message is read and written back in Rust, so the JSON shape is the domain's alone.
+            let sql = "SELECT message FROM outbox WHERE id = ?";
+            let Some(row) = self.query_one(sql, vec![id(mail.as_uuid())]).await? else {
+                return Err(StoreError::Missing { kind: "mail" });
+            };
+            let kind: MailKind = get_json(engine, &row, "message")?;
+            if kind.holds_secret() {
+                set.push_str(", message = ?");
+                values.push(json(engine, &kind.without_secrets())?);
+            }
+        }
+        values.push(id(mail.as_uuid()));
+        let done = self.exec(&format!("UPDATE outbox SET {set} WHERE id = ?"), values).await?;
         if done.rows_affected() == 0 { Err(StoreError::Missing { kind: "mail" }) } else { Ok(()) }
+    }
+
+    async fn mail(&mut self, mail: MailId) -> R<Option<QueuedMail>> {
+        let sql = format!("SELECT {MAIL_COLUMNS} FROM outbox WHERE id = ?");
+        self.query_one(&sql, vec![id(mail.as_uuid())]).await?.map(|row| self.queued_from_row(&row)).transpose()
     }
 }

@@ -668,6 +668,9 @@ impl SeaOrmTx {
                 .bind(text(product))
                 .push(")");
         }
+        if let Some(scope) = &query.within {
+            Self::within_filter(scope, sql);
+        }
         if let Some(group) = query.group {
             let same = match self.engine {
                 Engine::Sqlite => "m.left_at IS g.deleted_at",
@@ -683,6 +686,31 @@ impl SeaOrmTx {
             .push(")");
         }
         Ok(())
+    }
+
+    /// A scoped reader's coverage (`UserQuery::within`), appended to `sql`: an open membership in
+    /// the scope, and none outside it. Both are probes of `memberships_by_user`
+    /// (`org_id, user_id, group_id, left_at`), answered from the index alone; an org-wide
+    /// reader's query never gets here and is unchanged.
+    fn within_filter(scope: &BTreeSet<GroupId>, sql: &mut Sql) {
+        if scope.is_empty() {
+            sql.push(" AND 1 = 0");
+            return;
+        }
+        let list = |sql: &mut Sql| {
+            for (i, g) in scope.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(id(g.as_uuid()));
+            }
+        };
+        let open = "SELECT 1 FROM memberships m WHERE m.org_id = u.org_id AND m.user_id = u.id AND m.left_at IS NULL";
+        sql.push(" AND EXISTS (").push(open).push(" AND m.group_id IN (");
+        list(sql);
+        sql.push(")) AND NOT EXISTS (").push(open).push(" AND m.group_id NOT IN (");
+        list(sql);
+        sql.push("))");
     }
 
     /// The keyset condition "the row sorts strictly after the cursor", appended to `sql`: runs of

@@ -37,7 +37,8 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
 /// What a cursor of the connections list is bound to: its one order, newest first.
 const ORDER: &str = "-created_at";
 
-/// A connection as lists and reads show it. Its `user_token` is answered only by its creation.
+/// A connection as lists and reads show it. Its `user_token` is answered only by its creation:
+/// Roster keeps only its hash (ADR 0027).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConnectionBody {
     pub id: Uuid,
@@ -183,9 +184,10 @@ pub async fn create_connection(
         group: ok(group)?,
         cc: body.cc.into_iter().map(UserId::from_uuid).collect(),
     };
-    let c = state.services.create_connection(&auth.actor, new).await?;
-    let location = format!("/api/v1/connections/{}", c.id);
-    let body = CreatedConnectionBody { connection: ConnectionBody::from(&c), user_token: c.user_token.clone() };
+    let created = state.services.create_connection(&auth.actor, new).await?;
+    let location = format!("/api/v1/connections/{}", created.connection.id);
+    let body =
+        CreatedConnectionBody { connection: ConnectionBody::from(&created.connection), user_token: created.user_token };
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(&location) {
         response.headers_mut().insert(axum::http::header::LOCATION, v);

@@ -216,6 +216,17 @@ impl TestApp {
         db.close().await.ok();
     }
 
+    /// The first column of every row `sqlite` or `postgres` answers, as text: for what no
+    /// API shows (how a secret is kept at rest).
+    pub async fn query_texts(&self, sqlite: &str, postgres: &str) -> Vec<String> {
+        let db = Database::connect(self.database_url.as_str()).await.expect("connects");
+        let sql = if self.engine == "sqlite" { sqlite } else { postgres };
+        let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+        let rows = db.query_all_raw(statement).await.expect("runs");
+        db.close().await.ok();
+        rows.iter().map(|row| row.try_get_by_index::<String>(0).expect("a text column")).collect()
+    }
+
     /// Stops the server (in-flight requests finish) and removes the database.
     pub async fn finish(mut self) {
         if let Some(tx) = self.shutdown.take() {

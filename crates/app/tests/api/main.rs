@@ -20,6 +20,8 @@ mod org_settings;
 mod roles;
 mod saved_views;
 mod scheduled;
+mod scoped_reads;
+mod secrets_at_rest;
 mod security_headers;
 mod signup;
 mod tenants;

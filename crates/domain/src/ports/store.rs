@@ -618,8 +618,14 @@ pub trait Outbox: Send {
     /// SKIP LOCKED`).
     async fn due_mail(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<QueuedMail>>;
     /// Records a new delivery state for a queued message; `Missing { kind: "mail" }` for a
-    /// message never queued.
+    /// message never queued. Recording a settled state (`Sent` or `Failed`) also replaces the
+    /// stored message by its [`MailKind::without_secrets`](crate::mail::MailKind::without_secrets)
+    /// form, in the same write: a token is kept at rest only while the message may still be
+    /// sent (a `Pending` state — a retry, a lease — keeps it whole).
     async fn set_delivery(&mut self, id: MailId, state: &DeliveryState) -> R<()>;
+    /// A queued message as the outbox keeps it, with its delivery state, whatever the state;
+    /// `None` for a message never queued.
+    async fn mail(&mut self, id: MailId) -> R<Option<QueuedMail>>;
 }
 
 /// Webhook endpoints and their delivery log (§9.1).

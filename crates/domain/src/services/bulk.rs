@@ -21,7 +21,7 @@ use crate::values::Key;
 
 use super::Services;
 use super::licenses::{BulkOp, LicenseChange};
-use super::support::{groups_of, held_products, load_catalog, load_org, load_tree};
+use super::support::{groups_of, held_products, load_catalog, load_org, load_tree, reader_scope};
 use super::users::{RoleAssignment, SettingsPatch};
 
 /// Which users a bulk action applies to.
@@ -174,10 +174,11 @@ impl Services {
         let ids = match selection {
             BulkSelection::Ids(ids) => ids.clone(),
             BulkSelection::Filter(query) => {
-                actor.require(Permission::ManageUsers)?;
-                let org = load_org(tx, actor.org_id()).await?;
                 let mut query = (**query).clone();
+                // A scoped administrator's filter selects the users they read, nobody else.
+                query.within = reader_scope(actor)?;
                 query.check().map_err(ServiceError::Validation)?;
+                let org = load_org(tx, actor.org_id()).await?;
                 if let Some(role) = &query.role {
                     let roles = tx.roles(org.id).await?;
                     query.role = Some(role.resolve(&roles).map_err(|e| ServiceError::Validation(vec![e]))?);

@@ -9,14 +9,15 @@ use crate::connections::{Connection, GroupChoice, Inviter, check_flow, group_cho
 use crate::error::{FieldError, ServiceError, ServiceResult};
 use crate::groups::GroupTree;
 use crate::ids::{ConnectionId, FlowId, GroupId, UserId};
+use crate::invites::hash_token;
 use crate::ports::Tx;
 use crate::roles::{Permission, widest_visibility};
-use crate::users_query::UserQuery;
+use crate::users_query::{UserQuery, within_scope};
 use crate::values::{Email, PersonName};
 use crate::visibility::{Access, ConnectionCursor, Viewer, can_see, explain, query_for};
 
 use super::Services;
-use super::support::{groups_of, load_tree, load_user, load_users};
+use super::support::{groups_of, load_tree, load_user, load_users, reader_scope};
 
 /// `POST /connections`.
 #[derive(Debug, Clone)]
@@ -26,6 +27,15 @@ pub struct NewConnection {
     pub flow_id: Option<FlowId>,
     pub group: Option<GroupChoice>,
     pub cc: Vec<UserId>,
+}
+
+/// A connection just created, with the one answer that carries its token in clear (only its
+/// hash is stored: ADR 0027).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedConnection {
+    pub connection: Connection,
+    /// The token the vendor's product hands to the connection.
+    pub user_token: String,
 }
 
 /// One entry of the group dropdown (`GET /connections/group-choices`).
@@ -43,7 +53,7 @@ impl Services {
     /// # Errors
     /// `forbidden` without `invite_connections`, `validation_failed` (group not allowed,
     /// unknown cc or flow), `not_found` (group), `flow_not_allowed`.
-    pub async fn create_connection(&self, actor: &Actor, new: NewConnection) -> ServiceResult<Connection> {
+    pub async fn create_connection(&self, actor: &Actor, new: NewConnection) -> ServiceResult<CreatedConnection> {
         actor.require(Permission::InviteConnections)?;
         let inviter_id =
             actor.user_id().ok_or_else(|| ServiceError::forbidden("connections are invited by a member"))?;
@@ -63,6 +73,7 @@ impl Services {
         }
         check_flow(&groups, new.flow_id, &tx.group_flows(org).await?)?;
         let cc: BTreeSet<UserId> = load_users(&mut *tx, org, &new.cc, "cc").await?.into_iter().map(|u| u.id).collect();
+        let user_token = self.ids.secret();
         let connection = Connection {
             id: self.new_id(),
             org_id: org,
@@ -76,7 +87,7 @@ impl Services {
                 Principal::ApiKey { id, .. } => Some(*id),
                 _ => None,
             },
-            user_token: self.ids.secret(),
+            user_token_hash: hash_token(&user_token),
             created_at: self.now(),
         };
         tx.insert_connection(&connection).await?;
@@ -93,7 +104,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
-        Ok(connection)
+        Ok(CreatedConnection { connection, user_token })
     }
 
     /// One page of the connections the actor may see, newest first; the visibility rule runs in
@@ -129,33 +140,42 @@ impl Services {
     }
 
     /// Whether `viewer` sees the connection and by which rule. Members may ask about
-    /// themselves; asking about others needs `manage_users`.
+    /// themselves; asking about others needs `manage_users` over them (a viewer outside a
+    /// scoped administrator's scope is `not_found`, as on `GET /users/{id}`).
     ///
     /// # Errors
     /// `forbidden`, `not_found`.
     pub async fn explain_access(&self, actor: &Actor, id: ConnectionId, viewer: UserId) -> ServiceResult<Access> {
-        if actor.user_id() != Some(viewer) || !matches!(actor.principal(), Principal::User(_)) {
-            actor.require(Permission::ManageUsers)?;
-        }
+        let scope = if actor.user_id() != Some(viewer) || !matches!(actor.principal(), Principal::User(_)) {
+            reader_scope(actor)?
+        } else {
+            None
+        };
         let mut tx = self.begin_read().await?;
         let org = actor.org_id();
         let c = tx.connection(org, id).await?.ok_or(ServiceError::not_found("connection"))?;
         let tree = self.read_tree(&mut *tx, org).await?;
+        if let Some(scope) = &scope
+            && !within_scope(scope, &groups_of(&mut *tx, org, viewer, &tree).await?)
+        {
+            return Err(ServiceError::not_found("user"));
+        }
         let v = viewer_of(&mut *tx, org, viewer, &tree).await?;
         Ok(explain(&v, &c))
     }
 
-    /// Every live member who sees the connection, with the rule.
+    /// Every live member who sees the connection, with the rule; for a scoped administrator,
+    /// only the members their scope covers.
     ///
     /// # Errors
     /// `forbidden` without `manage_users`, `not_found`.
     pub async fn connection_viewers(&self, actor: &Actor, id: ConnectionId) -> ServiceResult<Vec<(UserId, Access)>> {
-        actor.require(Permission::ManageUsers)?;
+        let within = reader_scope(actor)?;
         let mut tx = self.begin_read().await?;
         let org = actor.org_id();
         let c = tx.connection(org, id).await?.ok_or(ServiceError::not_found("connection"))?;
         let tree = self.read_tree(&mut *tx, org).await?;
-        let users = tx.list_users(&UserQuery::new(org)).await?.items;
+        let users = tx.list_users(&UserQuery { within, ..UserQuery::new(org) }).await?.items;
         let mut out = Vec::new();
         // Members who can sign in: not deactivated and not invited (an invitee has not joined yet).
         for u in users.iter().filter(|u| u.is_billable()) {

@@ -11,9 +11,10 @@ use crate::audit::{AuditEvent, AuditQuery};
 use crate::error::ServiceResult;
 use crate::ids::UserId;
 use crate::roles::Permission;
-use crate::users_query::UserQuery;
+use crate::users_query::{UserQuery, within_scope};
 
 use super::Services;
+use super::support::reader_scope;
 use super::users::{UserDetails, UserDetailsPage, details_of_page};
 
 /// The most ids one page of an export by ids may name.
@@ -31,13 +32,13 @@ impl Services {
     }
 
     /// The live (not deleted) users of the actor's organization among `ids`, in id order; ids
-    /// of deleted users, of other organizations' users and unknown ids are skipped. At most
-    /// [`EXPORT_IDS_PAGE`] ids per call.
+    /// of deleted users, of other organizations' users, of users outside a scoped exporter's
+    /// scope and unknown ids are skipped. At most [`EXPORT_IDS_PAGE`] ids per call.
     ///
     /// # Errors
     /// `forbidden` without `manage_users` and `export_data`; `validation_failed` for too many ids.
     pub async fn export_users_by_ids(&self, actor: &Actor, ids: &[UserId]) -> ServiceResult<Vec<UserDetails>> {
-        actor.require(Permission::ManageUsers)?;
+        let scope = reader_scope(actor)?;
         actor.require(Permission::ExportData)?;
         if ids.len() > EXPORT_IDS_PAGE {
             return Err(crate::error::ServiceError::Validation(vec![crate::error::FieldError::new(
@@ -49,7 +50,8 @@ impl Services {
         let mut tx = self.begin_read().await?;
         let (org, tree) = self.read_org_and_tree(&mut *tx, actor.org_id()).await?;
         let users = tx.users_by_ids(org.id, ids).await?.into_iter().filter(|u| !u.is_deleted()).collect();
-        details_of_page(&mut *tx, &org, users, &tree, self.now()).await
+        let details = details_of_page(&mut *tx, &org, users, &tree, self.now()).await?;
+        Ok(details.into_iter().filter(|d| scope.as_ref().is_none_or(|s| within_scope(s, &d.groups))).collect())
     }
 
     /// One page of the audit log for an export, newest first (`query.before` is the keyset

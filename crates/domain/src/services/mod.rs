@@ -38,7 +38,7 @@ pub use api_keys::{CreatedApiKey, NewApiKey};
 pub use auth::IMPERSONATION_LIMIT;
 pub use auth::Impersonation;
 pub use bulk::{BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection};
-pub use connections::{GroupChoiceItem, NewConnection};
+pub use connections::{CreatedConnection, GroupChoiceItem, NewConnection};
 pub use exports::EXPORT_IDS_PAGE;
 pub use groups::{GroupDetails, GroupPatch, MoveUser};
 pub use invites::{

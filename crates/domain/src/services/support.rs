@@ -176,3 +176,19 @@ impl Services {
         self.audit(tx, actor, action, AuditTarget::new(TargetKind::User, user.id, label), changes).await
     }
 }
+
+/// The part of the organization whose users `actor` may read (SPEC §5: "a scoped administrator
+/// reads only the users their scope covers"): `None` for an org-wide `manage_users` holder
+/// (every user), `Some(groups)` for a scoped one — the users
+/// [`Coverage::covers_user`](crate::actor::Coverage::covers_user) accepts, as
+/// [`UserQuery::within`](crate::users_query::UserQuery::within) says. The same rule as the writes.
+///
+/// # Errors
+/// `forbidden` without `manage_users`.
+pub(crate) fn reader_scope(actor: &Actor) -> ServiceResult<Option<BTreeSet<GroupId>>> {
+    actor.require(crate::roles::Permission::ManageUsers)?;
+    Ok(match actor.coverage(crate::roles::Permission::ManageUsers) {
+        Some(crate::actor::Coverage::Groups(groups)) => Some(groups.clone()),
+        _ => None,
+    })
+}

@@ -19,11 +19,13 @@ use crate::user::{
     CallRecording, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User, UserSettings,
     derive_status,
 };
-use crate::users_query::{UserCursor, UserPageFacts, UserQuery};
+use crate::users_query::{UserCursor, UserPageFacts, UserQuery, within_scope};
 use crate::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone};
 
 use super::Services;
-use super::support::{check_last_admin, groups_of, held_products, load_catalog, load_org, load_tree, load_user};
+use super::support::{
+    check_last_admin, groups_of, held_products, load_catalog, load_org, load_tree, load_user, reader_scope,
+};
 
 /// `POST /users`.
 #[derive(Debug, Clone)]
@@ -197,28 +199,35 @@ impl Services {
 
     /// A user with status, products and groups.
     ///
+    /// A member always reads themself; anyone else needs `manage_users` over the user: a
+    /// scoped administrator gets `not_found` for a user outside their scope, as for one that
+    /// does not exist (ADR 0028).
+    ///
     /// # Errors
-    /// `not_found` (also for another organization's user).
+    /// `not_found` (also for another organization's user), `forbidden` without `manage_users`.
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> ServiceResult<UserDetails> {
         let mut tx = self.begin_read().await?;
         let user = load_user(&mut *tx, actor.org_id(), id).await?;
-        if actor.user_id() != Some(id) {
-            actor.require(Permission::ManageUsers)?;
-        }
+        let scope = if actor.user_id() == Some(id) { None } else { reader_scope(actor)? };
         let (org, tree) = self.read_org_and_tree(&mut *tx, user.org_id).await?;
-        let mut details = details_of_page(&mut *tx, &org, vec![user], &tree, self.now()).await?;
-        details.pop().ok_or(ServiceError::not_found("user"))
+        let details = details_of_page(&mut *tx, &org, vec![user], &tree, self.now()).await?.pop();
+        details
+            .filter(|d| scope.as_ref().is_none_or(|s| within_scope(s, &d.groups)))
+            .ok_or(ServiceError::not_found("user"))
     }
 
     /// The Users table (§10). The caller fills filters, sort and paging; the organization and
     /// trial flag come from the actor, and a role named by key is resolved in the same read
     /// transaction.
     ///
+    /// A scoped administrator's page holds only the users their scope covers (`query.within`
+    /// is always set here, whatever the caller put there).
+    ///
     /// # Errors
     /// `forbidden` without `manage_users`; `validation_failed` for a search that is too long
     /// ([`UserQuery::check`]) or an unknown role.
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> ServiceResult<UserDetailsPage> {
-        actor.require(Permission::ManageUsers)?;
+        query.within = reader_scope(actor)?;
         query.check().map_err(ServiceError::Validation)?;
         let mut tx = self.begin_read().await?;
         let (org, tree) = self.read_org_and_tree(&mut *tx, actor.org_id()).await?;

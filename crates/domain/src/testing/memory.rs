@@ -490,6 +490,16 @@ impl MemoryTx {
         Ok(())
     }
 
+    /// The groups of the user's open memberships.
+    fn open_groups(&self, user: &User) -> BTreeSet<GroupId> {
+        self.work
+            .memberships
+            .iter()
+            .filter(|m| m.org_id == user.org_id && m.user_id == user.id && m.left_at.is_none())
+            .map(|m| m.group_id)
+            .collect()
+    }
+
     fn query_users(&self, query: &UserQuery) -> UserPage {
         let group = query.group.and_then(|g| self.group_in(query.org_id, g));
         let in_group = |u: &User| {
@@ -499,7 +509,7 @@ impl MemoryTx {
             .work
             .users
             .values()
-            .filter(|u| query.matches(u, |key| self.holds(u, key), || in_group(u)))
+            .filter(|u| query.matches(u, |key| self.holds(u, key), || in_group(u), || self.open_groups(u)))
             .cloned()
             .collect();
         query.paginate(matching)
@@ -1182,10 +1192,21 @@ impl Outbox for MemoryTx {
         match self.work.deliveries.get_mut(&id) {
             Some(d) => {
                 *d = state.clone();
+                if state.is_settled()
+                    && let Some(m) = self.work.outbox.iter_mut().find(|m| m.id == id)
+                {
+                    m.kind = m.kind.without_secrets();
+                }
                 Ok(())
             }
             None => Err(StoreError::Missing { kind: "mail" }),
         }
+    }
+
+    async fn mail(&mut self, id: MailId) -> R<Option<QueuedMail>> {
+        let Some(mail) = self.work.outbox.iter().find(|m| m.id == id) else { return Ok(None) };
+        let delivery = self.work.deliveries.get(&id).cloned().ok_or(StoreError::Missing { kind: "mail" })?;
+        Ok(Some(QueuedMail { mail: mail.clone(), delivery }))
     }
 }
 

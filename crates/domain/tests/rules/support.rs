@@ -161,7 +161,7 @@ pub fn connection(n: u128, inviter: UserId, groups: &[GroupId], cc: &[UserId]) -
         groups: groups.iter().copied().collect(),
         cc: cc.iter().copied().collect(),
         via_api_key: None,
-        user_token: format!("token-{n}"),
+        user_token_hash: format!("token-{n}"),
         created_at: T0,
     }
 }

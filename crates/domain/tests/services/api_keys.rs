@@ -89,7 +89,7 @@ async fn connections_created_through_a_group_bound_key_are_stamped_with_its_grou
         .await
         .expect("creates");
     let actor = w.services.authenticate_api_key(&created.secret).await.expect("authenticates");
-    let c = w
+    let created_connection = w
         .services
         .create_connection(
             &actor,
@@ -97,10 +97,11 @@ async fn connections_created_through_a_group_bound_key_are_stamped_with_its_grou
         )
         .await
         .expect("creates");
+    let c = &created_connection.connection;
     assert_eq!(c.groups, BTreeSet::from([sales]), "the key's group wins");
     assert_eq!(c.via_api_key, Some(created.key.id));
     assert_eq!(c.inviter_id, w.admin, "the key's creator owns what it creates");
-    assert!(!c.user_token.is_empty());
+    assert!(!created_connection.user_token.is_empty());
     assert_eq!(w.events_named("connection.created").await.pop().expect("audited").source, Source::Api);
 }
 
@@ -115,7 +116,7 @@ async fn deleting_the_group_revokes_its_keys_and_their_connections_keep_the_grou
         .await
         .expect("creates");
     let actor = w.services.authenticate_api_key(&created.secret).await.expect("authenticates");
-    let c = w.services.create_connection(&actor, w.new_connection("carl", None)).await.expect("creates");
+    let c = w.services.create_connection(&actor, w.new_connection("carl", None)).await.expect("creates").connection;
     w.services.delete_group(&admin, sales, false).await.expect("deletes");
     let err = failure(w.services.authenticate_api_key(&created.secret).await);
     assert_eq!(err.code(), ErrorCode::Unauthenticated);

@@ -32,7 +32,7 @@ async fn with_no_group_picked_the_stamp_is_the_inviters_current_groups() {
     let c = w.connection(&w.actor(ann).await, "carl", None).await;
     assert_eq!(c.groups, BTreeSet::from([sales, east]));
     assert_eq!(c.inviter_id, ann);
-    assert!(!c.user_token.is_empty());
+    assert_eq!(c.user_token_hash.len(), 64, "the token's SHA-256, in hex");
 }
 
 #[tokio::test]
@@ -131,7 +131,7 @@ async fn a_flow_not_assigned_to_the_stamped_group_is_refused_with_flow_not_allow
     let err = failure(w.services.create_connection(&ann, new.clone()).await);
     assert_eq!(err.code(), ErrorCode::FlowNotAllowed);
     new.flow_id = Some(onboarding.id);
-    assert_eq!(w.services.create_connection(&ann, new).await.expect("allowed").flow_id, Some(onboarding.id));
+    assert_eq!(w.services.create_connection(&ann, new).await.expect("allowed").connection.flow_id, Some(onboarding.id));
 
     let bob = w.actor(w.member("bob", &["standard"], &[support]).await).await;
     let mut any = w.new_connection("dora", None);
@@ -155,7 +155,7 @@ async fn visibility_follows_the_viewers_role_groups_inviter_and_cc() {
     let own_only = w.member("own_only", &["operations_limited"], &[sales]).await;
     let mut new = w.new_connection("carl", None);
     new.cc = vec![copied];
-    let c = w.services.create_connection(&w.actor(inviter).await, new).await.expect("creates");
+    let c = w.services.create_connection(&w.actor(inviter).await, new).await.expect("creates").connection;
 
     let expect = [
         (inviter, Some(AccessRule::Inviter)),
@@ -191,7 +191,7 @@ async fn an_organization_stamped_connection_is_visible_to_all_members_ungrouped_
     let own = w.member("own", &["identified_only"], &[]).await;
     let mut new = w.new_connection("carl", Some(GroupChoice::Organization));
     new.cc = vec![copied];
-    let c = w.services.create_connection(&w.actor(inviter).await, new).await.expect("creates");
+    let c = w.services.create_connection(&w.actor(inviter).await, new).await.expect("creates").connection;
     assert!(c.groups.is_empty());
     let viewers: BTreeSet<_> = w
         .services
@@ -406,4 +406,17 @@ async fn listing_pages_newest_first_with_a_cursor_and_a_bounded_limit() {
         let err = failure(w.services.list_connections(&ann, None, None, limit).await);
         assert_eq!(err.code(), ErrorCode::ValidationFailed);
     }
+}
+
+#[tokio::test]
+async fn the_user_token_is_answered_by_the_creation_and_only_its_hash_is_stored() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    let created =
+        w.services.create_connection(&w.actor(ann).await, w.new_connection("carl", None)).await.expect("creates");
+    assert!(created.user_token.len() >= 32, "a long random token");
+    assert_eq!(created.connection.user_token_hash, roster_domain::invites::hash_token(&created.user_token));
+    let state = w.store.snapshot().await;
+    assert_eq!(state.connections[&created.connection.id], created.connection);
+    assert!(!format!("{state:?}").contains(&created.user_token), "the token is kept nowhere, audit included");
 }

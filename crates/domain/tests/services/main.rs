@@ -21,6 +21,7 @@ mod login;
 mod orgs_settings;
 mod roles;
 mod scheduling;
+mod scoped_reads;
 mod signup;
 mod tenancy;
 mod users_lifecycle;

@@ -93,6 +93,9 @@ impl Outbox for OverrideTx {
     async fn set_delivery(&mut self, id: MailId, state: &DeliveryState) -> R<()> {
         self.inner.set_delivery(id, state).await
     }
+    async fn mail(&mut self, id: MailId) -> R<Option<QueuedMail>> {
+        self.inner.mail(id).await
+    }
 }
 
 #[async_trait]

@@ -175,6 +175,7 @@ impl World {
             .create_connection(actor, self.new_connection(local, group))
             .await
             .expect("the connection is created")
+            .connection
     }
 
     pub fn new_connection(&self, local: &str, group: Option<GroupChoice>) -> NewConnection {

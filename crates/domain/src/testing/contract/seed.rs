@@ -158,7 +158,7 @@ pub fn connection(org: OrgId, id: Uuid, inviter: UserId, at: OffsetDateTime, gro
         groups: groups.iter().copied().collect(),
         cc: BTreeSet::new(),
         via_api_key: None,
-        user_token: format!("tok-{}", id.simple()),
+        user_token_hash: format!("tok-{}", id.simple()),
         created_at: at,
     }
 }

@@ -236,7 +236,14 @@ impl UserWorld {
             let held = &self.licenses[&u.id];
             let in_group =
                 || group.is_some_and(|g| self.memberships.iter().any(|m| m.user_id == u.id && in_group_filter(g, m)));
-            query.matches(u, |k| held.contains(k), in_group)
+            let open_groups = || {
+                self.memberships
+                    .iter()
+                    .filter(|m| m.user_id == u.id && m.left_at.is_none())
+                    .map(|m| m.group_id)
+                    .collect()
+            };
+            query.matches(u, |k| held.contains(k), in_group, open_groups)
         });
         query.paginate(matching.cloned().collect())
     }
@@ -297,6 +304,14 @@ impl UserWorld {
             }),
         };
         q.in_trial = rng.chance(30);
+        if rng.chance(20) {
+            // A scoped reader: mostly a subtree or one of its groups; rarely none, or a group of
+            // no one.
+            let (a, b) = (self.groups[1].id, self.groups[2].id);
+            let nobodys = GroupId::from_uuid(rng.uuid());
+            let scopes = [vec![a, b], vec![a, b], vec![a, b], vec![b], vec![a], vec![], vec![nobodys]];
+            q.within = Some(rng.pick(&scopes).iter().copied().collect());
+        }
         q
     }
 
@@ -493,4 +508,70 @@ pub async fn the_group_filter_keeps_current_members_and_a_deleted_groups_last_me
     assert_eq!(ids(tx.list_users(&q).await.expect("lists")), [people[2].id], "the members it had when deleted");
     q.group = Some(root.id);
     assert!(ids(tx.list_users(&q).await.expect("lists")).is_empty(), "the root has no members");
+}
+
+/// A scoped reader's list (`UserQuery::within`) holds exactly the users the scope covers: at
+/// least one open membership and every open one inside the scope. Ungrouped users (never
+/// grouped, or whose memberships all ended) are organization-level and covered by no scope; a
+/// user with one group outside is not covered. Cursor pages and page totals count the same
+/// rows, and `None` is every user.
+pub async fn a_scoped_readers_list_holds_only_the_users_the_scope_covers(store: Arc<dyn Store>) {
+    let org = seed::org(1, "scoped");
+    let o = org.id;
+    let mut tx = begin(&store).await;
+    let root = seed::insert_org_with_root(tx.as_mut(), &org).await;
+    let sales = seed::group(o, uid(1, 20), Some(&root), "Sales");
+    let east = seed::group(o, uid(1, 21), Some(&sales), "East");
+    let support = seed::group(o, uid(1, 22), Some(&root), "Support");
+    for g in [&sales, &east, &support] {
+        tx.insert_group(g).await.expect("inserts");
+    }
+    let people: Vec<User> = (0..7).map(|k| seed::user(o, uid(1, 100 + k), &format!("p{k}@example.com"))).collect();
+    for p in &people {
+        tx.insert_user(p).await.expect("inserts");
+    }
+    let left = Some(T0 + Duration::days(1));
+    let rows = [
+        // people[0]: ungrouped.
+        seed::membership(&sales, &people[1], T0, None),
+        seed::membership(&sales, &people[2], T0, None),
+        seed::membership(&east, &people[2], T0, None),
+        seed::membership(&east, &people[3], T0, None),
+        seed::membership(&east, &people[4], T0, None),
+        seed::membership(&support, &people[4], T0, None),
+        seed::membership(&sales, &people[5], T0, left),
+        seed::membership(&support, &people[6], T0, None),
+        seed::membership(&east, &people[6], T0, left),
+    ];
+    for m in &rows {
+        tx.insert_membership(m).await.expect("inserts");
+    }
+    commit(tx).await;
+
+    let mut tx = begin(&store).await;
+    let ids = |p: UserPage| p.items.into_iter().map(|u| u.id).collect::<BTreeSet<_>>();
+    let set = |k: &[usize]| k.iter().map(|k| people[*k].id).collect::<BTreeSet<_>>();
+    let mut q = UserQuery::new(o);
+    assert_eq!(ids(tx.list_users(&q).await.expect("lists")), set(&[0, 1, 2, 3, 4, 5, 6]), "no scope: everyone");
+    q.within = Some([sales.id, east.id].into());
+    assert_eq!(ids(tx.list_users(&q).await.expect("lists")), set(&[1, 2, 3]), "the Sales subtree");
+    q.within = Some([east.id].into());
+    assert_eq!(ids(tx.list_users(&q).await.expect("lists")), set(&[3]), "East alone");
+    q.within = Some([support.id].into());
+    assert_eq!(ids(tx.list_users(&q).await.expect("lists")), set(&[6]), "Support: an ended membership is gone");
+    q.within = Some(BTreeSet::new());
+    assert!(ids(tx.list_users(&q).await.expect("lists")).is_empty(), "an empty scope covers no one");
+
+    q.within = Some([sales.id, east.id].into());
+    q.paging = Some(UserPaging::Page { page: 1, per_page: 2 });
+    let page = tx.list_users(&q).await.expect("lists");
+    assert_eq!((page.items.len(), page.total), (2, Some(3)), "the total counts the covered users only");
+    q.paging = Some(UserPaging::Cursor { after: None, limit: 2 });
+    let first = tx.list_users(&q).await.expect("lists");
+    q.paging = Some(UserPaging::Cursor { after: first.next_cursor.clone(), limit: 2 });
+    let second = tx.list_users(&q).await.expect("lists");
+    assert_eq!(second.next_cursor, None);
+    let mut walked = ids(first);
+    walked.extend(ids(second));
+    assert_eq!(walked, set(&[1, 2, 3]), "a cursor walk visits the covered users");
 }
