@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 use roster_adapters_db::{Db, SeaOrmStore};
-use roster_adapters_http::Argon2Hasher;
+use roster_password::Argon2Hasher;
 use roster_domain::Services;
 use roster_domain::actor::Actor;
 use roster_domain::audit::Source;

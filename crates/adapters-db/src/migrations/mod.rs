@@ -17,6 +17,7 @@ mod m20261123_000006_audit_and_delivery;
 mod m20261123_000007_sessions_and_requests;
 mod m20261206_000008_groups_version;
 mod m20261206_000009_roles_version;
+mod m20261207_000010_session_parents_and_attempts;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_sessions_and_requests::Migration),
             Box::new(m20261206_000008_groups_version::Migration),
             Box::new(m20261206_000009_roles_version::Migration),
+            Box::new(m20261207_000010_session_parents_and_attempts::Migration),
         ]
     }
 

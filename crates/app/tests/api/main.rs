@@ -19,6 +19,7 @@ mod org_settings;
 mod roles;
 mod saved_views;
 mod scheduled;
+mod sessions;
 mod signup;
 mod tenants;
 mod tree_isolation;

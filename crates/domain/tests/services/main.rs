@@ -21,6 +21,7 @@ mod login;
 mod orgs_settings;
 mod roles;
 mod scheduling;
+mod sessions;
 mod signup;
 mod tenancy;
 mod users_lifecycle;
