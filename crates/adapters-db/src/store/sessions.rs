@@ -99,7 +99,7 @@ impl SessionRepository for SeaOrmTx {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete_user_sessions(&mut self, org: OrgId, user: UserId, keep: Option<&str>) -> R<u64> {
+    async fn delete_user_sessions<'a>(&mut self, org: OrgId, user: UserId, keep: Option<&'a str>) -> R<u64> {
         let keys = || vec![id(org.as_uuid()), id(user.as_uuid()), keep.unwrap_or("").to_owned().into()];
         let condition = "org_id = ? AND user_id = ? AND token_hash <> ?";
         self.delete_children(condition, keys()).await?;

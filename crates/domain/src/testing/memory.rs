@@ -734,7 +734,7 @@ impl SessionRepository for MemoryTx {
         Ok(end_sessions(&mut self.work.sessions, |s| s.token_hash == token_hash) > 0)
     }
 
-    async fn delete_user_sessions(&mut self, org: OrgId, user: UserId, keep: Option<&str>) -> R<u64> {
+    async fn delete_user_sessions<'a>(&mut self, org: OrgId, user: UserId, keep: Option<&'a str>) -> R<u64> {
         self.write()?;
         let ends = |s: &Session| s.org_id == org && s.user_id == user && Some(s.token_hash.as_str()) != keep;
         Ok(end_sessions(&mut self.work.sessions, ends))

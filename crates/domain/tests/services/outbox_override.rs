@@ -110,7 +110,7 @@ impl SessionRepository for OverrideTx {
     async fn delete_session(&mut self, token_hash: &str) -> R<bool> {
         self.inner.delete_session(token_hash).await
     }
-    async fn delete_user_sessions(&mut self, org: OrgId, user: UserId, keep: Option<&str>) -> R<u64> {
+    async fn delete_user_sessions<'a>(&mut self, org: OrgId, user: UserId, keep: Option<&'a str>) -> R<u64> {
         self.inner.delete_user_sessions(org, user, keep).await
     }
     async fn purge_expired_sessions(&mut self, now: OffsetDateTime) -> R<u64> {
