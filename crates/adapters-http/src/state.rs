@@ -22,11 +22,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self {
-            body_limit: 1024 * 1024,
-            session_ttl: Duration::hours(12),
-            secure_cookies: false,
-        }
+        Self { body_limit: 1024 * 1024, session_ttl: Duration::hours(12), secure_cookies: false }
     }
 }
 

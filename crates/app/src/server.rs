@@ -13,13 +13,13 @@ use async_trait::async_trait;
 use roster_adapters_crm::CrmChoice;
 use roster_adapters_db::{Db, SeaOrmIdempotency, SeaOrmSavedViews, SeaOrmStore, connect, migrate};
 use roster_adapters_http::{AppState, HttpConfig, PoolGauges, Readiness, router};
-use roster_password::Argon2Hasher;
 use roster_adapters_mail::MailWorker;
 use roster_domain::Services;
 use roster_domain::audit::Source;
 use roster_domain::org::OrgSettings;
 use roster_domain::services::{NewAdmin, NewOrganization, SessionSettings};
 use roster_domain::values::{Email, Label, Password, PersonName, Slug};
+use roster_password::Argon2Hasher;
 use tokio::net::TcpListener;
 
 use crate::mail::MailConfig;

@@ -48,7 +48,8 @@ impl SeaOrmTx {
         last_seen_at: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> R<()> {
-        let values = vec![time(self.engine(), last_seen_at)?, time(self.engine(), expires_at)?, token_hash.to_owned().into()];
+        let values =
+            vec![time(self.engine(), last_seen_at)?, time(self.engine(), expires_at)?, token_hash.to_owned().into()];
         self.exec("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?", values).await.map(drop)
     }
 
@@ -56,7 +57,8 @@ impl SeaOrmTx {
     /// `parent_hash`); the foreign key's cascade does it too, this keeps the count exact and
     /// does not depend on it.
     async fn delete_children(&self, condition: &str, values: Vec<sea_orm::Value>) -> R<()> {
-        let sql = format!("DELETE FROM sessions WHERE parent_hash IN (SELECT token_hash FROM sessions WHERE {condition})");
+        let sql =
+            format!("DELETE FROM sessions WHERE parent_hash IN (SELECT token_hash FROM sessions WHERE {condition})");
         self.exec(&sql, values).await.map(drop)
     }
 }

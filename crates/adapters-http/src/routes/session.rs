@@ -76,8 +76,13 @@ pub async fn login(
     let email = parse("email", &body.email, Email::parse);
     let password = parse("password", &body.password, Password::parse);
     check([org.as_ref().err(), email.as_ref().err(), password.as_ref().err()])?;
-    let attempt =
-        LoginAttempt { org: ok(org)?, email: ok(email)?, password: ok(password)?, address: address.0, source: Source::Api };
+    let attempt = LoginAttempt {
+        org: ok(org)?,
+        email: ok(email)?,
+        password: ok(password)?,
+        address: address.0,
+        source: Source::Api,
+    };
     let logged_in = match state.services.log_in(&attempt).await {
         Ok(logged_in) => logged_in,
         Err(ServiceError::Unauthenticated) => {

@@ -95,7 +95,12 @@ pub trait SessionRepository: Send {
     async fn delete_session(&mut self, token_hash: &str) -> Result<bool, StoreError>;
     /// Ends every session of a member but `keep` (when given), and the sessions they started;
     /// answers how many of the member's sessions there were.
-    async fn delete_user_sessions<'a>(&mut self, org: OrgId, user: UserId, keep: Option<&'a str>) -> Result<u64, StoreError>;
+    async fn delete_user_sessions<'a>(
+        &mut self,
+        org: OrgId,
+        user: UserId,
+        keep: Option<&'a str>,
+    ) -> Result<u64, StoreError>;
     /// Removes the sessions that expired at or before `now`; answers how many.
     async fn purge_expired_sessions(&mut self, now: OffsetDateTime) -> Result<u64, StoreError>;
     /// Counts one attempt.

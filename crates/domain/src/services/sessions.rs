@@ -30,11 +30,11 @@ use crate::throttle::{LoginThrottle, ProgressiveDelay};
 use crate::user::User;
 use crate::values::{Email, Password, Reason, Slug};
 
+use super::Services;
 use super::api_keys::API_KEY_PREFIX;
 use super::auth::{IMPERSONATION_LIMIT, Impersonation};
 use super::invites::SignupRequest;
 use super::support::{groups_of, load_tree, load_user};
-use super::Services;
 
 /// The audit action of a failed login.
 const LOGIN_FAILED: &str = "session.login_failed";
@@ -393,9 +393,9 @@ impl Services {
         tx.commit().await?;
         match self.sign_up(request).await {
             Ok(_)
-            | Err(
-                ServiceError::NotFound { .. } | ServiceError::Forbidden { .. } | ServiceError::Conflict { .. },
-            ) => Ok(()),
+            | Err(ServiceError::NotFound { .. } | ServiceError::Forbidden { .. } | ServiceError::Conflict { .. }) => {
+                Ok(())
+            }
             Err(other) => Err(other),
         }
     }

@@ -63,9 +63,9 @@ use crate::invites::Invite;
 use crate::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use crate::org::Organization;
 use crate::ports::{
-    AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, OrgRepository, Outbox,
-    Attempt, AttemptKind, PasswordHash, RoleRepository, ScheduleRepository, SeatsExhausted, Session, SessionRepository,
-    Store, StoreError, Tx, UniqueField, UserLookup, UserRepository, WebhookRepository,
+    Attempt, AttemptKind, AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository,
+    OrgRepository, Outbox, PasswordHash, RoleRepository, ScheduleRepository, SeatsExhausted, Session,
+    SessionRepository, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository, WebhookRepository,
 };
 use crate::roles::Role;
 use crate::scheduling::ScheduledChange;
@@ -772,7 +772,9 @@ impl SessionRepository for MemoryTx {
 
     async fn clear_attempts(&mut self, kind: AttemptKind, address: &str, account: &str) -> R<()> {
         self.write()?;
-        self.work.attempts.retain(|a| !(a.kind == kind && a.address == address && a.account.as_deref() == Some(account)));
+        self.work
+            .attempts
+            .retain(|a| !(a.kind == kind && a.address == address && a.account.as_deref() == Some(account)));
         Ok(())
     }
 

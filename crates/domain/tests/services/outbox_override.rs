@@ -17,12 +17,12 @@ use roster_domain::ids::{
 use roster_domain::invites::Invite;
 use roster_domain::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use roster_domain::org::Organization;
+use roster_domain::ports::{Attempt, AttemptKind, Session, SessionRepository};
 use roster_domain::ports::{
     AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, MockOutbox, OrgRepository,
     Outbox, PasswordHash, RoleRepository, ScheduleRepository, Store, StoreError, Tx, UserLookup, UserRepository,
     WebhookRepository,
 };
-use roster_domain::ports::{Attempt, AttemptKind, Session, SessionRepository};
 use roster_domain::roles::Role;
 use roster_domain::scheduling::ScheduledChange;
 use roster_domain::seats::{LicenseAssignment, SeatPool, SeatReservation};
