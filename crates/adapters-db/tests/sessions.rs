@@ -14,7 +14,7 @@ use roster_domain::Services;
 use roster_domain::audit::Source;
 use roster_domain::ids::{OrgId, UserId};
 use roster_domain::org::OrgSettings;
-use roster_domain::ports::{Attempt, AttemptKind, Session, SessionRepository as _, Store, StoreError};
+use roster_domain::ports::{Attempt, AttemptKind, Session, Store, StoreError};
 use roster_domain::services::{NewAdmin, NewOrganization};
 use roster_domain::testing::{FakeHasher, ManualClock, SequentialIds};
 use roster_domain::values::{Email, Label, Password, PersonName, Slug};
