@@ -106,6 +106,7 @@ async fn a_session_of_an_unknown_member_is_refused() {
         let mut tx = Store::begin(&store).await.expect("begins");
         let refused = tx.insert_session(&session("hash-x", org, stranger)).await;
         assert!(matches!(refused, Err(StoreError::Missing { .. })), "{:?}: {refused:?}", t.engine());
+        drop(tx);
         t.finish().await;
     }
 }
