@@ -25,8 +25,9 @@
 //!   API keys), invites, scheduled changes, the audit log (gap-free per-organization event
 //!   positions), the outbox and webhooks.
 //!
-//! - **Sessions** ([`SeaOrmSessions`]): the domain's `SessionRepository` (sessions by token hash,
-//!   failed logins per source address), autocommitted statements outside the unit of work.
+//! - **Sessions** (`store/sessions.rs`): the domain's `SessionRepository` on [`SeaOrmTx`]
+//!   (sessions by token hash, impersonations ending with their parent, throttled attempts), in
+//!   the unit of work; the per-request lookup and slide are single statements outside it.
 //! - **Idempotency keys** ([`SeaOrmIdempotency`]): the domain's `IdempotencyRepository`, one
 //!   autocommitted statement per call (an atomic `INSERT … ON CONFLICT DO NOTHING` claim).
 //! - **Saved views** ([`SeaOrmSavedViews`]): the domain's `SavedViewRepository`, outside the
@@ -45,7 +46,6 @@ mod idempotency;
 pub mod migrations;
 mod saved_views;
 mod schema;
-mod sessions;
 mod store;
 
 pub use connect::{
@@ -55,6 +55,5 @@ pub use idempotency::SeaOrmIdempotency;
 pub use migrations::{MIGRATIONS_TABLE, Migrator};
 pub use saved_views::SeaOrmSavedViews;
 pub use schema::{SchemaError, check_schema, migrate};
-pub use sessions::SeaOrmSessions;
 pub use store::convert::number_parameters;
 pub use store::{SeaOrmStore, SeaOrmTx, WriteInReadTransaction};

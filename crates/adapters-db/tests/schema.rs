@@ -173,13 +173,13 @@ async fn rolling_back_and_migrating_again_restores_the_schema() {
             Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
             other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
         }
-        // The newest migration renames `connections.user_token` to `user_token_hash`.
+        // The newest migration adds `sessions.parent_hash` and the attempts' `kind` and `account`.
         assert!(
-            t.exec("UPDATE connections SET user_token_hash = ''", vec![]).await.is_err(),
+            t.exec("UPDATE sessions SET parent_hash = NULL", vec![]).await.is_err(),
             "{:?}: its column is gone",
             t.engine()
         );
-        t.exec("UPDATE connections SET user_token = ''", vec![]).await.expect("the old column is back");
+        assert!(t.exec("UPDATE login_failures SET account = NULL", vec![]).await.is_err());
         assert_eq!(tables(&t).await, sorted(TABLES), "{:?}: no table was dropped with it", t.engine());
 
         Migrator::down(t.db.connection(), None).await.expect("rolls back everything");

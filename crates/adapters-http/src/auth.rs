@@ -1,6 +1,7 @@
-//! Who is calling: the [`Authenticated`] extractor resolves every request's credentials into
-//! the domain's [`Actor`] — a session token (bearer header or the console's cookie) or an API
-//! key (`Authorization: Bearer rk_…`). The organization always comes from the credentials,
+//! Who is calling: the [`Authenticated`] extractor reads every request's credentials — a
+//! session token (bearer header or the console's cookie) or an API key (`Authorization: Bearer
+//! rk_…`) — and hands them to the domain's `Services::authenticate`, which resolves them into an
+//! [`Actor`] (and slides the session). The organization always comes from the credentials,
 //! never from the URL or the body.
 //!
 //! CSRF (`docs/decisions/0013-http-api-conventions.md`): the cookie is `HttpOnly;
@@ -14,10 +15,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use roster_domain::actor::Actor;
 use roster_domain::audit::Source;
-use roster_domain::invites::hash_token;
 use roster_domain::ports::Session;
-use roster_domain::services::API_KEY_PREFIX;
-use time::{Duration, OffsetDateTime};
+use roster_domain::services::Authentication;
 
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -27,10 +26,6 @@ pub const SESSION_COOKIE: &str = "roster_session";
 
 /// The header a cookie-authenticated write must carry (any value).
 pub const CSRF_HEADER: &str = "x-requested-with";
-
-/// How long after its last refresh a session's expiry is moved again: refreshing on every
-/// request would turn every read into a write.
-const SLIDE_AFTER: Duration = Duration::minutes(1);
 
 /// An authenticated request: the actor and, for a session, the session itself.
 #[derive(Debug, Clone)]
@@ -57,55 +52,15 @@ impl FromRequestParts<AppState> for Authenticated {
                 parts.method
             )));
         }
-        if token.starts_with(API_KEY_PREFIX) {
-            let actor = state.services.authenticate_api_key(&token).await?;
-            return Ok(Self { actor, session: None });
-        }
-        let now = state.clock.now();
-        let session = state
-            .sessions
-            .session(&hash_token(&token))
-            .await
-            .map_err(ApiError::internal)?
-            .filter(|s| s.is_live(now))
-            .ok_or_else(|| ApiError::unauthenticated("the session is unknown, ended or expired"))?;
         let source = if via_cookie { Source::Console } else { Source::Api };
-        let actor =
-            state.services.resolve_actor(session.org_id, session.user_id, source, session.impersonator_id).await?;
-        // An impersonation ends at a fixed time (§10); ordinary sessions slide.
-        if session.impersonator_id.is_none() && now - session.last_seen_at >= SLIDE_AFTER {
-            let expires_at = now + state.config.session_ttl;
-            state.sessions.extend_session(&session.token_hash, now, expires_at).await.map_err(ApiError::internal)?;
-        }
-        Ok(Self { actor, session: Some(session) })
+        let Authentication { actor, session } = state.services.authenticate(&token, source).await?;
+        Ok(Self { actor, session })
     }
-}
-
-/// A new session for a member, and its token (returned to the client once, stored hashed).
-pub fn new_session(
-    state: &AppState,
-    org: roster_domain::ids::OrgId,
-    user: roster_domain::ids::UserId,
-    impersonator: Option<roster_domain::ids::UserId>,
-    expires_at: OffsetDateTime,
-) -> (String, Session) {
-    let token = state.ids.secret();
-    let now = state.clock.now();
-    let session = Session {
-        token_hash: hash_token(&token),
-        org_id: org,
-        user_id: user,
-        impersonator_id: impersonator,
-        created_at: now,
-        last_seen_at: now,
-        expires_at,
-    };
-    (token, session)
 }
 
 /// The `Set-Cookie` value carrying a session token to the console.
 pub fn session_cookie(state: &AppState, token: &str) -> String {
-    let max_age = state.config.session_ttl.whole_seconds();
+    let max_age = state.services.session_settings().ttl.whole_seconds();
     let secure = if state.config.secure_cookies { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }

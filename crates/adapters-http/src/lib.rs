@@ -1,6 +1,6 @@
 //! Roster's HTTP face: the axum router of the REST API (`/api/v1`), its OpenAPI document, the
-//! authentication extractor, and the Argon2id password hasher. (SCIM `/scim/v2` and the web
-//! console will be further route modules.)
+//! authentication extractor, and (re-exported from `roster-password`) the Argon2id hasher.
+//! (SCIM `/scim/v2` and the web console will be further route modules.)
 //!
 //! Handlers only translate HTTP ⇄ domain: parse the request into the domain's types, call one
 //! service of [`roster_domain::Services`], and shape the answer. Every error is answered by
@@ -16,7 +16,6 @@
 pub mod auth;
 pub mod csv_export;
 pub mod extract;
-pub mod hasher;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
@@ -36,7 +35,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-pub use hasher::Argon2Hasher;
+/// The password hasher, from `roster-password` (kept here for the callers that name it so).
+pub use roster_password::Argon2Hasher;
 pub use state::{AppState, HttpConfig, PoolGauges, Readiness};
 
 /// The header carrying a request's id: taken from the client when sent, generated otherwise,

@@ -1,12 +1,11 @@
-//! What every handler shares: the domain's [`Services`], the session store, time and secrets,
-//! a readiness probe and the HTTP configuration.
+//! What every handler shares: the domain's [`Services`], time and secrets, a readiness probe
+//! and the HTTP configuration.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use roster_domain::Services;
-use roster_domain::ports::{Clock, IdGenerator, IdempotencyRepository, SessionRepository};
-use roster_domain::throttle::LoginThrottle;
+use roster_domain::ports::{Clock, IdGenerator, IdempotencyRepository};
 use time::Duration;
 
 /// HTTP-level settings, validated by the caller (`roster serve`).
@@ -14,23 +13,16 @@ use time::Duration;
 pub struct HttpConfig {
     /// The largest request body accepted, in bytes (413 beyond).
     pub body_limit: usize,
-    /// Sliding lifetime of a session (§10: 12 h).
+    /// Sliding lifetime of a session (§10: 12 h): the cookie's `Max-Age`; `roster serve` gives
+    /// the same to the domain's `SessionSettings`, which decides the expiry.
     pub session_ttl: Duration,
     /// Whether the session cookie carries `Secure` (set when the public URL is `https`).
     pub secure_cookies: bool,
-    /// Failed logins per source address (§10); larger than the domain's per-account limit,
-    /// because an office shares one address.
-    pub address_throttle: LoginThrottle,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self {
-            body_limit: 1024 * 1024,
-            session_ttl: Duration::hours(12),
-            secure_cookies: false,
-            address_throttle: LoginThrottle { max_failures: 20, window: Duration::minutes(15) },
-        }
+        Self { body_limit: 1024 * 1024, session_ttl: Duration::hours(12), secure_cookies: false }
     }
 }
 
@@ -59,7 +51,6 @@ pub struct PoolGauges {
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
-    pub sessions: Arc<dyn SessionRepository>,
     /// `Idempotency-Key` records (`crate::idempotency`).
     pub idempotency: Arc<dyn IdempotencyRepository>,
     pub clock: Arc<dyn Clock>,

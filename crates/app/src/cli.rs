@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 use roster_adapters_db::{Db, SeaOrmStore};
-use roster_adapters_http::Argon2Hasher;
 use roster_domain::Services;
 use roster_domain::actor::Actor;
 use roster_domain::audit::Source;
 use roster_domain::org::{OrgSettings, Organization};
 use roster_domain::services::{NewAdmin, NewOrganization, ReconcileReport};
 use roster_domain::values::{Label, Password, Slug};
+use roster_password::Argon2Hasher;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 

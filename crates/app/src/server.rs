@@ -11,14 +11,15 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use roster_adapters_crm::CrmChoice;
-use roster_adapters_db::{Db, SeaOrmIdempotency, SeaOrmSavedViews, SeaOrmSessions, SeaOrmStore, connect, migrate};
-use roster_adapters_http::{AppState, Argon2Hasher, HttpConfig, PoolGauges, Readiness, router};
+use roster_adapters_db::{Db, SeaOrmIdempotency, SeaOrmSavedViews, SeaOrmStore, connect, migrate};
+use roster_adapters_http::{AppState, HttpConfig, PoolGauges, Readiness, router};
 use roster_adapters_mail::MailWorker;
 use roster_domain::Services;
 use roster_domain::audit::Source;
 use roster_domain::org::OrgSettings;
-use roster_domain::services::{NewAdmin, NewOrganization};
+use roster_domain::services::{NewAdmin, NewOrganization, SessionSettings};
 use roster_domain::values::{Email, Label, Password, PersonName, Slug};
+use roster_password::Argon2Hasher;
 use tokio::net::TcpListener;
 
 use crate::mail::MailConfig;
@@ -104,7 +105,8 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<Application> {
         ids.clone(),
         Arc::new(Argon2Hasher::default()),
     )
-    .with_saved_views(Arc::new(SeaOrmSavedViews::new(db.clone())));
+    .with_saved_views(Arc::new(SeaOrmSavedViews::new(db.clone())))
+    .with_session_settings(SessionSettings { ttl: config.http.session_ttl, ..SessionSettings::default() });
     // A CSV file is read (and refused if broken) now; Salesforce is not called until used, so
     // its outage never stops the server.
     let crm = roster_adapters_crm::config::build(config.crm.clone()).context("the CRM directory")?;
@@ -119,7 +121,6 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<Application> {
     let bootstrapped = bootstrap(&services, config).await?;
     let state = AppState {
         services,
-        sessions: Arc::new(SeaOrmSessions::new(db.clone())),
         idempotency: Arc::new(SeaOrmIdempotency::new(db.clone())),
         clock,
         ids,
@@ -210,7 +211,7 @@ async fn purge_sessions(state: AppState) {
     let mut ticks = tokio::time::interval(PURGE_EVERY);
     loop {
         ticks.tick().await;
-        match state.sessions.purge_expired_sessions(state.clock.now()).await {
+        match state.services.purge_expired_sessions().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "expired sessions purged"),
             Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),

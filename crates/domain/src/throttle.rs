@@ -1,6 +1,7 @@
-//! Login throttling (§10): failures are counted per account and per source address over a
-//! sliding window; past the limit, logins are refused with `rate_limited` until the oldest
-//! counted failure leaves the window. The adapter stores the failure times; the rule is here.
+//! Throttling (§10). [`LoginThrottle`]: a sliding window (sign-up requests per source address);
+//! past the limit, attempts are refused with `rate_limited` until the oldest counted one leaves
+//! the window. [`ProgressiveDelay`]: failed logins per account and address, and per address. The
+//! store keeps the attempt times; the rules are here.
 
 use time::{Duration, OffsetDateTime};
 
@@ -41,5 +42,54 @@ impl LoginThrottle {
         let whole_seconds = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
         let retry_after_seconds = u64::try_from(whole_seconds.max(1)).unwrap_or(1);
         Err(ServiceError::RateLimited { retry_after_seconds })
+    }
+}
+
+/// A progressive delay on failed attempts (§10): the first `free` failures inside `window`
+/// cost nothing; from then on, each next attempt must wait `base · 2^k` after the newest
+/// failure, `k` being how many failures there were beyond `free` (0 at exactly `free`), capped
+/// at `cap`.
+/// A guesser slows down exponentially; the owner who mistyped a few times does not hit a wall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressiveDelay {
+    pub free: usize,
+    pub base: Duration,
+    pub cap: Duration,
+    pub window: Duration,
+}
+
+impl ProgressiveDelay {
+    /// Per account and source address: five free failures, then 1 s, 2 s, 4 s, … up to 15 min.
+    pub const PER_ACCOUNT: Self =
+        Self { free: 5, base: Duration::seconds(1), cap: Duration::minutes(15), window: Duration::minutes(15) };
+    /// Per source address across accounts (an office shares one address): twenty free failures,
+    /// then the same doubling.
+    pub const PER_ADDRESS: Self =
+        Self { free: 20, base: Duration::seconds(1), cap: Duration::minutes(15), window: Duration::minutes(15) };
+
+    /// The wait after `extra` failures beyond the free ones.
+    pub fn delay(&self, extra: usize) -> Duration {
+        let doublings = u32::try_from(extra).unwrap_or(u32::MAX).min(40);
+        let factor = 1_i64.checked_shl(doublings).unwrap_or(i64::MAX);
+        let millis = i64::try_from(self.base.whole_milliseconds()).unwrap_or(i64::MAX).saturating_mul(factor);
+        Duration::milliseconds(millis).min(self.cap)
+    }
+
+    /// Checks whether another attempt is allowed given the recent failure times.
+    ///
+    /// # Errors
+    /// `rate_limited` with the seconds until the next attempt is allowed (rounded up, at least
+    /// one).
+    pub fn check(&self, failures: &[OffsetDateTime], now: OffsetDateTime) -> ServiceResult<()> {
+        let recent = failures.iter().copied().filter(|t| *t > now - self.window && *t <= now);
+        let (count, newest) = recent.fold((0usize, None), |(n, newest), t| (n + 1, newest.max(Some(t))));
+        let Some(newest) = newest.filter(|_| count >= self.free) else { return Ok(()) };
+        let release = newest + self.delay(count - self.free);
+        if now >= release {
+            return Ok(());
+        }
+        let wait = release - now;
+        let whole_seconds = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
+        Err(ServiceError::RateLimited { retry_after_seconds: u64::try_from(whole_seconds.max(1)).unwrap_or(1) })
     }
 }

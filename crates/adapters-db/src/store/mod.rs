@@ -64,11 +64,12 @@ mod orgs;
 mod outbox;
 mod roles;
 mod schedule;
+mod sessions;
 mod users;
 mod webhooks;
 
 use roster_domain::ids::{OrgId, UserId};
-use roster_domain::ports::{AuthorityFacts, StoreError};
+use roster_domain::ports::{AuthorityFacts, Session, StoreError};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, ExecResult, QueryResult, SqliteTransactionMode,
     Statement, TransactionOptions, TransactionTrait, Value,
@@ -126,6 +127,12 @@ impl SeaOrmStore {
     /// `Store::authority`); writes are refused as in a read transaction.
     fn statements(&self) -> SeaOrmTx {
         SeaOrmTx { tx: Conn::Pool(self.db.connection().clone()), engine: self.db.engine(), read_only: true }
+    }
+
+    /// Writes outside any transaction: each statement autocommits on a pooled connection. Only
+    /// for writes of one statement that belong to no unit of work (`Store::touch_session`).
+    fn autocommit(&self) -> SeaOrmTx {
+        SeaOrmTx { tx: Conn::Pool(self.db.connection().clone()), engine: self.db.engine(), read_only: false }
     }
 }
 
@@ -288,6 +295,19 @@ impl roster_domain::ports::Store for SeaOrmStore {
 
     async fn authority(&self, org: OrgId, user: UserId) -> Result<Option<AuthorityFacts>, StoreError> {
         self.statements().authority(org, user).await
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        self.statements().session_by_hash(token_hash).await
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        last_seen_at: time::OffsetDateTime,
+        expires_at: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.autocommit().slide_session(token_hash, last_seen_at, expires_at).await
     }
 }
 

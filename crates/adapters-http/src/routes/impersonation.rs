@@ -1,7 +1,8 @@
 //! `/api/v1/impersonation` (SPEC §10): start acting as another member of the organization for
 //! at most an hour, with a written reason kept in the audit log, and "log back in as myself".
 //! The rules (permission, not nested, not oneself, not a deactivated user, same organization)
-//! are the domain's; this module issues and ends the session.
+//! and the impersonating session — written with its audit event, ended with the session that
+//! started it — are the domain's (`Services::impersonate`, `Services::end_impersonation`).
 
 use axum::Json;
 use axum::extract::State;
@@ -14,10 +15,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::RouteTable;
-use crate::auth::{Authenticated, new_session};
+use crate::auth::Authenticated;
 use crate::extract::ApiJson;
 use crate::idempotency::ShownOnce;
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use crate::wire::{ok, parse, rfc3339};
 
@@ -41,7 +42,8 @@ pub struct StartImpersonationRequest {
 pub struct ImpersonationBody {
     /// Send as `Authorization: Bearer <token>`; shown once.
     pub token: String,
-    /// At most one hour from now; the session does not slide.
+    /// At most one hour from now; the session does not slide, and it ends earlier with the
+    /// session that started it or with the caller's authority over the member.
     pub expires_at: String,
 }
 
@@ -65,11 +67,9 @@ pub async fn start_impersonation(
     ApiJson(body): ApiJson<StartImpersonationRequest>,
 ) -> ApiResult<Response> {
     let reason = ok(parse("reason", &body.reason, Reason::parse))?;
-    let started = state.services.start_impersonation(&auth.actor, UserId::from_uuid(body.user_id), reason).await?;
-    let (token, session) =
-        new_session(&state, started.org_id, started.user_id, Some(started.impersonator_id), started.expires_at);
-    state.sessions.insert_session(&session).await.map_err(ApiError::internal)?;
-    let answer = ImpersonationBody { token, expires_at: rfc3339(started.expires_at) };
+    let parent = auth.session.as_ref().map(|s| s.token_hash.as_str());
+    let started = state.services.impersonate(&auth.actor, parent, UserId::from_uuid(body.user_id), reason).await?;
+    let answer = ImpersonationBody { token: started.token, expires_at: rfc3339(started.expires_at) };
     let mut response = (StatusCode::OK, Json(answer)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response.extensions_mut().insert(ShownOnce);
@@ -86,9 +86,7 @@ pub async fn start_impersonation(
 )]
 /// Ends the impersonation this session is ("log back in as myself").
 pub async fn stop_impersonation(State(state): State<AppState>, auth: Authenticated) -> ApiResult<StatusCode> {
-    state.services.stop_impersonation(&auth.actor).await?;
-    if let Some(session) = &auth.session {
-        state.sessions.delete_session(&session.token_hash).await.map_err(ApiError::internal)?;
-    }
+    let session = auth.session.as_ref().map(|s| s.token_hash.as_str());
+    state.services.end_impersonation(&auth.actor, session).await?;
     Ok(StatusCode::NO_CONTENT)
 }

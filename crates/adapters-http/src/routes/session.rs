@@ -2,8 +2,9 @@
 //! /me`. `POST /auth/login` and `POST /auth/logout` are the same operations under the names the
 //! console's first draft used.
 //!
-//! Failed logins are throttled twice: per account by the domain (`Services::login`), and per
-//! source address here, counted in the session store so that every process sees them.
+//! Handlers translate only: the domain's `Services::log_in` throttles (per account and source
+//! address, and per address), verifies, issues the session and audits; `Services::log_out`
+//! ends it. The source address is the TCP peer ([`ClientAddress`]).
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -11,13 +12,14 @@ use axum::response::{IntoResponse, Response};
 use roster_domain::ServiceError;
 use roster_domain::audit::Source;
 use roster_domain::roles::Permission;
+use roster_domain::services::{LoggedIn, LoginAttempt};
 use roster_domain::values::{Email, Password, Slug};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::RouteTable;
-use crate::auth::{Authenticated, cleared_cookie, new_session, session_cookie};
+use crate::auth::{Authenticated, cleared_cookie, session_cookie};
 use crate::extract::{ApiJson, ClientAddress};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
@@ -60,7 +62,8 @@ pub struct LoginResponse {
             headers(("Set-Cookie" = String, description = "roster_session, HttpOnly, SameSite=Strict"))),
         (status = 401, description = "Unknown organization, email or wrong password (alike)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field that cannot be an org slug, email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failures for the account or the address", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many recent failures of the account from this address, or from this address across accounts; each further failure doubles the wait (1 s, 2 s, 4 s, … up to 15 min)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
     )
 )]
 /// Logs in with a password.
@@ -69,31 +72,29 @@ pub async fn login(
     address: ClientAddress,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let now = state.clock.now();
-    let throttle = state.config.address_throttle;
-    let failures =
-        state.sessions.login_failures_since(&address.0, now - throttle.window).await.map_err(ApiError::internal)?;
-    throttle.check(&failures, now)?;
     let org = parse("org", &body.org, Slug::parse);
     let email = parse("email", &body.email, Email::parse);
     let password = parse("password", &body.password, Password::parse);
     check([org.as_ref().err(), email.as_ref().err(), password.as_ref().err()])?;
-    let (org, email, password) = (ok(org)?, ok(email)?, ok(password)?);
-    let user = match state.services.login(&org, &email, &password, Source::Api).await {
-        Ok(user) => user,
+    let attempt = LoginAttempt {
+        org: ok(org)?,
+        email: ok(email)?,
+        password: ok(password)?,
+        address: address.0,
+        source: Source::Api,
+    };
+    let logged_in = match state.services.log_in(&attempt).await {
+        Ok(logged_in) => logged_in,
         Err(ServiceError::Unauthenticated) => {
-            state.sessions.record_login_failure(&address.0, now).await.map_err(ApiError::internal)?;
             return Err(ApiError::unauthenticated("unknown organization, email or password"));
         }
         Err(other) => return Err(other.into()),
     };
-    let expires_at = now + state.config.session_ttl;
-    let (token, session) = new_session(&state, user.org_id, user.id, None, expires_at);
-    state.sessions.insert_session(&session).await.map_err(ApiError::internal)?;
+    let LoggedIn { token, session, user } = logged_in;
     let actor = state.services.resolve_actor(user.org_id, user.id, Source::Api, None).await?;
     let details = state.services.get_user(&actor, user.id).await?;
     let cookie = session_cookie(&state, &token);
-    let body = LoginResponse { token, expires_at: rfc3339(expires_at), user: UserBody::from(details) };
+    let body = LoginResponse { token, expires_at: rfc3339(session.expires_at), user: UserBody::from(details) };
     let mut response = axum::Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
@@ -108,7 +109,8 @@ pub async fn login(
         (status = 200, description = "Logged in (same as POST /session)", body = LoginResponse),
         (status = 401, response = Problem),
         (status = 422, response = Problem),
-        (status = 429, response = Problem),
+        (status = 429, description = "`rate_limited` (same as POST /session)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
     )
 )]
 /// The same as `POST /session`.
@@ -128,7 +130,7 @@ pub async fn login_alias(
 /// Ends the calling session (an API key has none: nothing changes).
 pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Response> {
     if let Some(session) = &auth.session {
-        state.sessions.delete_session(&session.token_hash).await.map_err(ApiError::internal)?;
+        state.services.log_out(&session.token_hash).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = HeaderValue::from_str(&cleared_cookie(&state)) {

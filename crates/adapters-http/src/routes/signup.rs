@@ -1,7 +1,9 @@
 //! Self sign-up (SPEC §8.2): `POST /signup` creates an account waiting for its address to be
 //! verified and emails a token; `POST /signup/verify` with that token makes it a member with
 //! the `standard` role and no license. Neither needs a session. Whether sign-up is open (auto
-//! sign-up on, the address's domain allowed) is the domain's `Services::sign_up` to decide.
+//! sign-up on, the address's domain allowed) is the domain's to decide
+//! (`Services::request_sign_up`), and the answer is the same either way: 202, or 429 for an
+//! address that asks too often.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,7 +16,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::RouteTable;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ClientAddress};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use crate::wire::{check, ok, parse};
@@ -62,12 +64,13 @@ impl SignupBody {
     }
 }
 
-/// An account created by sign-up, waiting for its address to be verified.
+/// The answer to every well-formed sign-up request: it says nothing about whether the
+/// organization exists, sign-up is open to the address, or the address already has an account.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SignedUpBody {
-    pub user_id: Uuid,
+pub struct SignUpAcceptedBody {
     pub email: String,
-    /// Always `true` here: the account works once the emailed link is followed.
+    /// Always `true`: if sign-up is open to the address and it has no account yet, an account
+    /// waiting for verification now exists and a verification email is on its way.
     pub verification_required: bool,
 }
 
@@ -75,22 +78,23 @@ pub struct SignedUpBody {
     post, path = "/api/v1/signup", tag = "signup",
     request_body = SignupBody,
     responses(
-        (status = 201, description = "The account exists (status `invited`, not billable) and a verification email with a token is queued", body = SignedUpBody),
-        (status = 403, description = "`forbidden`: auto sign-up is off, or the address's domain is not among the allowed ones", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict` on `email`: the address already has an account", body = Problem, content_type = "application/problem+json"),
+        (status = 202, description = "Accepted, alike for every well-formed request: when the organization allows sign-up for the address's domain and the address has no account, the account exists (status `invited`, not billable) and a verification email with a token is queued; otherwise nothing happened", body = SignUpAcceptedBody),
         (status = 422, description = "`validation_failed`: every invalid field (slug, address, names, a password under 12 characters)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many sign-up requests from this address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before the next request"))),
     )
 )]
-/// Signs up to an organization that allows it (no session).
+/// Signs up to an organization that allows it (no session). The answer is the same whether or
+/// not an account was created; the verification email is what tells.
 pub async fn sign_up(
     State(state): State<AppState>,
+    address: ClientAddress,
     ApiJson(body): ApiJson<SignupBody>,
-) -> ApiResult<(StatusCode, Json<SignedUpBody>)> {
+) -> ApiResult<(StatusCode, Json<SignUpAcceptedBody>)> {
     let request = body.try_into_domain()?;
     let email = request.email.as_str().to_owned();
-    let user_id = state.services.sign_up(request).await?;
-    Ok((StatusCode::CREATED, Json(SignedUpBody { user_id: user_id.as_uuid(), email, verification_required: true })))
+    state.services.request_sign_up(request, &address.0).await?;
+    Ok((StatusCode::ACCEPTED, Json(SignUpAcceptedBody { email, verification_required: true })))
 }
 
 /// `POST /signup/verify`: the token of the link `<public URL>/verify-email?token=…`.

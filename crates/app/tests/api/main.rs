@@ -23,6 +23,7 @@ mod scheduled;
 mod scoped_reads;
 mod secrets_at_rest;
 mod security_headers;
+mod sessions;
 mod signup;
 mod tenants;
 mod tree_isolation;

@@ -264,7 +264,7 @@ impl Fixtures {
         let body = json!({"org": "demo", "email": "sam@signup.example", "first_name": "Sam", "last_name": "Signup",
             "password": ADMIN_PASSWORD});
         let r = app.request(Method::POST, "/api/v1/signup").json(&body).send().await.expect("sends");
-        assert_eq!(r.status(), StatusCode::CREATED, "{}: signs up", app.engine);
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{}: signs up", app.engine);
         let body = json!({"key": "conformance", "name": "Conformance", "permissions": [], "visibility": "all"});
         let role = created(app.send_ok(Method::POST, "/api/v1/roles", admin, &body, StatusCode::CREATED).await);
         let body = json!({"name": "Conformance flow"});

@@ -16,7 +16,7 @@ mod webhooks;
 pub use crm::{CrmDirectory, CrmError, CrmPage, CrmUser};
 pub use idempotency::{IdempotencyRecord, IdempotencyRepository, IdempotencyScope, StoredResponse};
 pub use saved_views::SavedViewRepository;
-pub use sessions::{Session, SessionRepository};
+pub use sessions::{Attempt, AttemptKind, Session, SessionRepository};
 pub use store::{
     AuditLog, AuthorityFacts, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository,
     OrgRepository, Outbox, RoleRepository, ScheduleRepository, SeatsExhausted, Store, StoreError, Tx, UniqueField,

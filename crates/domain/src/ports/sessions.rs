@@ -1,8 +1,15 @@
-//! Sessions of logged-in members and failed logins per source address (SPEC §10).
+//! Sessions of logged-in members and the attempts the login and sign-up throttles count
+//! (SPEC §10), as part of the unit of work.
 //!
-//! Both live outside the unit of work: a session is written once at login and read on every
-//! request, and a failed login must be counted even though its use case commits nothing else.
-//! Tokens never reach storage: the adapter stores and looks up their hash
+//! Every write of a session goes through a [`Tx`](super::Tx), with the change that causes it:
+//! a login's session commits with its audit event, an impersonating session with the
+//! `impersonation.started` event, and the end of a member's sessions with their deactivation,
+//! deletion, demotion or password change. Only the two things every request does live outside
+//! a transaction, on [`Store`](super::Store): looking a session up by its token's hash and
+//! moving its expiry ([`Store::session`](super::Store::session),
+//! [`Store::touch_session`](super::Store::touch_session)).
+//!
+//! Tokens never reach storage: the store keeps and looks up their hash
 //! ([`crate::invites::hash_token`]).
 
 use async_trait::async_trait;
@@ -22,6 +29,8 @@ pub struct Session {
     pub user_id: UserId,
     /// The member who started an impersonation, for an impersonating session.
     pub impersonator_id: Option<UserId>,
+    /// The session that started this one (an impersonation): ending it ends this one.
+    pub parent_hash: Option<String>,
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -34,37 +43,79 @@ impl Session {
     }
 }
 
-/// Stores sessions and counts failed logins per source address, across processes.
+/// What a throttle counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AttemptKind {
+    /// A failed password login.
+    LoginFailure,
+    /// A sign-up request, whatever came of it.
+    SignUp,
+}
+
+impl AttemptKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginFailure => "login",
+            Self::SignUp => "signup",
+        }
+    }
+}
+
+/// One counted attempt from a source address, on an account when it names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub kind: AttemptKind,
+    pub address: String,
+    /// The account tried (a login's), as the use case keys it.
+    pub account: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+/// Sessions and throttled attempts, in the transaction.
 ///
 /// # Errors
-/// Every method fails only with [`StoreError::Unavailable`]; `insert_session` with
-/// [`StoreError::Missing`] when the member does not exist.
+/// `Unavailable`; `insert_session` fails with `Missing { kind: "user" }` when the member does
+/// not exist in the organization, and with `Missing { kind: "session" }` when the parent
+/// session does not exist.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
-pub trait SessionRepository: Send + Sync {
-    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+pub trait SessionRepository: Send {
+    async fn insert_session(&mut self, session: &Session) -> Result<(), StoreError>;
     /// The session with this token hash, live or expired.
-    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
-    /// Records use of a session and moves its expiry (sliding expiry).
+    async fn session(&mut self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+    /// Records use of a session and moves its expiry (sliding expiry); an unknown session is
+    /// not an error.
     async fn extend_session(
-        &self,
+        &mut self,
         token_hash: &str,
         last_seen_at: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
-    /// Ends one session; ending an unknown session is not an error.
-    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
-    /// Ends every session of a member; answers how many there were.
-    async fn delete_user_sessions(&self, org: OrgId, user: UserId) -> Result<u64, StoreError>;
-    /// Removes the sessions that expired before `now`; answers how many.
-    async fn purge_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
-    /// Counts one failed login from `address`.
-    async fn record_login_failure(&self, address: &str, at: OffsetDateTime) -> Result<(), StoreError>;
-    /// The times of the failed logins from `address` at or after `since`, for
-    /// [`crate::throttle::LoginThrottle::check`].
-    async fn login_failures_since(
-        &self,
+    /// Ends one session and the sessions it started; answers whether it existed.
+    async fn delete_session(&mut self, token_hash: &str) -> Result<bool, StoreError>;
+    /// Ends every session of a member but `keep` (when given), and the sessions they started;
+    /// answers how many of the member's sessions there were.
+    async fn delete_user_sessions<'a>(
+        &mut self,
+        org: OrgId,
+        user: UserId,
+        keep: Option<&'a str>,
+    ) -> Result<u64, StoreError>;
+    /// Removes the sessions that expired at or before `now`; answers how many.
+    async fn purge_expired_sessions(&mut self, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Counts one attempt.
+    async fn record_attempt(&mut self, attempt: &Attempt) -> Result<(), StoreError>;
+    /// The times of the attempts of `kind` from `address` (on `account` when given) at or after
+    /// `since`, oldest first.
+    async fn attempts_since<'a>(
+        &mut self,
+        kind: AttemptKind,
         address: &str,
+        account: Option<&'a str>,
         since: OffsetDateTime,
     ) -> Result<Vec<OffsetDateTime>, StoreError>;
+    /// Forgets the attempts of `kind` from `address` on `account` (a successful login).
+    async fn clear_attempts(&mut self, kind: AttemptKind, address: &str, account: &str) -> Result<(), StoreError>;
+    /// Forgets every attempt older than `before`; answers how many.
+    async fn purge_attempts(&mut self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }

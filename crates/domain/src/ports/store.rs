@@ -99,7 +99,7 @@ use crate::ids::{
 use crate::invites::Invite;
 use crate::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use crate::org::Organization;
-use crate::ports::PasswordHash;
+use crate::ports::{PasswordHash, Session, SessionRepository};
 use crate::roles::Role;
 use crate::scheduling::ScheduledChange;
 use crate::seats::{LicenseAssignment, SeatPool, SeatReservation};
@@ -224,6 +224,29 @@ pub trait Store: Send + Sync {
         let roles_version = tx.roles_version(org).await?;
         Ok(Some(AuthorityFacts { user, open_groups, groups_version, roles_version }))
     }
+
+    /// The session with this token hash, live or expired, read outside any transaction: every
+    /// request authenticates, so a store should answer in one statement. The default reads it
+    /// in a read transaction.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn session(&self, token_hash: &str) -> R<Option<Session>> {
+        let mut tx = self.begin_read().await?;
+        tx.session(token_hash).await
+    }
+
+    /// Records use of a session and moves its expiry (sliding expiry), outside any unit of work:
+    /// one statement of its own on a SQL store. An unknown session is not an error. The default
+    /// writes it in a transaction of its own.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn touch_session(&self, token_hash: &str, last_seen_at: OffsetDateTime, expires_at: OffsetDateTime) -> R<()> {
+        let mut tx = self.begin().await?;
+        tx.extend_session(token_hash, last_seen_at, expires_at).await?;
+        tx.commit().await
+    }
 }
 
 /// What [`Store::authority`] answers.
@@ -254,6 +277,7 @@ pub trait Tx:
     + AuditLog
     + Outbox
     + WebhookRepository
+    + SessionRepository
     + Send
 {
     /// Makes every write of the transaction durable and visible at once.

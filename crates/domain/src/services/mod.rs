@@ -21,6 +21,7 @@ mod orgs;
 mod roles;
 mod saved_views;
 mod scheduling;
+mod sessions;
 mod support;
 mod trees;
 mod users;
@@ -30,7 +31,6 @@ mod webhooks;
 use std::sync::Arc;
 
 use crate::ports::{Clock, CrmDirectory, IdGenerator, PasswordHasher, SavedViewRepository, Store};
-use crate::throttle::LoginThrottle;
 
 pub use admins::NewAdmin;
 pub use api_keys::API_KEY_PREFIX;
@@ -50,6 +50,7 @@ pub use load::LoadSummary;
 pub use mail::DeliveryReport;
 pub use orgs::{NewOrganization, ReconcileFinding, ReconcileReport, SeatFinding};
 pub use roles::{NewRole, RolePatch};
+pub use sessions::{Authentication, LoggedIn, LoginAttempt, SessionSettings, UNKNOWN_ADDRESS};
 pub use trees::TREE_CACHE_CAPACITY;
 pub use users::{NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage};
 pub use webhook_delivery::WebhookReport;
@@ -64,7 +65,10 @@ pub struct Services {
     hasher: Arc<dyn PasswordHasher>,
     crm: Option<Arc<dyn CrmDirectory>>,
     saved_views: Option<Arc<dyn SavedViewRepository>>,
-    login_throttle: LoginThrottle,
+    /// Session lifetime and the login and sign-up throttles (`sessions`).
+    sessions: sessions::SessionSettings,
+    /// The hash unknown accounts are verified against, shared by the clones (`sessions`).
+    dummy_hash: sessions::DummyHash,
     /// Group trees kept between requests, shared by the clones (`trees`).
     trees: Arc<trees::TreeCache>,
     /// Roles kept between requests, shared by the clones (`trees`).
@@ -91,17 +95,23 @@ impl Services {
             hasher,
             crm: None,
             saved_views: None,
-            login_throttle: LoginThrottle::default(),
+            sessions: sessions::SessionSettings::default(),
+            dummy_hash: Arc::default(),
             trees: Arc::default(),
             roles: Arc::default(),
         }
     }
 
-    /// Replaces the default login throttle (five failures per account in 15 minutes).
+    /// Replaces the default session lifetime and throttles ([`SessionSettings::default`]).
     #[must_use]
-    pub fn with_login_throttle(mut self, throttle: LoginThrottle) -> Self {
-        self.login_throttle = throttle;
+    pub fn with_session_settings(mut self, settings: SessionSettings) -> Self {
+        self.sessions = settings;
         self
+    }
+
+    /// The session lifetime and throttles in use.
+    pub fn session_settings(&self) -> &SessionSettings {
+        &self.sessions
     }
 
     /// Adds the store of the Users table's saved views.

@@ -345,6 +345,8 @@ impl Services {
             changes = changes.note("released_reservations", &withdrawn);
         }
         self.save_user(tx, actor, &mut user, "user.deactivated", changes).await?;
+        // Reactivating must not revive them: the sessions are gone, not suspended.
+        self.end_sessions(tx, user.org_id, user.id).await?;
         Ok(user)
     }
 
@@ -422,6 +424,7 @@ impl Services {
             Changes::new().field("deleted", &false, &true).note("released", &released),
         )
         .await?;
+        self.end_sessions(&mut *tx, user.org_id, user.id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -540,8 +543,13 @@ impl Services {
         check_last_admin(tx, &user, stays_admin).await?;
         let before: Vec<String> = role_labels(&user.roles, &all_roles);
         let changes = Changes::new().field("roles", &before, &role_labels(&grants, &all_roles));
+        // A demotion ends the member's sessions (§5): losing any grant counts.
+        let demoted = !user.roles.is_subset(&grants);
         user.roles = grants;
         self.save_user(tx, actor, &mut user, "user.roles_changed", changes).await?;
+        if demoted {
+            self.end_sessions(tx, user.org_id, user.id).await?;
+        }
         Ok(user)
     }
 
@@ -586,9 +594,15 @@ impl Services {
             &group_access,
         );
         if !changes.is_empty() {
+            // Losing a permission or a group's access is a demotion: the sessions end (§5).
+            let demoted =
+                !user.extra_permissions.is_subset(&permissions) || !user.group_access.is_subset(&group_access);
             user.extra_permissions = permissions;
             user.group_access = group_access;
             self.save_user(&mut *tx, actor, &mut user, "user.grants_changed", changes).await?;
+            if demoted {
+                self.end_sessions(&mut *tx, user.org_id, user.id).await?;
+            }
         }
         let details = details_of(&mut *tx, user, self.now()).await?;
         tx.commit().await?;

@@ -63,9 +63,9 @@ use crate::invites::Invite;
 use crate::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use crate::org::Organization;
 use crate::ports::{
-    AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, OrgRepository, Outbox,
-    PasswordHash, RoleRepository, ScheduleRepository, SeatsExhausted, Store, StoreError, Tx, UniqueField, UserLookup,
-    UserRepository, WebhookRepository,
+    Attempt, AttemptKind, AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository,
+    OrgRepository, Outbox, PasswordHash, RoleRepository, ScheduleRepository, SeatsExhausted, Session,
+    SessionRepository, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository, WebhookRepository,
 };
 use crate::roles::Role;
 use crate::scheduling::ScheduledChange;
@@ -115,6 +115,10 @@ pub struct MemoryState {
     pub webhooks: BTreeMap<WebhookId, WebhookEndpoint>,
     /// The webhook delivery log.
     pub webhook_deliveries: BTreeMap<WebhookDeliveryId, WebhookDelivery>,
+    /// Sessions by token hash.
+    pub sessions: BTreeMap<String, Session>,
+    /// Throttled attempts, in the order they were recorded.
+    pub attempts: Vec<Attempt>,
 }
 
 /// The failures a test has asked for, shared by the store and its transactions.
@@ -633,6 +637,7 @@ impl UserRepository for MemoryTx {
         let w = &mut self.work;
         w.users.remove(&id);
         w.password_hashes.remove(&id);
+        end_sessions(&mut w.sessions, |s| s.user_id == id);
         w.licenses.retain(|(user, _), _| *user != id);
         w.memberships.retain(|m| m.user_id != id);
         w.scheduled.retain(|_, s| s.user_id != id);
@@ -690,6 +695,104 @@ impl UserRepository for MemoryTx {
 
     async fn password_hash(&mut self, org: OrgId, id: UserId) -> R<Option<PasswordHash>> {
         Ok(self.user_in(org, id).and_then(|_| self.work.password_hashes.get(&id)).cloned())
+    }
+}
+
+/// Removes the sessions `ends` picks and the sessions they started (`parent_hash`, as the SQL
+/// stores' `ON DELETE CASCADE`); answers how many `ends` picked.
+fn end_sessions(sessions: &mut BTreeMap<String, Session>, ends: impl Fn(&Session) -> bool) -> u64 {
+    let ended: BTreeSet<String> = sessions.values().filter(|s| ends(s)).map(|s| s.token_hash.clone()).collect();
+    sessions.retain(|hash, s| !ended.contains(hash) && !s.parent_hash.as_ref().is_some_and(|p| ended.contains(p)));
+    count(ended.len())
+}
+
+#[async_trait]
+impl SessionRepository for MemoryTx {
+    async fn insert_session(&mut self, session: &Session) -> R<()> {
+        self.write()?;
+        self.require_user(session.org_id, session.user_id)?;
+        if session.parent_hash.as_ref().is_some_and(|p| !self.work.sessions.contains_key(p)) {
+            return Err(missing("session"));
+        }
+        if self.work.sessions.contains_key(&session.token_hash) {
+            return Err(duplicate("session"));
+        }
+        self.work.sessions.insert(session.token_hash.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn session(&mut self, token_hash: &str) -> R<Option<Session>> {
+        Ok(self.work.sessions.get(token_hash).cloned())
+    }
+
+    async fn extend_session(
+        &mut self,
+        token_hash: &str,
+        last_seen_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> R<()> {
+        self.write()?;
+        if let Some(s) = self.work.sessions.get_mut(token_hash) {
+            s.last_seen_at = last_seen_at;
+            s.expires_at = expires_at;
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&mut self, token_hash: &str) -> R<bool> {
+        self.write()?;
+        Ok(end_sessions(&mut self.work.sessions, |s| s.token_hash == token_hash) > 0)
+    }
+
+    async fn delete_user_sessions<'a>(&mut self, org: OrgId, user: UserId, keep: Option<&'a str>) -> R<u64> {
+        self.write()?;
+        let ends = |s: &Session| s.org_id == org && s.user_id == user && Some(s.token_hash.as_str()) != keep;
+        Ok(end_sessions(&mut self.work.sessions, ends))
+    }
+
+    async fn purge_expired_sessions(&mut self, now: OffsetDateTime) -> R<u64> {
+        self.write()?;
+        Ok(end_sessions(&mut self.work.sessions, |s| !s.is_live(now)))
+    }
+
+    async fn record_attempt(&mut self, attempt: &Attempt) -> R<()> {
+        self.write()?;
+        self.work.attempts.push(attempt.clone());
+        Ok(())
+    }
+
+    async fn attempts_since<'a>(
+        &mut self,
+        kind: AttemptKind,
+        address: &str,
+        account: Option<&'a str>,
+        since: OffsetDateTime,
+    ) -> R<Vec<OffsetDateTime>> {
+        let mut times: Vec<OffsetDateTime> = self
+            .work
+            .attempts
+            .iter()
+            .filter(|a| a.kind == kind && a.address == address && a.at >= since)
+            .filter(|a| account.is_none_or(|acc| a.account.as_deref() == Some(acc)))
+            .map(|a| a.at)
+            .collect();
+        times.sort();
+        Ok(times)
+    }
+
+    async fn clear_attempts(&mut self, kind: AttemptKind, address: &str, account: &str) -> R<()> {
+        self.write()?;
+        self.work
+            .attempts
+            .retain(|a| !(a.kind == kind && a.address == address && a.account.as_deref() == Some(account)));
+        Ok(())
+    }
+
+    async fn purge_attempts(&mut self, before: OffsetDateTime) -> R<u64> {
+        self.write()?;
+        let n = self.work.attempts.len();
+        self.work.attempts.retain(|a| a.at >= before);
+        Ok(count(n - self.work.attempts.len()))
     }
 }
 

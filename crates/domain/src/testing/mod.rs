@@ -3,7 +3,6 @@
 //! - [`InMemoryStore`]: the reference implementation of the persistence contract, with failure
 //!   injection; SQL adapters' contract tests compare their answers with it.
 //! - [`ManualClock`], [`SequentialIds`]: time and ids a test controls, so runs replay exactly.
-//! - [`InMemorySessions`]: sessions and failed logins per address, for the HTTP adapter's tests.
 //! - [`FakeHasher`]: a fast stand-in for Argon2id (test-only: it is not a password hash).
 //! - [`InMemoryCrmDirectory`]: a CRM directory a test fills and changes.
 //! - [`state_machine`]: the state-machine property test of SPEC §14 (operations, reference
@@ -19,11 +18,9 @@ mod crm;
 mod hasher;
 mod ids;
 mod memory;
-mod sessions;
 
 pub use clock::ManualClock;
 pub use crm::{CRM_PAGE_SIZE, InMemoryCrmDirectory};
 pub use hasher::FakeHasher;
 pub use ids::SequentialIds;
 pub use memory::{InMemoryStore, MemoryState};
-pub use sessions::InMemorySessions;

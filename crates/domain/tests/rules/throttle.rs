@@ -118,3 +118,86 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The progressive delay on failed logins
+// ---------------------------------------------------------------------------------------------
+
+use roster_domain::throttle::ProgressiveDelay;
+
+#[test]
+fn the_free_failures_cost_nothing_and_then_the_wait_doubles_from_the_newest_failure() {
+    let d = ProgressiveDelay::PER_ACCOUNT;
+    assert_eq!(d.free, 5);
+    let failures: Vec<_> = (1..=4).map(ago).collect();
+    assert!(d.check(&failures, T0).is_ok(), "four failures are free");
+    let failures: Vec<_> = (0..5).map(ago).collect();
+    assert_eq!(retry_after(d.check(&failures, T0)), 1, "at the fifth: one second after it");
+    let failures: Vec<_> = (0..7).map(ago).collect();
+    assert_eq!(retry_after(d.check(&failures, T0)), 4, "two beyond: four seconds");
+    assert!(d.check(&failures, T0 + Duration::seconds(4)).is_ok());
+}
+
+#[test]
+fn the_wait_is_capped() {
+    let d = ProgressiveDelay::PER_ACCOUNT;
+    assert_eq!(d.delay(0), Duration::seconds(1));
+    assert_eq!(d.delay(3), Duration::seconds(8));
+    assert_eq!(d.delay(60), d.cap);
+    assert_eq!(d.delay(usize::MAX), d.cap);
+}
+
+fn progressive() -> impl Strategy<Value = ProgressiveDelay> {
+    (1usize..=6, 1i64..=5, 5i64..=600).prop_map(|(free, base, cap)| ProgressiveDelay {
+        free,
+        base: Duration::seconds(base),
+        cap: Duration::seconds(cap),
+        window: Duration::seconds(3_600),
+    })
+}
+
+/// Failures at distinct instants inside the window, newest a few seconds before `T0`.
+fn recent_failures(n: std::ops::Range<usize>) -> impl Strategy<Value = Vec<OffsetDateTime>> {
+    prop::collection::btree_set(1i64..3_000, n).prop_map(|s| s.into_iter().map(ago).collect())
+}
+
+proptest! {
+    #[test]
+    fn fewer_failures_than_the_free_ones_are_never_delayed(
+        (d, failures) in progressive().prop_flat_map(|d| (Just(d), recent_failures(0..d.free)))
+    ) {
+        prop_assert!(d.check(&failures, T0).is_ok());
+    }
+
+    #[test]
+    fn another_failure_never_shortens_the_wait(
+        (d, failures) in progressive().prop_flat_map(|d| (Just(d), recent_failures(d.free..d.free + 6)))
+    ) {
+        let wait = |f: &[OffsetDateTime]| match d.check(f, T0) {
+            Ok(()) => 0,
+            Err(ServiceError::RateLimited { retry_after_seconds }) => retry_after_seconds,
+            Err(other) => panic!("unexpected {other:?}"),
+        };
+        let mut more = failures.clone();
+        more.push(T0);
+        prop_assert!(wait(&more) >= wait(&failures));
+        prop_assert!(wait(&more) >= 1, "a failure now past the free ones always waits");
+        let cap = u64::try_from(d.cap.whole_seconds()).unwrap();
+        prop_assert!(wait(&more) <= cap, "never longer than the cap");
+    }
+
+    #[test]
+    fn the_wait_is_exact_to_the_second(
+        (d, failures) in progressive().prop_flat_map(|d| (Just(d), recent_failures(d.free..d.free + 6)))
+    ) {
+        let mut failures = failures;
+        failures.push(T0);
+        let wait = match d.check(&failures, T0) {
+            Err(ServiceError::RateLimited { retry_after_seconds }) => retry_after_seconds,
+            other => return Err(TestCaseError::fail(format!("expected rate_limited, got {other:?}"))),
+        };
+        let then = T0 + Duration::seconds(i64::try_from(wait).unwrap());
+        prop_assert!(d.check(&failures, then).is_ok(), "still refused after {} s", wait);
+        prop_assert!(d.check(&failures, then - Duration::seconds(1)).is_err(), "{} s is too long", wait);
+    }
+}

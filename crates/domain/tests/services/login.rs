@@ -1,7 +1,7 @@
 //! Password login, resolving actors and login throttling (§10).
 
 use roster_domain::audit::Source;
-use roster_domain::throttle::LoginThrottle;
+use roster_domain::throttle::ProgressiveDelay;
 use roster_domain::{ErrorCode, ServiceError};
 use time::Duration;
 
@@ -71,32 +71,34 @@ async fn a_deactivated_member_cannot_log_in_even_with_the_right_password() {
 async fn repeated_login_failures_of_an_account_are_rate_limited() {
     let w = World::new().await;
     with_password(&w, "ann").await;
-    let throttle = LoginThrottle::default();
+    let throttle = ProgressiveDelay::PER_ACCOUNT;
     let attempt = |pw: &'static str| {
         let (org, email, pw) = (slug("acme"), w.email("ann"), password(pw));
         let services = w.services.clone();
         async move { services.login(&org, &email, &pw, Source::Console).await }
     };
-    for _ in 0..throttle.max_failures {
+    for _ in 0..throttle.free {
         let err = failure(attempt("wrong horse battery").await);
         assert_eq!(err.code(), ErrorCode::Unauthenticated);
         w.clock.advance(Duration::minutes(1));
     }
+    // The free failures were at 0, 1, 2, 3 and 4 minutes; it is now minute 5: the next attempt
+    // waits one second after the last failure, which has passed.
+    let err = failure(attempt("wrong horse battery").await);
+    assert_eq!(err.code(), ErrorCode::Unauthenticated);
     // Even the right password is refused now, without being checked.
     let err = failure(attempt(GOOD_PASSWORD).await);
     assert_eq!(err.code(), ErrorCode::RateLimited);
     let ServiceError::RateLimited { retry_after_seconds } = err else { unreachable!() };
-    // Failures at 0, 1, 2, 3 and 4 minutes; it is now minute 5; the first leaves the
-    // 15-minute window at minute 15.
-    assert_eq!(retry_after_seconds, 10 * 60);
-    w.clock.advance(Duration::minutes(10));
-    attempt(GOOD_PASSWORD).await.expect("the oldest failure left the window");
+    assert_eq!(retry_after_seconds, 2, "one failure beyond the free ones doubles the wait");
+    w.clock.advance(Duration::seconds(2));
+    attempt(GOOD_PASSWORD).await.expect("the wait has passed");
 }
 
 #[tokio::test]
 async fn an_unknown_email_is_throttled_like_an_account() {
     let w = World::new().await;
-    for _ in 0..LoginThrottle::default().max_failures {
+    for _ in 0..ProgressiveDelay::PER_ACCOUNT.free {
         failure(
             w.services.login(&slug("acme"), &w.email("nobody"), &password("guess guess guess"), Source::Console).await,
         );

@@ -22,6 +22,7 @@ mod orgs_settings;
 mod roles;
 mod scheduling;
 mod scoped_reads;
+mod sessions;
 mod signup;
 mod tenancy;
 mod users_lifecycle;

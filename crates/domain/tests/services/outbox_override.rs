@@ -17,6 +17,7 @@ use roster_domain::ids::{
 use roster_domain::invites::Invite;
 use roster_domain::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use roster_domain::org::Organization;
+use roster_domain::ports::{Attempt, AttemptKind, Session, SessionRepository};
 use roster_domain::ports::{
     AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, MockOutbox, OrgRepository,
     Outbox, PasswordHash, RoleRepository, ScheduleRepository, Store, StoreError, Tx, UserLookup, UserRepository,
@@ -95,6 +96,46 @@ impl Outbox for OverrideTx {
     }
     async fn mail(&mut self, id: MailId) -> R<Option<QueuedMail>> {
         self.inner.mail(id).await
+    }
+}
+
+#[async_trait]
+impl SessionRepository for OverrideTx {
+    async fn insert_session(&mut self, session: &Session) -> R<()> {
+        self.inner.insert_session(session).await
+    }
+    async fn session(&mut self, token_hash: &str) -> R<Option<Session>> {
+        self.inner.session(token_hash).await
+    }
+    async fn extend_session(&mut self, token_hash: &str, seen: OffsetDateTime, expires: OffsetDateTime) -> R<()> {
+        self.inner.extend_session(token_hash, seen, expires).await
+    }
+    async fn delete_session(&mut self, token_hash: &str) -> R<bool> {
+        self.inner.delete_session(token_hash).await
+    }
+    async fn delete_user_sessions<'a>(&mut self, org: OrgId, user: UserId, keep: Option<&'a str>) -> R<u64> {
+        self.inner.delete_user_sessions(org, user, keep).await
+    }
+    async fn purge_expired_sessions(&mut self, now: OffsetDateTime) -> R<u64> {
+        self.inner.purge_expired_sessions(now).await
+    }
+    async fn record_attempt(&mut self, attempt: &Attempt) -> R<()> {
+        self.inner.record_attempt(attempt).await
+    }
+    async fn attempts_since<'a>(
+        &mut self,
+        kind: AttemptKind,
+        address: &str,
+        account: Option<&'a str>,
+        since: OffsetDateTime,
+    ) -> R<Vec<OffsetDateTime>> {
+        self.inner.attempts_since(kind, address, account, since).await
+    }
+    async fn clear_attempts(&mut self, kind: AttemptKind, address: &str, account: &str) -> R<()> {
+        self.inner.clear_attempts(kind, address, account).await
+    }
+    async fn purge_attempts(&mut self, before: OffsetDateTime) -> R<u64> {
+        self.inner.purge_attempts(before).await
     }
 }
 

@@ -53,6 +53,7 @@ pub mod roles;
 pub mod schedule;
 pub mod scoping;
 pub mod seed;
+pub mod sessions;
 pub mod transactions;
 pub mod users;
 pub mod users_query;
@@ -263,6 +264,10 @@ macro_rules! store_contract_tests {
             invites::deleting_an_invite_deletes_its_reservations,
             schedule::due_scheduled_changes_come_oldest_first_from_every_organization,
             schedule::scheduled_changes_are_listed_per_user_and_updated_in_their_organization,
+            sessions::sessions_round_trip_slide_and_need_their_member_and_parent,
+            sessions::ending_a_session_ends_what_it_started,
+            sessions::expired_sessions_are_purged,
+            sessions::attempts_are_counted_per_kind_address_and_account,
             audit::the_audit_query_equals_filtering_every_event_newest_first_on_generated_events,
             audit::event_positions_count_each_organizations_committed_events_without_gaps,
             audit::events_after_pages_through_the_feed_in_position_order,

@@ -1,6 +1,7 @@
-//! The domain's `PasswordHasher` port on Argon2id (the `argon2` crate's defaults: 19 MiB,
-//! 2 passes, 1 lane — OWASP's recommended minimum), run on the blocking pool so a login never
-//! stalls the async workers.
+//! Roster's password hashing: the domain's `PasswordHasher` port on Argon2id (the `argon2`
+//! crate's defaults: 19 MiB, 2 passes, 1 lane — OWASP's recommended minimum), run on the blocking
+//! pool so a login never stalls the async workers. A crate of its own so that the server, the CLI
+//! and the HTTP adapter share it without depending on one another.
 
 use argon2::password_hash::{PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
