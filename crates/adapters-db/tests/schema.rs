@@ -543,7 +543,8 @@ async fn the_secrets_migration_hashes_stored_tokens_and_clears_settled_mail() {
         tx.commit().await.expect("commits");
 
         // As the previous schema kept them: a token in clear, a sent message with its token.
-        Migrator::down(t.db.connection(), Some(1)).await.expect("rolls back the newest migration");
+        // Back to before the secrets migration (and the sessions migration that came after it).
+        Migrator::down(t.db.connection(), Some(2)).await.expect("rolls back the two newest migrations");
         t.exec("UPDATE connections SET user_token = 'plain-token'", vec![]).await.expect("writes");
         t.exec(
             "UPDATE outbox SET state = 'sent', attempts = 1, next_attempt_at = NULL, settled_at = created_at \
