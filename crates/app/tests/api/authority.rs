@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, apps, assert_problem};
 use crate::invites::allow_invites;
-use crate::tree_support::Member;
+use crate::tree_support::{MEMBER_PASSWORD, Member};
 
 /// Creates the custom role `key` holding `permissions` with `visibility`, as the admin.
 async fn custom_role(app: &TestApp, admin: &str, key: &str, permissions: &[&str], visibility: &str) {
@@ -20,15 +20,17 @@ async fn custom_role(app: &TestApp, admin: &str, key: &str, permissions: &[&str]
     app.send_ok(Method::POST, "/api/v1/roles", admin, &body, StatusCode::CREATED).await;
 }
 
-/// Gives `member` exactly `role`, limited to `scope`'s subtree when set (no HTTP route sets a
-/// scoped role, so the operator does), then logs them in again.
-async fn hold_only(app: &TestApp, member: &Member, role: &str, scope: Option<&str>) {
+/// Gives `member` (made by `TestApp::member` as `local`) exactly `role`, limited to `scope`'s
+/// subtree when set (no HTTP route sets a scoped role, so the operator does). A change that
+/// takes something away ends the member's sessions, so they log in again.
+async fn hold_only(app: &TestApp, member: &mut Member, local: &str, role: &str, scope: Option<&str>) {
     let org = app.services.organization_by_slug(&Slug::parse("demo").unwrap()).await.unwrap().id;
     let operator = Actor::system(org, Source::Cli);
     let scope = scope.map(|g| g.parse::<GroupId>().unwrap());
     let roles = vec![RoleAssignment { key: Key::parse(role).unwrap(), scope }];
     let id: UserId = member.id.parse().unwrap();
     app.services.set_roles(&operator, id, roles, None).await.expect("sets the role");
+    member.token = app.login_to("demo", &format!("{local}@demo.example"), MEMBER_PASSWORD).await;
 }
 
 async fn me_permissions(app: &TestApp, token: &str) -> Vec<String> {
@@ -95,19 +97,19 @@ async fn impersonation_reaches_no_higher_than_the_impersonator() {
 async fn api_keys_act_within_their_creators_current_authority() {
     for app in apps("authority_api_keys").await {
         let admin = app.login().await;
-        let second = app.member(&admin, "second", &["admin"], &[]).await;
+        let mut second = app.member(&admin, "second", &["admin"], &[]).await;
         let body = json!({"name": "Sync", "permissions": ["manage_users", "manage_api_keys"]});
         let key = app.send_ok(Method::POST, "/api/v1/api-keys", &second.token, &body, StatusCode::CREATED).await;
         let key = key["secret"].as_str().unwrap().to_owned();
         assert_eq!(app.authed(Method::GET, "/api/v1/users", &key).send().await.unwrap().status(), StatusCode::OK);
 
         // Demoted: the key keeps only what its creator still holds.
-        hold_only(&app, &second, "standard", None).await;
+        hold_only(&app, &mut second, "second", "standard", None).await;
         let r = app.authed(Method::GET, "/api/v1/users", &key).send().await.unwrap();
         assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
 
         // Deactivated, then deleted: the key is suspended, and the list says why.
-        hold_only(&app, &second, "admin", None).await;
+        hold_only(&app, &mut second, "second", "admin", None).await;
         let path = format!("/api/v1/users/{}/deactivate", second.id);
         app.send_ok(Method::POST, &path, &admin, &json!({}), StatusCode::OK).await;
         let r = app.send(Method::POST, "/api/v1/api-keys", &key, &json!({"name": "Another"})).await;
@@ -193,8 +195,8 @@ async fn grants_are_held_to_what_the_giver_holds() {
         // And for a member who manages the users of one group, on themself.
         let root = app.root_group(&admin).await;
         let team = app.group(&admin, "Team", &root).await;
-        let lead = app.member(&admin, "teamlead", &["read_only"], &[&team]).await;
-        hold_only(&app, &lead, "clerk", Some(&team)).await;
+        let mut lead = app.member(&admin, "teamlead", &["read_only"], &[&team]).await;
+        hold_only(&app, &mut lead, "teamlead", "clerk", Some(&team)).await;
         let r = app.send(Method::PUT, &format!("/api/v1/users/{}/grants", lead.id), &lead.token, &grants).await;
         assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
         let user = app.get_ok(&format!("/api/v1/users/{}", lead.id), &admin).await;

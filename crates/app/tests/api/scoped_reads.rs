@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, apps, assert_problem};
-use crate::tree_support::Member;
+use crate::tree_support::{MEMBER_PASSWORD, Member};
 
 /// A user created by the org admin in `groups`; their id.
 async fn user_in(app: &TestApp, admin: &str, local: &str, groups: &[&str]) -> String {
@@ -34,10 +34,12 @@ async fn a_scoped_admin_reads_only_the_users_their_scope_covers() {
         let sales = app.group(&admin, "Sales", &root).await;
         let east = app.group(&admin, "East", &sales).await;
         let support = app.group(&admin, "Support", &root).await;
-        let lead: Member = app.member(&admin, "lead", &["standard"], &[&sales]).await;
+        let mut lead: Member = app.member(&admin, "lead", &["standard"], &[&sales]).await;
         let roles = json!({"user_ids": [lead.id], "action": "set_roles", "roles": [{"key": "admin", "scope": sales}]});
         let result = app.send_ok(Method::POST, "/api/v1/users/bulk", &admin, &roles, StatusCode::OK).await;
         assert_eq!(result["outcomes"][0]["status"], "ok", "{}: {result}", app.engine);
+        // A role change that takes something away ends the member's sessions: log in again.
+        lead.token = app.login_to("demo", "lead@demo.example", MEMBER_PASSWORD).await;
 
         let inside = user_in(&app, &admin, "inside", &[&east]).await;
         let both = user_in(&app, &admin, "both", &[&sales, &east]).await;
