@@ -19,31 +19,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use roster_domain::ports::CrmDirectory;
-use thiserror::Error;
-
-use crate::csv::{CsvDirectory, CsvError};
+use crate::csv::CsvDirectory;
+pub use crate::error::ConfigError;
 use crate::salesforce::{Grant, SalesforceConfig, SalesforceDirectory, Secret};
+use roster_domain::ports::CrmDirectory;
 
 /// The CSV file used when `ROSTER_CRM_CSV` is unset, if it exists (relative to the working
 /// directory).
 pub const DEFAULT_CSV_PATH: &str = "./crm-users.csv";
-
-/// A configuration the CRM directory cannot be built from. Messages name the variable and
-/// never print a secret.
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("{var} is required when {because}")]
-    Missing { var: &'static str, because: &'static str },
-    #[error("{var} `{value}` is not valid: {reason}")]
-    Invalid { var: &'static str, value: String, reason: String },
-    #[error("{first} and {second} cannot both be set: {reason}")]
-    Conflict { first: &'static str, second: &'static str, reason: &'static str },
-    #[error("ROSTER_CRM_CSV: {0}")]
-    Csv(#[from] CsvError),
-    #[error("the Salesforce directory cannot be built: {0}")]
-    Salesforce(String),
-}
 
 /// Which directory the environment asks for, before anything is opened.
 #[derive(Debug, Clone)]

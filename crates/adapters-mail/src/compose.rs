@@ -10,7 +10,7 @@ use lettre::message::{Mailbox, MultiPart};
 use roster_domain::mail::OutgoingMail;
 use roster_domain::ports::MailError;
 
-use crate::config::MailSetupError;
+use crate::error::MailSetupError;
 use crate::render::{PublicUrl, render};
 
 /// The `From` of every message (`ROSTER_MAIL_FROM`): `address` or `Name <address>`.

@@ -6,32 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use roster_domain::ports::Mailer;
-use thiserror::Error;
 
 use crate::compose::Composer;
+use crate::error::MailSetupError;
 use crate::file_drop::FileDropMailer;
 use crate::smtp::{SmtpMailer, SmtpUrl};
-
-/// A mail setting that cannot work. The messages never contain a password.
-#[derive(Debug, Error)]
-pub enum MailSetupError {
-    #[error("invalid SMTP URL: {0}")]
-    SmtpUrl(String),
-    #[error("invalid public URL {0}")]
-    PublicUrl(String),
-    #[error("invalid sender address {0}")]
-    From(String),
-    #[error("the outbox folder {dir} cannot be used: {source}")]
-    OutboxDir {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the SMTP transport cannot be built: {0}")]
-    Smtp(String),
-    #[error("invalid mail worker settings: {0}")]
-    Worker(String),
-}
 
 /// Where messages go.
 #[derive(Debug, Clone, PartialEq, Eq)]

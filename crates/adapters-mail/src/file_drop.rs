@@ -16,7 +16,7 @@ use roster_domain::mail::OutgoingMail;
 use roster_domain::ports::{MailError, Mailer};
 
 use crate::compose::Composer;
-use crate::config::MailSetupError;
+use crate::error::MailSetupError;
 
 /// Writes one `.eml` file per message into a folder.
 #[derive(Debug, Clone)]

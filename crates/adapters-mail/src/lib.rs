@@ -14,6 +14,7 @@
 
 mod compose;
 mod config;
+mod error;
 mod file_drop;
 mod render;
 mod smtp;
@@ -23,7 +24,8 @@ mod worker;
 pub mod testing;
 
 pub use compose::{Composer, Sender};
-pub use config::{MailSetupError, MailTransport, build_mailer};
+pub use config::{MailTransport, build_mailer};
+pub use error::MailSetupError;
 pub use file_drop::FileDropMailer;
 pub use render::{PublicUrl, Rendered, escape_html, render};
 pub use smtp::{SmtpMailer, SmtpSecurity, SmtpUrl};

@@ -11,7 +11,7 @@ use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 use url::Url;
 
-use crate::config::MailSetupError;
+use crate::error::MailSetupError;
 
 /// The path of the page that accepts an invitation (SPEC §8.1).
 pub const ACCEPT_INVITE_PATH: &str = "/accept-invite";

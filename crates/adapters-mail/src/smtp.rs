@@ -27,7 +27,7 @@ use roster_domain::ports::{MailError, Mailer};
 use url::Url;
 
 use crate::compose::Composer;
-use crate::config::MailSetupError;
+use crate::error::MailSetupError;
 
 /// How long one SMTP command (connecting included) may wait for the server.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);

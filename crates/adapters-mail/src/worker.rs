@@ -24,7 +24,7 @@ use roster_domain::ports::{MailError, Mailer};
 use roster_domain::services::DeliveryReport;
 use tokio::sync::watch;
 
-use crate::config::MailSetupError;
+use crate::error::MailSetupError;
 
 /// How the worker paces itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,7 +40,7 @@ use columns::Columns;
 pub use columns::{Field, HeaderProblem};
 pub use reader::SyntaxProblem;
 
-use crate::salesforce::SEARCH_PAGE_SIZE;
+use crate::fields::{SEARCH_PAGE_SIZE, clean_title, parse_salesforce_datetime};
 
 /// Why a CSV file is refused as a whole.
 #[derive(Debug, Error)]
@@ -285,7 +285,7 @@ fn row(
             Err(e) => dropped.push((field, format!("`{text}` {e}"))),
         }
     }
-    let title = crate::salesforce::clean_title(Some(cell(Field::Title)));
+    let title = clean_title(Some(cell(Field::Title)));
     Ok((CrmUser { crm_id, first_name, last_name, email, phone, active, title }, modified, dropped))
 }
 
@@ -300,7 +300,7 @@ fn parse_active(text: &str) -> Option<bool> {
 
 /// RFC 3339, Salesforce's `2024-01-31T09:30:15.000+0000`, or a date (midnight UTC).
 fn parse_time(text: &str) -> Option<OffsetDateTime> {
-    crate::salesforce::parse_salesforce_datetime(text).or_else(|| {
+    parse_salesforce_datetime(text).or_else(|| {
         let format = time::macros::format_description!("[year]-[month]-[day]");
         time::Date::parse(text, &format).ok().map(|d| d.midnight().assume_utc())
     })

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// A secret string (client secret, refresh token, password): `Debug` prints `***`.
 #[derive(Clone, PartialEq, Eq)]

@@ -40,10 +40,8 @@ pub use config::{
     DEFAULT_API_VERSION, DEFAULT_LOGIN_URL, DEFAULT_TIMEOUT, Grant, RetryPolicy, SalesforceConfig, Secret,
 };
 use wire::{QueryPage, TokenAnswer, TokenFailure, UserRecord};
-pub(crate) use wire::{clean_title, parse_salesforce_datetime};
 
-/// Users per search page (the same size as the in-memory directory's).
-pub const SEARCH_PAGE_SIZE: u32 = 50;
+pub use crate::fields::SEARCH_PAGE_SIZE;
 /// SOQL refuses an `OFFSET` above 2,000, so search pages end there: refine the query instead.
 const MAX_OFFSET: u32 = 2_000;
 /// No name (121 characters in Salesforce) or address (80) is longer: a longer query matches

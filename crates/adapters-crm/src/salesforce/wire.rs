@@ -9,8 +9,8 @@ use roster_domain::ports::CrmUser;
 use roster_domain::values::{CrmId, Email, PersonName, Phone};
 use serde::Deserialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
+
+use crate::fields::{clean_title, parse_salesforce_datetime};
 
 /// A successful answer of `POST /services/oauth2/token`.
 #[derive(Deserialize)]
@@ -94,21 +94,6 @@ impl UserRecord {
     pub(crate) fn modified_at(&self) -> Option<OffsetDateTime> {
         self.system_modstamp.as_deref().and_then(parse_salesforce_datetime)
     }
-}
-
-/// A job title with its whitespace collapsed; blank is none.
-pub(crate) fn clean_title(title: Option<&str>) -> Option<String> {
-    let words: Vec<&str> = title?.split_whitespace().collect();
-    (!words.is_empty()).then(|| words.join(" "))
-}
-
-/// Parses Salesforce's datetime form `2024-01-31T09:30:15.000+0000` (no colon in the offset),
-/// and RFC 3339 as well.
-pub(crate) fn parse_salesforce_datetime(value: &str) -> Option<OffsetDateTime> {
-    let salesforce = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond][offset_hour sign:mandatory][offset_minute]"
-    );
-    OffsetDateTime::parse(value, &salesforce).ok().or_else(|| OffsetDateTime::parse(value, &Rfc3339).ok())
 }
 
 #[cfg(test)]
