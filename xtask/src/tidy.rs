@@ -39,6 +39,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     problems.extend(unfinished_code_problems(&root)?);
     problems.extend(module_doc_problems(&root)?);
     problems.extend(tracker_reference_problems(&root)?);
+    problems.extend(storage_in_handlers_problems(&root)?);
     if problems.is_empty() {
         eprintln!("tidy: all checks passed");
         return Ok(());
@@ -333,6 +334,87 @@ fn names_an_issue(comment: &str) -> bool {
     })
 }
 
+// ---- (e) handlers translate; use cases touch storage ----------------------------------------
+
+/// Where the storage ports are declared.
+const PORTS_DIR: &str = "crates/domain/src/ports";
+
+/// The HTTP adapter's sources.
+const HTTP_SRC: &str = "crates/adapters-http/src";
+
+/// The HTTP adapter's files that may name a storage port, and why: the application state that
+/// holds the `Idempotency-Key` records, and the middleware that replays them — a protocol
+/// concern of HTTP with its own port, not a use case.
+const STORAGE_ALLOWED_IN_HTTP: &[&str] = &["state.rs", "idempotency.rs"];
+
+/// A handler parses, calls one use case on `Services` and renders; it never reaches a store or
+/// repository port itself (the use case owns the transaction and the rules). Reported: every
+/// line of the HTTP adapter, outside [`STORAGE_ALLOWED_IN_HTTP`], that names a storage port —
+/// `Store`, `Tx`, or a trait of the ports named `…Repository` or declared in `ports/store.rs`.
+fn storage_in_handlers_problems(root: &Path) -> anyhow::Result<Vec<String>> {
+    let ports = storage_ports(&root.join(PORTS_DIR))?;
+    if ports.is_empty() {
+        bail!("no storage port found under {PORTS_DIR}: the check would pass vacuously");
+    }
+    let http = root.join(HTTP_SRC);
+    let mut problems = Vec::new();
+    for file in rust_files(&http)? {
+        let name = relative(&http, &file);
+        if STORAGE_ALLOWED_IN_HTTP.contains(&name.as_str()) {
+            continue;
+        }
+        let text = fs::read_to_string(&file).with_context(|| format!("could not read {}", file.display()))?;
+        for (line_no, port) in port_names_in(&text, &ports) {
+            problems.push(format!(
+                "{}:{line_no}: names the storage port `{port}`; call a use case on `Services` instead",
+                relative(root, &file)
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// The storage ports declared under `dir`: `Store`, `Tx`, every trait named `…Repository`, and
+/// every trait of `store.rs` (the audit log and the outbox are storage too).
+fn storage_ports(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut ports = Vec::new();
+    for file in rust_files(dir)? {
+        let text = fs::read_to_string(&file).with_context(|| format!("could not read {}", file.display()))?;
+        let in_store = file.file_name().is_some_and(|n| n == "store.rs");
+        for name in traits_declared_in(&text) {
+            if in_store || name == "Store" || name == "Tx" || name.ends_with("Repository") {
+                ports.push(name);
+            }
+        }
+    }
+    ports.sort();
+    ports.dedup();
+    Ok(ports)
+}
+
+/// The names of the `pub trait`s declared in `text`.
+fn traits_declared_in(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| line.trim_start().strip_prefix("pub trait "))
+        .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// The 1-based line numbers of the code (comments left out) in `text` that names one of
+/// `ports` as a whole word, with the port named.
+fn port_names_in(text: &str, ports: &[String]) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let code = comment_of(line).map_or(line, |comment| &line[..line.len() - comment.len()]);
+        let words = code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+        if let Some(port) = words.into_iter().find(|word| ports.iter().any(|p| p == word)) {
+            found.push((index + 1, port.to_owned()));
+        }
+    }
+    found
+}
+
 fn relative(root: &Path, path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
@@ -449,6 +531,34 @@ mod tests {
         ]
         .join("\n");
         assert_eq!(issue_numbers_in_comments(&text), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn no_http_handler_reaches_a_storage_port() {
+        assert_no_problems(&storage_in_handlers_problems(&project_root()).unwrap());
+    }
+
+    #[test]
+    fn the_storage_ports_are_found_where_they_are_declared() {
+        let ports = storage_ports(&project_root().join(PORTS_DIR)).unwrap();
+        for port in ["Store", "Tx", "UserRepository", "AuditLog", "SessionRepository", "IdempotencyRepository"] {
+            assert!(ports.iter().any(|p| p == port), "{port} missing from {ports:?}");
+        }
+        assert!(!ports.iter().any(|p| p == "Clock" || p == "CrmDirectory"), "{ports:?}");
+    }
+
+    #[test]
+    fn a_storage_port_named_in_code_is_found_but_not_in_a_comment_or_a_longer_word() {
+        let ports = vec!["Tx".to_owned(), "UserRepository".to_owned()];
+        let text = [
+            "use roster_domain::ports::{Tx, Clock};",
+            "// a Tx in a comment",
+            "let TxLike = 1;",
+            "fn f(r: &dyn UserRepository) {}",
+        ]
+        .join("\n");
+        assert_eq!(port_names_in(&text, &ports), vec![(1, "Tx".to_owned()), (4, "UserRepository".to_owned())]);
+        assert_eq!(traits_declared_in("pub trait Store: Send {\n    fn x();\n}\npub trait Tx:\n"), ["Store", "Tx"]);
     }
 
     #[test]
