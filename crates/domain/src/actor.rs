@@ -6,12 +6,26 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::audit::Source;
+use serde::{Deserialize, Serialize};
+
 use crate::error::{ServiceError, ServiceResult};
 use crate::groups::GroupTree;
 use crate::ids::{ApiKeyId, GroupId, OrgId, UserId};
 use crate::roles::{Permission, Role, RoleGrant, Visibility};
 use crate::user::User;
+
+/// Through which door a change came in: recorded on every audit event the actor causes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Console,
+    Api,
+    Scim,
+    CrmSync,
+    Import,
+    Cli,
+    Scheduler,
+}
 
 /// Where a permission applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -464,13 +478,10 @@ impl Actor {
         }
     }
 
-    /// Refuses a member deactivating or deleting themself (§3.1), by any path (directly, in
-    /// bulk, or scheduled for later); the operator and the workers are not members.
-    ///
-    /// # Errors
-    /// `self_deactivation`.
-    pub fn ensure_not_self(&self, user: UserId) -> ServiceResult<()> {
-        if self.user_id() == Some(user) && !self.is_system() { Err(ServiceError::SelfDeactivation) } else { Ok(()) }
+    /// The member acting, as the rules about "oneself" see it: `None` for the operator and the
+    /// workers, which are not members even when their audit events name one.
+    pub fn member(&self) -> Option<UserId> {
+        if self.is_system() { None } else { self.user_id() }
     }
 
     /// Refuses what an impersonating session may not do (§10: passwords, roles, API keys).

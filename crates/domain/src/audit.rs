@@ -6,20 +6,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::actor::Actor;
+pub use crate::actor::Source;
 use crate::ids::{AuditEventId, OrgId, UserId};
-
-/// Through which door a change came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    Console,
-    Api,
-    Scim,
-    CrmSync,
-    Import,
-    Cli,
-    Scheduler,
-}
 
 /// What kind of thing an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

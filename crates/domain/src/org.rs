@@ -68,6 +68,19 @@ impl OrgSettings {
         if self.auto_signup { Err(crate::ServiceError::AutoSignupEnabled) } else { Ok(()) }
     }
 
+    /// Refuses a self sign-up (§8.2) unless auto sign-up is on and `email` is of an allowed
+    /// domain.
+    ///
+    /// # Errors
+    /// `forbidden`, saying only that sign-up is not open for the address.
+    pub fn ensure_sign_up_open(&self, email: &crate::values::Email) -> crate::error::ServiceResult<()> {
+        let domain_ok = self.allowed_signup_domains.iter().any(|d| d.as_str() == email.domain());
+        if !self.auto_signup || !domain_ok {
+            return Err(crate::ServiceError::forbidden("sign-up is not open for this address"));
+        }
+        Ok(())
+    }
+
     /// Applies a change, enforcing the confirmation rule for turning auto sign-up off.
     ///
     /// # Errors

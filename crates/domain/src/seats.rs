@@ -23,9 +23,48 @@ pub struct SeatPool {
 }
 
 impl SeatPool {
+    /// Seats still free.
     pub fn available(&self) -> u32 {
         self.seats_total.saturating_sub(self.seats_used)
     }
+
+    /// The seat rule (§4.2): `n` more seats fit when `seats_used + n <= seats_total`; otherwise
+    /// the refusal carries the figures as they are. Compared in `u64`, so a huge `n` cannot
+    /// wrap around and slip under the total.
+    ///
+    /// # Errors
+    /// [`SeatsExhausted`] when the seats do not fit.
+    pub fn check_take(&self, n: u32) -> Result<(), SeatsExhausted> {
+        if u64::from(self.seats_used) + u64::from(n) > u64::from(self.seats_total) {
+            return Err(SeatsExhausted {
+                product: self.product.clone(),
+                seats_total: self.seats_total,
+                seats_used: self.seats_used,
+            });
+        }
+        Ok(())
+    }
+
+    /// Takes `n` seats under [`SeatPool::check_take`], or none.
+    ///
+    /// # Errors
+    /// [`SeatsExhausted`] when the seats do not fit; the pool is unchanged.
+    pub fn take(&mut self, n: u32) -> Result<(), SeatsExhausted> {
+        self.check_take(n)?;
+        self.seats_used += n;
+        Ok(())
+    }
+}
+
+/// Seats refused by the seat rule, with the figures at that moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatsExhausted {
+    /// The product without enough free seats.
+    pub product: Key,
+    /// Its seats in all.
+    pub seats_total: u32,
+    /// Its seats in use (assigned or reserved) when the take was refused.
+    pub seats_used: u32,
 }
 
 /// A product a user holds.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{FieldError, ServiceError, ServiceResult};
-use crate::ids::{GroupId, OrgId, UserId};
+use crate::ids::{GroupId, OrgId, RoleId, UserId};
 use crate::roles::{Permission, RoleGrant};
 use crate::values::{AgentId, CrmId, Email, Nicknames, PersonName, Phone};
 
@@ -104,6 +104,23 @@ impl User {
     /// Billable users are not deactivated, not deleted and not invited (§3.1, §4.4).
     pub fn is_billable(&self) -> bool {
         self.can_hold_licenses() && !self.lifecycle.invited
+    }
+
+    /// Whether the user counts as an active admin (§3.1): holds the organization's `admin`
+    /// role (`admin_role`) organization-wide and is billable (not deactivated, deleted or
+    /// invited). The organization always keeps one.
+    pub fn is_active_admin(&self, admin_role: RoleId) -> bool {
+        self.is_billable() && self.roles.iter().any(|g| g.role_id == admin_role && g.scope.is_none())
+    }
+
+    /// Refuses a member taking themself out of work — deactivating or deleting their own
+    /// account, directly, in bulk or scheduled for later (§3.1): a lock-out the account could
+    /// not undo. `by` is the member acting, `None` for the operator and the workers.
+    ///
+    /// # Errors
+    /// `self_deactivation`.
+    pub fn ensure_removable_by(&self, by: Option<UserId>) -> ServiceResult<()> {
+        if by == Some(self.id) { Err(ServiceError::SelfDeactivation) } else { Ok(()) }
     }
 
     /// Changes the email. An invitee's email is fixed until they accept (§5): the invite was

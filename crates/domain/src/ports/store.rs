@@ -137,13 +137,7 @@ impl UniqueField {
     }
 }
 
-/// Seats refused by [`LicenseRepository::take_seats`], with the figures at that moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeatsExhausted {
-    pub product: Key,
-    pub seats_total: u32,
-    pub seats_used: u32,
-}
+pub use crate::seats::SeatsExhausted;
 
 /// What the persistence port fails with.
 #[derive(Debug, Error)]

@@ -29,6 +29,7 @@ impl Services {
     ///
     /// # Errors
     /// `not_found` (organization), `conflict` on the email.
+    #[tracing::instrument(skip_all)]
     pub async fn create_admin(&self, source: Source, new: NewAdmin) -> ServiceResult<UserDetails> {
         let org = self.organization_by_slug(&new.org).await?;
         let hash = self.hasher.hash(&new.password).await?;

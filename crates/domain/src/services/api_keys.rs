@@ -47,6 +47,7 @@ impl Services {
     /// # Errors
     /// `forbidden` (no `manage_api_keys`, impersonating, or permissions the actor lacks),
     /// `not_found` (group), `validation_failed`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_api_key(&self, actor: &Actor, new: NewApiKey) -> ServiceResult<CreatedApiKey> {
         actor.require_org_wide(Permission::ManageApiKeys)?;
         actor.require_not_impersonating("API keys")?;
@@ -93,6 +94,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_api_keys`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn list_api_keys(&self, actor: &Actor) -> ServiceResult<Vec<ListedApiKey>> {
         actor.require(Permission::ManageApiKeys)?;
         let mut tx = self.begin_read().await?;
@@ -121,6 +123,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn revoke_api_key(&self, actor: &Actor, id: ApiKeyId) -> ServiceResult<()> {
         actor.require_org_wide(Permission::ManageApiKeys)?;
         actor.require_not_impersonating("API keys")?;
@@ -160,6 +163,7 @@ impl Services {
     /// # Errors
     /// `unauthenticated` for an unknown or revoked key; `api_key_suspended` when its creator
     /// was deactivated or deleted (or never joined).
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate_api_key(&self, secret: &str) -> ServiceResult<Actor> {
         if !secret.starts_with(API_KEY_PREFIX) {
             return Err(ServiceError::Unauthenticated);

@@ -70,6 +70,7 @@ impl Services {
     ///
     /// # Errors
     /// `unauthenticated`.
+    #[tracing::instrument(skip_all, fields(org = %org))]
     pub async fn resolve_actor(
         &self,
         org: OrgId,

@@ -109,13 +109,46 @@ struct Done {
     crm_active: Option<bool>,
 }
 
+/// Assign or unassign products for many users (§4.3, §10 bulk actions).
+#[derive(Debug, Clone)]
+pub struct BulkLicenses {
+    pub user_ids: Vec<UserId>,
+    pub products: BTreeSet<Key>,
+    pub op: BulkOp,
+    /// All users or none.
+    pub atomic: bool,
+    /// Report the outcomes and seat changes, change nothing.
+    pub dry_run: bool,
+}
+
 impl Services {
+    /// Assigns or unassigns products for many users, one outcome per user (the license
+    /// actions of [`Services::bulk_update`]).
+    ///
+    /// # Errors
+    /// As [`Services::bulk_update`].
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
+    pub async fn bulk_licenses(&self, actor: &Actor, request: BulkLicenses) -> ServiceResult<BulkResult> {
+        let action = match request.op {
+            BulkOp::Assign => BulkAction::AssignLicenses(request.products),
+            BulkOp::Unassign => BulkAction::UnassignLicenses(request.products),
+        };
+        let request = BulkRequest {
+            selection: BulkSelection::Ids(request.user_ids),
+            action,
+            atomic: request.atomic,
+            dry_run: request.dry_run,
+        };
+        self.bulk_update(actor, request).await
+    }
+
     /// Applies a bulk action to a selection of users.
     ///
     /// # Errors
     /// `forbidden` when the actor lacks the action's permissions everywhere;
     /// `validation_failed` for an empty selection; storage and CRM failures of the whole
     /// request. Per-user refusals (a user outside a scoped actor's groups…) are outcomes.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn bulk_update(&self, actor: &Actor, request: BulkRequest) -> ServiceResult<BulkResult> {
         // Someone without the action's permission anywhere is refused as a whole; scoped holders
         // are still checked per user (a user outside their groups is a `forbidden` outcome).

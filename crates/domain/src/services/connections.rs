@@ -53,6 +53,7 @@ impl Services {
     /// # Errors
     /// `forbidden` without `invite_connections`, `validation_failed` (group not allowed,
     /// unknown cc or flow), `not_found` (group), `flow_not_allowed`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_connection(&self, actor: &Actor, new: NewConnection) -> ServiceResult<CreatedConnection> {
         actor.require(Permission::InviteConnections)?;
         let inviter_id =
@@ -112,6 +113,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` (group filter outside the actor's groups), `validation_failed` (limit).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn list_connections(
         &self,
         actor: &Actor,
@@ -128,6 +130,7 @@ impl Services {
     ///
     /// # Errors
     /// `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn get_connection(&self, actor: &Actor, id: ConnectionId) -> ServiceResult<Connection> {
         let mut tx = self.store.single_read().await?;
         let c = tx.connection(actor.org_id(), id).await?.ok_or(ServiceError::not_found("connection"))?;
@@ -145,6 +148,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn explain_access(&self, actor: &Actor, id: ConnectionId, viewer: UserId) -> ServiceResult<Access> {
         let scope = if actor.user_id() != Some(viewer) || !matches!(actor.principal(), Principal::User(_)) {
             reader_scope(actor)?
@@ -169,6 +173,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_users`, `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn connection_viewers(&self, actor: &Actor, id: ConnectionId) -> ServiceResult<Vec<(UserId, Access)>> {
         let within = reader_scope(actor)?;
         let mut tx = self.begin_read().await?;
@@ -193,6 +198,7 @@ impl Services {
     ///
     /// # Errors
     /// Storage failures only.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn connection_group_choices(&self, actor: &Actor) -> ServiceResult<Vec<GroupChoiceItem>> {
         let mut tx = self.begin_read().await?;
         let tree = self.read_tree(&mut *tx, actor.org_id()).await?;

@@ -17,6 +17,7 @@ impl Services {
     /// # Errors
     /// `forbidden` without `view_audit` over the whole organization (a member's role or an API
     /// key's permissions); `validation_failed` for a limit outside 1..=200.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn events(&self, actor: &Actor, after: Option<u64>, limit: u32) -> ServiceResult<Vec<FeedEvent>> {
         actor.require_org_wide(Permission::ViewAudit)?;
         check_page_size(limit)?;

@@ -26,6 +26,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_users` and `export_data`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn export_users_page(&self, actor: &Actor, query: UserQuery) -> ServiceResult<UserDetailsPage> {
         actor.require(Permission::ExportData)?;
         self.list_users(actor, query).await
@@ -37,6 +38,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_users` and `export_data`; `validation_failed` for too many ids.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn export_users_by_ids(&self, actor: &Actor, ids: &[UserId]) -> ServiceResult<Vec<UserDetails>> {
         let scope = reader_scope(actor)?;
         actor.require(Permission::ExportData)?;
@@ -59,6 +61,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `view_audit` org-wide and `export_data`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn export_audit_page(&self, actor: &Actor, query: &AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
         actor.require(Permission::ExportData)?;
         self.audit_log(actor, query).await

@@ -50,6 +50,7 @@ impl Services {
     ///
     /// # Errors
     /// Storage failures only.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn list_groups(&self, actor: &Actor) -> ServiceResult<Vec<Group>> {
         let mut tx = self.begin_read().await?;
         Ok(tx.groups(actor.org_id()).await?)
@@ -61,6 +62,7 @@ impl Services {
     ///
     /// # Errors
     /// `not_found` (also for another organization's group).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn get_group(&self, actor: &Actor, id: GroupId) -> ServiceResult<GroupDetails> {
         let mut tx = self.begin_read().await?;
         let org = actor.org_id();
@@ -74,6 +76,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `export_data`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn export_groups(&self, actor: &Actor) -> ServiceResult<Vec<GroupDetails>> {
         actor.require(Permission::ExportData)?;
         let mut tx = self.begin_read().await?;
@@ -89,6 +92,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found` (parent), `group_depth_exceeded`, `conflict` on `name`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_group(&self, actor: &Actor, parent_id: GroupId, name: GroupName) -> ServiceResult<Group> {
         actor.require_over_group(Permission::ManageGroups, parent_id)?;
         let mut tx = self.begin().await?;
@@ -124,6 +128,7 @@ impl Services {
     /// # Errors
     /// `forbidden`, `not_found`, `precondition_failed`, `group_depth_exceeded`, `conflict`,
     /// `validation_failed` (moving the root or below itself).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn update_group(
         &self,
         actor: &Actor,
@@ -185,6 +190,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `group_has_subgroups`, `validation_failed` (the root).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn delete_group(&self, actor: &Actor, id: GroupId, cascade: bool) -> ServiceResult<()> {
         actor.require_over_group(Permission::ManageGroups, id)?;
         let mut tx = self.begin().await?;
@@ -226,6 +232,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `validation_failed` (the root group, unknown users).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn add_members(
         &self,
         actor: &Actor,
@@ -280,6 +287,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found` (group, user, or no current membership).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn remove_member(&self, actor: &Actor, group_id: GroupId, user_id: UserId) -> ServiceResult<()> {
         actor.require_over_group(Permission::ManageGroups, group_id)?;
         let mut tx = self.begin().await?;
@@ -325,6 +333,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found` (no current membership in `from`), `validation_failed`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn move_user(&self, actor: &Actor, user_id: UserId, request: MoveUser) -> ServiceResult<UserDetails> {
         actor.require_over_group(Permission::ManageGroups, request.from_group_id)?;
         actor.require_over_group(Permission::ManageGroups, request.to_group_id)?;
@@ -385,6 +394,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_groups`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_flow(&self, actor: &Actor, name: Label) -> ServiceResult<Flow> {
         actor.require(Permission::ManageGroups)?;
         let mut tx = self.begin().await?;
@@ -406,6 +416,7 @@ impl Services {
     ///
     /// # Errors
     /// Storage failures only.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn list_flows(&self, actor: &Actor) -> ServiceResult<Vec<Flow>> {
         let mut tx = self.begin_read().await?;
         Ok(tx.flows(actor.org_id()).await?)
@@ -415,6 +426,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `validation_failed` (unknown flow).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn set_group_flows(
         &self,
         actor: &Actor,

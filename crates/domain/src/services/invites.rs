@@ -163,7 +163,31 @@ struct Invitee {
     phone: Option<crate::values::Phone>,
     crm_id: Option<CrmId>,
     grants: BTreeSet<RoleGrant>,
-    products: BTreeSet<Key>,
+}
+
+impl Invitee {
+    fn from_crm(crm_user: &CrmUser, grants: BTreeSet<RoleGrant>) -> Self {
+        Self {
+            email: crm_user.email.clone(),
+            first_name: crm_user.first_name.clone(),
+            last_name: crm_user.last_name.clone(),
+            phone: crm_user.phone.clone(),
+            crm_id: Some(crm_user.crm_id.clone()),
+            grants,
+        }
+    }
+}
+
+/// Every row that makes one invited member: the user, the invite, the seats reserved for it, the
+/// invitation mail when one is sent, and the audit event. Each way of inviting (one by one,
+/// pasted, imported from the CRM) builds it with [`Services::assemble_invitation`] and only
+/// chooses how to write it.
+struct Invitation {
+    user: User,
+    invite: Invite,
+    reservations: Vec<SeatReservation>,
+    mail: Option<OutgoingMail>,
+    event: AuditEvent,
 }
 
 impl Services {
@@ -173,6 +197,7 @@ impl Services {
     /// # Errors
     /// `auto_signup_enabled` while auto sign-up is on; `forbidden`; `validation_failed` when a
     /// row lacks roles or products. Per-row refusals (seats, duplicates) are outcomes.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn invite_members(
         &self,
         actor: &Actor,
@@ -204,6 +229,7 @@ impl Services {
         let catalog = load_catalog(&mut *tx, org.id).await?;
         let roles = tx.roles(org.id).await?;
         let tree = super::support::load_tree(&mut *tx, org.id).await?;
+        let invited_by = invited_by(&mut *tx, actor, &org).await?;
         let mut results = Vec::with_capacity(rows.len());
         for row in rows {
             let (first_name, last_name) = split_name(&row.name);
@@ -211,16 +237,9 @@ impl Services {
                 let assignments: Vec<RoleAssignment> =
                     row.roles.iter().map(|k| RoleAssignment { key: k.clone(), scope: None }).collect();
                 let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
-                let invitee = Invitee {
-                    email: row.email.clone(),
-                    first_name,
-                    last_name,
-                    phone: None,
-                    crm_id: None,
-                    grants,
-                    products: row.products.clone(),
-                };
-                self.create_invitee(&mut *tx, actor, &catalog, &org, invitee, true).await
+                let invitee =
+                    Invitee { email: row.email.clone(), first_name, last_name, phone: None, crm_id: None, grants };
+                self.create_invitee(&mut *tx, actor, &catalog, &org, invitee, &row.products, &invited_by).await
             }
             .await;
             results.push(match outcome {
@@ -254,6 +273,7 @@ impl Services {
     /// # Errors
     /// `forbidden`; `validation_failed` when `text` holds no entry or `roles` or `products` is
     /// empty; `auto_signup_enabled` — all before any entry is looked at.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn invite_pasted(
         &self,
         actor: &Actor,
@@ -339,8 +359,10 @@ impl Services {
         })
     }
 
-    /// Creates an invited user, reserves seats, records the invite and queues the email. On a
-    /// refusal it gives back what it took, so the surrounding transaction can go on.
+    /// Creates an invited user, reserves seats, records the invite and queues the invitation
+    /// from `invited_by`. On a refusal it gives back what it took, so the surrounding
+    /// transaction can go on.
+    #[allow(clippy::too_many_arguments)]
     async fn create_invitee(
         &self,
         tx: &mut dyn Tx,
@@ -348,9 +370,10 @@ impl Services {
         catalog: &Catalog,
         org: &crate::org::Organization,
         invitee: Invitee,
-        send_email: bool,
+        products: &BTreeSet<Key>,
+        invited_by: &str,
     ) -> ServiceResult<(InviteId, UserId)> {
-        let plan = catalog.plan(&BTreeSet::new(), &invitee.products)?;
+        let plan = catalog.plan(&BTreeSet::new(), products)?;
         super::users::check_unique(
             tx,
             org.id,
@@ -371,59 +394,78 @@ impl Services {
             }
             taken.push(product);
         }
-        let now = self.now();
+        let rows = self.assemble_invitation(actor, org, invitee, &plan.assign, Some(invited_by), self.now());
+        tx.insert_user(&rows.user).await?;
+        tx.insert_invite(&rows.invite).await?;
+        for reservation in &rows.reservations {
+            tx.insert_reservation(reservation).await?;
+        }
+        if let Some(mail) = &rows.mail {
+            tx.enqueue_mail(mail).await?;
+        }
+        tx.append_audit(&rows.event).await?;
+        Ok((rows.invite.id, rows.user.id))
+    }
+
+    /// The rows of one invited member (see [`Invitation`]): an `invited` user holding `grants`,
+    /// a member invite for `products` with a new token, one seat reservation per product, the
+    /// invitation mail carrying the token when `invited_by` names who sends it, and the
+    /// `invite.created` event. Pure: nothing is written.
+    fn assemble_invitation(
+        &self,
+        actor: &Actor,
+        org: &crate::org::Organization,
+        invitee: Invitee,
+        products: &BTreeSet<Key>,
+        invited_by: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Invitation {
         let mut user =
             User::new(self.new_id(), org.id, invitee.email, invitee.first_name, invitee.last_name, invitee.grants, now);
         user.phone = invitee.phone;
         user.crm_id = invitee.crm_id;
         user.lifecycle.invited = true;
-        tx.insert_user(&user).await?;
         let token = self.ids.secret();
         let invite = Invite {
             id: self.new_id(),
             org_id: org.id,
             user_id: user.id,
             purpose: InvitePurpose::Member,
-            products: plan.assign.clone(),
+            products: products.clone(),
             token_hash: hash_token(&token),
             expires_at: now + TOKEN_LIFETIME,
             created_by: actor.user_id(),
             created_at: now,
             accepted_at: None,
         };
-        tx.insert_invite(&invite).await?;
-        for product in &plan.assign {
-            tx.insert_reservation(&SeatReservation { org_id: org.id, invite_id: invite.id, product: product.clone() })
-                .await?;
-        }
-        if send_email {
-            self.queue_invitation(tx, actor, org, &user, &invite, token).await?;
-        }
-        self.audit(
-            tx,
+        let reservations = products
+            .iter()
+            .map(|p| SeatReservation { org_id: org.id, invite_id: invite.id, product: p.clone() })
+            .collect();
+        let mail = invited_by.map(|by| self.invitation_mail(org, &user, &invite, token, by, now));
+        let event = AuditEvent::record(
+            self.new_id(),
+            now,
             actor,
             "invite.created",
             AuditTarget::new(TargetKind::Invite, invite.id, user.label()),
             Changes::new().note("products", &invite.products).note("email", &user.email),
-        )
-        .await?;
-        Ok((invite.id, user.id))
+        );
+        Invitation { user, invite, reservations, mail, event }
     }
 
-    async fn queue_invitation(
+    /// The invitation to `user` for `invite`, carrying its `token`: sent when a member is
+    /// invited and when the invite is sent again.
+    fn invitation_mail(
         &self,
-        tx: &mut dyn Tx,
-        actor: &Actor,
         org: &crate::org::Organization,
         user: &User,
         invite: &Invite,
         token: String,
-    ) -> ServiceResult<()> {
-        let invited_by = match actor.user_id() {
-            Some(id) => tx.user(org.id, id).await?.map_or_else(|| org.name.to_string(), |u| u.display_name()),
-            None => org.name.to_string(),
-        };
-        let mail = OutgoingMail {
+        invited_by: &str,
+        now: OffsetDateTime,
+    ) -> OutgoingMail {
+        OutgoingMail {
             id: self.new_id(),
             org_id: org.id,
             to: user.email.clone(),
@@ -431,13 +473,11 @@ impl Services {
                 invite_id: invite.id,
                 token,
                 org_name: org.name.to_string(),
-                invited_by,
+                invited_by: invited_by.to_owned(),
                 expires_at: invite.expires_at,
             },
-            created_at: self.now(),
-        };
-        tx.enqueue_mail(&mail).await?;
-        Ok(())
+            created_at: now,
+        }
     }
 
     /// Accepts an invite with its token (no session): sets the password, the user leaves
@@ -445,6 +485,7 @@ impl Services {
     ///
     /// # Errors
     /// `invalid_token` (unknown, used, expired, or a sign-up token).
+    #[tracing::instrument(skip_all)]
     pub async fn accept_invite(&self, token: &str, password: &Password) -> ServiceResult<AcceptedInvite> {
         let hash = self.hasher.hash(password).await?;
         let mut tx = self.begin().await?;
@@ -510,6 +551,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found` (unknown, accepted, or a sign-up's verification).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn resend_invite(&self, actor: &Actor, id: InviteId) -> ServiceResult<PendingInvite> {
         // An invitee has no group yet, so only org-wide user managers handle invites (§5).
         actor.require_org_wide(Permission::ManageUsers)?;
@@ -523,7 +565,8 @@ impl Services {
         invite.token_hash = hash_token(&token);
         invite.expires_at = self.now() + TOKEN_LIFETIME;
         tx.update_invite(&invite).await?;
-        self.queue_invitation(&mut *tx, actor, &org, &user, &invite, token).await?;
+        let from = invited_by(&mut *tx, actor, &org).await?;
+        tx.enqueue_mail(&self.invitation_mail(&org, &user, &invite, token, &from, self.now())).await?;
         self.audit(
             &mut *tx,
             actor,
@@ -540,6 +583,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn revoke_invite(&self, actor: &Actor, id: InviteId) -> ServiceResult<()> {
         // An invitee has no group yet, so only org-wide user managers handle invites (§5).
         actor.require_org_wide(Permission::ManageUsers)?;
@@ -571,6 +615,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_users` org-wide.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn list_invites(&self, actor: &Actor) -> ServiceResult<Vec<PendingInvite>> {
         actor.require_org_wide(Permission::ManageUsers)?;
         let mut tx = self.begin_read().await?;
@@ -607,14 +652,12 @@ impl Services {
     /// # Errors
     /// `not_found` (organization), `forbidden` (sign-up off or domain not allowed), `conflict`
     /// on `email`.
+    #[tracing::instrument(skip_all)]
     pub async fn sign_up(&self, request: SignupRequest) -> ServiceResult<UserId> {
         let hash = self.hasher.hash(&request.password).await?;
         let mut tx = self.begin().await?;
         let org = tx.org_by_slug(&request.org).await?.ok_or(ServiceError::not_found("organization"))?;
-        let domain_ok = org.settings.allowed_signup_domains.iter().any(|d| d.as_str() == request.email.domain());
-        if !org.settings.auto_signup || !domain_ok {
-            return Err(ServiceError::forbidden("sign-up is not open for this address"));
-        }
+        org.settings.ensure_sign_up_open(&request.email)?;
         super::users::check_unique(&mut *tx, org.id, None, &request.email, None, None, None).await?;
         let roles = tx.roles(org.id).await?;
         let standard =
@@ -667,6 +710,7 @@ impl Services {
     ///
     /// # Errors
     /// `invalid_token`.
+    #[tracing::instrument(skip_all)]
     pub async fn verify_sign_up(&self, token: &str) -> ServiceResult<UserId> {
         let mut tx = self.begin().await?;
         let mut invite = tx.invite_by_token_hash(&hash_token(token)).await?.ok_or(ServiceError::InvalidToken)?;
@@ -699,6 +743,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`; CRM failures.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn search_crm(&self, actor: &Actor, query: &str, page: u32) -> ServiceResult<crate::ports::CrmPage> {
         actor.require_org_wide(Permission::ManageUsers)?;
         Ok(self.crm()?.search(query, page).await?)
@@ -711,6 +756,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `validation_failed` (roles, products), CRM failures, store failures.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn import_from_crm(
         &self,
         actor: &Actor,
@@ -734,6 +780,7 @@ impl Services {
     ///
     /// # Errors
     /// As [`Services::import_from_crm`].
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn import_from_crm_in_chunks(
         &self,
         actor: &Actor,
@@ -792,10 +839,7 @@ impl Services {
         let assignments: Vec<RoleAssignment> =
             keys.into_iter().map(|key| RoleAssignment { key, scope: None }).collect();
         let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
-        let invited_by = match actor.user_id() {
-            Some(id) => tx.user(org.id, id).await?.map_or_else(|| org.name.to_string(), |u| u.display_name()),
-            None => org.name.to_string(),
-        };
+        let invited_by = invited_by(tx, actor, &org).await?;
         Ok(ImportPlan {
             org,
             actor: import_actor(actor),
@@ -876,8 +920,8 @@ impl Services {
         Ok(out)
     }
 
-    /// The rows that create one imported user (an invited user, their invite, its reservations,
-    /// the email if asked, the audit event), added to `writes`; answers the user.
+    /// The rows that create one imported user (see [`Invitation`]), added to `writes`; answers
+    /// the user.
     fn import_one(
         &self,
         plan: &ImportPlan,
@@ -885,62 +929,14 @@ impl Services {
         now: OffsetDateTime,
         writes: &mut ImportWrites,
     ) -> User {
-        let org = plan.org.id;
-        let mut user = User::new(
-            self.new_id(),
-            org,
-            crm_user.email.clone(),
-            crm_user.first_name.clone(),
-            crm_user.last_name.clone(),
-            plan.grants.clone(),
-            now,
-        );
-        user.phone = crm_user.phone.clone();
-        user.crm_id = Some(crm_user.crm_id.clone());
-        user.lifecycle.invited = true;
-        let token = self.ids.secret();
-        let invite = Invite {
-            id: self.new_id(),
-            org_id: org,
-            user_id: user.id,
-            purpose: InvitePurpose::Member,
-            products: plan.products.clone(),
-            token_hash: hash_token(&token),
-            expires_at: now + TOKEN_LIFETIME,
-            created_by: plan.actor.user_id(),
-            created_at: now,
-            accepted_at: None,
-        };
-        writes.reservations.extend(plan.products.iter().map(|p| SeatReservation {
-            org_id: org,
-            invite_id: invite.id,
-            product: p.clone(),
-        }));
-        if plan.send_email {
-            writes.mails.push(OutgoingMail {
-                id: self.new_id(),
-                org_id: org,
-                to: user.email.clone(),
-                kind: MailKind::Invitation {
-                    invite_id: invite.id,
-                    token,
-                    org_name: plan.org.name.to_string(),
-                    invited_by: plan.invited_by.clone(),
-                    expires_at: invite.expires_at,
-                },
-                created_at: now,
-            });
-        }
-        writes.events.push(AuditEvent::record(
-            self.new_id(),
-            now,
-            &plan.actor,
-            "invite.created",
-            AuditTarget::new(TargetKind::Invite, invite.id, user.label()),
-            Changes::new().note("products", &invite.products).note("email", &user.email),
-        ));
-        writes.invites.push(invite);
-        user
+        let invitee = Invitee::from_crm(crm_user, plan.grants.clone());
+        let invited_by = plan.send_email.then_some(plan.invited_by.as_str());
+        let rows = self.assemble_invitation(&plan.actor, &plan.org, invitee, &plan.products, invited_by, now);
+        writes.reservations.extend(rows.reservations);
+        writes.mails.extend(rows.mail);
+        writes.events.push(rows.event);
+        writes.invites.push(rows.invite);
+        rows.user
     }
 
     /// Marks members `inactive_in_crm` or clears it from the CRM's `active` flag (§8.3, §4.5);
@@ -948,6 +944,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, CRM failures.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn sync_from_crm(&self, actor: &Actor) -> ServiceResult<Vec<UserId>> {
         actor.require_org_wide(Permission::ManageUsers)?;
         let mut tx = self.begin().await?;
@@ -1028,13 +1025,15 @@ impl TakenValues {
 }
 
 /// Seats for one chunk planned in memory from the pools read under the organization's lock:
-/// each created user takes one seat of every product or none, in order, exactly as taking
-/// them one row at a time would (the first product without a free seat refuses the row).
+/// each created user takes one seat of every product or none, in order, under the same seat
+/// rule as taking them one row at a time ([`SeatPool::take`]; the first product without a free
+/// seat refuses the row).
 struct SeatPlanner<'a> {
     products: &'a BTreeSet<Key>,
-    /// Per product: the pool as read, or `None` when the organization has no pool of it.
+    /// Per product: the pool as this chunk has taken from it, or `None` when the organization
+    /// has no pool of it.
     pools: BTreeMap<&'a Key, Option<SeatPool>>,
-    /// Seats this chunk takes per product.
+    /// Users this chunk planned, each holding one seat of every product.
     taken: u32,
 }
 
@@ -1057,14 +1056,10 @@ impl<'a> SeatPlanner<'a> {
             let Some(Some(pool)) = self.pools.get(product) else {
                 return Err(StoreError::Missing { kind: "seat pool" }.into());
             };
-            let used = pool.seats_used.saturating_add(self.taken);
-            if u64::from(used) + 1 > u64::from(pool.seats_total) {
-                return Err(ServiceError::SeatLimitReached {
-                    product: product.clone(),
-                    seats_total: pool.seats_total,
-                    seats_used: used,
-                });
-            }
+            pool.check_take(1).map_err(StoreError::SeatsExhausted)?;
+        }
+        for pool in self.pools.values_mut().flatten() {
+            pool.take(1).map_err(StoreError::SeatsExhausted)?;
         }
         self.taken += 1;
         Ok(())
@@ -1074,6 +1069,15 @@ impl<'a> SeatPlanner<'a> {
     fn taken(&self) -> impl Iterator<Item = (&'a Key, u32)> + '_ {
         self.products.iter().map(|p| (p, self.taken)).filter(|(_, n)| *n > 0)
     }
+}
+
+/// Who an invitation says it comes from: the acting member's name, or the organization's when
+/// no member acts (a system actor) or the member is gone.
+async fn invited_by(tx: &mut dyn Tx, actor: &Actor, org: &crate::org::Organization) -> ServiceResult<String> {
+    Ok(match actor.user_id() {
+        Some(id) => tx.user(org.id, id).await?.map_or_else(|| org.name.to_string(), |u| u.display_name()),
+        None => org.name.to_string(),
+    })
 }
 
 /// The same authority as `actor`, with the `import` source for the audit trail.

@@ -19,7 +19,6 @@ use crate::user::User;
 use crate::values::Key;
 
 use super::Services;
-use super::bulk::{BulkAction, BulkRequest, BulkResult, BulkSelection};
 use super::support::{groups_of, held_products, load_catalog, load_tree, load_user};
 
 /// The result of a license change for one user (`PUT /users/{id}/licenses`).
@@ -48,24 +47,13 @@ pub enum BulkOp {
     Unassign,
 }
 
-/// Assign or unassign products for many users (§4.3, §10 bulk actions).
-#[derive(Debug, Clone)]
-pub struct BulkLicenses {
-    pub user_ids: Vec<UserId>,
-    pub products: BTreeSet<Key>,
-    pub op: BulkOp,
-    /// All users or none.
-    pub atomic: bool,
-    /// Report the outcomes and seat changes, change nothing.
-    pub dry_run: bool,
-}
-
 impl Services {
     /// Sets the full set of products a user holds (`PUT /users/{id}/licenses`).
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `user_not_active`, `missing_prerequisite`,
     /// `seat_limit_reached`, `validation_failed` (unknown product).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn set_licenses(
         &self,
         actor: &Actor,
@@ -79,25 +67,6 @@ impl Services {
         self.apply_plan(&mut *tx, actor, &mut user, &held, &plan, None).await?;
         tx.commit().await?;
         Ok(LicenseChange::of(user_id, &plan))
-    }
-
-    /// Assigns or unassigns products for many users, one outcome per user (the license
-    /// actions of [`Services::bulk_update`]).
-    ///
-    /// # Errors
-    /// As [`Services::bulk_update`].
-    pub async fn bulk_licenses(&self, actor: &Actor, request: BulkLicenses) -> ServiceResult<BulkResult> {
-        let action = match request.op {
-            BulkOp::Assign => BulkAction::AssignLicenses(request.products),
-            BulkOp::Unassign => BulkAction::UnassignLicenses(request.products),
-        };
-        let request = BulkRequest {
-            selection: BulkSelection::Ids(request.user_ids),
-            action,
-            atomic: request.atomic,
-            dry_run: request.dry_run,
-        };
-        self.bulk_update(actor, request).await
     }
 
     /// Loads a user whose licenses `actor` may manage, and the catalog.

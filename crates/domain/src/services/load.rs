@@ -40,6 +40,7 @@ impl Services {
     /// `forbidden` unless system; `validation_failed` naming the refused rows;
     /// `seat_limit_reached`; `conflict` on a unique value (email, phone, …) as the store reports
     /// it; `not_found` for a connection's inviter that does not exist.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn load_rows(&self, actor: &Actor, batch: LoadBatch) -> ServiceResult<LoadSummary> {
         if !actor.is_system() {
             return Err(ServiceError::forbidden("loading rows is an operator command"));

@@ -29,6 +29,7 @@ impl Services {
     ///
     /// # Errors
     /// Storage failures only; delivery failures are recorded per message.
+    #[tracing::instrument(skip_all)]
     pub async fn deliver_due_mail(
         &self,
         mailer: &dyn Mailer,

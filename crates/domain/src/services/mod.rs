@@ -37,7 +37,7 @@ pub use api_keys::API_KEY_PREFIX;
 pub use api_keys::{CreatedApiKey, NewApiKey};
 pub use auth::IMPERSONATION_LIMIT;
 pub use auth::Impersonation;
-pub use bulk::{BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection};
+pub use bulk::{BulkAction, BulkLicenses, BulkOutcome, BulkRequest, BulkResult, BulkSelection};
 pub use connections::{CreatedConnection, GroupChoiceItem, NewConnection};
 pub use exports::EXPORT_IDS_PAGE;
 pub use groups::{GroupDetails, GroupPatch, MoveUser};
@@ -45,7 +45,7 @@ pub use invites::{
     AcceptedInvite, BulkPasteOutcome, CRM_IMPORT_CHUNK, CrmImportOutcome, CrmImportRequest, CrmImportStatus,
     InviteOutcome, InviteRow, InviteStatus, InvitesResult, PasteResult, PasteStatus, PendingInvite, SignupRequest,
 };
-pub use licenses::{BulkLicenses, BulkOp, LicenseChange};
+pub use licenses::{BulkOp, LicenseChange};
 pub use load::LoadSummary;
 pub use mail::DeliveryReport;
 pub use orgs::{NewOrganization, ReconcileFinding, ReconcileReport, SeatFinding};

@@ -72,6 +72,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` unless the actor is the system; `conflict` on `slug`.
+    #[tracing::instrument(skip_all)]
     pub async fn create_organization(
         &self,
         source: crate::audit::Source,
@@ -136,6 +137,7 @@ impl Services {
     ///
     /// # Errors
     /// Storage failures only.
+    #[tracing::instrument(skip_all)]
     pub async fn list_organizations(&self) -> ServiceResult<Vec<Organization>> {
         let mut tx = self.begin_read().await?;
         Ok(tx.orgs().await?)
@@ -145,6 +147,7 @@ impl Services {
     ///
     /// # Errors
     /// `not_found`.
+    #[tracing::instrument(skip_all)]
     pub async fn organization_by_slug(&self, slug: &Slug) -> ServiceResult<Organization> {
         let mut tx = self.begin_read().await?;
         tx.org_by_slug(slug).await?.ok_or(ServiceError::not_found("organization"))
@@ -155,6 +158,7 @@ impl Services {
     /// # Errors
     /// `forbidden` unless system; `validation_failed` for an unknown product; `seat_limit_reached`
     /// when the total would fall below the seats in use.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn set_seats(&self, actor: &Actor, product: &Key, total: u32) -> ServiceResult<SeatPool> {
         if !actor.is_system() {
             return Err(ServiceError::forbidden("only the operator sets seat limits"));
@@ -181,6 +185,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` unless system; `validation_failed` when the catalog would not be a DAG.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn add_product(&self, actor: &Actor, product: Product) -> ServiceResult<Catalog> {
         if !actor.is_system() {
             return Err(ServiceError::forbidden("only the operator changes the catalog"));
@@ -216,6 +221,7 @@ impl Services {
     ///
     /// # Errors
     /// `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn settings(&self, actor: &Actor) -> ServiceResult<OrgSettings> {
         let mut tx = self.begin_read().await?;
         Ok(load_org(&mut *tx, actor.org_id()).await?.settings)
@@ -225,6 +231,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_settings` org-wide; `confirmation_required`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn update_settings(&self, actor: &Actor, change: SettingsChange) -> ServiceResult<OrgSettings> {
         actor.require_org_wide(Permission::ManageSettings)?;
         let mut tx = self.begin().await?;
@@ -260,6 +267,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_users` or `manage_licenses`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn license_counts(&self, actor: &Actor) -> ServiceResult<Vec<SeatCount>> {
         if !actor.has(Permission::ManageUsers) && !actor.has(Permission::ManageLicenses) {
             return Err(ServiceError::forbidden("requires manage_users or manage_licenses"));
@@ -272,6 +280,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_licenses` or `view_reporting`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn billing(&self, actor: &Actor) -> ServiceResult<BillingSummary> {
         if !actor.has(Permission::ManageLicenses) && !actor.has(Permission::ViewReporting) {
             return Err(ServiceError::forbidden("requires manage_licenses or view_reporting"));
@@ -292,6 +301,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `view_audit`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn audit_log(&self, actor: &Actor, query: &AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
         // The log spans the whole organization (settings, roles, keys…): org-wide only.
         actor.require_org_wide(Permission::ViewAudit)?;
@@ -316,6 +326,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` unless system.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn reconcile(&self, actor: &Actor, repair: bool) -> ServiceResult<ReconcileReport> {
         if !actor.is_system() {
             return Err(ServiceError::forbidden("reconciliation is an operator command"));

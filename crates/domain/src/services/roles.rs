@@ -33,6 +33,7 @@ impl Services {
     ///
     /// # Errors
     /// Storage failures only.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn list_roles(&self, actor: &Actor) -> ServiceResult<Vec<Role>> {
         let mut tx = self.begin_read().await?;
         let mut roles = tx.roles(actor.org_id()).await?;
@@ -45,6 +46,7 @@ impl Services {
     /// # Errors
     /// `forbidden` (also while impersonating, and for permissions the actor lacks),
     /// `conflict` on `key`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_role(&self, actor: &Actor, new: NewRole) -> ServiceResult<Role> {
         actor.require_org_wide(Permission::ManageRoles)?;
         actor.require_not_impersonating("roles")?;
@@ -88,6 +90,7 @@ impl Services {
     /// # Errors
     /// `forbidden` (built-in roles, impersonation, permissions the actor lacks), `not_found`,
     /// `precondition_failed`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn update_role(
         &self,
         actor: &Actor,
@@ -152,6 +155,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` (built-in), `conflict` (in use), `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn delete_role(&self, actor: &Actor, id: RoleId) -> ServiceResult<()> {
         actor.require_org_wide(Permission::ManageRoles)?;
         actor.require_not_impersonating("roles")?;

@@ -32,6 +32,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_users` or for a non-member.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn saved_views(&self, actor: &Actor) -> ServiceResult<Vec<SavedView>> {
         let owner = Self::view_owner(actor)?;
         Ok(self.views_store()?.views(actor.org_id(), owner).await?)
@@ -45,6 +46,7 @@ impl Services {
     /// # Errors
     /// `forbidden`; `validation_failed` (unknown role, filter or column, a search too long, page
     /// size, too many views); `conflict` on `name`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_saved_view(
         &self,
         actor: &Actor,
@@ -90,6 +92,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`; `not_found` (also another admin's view).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn delete_saved_view(&self, actor: &Actor, id: SavedViewId) -> ServiceResult<()> {
         let owner = Self::view_owner(actor)?;
         if self.views_store()?.delete_view(actor.org_id(), owner, id).await? {

@@ -19,6 +19,7 @@ impl Services {
     /// # Errors
     /// `forbidden`, `not_found`, `validation_failed` (a time not in the future, a product the
     /// user does not hold).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn schedule_change(
         &self,
         actor: &Actor,
@@ -40,9 +41,9 @@ impl Services {
         }
         let mut tx = self.begin().await?;
         let user = self.managed_user(&mut *tx, actor, user_id).await?;
-        // Scheduling one's own deactivation would get round `self_deactivation`.
+        // Scheduling one's own deactivation would get round the rule.
         if action == ScheduledAction::Deactivate {
-            actor.ensure_not_self(user.id)?;
+            user.ensure_removable_by(actor.member())?;
         }
         if let ScheduledAction::RemoveLicense(product) = &action {
             load_catalog(&mut *tx, user.org_id).await?.check_known("product", [product])?;
@@ -81,6 +82,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn cancel_scheduled(&self, actor: &Actor, id: ScheduledChangeId) -> ServiceResult<()> {
         actor.require(Permission::ManageUsers)?;
         let mut tx = self.begin().await?;
@@ -110,6 +112,7 @@ impl Services {
     ///
     /// # Errors
     /// Storage failures only.
+    #[tracing::instrument(skip_all)]
     pub async fn apply_due_changes(&self, limit: u32) -> ServiceResult<Vec<ScheduledChange>> {
         let due = {
             let mut tx = self.begin().await?;

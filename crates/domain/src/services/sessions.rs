@@ -119,6 +119,7 @@ impl Services {
     /// # Errors
     /// `unauthenticated`; `rate_limited` (checked before the password, which is then not
     /// verified).
+    #[tracing::instrument(skip_all)]
     pub async fn log_in(&self, attempt: &LoginAttempt) -> ServiceResult<LoggedIn> {
         let now = self.now();
         let settings = self.sessions;
@@ -180,6 +181,7 @@ impl Services {
     ///
     /// # Errors
     /// As [`Services::log_in`].
+    #[tracing::instrument(skip_all)]
     pub async fn login(&self, org: &Slug, email: &Email, password: &Password, source: Source) -> ServiceResult<User> {
         let attempt = LoginAttempt {
             org: org.clone(),
@@ -196,6 +198,7 @@ impl Services {
     ///
     /// # Errors
     /// Only the store's.
+    #[tracing::instrument(skip_all)]
     pub async fn log_out(&self, token_hash: &str) -> ServiceResult<()> {
         let mut tx = self.begin().await?;
         tx.delete_session(token_hash).await?;
@@ -209,6 +212,7 @@ impl Services {
     ///
     /// # Errors
     /// `unauthenticated`; an API key's `api_key_suspended`.
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, token: &str, source: Source) -> ServiceResult<Authentication> {
         if token.starts_with(API_KEY_PREFIX) {
             return Ok(Authentication { actor: self.authenticate_api_key(token).await?, session: None });
@@ -240,6 +244,7 @@ impl Services {
     /// # Errors
     /// `forbidden`, `not_found` (also for another organization's user),
     /// `impersonation_not_allowed`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn impersonate(
         &self,
         actor: &Actor,
@@ -298,6 +303,7 @@ impl Services {
     ///
     /// # Errors
     /// As [`Services::impersonate`].
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn start_impersonation(
         &self,
         actor: &Actor,
@@ -312,6 +318,7 @@ impl Services {
     ///
     /// # Errors
     /// `impersonation_not_allowed` when not impersonating.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn end_impersonation(&self, actor: &Actor, session: Option<&str>) -> ServiceResult<()> {
         if actor.impersonator_id().is_none() {
             return Err(ServiceError::ImpersonationNotAllowed { reason: "not impersonating" });
@@ -338,6 +345,7 @@ impl Services {
     ///
     /// # Errors
     /// As [`Services::end_impersonation`].
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn stop_impersonation(&self, actor: &Actor) -> ServiceResult<()> {
         self.end_impersonation(actor, None).await
     }
@@ -347,6 +355,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` while impersonating or for a non-member actor.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn change_own_password(
         &self,
         actor: &Actor,
@@ -371,6 +380,7 @@ impl Services {
     ///
     /// # Errors
     /// As [`Services::change_own_password`].
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn change_password(&self, actor: &Actor, password: &Password) -> ServiceResult<()> {
         self.change_own_password(actor, password, None).await
     }
@@ -382,6 +392,7 @@ impl Services {
     ///
     /// # Errors
     /// `rate_limited`; only infrastructure errors otherwise.
+    #[tracing::instrument(skip_all)]
     pub async fn request_sign_up(&self, request: SignupRequest, address: &str) -> ServiceResult<()> {
         let now = self.now();
         let limit = self.sessions.sign_up_per_address;
@@ -405,6 +416,7 @@ impl Services {
     ///
     /// # Errors
     /// Only the store's.
+    #[tracing::instrument(skip_all)]
     pub async fn purge_expired_sessions(&self) -> ServiceResult<u64> {
         let now = self.now();
         let mut tx = self.begin().await?;

@@ -91,19 +91,13 @@ pub(crate) fn admin_role(roles: &[Role]) -> ServiceResult<&Role> {
     roles.iter().find(|r| r.builtin && r.key.as_str() == ADMIN_ROLE_KEY).ok_or(ServiceError::not_found("admin role"))
 }
 
-/// Whether `user` counts as an active admin: holds `admin` org-wide and is not deactivated,
-/// deleted or invited.
-pub(crate) fn is_active_admin(user: &User, admin: &Role) -> bool {
-    user.is_billable() && user.roles.iter().any(|g| g.role_id == admin.id && g.scope.is_none())
-}
-
 /// Refuses a change that would leave the organization without an active admin (§3.1).
 /// `remaining` tells whether the user stays an active admin after the change.
 pub(crate) async fn check_last_admin(tx: &mut dyn Tx, user: &User, remaining: bool) -> ServiceResult<()> {
     tx.lock_org(user.org_id).await?;
     let roles = tx.roles(user.org_id).await?;
     let admin = admin_role(&roles)?;
-    if !is_active_admin(user, admin) || remaining {
+    if !user.is_active_admin(admin.id) || remaining {
         return Ok(());
     }
     let admins = tx.active_admins(user.org_id, admin.id).await?;

@@ -129,6 +129,7 @@ impl Services {
     /// # Errors
     /// `forbidden`, `conflict` on a unique field, `validation_failed` (unknown role, group or
     /// product), `missing_prerequisite`, `seat_limit_reached`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_user(&self, actor: &Actor, new: NewUser) -> ServiceResult<UserDetails> {
         let mut tx = self.begin().await?;
         let user = self.create_user_in(&mut *tx, actor, new).await?;
@@ -205,6 +206,7 @@ impl Services {
     ///
     /// # Errors
     /// `not_found` (also for another organization's user), `forbidden` without `manage_users`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> ServiceResult<UserDetails> {
         let mut tx = self.begin_read().await?;
         let user = load_user(&mut *tx, actor.org_id(), id).await?;
@@ -226,6 +228,7 @@ impl Services {
     /// # Errors
     /// `forbidden` without `manage_users`; `validation_failed` for a search that is too long
     /// ([`UserQuery::check`]) or an unknown role.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> ServiceResult<UserDetailsPage> {
         query.within = reader_scope(actor)?;
         query.check().map_err(ServiceError::Validation)?;
@@ -247,6 +250,7 @@ impl Services {
     /// # Errors
     /// `forbidden`, `not_found`, `precondition_failed`, `conflict` on a unique field,
     /// `validation_failed`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn update_user(
         &self,
         actor: &Actor,
@@ -310,6 +314,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `precondition_failed`, `self_deactivation`, `last_admin`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn deactivate_user(
         &self,
         actor: &Actor,
@@ -329,7 +334,7 @@ impl Services {
         if user.is_deactivated() {
             return Ok(user);
         }
-        actor.ensure_not_self(user.id)?;
+        user.ensure_removable_by(actor.member())?;
         check_last_admin(tx, &user, false).await?;
         let released = self.release_all(tx, actor, &mut user, "deactivated").await?;
         // Seats reserved for the user's pending invite are released too: a deactivated user
@@ -356,6 +361,7 @@ impl Services {
     /// # Errors
     /// `forbidden`, `not_found`, `precondition_failed`, `missing_prerequisite`,
     /// `seat_limit_reached`, `validation_failed`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn reactivate_user(
         &self,
         actor: &Actor,
@@ -396,13 +402,14 @@ impl Services {
     ///
     /// # Errors
     /// `confirmation_required`, `forbidden`, `not_found`, `self_deactivation`, `last_admin`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn delete_user(&self, actor: &Actor, id: UserId, confirm: bool) -> ServiceResult<()> {
         if !confirm {
             return Err(ServiceError::ConfirmationRequired);
         }
         let mut tx = self.begin().await?;
         let mut user = self.managed_user(&mut *tx, actor, id).await?;
-        actor.ensure_not_self(user.id)?;
+        user.ensure_removable_by(actor.member())?;
         check_last_admin(&mut *tx, &user, false).await?;
         let released = self.release_all(&mut *tx, actor, &mut user, "deleted").await?;
         let now = self.now();
@@ -435,6 +442,7 @@ impl Services {
     /// # Errors
     /// `forbidden`, `not_found` (never deleted or unknown), `restore_expired`, `conflict` on
     /// `email` (or another unique field taken meanwhile).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn restore_user(&self, actor: &Actor, id: UserId) -> ServiceResult<UserDetails> {
         actor.require_over_user(Permission::ManageUsers, &BTreeSet::new())?;
         let mut tx = self.begin().await?;
@@ -469,6 +477,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn set_onboarding(
         &self,
         actor: &Actor,
@@ -500,6 +509,7 @@ impl Services {
     /// # Errors
     /// `forbidden` (also while impersonating, for roles the actor may not grant, and for
     /// non-assignable roles), `validation_failed` (unknown role or empty list), `last_admin`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn set_roles(
         &self,
         actor: &Actor,
@@ -559,6 +569,7 @@ impl Services {
     /// # Errors
     /// `forbidden` (also while impersonating), `validation_failed` (other permissions, unknown
     /// or deleted groups), `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn set_grants(
         &self,
         actor: &Actor,
@@ -615,6 +626,7 @@ impl Services {
     ///
     /// # Errors
     /// `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn set_inactive_reason(
         &self,
         actor: &Actor,

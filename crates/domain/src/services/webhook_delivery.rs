@@ -83,6 +83,7 @@ impl Services {
     /// # Errors
     /// Storage failures only; HTTP failures are recorded per delivery. After a storage failure
     /// the claimed deliveries not yet recorded are due again when their lease ends.
+    #[tracing::instrument(skip_all)]
     pub async fn deliver_webhooks(
         &self,
         sender: &dyn WebhookSender,

@@ -61,6 +61,7 @@ impl Services {
     /// # Errors
     /// `forbidden` (no `manage_api_keys` org-wide, impersonating, or not a member),
     /// `validation_failed` (more than 50 event types).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_webhook(
         &self,
         actor: &Actor,
@@ -107,6 +108,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` without `manage_api_keys` org-wide.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn list_webhooks(&self, actor: &Actor) -> ServiceResult<Vec<WebhookEndpoint>> {
         actor.require_org_wide(Permission::ManageApiKeys)?;
         let mut tx = self.begin_read().await?;
@@ -118,6 +120,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn delete_webhook(&self, actor: &Actor, id: WebhookId) -> ServiceResult<()> {
         require_admin(actor)?;
         let mut tx = self.begin().await?;
@@ -138,6 +141,7 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `validation_failed` for a limit outside 1..=200.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn webhook_deliveries(
         &self,
         actor: &Actor,
@@ -158,6 +162,7 @@ impl Services {
     /// # Errors
     /// `forbidden`, `not_found`, `conflict` (the endpoint is disabled), `validation_failed`
     /// (`from_position` outside 1..=the next position).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn replay_webhook(
         &self,
         actor: &Actor,
