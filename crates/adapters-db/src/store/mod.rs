@@ -44,7 +44,8 @@
 //!   (`Store::single_read`, `Store::authority`, `Store::session`) run alone on a pooled
 //!   connection, each statement its own snapshot, with writes refused as in a read transaction;
 //!   `Store::touch_session` is one autocommitted `UPDATE`
-//!   (`docs/decisions/0023-authority-in-one-statement.md`).
+//!   (`docs/decisions/0023-authority-in-one-statement.md`,
+//!   `docs/decisions/0029-sessions-in-the-unit-of-work.md`).
 //!
 //! # Expected errors leave the transaction usable
 //! A write that may fail with an expected error (`Conflict`, `Missing` from a foreign key,
