@@ -1,6 +1,18 @@
 //! Opening the database: checking the URL, configuring SQLite for a server (WAL, busy timeout,
 //! foreign keys, `synchronous = NORMAL`) and PostgreSQL's pool, and saying clearly what went wrong
 //! when neither can be opened.
+//!
+//! - Every SQLite connection of the pool gets the same pragmas. The bundled SQLite is built
+//!   without its memory-statistics mutex and with a page cache per connection
+//!   (`LIBSQLITE3_FLAGS` in `.cargo/config.toml`, found by the profile of
+//!   `docs/decisions/0023-authority-in-one-statement.md`).
+//! - Every PostgreSQL connection starts at `READ COMMITTED`, which `lock_org` needs (see the
+//!   `store` module).
+//! - Every statement is logged with its duration at `debug`, target `sqlx::query`
+//!   (`RUST_LOG=info,sqlx::query=debug` shows them), and one slower than [`SLOW_STATEMENT`] at
+//!   `warn`.
+//! - A bad URL, an SQLite file that cannot be opened or a PostgreSQL server that cannot be
+//!   reached is a [`DbSetupError`] naming the target, never its password ([`redact`]).
 
 use std::path::Path;
 use std::str::FromStr;

@@ -1,7 +1,7 @@
 //! Roster's persistence on SQLite (the embedded default) and PostgreSQL (production), through
 //! sea-orm.
 //!
-//! What this crate owns today:
+//! What this crate owns:
 //! - **Connection setup** ([`connect`], [`connect_with`]): checks the URL, configures SQLite for
 //!   a server (WAL, busy timeout, foreign keys, `synchronous = NORMAL`) and PostgreSQL's pool, and
 //!   fails with a message that names the database (never its password).

@@ -1,7 +1,9 @@
-//! The repositories implemented so far (`OrgRepository`, `LicenseRepository`) and the unit of
-//! work under them, on a fresh SQLite file and — when `ROSTER_TEST_DATABASE_URL` is set — a
-//! fresh PostgreSQL schema: round trips, organization scoping, the port's errors, rollback, and
-//! the seat race. The domain's contract suite takes over once every repository exists.
+//! The organization and license repositories (`OrgRepository`, `LicenseRepository`) and the
+//! unit of work under them, on a fresh SQLite file and — when `ROSTER_TEST_DATABASE_URL` is set —
+//! a fresh PostgreSQL schema: round trips, organization scoping, the port's errors, rollback, and
+//! the seat race. The other repositories have files of their own (`repositories_*.rs`,
+//! `sessions.rs`), and the domain's contract suite covers them all (`contract_sqlite.rs`,
+//! `contract_postgres.rs`).
 
 #[allow(dead_code, reason = "shared with tests/schema.rs, which uses the rest of it")]
 mod support;

@@ -1,17 +1,25 @@
 //! Roster's HTTP face: the axum router of the REST API (`/api/v1`), its OpenAPI document, the
 //! authentication extractor, and (re-exported from `roster-password`) the Argon2id hasher.
-//! (SCIM `/scim/v2` and the web console will be further route modules.)
 //!
 //! Handlers only translate HTTP ⇄ domain: parse the request into the domain's types, call one
-//! service of [`roster_domain::Services`], and shape the answer. Every error is answered by
-//! [`problem::ApiError`] as `application/problem+json` with the domain's stable code. It
-//! depends on `roster-domain` and nothing depends on it but `roster-app`.
+//! service of [`roster_domain::Services`], and shape the answer. No rule, permission check or
+//! tenancy decision is made here: the organization comes only from the credentials, and what a
+//! caller may do is the `Actor`'s to say. Every error is answered by [`problem::ApiError`] as
+//! `application/problem+json` with the domain's stable code. It depends on `roster-domain` (and
+//! `roster-password`), and nothing depends on it but `roster-app`.
 //!
 //! - [`router`]: every route, the request-id, tracing, body-limit and security-header layers,
 //!   and a problem for unknown routes.
-//! - [`routes`]: one module per resource, registered in a [`routes::RouteTable`].
+//! - [`routes`]: one module per resource, registered in a [`routes::RouteTable`]; a new face
+//!   (another API, the console) is a new module there, calling the same services.
 //! - [`auth`]: credentials → `Actor`; [`extract`]: JSON, query, `If-Match`, client address;
-//!   [`pagination`]: cursor and page paging; [`wire`]: the JSON shapes.
+//!   [`pagination`]: cursor and page paging; [`wire`]: the JSON shapes; [`users_filter`]: the
+//!   one wire form of the Users-table filter, shared by every route that filters users.
+//! - [`problem`]: errors as problems; [`openapi`]: the OpenAPI document, checked against the
+//!   routes; [`csv_export`]: streamed CSV answers; [`idempotency`]: `Idempotency-Key`;
+//!   [`metrics`]: `GET /metrics`; [`state`]: what every handler shares.
+//!
+//! Conventions and their reasons: `docs/decisions/0013-http-api-conventions.md`.
 
 pub mod auth;
 pub mod csv_export;

@@ -1,8 +1,21 @@
-//! Who is acting: authorization resolved once per request (STYLE habit 9).
+//! Who is acting: authorization resolved once per request.
 //!
 //! An [`Actor`] says which organization, which permissions over which part of the group tree,
 //! which visibility, through which source and whether someone is impersonating. Services take
 //! `&Actor` and ask it; nothing else decides permissions.
+//!
+//! - A permission holds over a [`Coverage`]: the organization, or the subtrees of scoped grants.
+//!   A scoped grant covers a user only if all the user's current groups lie inside it
+//!   ([`Coverage::covers_user`]; `docs/decisions/0003-scoped-administration.md`).
+//! - Acting on a member needs an authority that covers theirs ([`Actor::require_dominates`]),
+//!   and nobody hands out a role, permission or scope their authority does not cover
+//!   ([`Actor::require_may_give`]; `docs/decisions/0025-dominance.md`). An API key carries only
+//!   permissions its creator holds.
+//! - Reads follow the writes: a scoped administrator lists, counts, exports and selects only the
+//!   users they manage (`docs/decisions/0028-scoped-reads.md`).
+//!
+//! How a request's actor is built (the member's facts read fresh, the tree and roles kept
+//! between requests): `Services::resolve_actor` and `crates/domain/src/services/trees.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 

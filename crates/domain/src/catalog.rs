@@ -1,5 +1,9 @@
 //! The product catalog and its prerequisite DAG (§4.1), and the pure planning of a license
 //! change: which products get assigned, which get removed, and which removals cascade (§4.3).
+//!
+//! A [`Catalog`] with a cycle or an unknown prerequisite cannot be built ([`Catalog::new`]),
+//! and [`Catalog::plan`] keeps a holding closed under prerequisites: when every product held has
+//! its prerequisites held, so does every product of the plan's [`LicensePlan::result`].
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,4 +1,5 @@
-//! Organizations (tenants) and their settings (§2).
+//! Organizations (tenants) and their settings (§2). Turning auto sign-up off needs the admin's
+//! confirmation ([`SettingsChange::confirm`]).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

@@ -1,4 +1,7 @@
 //! Roles, permissions and visibility (§5).
+//!
+//! A member sees connections with the widest visibility among their roles
+//! ([`widest_visibility`]); what they may do is their grants' authority, resolved in `actor`.
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,8 @@
 //! Who sees a connection (§7.2): the rule, its explanation, and the query specification that
 //! storage adapters translate into SQL so that listing never filters a table in memory.
+//!
+//! [`can_see`] is the rule; [`ConnectionScope::matches`], what SQL adapters implement, agrees
+//! with it on every viewer and connection (a property in `crates/domain/tests/rules/visibility.rs`).
 
 use std::collections::BTreeSet;
 

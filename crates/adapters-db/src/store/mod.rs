@@ -1,20 +1,21 @@
 //! The domain's persistence port on sea-orm: one database transaction per unit of work.
 //!
-//! **What exists so far.** [`SeaOrmStore::begin_tx`] opens a [`SeaOrmTx`], which implements
-//! every repository of the domain's port completely: `OrgRepository` (`orgs.rs`),
-//! `UserRepository` (`users.rs`, with the Users-table query), `LicenseRepository`
-//! (`licenses.rs`), `RoleRepository` (`roles.rs`), `GroupRepository` (`groups.rs`),
-//! `ConnectionRepository` (`connections.rs`, with the visible-connections query),
-//! `InviteRepository` (`invites.rs`), `ScheduleRepository` (`schedule.rs`), `AuditLog`
-//! (`audit.rs`), `Outbox` (`outbox.rs`) and `WebhookRepository` (`webhooks.rs`), each tested on
-//! both engines (`tests/repositories*.rs`). On top of them `SeaOrmStore` implements the
+//! [`SeaOrmStore::begin_tx`] opens a [`SeaOrmTx`], which implements every repository of the
+//! domain's port: `OrgRepository` (`orgs.rs`), `UserRepository` (`users.rs`, with the
+//! Users-table query), `LicenseRepository` (`licenses.rs`), `RoleRepository` (`roles.rs`),
+//! `GroupRepository` (`groups.rs`), `ConnectionRepository` (`connections.rs`, with the
+//! visible-connections query), `InviteRepository` (`invites.rs`), `ScheduleRepository`
+//! (`schedule.rs`), `AuditLog` (`audit.rs`), `Outbox` (`outbox.rs`), `WebhookRepository`
+//! (`webhooks.rs`) and `SessionRepository` (`sessions.rs`), each tested on both engines
+//! (`tests/repositories*.rs`, `tests/sessions.rs`). On top of them `SeaOrmStore` implements the
 //! domain's `Store` and `SeaOrmTx` its `Tx`, and the whole persistence contract suite
 //! (`store_contract_tests!`) passes on SQLite (`tests/contract_sqlite.rs`) and PostgreSQL
 //! (`tests/contract_postgres.rs`).
 //!
 //! # Transactions
 //! Two kinds: [`SeaOrmStore::begin_tx`] for use cases that write, [`SeaOrmStore::begin_read`]
-//! for those that only read (the port's `Store::begin_read`).
+//! for those that only read (the port's `Store::begin_read`); and none at all for the port's
+//! single statements (last item).
 //! - **SQLite**, read-write: `BEGIN IMMEDIATE` (sea-orm 2.0.4's
 //!   [`TransactionTrait::begin_with_options`] with
 //!   [`SqliteTransactionMode::Immediate`]). The transaction takes SQLite's write lock when it
@@ -39,6 +40,12 @@
 //!   enforce it too, at the price of that extra round trip.
 //! - Dropping a [`SeaOrmTx`] without [`SeaOrmTx::commit`] rolls back (sea-orm's
 //!   `DatabaseTransaction` does so on drop).
+//! - **No transaction** for the port's one-statement calls: the reads
+//!   (`Store::single_read`, `Store::authority`, `Store::session`) run alone on a pooled
+//!   connection, each statement its own snapshot, with writes refused as in a read transaction;
+//!   `Store::touch_session` is one autocommitted `UPDATE`
+//!   (`docs/decisions/0023-authority-in-one-statement.md`,
+//!   `docs/decisions/0029-sessions-in-the-unit-of-work.md`).
 //!
 //! # Expected errors leave the transaction usable
 //! A write that may fail with an expected error (`Conflict`, `Missing` from a foreign key,

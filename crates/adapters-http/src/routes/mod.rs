@@ -3,6 +3,11 @@
 //! `(method, path)` it serves, so a test can check the OpenAPI document against what is really
 //! routed (`openapi::tests`). A new resource — `/scim`, the console — is a new module with a
 //! `routes(table)` function, listed in [`table`], and its handlers listed in `openapi::ApiDoc`.
+//!
+//! Where the specification leaves a choice, the decisions say what the routes do: groups, roles,
+//! connections and flows in `docs/decisions/0016-groups-roles-connections-api.md`; audit,
+//! exports, bulk actions and idempotency in `docs/decisions/0017-http-exports-bulk-idempotency.md`;
+//! invites, sign-up and the CRM in `docs/decisions/0018-onboarding-http.md`.
 
 pub mod api_keys;
 pub mod audit;

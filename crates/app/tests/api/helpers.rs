@@ -1,5 +1,5 @@
-//! `spawn_app`: the real server (`roster_app::server`) on 127.0.0.1 and a random port, on a
-//! fresh database — an SQLite file in a temporary directory, or, when
+//! [`apps`]: the real server (`roster_app::server`) on 127.0.0.1 and a random port, once per
+//! engine, each on a fresh database — an SQLite file in a temporary directory and, when
 //! `ROSTER_TEST_DATABASE_URL` is set, a PostgreSQL schema of its own (as in
 //! `crates/adapters-db/tests/support`) — with a reqwest client and helpers to drive it.
 

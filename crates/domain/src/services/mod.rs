@@ -4,6 +4,15 @@
 //! actor's permission and organization, apply the pure rules of the entity modules, write the
 //! changes together with their audit events (and outbox messages), commit. An error anywhere
 //! drops the transaction, so nothing of a failed use case is ever written.
+//!
+//! A use case that only reads opens a read transaction (`Store::begin_read`: one snapshot, no
+//! write lock), or none when it reads with exactly one statement (`Store::single_read`). It
+//! narrows its query to what the actor may read before any store sees it (`reader_scope` in
+//! `support.rs`), and resolves names a face received (a role key) to ids in its own transaction.
+//!
+//! One file per area (`users`, `licenses`, `groups`, `invites`, …). Every face — the REST API,
+//! the operator's commands — calls these same methods, so a rule, a check or a query shape that
+//! two faces need lives here, never in each face.
 
 mod admins;
 mod api_keys;
