@@ -216,6 +216,8 @@ pub async fn create_user(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    /// The new address. An invitee's address is fixed until they accept (422, field `email`,
+    /// code `invite_pending`): revoke the invite and invite the new address instead.
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -309,7 +311,7 @@ impl UpdateUserRequest {
         (status = 404, response = Problem),
         (status = 409, description = "`conflict`: a unique field is taken", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: the ETag is stale", body = Problem, content_type = "application/problem+json"),
-        (status = 422, response = Problem),
+        (status = 422, description = "`validation_failed`: a field is invalid, or an invitee's `email` is changed (field code `invite_pending`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Changes profile fields and settings.
