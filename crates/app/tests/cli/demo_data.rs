@@ -1,6 +1,7 @@
 //! `roster demo-data`: a realistic organization whose data keeps every seat rule.
 
 use roster_domain::audit::Source;
+use roster_domain::services::LoginAttempt;
 use roster_domain::user::StatusKind;
 use roster_domain::users_query::{UserPaging, UserQuery};
 use roster_domain::values::{Email, Password, Slug};
@@ -63,7 +64,14 @@ async fn demo_data_generates_an_organization_within_its_seats_that_reconciles_cl
         let password = Password::parse(PASSWORD).expect("valid");
         let slug = Slug::parse("demo").expect("a slug");
         for email in ["admin@demo.example", "operations@demo.example", "analyst@demo.example"] {
-            let user = services.login(&slug, &Email::parse(email).expect("an email"), &password, Source::Api).await;
+            let attempt = LoginAttempt {
+                org: slug.clone(),
+                email: Email::parse(email).expect("an email"),
+                password: password.clone(),
+                address: "192.0.2.1".to_owned(),
+                source: Source::Api,
+            };
+            let user = services.log_in(&attempt).await.map(|logged_in| logged_in.user);
             let user = user.unwrap_or_else(|e| panic!("{}: {email} logs in: {e}", db.engine));
             let actor = services.resolve_actor(org.id, user.id, Source::Api, None).await.expect("resolves");
             let visible = services.list_connections(&actor, None, None, 200).await.expect("lists");

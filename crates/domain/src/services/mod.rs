@@ -59,7 +59,7 @@ pub use load::LoadSummary;
 pub use mail::DeliveryReport;
 pub use orgs::{NewOrganization, ReconcileFinding, ReconcileReport, SeatFinding};
 pub use roles::{NewRole, RolePatch};
-pub use sessions::{Authentication, LoggedIn, LoginAttempt, SessionSettings, UNKNOWN_ADDRESS};
+pub use sessions::{Authentication, LoggedIn, LoginAttempt, SessionSettings};
 pub use trees::TREE_CACHE_CAPACITY;
 pub use users::{NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage};
 pub use webhook_delivery::WebhookReport;

@@ -39,9 +39,6 @@ use super::support::{groups_of, load_tree, load_user};
 /// The audit action of a failed login.
 const LOGIN_FAILED: &str = "session.login_failed";
 
-/// The source address of a caller whose address is not known (the CLI, tests).
-pub const UNKNOWN_ADDRESS: &str = "unknown";
-
 /// How long throttled attempts are kept: longer than any throttle's window.
 const ATTEMPTS_KEPT: Duration = Duration::days(1);
 
@@ -174,23 +171,6 @@ impl Services {
         self.audit(&mut *tx, &Actor::system(org.id, attempt.source), "session.login_succeeded", target, note).await?;
         tx.commit().await?;
         Ok(LoggedIn { token, session, user })
-    }
-
-    /// [`Services::log_in`] for a caller without a source address (the CLI, tests): answers the
-    /// member. The session it issues is never handed out and expires unused.
-    ///
-    /// # Errors
-    /// As [`Services::log_in`].
-    #[tracing::instrument(skip_all)]
-    pub async fn login(&self, org: &Slug, email: &Email, password: &Password, source: Source) -> ServiceResult<User> {
-        let attempt = LoginAttempt {
-            org: org.clone(),
-            email: email.clone(),
-            password: password.clone(),
-            address: UNKNOWN_ADDRESS.to_owned(),
-            source,
-        };
-        Ok(self.log_in(&attempt).await?.user)
     }
 
     /// Ends a session and the impersonations it started. Ending an unknown session is not an

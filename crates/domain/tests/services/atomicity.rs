@@ -14,6 +14,7 @@ use roster_domain::testing::FakeHasher;
 use roster_domain::user::{InactiveReason, StatusKind};
 use roster_domain::{ErrorCode, ServiceResult, Services};
 
+use crate::credentials::log_in;
 use crate::outbox_override::OutboxOverrideStore;
 use crate::support::{World, crm_id, failure, key, keys, label, password};
 
@@ -197,9 +198,14 @@ async fn the_hash_the_hasher_returns_is_what_is_stored_and_verified_at_login() {
     let services = w.services_with_hasher(Arc::new(hasher));
     services.accept_invite(&token, &password("correct horse battery")).await.expect("accepts");
     assert_eq!(w.store.snapshot().await.password_hashes[&user].as_str(), "$argon2id$v=19$stub");
-    let logged_in = services
-        .login(&w.org.slug, &w.email("ann"), &password("correct horse battery"), roster_domain::audit::Source::Console)
-        .await;
+    let logged_in = log_in(
+        &services,
+        &w.org.slug,
+        &w.email("ann"),
+        &password("correct horse battery"),
+        roster_domain::audit::Source::Console,
+    )
+    .await;
     assert_eq!(logged_in.expect("logs in").id, user);
 }
 

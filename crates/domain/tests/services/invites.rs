@@ -9,6 +9,7 @@ use roster_domain::user::StatusKind;
 use roster_domain::{ErrorCode, ServiceError};
 use time::Duration;
 
+use crate::credentials::log_in;
 use crate::support::{T0, World, failure, key, keys, password, person, slug};
 
 fn seats<'a>(counts: &'a [roster_domain::seats::SeatCount], product: &str) -> &'a roster_domain::seats::SeatCount {
@@ -270,7 +271,7 @@ async fn accepting_activates_the_account_and_turns_reserved_seats_into_assignmen
     assert!(state.reservations.keys().all(|(i, _)| *i != invite));
     assert!(state.users[&user].has_password);
     let logged_in =
-        w.services.login(&slug("acme"), &w.email("ann"), &password("correct horse battery"), Source::Console).await;
+        log_in(&w.services, &slug("acme"), &w.email("ann"), &password("correct horse battery"), Source::Console).await;
     assert_eq!(logged_in.expect("logs in").id, user);
     let event = w.events_named("invite.accepted").await.pop().expect("audited");
     assert_eq!(event.actor_id, Some(user), "the invitee is named as the actor");

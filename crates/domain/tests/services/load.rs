@@ -16,6 +16,7 @@ use roster_domain::user::{StatusKind, User};
 use roster_domain::values::Password;
 use time::Duration;
 
+use crate::credentials::log_in;
 use crate::support::{T0, World, email, failure, key, keys, person};
 
 /// A member of `w`'s organization with the `standard` role, as a generator would build them.
@@ -83,7 +84,7 @@ async fn loaded_rows_take_their_seats_and_are_written_with_one_audit_event() {
     assert_eq!(w.products(ann.id).await, keys(&["core", "flow"]));
     assert_eq!(w.events_named("organization.rows_loaded").await.len(), 1);
     let password = Password::parse("a long enough password").expect("valid");
-    let session = w.services.login(&w.org.slug, &email("ann@acme.test"), &password, Source::Console).await;
+    let session = log_in(&w.services, &w.org.slug, &email("ann@acme.test"), &password, Source::Console).await;
     assert!(session.is_ok(), "the loaded password works: {session:?}");
     assert!(w.services.reconcile(&w.system(), false).await.expect("reports").is_clean());
 }

@@ -5,6 +5,7 @@ use roster_domain::throttle::ProgressiveDelay;
 use roster_domain::{ErrorCode, ServiceError};
 use time::Duration;
 
+use crate::credentials::log_in;
 use crate::support::{World, failure, password, slug};
 
 const GOOD_PASSWORD: &str = "correct horse battery";
@@ -19,9 +20,7 @@ async fn with_password(w: &World, local: &str) -> roster_domain::ids::UserId {
 async fn the_right_password_logs_in_and_the_success_is_audited() {
     let w = World::new().await;
     let ann = with_password(&w, "ann").await;
-    let user = w
-        .services
-        .login(&slug("ACME"), &w.email("ann"), &password("correct horse battery"), Source::Console)
+    let user = log_in(&w.services, &slug("ACME"), &w.email("ann"), &password("correct horse battery"), Source::Console)
         .await
         .expect("logs in");
     assert_eq!(user.id, ann);
@@ -39,7 +38,7 @@ async fn a_wrong_password_an_unknown_email_and_an_unknown_organization_answer_th
         ("nowhere", w.email("ann"), "correct horse battery"),
     ];
     for (org, email, pw) in attempts {
-        let err = failure(w.services.login(&slug(org), &email, &password(pw), Source::Console).await);
+        let err = failure(log_in(&w.services, &slug(org), &email, &password(pw), Source::Console).await);
         assert_eq!(err.code(), ErrorCode::Unauthenticated);
         assert_eq!(err.to_string(), "authentication failed", "nothing tells which part was wrong");
     }
@@ -51,7 +50,7 @@ async fn a_member_without_a_password_cannot_log_in() {
     let w = World::new().await;
     w.member("ann", &["standard"], &[]).await;
     let err = failure(
-        w.services.login(&slug("acme"), &w.email("ann"), &password("correct horse battery"), Source::Console).await,
+        log_in(&w.services, &slug("acme"), &w.email("ann"), &password("correct horse battery"), Source::Console).await,
     );
     assert_eq!(err.code(), ErrorCode::Unauthenticated);
 }
@@ -62,7 +61,7 @@ async fn a_deactivated_member_cannot_log_in_even_with_the_right_password() {
     let ann = with_password(&w, "ann").await;
     w.services.deactivate_user(&w.admin_actor().await, ann, None).await.expect("deactivates");
     let err = failure(
-        w.services.login(&slug("acme"), &w.email("ann"), &password("correct horse battery"), Source::Console).await,
+        log_in(&w.services, &slug("acme"), &w.email("ann"), &password("correct horse battery"), Source::Console).await,
     );
     assert_eq!(err.code(), ErrorCode::Unauthenticated);
 }
@@ -75,7 +74,7 @@ async fn repeated_login_failures_of_an_account_are_rate_limited() {
     let attempt = |pw: &'static str| {
         let (org, email, pw) = (slug("acme"), w.email("ann"), password(pw));
         let services = w.services.clone();
-        async move { services.login(&org, &email, &pw, Source::Console).await }
+        async move { log_in(&services, &org, &email, &pw, Source::Console).await }
     };
     for _ in 0..throttle.free {
         let err = failure(attempt("wrong horse battery").await);
@@ -100,11 +99,12 @@ async fn an_unknown_email_is_throttled_like_an_account() {
     let w = World::new().await;
     for _ in 0..ProgressiveDelay::PER_ACCOUNT.free {
         failure(
-            w.services.login(&slug("acme"), &w.email("nobody"), &password("guess guess guess"), Source::Console).await,
+            log_in(&w.services, &slug("acme"), &w.email("nobody"), &password("guess guess guess"), Source::Console)
+                .await,
         );
     }
     let err = failure(
-        w.services.login(&slug("acme"), &w.email("nobody"), &password("guess guess guess"), Source::Console).await,
+        log_in(&w.services, &slug("acme"), &w.email("nobody"), &password("guess guess guess"), Source::Console).await,
     );
     assert_eq!(err.code(), ErrorCode::RateLimited);
 }
@@ -143,7 +143,7 @@ async fn the_operator_creates_an_admin_who_logs_in_holding_the_admin_role_and_no
     let created = w.services.create_admin(Source::Cli, new.clone()).await.expect("creates the admin");
     assert!(created.products.is_empty());
     assert!(created.user.has_password);
-    let user = w.services.login(&slug("acme"), &w.email("boss"), &password(GOOD_PASSWORD), Source::Api).await;
+    let user = log_in(&w.services, &slug("acme"), &w.email("boss"), &password(GOOD_PASSWORD), Source::Api).await;
     let actor = w.actor(user.expect("logs in").id).await;
     assert!(actor.has(roster_domain::roles::Permission::ManageUsers));
     // The same email again is a conflict and changes nothing.

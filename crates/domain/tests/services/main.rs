@@ -2,6 +2,7 @@
 //! area, each test named after the rule it proves (SPEC §2–§9). Failure injection and mockall
 //! mocks prove that a failed use case leaves nothing behind.
 
+mod credentials;
 mod outbox_override;
 mod support;
 

@@ -9,6 +9,7 @@ use roster_domain::services::SignupRequest;
 use roster_domain::user::StatusKind;
 use roster_domain::users_query::UserQuery;
 
+use crate::credentials::log_in;
 use crate::support::{World, domain, failure, password, person, slug};
 
 async fn open_signup(w: &World, domains: &[&str]) {
@@ -49,8 +50,7 @@ async fn a_person_from_an_allowed_domain_signs_up_with_the_standard_role_and_no_
     let actor = w.actor(user).await;
     assert_eq!(actor.visibility(), Visibility::Groups);
     assert!(actor.has(Permission::InviteConnections) && !actor.has(Permission::ManageUsers));
-    w.services
-        .login(&slug("acme"), &w.email("sam"), &password("correct horse battery"), Source::Console)
+    log_in(&w.services, &slug("acme"), &w.email("sam"), &password("correct horse battery"), Source::Console)
         .await
         .expect("logs in");
 }
@@ -118,7 +118,7 @@ async fn an_unverified_account_cannot_log_in_and_a_verification_token_is_single_
     open_signup(&w, &["acme.test"]).await;
     w.services.sign_up(request(&w, "sam@acme.test")).await.expect("signs up");
     let err = failure(
-        w.services.login(&slug("acme"), &w.email("sam"), &password("correct horse battery"), Source::Console).await,
+        log_in(&w.services, &slug("acme"), &w.email("sam"), &password("correct horse battery"), Source::Console).await,
     );
     assert_eq!(err.code(), ErrorCode::Unauthenticated);
     let token = verification_token(&w).await;
