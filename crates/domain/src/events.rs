@@ -35,7 +35,8 @@ pub struct EventTarget {
 /// made by its key's member).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeedEvent {
-    /// The audit event's id; a webhook sends it as `webhook-id`, stable across retries.
+    /// The audit event's id; webhook deliveries also send it in the
+    /// [`EVENT_ID_HEADER`](crate::webhooks::EVENT_ID_HEADER) header, the same on every retry.
     pub id: AuditEventId,
     /// The event's place in its organization's feed: from 1, without gaps, in commit order.
     pub position: u64,
