@@ -18,10 +18,15 @@ use super::support::{load_catalog, load_org, load_tree};
 /// What one [`Services::load_rows`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LoadSummary {
+    /// Users inserted.
     pub users: usize,
+    /// License assignments inserted.
     pub licenses: usize,
+    /// Memberships inserted.
     pub memberships: usize,
+    /// Pending invites inserted, with their reservations.
     pub invites: usize,
+    /// Connections inserted.
     pub connections: usize,
     /// Seats taken per product (assignments and reservations).
     pub seats: BTreeMap<Key, u32>,

@@ -149,7 +149,7 @@ pub struct WebhookEndpoint {
     pub id: WebhookId,
     /// The organization whose events it receives.
     pub org_id: OrgId,
-    /// Where events are POSTed; `https` unless the deployment allows otherwise.
+    /// Where events are POSTed: `https`, or plain `http` towards the local machine only.
     pub url: WebhookUrl,
     /// The actions it receives; empty means every action.
     pub event_types: BTreeSet<EventPattern>,
