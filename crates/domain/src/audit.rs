@@ -13,31 +13,32 @@ use crate::ids::{AuditEventId, OrgId, UserId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetKind {
-    /// The organization itself: its creation, a product added to its catalog.
+    /// The organization itself: its creation, a bulk load of rows into it.
     Organization,
     /// A member: profile, lifecycle, roles, grants, licenses held.
     User,
-    /// A seat pool of one product (the operator's seat changes); the id is the product key.
+    /// The seat pool of one product: a product added, its seats set or recounted by the
+    /// operator; the id is the product key.
     License,
-    /// A role, built-in or custom.
+    /// A custom role created, changed or deleted (§5).
     Role,
-    /// A group of the tree.
+    /// A group created, renamed, moved, deleted or given flows (§6).
     Group,
     /// A member's place in a group (joining, leaving, moving); the id is the member's.
     Membership,
     /// A connection (a record a member invited) and its stamp.
     Connection,
-    /// A flow.
+    /// A flow created (§7.3).
     Flow,
-    /// An API key.
+    /// An API key created or revoked (§7.4).
     ApiKey,
     /// A member invite or a sign-up.
     Invite,
     /// The organization's settings (§2).
     Settings,
-    /// A login, failed ones included, or a logout.
+    /// A password login, succeeded or failed.
     Session,
-    /// A webhook endpoint.
+    /// A webhook endpoint registered, deleted, disabled or replayed (§9.1).
     Webhook,
 }
 

@@ -16,7 +16,8 @@ use crate::values::{Key, Label};
 /// A product an organization licenses per seat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
-    /// Unique within the catalog; what the API and seat pools name the product by (`core`, `dialer`).
+    /// Unique within the catalog; what the API and seat pools name the product by (`core`,
+    /// `dialer`).
     pub key: Key,
     /// The name people see (`Core`, `SMS`).
     pub name: Label,

@@ -19,15 +19,19 @@ use crate::values::{Key, ValueError};
 pub enum ErrorCode {
     /// The entity does not exist in the caller's organization, or the caller may not know it does.
     NotFound,
-    /// No valid session or API key: missing, unknown, expired or ended credentials, or a failed login.
+    /// No valid session or API key: missing, unknown, expired or ended credentials, or a failed
+    /// login.
     Unauthenticated,
-    /// The caller is authenticated but lacks the permission, scope or dominance (§5) the action needs.
+    /// The caller is authenticated but lacks the permission, scope or dominance (§5) the action
+    /// needs.
     Forbidden,
     /// One or more fields of the request are invalid; the problem lists them per field.
     ValidationFailed,
-    /// A unique value (email, phone, agent id, CRM id, slug, name among siblings, …) is already taken, or the target's state refuses the change.
+    /// A unique value (email, phone, agent id, CRM id, slug, name among siblings, …) is already
+    /// taken, or the target's state refuses the change.
     Conflict,
-    /// The `If-Match` version is stale: someone else changed the user, group or role first (HTTP 412).
+    /// The `If-Match` version is stale: someone else changed the user, group or role first (HTTP
+    /// 412).
     PreconditionFailed,
     /// Too many failed logins from one account or source address; retry later (§10).
     RateLimited,
@@ -49,13 +53,15 @@ pub enum ErrorCode {
     FlowNotAllowed,
     /// Member invites are refused while the organization's auto sign-up is on (§8.1).
     AutoSignupEnabled,
-    /// A destructive or risky change (turning auto sign-up off, deleting a user) was sent without `confirm: true`.
+    /// A destructive or risky change (turning auto sign-up off, deleting a user) was sent without
+    /// `confirm: true`.
     ConfirmationRequired,
     /// An invite or sign-up verification token is unknown, already used or expired (§8).
     InvalidToken,
     /// A deleted user can no longer be restored: 30 days have passed (§3.1).
     RestoreExpired,
-    /// Impersonation was refused: nested, of oneself, of a deactivated user, or ending one that was never started (§10).
+    /// Impersonation was refused: nested, of oneself, of a deactivated user, or ending one that was
+    /// never started (§10).
     ImpersonationNotAllowed,
     /// An API key that still exists but cannot act: its creator was deactivated or deleted.
     ApiKeySuspended,

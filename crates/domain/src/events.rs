@@ -53,7 +53,8 @@ pub struct FeedEvent {
     pub impersonator_id: Option<UserId>,
     /// What the event is about.
     pub target: EventTarget,
-    /// The before/after of each changed field, plus any context of the action (as in the audit log).
+    /// The before/after of each changed field, plus any context of the action (as in the audit
+    /// log).
     pub details: Value,
 }
 

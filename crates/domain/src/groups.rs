@@ -59,7 +59,7 @@ pub struct Membership {
     pub org_id: OrgId,
     /// The group joined.
     pub group_id: GroupId,
-    /// The member.
+    /// The member who joined.
     pub user_id: UserId,
     /// When the member joined the group.
     pub joined_at: OffsetDateTime,

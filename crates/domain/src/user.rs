@@ -412,9 +412,11 @@ pub struct UserSettings {
     pub round_robin: bool,
     /// Whether the user's calls are scored (default off).
     pub scoring_enabled: bool,
-    /// Whether the user works across teams, seeing the groups given as extra group access (§5; default off).
+    /// Whether the user works across teams, seeing the groups given as extra group access (§5;
+    /// default off).
     pub roaming_agent: bool,
-    /// Where the user's VoIP calls are forwarded; an E.164-like number, or `None` for no forwarding.
+    /// Where the user's VoIP calls are forwarded; an E.164-like number, or `None` for no
+    /// forwarding.
     pub voip_forward_to: Option<Phone>,
 }
 

@@ -79,7 +79,7 @@ pub enum UserSortField {
     LastName,
     /// Email address, case-insensitively.
     Email,
-    /// Creation time.
+    /// When the user was created.
     CreatedAt,
     /// Agent id, case-insensitively; users without one sort first ascending.
     AgentId,

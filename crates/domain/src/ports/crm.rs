@@ -21,7 +21,8 @@ pub struct CrmUser {
     pub email: Email,
     /// The user's phone, when the CRM has one that parses.
     pub phone: Option<Phone>,
-    /// Whether the CRM still counts the user as active; `false` makes the member `inactive_in_crm` on sync (§8.3).
+    /// Whether the CRM still counts the user as active; `false` makes the member `inactive_in_crm`
+    /// on sync (§8.3).
     pub active: bool,
     /// The job title, when the CRM has one; shown in the import dialog only.
     pub title: Option<String>,
@@ -52,7 +53,8 @@ pub enum CrmError {
     /// The CRM did not answer in time.
     #[error("the CRM did not answer in time")]
     Timeout,
-    /// The CRM answered something unreadable (an unexpected payload, a CSV file that no longer parses).
+    /// The CRM answered something unreadable (an unexpected payload, a CSV file that no longer
+    /// parses).
     #[error("the CRM answered something unexpected: {0}")]
     Protocol(String),
     /// The CRM could not be reached; keeps the transport's error for the log.

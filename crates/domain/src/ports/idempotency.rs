@@ -40,7 +40,8 @@ pub struct IdempotencyRecord {
     pub fingerprint: String,
     /// `None` while the first request runs.
     pub response: Option<StoredResponse>,
-    /// When the key was claimed: stale claims are taken over, old records purged by it.
+    /// When the key was claimed; the HTTP adapter takes over a stale claim and purges old
+    /// records by it.
     pub created_at: OffsetDateTime,
 }
 

@@ -34,7 +34,8 @@ pub struct Session {
     pub parent_hash: Option<String>,
     /// When the login or impersonation happened.
     pub created_at: OffsetDateTime,
-    /// The last request that moved the expiry; refreshed at most every `slide_after`, not on every request.
+    /// The last request that moved the expiry; refreshed at most every `slide_after`, not on every
+    /// request.
     pub last_seen_at: OffsetDateTime,
     /// When the session stops working: moved on use (12 h sliding, §10); an impersonating session
     /// ends 1 h after it started.
@@ -89,7 +90,8 @@ pub struct Attempt {
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send {
-    /// Stores a new session with the change that issued it; its `token_hash` is unique.
+    /// Stores a new session, in the transaction of the change that issued it (a login, an
+    /// impersonation).
     async fn insert_session(&mut self, session: &Session) -> Result<(), StoreError>;
     /// The session with this token hash, live or expired.
     async fn session(&mut self, token_hash: &str) -> Result<Option<Session>, StoreError>;

@@ -154,7 +154,8 @@ pub enum StoreError {
         /// Which value clashed; when several did, any one of them.
         field: UniqueField,
     },
-    /// An optimistic update found a stored version other than `version - 1`: someone else wrote first.
+    /// An optimistic update found a stored version other than `version - 1`: someone else wrote
+    /// first.
     #[error("the {kind} was changed concurrently")]
     StaleVersion {
         /// The entity (`organization`, `user`, `group`, `webhook`, `webhook delivery`).

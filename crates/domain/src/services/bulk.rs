@@ -74,7 +74,7 @@ impl BulkAction {
 /// A bulk action on a selection of users (`POST /users/bulk`).
 #[derive(Debug, Clone)]
 pub struct BulkRequest {
-    /// Which users.
+    /// The users to act on: listed ids, or everyone a Users-table filter matches.
     pub selection: BulkSelection,
     /// What to do to each of them.
     pub action: BulkAction,

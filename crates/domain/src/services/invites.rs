@@ -88,7 +88,7 @@ pub struct InvitesResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PasteStatus {
-    /// Invited.
+    /// The entry became an invite (or would, in a dry run).
     Created,
     /// Listed twice in the paste, or the address belongs to a member already.
     Duplicate,
@@ -133,7 +133,7 @@ pub struct PasteResult {
 /// A pending member invite with the person it invites.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingInvite {
-    /// The invite.
+    /// The pending invite: its products, token hash and expiry.
     pub invite: Invite,
     /// The invited address.
     pub email: Email,

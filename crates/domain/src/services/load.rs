@@ -18,15 +18,15 @@ use super::support::{load_catalog, load_org, load_tree};
 /// What one [`Services::load_rows`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LoadSummary {
-    /// Users inserted.
+    /// How many users the batch wrote.
     pub users: usize,
-    /// License assignments inserted.
+    /// How many license assignments the batch wrote.
     pub licenses: usize,
-    /// Memberships inserted.
+    /// How many memberships the batch wrote.
     pub memberships: usize,
-    /// Pending invites inserted, with their reservations.
+    /// How many pending invites the batch wrote, each with its reservations.
     pub invites: usize,
-    /// Connections inserted.
+    /// How many connections the batch wrote.
     pub connections: usize,
     /// Seats taken per product (assignments and reservations).
     pub seats: BTreeMap<Key, u32>,

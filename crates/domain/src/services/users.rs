@@ -732,7 +732,7 @@ impl Services {
 }
 
 /// A page of the Users table: each row with its derived status, products, current groups and
-/// pending scheduled changes (§3.1, §10), as [`details_of`] gives them for one user.
+/// pending scheduled changes (§3.1, §10), as [`Services::get_user`] gives them for one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserDetailsPage {
     /// The rows of the page, in the query's order.
