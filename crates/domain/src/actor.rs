@@ -31,12 +31,19 @@ use crate::user::User;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
+    /// The web console.
     Console,
+    /// The REST API, with a session or an API key.
     Api,
+    /// The SCIM provisioning API (§13).
     Scim,
+    /// The CRM sync (§8.3): flags and clears `inactive_in_crm`.
     CrmSync,
+    /// An import of users from the CRM directory (§8.3).
     Import,
+    /// The `roster` binary's commands (§11).
     Cli,
+    /// The worker that applies scheduled changes (§3.1).
     Scheduler,
 }
 
@@ -68,6 +75,7 @@ impl Coverage {
         }
     }
 
+    /// Whether `group` lies within this coverage (a scoped coverage already holds whole subtrees).
     pub fn covers_group(&self, group: GroupId) -> bool {
         match self {
             Coverage::Org => true,
@@ -227,6 +235,7 @@ impl Authority {
         self.permissions.get(&permission)
     }
 
+    /// The widest visibility of the member's roles (§5).
     pub fn visibility(&self) -> Visibility {
         self.visibility
     }
@@ -257,7 +266,14 @@ pub enum Principal {
     /// A member, logged in (or impersonated).
     User(UserId),
     /// An API key; `created_by` is the member who created it and owns what it creates.
-    ApiKey { id: ApiKeyId, created_by: UserId, group_id: Option<GroupId> },
+    ApiKey {
+        /// The key that authenticated the request.
+        id: ApiKeyId,
+        /// The member who created the key.
+        created_by: UserId,
+        /// The group the key is bound to: connections it creates are stamped with it (§7.4).
+        group_id: Option<GroupId>,
+    },
     /// Whoever runs the binary (CLI) or a background worker: every permission, org-wide.
     System,
 }
@@ -362,10 +378,12 @@ impl Actor {
         self.on_behalf_of.or_else(|| self.user_id())
     }
 
+    /// The organization the request acts in; every read and write is scoped to it.
     pub fn org_id(&self) -> OrgId {
         self.org_id
     }
 
+    /// Who is behind the request: a member, an API key or the system.
     pub fn principal(&self) -> &Principal {
         &self.principal
     }
@@ -379,14 +397,18 @@ impl Actor {
         }
     }
 
+    /// The member who started the impersonation, in an impersonating session; recorded on every
+    /// audit event meanwhile (§10).
     pub fn impersonator_id(&self) -> Option<UserId> {
         self.impersonator_id
     }
 
+    /// The door the request came through, recorded on its audit events.
     pub fn source(&self) -> Source {
         self.source
     }
 
+    /// Which connections the actor sees (§7.2): the widest of their roles' visibilities.
     pub fn visibility(&self) -> Visibility {
         self.authority.visibility
     }
@@ -396,22 +418,27 @@ impl Actor {
         &self.authority
     }
 
+    /// The viewer's groups of §7.2: current memberships and extra group access, live groups only.
     pub fn view_groups(&self) -> &BTreeSet<GroupId> {
         &self.view_groups
     }
 
+    /// The actor's current memberships: the groups they may stamp connections with (§7.1).
     pub fn member_groups(&self) -> &BTreeSet<GroupId> {
         &self.member_groups
     }
 
+    /// Whether the operator or a background worker is acting (every permission, org-wide).
     pub fn is_system(&self) -> bool {
         self.principal == Principal::System
     }
 
+    /// Where `permission` applies; `None` when the actor lacks it.
     pub fn coverage(&self, permission: Permission) -> Option<&Coverage> {
         self.authority.coverage(permission)
     }
 
+    /// Whether the actor holds `permission` anywhere (org-wide or over some groups).
     pub fn has(&self, permission: Permission) -> bool {
         self.authority.coverage(permission).is_some()
     }

@@ -13,33 +13,56 @@ use crate::ids::{AuditEventId, OrgId, UserId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetKind {
+    /// The organization itself: its creation, a bulk load of rows into it.
     Organization,
+    /// A member: profile, lifecycle, roles, grants, licenses held.
     User,
+    /// The seat pool of one product: a product added, its seats set or recounted by the
+    /// operator; the id is the product key.
     License,
+    /// A custom role created, changed or deleted (§5).
     Role,
+    /// A group created, renamed, moved, deleted or given flows (§6).
     Group,
+    /// A member's place in a group (joining, leaving, moving); the id is the member's.
     Membership,
+    /// A connection (a record a member invited) and its stamp.
     Connection,
+    /// A flow created (§7.3).
     Flow,
+    /// An API key created or revoked (§7.4).
     ApiKey,
+    /// A member invite or a sign-up.
     Invite,
+    /// The organization's settings (§2).
     Settings,
+    /// A password login, succeeded or failed.
     Session,
+    /// A webhook endpoint registered, deleted, disabled or replayed (§9.1).
     Webhook,
 }
 
+/// One entry of the audit log (§9): one change, appended in the transaction that made it and
+/// never changed afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
+    /// Unique; also the event's id in the feed and in webhook deliveries.
     pub id: AuditEventId,
+    /// The organization the change happened in.
     pub org_id: OrgId,
+    /// When the change was made, by the injected clock.
     pub at: OffsetDateTime,
     /// The member who acted (an API key's creator); `None` for the operator and workers.
     pub actor_id: Option<UserId>,
+    /// The member impersonating `actor_id` when the change was made in an impersonating session.
     pub impersonator_id: Option<UserId>,
+    /// The door the change came through (§9).
     pub source: Source,
     /// A dotted verb such as `user.deactivated`, `license.assigned`.
     pub action: String,
+    /// What kind of thing changed.
     pub target_kind: TargetKind,
+    /// The target's id as text (a UUID, or a product key for a seat pool).
     pub target_id: String,
     /// A readable name of the target at the time of the event.
     pub target_label: String,
@@ -54,6 +77,7 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// No changes yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -73,10 +97,12 @@ impl Changes {
         self
     }
 
+    /// Whether nothing was recorded (no field changed, no note).
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 
+    /// The `details` JSON object of an event.
     pub fn into_value(self) -> Value {
         Value::Object(self.fields)
     }
@@ -89,12 +115,16 @@ fn to_value<T: Serialize>(v: &T) -> Value {
 /// What an event is about, before it gets an id and a time.
 #[derive(Debug, Clone)]
 pub struct AuditTarget {
+    /// What kind of thing changed.
     pub kind: TargetKind,
+    /// The target's id as text.
     pub id: String,
+    /// A readable name of the target now, kept in the event as it was.
     pub label: String,
 }
 
 impl AuditTarget {
+    /// A target; `id` is written with its `Display` (a UUID, a product key).
     pub fn new(kind: TargetKind, id: impl ToString, label: impl Into<String>) -> Self {
         Self { kind, id: id.to_string(), label: label.into() }
     }
@@ -129,14 +159,21 @@ impl AuditEvent {
 /// A filter over the audit log (`GET /audit`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
+    /// Only events made by this member.
     pub actor_id: Option<UserId>,
+    /// Only events about this kind of thing.
     pub target_kind: Option<TargetKind>,
+    /// Only events about the target with this id (as text).
     pub target_id: Option<String>,
+    /// Only events with this exact action (`user.deactivated`).
     pub action: Option<String>,
+    /// Only events at or after this time.
     pub from: Option<OffsetDateTime>,
+    /// Only events before this time (exclusive).
     pub to: Option<OffsetDateTime>,
     /// Events strictly before this one in the newest-first order.
     pub before: Option<(OffsetDateTime, AuditEventId)>,
+    /// At most this many events; 0 means no limit (the service caps what clients ask for).
     pub limit: u32,
 }
 

@@ -16,7 +16,10 @@ use crate::values::{Key, Label};
 /// A product an organization licenses per seat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
+    /// Unique within the catalog; what the API and seat pools name the product by (`core`,
+    /// `dialer`).
     pub key: Key,
+    /// The name people see (`Core`, `SMS`).
     pub name: Label,
     /// Products a user must hold to hold this one.
     pub requires: BTreeSet<Key>,
@@ -25,10 +28,18 @@ pub struct Product {
 /// Why a set of products is not a valid catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CatalogError {
+    /// Two products of the list share a key.
     #[error("product {0} is listed twice")]
     DuplicateProduct(Key),
+    /// A product requires a key the catalog does not hold.
     #[error("product {product} requires unknown product {missing}")]
-    UnknownPrerequisite { product: Key, missing: Key },
+    UnknownPrerequisite {
+        /// The product that requires it.
+        product: Key,
+        /// The prerequisite's key, which no product of the catalog has.
+        missing: Key,
+    },
+    /// Following prerequisites from this product leads back to it.
     #[error("the prerequisites of {0} form a cycle")]
     Cycle(Key),
 }
@@ -122,18 +133,22 @@ impl Catalog {
         Self::new(products)
     }
 
+    /// The product with this key; `None` when the catalog has none.
     pub fn get(&self, key: &Key) -> Option<&Product> {
         self.products.get(key)
     }
 
+    /// Whether the catalog holds a product with this key.
     pub fn contains(&self, key: &Key) -> bool {
         self.products.contains_key(key)
     }
 
+    /// Every product, in key order.
     pub fn products(&self) -> impl Iterator<Item = &Product> {
         self.products.values()
     }
 
+    /// Every product key, in key order.
     pub fn keys(&self) -> impl Iterator<Item = &Key> {
         self.products.keys()
     }
@@ -243,6 +258,7 @@ impl LicensePlan {
         self.unassign.union(&self.cascaded).cloned().collect()
     }
 
+    /// Whether the plan changes nothing: nothing assigned, removed or cascaded.
     pub fn is_noop(&self) -> bool {
         self.assign.is_empty() && self.unassign.is_empty() && self.cascaded.is_empty()
     }

@@ -12,50 +12,81 @@ use crate::ids::{ApiKeyId, ConnectionId, FlowId, GroupId, OrgId, UserId};
 use crate::roles::{Permission, Visibility};
 use crate::values::{Email, Label, PersonName};
 
+/// A record a member invited (§7.1): an end user of the vendor's product, not a member of
+/// Roster, stamped with groups that decide who sees it (§7.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
+    /// Unique; never changes.
     pub id: ConnectionId,
+    /// The organization the connection belongs to.
     pub org_id: OrgId,
+    /// The invited person's email, normalized; not unique (one person may be invited twice).
     pub email: Email,
+    /// The invited person's name.
     pub name: PersonName,
+    /// The flow the connection was invited into; it must be allowed by every stamped group that has
+    /// flows (§7.3).
     pub flow_id: Option<FlowId>,
+    /// The member who invited (an API key's creator); they always see it, and moving them with
+    /// `transfer_records` restamps it.
     pub inviter_id: UserId,
     /// The group stamp; empty means "Organization".
     pub groups: BTreeSet<GroupId>,
+    /// Members copied on the invite; each of them sees it whatever their visibility (§7.2).
     pub cc: BTreeSet<UserId>,
+    /// The API key it was created with, if any; a key bound to a group stamps its connections.
     pub via_api_key: Option<ApiKeyId>,
     /// The SHA-256 ([`hash_token`](crate::invites::hash_token)) of the token the vendor's
     /// product hands to the connection. The token itself is answered once, by the creation
     /// ([`CreatedConnection`](crate::services::CreatedConnection)), and stored nowhere (ADR 0027).
     pub user_token_hash: String,
+    /// When the connection was created; the list's newest-first order and cursor use it.
     pub created_at: OffsetDateTime,
 }
 
+/// A flow of the vendor's product that connections are invited into; groups may restrict
+/// which flows their connections use (§7.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow {
+    /// Unique; never changes.
     pub id: FlowId,
+    /// The organization the flow belongs to.
     pub org_id: OrgId,
+    /// The name people see.
     pub name: Label,
+    /// When the flow was created.
     pub created_at: OffsetDateTime,
 }
 
+/// An API key (§7.4): a secret an integration authenticates with (`Bearer rk_…`), acting for
+/// its creator with at most its own permissions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
+    /// Unique; never changes.
     pub id: ApiKeyId,
+    /// The organization the key acts in.
     pub org_id: OrgId,
+    /// A name its creator chose to recognize it (`okta`, `billing sync`).
     pub name: Label,
+    /// The group the key is bound to: connections created with it are stamped with that group, and
+    /// deleting the group revokes the key (§7.4). `None` for an unbound key.
     pub group_id: Option<GroupId>,
+    /// The most the key may do; it acts with these intersected with its creator's current ones.
     pub permissions: BTreeSet<Permission>,
     /// The member who created the key; connections made with it have them as inviter.
     pub created_by: UserId,
     /// SHA-256 of the secret; the secret itself is shown once and never stored.
     pub secret_hash: String,
+    /// When the key was created.
     pub created_at: OffsetDateTime,
+    /// When the key last authenticated a request; `None` if never.
     pub last_used_at: Option<OffsetDateTime>,
+    /// When the key was revoked (by an admin or its group's deletion); it never works again.
     pub revoked_at: Option<OffsetDateTime>,
 }
 
 impl ApiKey {
+    /// Whether the key is not revoked (it may still be suspended, see [`Suspension`]).
     pub fn is_active(&self) -> bool {
         self.revoked_at.is_none()
     }
@@ -73,6 +104,7 @@ pub enum Suspension {
 }
 
 impl Suspension {
+    /// The reason's code on the wire (`creator_deactivated`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::CreatorDeactivated => "creator_deactivated",
@@ -92,6 +124,7 @@ impl Suspension {
 /// A key as the organization's list shows it: with whether it is suspended, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedApiKey {
+    /// The key as stored.
     pub key: ApiKey,
     /// Set while the key is not revoked but its creator cannot act.
     pub suspended: Option<Suspension>,
@@ -101,13 +134,16 @@ pub struct ListedApiKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupChoice {
+    /// "Organization": no group stamp (an empty set).
     Organization,
+    /// One live group; picking the root is picking "Organization".
     Group(GroupId),
 }
 
 /// The facts about the inviter that stamping needs.
 #[derive(Debug, Clone)]
 pub struct Inviter<'a> {
+    /// The inviter's effective visibility: `All` members may pick any live group.
     pub visibility: Visibility,
     /// Current memberships (not extra group access: access lets one see, not stamp).
     pub groups: &'a BTreeSet<GroupId>,

@@ -17,25 +17,51 @@ use crate::values::{Key, ValueError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    /// The entity does not exist in the caller's organization, or the caller may not know it does.
     NotFound,
+    /// No valid session or API key: missing, unknown, expired or ended credentials, or a failed
+    /// login.
     Unauthenticated,
+    /// The caller is authenticated but lacks the permission, scope or dominance (§5) the action
+    /// needs.
     Forbidden,
+    /// One or more fields of the request are invalid; the problem lists them per field.
     ValidationFailed,
+    /// A unique value (email, phone, agent id, CRM id, slug, name among siblings, …) is already
+    /// taken, or the target's state refuses the change.
     Conflict,
+    /// The `If-Match` version is stale: someone else changed the user, group or role first (HTTP
+    /// 412).
     PreconditionFailed,
+    /// Too many failed logins from one account or source address; retry later (§10).
     RateLimited,
+    /// An admin tried to deactivate or delete themself (§3.1).
     SelfDeactivation,
+    /// The change would leave the organization without an active admin (§3.1).
     LastAdmin,
+    /// A product was assigned without the products it requires (§4.3).
     MissingPrerequisite,
+    /// A product's seat pool has no free seat for the assignment or invite (§4.3, HTTP 409).
     SeatLimitReached,
+    /// A license was assigned to a deactivated or deleted user (§4.3).
     UserNotActive,
+    /// A group would be created or moved below the third level (§6).
     GroupDepthExceeded,
+    /// A group with live subgroups was deleted without `cascade` (§6).
     GroupHasSubgroups,
+    /// A connection names a flow its group does not accept (§7.3).
     FlowNotAllowed,
+    /// Member invites are refused while the organization's auto sign-up is on (§8.1).
     AutoSignupEnabled,
+    /// A destructive or risky change (turning auto sign-up off, deleting a user) was sent without
+    /// `confirm: true`.
     ConfirmationRequired,
+    /// An invite or sign-up verification token is unknown, already used or expired (§8).
     InvalidToken,
+    /// A deleted user can no longer be restored: 30 days have passed (§3.1).
     RestoreExpired,
+    /// Impersonation was refused: nested, of oneself, of a deactivated user, or ending one that was
+    /// never started (§10).
     ImpersonationNotAllowed,
     /// An API key that still exists but cannot act: its creator was deactivated or deleted.
     ApiKeySuspended,
@@ -44,6 +70,7 @@ pub enum ErrorCode {
     /// The CRM directory failed: unreachable, timed out, refused the credentials, rate limited,
     /// or answered something unreadable (a CSV file that no longer parses).
     CrmUnavailable,
+    /// An infrastructure failure (storage, hasher); the details go to the log, never to the client.
     Internal,
 }
 
@@ -144,52 +171,118 @@ impl FieldError {
 /// What a use case can fail with. Each variant has one stable [`ErrorCode`].
 #[derive(Debug, Error)]
 pub enum ServiceError {
+    /// The entity does not exist in the caller's organization, or is hidden from the caller.
     #[error("{kind} not found")]
-    NotFound { kind: &'static str },
+    NotFound {
+        /// What was looked for, in words (`user`, `group`, `invite`, …).
+        kind: &'static str,
+    },
+    /// The actor lacks the permission, scope or dominance (§5) the action needs.
     #[error("not allowed: {reason}")]
-    Forbidden { reason: String },
+    Forbidden {
+        /// Which rule refused, in words, for the problem's detail and the log.
+        reason: String,
+    },
+    /// The input failed to parse; one entry per invalid field, never empty.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
+    /// A value that must be unique is taken, or the target's state refuses the change.
     #[error("conflict on {field}: {message}")]
-    Conflict { field: &'static str, message: String },
+    Conflict {
+        /// The field or resource in conflict (`email`, `phone`, `slug`, `webhook`, …).
+        field: &'static str,
+        /// A sentence a person can read.
+        message: String,
+    },
+    /// The caller's `If-Match` version is stale: someone else changed the entity first.
     #[error("the {kind} was changed by someone else (version {current})")]
-    PreconditionFailed { kind: &'static str, current: u64 },
+    PreconditionFailed {
+        /// What was changed (`user`, `group`, `role`).
+        kind: &'static str,
+        /// The entity's current version, for a fresh `ETag`; 0 when unknown (the store lost a
+        /// race and did not say).
+        current: u64,
+    },
+    /// An admin tried to deactivate or delete themself (§3.1).
     #[error("an admin cannot deactivate or delete themself")]
     SelfDeactivation,
+    /// The change would leave the organization without an active admin (§3.1).
     #[error("the organization must keep at least one active admin")]
     LastAdmin,
+    /// A product was assigned without the products it requires (§4.3).
     #[error("{product} requires {}", in_words(missing))]
-    MissingPrerequisite { product: Key, missing: Vec<Key> },
+    MissingPrerequisite {
+        /// The product being assigned.
+        product: Key,
+        /// Its prerequisites that are neither held nor assigned in the same operation.
+        missing: Vec<Key>,
+    },
+    /// The product's seat pool has no free seat (§4.3).
     #[error("no free seat for {product}: {seats_used} of {seats_total} used")]
-    SeatLimitReached { product: Key, seats_total: u32, seats_used: u32 },
+    SeatLimitReached {
+        /// The product whose pool is full.
+        product: Key,
+        /// The pool's size.
+        seats_total: u32,
+        /// Seats taken by assignments and pending invites when the request was refused.
+        seats_used: u32,
+    },
+    /// A license was assigned to a deactivated or deleted user (§4.3).
     #[error("the user is deactivated or deleted")]
     UserNotActive,
+    /// A group would be created or moved below the deepest level allowed (§6).
     #[error("groups can be nested at most {max} levels deep")]
-    GroupDepthExceeded { max: u8 },
+    GroupDepthExceeded {
+        /// The deepest level allowed, the root counting as level 1.
+        max: u8,
+    },
+    /// A group with live subgroups was deleted without `cascade` (§6).
     #[error("the group has live subgroups; delete with cascade")]
     GroupHasSubgroups,
+    /// The connection's flow is not among those assigned to its group (§7.3).
     #[error("the flow is not assigned to the connection's group")]
     FlowNotAllowed,
+    /// Member invites are refused while auto sign-up is on (§8.1).
     #[error("invites are disabled while auto sign-up is on")]
     AutoSignupEnabled,
+    /// The change needs `confirm: true` (turning auto sign-up off, deleting a user).
     #[error("this change needs an explicit confirmation")]
     ConfirmationRequired,
+    /// An invite or sign-up verification token is unknown, used or expired (§8).
     #[error("the token is invalid, used or expired")]
     InvalidToken,
+    /// The user was deleted more than 30 days ago and can no longer be restored (§3.1).
     #[error("the user was deleted more than 30 days ago")]
     RestoreExpired,
+    /// Impersonation was refused, or there is none to end (§10).
     #[error("impersonation not allowed: {reason}")]
-    ImpersonationNotAllowed { reason: &'static str },
+    ImpersonationNotAllowed {
+        /// Why, in words (`already impersonating`, `cannot impersonate yourself`, …).
+        reason: &'static str,
+    },
+    /// No valid session or API key, or a login that failed.
     #[error("authentication failed")]
     Unauthenticated,
+    /// The API key exists but cannot act: its creator was deactivated or deleted (§7.4).
     #[error("the API key is suspended: {reason}")]
-    ApiKeySuspended { reason: &'static str },
+    ApiKeySuspended {
+        /// Which of the two, in words.
+        reason: &'static str,
+    },
+    /// Too many failed logins from one account or source address (§10).
     #[error("too many attempts; retry in {retry_after_seconds} s")]
-    RateLimited { retry_after_seconds: u64 },
+    RateLimited {
+        /// How long until the next attempt is allowed, for the `Retry-After` header.
+        retry_after_seconds: u64,
+    },
+    /// Storage was unavailable or failed: the opaque infrastructure variant. Always
+    /// [`StoreError::Unavailable`]: the expected store outcomes become variants of their own.
     #[error(transparent)]
     Store(StoreError),
+    /// The CRM directory is not configured or failed (§8.3).
     #[error(transparent)]
     Crm(#[from] CrmError),
+    /// The password hasher failed; an infrastructure failure like [`Self::Store`].
     #[error(transparent)]
     Hasher(#[from] HasherError),
 }

@@ -18,7 +18,9 @@ use crate::ids::{AuditEventId, UserId};
 /// What an event is about, as consumers see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventTarget {
+    /// What kind of thing changed.
     pub kind: TargetKind,
+    /// The target's id as text (a UUID for most kinds, a product key for a seat pool).
     pub id: String,
     /// A readable name of the target at the time of the event.
     pub label: String,
@@ -33,15 +35,26 @@ pub struct EventTarget {
 /// made by its key's member).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeedEvent {
+    /// The audit event's id; webhook deliveries also send it in the
+    /// [`EVENT_ID_HEADER`](crate::webhooks::EVENT_ID_HEADER) header, the same on every retry.
     pub id: AuditEventId,
+    /// The event's place in its organization's feed: from 1, without gaps, in commit order.
     pub position: u64,
+    /// A dotted verb such as `user.deactivated`; webhook endpoints subscribe by it.
     pub action: String,
+    /// The door the change came through (§9).
     pub source: Source,
+    /// When the change happened (RFC 3339 on the wire); not necessarily in position order.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// The member who acted; `None` for the operator and workers.
     pub actor_id: Option<UserId>,
+    /// The member impersonating the actor, when the change was made in an impersonating session.
     pub impersonator_id: Option<UserId>,
+    /// What the event is about.
     pub target: EventTarget,
+    /// The before/after of each changed field, plus any context of the action (as in the audit
+    /// log).
     pub details: Value,
 }
 

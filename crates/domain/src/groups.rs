@@ -16,25 +16,36 @@ use crate::values::GroupName;
 /// The deepest level a group may sit at; the root is level 1.
 pub const MAX_GROUP_DEPTH: u8 = 3;
 
+/// A group of an organization's three-level tree (§6): the root stands for the whole
+/// organization, groups at depth 2 and 3 are its teams.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
+    /// Unique; never changes.
     pub id: GroupId,
+    /// The organization the group belongs to.
     pub org_id: OrgId,
     /// `None` only for the root group.
     pub parent_id: Option<GroupId>,
+    /// Unique among live siblings, compared case-insensitively ([`GroupName::key`]).
     pub name: GroupName,
     /// 1 for the root, 2 or 3 below it.
     pub depth: u8,
+    /// When the group was soft-deleted; `None` while live. Deleted groups keep their stamps on
+    /// records and stay in filter choices (§6).
     pub deleted_at: Option<OffsetDateTime>,
+    /// When the group was created (the root: with its organization).
     pub created_at: OffsetDateTime,
+    /// Optimistic concurrency: bumped by every rename, move, delete and restore.
     pub version: u64,
 }
 
 impl Group {
+    /// Whether the group is not deleted.
     pub fn is_live(&self) -> bool {
         self.deleted_at.is_none()
     }
 
+    /// Whether this is the organization's root group (no parent).
     pub fn is_root(&self) -> bool {
         self.parent_id.is_none()
     }
@@ -44,14 +55,21 @@ impl Group {
 /// memberships with no `left_at` in live groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
+    /// The organization of the group and the user.
     pub org_id: OrgId,
+    /// The group joined.
     pub group_id: GroupId,
+    /// The member who joined.
     pub user_id: UserId,
+    /// When the member joined the group.
     pub joined_at: OffsetDateTime,
+    /// When the member left (or the group was deleted); `None` while the membership is open.
     pub left_at: Option<OffsetDateTime>,
 }
 
 impl Membership {
+    /// Whether the membership is open (no `left_at`); the group may still be deleted, so the
+    /// current groups also need [`Group::is_live`].
     pub fn is_current(&self) -> bool {
         self.left_at.is_none()
     }
@@ -64,10 +82,12 @@ pub struct GroupTree {
 }
 
 impl GroupTree {
+    /// A tree of these groups, which must be of one organization.
     pub fn new(groups: impl IntoIterator<Item = Group>) -> Self {
         Self { groups: groups.into_iter().map(|g| (g.id, g)).collect() }
     }
 
+    /// The group with this id, live or deleted; `None` for an unknown one.
     pub fn get(&self, id: GroupId) -> Option<&Group> {
         self.groups.get(&id)
     }
@@ -80,14 +100,17 @@ impl GroupTree {
         self.groups.get(&id).filter(|g| g.is_live()).ok_or(ServiceError::not_found("group"))
     }
 
+    /// Every group, live and deleted, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &Group> {
         self.groups.values()
     }
 
+    /// The root group; `None` only for an empty tree.
     pub fn root(&self) -> Option<&Group> {
         self.groups.values().find(|g| g.is_root())
     }
 
+    /// The groups whose parent is `id`, live and deleted, in id order.
     pub fn children(&self, id: GroupId) -> impl Iterator<Item = &Group> {
         self.groups.values().filter(move |g| g.parent_id == Some(id))
     }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 /// Implemented by every id type, so services can mint any of them from the `IdGenerator`.
 pub trait Identifier: Sized {
+    /// Wraps a UUID as this id; any UUID is a valid id of any type.
     fn from_uuid(uuid: Uuid) -> Self;
 }
 

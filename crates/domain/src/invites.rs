@@ -23,24 +23,34 @@ pub enum InvitePurpose {
     SignupVerification,
 }
 
+/// A pending or accepted invite: a member invite (§8.1) or a sign-up waiting for its email to
+/// be verified (§8.2). It reserves seats for its products until accepted or revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invite {
+    /// Unique; the path id of `/invites/{id}`.
     pub id: InviteId,
+    /// The organization the invite belongs to.
     pub org_id: OrgId,
     /// The user the invite created (status `invited` until accepted).
     pub user_id: UserId,
+    /// Whether an admin invited the member or a person signed up.
     pub purpose: InvitePurpose,
     /// Products whose seats are reserved for this invite.
     pub products: BTreeSet<Key>,
     /// SHA-256 of the current token, hex; resending replaces it.
     pub token_hash: String,
+    /// When the current token stops working: [`TOKEN_LIFETIME`] after it was issued (or resent).
     pub expires_at: OffsetDateTime,
+    /// The member who invited (an API key's creator); `None` for a self sign-up or the operator.
     pub created_by: Option<UserId>,
+    /// When the invite was first made (a resend does not move it).
     pub created_at: OffsetDateTime,
+    /// When the token was redeemed; `None` while pending.
     pub accepted_at: Option<OffsetDateTime>,
 }
 
 impl Invite {
+    /// Whether the invite still waits for its token to be redeemed (it may have expired).
     pub fn is_pending(&self) -> bool {
         self.accepted_at.is_none()
     }
@@ -54,7 +64,9 @@ pub fn hash_token(token: &str) -> String {
 /// One entry of a pasted list, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PastedEntry {
+    /// The entry as pasted, trimmed, for the per-entry report.
     pub raw: String,
+    /// The name (when the entry gave one) and email, or why the entry is invalid.
     pub parsed: Result<(Option<PersonName>, Email), ValueError>,
 }
 
@@ -104,8 +116,9 @@ fn entry(raw: &str, name: Option<&str>, email: &str) -> PastedEntry {
     PastedEntry { raw: raw.to_owned(), parsed }
 }
 
-/// Splits a full name into first and last name; a single word is used for both the first name
-/// and, lacking anything better, the last name is left as the same word.
+/// Splits a full name into first and last name at its last space (`Ada King Lovelace` gives
+/// `Ada King` and `Lovelace`); a single word is both the first and the last name, lacking
+/// anything better.
 pub fn split_name(name: &PersonName) -> (PersonName, PersonName) {
     let s = name.as_str();
     match s.rsplit_once(' ') {

@@ -14,6 +14,8 @@
 //! - `ports`: the traits adapters implement; `services`: one function per use case.
 //! - `testing` (feature): an in-memory implementation of every port.
 
+#![warn(missing_docs)]
+
 pub mod actor;
 pub mod audit;
 pub mod catalog;

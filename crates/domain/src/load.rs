@@ -23,10 +23,15 @@ use crate::values::{Key, Password};
 /// pending invites of invited users of the batch, each reserving a seat of each of its products.
 #[derive(Debug, Clone, Default)]
 pub struct LoadBatch {
+    /// The users, each with their role grants, group access and lifecycle facts.
     pub users: Vec<User>,
+    /// License assignments of users of the batch; each takes a seat of its product.
     pub licenses: Vec<LicenseAssignment>,
+    /// Memberships of users of the batch in live groups below the root, current or ended.
     pub memberships: Vec<Membership>,
+    /// Pending member invites of invited users of the batch.
     pub invites: Vec<Invite>,
+    /// Connections invited by users of the batch, with their stamps and cc.
     pub connections: Vec<Connection>,
     /// Passwords of users of the batch (hashed by the use case before its transaction opens).
     pub passwords: Vec<(UserId, Password)>,
@@ -35,12 +40,19 @@ pub struct LoadBatch {
 /// What a batch is checked against: the organization as it is when the batch is written.
 #[derive(Debug, Clone, Copy)]
 pub struct LoadRules<'a> {
+    /// The organization the batch belongs to (trial and inactive-seat rules).
     pub org: &'a Organization,
+    /// The organization's catalog: every product named must be in it, prerequisites held.
     pub catalog: &'a Catalog,
+    /// The organization's group tree: memberships, stamps and role scopes must name its groups.
     pub tree: &'a GroupTree,
+    /// The ids of the organization's roles: every grant must name one.
     pub roles: &'a BTreeSet<RoleId>,
+    /// The ids of the organization's flows: a connection's flow must be one.
     pub flows: &'a BTreeSet<FlowId>,
+    /// The flows assigned to each group (§7.3), to check connections' flows against their stamps.
     pub group_flows: &'a BTreeMap<GroupId, BTreeSet<FlowId>>,
+    /// The time of the load: no row may be created, assigned or joined after it.
     pub now: OffsetDateTime,
 }
 

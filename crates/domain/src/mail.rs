@@ -10,10 +10,15 @@ use crate::values::Email;
 /// A message waiting in the outbox, written in the same transaction as its cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutgoingMail {
+    /// Unique; the outbox row's id.
     pub id: MailId,
+    /// The organization whose change caused the message.
     pub org_id: OrgId,
+    /// The recipient.
     pub to: Email,
+    /// Which message, with what its template needs.
     pub kind: MailKind,
+    /// When the message was queued; the outbox delivers oldest first.
     pub created_at: OffsetDateTime,
 }
 
@@ -24,9 +29,34 @@ pub struct OutgoingMail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MailKind {
-    Invitation { invite_id: InviteId, token: String, org_name: String, invited_by: String, expires_at: OffsetDateTime },
-    Welcome { org_name: String, first_name: String },
-    SignupVerification { token: String, org_name: String },
+    /// An invite to join (§8.1, and CRM imports with a welcome email): a link to accept it.
+    Invitation {
+        /// The invite the link accepts.
+        invite_id: InviteId,
+        /// The single-use token of the link, in clear; empty once delivery is settled.
+        token: String,
+        /// The organization's name, for the subject and greeting.
+        org_name: String,
+        /// Who the invitation says it comes from: the inviting member's name, or the
+        /// organization's when no member acts.
+        invited_by: String,
+        /// When the link stops working.
+        expires_at: OffsetDateTime,
+    },
+    /// A greeting to a member whose account is ready to use; it carries no link.
+    Welcome {
+        /// The organization's name.
+        org_name: String,
+        /// The member's given name, for the greeting.
+        first_name: String,
+    },
+    /// The link that confirms a self sign-up's email address (§8.2).
+    SignupVerification {
+        /// The single-use token of the link, in clear; empty once delivery is settled.
+        token: String,
+        /// The organization signed up to.
+        org_name: String,
+    },
 }
 
 impl MailKind {
@@ -65,18 +95,27 @@ impl DeliveryState {
 pub enum DeliveryState {
     /// Waiting; due at `next_attempt_at` (also the lease of a worker that claimed it).
     Pending {
+        /// Attempts made so far whose outcome was recorded (0 for a new message).
         attempts: u32,
+        /// When the message is due: at once for a new one, after the backoff for a retry.
         next_attempt_at: OffsetDateTime,
+        /// Why the previous attempt failed; `None` before any failure.
         last_error: Option<String>,
     },
+    /// Delivered: the relay (or the folder) accepted it.
     Sent {
+        /// When it was accepted.
         at: OffsetDateTime,
+        /// Attempts it took, the successful one included.
         attempts: u32,
     },
     /// Given up: a permanent refusal, or too many attempts.
     Failed {
+        /// When delivery was given up.
         at: OffsetDateTime,
+        /// Attempts made.
         attempts: u32,
+        /// Why the last attempt failed.
         error: String,
     },
 }
@@ -84,15 +123,20 @@ pub enum DeliveryState {
 /// A message with its delivery state, as the delivery worker sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuedMail {
+    /// The message as queued (a settled one without its token).
     pub mail: OutgoingMail,
+    /// Where its delivery stands.
     pub delivery: DeliveryState,
 }
 
 /// How often and how late delivery is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
+    /// Attempts before giving up, the first included (default 8).
     pub max_attempts: u32,
+    /// The wait after the first failure (default 30 s); it doubles with each further failure.
     pub first_delay: Duration,
+    /// The longest wait between attempts (default 1 h).
     pub max_delay: Duration,
     /// How long a claimed message is hidden from other workers while it is being sent; if the
     /// worker dies, the message is due again after it (at-least-once delivery).

@@ -10,15 +10,21 @@ use crate::values::{EmailDomain, Label, Slug};
 /// An organization: one tenant of Roster. All other data hangs off an `OrgId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organization {
+    /// Unique; never changes.
     pub id: OrgId,
+    /// The organization's display name.
     pub name: Label,
+    /// The unique short name by which login and the CLI address the organization (`demo`).
     pub slug: Slug,
+    /// When the operator (or the first start) created it.
     pub created_at: OffsetDateTime,
     /// While `now < trial_ends_at`, every non-deactivated user is entitled to every product (§4.4).
     pub trial_ends_at: Option<OffsetDateTime>,
     /// The billing-level group created with the organization (§6).
     pub root_group_id: GroupId,
+    /// What its admins may change (§2).
     pub settings: OrgSettings,
+    /// Optimistic concurrency: bumped by each update; the store refuses a stale one.
     pub version: u64,
 }
 
@@ -33,9 +39,15 @@ impl Organization {
 /// operator sets those (§11).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgSettings {
+    /// Whether people of `allowed_signup_domains` may create their own accounts (§8.2); member
+    /// invites are refused while it is on (§8.1). Default on.
     pub auto_signup: bool,
+    /// The email domains whose people may sign up by themselves, sorted and without repeats.
     pub allowed_signup_domains: Vec<EmailDomain>,
+    /// Whether a user who becomes `inactive` loses their seats at once (§4.5). Default on.
     pub release_seats_when_inactive: bool,
+    /// The seats each product's pool gets when the organization or the product is created (§4.2);
+    /// default 3. Set by the operator, never by a settings change.
     pub default_seat_limit: u32,
 }
 
@@ -53,8 +65,11 @@ impl Default for OrgSettings {
 /// A partial change of the settings, as an admin submits it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SettingsChange {
+    /// The new auto sign-up switch; `None` leaves it as is. Turning it off needs `confirm`.
     pub auto_signup: Option<bool>,
+    /// The new list of sign-up domains, replacing the old; `None` leaves it as is.
     pub allowed_signup_domains: Option<Vec<EmailDomain>>,
+    /// The new inactive-seat rule (§4.5); `None` leaves it as is.
     pub release_seats_when_inactive: Option<bool>,
     /// Turning auto sign-up off is refused without it (§8.1: the admin confirms a dialog).
     pub confirm: bool,

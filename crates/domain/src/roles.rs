@@ -14,21 +14,34 @@ use crate::values::{Key, Label};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
+    /// Create, edit, deactivate, delete and restore members, set their roles and grants.
     ManageUsers,
+    /// Assign and remove members' licenses; invite members with products.
     ManageLicenses,
+    /// Create, rename, move and delete groups, and change their members (§6).
     ManageGroups,
+    /// Create, edit and delete custom roles.
     ManageRoles,
+    /// Change the organization's settings (§2).
     ManageSettings,
+    /// Create and revoke API keys and manage webhook endpoints.
     ManageApiKeys,
+    /// Act as another member for support (§10); never nested, never across organizations.
     Impersonate,
+    /// See reports of the product and the billing summary; grantable per user.
     ViewReporting,
+    /// Score recorded calls in the product; grantable per user.
     AudioScoring,
+    /// Download CSV exports (users, groups, audit).
     ExportData,
+    /// Invite connections (§7.1): records stamped with the inviter's groups.
     InviteConnections,
+    /// Read the audit log and the integration event feed (§9).
     ViewAudit,
 }
 
 impl Permission {
+    /// Every permission, in declaration order (the `admin` role holds them all).
     pub const ALL: [Permission; 12] = [
         Self::ManageUsers,
         Self::ManageLicenses,
@@ -64,6 +77,7 @@ impl Permission {
     /// The permissions an admin may grant to one user outside any role (§5 per-user grants).
     pub const GRANTABLE: [Permission; 2] = [Self::ViewReporting, Self::AudioScoring];
 
+    /// The permission's name on the wire and in role definitions (`manage_users`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::ManageUsers => "manage_users",
@@ -87,22 +101,35 @@ impl Permission {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
+    /// Only the connections the holder invited or is cc'd on.
     OwnInvites,
+    /// The connections stamped with one of the holder's groups, plus those they invited or are
+    /// cc'd on; every connection while the holder has no group (ungrouped).
     Groups,
+    /// Every connection of the organization.
     All,
 }
 
 /// A role of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
+    /// Unique; the id role assignments refer to.
     pub id: RoleId,
+    /// The organization the role belongs to; built-in roles exist once per organization.
     pub org_id: OrgId,
+    /// The role's key, unique in the organization (`admin`, `team_lead`); assignments may name a
+    /// role by it.
     pub key: Key,
+    /// The name people see (`Team lead`).
     pub name: Label,
+    /// What the role lets its holder do; a holder's effective permissions are the union over their
+    /// roles.
     pub permissions: BTreeSet<Permission>,
+    /// Which connections the holder sees (§7.2); a holder's is the widest over their roles.
     pub visibility: Visibility,
     /// `false` for roles only the operator CLI may grant (`scorer`).
     pub assignable: bool,
+    /// Whether the role is one of [`BUILTIN_ROLES`]: it can be neither changed nor deleted.
     pub builtin: bool,
 }
 
@@ -134,12 +161,14 @@ impl Role {
 /// A role held by a user, possibly limited to a group subtree (scoped administration).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RoleGrant {
+    /// The role held.
     pub role_id: RoleId,
     /// `None`: the whole organization. `Some(g)`: only `g` and the groups below it.
     pub scope: Option<GroupId>,
 }
 
 impl RoleGrant {
+    /// A grant of the role over the whole organization.
     pub fn org_wide(role_id: RoleId) -> Self {
         Self { role_id, scope: None }
     }
@@ -148,10 +177,15 @@ impl RoleGrant {
 /// The definition of a built-in role, created for every organization.
 #[derive(Debug, Clone, Copy)]
 pub struct BuiltinRole {
+    /// The role's key in every organization.
     pub key: &'static str,
+    /// The name people see (`Team lead`).
     pub name: &'static str,
+    /// What the role lets its holder do.
     pub permissions: &'static [Permission],
+    /// Which connections its holder sees.
     pub visibility: Visibility,
+    /// `false` for roles only the operator CLI may grant (`scorer`).
     pub assignable: bool,
 }
 

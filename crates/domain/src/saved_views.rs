@@ -55,6 +55,7 @@ pub struct ViewDefinition {
     pub sort: String,
     /// Columns in display order, each once.
     pub columns: Vec<String>,
+    /// Rows per page: one of [`VIEW_PAGE_SIZES`].
     pub per_page: u32,
 }
 
@@ -96,11 +97,17 @@ impl ViewDefinition {
 /// One admin's saved view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedView {
+    /// Unique; the path id of `DELETE /saved-views/{id}`.
     pub id: SavedViewId,
+    /// The organization of the admin.
     pub org_id: OrgId,
+    /// The admin whose view it is; nobody else sees it.
     pub user_id: UserId,
+    /// The name the admin chose; unique among that admin's views.
     pub name: Label,
+    /// The filter, sort, columns and page size it restores.
     pub definition: ViewDefinition,
+    /// When the view was saved; views are never edited.
     pub created_at: OffsetDateTime,
 }
 

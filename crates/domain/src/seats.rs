@@ -15,8 +15,11 @@ use crate::values::Key;
 /// The seats of one product in one organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeatPool {
+    /// The organization the pool belongs to.
     pub org_id: OrgId,
+    /// The product whose seats these are; one pool per product and organization.
     pub product: Key,
+    /// How many seats the organization bought; only the operator changes it (§11).
     pub seats_total: u32,
     /// Current assignments plus seats reserved by pending invites.
     pub seats_used: u32,
@@ -70,26 +73,37 @@ pub struct SeatsExhausted {
 /// A product a user holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenseAssignment {
+    /// The organization of the user.
     pub org_id: OrgId,
+    /// The member who holds the license.
     pub user_id: UserId,
+    /// The product held; one assignment per user and product.
     pub product: Key,
+    /// When the license was assigned; for an accepted invite, when it was accepted.
     pub assigned_at: OffsetDateTime,
 }
 
 /// A seat held for a pending invite; it becomes an assignment when the invite is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeatReservation {
+    /// The organization of the invite.
     pub org_id: OrgId,
+    /// The pending invite the seat is held for.
     pub invite_id: InviteId,
+    /// The product whose seat is held; one reservation per invite and product.
     pub product: Key,
 }
 
 /// Counts per product for the invite screen and `GET /licenses`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SeatCount {
+    /// The product counted.
     pub product: Key,
+    /// The pool's size.
     pub seats_total: u32,
+    /// Seats taken by assignments and reservations.
     pub seats_used: u32,
+    /// Seats still free: `seats_total - seats_used`, never below zero.
     pub seats_available: u32,
 }
 
@@ -109,8 +123,11 @@ impl From<&SeatPool> for SeatCount {
 pub struct BillingSummary {
     /// Users who are not deactivated, not deleted and not invited.
     pub billable_users: u64,
+    /// The seat counts of every product, in product order.
     pub seats: Vec<SeatCount>,
+    /// When the trial ends; `None` when the organization has no trial.
     pub trial_ends_at: Option<OffsetDateTime>,
+    /// Whether the trial is running now: every non-deactivated user is entitled to every product.
     pub in_trial: bool,
 }
 
@@ -119,7 +136,9 @@ pub struct BillingSummary {
 /// reconciliation (§4.5, `roster reconcile`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SeatDrift {
+    /// The product whose pool drifted.
     pub product: Key,
+    /// The pool's size.
     pub seats_total: u32,
     /// What the pool records.
     pub seats_used: u32,

@@ -7,10 +7,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::{ServiceError, ServiceResult};
 
-/// A sliding-window limit on failed logins.
+/// A sliding-window limit on attempts: at most `max_failures` inside `window` (used for sign-up
+/// requests per source address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginThrottle {
+    /// How many attempts inside `window` are allowed; the next one is refused.
     pub max_failures: usize,
+    /// How far back attempts count.
     pub window: Duration,
 }
 
@@ -52,9 +55,13 @@ impl LoginThrottle {
 /// A guesser slows down exponentially; the owner who mistyped a few times does not hit a wall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProgressiveDelay {
+    /// How many failures inside `window` cost no delay.
     pub free: usize,
+    /// The delay after the first failure beyond `free`; each further one doubles it.
     pub base: Duration,
+    /// The longest delay, however many failures.
     pub cap: Duration,
+    /// How far back failures count; older ones are forgotten.
     pub window: Duration,
 }
 

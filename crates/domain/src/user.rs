@@ -16,29 +16,49 @@ use crate::values::{AgentId, CrmId, Email, Nicknames, PersonName, Phone};
 /// How long a deleted user can be restored.
 pub const RESTORE_WINDOW: Duration = Duration::days(30);
 
+/// A member of an organization (§3): profile, roles and grants, product settings and the
+/// lifecycle facts from which the status is derived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
+    /// Unique; never changes, and records the user created keep it even after deletion.
     pub id: UserId,
+    /// The organization the user belongs to; never changes.
     pub org_id: OrgId,
+    /// The login address, normalized; unique among the organization's users that are not deleted.
     pub email: Email,
+    /// The given name.
     pub first_name: PersonName,
+    /// The family name.
     pub last_name: PersonName,
+    /// The user's phone; unique among the organization's users that are not deleted.
     pub phone: Option<Phone>,
+    /// Other names the Users search finds the user by (§3); no duplicates, case-insensitively.
     pub nicknames: Nicknames,
+    /// The CRM's id of the user (a Salesforce `005…` id); unique in the organization when present.
     pub crm_id: Option<CrmId>,
+    /// The user's agent id in the vendor's product; unique in the organization when present.
     pub agent_id: Option<AgentId>,
+    /// The number the dialer rings to reach the agent.
     pub agent_ring_number: Option<Phone>,
+    /// The outbound number provisioned to the user for the dialer; the bulk action
+    /// "deprovision dialer numbers" clears it.
     pub dialer_number: Option<Phone>,
+    /// The roles the user holds, each organization-wide or scoped to a group subtree (§5); the use
+    /// cases keep at least one.
     pub roles: BTreeSet<RoleGrant>,
     /// Per-user grants outside roles (§5): only `view_reporting` and `audio_scoring`.
     pub extra_permissions: BTreeSet<Permission>,
     /// Groups whose records the user may see besides their memberships (roaming agents).
     pub group_access: BTreeSet<GroupId>,
+    /// The user's product settings (§3).
     pub settings: UserSettings,
+    /// The facts the status is derived from (§3.1).
     pub lifecycle: Lifecycle,
     /// Whether the user has set a password (the hash itself lives only in the store).
     pub has_password: bool,
+    /// When the user was created (by an admin, an invite, an import or a sign-up).
     pub created_at: OffsetDateTime,
+    /// When any field last changed ([`User::touch`]).
     pub updated_at: OffsetDateTime,
     /// Incremented by every change; `If-Match` compares against it.
     pub version: u64,
@@ -79,6 +99,7 @@ impl User {
         }
     }
 
+    /// First and last name, as people read it: "Ada Lovelace".
     pub fn display_name(&self) -> String {
         format!("{} {}", self.first_name, self.last_name)
     }
@@ -88,10 +109,13 @@ impl User {
         format!("{} <{}>", self.display_name(), self.email)
     }
 
+    /// Whether the user was soft-deleted (§3.1); they keep their row and may be restored within
+    /// [`RESTORE_WINDOW`].
     pub fn is_deleted(&self) -> bool {
         self.lifecycle.deleted_at.is_some()
     }
 
+    /// Whether an admin deactivated the user (§3.1); they cannot log in and hold no license.
     pub fn is_deactivated(&self) -> bool {
         self.lifecycle.deactivated_at.is_some()
     }
@@ -165,7 +189,9 @@ impl User {
 /// The lifecycle facts from which the status is derived.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lifecycle {
+    /// When an admin deactivated the user; `None` while not deactivated (reactivation clears it).
     pub deactivated_at: Option<OffsetDateTime>,
+    /// When the user was soft-deleted; `None` unless deleted (restore clears it).
     pub deleted_at: Option<OffsetDateTime>,
     /// Created by an invite that has not been accepted.
     pub invited: bool,
@@ -173,7 +199,9 @@ pub struct Lifecycle {
     pub inactive_reasons: BTreeSet<InactiveReason>,
     /// Whether the user ever held a Core license (distinguishes `revoked` from `no_license`).
     pub ever_held_core: bool,
+    /// Onboarding fact set by the product through the API: the user connected their CRM.
     pub crm_connected: bool,
+    /// Onboarding fact set by the product through the API: the user connected their mailbox.
     pub mailbox_connected: bool,
 }
 
@@ -181,10 +209,15 @@ pub struct Lifecycle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InactiveReason {
+    /// The CRM says the user is no longer active (set and cleared by CRM sync, §8.3).
     InactiveInCrm,
+    /// The product reports the user's mailbox as disconnected or failing.
     InactiveInMailbox,
+    /// The product reports a failure of the user's account.
     AccountFailure,
+    /// The product reports the user's package expired.
     PackageExpired,
+    /// The trial is over and the user never held a Core license; always derived, never stored.
     NoLicense,
 }
 
@@ -194,15 +227,22 @@ pub enum InactiveReason {
 pub enum Status {
     /// Soft-deleted; only restore and the audit log still see them.
     Deleted,
+    /// An admin deactivated the user (precedence 1).
     Deactivated,
+    /// Created by an invite that has not been accepted (precedence 2).
     Invited,
+    /// One or more system reasons hold (precedence 3); the set is never empty.
     Inactive(BTreeSet<InactiveReason>),
+    /// The user held Core and it was removed (precedence 4).
     Revoked,
+    /// Holds Core (or is in the trial) but has not completed onboarding (precedence 5).
     Pending,
+    /// Holds Core (or is in the trial) and completed onboarding (precedence 6).
     Active,
 }
 
 impl Status {
+    /// The status without its reasons.
     pub fn kind(&self) -> StatusKind {
         match self {
             Self::Deleted => StatusKind::Deleted,
@@ -220,27 +260,40 @@ impl Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusKind {
+    /// Soft-deleted.
     Deleted,
+    /// Deactivated by an admin.
     Deactivated,
+    /// Invited, not yet accepted.
     Invited,
+    /// Inactive for one or more system reasons.
     Inactive,
+    /// Held Core and lost it.
     Revoked,
+    /// Entitled to Core, onboarding not complete.
     Pending,
+    /// Entitled to Core, onboarding complete.
     Active,
 }
 
 /// The facts [`derive_status`] reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusFacts {
+    /// The user is soft-deleted.
     pub deleted: bool,
+    /// An admin deactivated the user.
     pub deactivated: bool,
+    /// The user's invite has not been accepted.
     pub invited: bool,
+    /// The stored system reasons (`no_license` is added by [`derive_status`], not read from here).
     pub reasons: BTreeSet<InactiveReason>,
     /// Holds an explicit Core assignment.
     pub holds_core: bool,
+    /// The user held Core at some point, now included.
     pub ever_held_core: bool,
     /// The organization's trial is running (everyone is entitled to Core).
     pub in_trial: bool,
+    /// The user connected both the CRM and the mailbox.
     pub onboarding_complete: bool,
 }
 
@@ -292,9 +345,12 @@ pub fn derive_status(f: &StatusFacts) -> Status {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MailboxProvider {
+    /// No mailbox connected: the generic cap of 10,000 a day.
     #[default]
     None,
+    /// Google Workspace or Gmail: at most 1,800 emails a day.
     Google,
+    /// Microsoft 365 or Outlook: at most 4,500 emails a day.
     Microsoft,
 }
 
@@ -309,20 +365,27 @@ impl MailboxProvider {
     }
 }
 
+/// Whether the product records the user's calls (§3).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallRecording {
+    /// The user chooses per call (the default).
     #[default]
     Optional,
+    /// Every call is recorded.
     Enforced,
+    /// No call is recorded.
     Disabled,
 }
 
+/// The page the product opens on for the user (§3).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Homepage {
+    /// The product's standard landing page (the default).
     #[default]
     Default,
+    /// The leads list.
     Leads,
 }
 
@@ -330,16 +393,30 @@ pub enum Homepage {
 /// [`UserSettings::validate`], which every change goes through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSettings {
+    /// The provider of the user's mailbox; it bounds `email_throttle_max_per_day`.
     pub mailbox_provider: MailboxProvider,
+    /// How many emails the product may send for the user a day: 1 up to the provider's cap
+    /// (default 300).
     pub email_throttle_max_per_day: u32,
+    /// Whether the user may use Flow sequences (default on).
     pub flow_enabled: bool,
+    /// Whether the user's email is synced with their mailbox (default off).
     pub email_sync: bool,
+    /// Whether the user's calendar is synced with their mailbox (default off).
     pub calendar_sync: bool,
+    /// Whether the user's calls are recorded (default optional).
     pub call_recording: CallRecording,
+    /// Where the product opens for the user (default its standard page).
     pub homepage: Homepage,
+    /// Whether the user takes part in round-robin distribution of leads (default off).
     pub round_robin: bool,
+    /// Whether the user's calls are scored (default off).
     pub scoring_enabled: bool,
+    /// Whether the user works across teams, seeing the groups given as extra group access (§5;
+    /// default off).
     pub roaming_agent: bool,
+    /// Where the user's VoIP calls are forwarded; an E.164-like number, or `None` for no
+    /// forwarding.
     pub voip_forward_to: Option<Phone>,
 }
 

@@ -33,6 +33,7 @@ pub const MAX_SEARCH_CHARS: usize = 256;
 /// The role of a role filter: by id, or by key as a person or a script names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleFilter {
+    /// A role of the organization by id; a store matches it directly.
     Id(RoleId),
     /// Resolved to [`RoleFilter::Id`] by the services, in the transaction of the use case,
     /// before the query reaches a store (an unknown key is `unknown_role` on `role`); a store
@@ -72,17 +73,26 @@ pub fn unknown_role(named: &str) -> FieldError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UserSortField {
+    /// Given name, case-insensitively.
     FirstName,
+    /// Family name, case-insensitively (with the first name, the default sort).
     LastName,
+    /// Email address, case-insensitively.
     Email,
+    /// When the user was created.
     CreatedAt,
+    /// Agent id, case-insensitively; users without one sort first ascending.
     AgentId,
+    /// CRM id, case-insensitively; users without one sort first ascending.
     CrmId,
 }
 
+/// One key of a sort (`sort=last_name,-created_at` gives two).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserSort {
+    /// The column sorted by.
     pub field: UserSortField,
+    /// Whether it sorts descending (`-field` on the wire).
     pub descending: bool,
 }
 
@@ -91,14 +101,18 @@ pub struct UserSort {
 pub enum SortValue {
     /// Absent values sort first.
     Null,
+    /// A text column's lower-cased value.
     Text(String),
+    /// A time column's value.
     Time(OffsetDateTime),
 }
 
 /// Keyset position: the sort values and id of the last row of the previous page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserCursor {
+    /// The values of the row's sort keys, in the query's sort order.
     pub values: Vec<SortValue>,
+    /// The row's id, the final tie-breaker.
     pub id: UserId,
 }
 
@@ -106,15 +120,27 @@ pub struct UserCursor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserPaging {
     /// API clients: keyset, `limit` ≤ 200.
-    Cursor { after: Option<UserCursor>, limit: u32 },
+    Cursor {
+        /// The position of the last row of the previous page; from the first row when `None`.
+        after: Option<UserCursor>,
+        /// At most this many rows.
+        limit: u32,
+    },
     /// The console: page number from 1 and a page size of 10, 25 or 50, with a total.
-    Page { page: u32, per_page: u32 },
+    Page {
+        /// The page number, from 1 (0 counts as 1).
+        page: u32,
+        /// Rows per page.
+        per_page: u32,
+    },
 }
 
 /// A Users-table request: filters, sort and paging for one organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserQuery {
+    /// The organization listed; no user of another is ever returned.
     pub org_id: OrgId,
+    /// Users whose derived status is one of these (§3.1); empty means any status.
     pub statuses: BTreeSet<StatusKind>,
     /// Users holding the role, with any scope.
     pub role: Option<RoleFilter>,
@@ -126,9 +152,14 @@ pub struct UserQuery {
     /// Case-insensitive substring over names, email, nicknames, agent id, CRM id and phone; at
     /// most [`MAX_SEARCH_CHARS`] characters ([`UserQuery::check`]).
     pub q: Option<String>,
+    /// Users created at or after this time.
     pub created_from: Option<OffsetDateTime>,
+    /// Users created before this time (exclusive).
     pub created_to: Option<OffsetDateTime>,
+    /// The sort keys, first one first; empty means last name then first name. `id` always breaks
+    /// ties.
     pub sort: Vec<UserSort>,
+    /// How to cut a page; `None` answers every matching row (exports).
     pub paging: Option<UserPaging>,
     /// Whether the organization's trial runs now (status derivation needs it).
     pub in_trial: bool,
@@ -143,6 +174,7 @@ pub struct UserQuery {
 /// What the Users table shows of a user beside their own row (`UserRepository::page_facts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPageFacts {
+    /// The user the facts are about.
     pub user_id: UserId,
     /// The products the user holds.
     pub products: BTreeSet<Key>,
@@ -156,6 +188,7 @@ pub struct UserPageFacts {
 /// One page of users.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPage {
+    /// The users of the page, in the query's order.
     pub items: Vec<User>,
     /// Cursor paging: the cursor of the last item, present exactly when more rows follow it.
     /// Always `None` for the other pagings.

@@ -18,7 +18,9 @@ use crate::roles::Visibility;
 /// The facts about a viewer the rule reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Viewer {
+    /// The member viewing.
     pub id: UserId,
+    /// The widest visibility of the viewer's roles.
     pub visibility: Visibility,
     /// Current memberships ∪ extra group access, live groups only.
     pub groups: BTreeSet<GroupId>,
@@ -45,18 +47,26 @@ impl Viewer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessRule {
+    /// The viewer's visibility is `All`.
     All,
+    /// The connection's stamp shares a group with the viewer's groups (named in `group_id`).
     Group,
+    /// The viewer invited the connection.
     Inviter,
+    /// The viewer is copied on the connection.
     Cc,
+    /// The viewer's visibility is `Groups` and they have no group: they see every connection.
     Ungrouped,
 }
 
 /// The answer of `GET /connections/{id}/access`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Access {
+    /// Whether the viewer sees the connection.
     pub visible: bool,
+    /// The first rule that grants it; `None` when the connection is hidden.
     pub rule: Option<AccessRule>,
+    /// The group shared with the stamp, for the `group` rule only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_id: Option<GroupId>,
 }
@@ -90,6 +100,7 @@ pub fn explain(viewer: &Viewer, connection: &Connection) -> Access {
     Access { visible: false, rule: None, group_id: None }
 }
 
+/// Whether `viewer` sees `connection` (§7.2); the rule every listing and lookup must agree with.
 pub fn can_see(viewer: &Viewer, connection: &Connection) -> bool {
     explain(viewer, connection).visible
 }
@@ -100,9 +111,17 @@ pub enum ConnectionScope {
     /// Everything in the organization.
     All,
     /// Connections stamped with one of `groups`, invited by `viewer`, or cc'ing `viewer`.
-    Groups { viewer: UserId, groups: BTreeSet<GroupId> },
+    Groups {
+        /// The member viewing.
+        viewer: UserId,
+        /// The viewer's groups, never empty (an ungrouped viewer's scope is `All`).
+        groups: BTreeSet<GroupId>,
+    },
     /// Connections invited by `viewer` or cc'ing `viewer`.
-    Own { viewer: UserId },
+    Own {
+        /// The member viewing.
+        viewer: UserId,
+    },
 }
 
 impl ConnectionScope {
@@ -121,7 +140,9 @@ impl ConnectionScope {
 /// Keyset position in the newest-first order `(created_at DESC, id DESC)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionCursor {
+    /// The last seen connection's creation time.
     pub created_at: OffsetDateTime,
+    /// The last seen connection's id, breaking ties between equal times.
     pub id: ConnectionId,
 }
 
@@ -129,11 +150,15 @@ pub struct ConnectionCursor {
 /// keyset position and size. Results are ordered newest first, `id` breaking ties.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionQuery {
+    /// The organization to list; no row of another is ever returned.
     pub org_id: OrgId,
+    /// What the viewer may see (§7.2).
     pub scope: ConnectionScope,
     /// Only connections whose stamp contains this group (deleted groups allowed).
     pub group: Option<GroupId>,
+    /// Only connections after this position in the newest-first order; from the newest when `None`.
     pub after: Option<ConnectionCursor>,
+    /// At most this many connections; 1 to [`MAX_PAGE_SIZE`].
     pub limit: u32,
 }
 

@@ -11,18 +11,27 @@ use crate::values::{CrmId, Email, PersonName, Phone};
 /// A user as the CRM knows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrmUser {
+    /// The CRM's own id for the user (a Salesforce `005…` id); Roster matches members by it.
     pub crm_id: CrmId,
+    /// The given name, as the CRM holds it.
     pub first_name: PersonName,
+    /// The family name, as the CRM holds it.
     pub last_name: PersonName,
+    /// The user's email, normalized; Roster's second way of matching a member.
     pub email: Email,
+    /// The user's phone, when the CRM has one that parses.
     pub phone: Option<Phone>,
+    /// Whether the CRM still counts the user as active; `false` makes the member `inactive_in_crm`
+    /// on sync (§8.3).
     pub active: bool,
+    /// The job title, when the CRM has one; shown in the import dialog only.
     pub title: Option<String>,
 }
 
 /// One page of a directory search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CrmPage {
+    /// The users on this page, in the directory's order.
     pub users: Vec<CrmUser>,
     /// The next page number, if there is one.
     pub next_page: Option<u32>,
@@ -31,16 +40,24 @@ pub struct CrmPage {
 /// What a directory can fail with.
 #[derive(Debug, Error)]
 pub enum CrmError {
+    /// No directory is configured (neither Salesforce nor a CSV file), or the configuration is
+    /// wrong for the instance (an API version it does not serve); the message says which.
     #[error("the CRM directory is not configured: {0}")]
     NotConfigured(String),
+    /// The CRM refused the credentials, even after a token refresh.
     #[error("the CRM refused the credentials: {0}")]
     Unauthorized(String),
+    /// The CRM is rate limiting and retries with backoff did not get through.
     #[error("the CRM is rate limiting requests")]
     RateLimited,
+    /// The CRM did not answer in time.
     #[error("the CRM did not answer in time")]
     Timeout,
+    /// The CRM answered something unreadable (an unexpected payload, a CSV file that no longer
+    /// parses).
     #[error("the CRM answered something unexpected: {0}")]
     Protocol(String),
+    /// The CRM could not be reached; keeps the transport's error for the log.
     #[error("CRM unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

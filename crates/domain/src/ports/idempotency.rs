@@ -16,16 +16,20 @@ use super::StoreError;
 /// Whose key: one organization, one principal, the client's key text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyScope {
+    /// The organization the caller acts in.
     pub org_id: OrgId,
     /// The member's id, or the API key's id.
     pub principal_id: Uuid,
+    /// The `Idempotency-Key` header's value, as the client sent it.
     pub key: String,
 }
 
 /// The answer recorded for a key: its status and the adapter's encoding of the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
+    /// The HTTP status answered.
     pub status: u16,
+    /// The rest of the answer (headers and body), encoded as the HTTP adapter chooses.
     pub body: String,
 }
 
@@ -36,6 +40,8 @@ pub struct IdempotencyRecord {
     pub fingerprint: String,
     /// `None` while the first request runs.
     pub response: Option<StoredResponse>,
+    /// When the key was claimed; the HTTP adapter takes over a stale claim and purges old
+    /// records by it.
     pub created_at: OffsetDateTime,
 }
 

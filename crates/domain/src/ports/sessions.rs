@@ -24,6 +24,7 @@ use super::StoreError;
 pub struct Session {
     /// The hash of the bearer token; the token itself is only ever in the client's hands.
     pub token_hash: String,
+    /// The organization the session acts in; a session never crosses organizations.
     pub org_id: OrgId,
     /// The member the session acts as.
     pub user_id: UserId,
@@ -31,8 +32,13 @@ pub struct Session {
     pub impersonator_id: Option<UserId>,
     /// The session that started this one (an impersonation): ending it ends this one.
     pub parent_hash: Option<String>,
+    /// When the login or impersonation happened.
     pub created_at: OffsetDateTime,
+    /// The last request that moved the expiry; refreshed at most every `slide_after`, not on every
+    /// request.
     pub last_seen_at: OffsetDateTime,
+    /// When the session stops working: moved on use (12 h sliding, §10); an impersonating session
+    /// ends 1 h after it started.
     pub expires_at: OffsetDateTime,
 }
 
@@ -53,6 +59,7 @@ pub enum AttemptKind {
 }
 
 impl AttemptKind {
+    /// The kind's name as storage keeps it (`login`, `signup`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::LoginFailure => "login",
@@ -64,10 +71,13 @@ impl AttemptKind {
 /// One counted attempt from a source address, on an account when it names one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
+    /// What was attempted.
     pub kind: AttemptKind,
+    /// The source address (the TCP peer), or `unknown` when there is none (the CLI, tests).
     pub address: String,
     /// The account tried (a login's), as the use case keys it.
     pub account: Option<String>,
+    /// When the attempt happened; throttles count only those inside their window.
     pub at: OffsetDateTime,
 }
 
@@ -80,6 +90,8 @@ pub struct Attempt {
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send {
+    /// Stores a new session, in the transaction of the change that issued it (a login, an
+    /// impersonation).
     async fn insert_session(&mut self, session: &Session) -> Result<(), StoreError>;
     /// The session with this token hash, live or expired.
     async fn session(&mut self, token_hash: &str) -> Result<Option<Session>, StoreError>;

@@ -112,10 +112,15 @@ use crate::webhooks::{WebhookDelivery, WebhookEndpoint};
 /// Which unique field a conflict is about (see the module docs for what is unique).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UniqueField {
+    /// A member's email, among the organization's users that are not deleted.
     Email,
+    /// A member's phone, among the organization's users that are not deleted.
     Phone,
+    /// A member's agent id, among the organization's users that are not deleted.
     AgentId,
+    /// A member's CRM id, among the organization's users that are not deleted.
     CrmId,
+    /// An organization's slug, among all organizations.
     Slug,
     /// A group's name among its live siblings.
     Name,
@@ -124,6 +129,7 @@ pub enum UniqueField {
 }
 
 impl UniqueField {
+    /// The field's name as the API's `conflict` problem names it (`email`, `agent_id`, …).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Email => "email",
@@ -142,14 +148,30 @@ pub use crate::seats::SeatsExhausted;
 /// What the persistence port fails with.
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// A unique value is taken by another row (see the module docs for what is unique).
     #[error("{} is already taken", .field.as_str())]
-    Conflict { field: UniqueField },
+    Conflict {
+        /// Which value clashed; when several did, any one of them.
+        field: UniqueField,
+    },
+    /// An optimistic update found a stored version other than `version - 1`: someone else wrote
+    /// first.
     #[error("the {kind} was changed concurrently")]
-    StaleVersion { kind: &'static str },
+    StaleVersion {
+        /// The entity (`organization`, `user`, `group`, `webhook`, `webhook delivery`).
+        kind: &'static str,
+    },
+    /// Taking seats would exceed the pool, or a pool would be set below its seats in use.
     #[error("no free seat for {}", .0.product)]
     SeatsExhausted(SeatsExhausted),
+    /// The row, or a row it refers to, does not exist in the organization.
     #[error("the {kind} does not exist")]
-    Missing { kind: &'static str },
+    Missing {
+        /// The entity not found (`user`, `group`, `seat pool`, `role`, …).
+        kind: &'static str,
+    },
+    /// The database failed or could not be reached: the one infrastructure failure, with its
+    /// source for the log.
     #[error("storage unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -292,12 +314,15 @@ pub trait Tx:
     }
 }
 
+/// Organizations, their settings and catalogs (§2, §4.1).
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait OrgRepository: Send {
     /// `Conflict { field: Slug }` for a taken slug.
     async fn insert_org(&mut self, org: &Organization) -> R<()>;
+    /// An organization by id; `None` for an unknown one.
     async fn org(&mut self, id: OrgId) -> R<Option<Organization>>;
+    /// An organization by its unique slug; `None` for an unknown one.
     async fn org_by_slug(&mut self, slug: &Slug) -> R<Option<Organization>>;
     /// Every organization, in id order.
     async fn orgs(&mut self) -> R<Vec<Organization>>;
@@ -316,12 +341,18 @@ pub trait OrgRepository: Send {
 /// How to find one live (non-deleted) user by a unique field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserLookup<'a> {
+    /// By normalized email.
     Email(&'a Email),
+    /// By normalized phone.
     Phone(&'a Phone),
+    /// By agent id, compared exactly.
     AgentId(&'a AgentId),
+    /// By the CRM's user id, compared exactly.
     CrmId(&'a CrmId),
 }
 
+/// Members of organizations (§3): their rows with roles, grants and group access, and their
+/// password hashes.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send {
@@ -382,9 +413,12 @@ pub trait UserRepository: Send {
     }
     /// Sets or replaces the user's password hash.
     async fn set_password_hash(&mut self, org: OrgId, id: UserId, hash: &PasswordHash) -> R<()>;
+    /// The user's password hash; `None` for a user without a password (invited, imported) or an
+    /// unknown one.
     async fn password_hash(&mut self, org: OrgId, id: UserId) -> R<Option<PasswordHash>>;
 }
 
+/// Seat pools, license assignments and the seats reserved by pending invites (§4).
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait LicenseRepository: Send {
@@ -444,6 +478,7 @@ pub trait LicenseRepository: Send {
     async fn delete_reservations(&mut self, org: OrgId, invite: InviteId) -> R<()>;
 }
 
+/// Roles, built-in and custom (§5).
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait RoleRepository: Send {
@@ -457,12 +492,15 @@ pub trait RoleRepository: Send {
     async fn insert_role(&mut self, role: &Role) -> R<()>;
     /// Replaces a role (not versioned); `Conflict { field: Key }` for a key another role uses.
     async fn update_role(&mut self, role: &Role) -> R<()>;
+    /// Deletes a role; `Missing { kind: "role" }` when there is none. The caller first checks
+    /// [`RoleRepository::role_in_use`].
     async fn delete_role(&mut self, org: OrgId, id: RoleId) -> R<()>;
     /// Whether any user (deleted ones excepted; deactivated and invited ones included) holds the
     /// role, with any scope.
     async fn role_in_use(&mut self, org: OrgId, id: RoleId) -> R<bool>;
 }
 
+/// The group tree, memberships with their history, and the flows assigned to groups (§6, §7.3).
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait GroupRepository: Send {
@@ -497,6 +535,7 @@ pub trait GroupRepository: Send {
     async fn set_group_flows(&mut self, org: OrgId, group: GroupId, flows: &BTreeSet<FlowId>) -> R<()>;
 }
 
+/// Connections, flows and API keys (§7).
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait ConnectionRepository: Send {
@@ -505,6 +544,7 @@ pub trait ConnectionRepository: Send {
     /// [`ConnectionRepository::insert_connection`] for each connection, with its stamp and cc,
     /// all or nothing (module docs, "Batch writes").
     async fn insert_connections(&mut self, connections: &[Connection]) -> R<()>;
+    /// A connection by id, with its stamp and cc; `None` for an unknown one.
     async fn connection(&mut self, org: OrgId, id: ConnectionId) -> R<Option<Connection>>;
     /// One page of the connections matching the query (§7.2 in the database): exactly the
     /// organization's rows for which [`ConnectionQuery::matches`] holds, newest first by
@@ -520,9 +560,11 @@ pub trait ConnectionRepository: Send {
     async fn transfer_stamp(&mut self, org: OrgId, inviter: UserId, from: GroupId, to: GroupId) -> R<u64>;
     /// The organization's flows, in id order.
     async fn flows(&mut self, org: OrgId) -> R<Vec<Flow>>;
+    /// Needs nothing but the organization; flows are never changed or deleted.
     async fn insert_flow(&mut self, flow: &Flow) -> R<()>;
     /// The organization's API keys, revoked ones included, in id order.
     async fn api_keys(&mut self, org: OrgId) -> R<Vec<ApiKey>>;
+    /// A key by id, revoked ones included; `None` for an unknown one.
     async fn api_key(&mut self, org: OrgId, id: ApiKeyId) -> R<Option<ApiKey>>;
     /// A key by the hash of its secret, in any organization, revoked ones included
     /// (authentication tells "revoked" from "unknown").
@@ -533,6 +575,7 @@ pub trait ConnectionRepository: Send {
     async fn update_api_key(&mut self, key: &ApiKey) -> R<()>;
 }
 
+/// Pending and accepted member invites (§8.1).
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait InviteRepository: Send {
@@ -541,6 +584,7 @@ pub trait InviteRepository: Send {
     /// [`InviteRepository::insert_invite`] for each invite, all or nothing (module docs, "Batch
     /// writes").
     async fn insert_invites(&mut self, invites: &[Invite]) -> R<()>;
+    /// An invite by id, accepted ones included; `None` for an unknown one.
     async fn invite(&mut self, org: OrgId, id: InviteId) -> R<Option<Invite>>;
     /// An invite by the hash of its current token, in any organization, accepted ones included
     /// (the service tells "already used" from "unknown").
@@ -553,6 +597,7 @@ pub trait InviteRepository: Send {
     async fn delete_invite(&mut self, org: OrgId, id: InviteId) -> R<()>;
 }
 
+/// Lifecycle changes scheduled for later (§3.1).
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait ScheduleRepository: Send {
@@ -568,9 +613,11 @@ pub trait ScheduleRepository: Send {
     async fn due_scheduled(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<ScheduledChange>>;
     /// Replaces a change (not versioned).
     async fn update_scheduled(&mut self, change: &ScheduledChange) -> R<()>;
+    /// A scheduled change by id, in any state; `None` for an unknown one.
     async fn scheduled(&mut self, org: OrgId, id: ScheduledChangeId) -> R<Option<ScheduledChange>>;
 }
 
+/// The append-only audit log, which is also the integration event feed (§9, §9.1).
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait AuditLog: Send {
@@ -623,6 +670,7 @@ pub trait AuditLog: Send {
     async fn last_event_position(&mut self, org: OrgId) -> R<u64>;
 }
 
+/// Mail written with the change that causes it and delivered after the commit (§8.4).
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send {
@@ -666,10 +714,12 @@ pub trait Outbox: Send {
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait WebhookRepository: Send {
+    /// Stores a new endpoint (version 1, active); its secret is stored as given.
     async fn insert_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()>;
     /// Every endpoint of the organization, disabled ones included, oldest first (by
     /// `created_at`, then id).
     async fn webhooks(&mut self, org: OrgId) -> R<Vec<WebhookEndpoint>>;
+    /// An endpoint by id, disabled ones included; `None` for an unknown one.
     async fn webhook(&mut self, org: OrgId, id: WebhookId) -> R<Option<WebhookEndpoint>>;
     /// Optimistic: the stored version must be `endpoint.version - 1`.
     async fn update_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()>;
@@ -678,6 +728,8 @@ pub trait WebhookRepository: Send {
     /// by the `at` of each one's next event (the event at `position + 1`), then by id, so no
     /// organization starves.
     async fn webhooks_behind(&mut self, limit: u32) -> R<Vec<WebhookEndpoint>>;
+    /// Needs the endpoint (`Missing { kind: "webhook" }`); at most one pending delivery per
+    /// endpoint (`StaleVersion { kind: "webhook" }` for a second).
     async fn insert_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> R<()>;
     /// Optimistic: the stored version must be `delivery.version - 1`.
     async fn update_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> R<()>;

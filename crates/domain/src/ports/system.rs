@@ -10,6 +10,7 @@ use crate::values::Password;
 /// The current time. Services never read the system clock themselves, so tests move time.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 pub trait Clock: Send + Sync {
+    /// The current instant, in UTC; the only time services ever see.
     fn now(&self) -> OffsetDateTime;
 }
 
@@ -27,10 +28,12 @@ pub trait IdGenerator: Send + Sync {
 pub struct PasswordHash(String);
 
 impl PasswordHash {
+    /// Wraps a PHC string that the [`PasswordHasher`] produced or storage holds.
     pub fn new(phc: String) -> Self {
         Self(phc)
     }
 
+    /// The PHC string, for the adapter that stores it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -45,8 +48,10 @@ impl std::fmt::Debug for PasswordHash {
 /// Why hashing or verifying failed (never a wrong password: that is `Ok(false)`).
 #[derive(Debug, Error)]
 pub enum HasherError {
+    /// The hashing library failed (resources, parameters); the message is for the log.
     #[error("password hashing failed: {0}")]
     Failed(String),
+    /// The stored hash cannot be read as a PHC string of a supported algorithm.
     #[error("the stored hash is malformed")]
     MalformedHash,
 }
@@ -59,7 +64,11 @@ pub enum HasherError {
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
+    /// Hashes a new password with a fresh salt; the hash is safe to store and verifiable by
+    /// [`verify`](Self::verify).
     async fn hash(&self, password: &Password) -> Result<PasswordHash, HasherError>;
+    /// Whether `password` matches `hash`, in time that does not depend on where they differ;
+    /// `Ok(false)` for a wrong password.
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, HasherError>;
 }
 
@@ -82,5 +91,7 @@ pub enum MailError {
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait Mailer: Send + Sync {
+    /// Delivers `mail` or says why not; returning `Ok` means the relay (or the folder) accepted it,
+    /// so the outbox marks it sent and never sends it again.
     async fn send(&self, mail: &crate::mail::OutgoingMail) -> Result<(), MailError>;
 }

@@ -31,5 +31,7 @@ pub enum WebhookError {
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait WebhookSender: Send + Sync {
+    /// POSTs one signed event and answers the HTTP status, whatever it is (see the trait's
+    /// contract).
     async fn post(&self, url: &WebhookUrl, headers: &[(String, String)], body: &[u8]) -> Result<u16, WebhookError>;
 }

@@ -14,10 +14,15 @@ use super::users::{NewUser, UserDetails, details_of};
 /// What the operator gives to create an admin.
 #[derive(Debug, Clone)]
 pub struct NewAdmin {
+    /// The organization the admin joins, by slug; it must exist.
     pub org: Slug,
+    /// The admin's login address; must be free in the organization.
     pub email: Email,
+    /// The admin's given name.
     pub first_name: PersonName,
+    /// The admin's family name.
     pub last_name: PersonName,
+    /// The admin's initial password (at least 12 characters); only its hash is stored.
     pub password: Password,
 }
 

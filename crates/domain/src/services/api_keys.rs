@@ -22,15 +22,20 @@ pub const API_KEY_PREFIX: &str = "rk_";
 /// `POST /api-keys`.
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
+    /// A name to recognize the key by (`okta`).
     pub name: Label,
+    /// The group to bind the key to: its connections are stamped with it (§7.4); `None` for none.
     pub group_id: Option<GroupId>,
+    /// The most the key may do; the creator must hold each of them.
     pub permissions: BTreeSet<Permission>,
 }
 
 /// A new key and its secret, which is never available again.
 #[derive(Clone)]
 pub struct CreatedApiKey {
+    /// The key as stored (only the secret's hash).
     pub key: ApiKey,
+    /// The `rk_…` secret in clear, for the one answer that shows it.
     pub secret: String,
 }
 

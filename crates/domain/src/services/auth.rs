@@ -31,13 +31,20 @@ pub(crate) enum Inactive {
 /// shown once.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Impersonation {
+    /// The bearer token of the impersonating session, in clear; never serialized or logged.
     #[serde(skip)]
     pub token: String,
+    /// The organization both members belong to (impersonation never crosses organizations).
     pub org_id: OrgId,
+    /// The member impersonated: the session acts as them.
     pub user_id: UserId,
+    /// The member who started it; every audit event meanwhile names them (§10).
     pub impersonator_id: UserId,
+    /// Why, as the impersonator wrote it; kept in the audit log.
     pub reason: Reason,
+    /// When the impersonation started.
     pub started_at: OffsetDateTime,
+    /// When it ends at the latest: [`IMPERSONATION_LIMIT`] after it started.
     pub expires_at: OffsetDateTime,
 }
 

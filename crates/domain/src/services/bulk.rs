@@ -27,6 +27,7 @@ use super::users::{RoleAssignment, SettingsPatch};
 /// Which users a bulk action applies to.
 #[derive(Debug, Clone)]
 pub enum BulkSelection {
+    /// These users, each once in the order given; repeats are dropped.
     Ids(Vec<UserId>),
     /// Every user the Users-table filter matches (paging ignored).
     Filter(Box<UserQuery>),
@@ -35,14 +36,21 @@ pub enum BulkSelection {
 /// The bulk actions of the Users table's Actions menu.
 #[derive(Debug, Clone)]
 pub enum BulkAction {
+    /// Puts each user in these groups too (depth 2 or 3); current memberships stay.
     AddTeams(BTreeSet<GroupId>),
+    /// Takes each user out of these groups; other memberships stay.
     RemoveTeams(BTreeSet<GroupId>),
+    /// Makes these groups exactly each user's current groups, joining and leaving as needed.
     SetTeams(BTreeSet<GroupId>),
+    /// Replaces each user's roles by these, with the same rules as `PUT /users/{id}/roles`.
     SetRoles(Vec<RoleAssignment>),
+    /// Assigns these products to each user, with their prerequisites (§4.3).
     AssignLicenses(BTreeSet<Key>),
+    /// Removes these products from each user, with what requires them (§4.3).
     UnassignLicenses(BTreeSet<Key>),
     /// Flow enabled, email throttle, call recording, email/calendar sync, …
     Settings(SettingsPatch),
+    /// Clears each user's dialer number.
     DeprovisionDialerNumbers,
     /// Asks the CRM whether each user's CRM identity is active; changes nothing.
     CheckConnectionStatus,
@@ -63,42 +71,56 @@ impl BulkAction {
     }
 }
 
+/// A bulk action on a selection of users (`POST /users/bulk`).
 #[derive(Debug, Clone)]
 pub struct BulkRequest {
+    /// The users to act on: listed ids, or everyone a Users-table filter matches.
     pub selection: BulkSelection,
+    /// What to do to each of them.
     pub action: BulkAction,
+    /// All users or none: when any user's step fails, nothing is written.
     pub atomic: bool,
+    /// Report the outcomes and seat changes, change nothing.
     pub dry_run: bool,
 }
 
 /// The outcome for one user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BulkOutcome {
+    /// The user this outcome is about.
     pub user_id: UserId,
     /// `ok` or the error code.
     pub status: String,
+    /// The license change, for the license actions when the step succeeded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub licenses: Option<LicenseChange>,
     /// For `CheckConnectionStatus`: whether the CRM says the user is active (`None`: not in
     /// the CRM or not linked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crm_active: Option<bool>,
+    /// The error in words when the step failed; `None` on success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 impl BulkOutcome {
+    /// Whether the user's step succeeded.
     pub fn is_ok(&self) -> bool {
         self.status == "ok"
     }
 }
 
+/// The answer of a bulk action: one outcome per selected user and the seat figures around it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BulkResult {
+    /// One outcome per selected user, in selection order.
     pub outcomes: Vec<BulkOutcome>,
     /// Whether the changes were written (false for a dry run or a failed atomic request).
     pub applied: bool,
+    /// Every seat pool before the action.
     pub seats_before: Vec<SeatCount>,
+    /// Every seat pool after the action, as it is or, for a dry run or failed atomic request, as
+    /// it would have been.
     pub seats_after: Vec<SeatCount>,
 }
 
@@ -112,8 +134,11 @@ struct Done {
 /// Assign or unassign products for many users (§4.3, §10 bulk actions).
 #[derive(Debug, Clone)]
 pub struct BulkLicenses {
+    /// The users, each once; repeats are dropped.
     pub user_ids: Vec<UserId>,
+    /// The products to assign or remove.
     pub products: BTreeSet<Key>,
+    /// Whether to assign or remove them.
     pub op: BulkOp,
     /// All users or none.
     pub atomic: bool,

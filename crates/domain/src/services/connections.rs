@@ -22,10 +22,16 @@ use super::support::{groups_of, load_tree, load_user, load_users, reader_scope};
 /// `POST /connections`.
 #[derive(Debug, Clone)]
 pub struct NewConnection {
+    /// The invited person's email.
     pub email: Email,
+    /// The invited person's name.
     pub name: PersonName,
+    /// The flow to invite them into; checked against the stamp's groups (§7.3).
     pub flow_id: Option<FlowId>,
+    /// What the inviter picked in the group dropdown; `None` stamps the inviter's current groups
+    /// (§7.1).
     pub group: Option<GroupChoice>,
+    /// Members to copy on the connection; each then sees it (§7.2).
     pub cc: Vec<UserId>,
 }
 
@@ -33,6 +39,7 @@ pub struct NewConnection {
 /// hash is stored: ADR 0027).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedConnection {
+    /// The connection as stored.
     pub connection: Connection,
     /// The token the vendor's product hands to the connection.
     pub user_token: String,

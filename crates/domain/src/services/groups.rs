@@ -20,7 +20,9 @@ use super::users::{UserDetails, details_of};
 /// `PATCH /groups/{id}`: rename and/or move below another parent.
 #[derive(Debug, Clone, Default)]
 pub struct GroupPatch {
+    /// The new name; `None` keeps it.
     pub name: Option<GroupName>,
+    /// The new parent, moving the group with its subtree; `None` leaves it where it is.
     pub parent_id: Option<GroupId>,
 }
 
@@ -28,18 +30,22 @@ pub struct GroupPatch {
 /// members and the flows assigned to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupDetails {
+    /// The group as stored.
     pub group: Group,
     /// "Acme / Sales / East".
     pub path: String,
     /// Users with a current membership, in id order (none once the group is deleted).
     pub members: Vec<UserId>,
+    /// The flows assigned to the group (§7.3); empty when it accepts any flow.
     pub flows: BTreeSet<FlowId>,
 }
 
 /// `POST /users/{id}/move`.
 #[derive(Debug, Clone, Copy)]
 pub struct MoveUser {
+    /// The group the user leaves; they must be a current member.
     pub from_group_id: GroupId,
+    /// The group the user joins.
     pub to_group_id: GroupId,
     /// Restamp the user's records stamped with `from` to `to`.
     pub transfer_records: bool,

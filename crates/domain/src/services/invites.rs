@@ -26,31 +26,43 @@ use super::users::{RoleAssignment, resolve_grants};
 /// One row of `POST /invites`: every field mandatory (§8.1).
 #[derive(Debug, Clone)]
 pub struct InviteRow {
+    /// The invitee's full name, split at its last space into first and last name.
     pub name: PersonName,
+    /// The address the invitation goes to; it must be free in the organization.
     pub email: Email,
+    /// Keys of the roles the invitee gets (org-wide); at least one.
     pub roles: Vec<Key>,
+    /// Products whose seats the invite reserves; at least one.
     pub products: BTreeSet<Key>,
 }
 
+/// What became of one invite row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InviteOutcome {
+    /// The row's address.
     pub email: Email,
     /// `created` or an error code.
     pub status: InviteStatus,
+    /// The new invite, when the row was created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invite_id: Option<InviteId>,
+    /// Why the row was refused, in words; `None` when created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
+/// The outcome of one row: created, or refused with the error's code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum InviteStatus {
+    /// The invite was made (or would be, in a dry run).
     Created,
+    /// The row was refused; the other rows went on.
     Refused(ErrorCode),
 }
 
 impl InviteStatus {
+    /// The status on the wire: `created` or the refusal's code.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Created => "created",
@@ -62,31 +74,45 @@ impl InviteStatus {
 /// What `POST /invites` answers: per row, and seats per product before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InvitesResult {
+    /// One outcome per row, in request order.
     pub results: Vec<InviteOutcome>,
+    /// Every seat pool before the invites.
     pub seats_before: Vec<SeatCount>,
+    /// Every seat pool after the invites (as they would be, for a dry run).
     pub seats_after: Vec<SeatCount>,
+    /// Whether the invites were written (false for a dry run).
     pub applied: bool,
 }
 
+/// What became of one pasted entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PasteStatus {
+    /// The entry became an invite (or would, in a dry run).
     Created,
+    /// Listed twice in the paste, or the address belongs to a member already.
     Duplicate,
+    /// Not an address (or `Name <address>`) that parses; the message says why.
     Invalid,
+    /// Refused by a rule (`seat_limit_reached`, …); `code` names it.
     Refused,
 }
 
+/// The outcome of one pasted entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BulkPasteOutcome {
+    /// The entry as pasted, trimmed.
     pub entry: String,
+    /// What became of it.
     pub status: PasteStatus,
     /// For `refused` (and `duplicate` of a member): the code that refused the entry
     /// (`seat_limit_reached`, `conflict`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<ErrorCode>,
+    /// The new invite, when the entry was created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invite_id: Option<InviteId>,
+    /// Why the entry was not created, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -94,63 +120,95 @@ pub struct BulkPasteOutcome {
 /// What a bulk paste answers: per entry, and seats per product before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PasteResult {
+    /// One outcome per non-blank entry, in paste order.
     pub results: Vec<BulkPasteOutcome>,
+    /// Every seat pool before the invites.
     pub seats_before: Vec<SeatCount>,
+    /// Every seat pool after the invites (as they would be, for a dry run).
     pub seats_after: Vec<SeatCount>,
+    /// Whether the invites were written (false for a dry run).
     pub applied: bool,
 }
 
 /// A pending member invite with the person it invites.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingInvite {
+    /// The pending invite: its products, token hash and expiry.
     pub invite: Invite,
+    /// The invited address.
     pub email: Email,
+    /// The invitee's given name.
     pub first_name: PersonName,
+    /// The invitee's family name.
     pub last_name: PersonName,
 }
 
+/// What accepting an invite did: the member who joined and the licenses they now hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AcceptedInvite {
+    /// The member who joined; no longer `invited`.
     pub user_id: UserId,
+    /// The products whose reserved seats became assignments.
     pub products: BTreeSet<Key>,
 }
 
 /// `POST /signup`.
 #[derive(Debug, Clone)]
 pub struct SignupRequest {
+    /// The organization to join, by slug; its auto sign-up must be on.
     pub org: Slug,
+    /// The address to verify; its domain must be allowed (§8.2).
     pub email: Email,
+    /// The given name.
     pub first_name: PersonName,
+    /// The family name.
     pub last_name: PersonName,
+    /// The password chosen; stored hashed at once, usable once the address is verified.
     pub password: Password,
 }
 
 /// `POST /crm/import`.
 #[derive(Debug, Clone)]
 pub struct CrmImportRequest {
+    /// The CRM users to import, by their CRM ids.
     pub crm_ids: Vec<CrmId>,
+    /// Products assigned to each imported user, taking seats.
     pub products: BTreeSet<Key>,
+    /// Keys of the roles each imported user gets (org-wide); `standard` when empty.
     pub roles: Vec<Key>,
+    /// Whether each imported user is sent an invitation to set their password.
     pub send_welcome_email: bool,
+    /// Report what would happen, write nothing.
     pub dry_run: bool,
 }
 
+/// What became of one CRM id in an import (§8.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CrmImportStatus {
+    /// A user was created (or would be, in a dry run), `invited` until they accept.
     Created,
+    /// A member already has this CRM id or email (named in `user_id`), or this phone.
     AlreadyMember,
+    /// The CRM directory has no user with this id.
     NotFound,
+    /// No seat was free for the products.
     SeatRefused,
+    /// Refused for another reason; the message says why.
     Invalid,
 }
 
+/// The outcome of one CRM id of an import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CrmImportOutcome {
+    /// The CRM id imported.
     pub crm_id: CrmId,
+    /// What became of it.
     pub status: CrmImportStatus,
+    /// The member created, or the member who already has the CRM id or email.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<UserId>,
+    /// Why the id was not imported, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }

@@ -24,9 +24,13 @@ use super::support::{groups_of, held_products, load_catalog, load_tree, load_use
 /// The result of a license change for one user (`PUT /users/{id}/licenses`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LicenseChange {
+    /// The member whose licenses changed.
     pub user_id: UserId,
+    /// Products newly assigned, in key order.
     pub assigned: Vec<Key>,
+    /// Products removed because they were asked to be removed.
     pub unassigned: Vec<Key>,
+    /// Products removed because something they require was removed (§4.3).
     pub cascaded: Vec<Key>,
 }
 
@@ -41,9 +45,12 @@ impl LicenseChange {
     }
 }
 
+/// Which way a bulk license action goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BulkOp {
+    /// Assign the products, with their prerequisites held or assigned in the same step.
     Assign,
+    /// Remove the products, with everything that requires them.
     Unassign,
 }
 

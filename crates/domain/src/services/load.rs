@@ -18,10 +18,15 @@ use super::support::{load_catalog, load_org, load_tree};
 /// What one [`Services::load_rows`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LoadSummary {
+    /// How many users the batch wrote.
     pub users: usize,
+    /// How many license assignments the batch wrote.
     pub licenses: usize,
+    /// How many memberships the batch wrote.
     pub memberships: usize,
+    /// How many pending invites the batch wrote, each with its reservations.
     pub invites: usize,
+    /// How many connections the batch wrote.
     pub connections: usize,
     /// Seats taken per product (assignments and reservations).
     pub seats: BTreeMap<Key, u32>,

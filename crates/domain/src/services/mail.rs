@@ -17,6 +17,7 @@ use super::Services;
 /// What one delivery tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeliveryReport {
+    /// Delivered this time.
     pub sent: Vec<MailId>,
     /// Failed this time, to be retried.
     pub retrying: Vec<MailId>,

@@ -91,6 +91,8 @@ impl std::fmt::Debug for Services {
 }
 
 impl Services {
+    /// The services over their four required ports: storage, time, ids and password hashing. The
+    /// CRM directory and saved views are optional and off until set; sessions use their defaults.
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,

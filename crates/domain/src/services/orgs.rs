@@ -24,25 +24,33 @@ use super::support::{load_catalog, load_org};
 /// What the operator gives to create an organization.
 #[derive(Debug, Clone)]
 pub struct NewOrganization {
+    /// The organization's display name.
     pub name: Label,
+    /// The unique short name used at login and by the CLI.
     pub slug: Slug,
+    /// When the trial ends; `None` for no trial.
     pub trial_ends_at: Option<OffsetDateTime>,
+    /// The initial settings; `default_seat_limit` also sizes each product's first pool.
     pub settings: OrgSettings,
 }
 
 /// An assignment held by someone who should not hold it (§4.5 reconciliation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReconcileFinding {
+    /// The member holding the license.
     pub user_id: UserId,
+    /// The product held.
     pub product: Key,
     /// `deactivated`, `deleted` or `inactive`.
     pub reason: &'static str,
+    /// Whether the assignment was removed (reconciliation asked to repair).
     pub repaired: bool,
 }
 
 /// A seat pool whose counter disagreed with its rows (§4.5 reconciliation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SeatFinding {
+    /// The pool and its figures.
     #[serde(flatten)]
     pub drift: SeatDrift,
     /// The counter was set to the count (never when the rows hold more seats than the pool has).

@@ -14,17 +14,24 @@ use super::Services;
 /// `POST /roles`.
 #[derive(Debug, Clone)]
 pub struct NewRole {
+    /// The role's key, unique in the organization.
     pub key: Key,
+    /// The name people see.
     pub name: Label,
+    /// What the role lets its holder do; the creator must hold each permission.
     pub permissions: BTreeSet<Permission>,
+    /// Which connections its holders see (§7.2).
     pub visibility: Visibility,
 }
 
 /// `PATCH /roles/{id}`.
 #[derive(Debug, Clone, Default)]
 pub struct RolePatch {
+    /// The new name; `None` keeps it.
     pub name: Option<Label>,
+    /// The new permissions, replacing the old; `None` keeps them.
     pub permissions: Option<BTreeSet<Permission>>,
+    /// The new visibility; `None` keeps it.
     pub visibility: Option<Visibility>,
 }
 

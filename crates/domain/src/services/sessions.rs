@@ -73,19 +73,26 @@ impl Default for SessionSettings {
 /// A password login attempt.
 #[derive(Debug, Clone)]
 pub struct LoginAttempt {
+    /// The organization logged into, by slug.
     pub org: Slug,
+    /// The member's login address.
     pub email: Email,
+    /// The password tried.
     pub password: Password,
     /// The client's address (the TCP peer), for the throttles and the audit log.
     pub address: String,
+    /// The face the login came through (console or API), for the audit log.
     pub source: Source,
 }
 
 /// A new session: the token (handed to the client once), the session as stored, the member.
 #[derive(Clone)]
 pub struct LoggedIn {
+    /// The session's bearer token in clear, for the client; only its hash is stored.
     pub token: String,
+    /// The session as stored.
     pub session: Session,
+    /// The member logged in.
     pub user: User,
 }
 
@@ -98,6 +105,7 @@ impl std::fmt::Debug for LoggedIn {
 /// An authenticated request: who acts and, for a session, the session.
 #[derive(Debug, Clone)]
 pub struct Authentication {
+    /// Who acts, with their resolved authority.
     pub actor: Actor,
     /// `None` for an API key.
     pub session: Option<Session>,

@@ -30,54 +30,86 @@ use super::support::{
 /// `POST /users`.
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// The login address; must be free among the organization's live users.
     pub email: Email,
+    /// The given name.
     pub first_name: PersonName,
+    /// The family name.
     pub last_name: PersonName,
+    /// The phone, unique among the organization's live users when given.
     pub phone: Option<Phone>,
+    /// Other names the search finds the user by.
     pub nicknames: Nicknames,
+    /// The agent id in the vendor's product, unique in the organization when given.
     pub agent_id: Option<AgentId>,
+    /// The CRM's id of the user, unique in the organization when given.
     pub crm_id: Option<CrmId>,
     /// Role keys; `standard` when empty.
     pub roles: Vec<Key>,
+    /// Groups (depth 2 or 3) the user joins at once; empty leaves them ungrouped.
     pub group_ids: Vec<GroupId>,
+    /// Products assigned at once, all or nothing against the seats (§4.3).
     pub products: BTreeSet<Key>,
 }
 
 /// A role to grant, optionally limited to a group subtree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleAssignment {
+    /// The role, by key.
     pub key: Key,
+    /// The group whose subtree the grant is limited to; `None` for the whole organization.
     pub scope: Option<GroupId>,
 }
 
 /// A partial profile change (`PATCH /users/{id}`); `Some(None)` clears an optional field.
 #[derive(Debug, Clone, Default)]
 pub struct ProfilePatch {
+    /// The new login address; refused for an invitee (`invite_pending`).
     pub email: Option<Email>,
+    /// The new given name.
     pub first_name: Option<PersonName>,
+    /// The new family name.
     pub last_name: Option<PersonName>,
+    /// The new phone; `Some(None)` clears it.
     pub phone: Option<Option<Phone>>,
+    /// The new nicknames, replacing the old.
     pub nicknames: Option<Nicknames>,
+    /// The new agent id; `Some(None)` clears it.
     pub agent_id: Option<Option<AgentId>>,
+    /// The new CRM id; `Some(None)` clears it.
     pub crm_id: Option<Option<CrmId>>,
+    /// The new agent ring number; `Some(None)` clears it.
     pub agent_ring_number: Option<Option<Phone>>,
+    /// The new dialer number; `Some(None)` clears it.
     pub dialer_number: Option<Option<Phone>>,
+    /// Changes of the user's settings; an empty patch changes none.
     pub settings: SettingsPatch,
 }
 
 /// A partial change of a user's settings (also the bulk actions of §10).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SettingsPatch {
+    /// The new mailbox provider; the throttle must fit its cap.
     pub mailbox_provider: Option<MailboxProvider>,
+    /// The new daily email throttle: 1 up to the provider's cap.
     pub email_throttle_max_per_day: Option<u32>,
+    /// Whether the user may use Flow.
     pub flow_enabled: Option<bool>,
+    /// Whether the user's email is synced.
     pub email_sync: Option<bool>,
+    /// Whether the user's calendar is synced.
     pub calendar_sync: Option<bool>,
+    /// Whether the user's calls are recorded.
     pub call_recording: Option<CallRecording>,
+    /// Where the product opens for the user.
     pub homepage: Option<Homepage>,
+    /// Whether the user takes part in round-robin distribution.
     pub round_robin: Option<bool>,
+    /// Whether the user's calls are scored.
     pub scoring_enabled: Option<bool>,
+    /// Whether the user works across teams (roaming agent).
     pub roaming_agent: Option<bool>,
+    /// Where VoIP calls are forwarded; `Some(None)` stops forwarding.
     pub voip_forward_to: Option<Option<Phone>>,
 }
 
@@ -108,17 +140,24 @@ impl SettingsPatch {
 /// The onboarding facts the product reports (`PUT /users/{id}/onboarding`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OnboardingFacts {
+    /// Whether the user connected their CRM; `None` leaves the fact as is.
     pub crm_connected: Option<bool>,
+    /// Whether the user connected their mailbox; `None` leaves the fact as is.
     pub mailbox_connected: Option<bool>,
 }
 
 /// A user as the API shows them: the row, the derived status, products and current groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserDetails {
+    /// The user's row.
     pub user: User,
+    /// The status derived now (§3.1).
     pub status: Status,
+    /// The products the user holds.
     pub products: BTreeSet<Key>,
+    /// The user's current groups: open memberships of live groups.
     pub groups: BTreeSet<GroupId>,
+    /// The user's pending scheduled changes, by due time.
     pub scheduled: Vec<ScheduledChange>,
 }
 
@@ -693,9 +732,10 @@ impl Services {
 }
 
 /// A page of the Users table: each row with its derived status, products, current groups and
-/// pending scheduled changes (§3.1, §10), as [`details_of`] gives them for one user.
+/// pending scheduled changes (§3.1, §10), as [`Services::get_user`] gives them for one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserDetailsPage {
+    /// The rows of the page, in the query's order.
     pub items: Vec<UserDetails>,
     /// As [`crate::users_query::UserPage::next_cursor`].
     pub next_cursor: Option<UserCursor>,

@@ -44,6 +44,7 @@ const SCAN_PAGE: u32 = 200;
 /// What one webhook delivery tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WebhookReport {
+    /// Delivered this time (a 2xx answer).
     pub sent: Vec<WebhookDeliveryId>,
     /// Failed this time, to be retried after the backoff.
     pub retrying: Vec<WebhookDeliveryId>,

@@ -22,7 +22,9 @@ use super::support::check_page_size;
 /// secret out, so logging the result of the call cannot leak it.
 #[derive(Clone)]
 pub struct CreatedWebhook {
+    /// The endpoint as stored.
     pub endpoint: WebhookEndpoint,
+    /// The `whsec_…` signing secret in clear, for the one answer that shows it.
     pub secret: String,
 }
 

@@ -82,6 +82,7 @@ impl EventPattern {
         }
     }
 
+    /// The pattern as stored: trimmed, lower-case.
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
@@ -144,23 +145,30 @@ impl fmt::Debug for WebhookSecret {
 /// the HTTP adapter renders its own body without it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
+    /// Unique; the path id of `/webhooks/{id}`.
     pub id: WebhookId,
+    /// The organization whose events it receives.
     pub org_id: OrgId,
+    /// Where events are POSTed: `https`, or plain `http` towards the local machine only.
     pub url: WebhookUrl,
     /// The actions it receives; empty means every action.
     pub event_types: BTreeSet<EventPattern>,
+    /// The key its deliveries are signed with; shown once, at creation.
     pub secret: WebhookSecret,
+    /// When the endpoint was registered.
     pub created_at: OffsetDateTime,
     /// Set when an admin deletes the endpoint or it answers `410 Gone`; it then receives nothing.
     pub disabled_at: Option<OffsetDateTime>,
     /// The position of the last event handed off (delivered, given up or not subscribed to).
     pub position: u64,
+    /// The member who registered it.
     pub created_by: UserId,
     /// Optimistic concurrency: the worker, a replay and a delete each bump it.
     pub version: u64,
 }
 
 impl WebhookEndpoint {
+    /// Whether the endpoint still receives events (not deleted, not gone).
     pub fn is_active(&self) -> bool {
         self.disabled_at.is_none()
     }
@@ -187,21 +195,32 @@ pub enum WebhookDeliveryState {
 /// One event handed to one endpoint: a row of the delivery log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookDelivery {
+    /// Unique; a row of the delivery log.
     pub id: WebhookDeliveryId,
+    /// The endpoint the event is handed to.
     pub endpoint_id: WebhookId,
+    /// The organization of the endpoint and the event.
     pub org_id: OrgId,
+    /// The event's position in the organization's feed; the endpoint's cursor moves past it when
+    /// the delivery settles.
     pub event_position: u64,
+    /// The event sent.
     pub event_id: AuditEventId,
     /// Attempts whose outcome was recorded (a worker that died mid-attempt is not counted).
     pub attempts: u32,
+    /// Pending, sent or given up.
     pub state: WebhookDeliveryState,
     /// The HTTP status of the last answer, if the endpoint answered.
     pub response_status: Option<u16>,
+    /// Why the last attempt did not deliver (`HTTP 503`, a transport error); `None` after a 2xx or
+    /// before any attempt.
     pub last_error: Option<String>,
     /// While pending: when it is due, which is also the end of the lease of a worker that
     /// claimed it. `None` once settled.
     pub next_attempt_at: Option<OffsetDateTime>,
+    /// When the delivery was created (claimed for the first time).
     pub created_at: OffsetDateTime,
+    /// When the last attempt was made; `None` before the first.
     pub last_attempt_at: Option<OffsetDateTime>,
     /// Optimistic concurrency: a record whose claim was superseded changes nothing.
     pub version: u64,
@@ -248,6 +267,7 @@ impl WebhookDelivery {
         }
     }
 
+    /// Whether the delivery waits for an attempt (due or leased).
     pub fn is_pending(&self) -> bool {
         self.state == WebhookDeliveryState::Pending
     }
