@@ -195,7 +195,9 @@ pub fn query_for(
         )]));
     }
     let scope = match Viewer::of(actor) {
-        Some(v) if !actor.is_system() && !matches!(actor.principal(), crate::actor::Principal::ApiKey { .. }) => {
+        // A member reads as themself; an API key as its creator (its visibility is the
+        // creator's, narrowed by nothing wider); the operator and the workers read everything.
+        Some(v) if !actor.is_system() => {
             if let Some(g) = group
                 && v.visibility != Visibility::All
                 && !v.groups.contains(&g)

@@ -48,11 +48,13 @@ impl Services {
         Ok(roles)
     }
 
-    /// Creates a custom role.
+    /// Creates a custom role, under the rule of dominance: the actor's own authority covers the
+    /// role org-wide (its permissions and its visibility).
     ///
     /// # Errors
-    /// `forbidden` (also while impersonating, and for permissions the actor lacks),
-    /// `conflict` on `key`.
+    /// `validation_failed` (field `permissions`, code `not_grantable`) for a permission the actor
+    /// does not hold; `forbidden` while impersonating or when the actor's authority does not
+    /// cover the role org-wide; `conflict` on `key`.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_role(&self, actor: &Actor, new: NewRole) -> ServiceResult<Role> {
         actor.require_org_wide(Permission::ManageRoles)?;

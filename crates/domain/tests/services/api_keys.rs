@@ -6,8 +6,8 @@ use roster_domain::ErrorCode;
 use roster_domain::actor::Principal;
 use roster_domain::audit::Source;
 use roster_domain::invites::hash_token;
-use roster_domain::roles::Permission;
-use roster_domain::services::{API_KEY_PREFIX, NewApiKey};
+use roster_domain::roles::{Permission, Visibility};
+use roster_domain::services::{API_KEY_PREFIX, NewApiKey, NewRole};
 
 use crate::support::{World, failure, label};
 
@@ -163,4 +163,37 @@ async fn a_key_is_bound_to_a_live_group_below_the_root() {
     w.services.delete_group(&admin, sales, false).await.expect("deletes");
     let err = failure(w.services.create_api_key(&admin, new_key("Gone", Some(sales), &[])).await);
     assert_eq!(err.code(), ErrorCode::NotFound);
+}
+
+/// A key reads as its creator would (§7.4: its authority is the creator's intersected with its
+/// own): a member who sees only the connections they invited cannot read the others through a
+/// key; an admin's key reads them all.
+#[tokio::test]
+async fn a_key_reads_connections_only_as_its_creator_would() {
+    let w = World::new().await;
+    let admin = w.admin_actor().await;
+    let integrator = NewRole {
+        key: crate::support::key("integrator"),
+        name: label("Integrator"),
+        permissions: BTreeSet::from([Permission::ManageApiKeys, Permission::InviteConnections]),
+        visibility: Visibility::OwnInvites,
+    };
+    w.services.create_role(&admin, integrator).await.expect("creates the role");
+    let ivy = w.actor(w.member("ivy", &["integrator"], &[]).await).await;
+    let hers = w.connection(&ivy, "carl", None).await;
+    let others = w.connection(&admin, "dora", None).await;
+
+    let narrow = new_key("Ivy's sync", None, &[Permission::InviteConnections]);
+    let narrow = w.services.create_api_key(&ivy, narrow).await.expect("creates");
+    let key = w.services.authenticate_api_key(&narrow.secret).await.expect("authenticates");
+    let listed = w.services.list_connections(&key, None, None, 200).await.expect("lists");
+    assert_eq!(listed.iter().map(|c| c.id).collect::<Vec<_>>(), vec![hers.id], "only what Ivy sees");
+    assert_eq!(failure(w.services.get_connection(&key, others.id).await).code(), ErrorCode::NotFound);
+    assert_eq!(w.services.get_connection(&key, hers.id).await.expect("reads").id, hers.id);
+
+    let wide = new_key("Admin's sync", None, &[Permission::InviteConnections]);
+    let wide = w.services.create_api_key(&admin, wide).await.expect("creates");
+    let key = w.services.authenticate_api_key(&wide.secret).await.expect("authenticates");
+    let listed = w.services.list_connections(&key, None, None, 200).await.expect("lists");
+    assert_eq!(listed.len(), 2, "an admin's key reads every connection");
 }
