@@ -167,16 +167,21 @@ fn parse_etag(text: &str) -> Option<u64> {
     text.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
 }
 
-/// The client's IP address (the peer of the TCP connection), for throttling logins by source.
+/// The client's IP address, for throttling logins and sign-ups by source and for the audit log:
+/// the TCP peer, or the client a trusted proxy forwarded for (`crate::client_address`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientAddress(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string());
-        Ok(Self(peer.unwrap_or_else(|| "unknown".to_owned())))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Ok(Self("unknown".to_owned()));
+        };
+        let forwarded: Vec<&str> =
+            parts.headers.get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok()).collect();
+        Ok(Self(state.config.trusted_proxies.client(peer.ip(), &forwarded).to_string()))
     }
 }
 

@@ -12,7 +12,8 @@
 //!   and a problem for unknown routes.
 //! - [`routes`]: one module per resource, registered in a [`routes::RouteTable`]; a new face
 //!   (another API, the console) is a new module there, calling the same services.
-//! - [`auth`]: credentials → `Actor`; [`extract`]: JSON, query, `If-Match`, client address;
+//! - [`auth`]: credentials → `Actor`; [`extract`]: JSON, query, `If-Match`, client address
+//!   ([`client_address`]: the TCP peer, or the client behind a trusted proxy);
 //!   [`pagination`]: cursor and page paging; [`wire`]: the JSON shapes; [`users_filter`]: the
 //!   one wire form of the Users-table filter, shared by every route that filters users.
 //! - [`problem`]: errors as problems; [`openapi`]: the OpenAPI document, checked against the
@@ -22,6 +23,7 @@
 //! Conventions and their reasons: `docs/decisions/0013-http-api-conventions.md`.
 
 pub mod auth;
+pub mod client_address;
 pub mod csv_export;
 pub mod extract;
 pub mod idempotency;

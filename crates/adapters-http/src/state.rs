@@ -8,6 +8,8 @@ use roster_domain::Services;
 use roster_domain::ports::{Clock, IdGenerator, IdempotencyRepository};
 use time::Duration;
 
+use crate::client_address::TrustedProxies;
+
 /// HTTP-level settings, validated by the caller (`roster serve`).
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -18,11 +20,18 @@ pub struct HttpConfig {
     pub session_ttl: Duration,
     /// Whether the session cookie carries `Secure` (set when the public URL is `https`).
     pub secure_cookies: bool,
+    /// The proxies whose `X-Forwarded-For` names the client (none by default).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { body_limit: 1024 * 1024, session_ttl: Duration::hours(12), secure_cookies: false }
+        Self {
+            body_limit: 1024 * 1024,
+            session_ttl: Duration::hours(12),
+            secure_cookies: false,
+            trusted_proxies: TrustedProxies::default(),
+        }
     }
 }
 

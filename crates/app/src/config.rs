@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use roster_adapters_crm::config::{DEFAULT_CSV_PATH, choose};
 use roster_adapters_crm::{ConfigError, CrmChoice};
+use roster_adapters_http::client_address::TrustedProxies;
 use roster_adapters_mail::{PublicUrl, Sender, SmtpUrl};
 use roster_domain::org::OrgSettings;
 use roster_domain::values::{Email, Key, Label, Password, PersonName, Slug};
@@ -201,6 +202,12 @@ pub struct ServeArgs {
     /// marks cookies `Secure`.
     #[arg(long, env = "ROSTER_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client, as a comma-separated list
+    /// of CIDR blocks or addresses (`10.0.0.0/8,::1`). Unset: the TCP peer is the client. Only
+    /// list proxies that overwrite or append to the header: a client's own header is believed
+    /// when its request comes straight from a listed address.
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_parser = TrustedProxies::parse, default_value = "")]
+    pub trusted_proxies: TrustedProxies,
     /// The SMTP server, in lettre's URL form: `smtp://[user:pass@]host:port[?tls=required|opportunistic]`
     /// or `smtps://…`. Unset: messages are written as `.eml` files into the outbox folder.
     #[arg(long, env = "ROSTER_SMTP_URL", value_parser = SmtpUrl::parse, hide_env_values = true)]

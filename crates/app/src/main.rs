@@ -75,6 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let http = HttpConfig {
                 body_limit: usize::try_from(args.max_body_bytes)?,
                 secure_cookies: args.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+                trusted_proxies: args.trusted_proxies.clone(),
                 ..HttpConfig::default()
             };
             let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));

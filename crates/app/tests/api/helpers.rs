@@ -9,6 +9,7 @@ use mailparse::MailHeaderMap as _;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use roster_adapters_crm::CrmChoice;
 use roster_adapters_http::HttpConfig;
+use roster_adapters_http::client_address::TrustedProxies;
 use roster_adapters_mail::{PublicUrl, Sender};
 use roster_app::mail::{DEFAULT_MAIL_FROM, MailConfig};
 use roster_app::server::{self, ServeConfig};
@@ -57,11 +58,13 @@ pub struct Options {
     pub body_limit: usize,
     /// The CRM directory (none by default).
     pub crm: CrmChoice,
+    /// The proxies whose `X-Forwarded-For` is believed (none by default).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { body_limit: BODY_LIMIT, crm: CrmChoice::None }
+        Self { body_limit: BODY_LIMIT, crm: CrmChoice::None, trusted_proxies: TrustedProxies::default() }
     }
 }
 
@@ -102,7 +105,11 @@ async fn spawn(database_url: String, engine: &'static str, guard: Guard, options
     let config = ServeConfig {
         database_url: database_url.clone(),
         listen: "127.0.0.1:0".parse().expect("an address"),
-        http: HttpConfig { body_limit: options.body_limit, ..HttpConfig::default() },
+        http: HttpConfig {
+            body_limit: options.body_limit,
+            trusted_proxies: options.trusted_proxies.clone(),
+            ..HttpConfig::default()
+        },
         bootstrap_email: Some(ADMIN_EMAIL.to_owned()),
         bootstrap_password: Some(ADMIN_PASSWORD.to_owned()),
         mail: test_mail_config(outbox.path()),

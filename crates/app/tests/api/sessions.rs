@@ -10,12 +10,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
+use roster_adapters_http::client_address::TrustedProxies;
 use roster_domain::audit::Source;
 use roster_domain::invites::hash_token;
 use roster_domain::values::Password;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps, assert_problem};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Options, TestApp, apps, apps_with, assert_problem};
 use crate::tenants::member;
 
 const WRONG: &str = "not the right password";
@@ -137,6 +138,38 @@ async fn login_failed_records_the_source_address() {
         assert_eq!(failed["details"]["source_address"], "127.0.0.4", "{}", app.engine);
         let succeeded = events.iter().find(|e| e["action"] == "session.login_succeeded").expect("audited");
         assert_eq!(succeeded["details"]["source_address"], "127.0.0.1", "{}", app.engine);
+        app.finish().await;
+    }
+}
+
+/// Behind a proxy the operator trusts, the client is the address the proxy forwarded for (the
+/// throttles and the audit log see it); from any other peer the header is ignored, so a client
+/// cannot pick its own address.
+#[tokio::test]
+async fn a_trusted_proxy_names_the_client_and_anyone_else_cannot() {
+    let options = Options { trusted_proxies: TrustedProxies::parse("127.0.0.5/32").unwrap(), ..Options::default() };
+    for app in apps_with("sessions_trusted_proxy", &options).await {
+        let forwarded = |client: &reqwest::Client| {
+            client
+                .post(format!("{}/api/v1/session", app.base))
+                .header("x-forwarded-for", "192.0.2.1, 198.51.100.7")
+                .json(&json!({"org": "demo", "email": ADMIN_EMAIL, "password": WRONG}))
+                .send()
+        };
+        assert_eq!(forwarded(&client_from(5)).await.expect("sends").status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(forwarded(&client_from(6)).await.expect("sends").status(), StatusCode::UNAUTHORIZED);
+        let token = app.login().await;
+        let events = app.get_ok("/api/v1/audit?limit=50", &token).await;
+        let addresses: Vec<&str> = events["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|e| e["action"] == "session.login_failed")
+            .filter_map(|e| e["details"]["source_address"].as_str())
+            .collect();
+        assert!(addresses.contains(&"198.51.100.7"), "{}: the proxy's client: {addresses:?}", app.engine);
+        assert!(addresses.contains(&"127.0.0.6"), "{}: an untrusted peer is its own client: {addresses:?}", app.engine);
+        assert!(!addresses.contains(&"192.0.2.1"), "{}: the forged entry: {addresses:?}", app.engine);
         app.finish().await;
     }
 }

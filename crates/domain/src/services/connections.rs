@@ -142,9 +142,7 @@ impl Services {
         let mut tx = self.store.single_read().await?;
         let c = tx.connection(actor.org_id(), id).await?.ok_or(ServiceError::not_found("connection"))?;
         match Viewer::of(actor) {
-            Some(v) if !actor.is_system() && !can_see(&v, &c) => {
-                Err(ServiceError::not_found("connection"))
-            }
+            Some(v) if !actor.is_system() && !can_see(&v, &c) => Err(ServiceError::not_found("connection")),
             _ => Ok(c),
         }
     }
