@@ -32,6 +32,7 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
         .delete("/api/v1/users/{id}", delete_user)
         .post("/api/v1/users/{id}/deactivate", deactivate_user)
         .post("/api/v1/users/{id}/reactivate", reactivate_user)
+        .post("/api/v1/users/{id}/restore", restore_user)
         .put("/api/v1/users/{id}/licenses", set_licenses)
 }
 
@@ -432,6 +433,35 @@ pub async fn reactivate_user(
     let id = user_id(&id)?;
     let products = ok(parse_keys("products", &body.products))?;
     let details = state.services.reactivate_user(&auth.actor, id, products, version).await?;
+    Ok(with_etag(StatusCode::OK, UserBody::from(details)))
+}
+
+/// `POST /users/{id}/restore`: no fields (`{}`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {}
+
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/restore", tag = "users",
+    params(("id" = Uuid, Path, description = "The deleted user's id")),
+    request_body = RestoreRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The user as restored: no license, no group, roles kept", body = UserBody,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 403, description = "`forbidden`: needs `manage_users` over the whole organization, and authority covering the user's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such user, or the user is not deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`restore_expired` (deleted more than 30 days ago); `conflict` when another member took the email, phone, agent id or CRM id meanwhile", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Restores a user deleted less than 30 days ago (§3.1), without licenses or groups.
+pub async fn restore_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(RestoreRequest {}): ApiJson<RestoreRequest>,
+) -> ApiResult<Response> {
+    let details = state.services.restore_user(&auth.actor, user_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, UserBody::from(details)))
 }
 

@@ -17,6 +17,7 @@ mod journey;
 mod metrics;
 mod openapi_conformance;
 mod org_settings;
+mod restore;
 mod roles;
 mod saved_views;
 mod scheduled;

@@ -230,6 +230,8 @@ struct Fixtures {
     /// The first two are members of the first group; the second has a scheduled change and is
     /// the one impersonated; the third is the one deactivated.
     users: [String; 3],
+    /// A deleted user, the one restored.
+    deleted: String,
     role: String,
     flow: String,
     connection: String,
@@ -258,6 +260,10 @@ impl Fixtures {
             users.push(created(app.send_ok(Method::POST, "/api/v1/users", admin, &body, StatusCode::CREATED).await));
         }
         let [a, b, c] = <[String; 3]>::try_from(users).expect("three users");
+        let body = json!({"email": "deleted@demo.example", "first_name": "Fixture", "last_name": "Deleted"});
+        let deleted = created(app.send_ok(Method::POST, "/api/v1/users", admin, &body, StatusCode::CREATED).await);
+        let path = format!("/api/v1/users/{deleted}?confirm=true");
+        app.send_ok(Method::DELETE, &path, admin, &Value::Null, StatusCode::NO_CONTENT).await;
         // A sign-up waiting for its verification (auto sign-up is on in a new organization).
         let body = json!({"allowed_signup_domains": ["signup.example"]});
         app.send_ok(Method::PATCH, "/api/v1/org/settings", admin, &body, StatusCode::OK).await;
@@ -297,6 +303,7 @@ impl Fixtures {
             root,
             groups: [g1, g2],
             users: [a, b, c],
+            deleted,
             role,
             flow,
             connection,
@@ -318,6 +325,9 @@ impl Fixtures {
         }
         if template.ends_with("/deactivate") {
             return Some(self.users[2].clone());
+        }
+        if template.ends_with("/restore") {
+            return Some(self.deleted.clone());
         }
         let marker = format!("/{{{param}}}");
         let before = &template[..template.find(&marker)?];
