@@ -12,7 +12,10 @@
 //!   signatures, the delivery log).
 //! - `actor`: authorization resolved once per request.
 //! - `ports`: the traits adapters implement; `services`: one function per use case.
-//! - `testing` (feature): an in-memory implementation of every port.
+//!
+//! Feature `mocks`: mockall mocks of the port traits (`ports::MockUserRepository`, …) for this
+//! crate's integration tests. The in-memory implementation of every port, the fakes, the
+//! persistence contract suite and the state machine live in the `roster-testkit` crate.
 
 pub mod actor;
 pub mod audit;
@@ -38,9 +41,6 @@ pub mod users_query;
 pub mod values;
 pub mod visibility;
 pub mod webhooks;
-
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
 
 pub use error::{ErrorCode, FieldError, ServiceError, ServiceResult};
 pub use services::Services;

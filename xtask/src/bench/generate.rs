@@ -27,9 +27,9 @@ use roster_domain::ports::{ConnectionRepository, GroupRepository, LicenseReposit
 use roster_domain::roles::{Permission, Role, RoleGrant, Visibility};
 use roster_domain::seats::LicenseAssignment;
 use roster_domain::services::{NewOrganization, Services};
-use roster_domain::testing::{FakeHasher, ManualClock, SequentialIds};
 use roster_domain::user::{InactiveReason, User};
 use roster_domain::values::{AgentId, CrmId, Email, GroupName, Key, Label, Nicknames, PersonName, Phone, Slug};
+use roster_testkit::{FakeHasher, ManualClock, SequentialIds};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 

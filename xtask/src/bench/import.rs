@@ -16,8 +16,8 @@ use anyhow::{anyhow, bail};
 use roster_adapters_db::SeaOrmStore;
 use roster_domain::ports::CrmUser;
 use roster_domain::services::{CRM_IMPORT_CHUNK, CrmImportRequest, CrmImportStatus};
-use roster_domain::testing::InMemoryCrmDirectory;
 use roster_domain::values::{CrmId, Email, Key, PersonName};
+use roster_testkit::InMemoryCrmDirectory;
 use serde_json::json;
 
 use super::Options;

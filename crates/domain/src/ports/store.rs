@@ -10,9 +10,8 @@
 //! another organization, whatever ids it is given. A row of another organization is treated as
 //! absent (`None`, an empty list, `false`, `0`, [`StoreError::Missing`]).
 //!
-//! The contract suite ([`crate::testing::contract`], behind the `testing` feature) turns every
-//! promise below into test cases that each implementation runs through
-//! [`store_contract_tests!`](crate::store_contract_tests).
+//! The contract suite (`roster_testkit::contract`) turns every promise below into test cases
+//! that each implementation runs through `roster_testkit::store_contract_tests!`.
 //!
 //! # Concurrency contract (what adapters MUST guarantee)
 //! - [`LicenseRepository::take_seats`] is atomic across transactions and processes: it succeeds
@@ -298,7 +297,7 @@ pub trait Tx:
     }
 }
 
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait OrgRepository: Send {
     /// `Conflict { field: Slug }` for a taken slug.
@@ -328,7 +327,7 @@ pub enum UserLookup<'a> {
     CrmId(&'a CrmId),
 }
 
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send {
     /// `Conflict` on a unique value (see the module docs).
@@ -391,7 +390,7 @@ pub trait UserRepository: Send {
     async fn password_hash(&mut self, org: OrgId, id: UserId) -> R<Option<PasswordHash>>;
 }
 
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait LicenseRepository: Send {
     /// `Conflict { field: Key }` when the organization has a pool of the product;
@@ -450,7 +449,7 @@ pub trait LicenseRepository: Send {
     async fn delete_reservations(&mut self, org: OrgId, invite: InviteId) -> R<()>;
 }
 
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait RoleRepository: Send {
     /// The organization's roles, in id order.
@@ -469,7 +468,7 @@ pub trait RoleRepository: Send {
     async fn role_in_use(&mut self, org: OrgId, id: RoleId) -> R<bool>;
 }
 
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait GroupRepository: Send {
     /// Every group of the organization, deleted ones included, in id order.
@@ -503,7 +502,7 @@ pub trait GroupRepository: Send {
     async fn set_group_flows(&mut self, org: OrgId, group: GroupId, flows: &BTreeSet<FlowId>) -> R<()>;
 }
 
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ConnectionRepository: Send {
     /// Needs the inviter among the organization's users.
@@ -539,7 +538,7 @@ pub trait ConnectionRepository: Send {
     async fn update_api_key(&mut self, key: &ApiKey) -> R<()>;
 }
 
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait InviteRepository: Send {
     /// Needs the invited user.
@@ -559,7 +558,7 @@ pub trait InviteRepository: Send {
     async fn delete_invite(&mut self, org: OrgId, id: InviteId) -> R<()>;
 }
 
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ScheduleRepository: Send {
     /// Needs the user.
@@ -577,7 +576,7 @@ pub trait ScheduleRepository: Send {
     async fn scheduled(&mut self, org: OrgId, id: ScheduledChangeId) -> R<Option<ScheduledChange>>;
 }
 
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AuditLog: Send {
     /// Appends an event; there is no update or delete.
@@ -629,7 +628,7 @@ pub trait AuditLog: Send {
     async fn last_event_position(&mut self, org: OrgId) -> R<u64>;
 }
 
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send {
     /// Queues a message, pending and due at once; the delivery worker sends it after the commit.
@@ -669,7 +668,7 @@ pub trait Outbox: Send {
 ///   worker); adapters running several workers lock the rows they return (`FOR UPDATE SKIP
 ///   LOCKED`) so that two workers rarely pick the same work — the optimistic writes make it
 ///   harmless when they do.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait WebhookRepository: Send {
     async fn insert_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()>;
