@@ -1,9 +1,11 @@
 //! Roster's test kit: what tests, benchmarks and demos need around the domain, kept out of
 //! `roster-domain` so that the domain crate holds only the product's rules.
 //!
-//! - [`generator`]: the seeded [`Rng`](generator::Rng). Always built.
+//! - [`generator`]: the seeded [`Rng`](generator::Rng) and the plan of a realistic
+//!   organization (groups, people, roles, licenses, connections) as plain data; `roster
+//!   demo-data` and the benchmark turn it into rows each their own way. Always built.
 //!
-//! With the `full` feature (on by default):
+//! With the `full` feature (on by default; the `roster` binary turns it off):
 //! - [`InMemoryStore`]: the reference implementation of the persistence contract, with failure
 //!   injection; SQL adapters' contract tests compare their answers with it.
 //! - [`ManualClock`], [`SequentialIds`]: time and ids a test controls, so runs replay exactly.
