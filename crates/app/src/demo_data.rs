@@ -256,7 +256,8 @@ pub async fn generate(
         let end = (start + CHUNK).min(spec.connections);
         let mut batch = LoadBatch::default();
         for j in start..end {
-            let planned = plan.connection(j);
+            let mut planned = plan.connection(j);
+            planned.token = ids.token(&planned.token);
             let id = ConnectionId::from_uuid(ids.id(2, j, planned.created_at));
             let connection = planned
                 .connection(id, org.id, |k| ids.user(k), &teams, &flows)
@@ -329,6 +330,12 @@ impl Ids<'_> {
     fn user(&self, k: u32) -> UserId {
         UserId::from_uuid(self.id(1, k, self.plan.slot(k)))
     }
+
+    /// A plan's token made this organization's: the plan draws the same tokens for the same
+    /// seed, and an invite's token hash is unique across organizations.
+    fn token(&self, planned: &str) -> String {
+        format!("{planned}-{}", self.org_id)
+    }
 }
 
 /// The rows of the plan's person `k`: the user, their licenses, memberships, invite and (for
@@ -364,7 +371,7 @@ fn person_rows(
                 .map(|p| Key::parse(p))
                 .collect::<Result<_, _>>()
                 .context("a product")?,
-            token_hash: hash_token(token),
+            token_hash: hash_token(&ids.token(token)),
             expires_at: person.created_at + TOKEN_LIFETIME,
             created_by: None,
             created_at: person.created_at,

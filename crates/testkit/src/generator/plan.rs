@@ -260,7 +260,9 @@ pub struct PersonPlan {
     pub nickname: Option<String>,
     pub crm_id: Option<String>,
     pub agent_id: Option<String>,
-    /// The raw token of an invitee's pending invite.
+    /// The raw token of an invitee's pending invite. Like everything in the plan it depends
+    /// only on the seed and the index: a caller writing several organizations from one seed
+    /// makes it each organization's own (tokens are unique across organizations).
     pub invite_token: Option<String>,
 }
 
@@ -286,7 +288,8 @@ pub struct ConnectionPlan {
     pub name: String,
     pub email: String,
     pub created_at: OffsetDateTime,
-    /// The raw user token (stored hashed).
+    /// The raw user token (stored hashed); see [`PersonPlan::invite_token`] on several
+    /// organizations from one seed.
     pub token: String,
 }
 
