@@ -20,12 +20,12 @@ const FORBIDDEN_IN_DOMAIN: &[&str] =
 
 const DOMAIN_PACKAGE: &str = "roster-domain";
 
-/// The feature sets the domain's tree is checked with: as an application builds it, and as the
-/// adapters' tests build it (`testing` brings the in-memory ports and mocks). `cargo metadata`
-/// unifies features across the workspace, dev-dependencies included, and the domain's tests enable
-/// `testing` on itself, so today both runs see the `testing` tree; the second run keeps the check
-/// honest should that dev-dependency go away.
-const DOMAIN_FEATURE_SETS: &[&[&str]] = &[&[], &["roster-domain/testing"]];
+/// The feature sets the domain's tree is checked with: as an application builds it, and as its
+/// own integration tests build it (`mocks` brings mockall). `cargo metadata` unifies features
+/// across the workspace, dev-dependencies included, and the domain's tests enable `mocks` on
+/// itself, so today both runs see the `mocks` tree; the second run keeps the check honest should
+/// that dev-dependency go away.
+const DOMAIN_FEATURE_SETS: &[&[&str]] = &[&[], &["roster-domain/mocks"]];
 
 /// Folders whose Rust sources are scanned for unfinished code.
 const SOURCE_ROOTS: &[&str] = &["crates", "xtask", "tests"];
@@ -433,8 +433,8 @@ mod tests {
     }
 
     #[test]
-    fn the_domain_depends_on_no_io_crate_with_its_testing_feature() {
-        assert_no_problems(&domain_io_problems(&project_root(), &["roster-domain/testing"]).unwrap());
+    fn the_domain_depends_on_no_io_crate_with_its_mocks_feature() {
+        assert_no_problems(&domain_io_problems(&project_root(), &["roster-domain/mocks"]).unwrap());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The persistence contract suite (`roster_domain::store_contract_tests!`) on PostgreSQL: every
+//! The persistence contract suite (`roster_testkit::store_contract_tests!`) on PostgreSQL: every
 //! case in a fresh, migrated schema of its own. Runs when `ROSTER_TEST_DATABASE_URL` is set
 //! (`.ci/run` always sets it) and fails if that server cannot be reached.
 
@@ -6,10 +6,10 @@
 mod support;
 
 use roster_adapters_db::{SeaOrmStore, migrate};
-use roster_domain::testing::contract::FreshStore;
+use roster_testkit::contract::FreshStore;
 use support::TestDb;
 
-roster_domain::store_contract_tests!(|| async {
+roster_testkit::store_contract_tests!(|| async {
     let test_db = TestDb::postgres("store contract").await?;
     migrate(&test_db.db).await.expect("migrates a fresh PostgreSQL schema");
     Some(FreshStore::new(SeaOrmStore::new(test_db.db.clone())).with_guard(test_db))

@@ -15,6 +15,7 @@ use roster_domain::ports::{ConnectionRepository, StoreError};
 use roster_domain::roles::Permission;
 use roster_domain::values::{Email, Label, PersonName};
 use roster_domain::visibility::{ConnectionCursor, ConnectionQuery, ConnectionScope};
+use roster_testkit::generator::Rng;
 use support::{TestDb, begin, stores};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -80,39 +81,6 @@ fn api_key(org: OrgId, id: Uuid, created_by: UserId, secret_hash: &str) -> ApiKe
 
 fn assert_missing<T: std::fmt::Debug>(result: Result<T, StoreError>, kind: &str, what: &str) {
     assert!(matches!(result, Err(StoreError::Missing { kind: k }) if k == kind), "{what}: got {result:?}");
-}
-
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[usize::try_from(self.below(items.len() as u64)).expect("fits")]
-    }
-
-    fn subset<T: Copy + Ord>(&mut self, items: &[T], percent: u64) -> BTreeSet<T> {
-        items.iter().copied().filter(|_| self.chance(percent)).collect()
-    }
-
-    fn uuid(&mut self) -> Uuid {
-        Uuid::from_u64_pair(self.next(), self.next())
-    }
 }
 
 fn ids(rows: &[Connection]) -> Vec<ConnectionId> {
@@ -201,7 +169,7 @@ async fn a_connection_reads_back_with_its_stamp_and_cc_and_needs_its_inviter() {
 #[tokio::test]
 async fn list_connections_equals_filtering_every_row_newest_first_on_generated_data() {
     for (t, store) in stores("connection_query").await {
-        let mut rng = Rng(0xC0_FFEE);
+        let mut rng = Rng::new(0xC0_FFEE);
         let orgs = [org_id(1), org_id(2)];
         let groups: Vec<GroupId> = (1..=6).map(group_id).collect();
         let mut users: Vec<Vec<UserId>> = Vec::new();

@@ -15,8 +15,8 @@ use roster_domain::org::OrgSettings;
 use roster_domain::ports::{SavedViewRepository, StoreError};
 use roster_domain::saved_views::{SavedView, ViewDefinition};
 use roster_domain::services::{NewAdmin, NewOrganization};
-use roster_domain::testing::{FakeHasher, ManualClock, SequentialIds};
 use roster_domain::values::{Email, Label, Password, PersonName, Slug};
+use roster_testkit::{FakeHasher, ManualClock, SequentialIds};
 use time::macros::datetime;
 use uuid::Uuid;
 

@@ -522,7 +522,7 @@ async fn the_secrets_migration_hashes_stored_tokens_and_clears_settled_mail() {
     use roster_domain::invites::hash_token;
     use roster_domain::mail::{MailKind, OutgoingMail};
     use roster_domain::ports::Store as _;
-    use roster_domain::testing::contract::seed::{self, T0, uid};
+    use roster_testkit::contract::seed::{self, T0, uid};
 
     for t in TestDb::each_engine("the_secrets_migration_hashes_stored_tokens_and_clears_settled_mail").await {
         migrate(&t.db).await.expect("migrates");

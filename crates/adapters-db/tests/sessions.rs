@@ -16,8 +16,8 @@ use roster_domain::ids::{OrgId, UserId};
 use roster_domain::org::OrgSettings;
 use roster_domain::ports::{Attempt, AttemptKind, Session, Store, StoreError};
 use roster_domain::services::{NewAdmin, NewOrganization};
-use roster_domain::testing::{FakeHasher, ManualClock, SequentialIds};
 use roster_domain::values::{Email, Label, Password, PersonName, Slug};
+use roster_testkit::{FakeHasher, ManualClock, SequentialIds};
 use time::Duration;
 use time::macros::datetime;
 

@@ -1,4 +1,4 @@
-//! The domain's state-machine property test (`roster_domain::testing::state_machine`) on SQL
+//! The domain's state-machine property test (`roster_testkit::state_machine`) on SQL
 //! (SPEC §14): random sequences of operations through the real services over
 //! `SeaOrmStore`, every invariant of SPEC §14 checked on the committed rows — read back
 //! through the `Store` port by `PortReader` — after every step, and every step's outcome
@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use roster_adapters_db::{SeaOrmStore, migrate};
-use roster_domain::testing::state_machine::world::{Failure, Outcome, World};
-use roster_domain::testing::state_machine::{PortReader, invariants, ops};
+use roster_testkit::state_machine::world::{Failure, Outcome, World};
+use roster_testkit::state_machine::{PortReader, invariants, ops};
 use support::TestDb;
 
 const SQLITE_CASES: u32 = 16;

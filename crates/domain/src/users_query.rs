@@ -1,7 +1,7 @@
 //! The Users-table query (§10): filters, sorts and pages, as a specification that storage
 //! adapters translate to SQL. [`UserQuery::matches`], [`UserQuery::compare`] and
 //! [`UserQuery::paginate`] are the reference semantics: the in-memory store is built from them
-//! and the persistence contract suite (`testing::contract`) compares every store against them.
+//! and the persistence contract suite (`roster_testkit::contract`) compares every store against them.
 //!
 //! # Notes for SQL adapters
 //! - Text sorts and the `q` search compare Unicode lower-case forms (`str::to_lowercase`, not

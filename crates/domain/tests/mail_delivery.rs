@@ -11,8 +11,8 @@ use roster_domain::mail::{DeliveryState, MailKind, OutgoingMail, RetryPolicy};
 use roster_domain::org::OrgSettings;
 use roster_domain::ports::{MailError, MockMailer};
 use roster_domain::services::{InviteRow, NewOrganization};
-use roster_domain::testing::{FakeHasher, InMemoryStore, ManualClock, SequentialIds};
 use roster_domain::values::{Email, Key, Label, PersonName, Slug};
+use roster_testkit::{FakeHasher, InMemoryStore, ManualClock, SequentialIds};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 

@@ -1,7 +1,7 @@
 //! The state-machine property test of SPEC §14 on the in-memory store: 256 random sequences
 //! of 50 to 80 operations, every invariant checked on the store's raw snapshot after every
 //! step. The machinery (operations, reference model, invariants, runner) lives in
-//! `roster_domain::testing::state_machine`, where SQL adapters run it on their stores too.
+//! `roster_testkit::state_machine`, where SQL adapters run it on their stores too.
 //!
 //! The ordinary tests below prove that each invariant check fires on its own when the state is
 //! corrupted, that random runs apply every operation (not only refuse it), and replay the
@@ -16,14 +16,14 @@ use proptest::test_runner::TestRunner;
 use roster_domain::ErrorCode;
 use roster_domain::actor::Authority;
 use roster_domain::connections::Connection;
-use roster_domain::testing::MemoryState;
-use roster_domain::testing::state_machine::invariants::{
+use roster_domain::visibility::{Viewer, can_see};
+use roster_testkit::MemoryState;
+use roster_testkit::state_machine::invariants::{
     self, Invariant, broken, check, check_dominance, check_listing, check_viewers, expected_listing,
 };
-use roster_domain::testing::state_machine::ops::{EmailPick, GroupPick, Op, Products, Who, Whom, sequence};
-use roster_domain::testing::state_machine::reference;
-use roster_domain::testing::state_machine::world::{Failure, Outcome, World, tally};
-use roster_domain::visibility::{Viewer, can_see};
+use roster_testkit::state_machine::ops::{EmailPick, GroupPick, Op, Products, Who, Whom, sequence};
+use roster_testkit::state_machine::reference;
+use roster_testkit::state_machine::world::{Failure, Outcome, World, tally};
 
 /// Runs the steps on a fresh world over the in-memory store.
 fn run(steps: &[Op]) -> Result<Vec<Outcome>, Failure> {

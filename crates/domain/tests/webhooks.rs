@@ -15,13 +15,13 @@ use roster_domain::org::{OrgSettings, Organization};
 use roster_domain::ports::{WebhookError, WebhookSender};
 use roster_domain::roles::Permission;
 use roster_domain::services::{CreatedWebhook, NewApiKey, NewOrganization, NewUser, WebhookReport};
-use roster_domain::testing::{FakeHasher, InMemoryStore, ManualClock, SequentialIds};
 use roster_domain::values::{Email, GroupName, Key, Label, Nicknames, PersonName, Slug};
 use roster_domain::webhooks::{
     DEFAULT_TOLERANCE, EVENT_ID_HEADER, EventPattern, SIGNATURE_HEADER, WebhookDeliveryState, WebhookUrl,
     verify_signature,
 };
 use roster_domain::{ErrorCode, ServiceResult, Services};
+use roster_testkit::{FakeHasher, InMemoryStore, ManualClock, SequentialIds};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::datetime;

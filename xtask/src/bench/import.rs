@@ -16,12 +16,15 @@ use anyhow::{anyhow, bail};
 use roster_adapters_db::SeaOrmStore;
 use roster_domain::ports::CrmUser;
 use roster_domain::services::{CRM_IMPORT_CHUNK, CrmImportRequest, CrmImportStatus};
-use roster_domain::testing::InMemoryCrmDirectory;
 use roster_domain::values::{CrmId, Email, Key, PersonName};
+use roster_testkit::InMemoryCrmDirectory;
+use roster_testkit::generator::{
+    Rng, SYNTHETIC_FIRST_NAMES, SYNTHETIC_LAST_NAMES, synthetic_first_name, synthetic_last_name,
+};
 use serde_json::json;
 
 use super::Options;
-use super::generate::{FIRST_NAMES, LAST_NAMES, NOW, Org, Rng, first_name, last_name, services};
+use super::generate::{NOW, Org, services};
 use super::raw::{P, RawDb};
 use super::report::ImportReport;
 
@@ -35,7 +38,10 @@ pub(crate) const ROWS_PER_USER: u64 = 5;
 
 /// A CRM user numbered `i`, with ids and emails under `prefix` so that runs never collide.
 fn crm_user(prefix: &str, i: usize, rng: &mut Rng) -> anyhow::Result<CrmUser> {
-    let (first, last) = (first_name(rng.skewed(FIRST_NAMES)), last_name(rng.skewed(LAST_NAMES)));
+    let (first, last) = (
+        synthetic_first_name(rng.skewed(SYNTHETIC_FIRST_NAMES)),
+        synthetic_last_name(rng.skewed(SYNTHETIC_LAST_NAMES)),
+    );
     let email = format!("{}.{}.{prefix}{i}@newhires.example", first.to_lowercase(), last.to_lowercase());
     Ok(CrmUser {
         crm_id: CrmId::parse(&format!("{prefix}{i:09}")).map_err(|e| anyhow!("CRM id: {e}"))?,

@@ -26,10 +26,13 @@ use roster_domain::ports::{ConnectionRepository, Store, UserRepository};
 use roster_domain::user::StatusKind;
 use roster_domain::users_query::{SortValue, UserCursor, UserPaging, UserQuery, UserSort, UserSortField};
 use roster_domain::visibility::{ConnectionCursor, ConnectionQuery, query_for};
+use roster_testkit::generator::{
+    Rng, SYNTHETIC_FIRST_NAMES, SYNTHETIC_LAST_NAMES, synthetic_first_name, synthetic_last_name,
+};
 use time::Duration;
 use uuid::Uuid;
 
-use super::generate::{FIRST_NAMES, LAST_NAMES, Org, Rng, first_name, last_name};
+use super::generate::Org;
 use super::raw::{P, RawDb};
 use super::report::{QueryReport, Stats};
 use super::{Options, Timings, check_same};
@@ -134,7 +137,7 @@ pub(crate) async fn run(
 /// Query 1: a page after a cursor anywhere in the table (a last name and an id drawn at random).
 fn users_by_cursor(org: &Org, seed: u64, i: usize) -> UserCase {
     let mut rng = Rng::new(seed ^ 0x5eed_0001 ^ (i as u64).wrapping_mul(0x9E37_79B9));
-    let last = last_name(rng.skewed(LAST_NAMES)).to_lowercase();
+    let last = synthetic_last_name(rng.skewed(SYNTHETIC_LAST_NAMES)).to_lowercase();
     let id = rng.uuid();
     let mut query = active_by_last_name(org);
     query.paging = Some(UserPaging::Cursor {
@@ -170,7 +173,7 @@ fn users_deep_page(org: &Org, page: u32) -> UserCase {
 /// Query 3: the first page of a search for the first letters of a common first name (emails
 /// start with the first name), sorted by email.
 fn users_search(org: &Org, i: usize) -> UserCase {
-    let name = first_name((i * 7) % FIRST_NAMES.min(12)).to_lowercase();
+    let name = synthetic_first_name((i * 7) % SYNTHETIC_FIRST_NAMES.min(12)).to_lowercase();
     let q: String = name.chars().take(3 + i % 2).collect();
     let mut query = UserQuery::new(org.id);
     query.q = Some(q.clone());

@@ -14,8 +14,8 @@ use roster_domain::ids::{GroupId, UserId};
 use roster_domain::org::{OrgSettings, Organization};
 use roster_domain::ports::IdGenerator;
 use roster_domain::services::{NewOrganization, NewUser};
-use roster_domain::testing::{FakeHasher, ManualClock};
 use roster_domain::values::{Email, Key, Label, Nicknames, PersonName, Slug};
+use roster_testkit::{FakeHasher, ManualClock};
 use time::macros::datetime;
 use uuid::Uuid;
 

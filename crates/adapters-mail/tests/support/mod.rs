@@ -15,8 +15,8 @@ use roster_domain::ids::MailId;
 use roster_domain::mail::{DeliveryState, MailKind, OutgoingMail};
 use roster_domain::org::OrgSettings;
 use roster_domain::services::{InviteRow, NewOrganization};
-use roster_domain::testing::{FakeHasher, InMemoryStore, ManualClock, SequentialIds};
 use roster_domain::values::{Email, Key, Label, PersonName, Slug};
+use roster_testkit::{FakeHasher, InMemoryStore, ManualClock, SequentialIds};
 use time::OffsetDateTime;
 use time::macros::datetime;
 

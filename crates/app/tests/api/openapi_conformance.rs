@@ -17,6 +17,7 @@ use reqwest::{Method, StatusCode, Url};
 use roster_adapters_crm::CrmChoice;
 use roster_app::system::SystemClock;
 use roster_domain::ports::Clock as _;
+use roster_testkit::generator::Rng;
 use serde_json::{Map, Value, json};
 use time::Duration;
 use time::format_description::well_known::Rfc3339;
@@ -432,48 +433,6 @@ fn is_null_schema(schema: &Value) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Requests.
 
-/// A deterministic xorshift generator.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
-    }
-
-    fn chance(&mut self) -> bool {
-        self.next() & 1 == 1
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn word(&mut self, len: usize) -> String {
-        (0..len).map(|_| char::from(b'a' + u8::try_from(self.below(26)).unwrap_or(0))).collect()
-    }
-
-    fn uuid(&mut self) -> String {
-        let mut bytes = [0_u8; 16];
-        bytes[..8].copy_from_slice(&self.next().to_le_bytes());
-        bytes[8..].copy_from_slice(&self.next().to_le_bytes());
-        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
-    }
-}
-
 /// Whose credentials a request carries.
 #[derive(Debug, Clone)]
 enum Auth {
@@ -597,7 +556,7 @@ impl Ctx<'_> {
         let real: Vec<(String, String)> = path_params
             .iter()
             .map(|name| {
-                let id = self.fixtures.path_id(&op.path, name).unwrap_or_else(|| self.rng.uuid());
+                let id = self.fixtures.path_id(&op.path, name).unwrap_or_else(|| self.rng.uuid().to_string());
                 (name.clone(), id)
             })
             .collect();
@@ -637,7 +596,7 @@ impl Ctx<'_> {
 
         for name in &path_params {
             for (label, value) in [
-                ("a random id", self.rng.uuid()),
+                ("a random id", self.rng.uuid().to_string()),
                 ("garbage", format!("{}-{}", self.rng.word(6), self.rng.word(3))),
                 ("a NUL character", format!("{}\u{0}", self.fixtures.path_id(&op.path, name).unwrap_or_default())),
             ] {
@@ -713,7 +672,7 @@ impl Ctx<'_> {
             let name = param["name"].as_str().unwrap_or_default().to_owned();
             let (valid, invalid) = match name.to_ascii_lowercase().as_str() {
                 "if-match" => ("*".to_owned(), format!("\"{}\"", 900 + self.rng.below(99))),
-                "idempotency-key" => (self.rng.uuid(), "x".repeat(300)),
+                "idempotency-key" => (self.rng.uuid().to_string(), "x".repeat(300)),
                 _ => (self.rng.word(8), String::new()),
             };
             let mut p = base.with(format!("a valid {name}"));
@@ -730,7 +689,7 @@ impl Ctx<'_> {
 
         if op.secured() {
             out.push(Probe { auth: Auth::None, ..base.with("no credentials") });
-            let bogus = if self.rng.chance() { format!("rk_{}", self.rng.word(32)) } else { self.rng.word(43) };
+            let bogus = if self.rng.chance(50) { format!("rk_{}", self.rng.word(32)) } else { self.rng.word(43) };
             out.push(Probe { auth: Auth::Bearer(bogus), ..base.with("a token of no session") });
             if !own_session {
                 out.push(Probe { auth: Auth::Cookie, ..base.with("the session cookie") });
@@ -754,7 +713,7 @@ impl Ctx<'_> {
             let mut v = self.value(schema, "", false, 0);
             if let (Some(o), Some(all)) = (v.as_object_mut(), full.as_object()) {
                 for (k, field) in all {
-                    if self.rng.chance() {
+                    if self.rng.chance(50) {
                         o.entry(k.clone()).or_insert_with(|| field.clone());
                     }
                 }
@@ -888,7 +847,7 @@ impl Ctx<'_> {
             Some("string") => Value::String(self.string(schema, name)),
             Some("integer") => json!(self.integer(schema, name)),
             Some("number") => json!(1.5),
-            Some("boolean") => json!(self.rng.chance()),
+            Some("boolean") => json!(self.rng.chance(50)),
             Some("null") => Value::Null,
             _ => Value::String(self.string(schema, name)),
         }
@@ -918,7 +877,7 @@ impl Ctx<'_> {
             return v;
         }
         match schema["format"].as_str() {
-            Some("uuid") => self.rng.uuid(),
+            Some("uuid") => self.rng.uuid().to_string(),
             Some("date-time") => in_days(7),
             Some("date") => "2030-01-01".to_owned(),
             Some("email") => format!("fuzz{}@demo.example", self.unique()),
@@ -952,7 +911,7 @@ impl Ctx<'_> {
             "cc" => Some(fx.users[1].clone()),
             "group_id" | "group_ids" | "group" | "group_access" | "from_group_id" => Some(fx.groups[0].clone()),
             "to_group_id" => Some(fx.groups[1].clone()),
-            "parent_id" => Some(if self.rng.chance() { fx.root.clone() } else { fx.groups[0].clone() }),
+            "parent_id" => Some(if self.rng.chance(50) { fx.root.clone() } else { fx.groups[0].clone() }),
             "flow_id" | "flow_ids" | "flows" => Some(fx.flow.clone()),
             "role_id" => Some(fx.role.clone()),
             "crm_id" | "crm_ids" => Some(self.rng.pick(&fx.crm_ids).clone()),
@@ -964,7 +923,7 @@ impl Ctx<'_> {
             "password" => Some(ADMIN_PASSWORD.to_owned()),
             "products" | "product" => Some("core".to_owned()),
             "roles" | "role" => Some("standard".to_owned()),
-            "key" if self.rng.chance() => Some("standard".to_owned()),
+            "key" if self.rng.chance(50) => Some("standard".to_owned()),
             "key" => Some(format!("fuzz_{}", self.rng.word(6))),
             "permissions" => Some("view_reporting".to_owned()),
             "visibility" => Some("all".to_owned()),
@@ -1024,7 +983,7 @@ impl Ctx<'_> {
     fn invalid_query(&mut self, name: &str, schema: &Value) -> (String, String) {
         let schema = resolve(self.doc, schema);
         if name == "cursor" {
-            return if self.rng.chance() {
+            return if self.rng.chance(50) {
                 ("a cursor of no list".into(), "eyJzIjoibm9wZSIsInAiOjF9".into())
             } else {
                 ("a cursor that is not base64".into(), format!("%%{}", self.rng.word(10)))

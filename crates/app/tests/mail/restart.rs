@@ -48,7 +48,7 @@ async fn a_message_claimed_by_a_worker_that_crashed_is_delivered_once_after_a_re
         db.close().await.expect("the first process closes its pool");
 
         // The restart: a new pool and a new worker, a minute later.
-        let later = roster_domain::testing::ManualClock::new(first_clock.now() + time::Duration::minutes(1));
+        let later = roster_testkit::ManualClock::new(first_clock.now() + time::Duration::minutes(1));
         let (services, db) = t.process(&later).await;
         let survivor = worker(&services, smtp(&sink.url()), WorkerSettings::default());
         assert_eq!(survivor.tick().await.expect("a tick"), Default::default(), "{}: hidden by the lease", t.engine);

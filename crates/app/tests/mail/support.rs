@@ -21,8 +21,8 @@ use roster_domain::mail::{MailKind, QueuedMail};
 use roster_domain::org::OrgSettings;
 use roster_domain::ports::{Clock as _, Mailer, Outbox as _};
 use roster_domain::services::{InviteRow, InviteStatus, NewOrganization};
-use roster_domain::testing::{FakeHasher, ManualClock};
 use roster_domain::values::{Email, Key, Label, PersonName, Slug};
+use roster_testkit::{FakeHasher, ManualClock};
 use sea_orm::{ConnectionTrait, Database};
 use tempfile::TempDir;
 

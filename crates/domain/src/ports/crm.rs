@@ -66,7 +66,7 @@ pub enum CrmError {
 ///
 /// # Errors
 /// Any [`CrmError`]; `get` omits unknown ids instead of failing.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait CrmDirectory: Send + Sync {
     /// Users whose name or email contains `query` (case-insensitive), by page from 0.

@@ -49,7 +49,7 @@ pub struct IdempotencyRecord {
 ///
 /// # Errors
 /// Every method fails only with [`StoreError::Unavailable`].
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait IdempotencyRepository: Send + Sync {
     /// Claims `scope` for a request with `fingerprint` at `now`, atomically: `None` when this

@@ -1,5 +1,6 @@
 //! The ports: what the domain needs from the outside world, as traits. Adapters implement
-//! them (sea-orm, SMTP, Salesforce, argon2); `crate::testing` implements all of them in memory.
+//! them (sea-orm, SMTP, Salesforce, argon2); the `roster-testkit` crate implements all of them in
+//! memory.
 //!
 //! Persistence is a unit of work: [`Store::begin`] opens a transaction ([`Tx`]) through which a
 //! use case reads and writes everything it touches — including its audit events and outbox
@@ -25,21 +26,21 @@ pub use store::{
 pub use system::{Clock, HasherError, IdGenerator, MailError, Mailer, PasswordHash, PasswordHasher};
 pub use webhooks::{WebhookError, WebhookSender};
 
-#[cfg(any(test, feature = "testing"))]
+#[cfg(any(test, feature = "mocks"))]
 pub use crm::MockCrmDirectory;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(any(test, feature = "mocks"))]
 pub use idempotency::MockIdempotencyRepository;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(any(test, feature = "mocks"))]
 pub use saved_views::MockSavedViewRepository;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(any(test, feature = "mocks"))]
 pub use sessions::MockSessionRepository;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(any(test, feature = "mocks"))]
 pub use store::{
     MockAuditLog, MockConnectionRepository, MockGroupRepository, MockInviteRepository, MockLicenseRepository,
     MockOrgRepository, MockOutbox, MockRoleRepository, MockScheduleRepository, MockUserRepository,
     MockWebhookRepository,
 };
-#[cfg(any(test, feature = "testing"))]
+#[cfg(any(test, feature = "mocks"))]
 pub use system::{MockClock, MockIdGenerator, MockMailer, MockPasswordHasher};
-#[cfg(any(test, feature = "testing"))]
+#[cfg(any(test, feature = "mocks"))]
 pub use webhooks::MockWebhookSender;

@@ -13,7 +13,7 @@ use super::StoreError;
 /// # Errors
 /// Every method fails only with [`StoreError::Unavailable`]; `insert_view` with
 /// [`StoreError::Missing`] when the admin does not exist.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SavedViewRepository: Send + Sync {
     /// The admin's views, by name.

@@ -87,7 +87,7 @@ pub struct Attempt {
 /// `Unavailable`; `insert_session` fails with `Missing { kind: "user" }` when the member does
 /// not exist in the organization, and with `Missing { kind: "session" }` when the parent
 /// session does not exist.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send {
     /// Stores a new session, in the transaction of the change that issued it (a login, an

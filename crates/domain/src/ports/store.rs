@@ -10,9 +10,8 @@
 //! another organization, whatever ids it is given. A row of another organization is treated as
 //! absent (`None`, an empty list, `false`, `0`, [`StoreError::Missing`]).
 //!
-//! The contract suite ([`crate::testing::contract`], behind the `testing` feature) turns every
-//! promise below into test cases that each implementation runs through
-//! [`store_contract_tests!`](crate::store_contract_tests).
+//! The contract suite (`roster_testkit::contract`) turns every promise below into test cases
+//! that each implementation runs through `roster_testkit::store_contract_tests!`.
 //!
 //! # Concurrency contract (what adapters MUST guarantee)
 //! - [`LicenseRepository::take_seats`] is atomic across transactions and processes: it succeeds
@@ -315,7 +314,7 @@ pub trait Tx:
 }
 
 /// Organizations, their settings and catalogs (§2, §4.1).
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait OrgRepository: Send {
     /// `Conflict { field: Slug }` for a taken slug.
@@ -353,7 +352,7 @@ pub enum UserLookup<'a> {
 
 /// Members of organizations (§3): their rows with roles, grants and group access, and their
 /// password hashes.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send {
     /// `Conflict` on a unique value (see the module docs).
@@ -419,7 +418,7 @@ pub trait UserRepository: Send {
 }
 
 /// Seat pools, license assignments and the seats reserved by pending invites (§4).
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait LicenseRepository: Send {
     /// `Conflict { field: Key }` when the organization has a pool of the product;
@@ -479,7 +478,7 @@ pub trait LicenseRepository: Send {
 }
 
 /// Roles, built-in and custom (§5).
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait RoleRepository: Send {
     /// The organization's roles, in id order.
@@ -501,7 +500,7 @@ pub trait RoleRepository: Send {
 }
 
 /// The group tree, memberships with their history, and the flows assigned to groups (§6, §7.3).
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait GroupRepository: Send {
     /// Every group of the organization, deleted ones included, in id order.
@@ -536,7 +535,7 @@ pub trait GroupRepository: Send {
 }
 
 /// Connections, flows and API keys (§7).
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ConnectionRepository: Send {
     /// Needs the inviter among the organization's users.
@@ -576,7 +575,7 @@ pub trait ConnectionRepository: Send {
 }
 
 /// Pending and accepted member invites (§8.1).
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait InviteRepository: Send {
     /// Needs the invited user.
@@ -598,7 +597,7 @@ pub trait InviteRepository: Send {
 }
 
 /// Lifecycle changes scheduled for later (§3.1).
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ScheduleRepository: Send {
     /// Needs the user.
@@ -618,7 +617,7 @@ pub trait ScheduleRepository: Send {
 }
 
 /// The append-only audit log, which is also the integration event feed (§9, §9.1).
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AuditLog: Send {
     /// Appends an event; there is no update or delete.
@@ -671,7 +670,7 @@ pub trait AuditLog: Send {
 }
 
 /// Mail written with the change that causes it and delivered after the commit (§8.4).
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send {
     /// Queues a message, pending and due at once; the delivery worker sends it after the commit.
@@ -711,7 +710,7 @@ pub trait Outbox: Send {
 ///   worker); adapters running several workers lock the rows they return (`FOR UPDATE SKIP
 ///   LOCKED`) so that two workers rarely pick the same work — the optimistic writes make it
 ///   harmless when they do.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait WebhookRepository: Send {
     /// Stores a new endpoint (version 1, active); its secret is stored as given.

@@ -8,14 +8,14 @@ use uuid::Uuid;
 use crate::values::Password;
 
 /// The current time. Services never read the system clock themselves, so tests move time.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {
     /// The current instant, in UTC; the only time services ever see.
     fn now(&self) -> OffsetDateTime;
 }
 
 /// Fresh identifiers and secrets.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait IdGenerator: Send + Sync {
     /// A new unique id (adapters use UUIDv7 so ids sort by creation).
     fn uuid(&self) -> Uuid;
@@ -61,7 +61,7 @@ pub enum HasherError {
 /// # Errors
 /// `hash` fails only on an internal failure; `verify` answers `Ok(false)` for a wrong password
 /// and `Err(MalformedHash)` for a hash it cannot read.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
     /// Hashes a new password with a fresh salt; the hash is safe to store and verifiable by
@@ -88,7 +88,7 @@ pub enum MailError {
 ///
 /// # Errors
 /// [`MailError::Transient`] when a retry may succeed, [`MailError::Permanent`] otherwise.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Delivers `mail` or says why not; returning `Ok` means the relay (or the folder) accepted it,

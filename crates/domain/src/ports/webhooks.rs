@@ -28,7 +28,7 @@ pub enum WebhookError {
 /// Any HTTP answer is `Ok(status)`, whatever the status: the domain decides what it means
 /// (`WebhookDelivery::attempted`). [`WebhookError::Transient`] when no answer came but a retry
 /// may get one, [`WebhookError::Permanent`] when no retry will.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait WebhookSender: Send + Sync {
     /// POSTs one signed event and answers the HTTP status, whatever it is (see the trait's

@@ -10,9 +10,9 @@ use roster_domain::ports::{
     CrmError, HasherError, MockCrmDirectory, MockOutbox, MockPasswordHasher, PasswordHash, StoreError,
 };
 use roster_domain::services::{BulkLicenses, BulkOp, CrmImportRequest, MoveUser, NewApiKey};
-use roster_domain::testing::FakeHasher;
 use roster_domain::user::{InactiveReason, StatusKind};
 use roster_domain::{ErrorCode, ServiceResult, Services};
+use roster_testkit::FakeHasher;
 
 use crate::credentials::log_in;
 use crate::outbox_override::OutboxOverrideStore;

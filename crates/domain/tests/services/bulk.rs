@@ -128,7 +128,7 @@ async fn checking_connection_status_without_a_crm_directory_is_a_validation_fail
         std::sync::Arc::new(w.store.clone()),
         std::sync::Arc::new(w.clock.clone()),
         std::sync::Arc::new(w.ids.clone()),
-        std::sync::Arc::new(roster_domain::testing::FakeHasher),
+        std::sync::Arc::new(roster_testkit::FakeHasher),
     );
     let before = w.store.snapshot().await;
     let e = without_crm

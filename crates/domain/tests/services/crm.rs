@@ -146,7 +146,7 @@ async fn a_crm_failure_surfaces_as_crm_unavailable_and_a_missing_directory_as_cr
     let err = failure(w.services.search_crm(&w.admin_actor().await, "ann", 0).await);
     assert_eq!(err.code(), ErrorCode::CrmUnavailable);
     // The same services without a directory.
-    let bare = w.services_with_hasher(std::sync::Arc::new(roster_domain::testing::FakeHasher));
+    let bare = w.services_with_hasher(std::sync::Arc::new(roster_testkit::FakeHasher));
     let err = failure(bare.search_crm(&w.admin_actor().await, "ann", 0).await);
     assert_eq!(err.code(), ErrorCode::CrmNotConfigured);
 }

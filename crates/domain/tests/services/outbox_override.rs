@@ -26,12 +26,12 @@ use roster_domain::ports::{
 use roster_domain::roles::Role;
 use roster_domain::scheduling::ScheduledChange;
 use roster_domain::seats::{LicenseAssignment, SeatPool, SeatReservation};
-use roster_domain::testing::InMemoryStore;
 use roster_domain::user::User;
 use roster_domain::users_query::{UserPage, UserPageFacts, UserQuery};
 use roster_domain::values::{CrmId, Email, Key, Phone, Slug};
 use roster_domain::visibility::ConnectionQuery;
 use roster_domain::webhooks::{WebhookDelivery, WebhookEndpoint};
+use roster_testkit::InMemoryStore;
 use time::OffsetDateTime;
 
 type R<T> = Result<T, StoreError>;

@@ -147,8 +147,8 @@ async fn unknown_accounts_and_members_without_a_password_cost_a_verification_lik
 
     use async_trait::async_trait;
     use roster_domain::ports::{HasherError, PasswordHash, PasswordHasher};
-    use roster_domain::testing::FakeHasher;
     use roster_domain::values::Password;
+    use roster_testkit::FakeHasher;
 
     #[derive(Debug, Default)]
     struct Counting(AtomicUsize);

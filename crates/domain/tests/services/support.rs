@@ -15,12 +15,12 @@ use roster_domain::org::{OrgSettings, Organization, SettingsChange};
 use roster_domain::ports::{Clock, CrmUser, IdGenerator, PasswordHasher, Store};
 use roster_domain::seats::SeatPool;
 use roster_domain::services::{InviteRow, NewConnection, NewOrganization, NewUser, UserDetails};
-use roster_domain::testing::{FakeHasher, InMemoryCrmDirectory, InMemoryStore, ManualClock, SequentialIds};
 use roster_domain::user::StatusKind;
 use roster_domain::values::{
     CrmId, Email, EmailDomain, GroupName, Key, Label, Nicknames, Password, PersonName, Phone, Reason, Slug,
 };
 use roster_domain::{ServiceError, ServiceResult, Services};
+use roster_testkit::{FakeHasher, InMemoryCrmDirectory, InMemoryStore, ManualClock, SequentialIds};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
