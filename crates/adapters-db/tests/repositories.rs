@@ -48,7 +48,7 @@ fn org(n: u64, slug: &str) -> Organization {
 }
 
 fn pool(o: &Organization, product: &str, total: u32, used: u32) -> SeatPool {
-    SeatPool { org_id: o.id, product: key(product), seats_total: total, seats_used: used }
+    SeatPool::restore(o.id, key(product), total, used)
 }
 
 /// A user row written directly (the user repository does not exist yet), committed.
@@ -419,7 +419,7 @@ async fn sixty_four_tasks_racing_for_three_seats_take_exactly_three() {
                             // Widen the window: the seat is held, uncommitted, while others try.
                             tokio::time::sleep(Duration::from_millis(5)).await;
                             tx.commit().await.expect("commits");
-                            assert!(pool.seats_used <= 3, "{pool:?}");
+                            assert!(pool.seats_used() <= 3, "{pool:?}");
                             true
                         }
                         Err(StoreError::SeatsExhausted(e)) => {

@@ -121,10 +121,10 @@ async fn two_processes_racing_for_the_last_seats_take_exactly_the_pool() {
 async fn assert_books_balance(t: &TestDb, store: &SeaOrmStore, org: OrgId, users: &[UserId]) {
     let mut tx = store.begin_tx().await.expect("begins");
     let pools = tx.seat_pools(org).await.expect("reads the pools");
-    let core = pools.iter().find(|p| p.product == key("core")).expect("a Core pool");
-    assert_eq!((core.seats_total, core.seats_used), (SEATS, SEATS), "{:?}", t.engine());
+    let core = pools.iter().find(|p| *p.product() == key("core")).expect("a Core pool");
+    assert_eq!((core.seats_total(), core.seats_used()), (SEATS, SEATS), "{:?}", t.engine());
     for pool in &pools {
-        assert!(pool.seats_used <= pool.seats_total, "{pool:?}");
+        assert!(pool.seats_used() <= pool.seats_total(), "{pool:?}");
     }
     let licenses = tx.all_licenses(org).await.expect("reads the licenses");
     drop(tx);

@@ -153,17 +153,17 @@ pub async fn seats_set(args: SeatsSetArgs, out: &mut dyn Write) -> anyhow::Resul
     })?;
     let value = json!({
         "org": org.slug,
-        "product": pool.product,
-        "seats_total": pool.seats_total,
-        "seats_used": pool.seats_used,
+        "product": pool.product(),
+        "seats_total": pool.seats_total(),
+        "seats_used": pool.seats_used(),
         "seats_available": pool.available(),
     });
     let text = format!(
         "{}: {} now has {} seats ({} used, {} available).\n",
         org.slug,
-        pool.product,
-        pool.seats_total,
-        pool.seats_used,
+        pool.product(),
+        pool.seats_total(),
+        pool.seats_used(),
         pool.available()
     );
     print(out, args.common.json, &value, &text)?;

@@ -12,20 +12,50 @@ use time::OffsetDateTime;
 use crate::ids::{InviteId, OrgId, UserId};
 use crate::values::Key;
 
-/// The seats of one product in one organization.
+/// The seats of one product in one organization. Its figures change only through the seat rule
+/// ([`SeatPool::take`], [`SeatPool::give_back`], [`SeatPool::set_total`]), so a pool made by
+/// [`SeatPool::new`] never holds more seats in use than it has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeatPool {
-    /// The organization the pool belongs to.
-    pub org_id: OrgId,
-    /// The product whose seats these are; one pool per product and organization.
-    pub product: Key,
-    /// How many seats the organization bought; only the operator changes it (§11).
-    pub seats_total: u32,
-    /// Current assignments plus seats reserved by pending invites.
-    pub seats_used: u32,
+    org_id: OrgId,
+    product: Key,
+    seats_total: u32,
+    seats_used: u32,
 }
 
 impl SeatPool {
+    /// A new pool of `seats_total` seats of `product`, none in use.
+    pub fn new(org_id: OrgId, product: Key, seats_total: u32) -> Self {
+        Self { org_id, product, seats_total, seats_used: 0 }
+    }
+
+    /// A pool as a store keeps it. The figures are taken as they are: a store's own constraint
+    /// keeps `seats_used <= seats_total`, and a drift between `seats_used` and the assignments
+    /// is what reconciliation finds (§4.5).
+    pub fn restore(org_id: OrgId, product: Key, seats_total: u32, seats_used: u32) -> Self {
+        Self { org_id, product, seats_total, seats_used }
+    }
+
+    /// The organization the pool belongs to.
+    pub fn org_id(&self) -> OrgId {
+        self.org_id
+    }
+
+    /// The product whose seats these are; one pool per product and organization.
+    pub fn product(&self) -> &Key {
+        &self.product
+    }
+
+    /// How many seats the organization bought; only the operator changes it (§11).
+    pub fn seats_total(&self) -> u32 {
+        self.seats_total
+    }
+
+    /// Current assignments plus seats reserved by pending invites.
+    pub fn seats_used(&self) -> u32 {
+        self.seats_used
+    }
+
     /// Seats still free.
     pub fn available(&self) -> u32 {
         self.seats_total.saturating_sub(self.seats_used)
@@ -39,13 +69,37 @@ impl SeatPool {
     /// [`SeatsExhausted`] when the seats do not fit.
     pub fn check_take(&self, n: u32) -> Result<(), SeatsExhausted> {
         if u64::from(self.seats_used) + u64::from(n) > u64::from(self.seats_total) {
-            return Err(SeatsExhausted {
-                product: self.product.clone(),
-                seats_total: self.seats_total,
-                seats_used: self.seats_used,
-            });
+            return Err(self.exhausted());
         }
         Ok(())
+    }
+
+    /// Gives `n` seats back (never below none in use).
+    pub fn give_back(&mut self, n: u32) {
+        self.seats_used = self.seats_used.saturating_sub(n);
+    }
+
+    /// Sets how many seats the organization has; a total below the seats in use is refused with
+    /// the figures as they are ("5 in use, cannot go to 3").
+    ///
+    /// # Errors
+    /// [`SeatsExhausted`] for a total below [`SeatPool::seats_used`]; the pool is unchanged.
+    pub fn set_total(&mut self, seats_total: u32) -> Result<(), SeatsExhausted> {
+        if seats_total < self.seats_used {
+            return Err(self.exhausted());
+        }
+        self.seats_total = seats_total;
+        Ok(())
+    }
+
+    /// Whether the figures keep the rule: no more seats in use than in all.
+    pub fn is_within_total(&self) -> bool {
+        self.seats_used <= self.seats_total
+    }
+
+    /// The refusal of the seat rule, with the figures as they are.
+    pub fn exhausted(&self) -> SeatsExhausted {
+        SeatsExhausted { product: self.product.clone(), seats_total: self.seats_total, seats_used: self.seats_used }
     }
 
     /// Takes `n` seats under [`SeatPool::check_take`], or none.

@@ -64,8 +64,8 @@ use roster_domain::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use roster_domain::org::Organization;
 use roster_domain::ports::{
     Attempt, AttemptKind, AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository,
-    OrgRepository, Outbox, PasswordHash, RoleRepository, ScheduleRepository, SeatsExhausted, Session,
-    SessionRepository, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository, WebhookRepository,
+    OrgRepository, Outbox, PasswordHash, RoleRepository, ScheduleRepository, Session, SessionRepository, Store,
+    StoreError, Tx, UniqueField, UserLookup, UserRepository, WebhookRepository,
 };
 use roster_domain::roles::Role;
 use roster_domain::scheduling::ScheduledChange;
@@ -800,40 +800,26 @@ impl SessionRepository for MemoryTx {
 impl LicenseRepository for MemoryTx {
     async fn insert_seat_pool(&mut self, pool: &SeatPool) -> R<()> {
         self.write()?;
-        let key = (pool.org_id, pool.product.clone());
+        let key = (pool.org_id(), pool.product().clone());
         if self.work.seat_pools.contains_key(&key) {
             return Err(conflict(UniqueField::Key));
         }
         // The schema's CHECK (seats_used <= seats_total), reported like any refused seat.
-        if pool.seats_used > pool.seats_total {
-            return Err(StoreError::SeatsExhausted(SeatsExhausted {
-                product: pool.product.clone(),
-                seats_total: pool.seats_total,
-                seats_used: pool.seats_used,
-            }));
+        if !pool.is_within_total() {
+            return Err(StoreError::SeatsExhausted(pool.exhausted()));
         }
         self.work.seat_pools.insert(key, pool.clone());
         Ok(())
     }
 
     async fn seat_pools(&mut self, org: OrgId) -> R<Vec<SeatPool>> {
-        Ok(self.work.seat_pools.values().filter(|p| p.org_id == org).cloned().collect())
+        Ok(self.work.seat_pools.values().filter(|p| p.org_id() == org).cloned().collect())
     }
 
     async fn set_seats_total(&mut self, org: OrgId, product: &Key, total: u32) -> R<SeatPool> {
         self.write()?;
         let pool = self.pool_mut(org, product)?;
-        // A total below the seats in use is refused with `SeatsExhausted` and the pool's current
-        // figures: it is the same invariant as `take_seats` guards, and the figures are what the
-        // operator needs to see ("5 in use, cannot go to 3").
-        if total < pool.seats_used {
-            return Err(StoreError::SeatsExhausted(SeatsExhausted {
-                product: product.clone(),
-                seats_total: pool.seats_total,
-                seats_used: pool.seats_used,
-            }));
-        }
-        pool.seats_total = total;
+        pool.set_total(total).map_err(StoreError::SeatsExhausted)?;
         Ok(pool.clone())
     }
 
@@ -847,7 +833,7 @@ impl LicenseRepository for MemoryTx {
     async fn return_seats(&mut self, org: OrgId, product: &Key, n: u32) -> R<SeatPool> {
         self.write()?;
         let pool = self.pool_mut(org, product)?;
-        pool.seats_used = pool.seats_used.saturating_sub(n);
+        pool.give_back(n);
         Ok(pool.clone())
     }
 

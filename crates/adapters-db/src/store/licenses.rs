@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use roster_domain::ids::{InviteId, OrgId, UserId};
-use roster_domain::ports::{LicenseRepository, SeatsExhausted, StoreError, UniqueField};
+use roster_domain::ports::{LicenseRepository, StoreError, UniqueField};
 use roster_domain::seats::{LicenseAssignment, SeatPool, SeatReservation};
 use roster_domain::values::Key;
 use sea_orm::{QueryResult, Value};
@@ -27,20 +27,16 @@ const USED_WITHIN_TOTAL: &str = "seat_pools_used_within_total";
 const POOL_COLUMNS: &str = "org_id, product, seats_total, seats_used";
 
 fn pool_from_row(row: &QueryResult) -> R<SeatPool> {
-    Ok(SeatPool {
-        org_id: get_id(row, "org_id", OrgId::from_uuid)?,
-        product: get_parsed(row, "product")?,
-        seats_total: get_unsigned(row, "seats_total")?,
-        seats_used: get_unsigned(row, "seats_used")?,
-    })
+    Ok(SeatPool::restore(
+        get_id(row, "org_id", OrgId::from_uuid)?,
+        get_parsed(row, "product")?,
+        get_unsigned(row, "seats_total")?,
+        get_unsigned(row, "seats_used")?,
+    ))
 }
 
 fn exhausted(pool: &SeatPool) -> StoreError {
-    StoreError::SeatsExhausted(SeatsExhausted {
-        product: pool.product.clone(),
-        seats_total: pool.seats_total,
-        seats_used: pool.seats_used,
-    })
+    StoreError::SeatsExhausted(pool.exhausted())
 }
 
 const MISSING_POOL: StoreError = StoreError::Missing { kind: "seat pool" };
@@ -90,17 +86,21 @@ impl SeaOrmTx {
 #[async_trait]
 impl LicenseRepository for SeaOrmTx {
     async fn insert_seat_pool(&mut self, pool: &SeatPool) -> R<()> {
-        if pool.seats_used > pool.seats_total {
+        if pool.seats_used() > pool.seats_total() {
             // What the CHECK would refuse; a clash on the product is reported first, as the
             // in-memory store does (PostgreSQL would report the CHECK first).
-            return Err(match self.pool(pool.org_id, &pool.product).await {
+            return Err(match self.pool(pool.org_id(), pool.product()).await {
                 Ok(_) => StoreError::Conflict { field: UniqueField::Key },
                 Err(StoreError::Missing { .. }) => exhausted(pool),
                 Err(other) => other,
             });
         }
-        let values =
-            vec![id(pool.org_id.as_uuid()), text(&pool.product), count(pool.seats_total)?, count(pool.seats_used)?];
+        let values = vec![
+            id(pool.org_id().as_uuid()),
+            text(&pool.product()),
+            count(pool.seats_total())?,
+            count(pool.seats_used())?,
+        ];
         let sql = format!("INSERT INTO seat_pools ({POOL_COLUMNS}) VALUES (?, ?, ?, ?)");
         match self.exec_guarded(&sql, values).await {
             Ok(_) => Ok(()),

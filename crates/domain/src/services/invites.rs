@@ -1099,7 +1099,8 @@ impl<'a> SeatPlanner<'a> {
     fn new(pools: Vec<SeatPool>, products: &'a BTreeSet<Key>) -> Self {
         let mut by_product: BTreeMap<&'a Key, Option<SeatPool>> = products.iter().map(|p| (p, None)).collect();
         for pool in pools {
-            if let Some(slot) = by_product.get_mut(&pool.product) {
+            let product = pool.product().clone();
+            if let Some(slot) = by_product.get_mut(&product) {
                 *slot = Some(pool);
             }
         }

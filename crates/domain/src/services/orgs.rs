@@ -120,13 +120,7 @@ impl Services {
         let catalog = Catalog::default_catalog();
         tx.save_catalog(org_id, &catalog).await?;
         for key in catalog.keys() {
-            tx.insert_seat_pool(&SeatPool {
-                org_id,
-                product: key.clone(),
-                seats_total: org.settings.default_seat_limit,
-                seats_used: 0,
-            })
-            .await?;
+            tx.insert_seat_pool(&SeatPool::new(org_id, key.clone(), org.settings.default_seat_limit)).await?;
         }
         let actor = Actor::system(org_id, source);
         self.audit(
@@ -174,14 +168,14 @@ impl Services {
         let mut tx = self.begin().await?;
         let catalog = load_catalog(&mut *tx, actor.org_id()).await?;
         catalog.check_known("product", [product])?;
-        let before = tx.seat_pools(actor.org_id()).await?.into_iter().find(|p| &p.product == product);
+        let before = tx.seat_pools(actor.org_id()).await?.into_iter().find(|p| p.product() == product);
         let pool = tx.set_seats_total(actor.org_id(), product, total).await?;
         self.audit(
             &mut *tx,
             actor,
             "seats.set",
             AuditTarget::new(TargetKind::License, product, product.as_str()),
-            Changes::new().field("seats_total", &before.map(|p| p.seats_total), &Some(pool.seats_total)),
+            Changes::new().field("seats_total", &before.map(|p| p.seats_total()), &Some(pool.seats_total())),
         )
         .await?;
         tx.commit().await?;
@@ -206,13 +200,7 @@ impl Services {
             ServiceError::Validation(vec![crate::error::FieldError::new("product", "invalid_catalog", e.to_string())])
         })?;
         tx.save_catalog(org.id, &next).await?;
-        tx.insert_seat_pool(&SeatPool {
-            org_id: org.id,
-            product: key.clone(),
-            seats_total: org.settings.default_seat_limit,
-            seats_used: 0,
-        })
-        .await?;
+        tx.insert_seat_pool(&SeatPool::new(org.id, key.clone(), org.settings.default_seat_limit)).await?;
         self.audit(
             &mut *tx,
             actor,
@@ -342,7 +330,7 @@ impl Services {
         let mut tx = self.begin().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;
         for pool in tx.seat_pools(org.id).await? {
-            tx.take_seats(org.id, &pool.product, 0).await?;
+            tx.take_seats(org.id, pool.product(), 0).await?;
         }
         let mut counted: BTreeMap<Key, u32> = BTreeMap::new();
         for invite in tx.pending_invites(org.id).await? {

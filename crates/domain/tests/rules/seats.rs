@@ -10,7 +10,7 @@ use crate::support::{ORG, key};
 const PRODUCTS: [&str; 4] = ["core", "dialer", "flow", "sms"];
 
 fn pool(product: &str, seats_total: u32, seats_used: u32) -> SeatPool {
-    SeatPool { org_id: ORG, product: key(product), seats_total, seats_used }
+    SeatPool::restore(ORG, key(product), seats_total, seats_used)
 }
 
 #[test]
@@ -56,12 +56,12 @@ proptest! {
         // The repair reconciliation makes: each repairable counter set to its count.
         let repaired: Vec<SeatPool> = pools
             .iter()
-            .map(|p| match drift.iter().find(|d| d.product == p.product && d.repairable()) {
-                Some(d) => SeatPool { seats_used: d.counted, ..p.clone() },
+            .map(|p| match drift.iter().find(|d| d.product == *p.product() && d.repairable()) {
+                Some(d) => SeatPool::restore(p.org_id(), p.product().clone(), p.seats_total(), d.counted),
                 None => p.clone(),
             })
             .collect();
-        prop_assert!(repaired.iter().all(|p| p.seats_used <= p.seats_total));
+        prop_assert!(repaired.iter().all(|p| p.seats_used() <= p.seats_total()));
         prop_assert!(seat_drift(&repaired, &counted).iter().all(|d| !d.repairable()));
     }
 }

@@ -244,7 +244,7 @@ impl World {
     }
 
     pub async fn seats_used(&self, product: &str) -> u32 {
-        self.pool(product).await.seats_used
+        self.pool(product).await.seats_used()
     }
 
     /// This organization's audit events in append order.

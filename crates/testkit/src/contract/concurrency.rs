@@ -104,7 +104,7 @@ where
 
     let taken: Vec<&SeatPool> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
     assert_eq!(taken.len(), 3, "exactly seats_total takes succeed: {outcomes:?}");
-    let used: BTreeSet<u32> = taken.iter().map(|p| p.seats_used).collect();
+    let used: BTreeSet<u32> = taken.iter().map(|p| p.seats_used()).collect();
     assert_eq!(used, BTreeSet::from([1, 2, 3]), "each successful take saw the ones before it");
     let full = SeatsExhausted { product: key("core"), seats_total: 3, seats_used: 3 };
     for refused in outcomes.iter().filter_map(|o| o.as_ref().err()) {

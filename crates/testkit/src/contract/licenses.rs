@@ -54,7 +54,7 @@ pub async fn return_seats_never_goes_below_zero(store: Arc<dyn Store>) {
     commit(tx).await;
     let mut tx = begin(&store).await;
     let pools = tx.seat_pools(o).await.expect("reads");
-    assert_eq!((pools[0].seats_used, pools[2].seats_used), (0, 0));
+    assert_eq!((pools[0].seats_used(), pools[2].seats_used()), (0, 0));
 }
 
 /// `set_seats_total` accepts any total down to the seats in use and answers the pool; below it,
@@ -72,7 +72,7 @@ pub async fn a_total_below_the_seats_in_use_is_refused_with_the_figures(store: A
     commit(tx).await;
     let mut tx = begin(&store).await;
     let pools = tx.seat_pools(o).await.expect("reads");
-    assert_eq!((pools[0].seats_total, pools[3].seats_total), (1_000, 0));
+    assert_eq!((pools[0].seats_total(), pools[3].seats_total()), (1_000, 0));
 }
 
 /// One pool per product and organization (`Conflict { field: Key }` for a second one); a pool
@@ -87,7 +87,7 @@ pub async fn a_seat_pool_is_unique_per_product_and_never_starts_over_its_total(s
     commit(tx).await;
     let mut tx = begin(&store).await;
     let products: Vec<String> =
-        tx.seat_pools(o).await.expect("reads").into_iter().map(|p| p.product.as_str().to_owned()).collect();
+        tx.seat_pools(o).await.expect("reads").into_iter().map(|p| p.product().as_str().to_owned()).collect();
     assert_eq!(products, ["analytics", "core", "dialer", "flow", "sms", "voice"], "by product, unchanged core");
     assert_eq!(tx.seat_pools(o).await.expect("reads")[1], s.pools[0]);
 }

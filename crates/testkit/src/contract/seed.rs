@@ -133,7 +133,7 @@ pub fn role(org: OrgId, id: Uuid, role_key: &str) -> Role {
 }
 
 pub fn pool(org: OrgId, product: &str, total: u32, used: u32) -> SeatPool {
-    SeatPool { org_id: org, product: key(product), seats_total: total, seats_used: used }
+    SeatPool::restore(org, key(product), total, used)
 }
 
 pub fn license(user: &User, product: &str) -> LicenseAssignment {

@@ -115,7 +115,7 @@ pub async fn a_commit_makes_every_write_visible_to_later_transactions(store: Arc
 
     let mut tx = begin(&store).await;
     assert_eq!(tx.user(o, s.ada.id).await.expect("reads"), Some(ada));
-    assert_eq!(tx.seat_pools(o).await.expect("reads")[1].seats_used, 2);
+    assert_eq!(tx.seat_pools(o).await.expect("reads")[1].seats_used(), 2);
     assert_eq!(tx.current_members(o, s.sales.id).await.expect("reads"), Vec::<UserId>::new());
     assert_eq!(tx.connection(o, extra.id).await.expect("reads"), Some(extra));
     assert_eq!(tx.last_event_position(o).await.expect("reads"), 4);
@@ -269,7 +269,7 @@ pub async fn a_failed_expected_write_changes_nothing_and_leaves_the_transaction_
     assert_eq!(tx.user(o, s.bob.id).await.expect("reads"), Some(s.bob.clone()), "the refused update left nothing");
     assert_eq!(tx.user(o, s.ada.id).await.expect("reads"), Some(s.ada.clone()));
     assert_eq!(tx.user(o, UserId::from_uuid(uid(1, 501))).await.expect("reads"), None, "the refused insert");
-    assert_eq!(tx.seat_pools(o).await.expect("reads")[4].seats_used, 2, "voice: only the accepted take");
+    assert_eq!(tx.seat_pools(o).await.expect("reads")[4].seats_used(), 2, "voice: only the accepted take");
     assert_eq!(tx.licenses_of(o, ghost.id).await.expect("reads"), vec![]);
     assert_eq!(tx.connection(o, ConnectionId::from_uuid(uid(1, 504))).await.expect("reads"), Some(unstamped));
     assert!(tx.groups(o).await.expect("reads").iter().all(|g| g.id != GroupId::from_uuid(uid(1, 503))));

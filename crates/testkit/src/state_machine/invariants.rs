@@ -79,21 +79,22 @@ pub fn check(state: &MemoryState, org: OrgId, can_see: impl Fn(&Viewer, &Connect
 }
 
 fn check_seats(state: &MemoryState, org: OrgId, out: &mut Vec<Violation>) {
-    for pool in state.seat_pools.values().filter(|p| p.org_id == org) {
-        if pool.seats_used > pool.seats_total {
+    for pool in state.seat_pools.values().filter(|p| p.org_id() == org) {
+        if pool.seats_used() > pool.seats_total() {
             out.push(violation(
                 Invariant::SeatsWithinTotal,
-                format!("{}: {} seats used of {}", pool.product, pool.seats_used, pool.seats_total),
+                format!("{}: {} seats used of {}", pool.product(), pool.seats_used(), pool.seats_total()),
             ));
         }
-        let assigned = state.licenses.values().filter(|l| l.org_id == org && l.product == pool.product).count();
-        let reserved = state.reservations.values().filter(|r| r.org_id == org && r.product == pool.product).count();
-        if usize::try_from(pool.seats_used).ok() != Some(assigned + reserved) {
+        let assigned = state.licenses.values().filter(|l| l.org_id == org && l.product == *pool.product()).count();
+        let reserved = state.reservations.values().filter(|r| r.org_id == org && r.product == *pool.product()).count();
+        if usize::try_from(pool.seats_used()).ok() != Some(assigned + reserved) {
             out.push(violation(
                 Invariant::SeatBookkeeping,
                 format!(
                     "{}: seats_used is {} but {assigned} assignments + {reserved} reservations exist",
-                    pool.product, pool.seats_used
+                    pool.product(),
+                    pool.seats_used()
                 ),
             ));
         }

@@ -109,7 +109,7 @@ impl StateReader for PortReader {
             Err(e) => return Err(e),
         }
         for p in tx.seat_pools(org).await? {
-            s.seat_pools.insert((org, p.product.clone()), p);
+            s.seat_pools.insert((org, p.product().clone()), p);
         }
         for l in tx.all_licenses(org).await? {
             s.licenses.insert((l.user_id, l.product.clone()), l);
