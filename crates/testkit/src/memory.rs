@@ -1105,6 +1105,14 @@ impl ConnectionRepository for MemoryTx {
         Ok(())
     }
 
+    async fn touch_api_key(&mut self, org: OrgId, id: ApiKeyId, at: OffsetDateTime) -> R<()> {
+        self.write()?;
+        if let Some(key) = self.work.api_keys.get_mut(&id).filter(|k| k.org_id == org) {
+            key.last_used_at = Some(at);
+        }
+        Ok(())
+    }
+
     async fn update_api_key(&mut self, key: &ApiKey) -> R<()> {
         self.write()?;
         self.work.api_keys.get(&key.id).filter(|k| k.org_id == key.org_id).ok_or(missing("api key"))?;

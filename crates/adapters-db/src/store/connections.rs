@@ -423,6 +423,13 @@ impl ConnectionRepository for SeaOrmTx {
         Ok(())
     }
 
+    async fn touch_api_key(&mut self, org: OrgId, id: ApiKeyId, at: ::time::OffsetDateTime) -> R<()> {
+        let sql = "UPDATE api_keys SET last_used_at = ? WHERE org_id = ? AND id = ?";
+        let values = vec![time(self.engine, at)?, super::convert::id(org.as_uuid()), super::convert::id(id.as_uuid())];
+        self.exec_guarded(sql, values).await.map_err(|e| errors::write_error(e, "api key"))?;
+        Ok(())
+    }
+
     async fn update_api_key(&mut self, key: &ApiKey) -> R<()> {
         let mut values = self.api_key_values(key)?;
         values.extend([id(key.org_id.as_uuid()), id(key.id.as_uuid())]);

@@ -43,6 +43,8 @@ pub struct ApiKeyBody {
     /// The member who created it (the inviter of what it creates).
     pub created_by: Uuid,
     pub created_at: String,
+    /// When the key last authenticated a request, to the minute (a key used many times a minute
+    /// records its first use of that minute); absent when never used.
     pub last_used_at: Option<String>,
     /// Set once revoked; a revoked key authenticates nothing.
     pub revoked_at: Option<String>,

@@ -572,6 +572,9 @@ pub trait ConnectionRepository: Send {
     async fn insert_api_key(&mut self, key: &ApiKey) -> R<()>;
     /// Replaces a key (not versioned).
     async fn update_api_key(&mut self, key: &ApiKey) -> R<()>;
+    /// Records that the key was used at `at`, changing nothing else (so it cannot undo a
+    /// concurrent revocation). An unknown key is not an error.
+    async fn touch_api_key(&mut self, org: OrgId, id: ApiKeyId, at: OffsetDateTime) -> R<()>;
 }
 
 /// Pending and accepted member invites (§8.1).

@@ -197,3 +197,26 @@ async fn a_key_reads_connections_only_as_its_creator_would() {
     let listed = w.services.list_connections(&key, None, None, 200).await.expect("lists");
     assert_eq!(listed.len(), 2, "an admin's key reads every connection");
 }
+
+/// A key used many times a minute records its last use once a minute: authenticating does not
+/// write on every request.
+#[tokio::test]
+async fn a_keys_last_use_is_kept_to_the_minute() {
+    let w = World::new().await;
+    let created = w
+        .services
+        .create_api_key(&w.admin_actor().await, new_key("Sync", None, &[Permission::InviteConnections]))
+        .await
+        .expect("creates");
+    let id = created.key.id;
+    w.services.authenticate_api_key(&created.secret).await.expect("authenticates");
+    assert_eq!(w.store.snapshot().await.api_keys[&id].last_used_at, Some(crate::support::T0));
+    w.clock.advance(time::Duration::seconds(59));
+    w.services.authenticate_api_key(&created.secret).await.expect("authenticates");
+    let kept = w.store.snapshot().await.api_keys[&id].last_used_at;
+    assert_eq!(kept, Some(crate::support::T0), "within the minute: not written again");
+    w.clock.advance(time::Duration::seconds(1));
+    w.services.authenticate_api_key(&created.secret).await.expect("authenticates");
+    let next = w.store.snapshot().await.api_keys[&id].last_used_at;
+    assert_eq!(next, Some(crate::support::T0 + time::Duration::minutes(1)));
+}

@@ -365,6 +365,9 @@ impl ConnectionRepository for OverrideTx {
     async fn update_api_key(&mut self, key: &ApiKey) -> R<()> {
         self.inner.update_api_key(key).await
     }
+    async fn touch_api_key(&mut self, org: OrgId, id: ApiKeyId, at: OffsetDateTime) -> R<()> {
+        self.inner.touch_api_key(org, id, at).await
+    }
 }
 
 #[async_trait]

@@ -297,3 +297,29 @@ pub async fn flows_and_api_keys_are_kept_per_organization(store: Arc<dyn Store>)
     assert_eq!(tx.api_key_by_secret_hash("no-such-hash").await.expect("reads"), None);
     assert_eq!(tx.api_key(o, ghost.id).await.expect("reads"), None);
 }
+
+/// `touch_api_key` records a use and changes nothing else: a revocation committed in between
+/// stays, a key of another organization is not touched, and an unknown key is no error.
+pub async fn touching_an_api_key_records_its_use_and_keeps_a_revocation(store: Arc<dyn Store>) {
+    let a = seed(&store, 1).await;
+    let b = seed(&store, 2).await;
+    let o = a.org.id;
+    let mut tx = begin(&store).await;
+    let mut revoked = a.api_key.clone();
+    revoked.revoked_at = Some(T0 + Duration::days(1));
+    tx.update_api_key(&revoked).await.expect("revokes");
+    commit(tx).await;
+
+    let used = T0 + Duration::days(2);
+    let mut tx = begin(&store).await;
+    tx.touch_api_key(o, a.api_key.id, used).await.expect("touches");
+    tx.touch_api_key(o, b.api_key.id, used).await.expect("another organization's key: nothing to do");
+    tx.touch_api_key(o, roster_domain::ids::ApiKeyId::from_uuid(uid(1, 998)), used).await.expect("unknown: no error");
+    commit(tx).await;
+
+    let mut tx = begin(&store).await;
+    let read = tx.api_key(o, a.api_key.id).await.expect("reads").expect("the key");
+    assert_eq!(read, ApiKey { last_used_at: Some(used), ..revoked }, "only the last use changed");
+    let other = tx.api_key(b.org.id, b.api_key.id).await.expect("reads").expect("the key");
+    assert_eq!(other, b.api_key, "another organization's key is untouched");
+}

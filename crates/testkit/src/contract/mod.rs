@@ -262,6 +262,7 @@ macro_rules! store_contract_tests {
             connections::restamping_gives_the_group_to_that_inviters_organization_stamped_connections_only,
             connections::transferring_a_stamp_replaces_the_group_once_even_where_both_are_stamped,
             connections::flows_and_api_keys_are_kept_per_organization,
+            connections::touching_an_api_key_records_its_use_and_keeps_a_revocation,
             invites::invites_are_found_by_id_and_token_hash_and_pending_until_accepted,
             invites::deleting_an_invite_deletes_its_reservations,
             schedule::due_scheduled_changes_come_oldest_first_from_every_organization,
