@@ -30,7 +30,7 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         service::healthz, service::readyz, service::openapi_json, service::metrics,
         session::login, session::logout, session::login_alias, session::logout_alias, session::me,
         users::list_users, users::get_user, users::create_user, users::update_user, users::set_licenses,
-        users::delete_user, users::deactivate_user, users::reactivate_user, users::restore_user,
+        users::delete_user, users::deactivate_user, users::reactivate_user, users::restore_user, users::set_inactive_reasons,
         groups::list_groups, groups::create_group, groups::export_groups, groups::get_group, groups::update_group,
         groups::delete_group, groups::add_members, groups::remove_member, groups::set_group_flows, groups::move_user,
         roles::list_roles, roles::create_role, roles::update_role, roles::delete_role, roles::set_grants,

@@ -221,6 +221,29 @@ pub enum InactiveReason {
     NoLicense,
 }
 
+impl InactiveReason {
+    /// The reasons the vendor's product reports about a member (§10
+    /// `PUT /users/{id}/inactive-reasons`); the others Roster sets itself: `inactive_in_crm` by
+    /// CRM sync, `no_license` by derivation.
+    pub const REPORTED: [Self; 3] = [Self::InactiveInMailbox, Self::AccountFailure, Self::PackageExpired];
+
+    /// Whether the vendor's product reports this reason (see [`InactiveReason::REPORTED`]).
+    pub fn is_reported(self) -> bool {
+        Self::REPORTED.contains(&self)
+    }
+
+    /// The reason as the API writes it: `inactive_in_crm`, `inactive_in_mailbox`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InactiveInCrm => "inactive_in_crm",
+            Self::InactiveInMailbox => "inactive_in_mailbox",
+            Self::AccountFailure => "account_failure",
+            Self::PackageExpired => "package_expired",
+            Self::NoLicense => "no_license",
+        }
+    }
+}
+
 /// The status shown in the Users table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "reasons", rename_all = "snake_case")]

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_domain::ids::{GroupId, UserId};
 use roster_domain::services::{NewUser, ProfilePatch, SettingsPatch};
+use roster_domain::user::InactiveReason;
 use roster_domain::users_query::{UserCursor, UserPaging};
 use roster_domain::values::{AgentId, CrmId, Email, Nicknames, PersonName, Phone};
 use roster_domain::{FieldError, ServiceError};
@@ -33,6 +34,7 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
         .post("/api/v1/users/{id}/deactivate", deactivate_user)
         .post("/api/v1/users/{id}/reactivate", reactivate_user)
         .post("/api/v1/users/{id}/restore", restore_user)
+        .put("/api/v1/users/{id}/inactive-reasons", set_inactive_reasons)
         .put("/api/v1/users/{id}/licenses", set_licenses)
 }
 
@@ -462,6 +464,66 @@ pub async fn restore_user(
     ApiJson(RestoreRequest {}): ApiJson<RestoreRequest>,
 ) -> ApiResult<Response> {
     let details = state.services.restore_user(&auth.actor, user_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, UserBody::from(details)))
+}
+
+/// A reason for inactivity the vendor's product reports (§3.1). Roster sets the others itself:
+/// `inactive_in_crm` from CRM sync, `no_license` by derivation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportedReasonName {
+    /// The member's mailbox is disconnected or failing.
+    InactiveInMailbox,
+    /// The member's account in the product fails.
+    AccountFailure,
+    /// The member's package in the product expired.
+    PackageExpired,
+}
+
+impl From<ReportedReasonName> for InactiveReason {
+    fn from(name: ReportedReasonName) -> Self {
+        match name {
+            ReportedReasonName::InactiveInMailbox => Self::InactiveInMailbox,
+            ReportedReasonName::AccountFailure => Self::AccountFailure,
+            ReportedReasonName::PackageExpired => Self::PackageExpired,
+        }
+    }
+}
+
+/// `PUT /users/{id}/inactive-reasons`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InactiveReasonsRequest {
+    /// Every reason the product reports now; the reported reasons not listed are cleared (an
+    /// empty list clears them all).
+    #[schema(max_items = 3)]
+    pub reasons: Vec<ReportedReasonName>,
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/users/{id}/inactive-reasons", tag = "users",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    request_body = InactiveReasonsRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The user with its status as it now derives (`inactive` with its reasons, or what the other facts give)", body = UserBody,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 400, description = "`validation_failed`: field code `invalid_type` on `reasons[i]` for a reason the product does not report (`inactive_in_crm`, `no_license`, or an unknown word); `unknown_field`, `required`, `malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+    )
+)]
+/// Sets the inactive reasons the vendor's product reports about a member (§3.1, §10): a mailbox,
+/// account or package problem. When the member becomes inactive and the organization releases
+/// the seats of inactive users, their licenses are released in the same transaction.
+pub async fn set_inactive_reasons(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<InactiveReasonsRequest>,
+) -> ApiResult<Response> {
+    let reasons = body.reasons.into_iter().map(InactiveReason::from).collect();
+    let details = state.services.set_reported_inactive_reasons(&auth.actor, user_id(&id)?, &reasons).await?;
     Ok(with_etag(StatusCode::OK, UserBody::from(details)))
 }
 

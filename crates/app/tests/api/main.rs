@@ -12,6 +12,7 @@ mod groups;
 mod helpers;
 mod idempotency;
 mod impersonation;
+mod inactive_reasons;
 mod invites;
 mod journey;
 mod metrics;

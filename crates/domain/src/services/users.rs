@@ -659,6 +659,45 @@ impl Services {
         Ok(details)
     }
 
+    /// Replaces the inactive reasons the vendor's product reports about a member (§3.1, §10):
+    /// each of [`InactiveReason::REPORTED`] is set when listed and cleared when not, in one
+    /// transaction, each change audited and applied as [`Services::set_inactive_reason`] does
+    /// (licenses released when the member becomes inactive and the organization says so).
+    ///
+    /// # Errors
+    /// `validation_failed` (field `reasons`, code `not_reportable`) for `inactive_in_crm` or
+    /// `no_license`, which Roster sets itself; `forbidden`; `not_found`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
+    pub async fn set_reported_inactive_reasons(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        reasons: &BTreeSet<InactiveReason>,
+    ) -> ServiceResult<UserDetails> {
+        let refused: Vec<FieldError> = reasons
+            .iter()
+            .filter(|r| !r.is_reported())
+            .map(|r| {
+                FieldError::new(
+                    "reasons",
+                    "not_reportable",
+                    format!("{} is set by Roster itself, not reported by the product", r.as_str()),
+                )
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(ServiceError::Validation(refused));
+        }
+        let mut tx = self.begin().await?;
+        let mut user = self.managed_user(&mut *tx, actor, id).await?;
+        for reason in InactiveReason::REPORTED {
+            user = self.set_inactive_in(&mut *tx, actor, user, reason, reasons.contains(&reason)).await?;
+        }
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
     /// Sets or clears a system reason for inactivity (§3.1, §4.5). When the user becomes
     /// inactive and the organization releases seats of inactive users, their licenses are
     /// released in the same transaction with an audit event saying why.

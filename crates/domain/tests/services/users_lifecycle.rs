@@ -279,6 +279,39 @@ async fn a_system_reason_makes_a_user_inactive_before_revoked() {
     assert_eq!(w.status(ann).await, StatusKind::Revoked, "seats were released while inactive");
 }
 
+#[tokio::test]
+async fn the_product_replaces_the_reasons_it_reports_and_cannot_set_roster_s_own() {
+    let w = World::new().await;
+    let admin = w.admin_actor().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    w.assign(ann, &["core"]).await;
+    w.services.set_inactive_reason(&w.system(), ann, InactiveReason::InactiveInCrm, true).await.expect("CRM sync");
+    let reported = BTreeSet::from([InactiveReason::AccountFailure, InactiveReason::PackageExpired]);
+    let details = w.services.set_reported_inactive_reasons(&admin, ann, &reported).await.expect("sets");
+    let all =
+        BTreeSet::from([InactiveReason::InactiveInCrm, InactiveReason::AccountFailure, InactiveReason::PackageExpired]);
+    assert_eq!(details.status, Status::Inactive(all), "the CRM's reason stays");
+    let details = w
+        .services
+        .set_reported_inactive_reasons(&admin, ann, &BTreeSet::from([InactiveReason::AccountFailure]))
+        .await
+        .expect("replaces");
+    let left = BTreeSet::from([InactiveReason::InactiveInCrm, InactiveReason::AccountFailure]);
+    assert_eq!(details.status, Status::Inactive(left), "package_expired cleared, the rest kept");
+
+    let before = w.details(ann).await.user.version;
+    for own in [InactiveReason::InactiveInCrm, InactiveReason::NoLicense] {
+        let err = failure(w.services.set_reported_inactive_reasons(&admin, ann, &BTreeSet::from([own])).await);
+        match err {
+            ServiceError::Validation(errors) => {
+                assert_eq!((errors[0].field.as_str(), errors[0].code), ("reasons", "not_reportable"))
+            }
+            other => panic!("expected not_reportable, got {other:?}"),
+        }
+    }
+    assert_eq!(w.details(ann).await.user.version, before, "a refusal changes nothing");
+}
+
 // ---- system inactivity (§4.5) ------------------------------------------------------------------
 
 #[tokio::test]
