@@ -97,20 +97,12 @@ impl InMemoryCrmDirectory {
     }
 }
 
-fn matches(user: &CrmUser, needle: &str) -> bool {
-    let hit = |s: &str| s.to_lowercase().contains(needle);
-    hit(user.first_name.as_str())
-        || hit(user.last_name.as_str())
-        || hit(&format!("{} {}", user.first_name, user.last_name))
-        || hit(user.email.as_str())
-}
-
 #[async_trait]
 impl CrmDirectory for InMemoryCrmDirectory {
     async fn search(&self, query: &str, page: u32) -> Result<CrmPage, CrmError> {
         let dir = self.answer()?;
         let needle = query.trim().to_lowercase();
-        let hits: Vec<&CrmUser> = dir.users.iter().map(|(u, _)| u).filter(|u| matches(u, &needle)).collect();
+        let hits: Vec<&CrmUser> = dir.users.iter().map(|(u, _)| u).filter(|u| u.matches_search(&needle)).collect();
         let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(CRM_PAGE_SIZE);
         let users: Vec<CrmUser> = hits.iter().skip(start).take(CRM_PAGE_SIZE).map(|u| (*u).clone()).collect();
         let more = hits.len() > start.saturating_add(CRM_PAGE_SIZE);

@@ -306,16 +306,6 @@ fn parse_time(text: &str) -> Option<OffsetDateTime> {
     })
 }
 
-/// Case-insensitive "contains" over the names, the full name and the email: the same test as
-/// the domain's in-memory directory.
-fn matches(user: &CrmUser, needle: &str) -> bool {
-    let hit = |s: &str| s.to_lowercase().contains(needle);
-    hit(user.first_name.as_str())
-        || hit(user.last_name.as_str())
-        || hit(&format!("{} {}", user.first_name, user.last_name))
-        || hit(user.email.as_str())
-}
-
 #[async_trait]
 impl CrmDirectory for CsvDirectory {
     async fn search(&self, query: &str, page: u32) -> Result<CrmPage, CrmError> {
@@ -323,7 +313,7 @@ impl CrmDirectory for CsvDirectory {
         let needle = query.trim().to_lowercase();
         let size = SEARCH_PAGE_SIZE as usize;
         let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(size);
-        let mut hits = snapshot.users.iter().map(|(u, _)| u).filter(|u| matches(u, &needle)).skip(start);
+        let mut hits = snapshot.users.iter().map(|(u, _)| u).filter(|u| u.matches_search(&needle)).skip(start);
         let users: Vec<CrmUser> = hits.by_ref().take(size).cloned().collect();
         let more = hits.next().is_some();
         Ok(CrmPage { users, next_page: more.then(|| page + 1) })

@@ -28,6 +28,20 @@ pub struct CrmUser {
     pub title: Option<String>,
 }
 
+impl CrmUser {
+    /// Whether a directory search for `needle` (already trimmed and lowercased) finds this
+    /// user: case-insensitive "contains" over the first name, the last name, the full name and
+    /// the email. Directories that search in memory (a CSV file, the test kit's) share it, so
+    /// they answer alike.
+    pub fn matches_search(&self, needle: &str) -> bool {
+        let hit = |s: &str| s.to_lowercase().contains(needle);
+        hit(self.first_name.as_str())
+            || hit(self.last_name.as_str())
+            || hit(&format!("{} {}", self.first_name, self.last_name))
+            || hit(self.email.as_str())
+    }
+}
+
 /// One page of a directory search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CrmPage {

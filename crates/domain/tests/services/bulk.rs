@@ -175,8 +175,7 @@ async fn a_bulk_action_on_users_outside_the_actors_reach_is_refused_per_user() {
     let ann = w.member("ann", &["standard"], &[]).await;
     let bob = w.member("bob", &["standard"], &[sales]).await;
     let boss = w.member("boss", &["standard"], &[sales]).await;
-    let grant = vec![RoleAssignment { key: key("admin"), scope: Some(sales) }];
-    w.services.set_roles(&w.system(), boss, grant, None).await.expect("scopes the admin");
+    w.scope_admin(boss, sales).await;
     let scoped = w.actor(boss).await;
     let result =
         w.services.bulk_update(&scoped, on(&[ann, bob], BulkAction::DeprovisionDialerNumbers)).await.expect("runs");

@@ -4,9 +4,9 @@ use std::collections::BTreeSet;
 
 use roster_domain::ErrorCode;
 use roster_domain::connections::GroupChoice;
-use roster_domain::services::{GroupPatch, MoveUser, NewApiKey, RoleAssignment};
+use roster_domain::services::{GroupPatch, MoveUser, NewApiKey};
 
-use crate::support::{World, failure, group_name, key, label};
+use crate::support::{World, failure, group_name, label};
 
 #[tokio::test]
 async fn groups_are_created_at_depth_two_and_three_in_any_number() {
@@ -125,8 +125,7 @@ async fn a_scoped_admin_manages_only_their_groups_subtree() {
     let sales = w.group("Sales", None).await;
     let support = w.group("Support", None).await;
     let boss = w.member("boss", &["standard"], &[sales]).await;
-    let grant = vec![RoleAssignment { key: key("admin"), scope: Some(sales) }];
-    w.services.set_roles(&w.system(), boss, grant, None).await.expect("grants");
+    w.scope_admin(boss, sales).await;
     let boss = w.actor(boss).await;
     w.services.create_group(&boss, sales, group_name("East")).await.expect("inside the subtree");
     let err = failure(w.services.create_group(&boss, support, group_name("West")).await);
@@ -319,9 +318,7 @@ async fn assigning_an_unknown_flow_fails_validation() {
 #[tokio::test]
 async fn a_users_teams_are_their_current_groups_below_the_root() {
     let w = World::new().await;
-    let sales = w.group("Sales", None).await;
-    let east = w.group("East", Some(sales)).await;
-    let support = w.group("Support", None).await;
+    let (_sales, east, support) = w.sales_east_support().await;
     let ann = w.member("ann", &["standard"], &[east, support]).await;
     assert_eq!(w.details(ann).await.groups, BTreeSet::from([east, support]));
     w.services.delete_group(&w.admin_actor().await, support, false).await.expect("deletes");

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use roster_domain::services::{BulkLicenses, BulkOp, RoleAssignment};
+use roster_domain::services::{BulkLicenses, BulkOp};
 use roster_domain::user::StatusKind;
 use roster_domain::{ErrorCode, ServiceError};
 
@@ -156,12 +156,9 @@ async fn assigning_licenses_requires_manage_licenses() {
 #[tokio::test]
 async fn a_scoped_admin_manages_licenses_of_users_inside_their_subtree_only() {
     let w = World::new().await;
-    let sales = w.group("Sales", None).await;
-    let east = w.group("East", Some(sales)).await;
-    let support = w.group("Support", None).await;
+    let (sales, east, support) = w.sales_east_support().await;
     let boss = w.member("boss", &["standard"], &[sales]).await;
-    let grant = vec![RoleAssignment { key: key("admin"), scope: Some(sales) }];
-    w.services.set_roles(&w.system(), boss, grant, None).await.expect("grants");
+    w.scope_admin(boss, sales).await;
     let inside = w.member("inside", &["standard"], &[east]).await;
     let straddling = w.member("straddling", &["standard"], &[east, support]).await;
     let ungrouped = w.member("ungrouped", &["standard"], &[]).await;

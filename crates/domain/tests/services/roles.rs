@@ -98,12 +98,9 @@ async fn nobody_grants_a_role_carrying_a_permission_they_lack() {
 #[tokio::test]
 async fn a_scoped_admin_manages_only_users_whose_current_groups_all_lie_in_the_subtree() {
     let w = World::new().await;
-    let sales = w.group("Sales", None).await;
-    let east = w.group("East", Some(sales)).await;
-    let support = w.group("Support", None).await;
+    let (sales, east, support) = w.sales_east_support().await;
     let boss = w.member("boss", &["standard"], &[sales]).await;
-    let grant = vec![RoleAssignment { key: key("admin"), scope: Some(sales) }];
-    w.services.set_roles(&w.system(), boss, grant, None).await.expect("grants");
+    w.scope_admin(boss, sales).await;
     let boss = w.actor(boss).await;
     let inside = w.member("inside", &["standard"], &[east]).await;
     let straddling = w.member("straddling", &["standard"], &[east, support]).await;

@@ -6,20 +6,16 @@ use std::collections::BTreeSet;
 
 use roster_domain::ErrorCode;
 use roster_domain::ids::UserId;
-use roster_domain::services::RoleAssignment;
 use roster_domain::users_query::{UserPaging, UserQuery};
 
-use crate::support::{World, failure, key};
+use crate::support::{World, failure};
 
 #[tokio::test]
 async fn a_scoped_admin_lists_gets_and_exports_only_the_users_of_their_subtree() {
     let w = World::new().await;
-    let sales = w.group("Sales", None).await;
-    let east = w.group("East", Some(sales)).await;
-    let support = w.group("Support", None).await;
+    let (sales, east, support) = w.sales_east_support().await;
     let boss = w.member("boss", &["standard"], &[sales]).await;
-    let grant = vec![RoleAssignment { key: key("admin"), scope: Some(sales) }];
-    w.services.set_roles(&w.system(), boss, grant, None).await.expect("grants");
+    w.scope_admin(boss, sales).await;
     let scoped = w.actor(boss).await;
     let inside = w.member("inside", &["standard"], &[east]).await;
     let straddling = w.member("straddling", &["standard"], &[east, support]).await;

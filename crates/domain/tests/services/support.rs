@@ -14,7 +14,7 @@ use roster_domain::mail::{MailKind, OutgoingMail};
 use roster_domain::org::{OrgSettings, Organization, SettingsChange};
 use roster_domain::ports::{Clock, CrmUser, IdGenerator, PasswordHasher, Store};
 use roster_domain::seats::SeatPool;
-use roster_domain::services::{InviteRow, NewConnection, NewOrganization, NewUser, UserDetails};
+use roster_domain::services::{InviteRow, NewConnection, NewOrganization, NewUser, RoleAssignment, UserDetails};
 use roster_domain::user::StatusKind;
 use roster_domain::values::{
     CrmId, Email, EmailDomain, GroupName, Key, Label, Nicknames, Password, PersonName, Phone, Reason, Slug,
@@ -151,6 +151,19 @@ impl World {
             .await
             .expect("the operator creates the group")
             .id
+    }
+
+    /// Makes `user` an admin scoped to `group`'s subtree (their only role), as the operator.
+    pub async fn scope_admin(&self, user: UserId, group: GroupId) {
+        let grant = vec![RoleAssignment { key: key("admin"), scope: Some(group) }];
+        self.services.set_roles(&self.system(), user, grant, None).await.expect("the operator scopes the admin");
+    }
+
+    /// The tree of the scope tests: `Sales` with `East` below it, and `Support` beside it.
+    pub async fn sales_east_support(&self) -> (GroupId, GroupId, GroupId) {
+        let sales = self.group("Sales", None).await;
+        let east = self.group("East", Some(sales)).await;
+        (sales, east, self.group("Support", None).await)
     }
 
     /// Sets the products `user` holds, as the operator.

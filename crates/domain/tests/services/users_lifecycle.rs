@@ -413,8 +413,7 @@ async fn a_scoped_or_deactivated_admin_does_not_count_as_another_active_admin() 
     let w = World::new().await;
     let sales = w.group("Sales", None).await;
     let scoped = w.member("scoped", &["standard"], &[sales]).await;
-    let grant = vec![RoleAssignment { key: key("admin"), scope: Some(sales) }];
-    w.services.set_roles(&w.system(), scoped, grant, None).await.expect("grants a scoped admin");
+    w.scope_admin(scoped, sales).await;
     let off = w.member("off", &["admin"], &[]).await;
     w.services.deactivate_user(&w.system(), off, None).await.expect("another admin remained");
     let err = failure(w.services.deactivate_user(&w.system(), w.admin, None).await);
