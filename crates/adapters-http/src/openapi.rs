@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::SESSION_COOKIE;
 use crate::problem::{Problem, ProblemField};
 use crate::routes::{
-    api_keys, audit, connections, crm, flows, groups, impersonation, invites, org, roles, saved_views, scheduled,
+    api_keys, audit, connections, crm, flows, groups, impersonation, invites, jobs, org, roles, saved_views, scheduled,
     service, session, signup, users, users_bulk, users_export,
 };
 use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBody, UserList, UserSummary};
@@ -45,6 +45,7 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         impersonation::start_impersonation, impersonation::stop_impersonation,
         saved_views::list_saved_views, saved_views::create_saved_view, saved_views::delete_saved_view,
         scheduled::schedule_change, scheduled::cancel_scheduled_change,
+        jobs::get_job, jobs::job_outcomes, jobs::job_result,
         invites::list_invites, invites::create_invites, invites::paste_invites, invites::resend_invite,
         invites::revoke_invite, invites::accept_invite,
         signup::sign_up, signup::verify_sign_up,
@@ -71,6 +72,7 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         (name = "invites", description = "Member invites, bulk paste, accepting an invite"),
         (name = "signup", description = "Self sign-up and email verification"),
         (name = "crm", description = "The CRM directory: search, import, sync"),
+        (name = "jobs", description = "Long work: bulk actions over more than 1,000 users"),
     )
 )]
 pub struct ApiDoc;

@@ -10,7 +10,10 @@ use roster_adapters_crm::{ConfigError, CrmChoice};
 use roster_adapters_http::client_address::TrustedProxies;
 use roster_adapters_mail::{PublicUrl, Sender, SmtpUrl};
 use roster_domain::org::OrgSettings;
+use roster_domain::services::JobPace;
 use roster_domain::values::{Email, Key, Label, Password, PersonName, Slug};
+
+use crate::worker::WorkerSettings;
 
 /// Roster, the admin back office for B2B SaaS products.
 #[derive(Debug, Parser)]
@@ -231,8 +234,34 @@ pub struct ServeArgs {
     /// The first admin's password on a first start (default: generated and printed once).
     #[arg(long, env = "ROSTER_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
     pub bootstrap_admin_password: Option<String>,
+    /// How often the scheduler applies due scheduled changes and the job runner looks for
+    /// queued jobs, in milliseconds.
+    #[arg(long, env = "ROSTER_WORKER_TICK_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub worker_tick_ms: u64,
+    /// How long a server holds a job it works on without renewing its hold, in seconds: a job
+    /// whose server died is taken up by another after this long.
+    #[arg(long, env = "ROSTER_JOB_LEASE_SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub job_lease_seconds: u64,
+    /// How many users a job changes per step (one transaction each): a server that dies loses
+    /// at most one step's work, which is done again by the next.
+    #[arg(long, env = "ROSTER_JOB_STEP", default_value_t = 250,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub job_step: u32,
     #[command(flatten)]
     pub crm: CrmArgs,
+}
+
+impl ServeArgs {
+    /// The scheduler's and the job runner's settings.
+    pub fn worker_settings(&self) -> WorkerSettings {
+        let lease = time::Duration::seconds(i64::try_from(self.job_lease_seconds).unwrap_or(i64::MAX));
+        WorkerSettings {
+            tick: std::time::Duration::from_millis(self.worker_tick_ms),
+            pace: JobPace { lease, step: usize::try_from(self.job_step).unwrap_or(usize::MAX) },
+        }
+    }
 }
 
 /// The CRM directory (SPEC §8.3, §11): Salesforce when its client id and secret are set, else

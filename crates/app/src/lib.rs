@@ -12,3 +12,4 @@ pub mod mail;
 pub mod server;
 pub mod system;
 pub mod telemetry;
+pub mod worker;

@@ -1,7 +1,7 @@
 //! `roster serve`: open and migrate the database, build the adapters (store, sessions, CRM
 //! directory, mailer) and the domain's services, create the `demo` organization and its admin
-//! on an empty database, and serve the router and the outbox worker until a shutdown signal,
-//! letting in-flight requests and the worker's tick finish.
+//! on an empty database, and serve the router, the outbox worker, the scheduler and the job
+//! runner until a shutdown signal, letting in-flight requests and the workers' ticks finish.
 
 use std::future::Future;
 use std::io::Write as _;
@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 
 use crate::mail::MailConfig;
 use crate::system::{RandomIds, SystemClock, one_time_password};
+use crate::worker::WorkerSettings;
 
 /// Everything `serve` needs, already validated.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct ServeConfig {
     /// The CRM directory the import, search and sync use (`CrmChoice::None`: those answer
     /// 503 `crm_not_configured`).
     pub crm: CrmChoice,
+    /// The scheduler's and the job runner's pace.
+    pub worker: WorkerSettings,
 }
 
 /// The slug of the organization a first start creates.
@@ -63,6 +66,8 @@ pub struct Application {
     pub bootstrapped: Option<Bootstrapped>,
     /// The outbox worker, started by [`serve`].
     pub mail_worker: MailWorker,
+    /// The scheduler's and the job runner's pace, started by [`serve`].
+    pub worker: WorkerSettings,
 }
 
 /// The database answers (`/readyz`).
@@ -129,7 +134,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<Application> {
         config: config.http.clone(),
     };
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
-    Ok(Application { listener, state, db, bootstrapped, mail_worker })
+    Ok(Application { listener, state, db, bootstrapped, mail_worker, worker: config.worker })
 }
 
 /// On an empty database: the `demo` organization (default catalog and seat limits) and an admin
@@ -171,11 +176,12 @@ async fn bootstrap(services: &Services, config: &ServeConfig) -> anyhow::Result<
 /// # Errors
 /// The server's I/O failure.
 pub async fn serve(app: Application, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let Application { listener, state, db, mail_worker, .. } = app;
+    let Application { listener, state, db, mail_worker, worker, .. } = app;
     let address = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%address, "serving");
     let purger = tokio::spawn(purge_sessions(state.clone()));
     let stop = Arc::new(tokio::sync::watch::Sender::new(false));
+    let background = tokio::spawn(crate::worker::run(state.services.clone(), worker, stop.subscribe()));
     let mut stopping = stop.subscribe();
     let mailer = tokio::spawn(mail_worker.run(async move {
         // An error means the sender is gone, which is a stop too.
@@ -194,6 +200,9 @@ pub async fn serve(app: Application, shutdown: impl Future<Output = ()> + Send +
     stop.send_replace(true);
     if let Err(e) = mailer.await {
         tracing::error!(error = %e, "the mail worker ended abnormally");
+    }
+    if let Err(e) = background.await {
+        tracing::error!(error = %e, "the scheduler or the job runner ended abnormally");
     }
     served?;
     tracing::info!("stopped; closing the database");

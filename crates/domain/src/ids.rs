@@ -105,6 +105,10 @@ id_type!(
     ScheduledChangeId
 );
 id_type!(
+    /// A job: long work kept in the database (§10).
+    JobId
+);
+id_type!(
     /// A webhook endpoint (§9.1).
     WebhookId
 );

@@ -56,6 +56,7 @@ pub mod events;
 pub mod groups;
 pub mod ids;
 pub mod invites;
+pub mod jobs;
 pub mod load;
 pub mod mail;
 pub mod org;

@@ -149,7 +149,7 @@ pub struct SeatReservation {
 }
 
 /// Counts per product for the invite screen and `GET /licenses`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SeatCount {
     /// The product counted.
     pub product: Key,

@@ -1360,3 +1360,30 @@ mod tests {
         assert_eq!(Key::try_from(String::from("Admin")).map_err(|e| e.code()), Err("invalid_format"));
     }
 }
+
+/// Serde for an `Option<Option<T>>` patch field: absent is `None` (no change), `null` is
+/// `Some(None)` (clear), a value is `Some(Some(value))`. Use with `#[serde(default,
+/// skip_serializing_if = "Option::is_none", with = "double_option")]`.
+pub mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Writes `Some(None)` as `null` and `Some(Some(v))` as `v` (`None` is skipped by the field's
+    /// `skip_serializing_if`).
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer, T: Serialize>(value: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads a present field: `null` as `Some(None)`, a value as `Some(Some(v))`.
+    ///
+    /// # Errors
+    /// The deserializer's.
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}

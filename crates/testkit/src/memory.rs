@@ -56,19 +56,20 @@ use roster_domain::catalog::Catalog;
 use roster_domain::connections::{ApiKey, Connection, Flow};
 use roster_domain::groups::{Group, Membership};
 use roster_domain::ids::{
-    ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, MailId, OrgId, RoleId, ScheduledChangeId, UserId,
+    ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, JobId, MailId, OrgId, RoleId, ScheduledChangeId, UserId,
     WebhookDeliveryId, WebhookId,
 };
 use roster_domain::invites::Invite;
+use roster_domain::jobs::{Job, JobOutcome};
 use roster_domain::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use roster_domain::org::Organization;
 use roster_domain::ports::{
-    Attempt, AttemptKind, AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository,
-    OrgRepository, Outbox, PasswordHash, RoleRepository, ScheduleRepository, Session, SessionRepository, Store,
-    StoreError, Tx, UniqueField, UserLookup, UserRepository, WebhookRepository,
+    Attempt, AttemptKind, AuditLog, ConnectionRepository, GroupRepository, InviteRepository, JobRepository,
+    LicenseRepository, OrgRepository, Outbox, PasswordHash, RoleRepository, ScheduleRepository, Session,
+    SessionRepository, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository, WebhookRepository,
 };
 use roster_domain::roles::Role;
-use roster_domain::scheduling::ScheduledChange;
+use roster_domain::scheduling::{ScheduleState, ScheduledChange};
 use roster_domain::seats::{LicenseAssignment, SeatPool, SeatReservation};
 use roster_domain::user::User;
 use roster_domain::users_query::{UserPage, UserPageFacts, UserQuery, in_group_filter};
@@ -119,6 +120,11 @@ pub struct MemoryState {
     pub sessions: BTreeMap<String, Session>,
     /// Throttled attempts, in the order they were recorded.
     pub attempts: Vec<Attempt>,
+    pub jobs: BTreeMap<JobId, Job>,
+    /// Each job's input, as given.
+    pub job_inputs: BTreeMap<JobId, String>,
+    /// Each job's outcomes, by `(job, seq)`.
+    pub job_outcomes: BTreeMap<(JobId, u64), JobOutcome>,
 }
 
 /// The failures a test has asked for, shared by the store and its transactions.
@@ -1209,6 +1215,73 @@ impl ScheduleRepository for MemoryTx {
 
     async fn scheduled(&mut self, org: OrgId, id: ScheduledChangeId) -> R<Option<ScheduledChange>> {
         Ok(self.work.scheduled.get(&id).filter(|s| s.org_id == org).cloned())
+    }
+
+    async fn settle_scheduled(&mut self, org: OrgId, id: ScheduledChangeId, state: &ScheduleState) -> R<bool> {
+        self.write()?;
+        match self.work.scheduled.get_mut(&id).filter(|s| s.org_id == org && s.is_pending()) {
+            Some(change) => {
+                change.state = state.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl JobRepository for MemoryTx {
+    async fn insert_job(&mut self, job: &Job, input: &str) -> R<()> {
+        self.write()?;
+        if self.work.jobs.contains_key(&job.id) {
+            return Err(duplicate("job"));
+        }
+        self.work.jobs.insert(job.id, job.clone());
+        self.work.job_inputs.insert(job.id, input.to_owned());
+        Ok(())
+    }
+
+    async fn job(&mut self, org: OrgId, id: JobId) -> R<Option<Job>> {
+        Ok(self.work.jobs.get(&id).filter(|j| j.org_id == org).cloned())
+    }
+
+    async fn job_input(&mut self, org: OrgId, id: JobId) -> R<Option<String>> {
+        let known = self.work.jobs.get(&id).is_some_and(|j| j.org_id == org);
+        Ok(if known { self.work.job_inputs.get(&id).cloned() } else { None })
+    }
+
+    async fn update_job(&mut self, job: &Job) -> R<()> {
+        self.write()?;
+        let stored = self.work.jobs.get(&job.id).filter(|j| j.org_id == job.org_id).ok_or(missing("job"))?;
+        check_version("job", stored.version, job.version)?;
+        self.work.jobs.insert(job.id, job.clone());
+        Ok(())
+    }
+
+    async fn claimable_jobs(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<Job>> {
+        let mut rows: Vec<&Job> = self.work.jobs.values().filter(|j| j.is_claimable(now)).collect();
+        rows.sort_by_key(|j| (j.created_at, j.id));
+        Ok(rows.into_iter().take(self::limit(limit)).cloned().collect())
+    }
+
+    async fn insert_job_outcomes(&mut self, org: OrgId, job: JobId, outcomes: &[JobOutcome]) -> R<()> {
+        self.write()?;
+        self.work.jobs.get(&job).filter(|j| j.org_id == org).ok_or(missing("job"))?;
+        if outcomes.iter().any(|o| self.work.job_outcomes.contains_key(&(job, o.seq))) {
+            return Err(duplicate("job outcome"));
+        }
+        for outcome in outcomes {
+            self.work.job_outcomes.insert((job, outcome.seq), outcome.clone());
+        }
+        Ok(())
+    }
+
+    async fn job_outcomes(&mut self, org: OrgId, job: JobId, after: u64, limit: u32) -> R<Vec<JobOutcome>> {
+        if self.work.jobs.get(&job).is_none_or(|j| j.org_id != org) {
+            return Ok(Vec::new());
+        }
+        let rows = self.work.job_outcomes.range((job, after.saturating_add(1))..=(job, u64::MAX));
+        Ok(rows.map(|(_, o)| o.clone()).take(self::limit(limit)).collect())
     }
 }
 

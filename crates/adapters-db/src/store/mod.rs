@@ -66,6 +66,7 @@ pub(crate) mod convert;
 pub(crate) mod errors;
 mod groups;
 mod invites;
+mod jobs;
 mod licenses;
 mod orgs;
 mod outbox;

@@ -37,6 +37,16 @@ fn action_of(row: &QueryResult) -> R<ScheduledAction> {
     }
 }
 
+/// A state's `state`, `state_at` and `failure_code` columns.
+fn state_columns(state: &ScheduleState) -> (&'static str, Option<OffsetDateTime>, Option<String>) {
+    match state {
+        ScheduleState::Pending => ("pending", None, None),
+        ScheduleState::Applied { at } => ("applied", Some(*at), None),
+        ScheduleState::Cancelled { at } => ("cancelled", Some(*at), None),
+        ScheduleState::Failed { at, code } => ("failed", Some(*at), Some(code.clone())),
+    }
+}
+
 impl SeaOrmTx {
     fn state_of(&self, row: &QueryResult) -> R<ScheduleState> {
         let state = get::<String>(row, "state")?;
@@ -82,12 +92,7 @@ impl SeaOrmTx {
             ScheduledAction::Deactivate => ("deactivate", None),
             ScheduledAction::RemoveLicense(product) => ("remove_license", Some(product.as_str().to_owned())),
         };
-        let (state, at, code) = match &change.state {
-            ScheduleState::Pending => ("pending", None, None),
-            ScheduleState::Applied { at } => ("applied", Some(*at), None),
-            ScheduleState::Cancelled { at } => ("cancelled", Some(*at), None),
-            ScheduleState::Failed { at, code } => ("failed", Some(*at), Some(code.clone())),
-        };
+        let (state, at, code) = state_columns(&change.state);
         Ok(vec![
             id(change.user_id.as_uuid()),
             action.into(),
@@ -154,6 +159,15 @@ impl ScheduleRepository for SeaOrmTx {
             return Err(StoreError::Missing { kind: "scheduled change" });
         }
         Ok(())
+    }
+
+    async fn settle_scheduled(&mut self, org: OrgId, change: ScheduledChangeId, state: &ScheduleState) -> R<bool> {
+        let (state, at, code) = state_columns(state);
+        let values =
+            vec![state.into(), opt_time(self.engine, at)?, code.into(), id(org.as_uuid()), id(change.as_uuid())];
+        let sql = "UPDATE scheduled_changes SET state = ?, state_at = ?, failure_code = ? \
+                   WHERE org_id = ? AND id = ? AND state = 'pending'";
+        Ok(self.exec(sql, values).await?.rows_affected() > 0)
     }
 
     async fn scheduled(&mut self, org: OrgId, change: ScheduledChangeId) -> R<Option<ScheduledChange>> {

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod crm;
 pub mod impersonation;
 pub mod invites;
+pub mod jobs;
 pub mod org;
 pub mod saved_views;
 pub mod scheduled;
@@ -109,6 +110,7 @@ pub fn table() -> RouteTable {
     let table = api_keys::routes(table);
     let table = impersonation::routes(table);
     let table = scheduled::routes(table);
+    let table = jobs::routes(table);
     let table = invites::routes(table);
     let table = signup::routes(table);
     let table = crm::routes(table);

@@ -11,10 +11,11 @@ use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use roster_domain::ids::GroupId;
 use roster_domain::seats::SeatCount;
 use roster_domain::services::{
-    BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection, RoleAssignment, SettingsPatch,
+    BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection, BulkSubmission, RoleAssignment, SettingsPatch,
 };
 use roster_domain::user::CallRecording;
 use roster_domain::values::Key;
@@ -320,22 +321,26 @@ fn selection(auth: &Authenticated, body: &BulkUsersRequest) -> ApiResult<BulkSel
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (see decision 0017)")),
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
-        (status = 200, description = "One outcome per selected user; `applied` says whether anything was written", body = BulkUsersResponse),
+        (status = 200, description = "One outcome per selected user; `applied` says whether anything was written (up to 1,000 users)", body = BulkUsersResponse),
+        (status = 202, description = "More than 1,000 users: the work is queued as a job (`Location: /api/v1/jobs/{id}`); its outcomes and result are read from the job", body = crate::routes::jobs::JobBody,
+            headers(("Location" = String, description = "The job's URL"))),
         (status = 403, description = "`forbidden`: a selection by filter needs `manage_users`; per-user refusals are outcomes", body = Problem, content_type = "application/problem+json"),
         (status = 409, response = Problem),
         (status = 422, description = "`validation_failed`: no selection, both selections, a missing or unexpected argument, an unknown role or product, a search (`q`) longer than 256 characters, no CRM directory for `check_connection_status`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Applies a bulk action to a selection of users: one outcome per user; `atomic` makes it all
-/// or nothing; `dry_run` reports without writing.
+/// or nothing; `dry_run` reports without writing. Over 1,000 users it runs as a job.
 pub async fn bulk_users(
     State(state): State<AppState>,
     auth: Authenticated,
     ApiJson(body): ApiJson<BulkUsersRequest>,
-) -> ApiResult<Json<BulkUsersResponse>> {
+) -> ApiResult<Response> {
     let action = body.action()?;
     let selection = selection(&auth, &body)?;
     let request = BulkRequest { selection, action, atomic: body.atomic, dry_run: body.dry_run };
-    let result = state.services.bulk_update(&auth.actor, request).await?;
-    Ok(Json(BulkUsersResponse::from(result)))
+    Ok(match state.services.submit_bulk(&auth.actor, request).await? {
+        BulkSubmission::Done(result) => Json(BulkUsersResponse::from(result)).into_response(),
+        BulkSubmission::Queued(job) => crate::routes::jobs::accepted(&job),
+    })
 }

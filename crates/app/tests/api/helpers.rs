@@ -13,6 +13,7 @@ use roster_adapters_http::client_address::TrustedProxies;
 use roster_adapters_mail::{PublicUrl, Sender};
 use roster_app::mail::{DEFAULT_MAIL_FROM, MailConfig};
 use roster_app::server::{self, ServeConfig};
+use roster_app::worker::WorkerSettings;
 use roster_domain::Services;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
@@ -60,11 +61,19 @@ pub struct Options {
     pub crm: CrmChoice,
     /// The proxies whose `X-Forwarded-For` is believed (none by default).
     pub trusted_proxies: TrustedProxies,
+    /// The scheduler's and the job runner's pace. By default they wake once an hour, so that a
+    /// test that drives `apply_due_changes` itself is not raced by them.
+    pub worker: WorkerSettings,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { body_limit: BODY_LIMIT, crm: CrmChoice::None, trusted_proxies: TrustedProxies::default() }
+        Self {
+            body_limit: BODY_LIMIT,
+            crm: CrmChoice::None,
+            trusted_proxies: TrustedProxies::default(),
+            worker: WorkerSettings { tick: std::time::Duration::from_secs(3600), ..WorkerSettings::default() },
+        }
     }
 }
 
@@ -114,6 +123,7 @@ async fn spawn(database_url: String, engine: &'static str, guard: Guard, options
         bootstrap_password: Some(ADMIN_PASSWORD.to_owned()),
         mail: test_mail_config(outbox.path()),
         crm: options.crm.clone(),
+        worker: options.worker,
     };
     let app = server::build(&config).await.expect("builds the application");
     let address = app.listener.local_addr().expect("bound");

@@ -14,6 +14,7 @@ mod idempotency;
 mod impersonation;
 mod inactive_reasons;
 mod invites;
+mod jobs;
 mod journey;
 mod metrics;
 mod openapi_conformance;

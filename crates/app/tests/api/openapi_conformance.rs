@@ -241,6 +241,8 @@ struct Fixtures {
     invite: String,
     saved_view: String,
     scheduled: String,
+    /// A finished bulk job (over every user of the organization: more than 1,000).
+    job: String,
     crm_ids: Vec<String>,
     /// The token of the fixture invite's email, and of a sign-up's verification email.
     invite_token: String,
@@ -295,6 +297,7 @@ impl Fixtures {
         let body = json!({"action": "deactivate", "effective_at": in_days(30)});
         let path = format!("/api/v1/users/{b}/scheduled-changes");
         let scheduled = created(app.send_ok(Method::POST, &path, admin, &body, StatusCode::CREATED).await);
+        let job = finished_job(app, admin).await;
         let crm_ids = ["005Hn00000B7k1aIAB", "005Hn00000B7k1bIAB", "005Hn00000B7k1cIAB"].map(str::to_owned).to_vec();
         let mail = app.mail().await;
         let token = |to: &str, link: &str| mail.iter().find(|m| m.to.contains(to)).expect("a message").token(link);
@@ -312,6 +315,7 @@ impl Fixtures {
             invite,
             saved_view,
             scheduled,
+            job,
             crm_ids,
             invite_token,
             verify_token,
@@ -343,10 +347,30 @@ impl Fixtures {
             "saved-views" => &self.saved_view,
             "scheduled-changes" => &self.scheduled,
             "flows" => &self.flow,
+            "jobs" => &self.job,
             _ => return None,
         };
         Some(id.clone())
     }
+}
+
+/// A bulk job over more than 1,000 users, worked to its end by this test (the app's own runner
+/// wakes once an hour); its id.
+async fn finished_job(app: &TestApp, admin: &str) -> String {
+    use futures::StreamExt as _;
+    let creates = (0..1_001).map(|i| async move {
+        let body = json!({"email": format!("job{i}@demo.example"), "first_name": "Job", "last_name": "User"});
+        app.send_ok(Method::POST, "/api/v1/users", admin, &body, StatusCode::CREATED).await;
+    });
+    futures::stream::iter(creates).buffer_unordered(8).collect::<Vec<()>>().await;
+    let body = json!({"filter": {}, "action": "set_flow_enabled", "flow_enabled": true, "dry_run": true});
+    let queued = app.send_ok(Method::POST, "/api/v1/users/bulk", admin, &body, StatusCode::ACCEPTED).await;
+    let pace = roster_domain::services::JobPace::default();
+    let mut claimed = app.services.claim_job("conformance", pace).await.expect("claims").expect("the queued job");
+    while app.services.work_job("conformance", &mut claimed, pace).await.expect("works")
+        == roster_domain::services::StepResult::Continue
+    {}
+    queued["id"].as_str().expect("a job id").to_owned()
 }
 
 /// RFC 3339 text `days` from now.

@@ -8,3 +8,4 @@ mod demo_data;
 mod orgs;
 mod reconcile;
 mod support;
+mod workers;

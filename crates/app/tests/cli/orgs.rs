@@ -24,6 +24,7 @@ async fn login_over_http(db: &TestDb, org: &str, email: &str, password: &str) ->
         bootstrap_password: None,
         mail: MailConfig::new(None, outbox.path().to_owned(), sender, public_url),
         crm: roster_adapters_crm::CrmChoice::None,
+        worker: roster_app::worker::WorkerSettings::default(),
     };
     let app = server::build(&config).await.expect("builds");
     assert!(app.bootstrapped.is_none(), "{}: the database has organizations: no bootstrap", db.engine);

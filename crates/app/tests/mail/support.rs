@@ -115,6 +115,7 @@ impl TestDatabase {
             bootstrap_password: Some("correct horse battery staple".to_owned()),
             mail,
             crm: roster_adapters_crm::CrmChoice::None,
+            worker: roster_app::worker::WorkerSettings::default(),
         }
     }
 }

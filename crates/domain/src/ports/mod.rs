@@ -8,6 +8,7 @@
 
 mod crm;
 mod idempotency;
+mod jobs;
 mod saved_views;
 mod sessions;
 mod store;
@@ -16,6 +17,7 @@ mod webhooks;
 
 pub use crm::{CrmDirectory, CrmError, CrmPage, CrmUser};
 pub use idempotency::{IdempotencyRecord, IdempotencyRepository, IdempotencyScope, StoredResponse};
+pub use jobs::JobRepository;
 pub use saved_views::SavedViewRepository;
 pub use sessions::{Attempt, AttemptKind, Session, SessionRepository};
 pub use store::{
@@ -30,6 +32,8 @@ pub use webhooks::{WebhookError, WebhookSender};
 pub use crm::MockCrmDirectory;
 #[cfg(any(test, feature = "mocks"))]
 pub use idempotency::MockIdempotencyRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use jobs::MockJobRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use saved_views::MockSavedViewRepository;
 #[cfg(any(test, feature = "mocks"))]

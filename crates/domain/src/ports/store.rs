@@ -98,7 +98,7 @@ use crate::ids::{
 use crate::invites::Invite;
 use crate::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use crate::org::Organization;
-use crate::ports::{PasswordHash, Session, SessionRepository};
+use crate::ports::{JobRepository, PasswordHash, Session, SessionRepository};
 use crate::roles::Role;
 use crate::scheduling::ScheduledChange;
 use crate::seats::{LicenseAssignment, SeatPool, SeatReservation};
@@ -293,6 +293,7 @@ pub trait Tx:
     + Outbox
     + WebhookRepository
     + SessionRepository
+    + JobRepository
     + Send
 {
     /// Makes every write of the transaction durable and visible at once.
@@ -615,6 +616,17 @@ pub trait ScheduleRepository: Send {
     async fn due_scheduled(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<ScheduledChange>>;
     /// Replaces a change (not versioned).
     async fn update_scheduled(&mut self, change: &ScheduledChange) -> R<()>;
+    /// Moves a change that is still pending to `state`, and answers whether it was pending: the
+    /// scheduler's claim. `UPDATE … SET state = ? WHERE org_id = ? AND id = ? AND state =
+    /// 'pending'`: on PostgreSQL a second transaction settling the same change waits for the
+    /// first to end and then finds it settled (`false`), so a change is applied once however
+    /// many servers run the scheduler. `false` as well for an unknown change.
+    async fn settle_scheduled(
+        &mut self,
+        org: OrgId,
+        id: ScheduledChangeId,
+        state: &crate::scheduling::ScheduleState,
+    ) -> R<bool>;
     /// A scheduled change by id, in any state; `None` for an unknown one.
     async fn scheduled(&mut self, org: OrgId, id: ScheduledChangeId) -> R<Option<ScheduledChange>>;
 }

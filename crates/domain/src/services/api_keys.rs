@@ -190,11 +190,17 @@ impl Services {
             tx.touch_api_key(key.org_id, key.id, now).await?;
             tx.commit().await?;
         }
+        self.key_actor(&key).await
+    }
+
+    /// The authority of a key that is still active: its permissions held to its creator's
+    /// current authority.
+    pub(crate) async fn key_actor(&self, key: &ApiKey) -> ServiceResult<Actor> {
         let creator = self
             .member_actor(key.org_id, key.created_by, Source::Api, None)
             .await?
             .map_err(|why| ServiceError::ApiKeySuspended { reason: suspension(why).describe() })?;
-        Ok(Actor::for_api_key(&key, &creator))
+        Ok(Actor::for_api_key(key, &creator))
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
 use crate::audit::Changes;
@@ -33,8 +33,9 @@ pub enum BulkSelection {
     Filter(Box<UserQuery>),
 }
 
-/// The bulk actions of the Users table's Actions menu.
-#[derive(Debug, Clone)]
+/// The bulk actions of the Users table's Actions menu. Serialized as a job's input (`jobs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", content = "value", rename_all = "snake_case")]
 pub enum BulkAction {
     /// Puts each user in these groups too (depth 2 or 3); current memberships stay.
     AddTeams(BTreeSet<GroupId>),
@@ -85,7 +86,7 @@ pub struct BulkRequest {
 }
 
 /// The outcome for one user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkOutcome {
     /// The user this outcome is about.
     pub user_id: UserId,
@@ -191,14 +192,34 @@ impl Services {
             return Err(ServiceError::Validation(vec![FieldError::required("user_ids")]));
         }
         let seats_before: Vec<SeatCount> = tx.seat_pools(org).await?.iter().map(SeatCount::from).collect();
+        let outcomes = self.bulk_steps(&mut *tx, actor, &ids, &request.action, crm_states.as_deref()).await?;
+        let seats_after: Vec<SeatCount> = tx.seat_pools(org).await?.iter().map(SeatCount::from).collect();
+        let failed = outcomes.iter().any(|o| !o.is_ok());
+        let applied = !(request.dry_run || (request.atomic && failed));
+        if applied {
+            tx.commit().await?;
+        }
+        Ok(BulkResult { outcomes, applied, seats_before, seats_after })
+    }
+
+    /// Applies `action` to each of `ids` in `tx`, one outcome per user in order. A per-user
+    /// refusal is an outcome; a storage failure fails the whole.
+    pub(crate) async fn bulk_steps(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        ids: &[UserId],
+        action: &BulkAction,
+        crm_states: Option<&[(UserId, Option<bool>)]>,
+    ) -> ServiceResult<Vec<BulkOutcome>> {
         let mut outcomes = Vec::with_capacity(ids.len());
-        for user_id in ids {
-            let result = match &crm_states {
+        for &user_id in ids {
+            let result = match crm_states {
                 Some(states) => {
                     let crm_active = states.iter().find(|(id, _)| *id == user_id).and_then(|(_, a)| *a);
-                    self.managed_user(&mut *tx, actor, user_id).await.map(|_| Done { crm_active, ..Done::default() })
+                    self.managed_user(tx, actor, user_id).await.map(|_| Done { crm_active, ..Done::default() })
                 }
-                None => self.bulk_step(&mut *tx, actor, user_id, &request.action).await,
+                None => self.bulk_step(tx, actor, user_id, action).await,
             };
             outcomes.push(match result {
                 Ok(done) => BulkOutcome {
@@ -218,17 +239,16 @@ impl Services {
                 },
             });
         }
-        let seats_after: Vec<SeatCount> = tx.seat_pools(org).await?.iter().map(SeatCount::from).collect();
-        let failed = outcomes.iter().any(|o| !o.is_ok());
-        let applied = !(request.dry_run || (request.atomic && failed));
-        if applied {
-            tx.commit().await?;
-        }
-        Ok(BulkResult { outcomes, applied, seats_before, seats_after })
+        Ok(outcomes)
     }
 
     /// The selected user ids, in order, each once.
-    async fn select(&self, tx: &mut dyn Tx, actor: &Actor, selection: &BulkSelection) -> ServiceResult<Vec<UserId>> {
+    pub(crate) async fn select(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        selection: &BulkSelection,
+    ) -> ServiceResult<Vec<UserId>> {
         let ids = match selection {
             BulkSelection::Ids(ids) => ids.clone(),
             BulkSelection::Filter(query) => {
@@ -343,17 +363,13 @@ impl Services {
 
     /// Whether each selected user's CRM identity is active, asked before the transaction
     /// opens (no network call holds a database transaction).
-    async fn crm_states(&self, actor: &Actor, selection: &BulkSelection) -> ServiceResult<Vec<(UserId, Option<bool>)>> {
+    pub(crate) async fn crm_states(
+        &self,
+        actor: &Actor,
+        selection: &BulkSelection,
+    ) -> ServiceResult<Vec<(UserId, Option<bool>)>> {
         actor.require(Permission::ManageUsers)?;
-        // A missing directory is the request's fault (it asks for something this installation
-        // cannot do), not an infrastructure failure.
-        if self.crm.is_none() {
-            return Err(ServiceError::Validation(vec![FieldError::new(
-                "action",
-                "crm_not_configured",
-                "no CRM directory is configured: connection status cannot be checked",
-            )]));
-        }
+        self.require_crm_for_status()?;
         let users = {
             let mut tx = self.begin_read().await?;
             let ids = self.select(&mut *tx, actor, selection).await?;
@@ -369,5 +385,18 @@ impl Services {
                 (u.id, active)
             })
             .collect())
+    }
+
+    /// Checking connection status needs a CRM directory. A missing one is the request's fault
+    /// (it asks for something this installation cannot do), not an infrastructure failure.
+    pub(crate) fn require_crm_for_status(&self) -> ServiceResult<()> {
+        if self.crm.is_none() {
+            return Err(ServiceError::Validation(vec![FieldError::new(
+                "action",
+                "crm_not_configured",
+                "no CRM directory is configured: connection status cannot be checked",
+            )]));
+        }
+        Ok(())
     }
 }

@@ -22,7 +22,7 @@ use super::Services;
 use super::support::{groups_of, held_products, load_catalog, load_tree, load_user};
 
 /// The result of a license change for one user (`PUT /users/{id}/licenses`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct LicenseChange {
     /// The member whose licenses changed.
     pub user_id: UserId,

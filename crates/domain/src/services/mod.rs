@@ -23,6 +23,7 @@ mod events;
 mod exports;
 mod groups;
 mod invites;
+mod jobs;
 mod licenses;
 mod load;
 mod mail;
@@ -54,6 +55,7 @@ pub use invites::{
     AcceptedInvite, BulkPasteOutcome, CRM_IMPORT_CHUNK, CrmImportOutcome, CrmImportRequest, CrmImportStatus,
     InviteOutcome, InviteRow, InviteStatus, InvitesResult, PasteResult, PasteStatus, PendingInvite, SignupRequest,
 };
+pub use jobs::{BulkJobResult, BulkSubmission, ClaimedJob, JOB_OUTCOMES_PAGE, JobPace, StepResult};
 pub use licenses::{BulkOp, LicenseChange};
 pub use load::LoadSummary;
 pub use mail::DeliveryReport;

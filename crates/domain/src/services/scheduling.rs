@@ -11,7 +11,9 @@ use crate::roles::Permission;
 use crate::scheduling::{ScheduleState, ScheduledAction, ScheduledChange};
 
 use super::Services;
+use super::licenses::BulkOp;
 use super::support::{held_products, load_catalog};
+use crate::ports::Tx;
 
 impl Services {
     /// Schedules a deactivation or a license removal.
@@ -106,45 +108,66 @@ impl Services {
         Ok(())
     }
 
-    /// Applies every due change (the worker's tick). Each change runs in its own transaction
-    /// through the ordinary use case; one that the rules refuse (the last admin, say) is marked
-    /// failed with the code instead of being retried forever.
+    /// Applies every due change (the scheduler's tick), each exactly once however many servers
+    /// run the scheduler: in one transaction the change is claimed (settled as applied only if
+    /// it is still pending, [`crate::ports::ScheduleRepository::settle_scheduled`]) and applied
+    /// through the same rules as an admin's change, audited with the `scheduler` source. A change
+    /// the rules refuse (the last admin, say) is marked failed with the refusal's code instead of
+    /// being retried forever; a storage failure leaves it pending for the next tick.
     ///
     /// # Errors
     /// Storage failures only.
     #[tracing::instrument(skip_all)]
     pub async fn apply_due_changes(&self, limit: u32) -> ServiceResult<Vec<ScheduledChange>> {
         let due = {
-            let mut tx = self.begin().await?;
+            let mut tx = self.begin_read().await?;
             tx.due_scheduled(self.now(), limit).await?
         };
         let mut out = Vec::with_capacity(due.len());
         for mut change in due {
             let actor = Actor::system(change.org_id, Source::Scheduler);
-            let result = match &change.action {
-                ScheduledAction::Deactivate => self.deactivate_user(&actor, change.user_id, None).await.map(|_| ()),
-                ScheduledAction::RemoveLicense(product) => {
-                    let held = self.get_user(&actor, change.user_id).await.map(|d| d.products);
-                    match held {
-                        Ok(held) => {
-                            let target: BTreeSet<_> = held.into_iter().filter(|p| p != product).collect();
-                            self.set_licenses(&actor, change.user_id, target).await.map(|_| ())
-                        }
-                        Err(e) => Err(e),
+            let at = self.now();
+            let mut tx = self.begin().await?;
+            let applied = ScheduleState::Applied { at };
+            if !tx.settle_scheduled(change.org_id, change.id, &applied).await? {
+                // Another server applied it, or an admin cancelled it, since it was read.
+                continue;
+            }
+            change.state = match self.apply_scheduled_in(&mut *tx, &actor, &change).await {
+                Ok(()) => {
+                    tx.commit().await?;
+                    applied
+                }
+                Err(e) if e.code() == crate::ErrorCode::Internal => return Err(e),
+                Err(e) => {
+                    drop(tx);
+                    let failed = ScheduleState::Failed { at, code: e.code().as_str().to_owned() };
+                    let mut tx = self.begin().await?;
+                    if !tx.settle_scheduled(change.org_id, change.id, &failed).await? {
+                        continue;
                     }
+                    tx.commit().await?;
+                    tracing::info!(change = %change.id, code = e.code().as_str(), "a scheduled change was refused: {e}");
+                    failed
                 }
             };
-            let at = self.now();
-            change.state = match result {
-                Ok(()) => ScheduleState::Applied { at },
-                Err(e) if e.code() == crate::ErrorCode::Internal => return Err(e),
-                Err(e) => ScheduleState::Failed { at, code: e.code().as_str().to_owned() },
-            };
-            let mut tx = self.begin().await?;
-            tx.update_scheduled(&change).await?;
-            tx.commit().await?;
             out.push(change);
         }
         Ok(out)
+    }
+
+    /// Applies one scheduled change in `tx`, as `actor`.
+    async fn apply_scheduled_in(&self, tx: &mut dyn Tx, actor: &Actor, change: &ScheduledChange) -> ServiceResult<()> {
+        match &change.action {
+            ScheduledAction::Deactivate => {
+                let user = self.managed_user(tx, actor, change.user_id).await?;
+                self.deactivate_in(tx, actor, user).await?;
+            }
+            ScheduledAction::RemoveLicense(product) => {
+                let products: BTreeSet<_> = [product.clone()].into();
+                self.license_step(tx, actor, change.user_id, BulkOp::Unassign, &products).await?;
+            }
+        }
+        Ok(())
     }
 }

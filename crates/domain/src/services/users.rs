@@ -53,7 +53,7 @@ pub struct NewUser {
 }
 
 /// A role to grant, optionally limited to a group subtree.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoleAssignment {
     /// The role, by key.
     pub key: Key,
@@ -86,8 +86,10 @@ pub struct ProfilePatch {
     pub settings: SettingsPatch,
 }
 
-/// A partial change of a user's settings (also the bulk actions of §10).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A partial change of a user's settings (also the bulk actions of §10). Serialized as part of
+/// a job's input: an absent field changes nothing, `null` clears an optional one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SettingsPatch {
     /// The new mailbox provider; the throttle must fit its cap.
     pub mailbox_provider: Option<MailboxProvider>,
@@ -110,6 +112,7 @@ pub struct SettingsPatch {
     /// Whether the user works across teams (roaming agent).
     pub roaming_agent: Option<bool>,
     /// Where VoIP calls are forwarded; `Some(None)` stops forwarding.
+    #[serde(skip_serializing_if = "Option::is_none", with = "crate::values::double_option")]
     pub voip_forward_to: Option<Option<Phone>>,
 }
 

@@ -16,6 +16,7 @@ mod crm_import_chunks;
 mod groups;
 mod impersonation;
 mod invites;
+mod jobs;
 mod licenses;
 mod load;
 mod login;

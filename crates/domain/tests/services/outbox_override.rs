@@ -12,19 +12,21 @@ use roster_domain::catalog::Catalog;
 use roster_domain::connections::{ApiKey, Connection, Flow};
 use roster_domain::groups::{Group, Membership};
 use roster_domain::ids::{
-    ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, MailId, OrgId, RoleId, ScheduledChangeId, UserId, WebhookId,
+    ApiKeyId, ConnectionId, FlowId, GroupId, InviteId, JobId, MailId, OrgId, RoleId, ScheduledChangeId, UserId,
+    WebhookId,
 };
 use roster_domain::invites::Invite;
+use roster_domain::jobs::{Job, JobOutcome};
 use roster_domain::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use roster_domain::org::Organization;
 use roster_domain::ports::{Attempt, AttemptKind, Session, SessionRepository};
 use roster_domain::ports::{
-    AuditLog, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository, MockOutbox, OrgRepository,
-    Outbox, PasswordHash, RoleRepository, ScheduleRepository, Store, StoreError, Tx, UserLookup, UserRepository,
-    WebhookRepository,
+    AuditLog, ConnectionRepository, GroupRepository, InviteRepository, JobRepository, LicenseRepository, MockOutbox,
+    OrgRepository, Outbox, PasswordHash, RoleRepository, ScheduleRepository, Store, StoreError, Tx, UserLookup,
+    UserRepository, WebhookRepository,
 };
 use roster_domain::roles::Role;
-use roster_domain::scheduling::ScheduledChange;
+use roster_domain::scheduling::{ScheduleState, ScheduledChange};
 use roster_domain::seats::{LicenseAssignment, SeatPool, SeatReservation};
 use roster_domain::user::User;
 use roster_domain::users_query::{UserPage, UserPageFacts, UserQuery};
@@ -414,6 +416,34 @@ impl ScheduleRepository for OverrideTx {
     }
     async fn scheduled(&mut self, org: OrgId, id: ScheduledChangeId) -> R<Option<ScheduledChange>> {
         self.inner.scheduled(org, id).await
+    }
+    async fn settle_scheduled(&mut self, org: OrgId, id: ScheduledChangeId, state: &ScheduleState) -> R<bool> {
+        self.inner.settle_scheduled(org, id, state).await
+    }
+}
+
+#[async_trait]
+impl JobRepository for OverrideTx {
+    async fn insert_job(&mut self, job: &Job, input: &str) -> R<()> {
+        self.inner.insert_job(job, input).await
+    }
+    async fn job(&mut self, org: OrgId, id: JobId) -> R<Option<Job>> {
+        self.inner.job(org, id).await
+    }
+    async fn job_input(&mut self, org: OrgId, id: JobId) -> R<Option<String>> {
+        self.inner.job_input(org, id).await
+    }
+    async fn update_job(&mut self, job: &Job) -> R<()> {
+        self.inner.update_job(job).await
+    }
+    async fn claimable_jobs(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<Job>> {
+        self.inner.claimable_jobs(now, limit).await
+    }
+    async fn insert_job_outcomes(&mut self, org: OrgId, job: JobId, outcomes: &[JobOutcome]) -> R<()> {
+        self.inner.insert_job_outcomes(org, job, outcomes).await
+    }
+    async fn job_outcomes(&mut self, org: OrgId, job: JobId, after: u64, limit: u32) -> R<Vec<JobOutcome>> {
+        self.inner.job_outcomes(org, job, after, limit).await
     }
 }
 

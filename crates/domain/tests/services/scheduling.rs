@@ -173,3 +173,18 @@ async fn a_scheduled_time_is_kept_to_the_microsecond_as_every_stored_time() {
     assert_eq!(change.effective_at, T0 + Duration::days(2) + Duration::microseconds(123_456));
     assert_eq!(w.details(ann).await.scheduled, [change], "the answer is what is stored");
 }
+
+#[tokio::test]
+async fn a_due_change_seen_by_two_schedulers_at_once_is_applied_once() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    w.services
+        .schedule_change(&w.admin_actor().await, ann, ScheduledAction::Deactivate, T0 + Duration::minutes(1))
+        .await
+        .expect("schedules");
+    w.clock.advance(Duration::minutes(1));
+    let (a, b) = tokio::join!(w.services.apply_due_changes(10), w.services.apply_due_changes(10));
+    let settled = a.expect("ticks").len() + b.expect("ticks").len();
+    assert_eq!(settled, 1, "one scheduler applies it, the other finds it settled");
+    assert_eq!(w.events_named("user.deactivated").await.len(), 1);
+}

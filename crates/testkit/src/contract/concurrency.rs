@@ -49,7 +49,7 @@ async fn yield_now() {
 }
 
 /// Awaits every spawned task, failing the case if one panicked.
-async fn join_all<T, H, E>(handles: Vec<H>) -> Vec<T>
+pub(super) async fn join_all<T, H, E>(handles: Vec<H>) -> Vec<T>
 where
     H: Future<Output = Result<T, E>>,
     E: Debug,

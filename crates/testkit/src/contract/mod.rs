@@ -44,6 +44,7 @@ pub mod concurrency;
 pub mod connections;
 pub mod groups;
 pub mod invites;
+pub mod jobs;
 pub mod licenses;
 pub mod orgs;
 pub mod outbox;
@@ -267,6 +268,9 @@ macro_rules! store_contract_tests {
             invites::deleting_an_invite_deletes_its_reservations,
             schedule::due_scheduled_changes_come_oldest_first_from_every_organization,
             schedule::scheduled_changes_are_listed_per_user_and_updated_in_their_organization,
+            jobs::jobs_are_written_optimistically_and_claimable_when_queued_or_their_lease_ended,
+            jobs::job_outcomes_are_read_in_order_after_a_position_and_need_their_job,
+            jobs::a_scheduled_change_is_settled_once,
             sessions::sessions_round_trip_slide_and_need_their_member_and_parent,
             sessions::ending_a_session_ends_what_it_started,
             sessions::expired_sessions_are_purged,
@@ -294,6 +298,7 @@ macro_rules! store_contract_tests {
             concurrency::two_admins_deactivating_each_other_under_lock_org_leave_one_active_admin,
             concurrency::of_two_concurrent_updates_from_one_version_exactly_one_wins,
             concurrency::concurrent_appends_get_gap_free_positions_in_commit_order,
+            jobs::of_two_schedulers_settling_one_change_exactly_one_wins,
         }
     };
 }

@@ -1,0 +1,223 @@
+//! Jobs (SPEC §10): long work answers `202 Accepted` with `Location: /api/v1/jobs/{id}`;
+//! `GET /jobs/{id}` reports its state and progress, `GET /jobs/{id}/outcomes` its outcomes page by
+//! page and `GET /jobs/{id}/result` what the finished job produced. A job is read by its
+//! requester, or by a member managing users across the organization.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use roster_domain::ServiceError;
+use roster_domain::ids::JobId;
+use roster_domain::jobs::{Job, JobState};
+use roster_domain::services::JOB_OUTCOMES_PAGE;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::RouteTable;
+use super::users_bulk::{BulkOutcomeBody, SeatCountBody};
+use crate::auth::Authenticated;
+use crate::extract::ApiQuery;
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+use crate::wire::rfc3339;
+
+/// Registers the routes.
+pub(crate) fn routes(table: RouteTable) -> RouteTable {
+    table
+        .get("/api/v1/jobs/{id}", get_job)
+        .get("/api/v1/jobs/{id}/outcomes", job_outcomes)
+        .get("/api/v1/jobs/{id}/result", job_result)
+}
+
+/// A job's state (`GET /jobs/{id}`, and the body of a `202`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobBody {
+    pub id: Uuid,
+    /// `bulk`.
+    #[schema(example = "bulk")]
+    pub kind: &'static str,
+    /// `queued`, `running`, `done` or `failed`.
+    #[schema(example = "running")]
+    pub state: &'static str,
+    /// Users (or rows) with their outcome so far.
+    pub done: u64,
+    /// Users (or rows) the job covers.
+    pub total: u64,
+    /// Where the outcomes are read, page by page.
+    pub outcomes_url: String,
+    /// Where the result of a finished job is read; absent until the job is done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_url: Option<String>,
+    /// Why a failed job stopped (an error code: `unauthenticated`, `forbidden`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_code: Option<String>,
+    /// The reason in words, for a failed job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// When it was requested (RFC 3339).
+    pub created_at: String,
+    /// When it ended (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+impl From<&Job> for JobBody {
+    fn from(job: &Job) -> Self {
+        let url = job_url(job.id);
+        let (failure_code, failure) = match &job.state {
+            JobState::Failed { code, message } => (Some(code.clone()), Some(message.clone())),
+            _ => (None, None),
+        };
+        Self {
+            id: job.id.as_uuid(),
+            kind: job.kind.as_str(),
+            state: job.state.name(),
+            done: job.done,
+            total: job.total,
+            outcomes_url: format!("{url}/outcomes"),
+            result_url: (job.state == JobState::Done).then(|| format!("{url}/result")),
+            failure_code,
+            failure,
+            created_at: rfc3339(job.created_at),
+            finished_at: job.finished_at.map(rfc3339),
+        }
+    }
+}
+
+/// The path of a job.
+pub(crate) fn job_url(id: JobId) -> String {
+    format!("/api/v1/jobs/{id}")
+}
+
+/// `202 Accepted` for a queued job, with its `Location`.
+pub(crate) fn accepted(job: &Job) -> Response {
+    let mut response = (StatusCode::ACCEPTED, Json(JobBody::from(job))).into_response();
+    if let Ok(v) = job_url(job.id).parse() {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+fn job_id(id: &str) -> ApiResult<JobId> {
+    id.parse().map_err(|_| ApiError::from(ServiceError::not_found("job")))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/jobs/{id}", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The job's state and progress", body = JobBody),
+        (status = 404, description = "`not_found`: no such job, or one the caller did not request and may not read (reading others' jobs needs `manage_users` over the whole organization)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// A job's state and progress.
+pub async fn get_job(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobBody>> {
+    let job = state.services.job(&auth.actor, job_id(&id)?).await?;
+    Ok(Json(JobBody::from(&job)))
+}
+
+/// `GET /jobs/{id}/outcomes`: a page after a position.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OutcomesParams {
+    /// The position after which to read (0, the default, for the first outcome); the previous
+    /// page's `next_after`.
+    pub after: Option<u64>,
+    /// Outcomes per page, 1–1000 (default 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+/// One outcome with its position in the job.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobOutcomeBody {
+    /// The position in the job's input, from 1.
+    pub seq: u64,
+    #[serde(flatten)]
+    pub outcome: BulkOutcomeBody,
+}
+
+/// A page of a job's outcomes, in order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobOutcomesPage {
+    pub items: Vec<JobOutcomeBody>,
+    /// The `after` of the next page; absent when this page reached the outcomes recorded so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<u64>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/jobs/{id}/outcomes", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id"), OutcomesParams),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The outcomes recorded so far after `after`, in order", body = JobOutcomesPage),
+        (status = 404, description = "`not_found`: as `GET /jobs/{id}`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `limit` outside 1–1000", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// A job's outcomes, one per user (or row), page by page.
+pub async fn job_outcomes(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<OutcomesParams>,
+) -> ApiResult<Json<JobOutcomesPage>> {
+    let limit = params.limit.unwrap_or(JOB_OUTCOMES_PAGE);
+    if !(1..=JOB_OUTCOMES_PAGE).contains(&limit) {
+        return Err(ServiceError::Validation(vec![roster_domain::FieldError::new(
+            "limit",
+            "out_of_range",
+            "must be between 1 and 1000",
+        )])
+        .into());
+    }
+    let rows = state.services.job_outcomes(&auth.actor, job_id(&id)?, params.after.unwrap_or(0), limit).await?;
+    let full = rows.len() == limit as usize;
+    let next_after = rows.last().map(|(seq, _)| *seq).filter(|_| full);
+    let items = rows.into_iter().map(|(seq, o)| JobOutcomeBody { seq, outcome: BulkOutcomeBody::from(o) }).collect();
+    Ok(Json(JobOutcomesPage { items, next_after }))
+}
+
+/// What a finished bulk job produced.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BulkJobResultBody {
+    /// Whether the changes were written: false for a dry run, and for an atomic job with a
+    /// refused user.
+    pub applied: bool,
+    /// Seats per product before the job, and after it (as they would be, when not applied).
+    pub seats_before: Vec<SeatCountBody>,
+    pub seats_after: Vec<SeatCountBody>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/jobs/{id}/result", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "What the finished job produced", body = BulkJobResultBody),
+        (status = 404, description = "`not_found`: as `GET /jobs/{id}`, or the job is not done (yet, or it failed)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// What a finished job produced (the seat figures of a bulk action).
+pub async fn job_result(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<BulkJobResultBody>> {
+    let result = state.services.bulk_job_result(&auth.actor, job_id(&id)?).await?;
+    let result = result.ok_or_else(|| ApiError::from(ServiceError::not_found("job result")))?;
+    Ok(Json(BulkJobResultBody {
+        applied: result.applied,
+        seats_before: result.seats_before.into_iter().map(SeatCountBody::from).collect(),
+        seats_after: result.seats_after.into_iter().map(SeatCountBody::from).collect(),
+    }))
+}
