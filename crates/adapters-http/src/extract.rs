@@ -138,12 +138,27 @@ pub fn query_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
 }
 
 /// The version an `If-Match` header names (`"7"`, `W/"7"`), or `None` without the header or
-/// with `*`. A header that names no version of ours can never match: 412.
+/// with `*`. A header that names no version of ours can never match: 412 — but only once the
+/// rest of the request has been read, so that a request whose body breaks the document is
+/// refused for its shape (400/422) before its preconditions are looked at. The extractor never
+/// fails; the handler asks for [`IfMatch::version`] after its body extractor ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IfMatch(pub Option<u64>);
+pub struct IfMatch(Option<Result<u64, ()>>);
+
+impl IfMatch {
+    /// The version the request expects, `None` when it sets no condition.
+    ///
+    /// # Errors
+    /// 412 `precondition_failed` for a header that names no version.
+    pub fn version(self) -> Result<Option<u64>, ApiError> {
+        self.0.transpose().map_err(|()| {
+            ApiError::from(roster_domain::ServiceError::PreconditionFailed { kind: "resource", current: 0 })
+        })
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(header::IF_MATCH) else { return Ok(Self(None)) };
@@ -151,9 +166,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         if text == "*" {
             return Ok(Self(None));
         }
-        parse_etag(text).map(|v| Self(Some(v))).ok_or_else(|| {
-            ApiError::from(roster_domain::ServiceError::PreconditionFailed { kind: "resource", current: 0 })
-        })
+        Ok(Self(Some(parse_etag(text).ok_or(()))))
     }
 }
 

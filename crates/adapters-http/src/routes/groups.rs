@@ -202,13 +202,14 @@ pub async fn update_group(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-    IfMatch(version): IfMatch,
+    if_match: IfMatch,
     ApiJson(body): ApiJson<UpdateGroupRequest>,
 ) -> ApiResult<Response> {
     let id = path_id(&id, "group")?;
     let name = body.name.map(|n| parse("name", &n, GroupName::parse)).transpose();
     check([name.as_ref().err()])?;
     let patch = GroupPatch { name: ok(name)?, parent_id: body.parent_id.map(GroupId::from_uuid) };
+    let version = if_match.version()?;
     let group = state.services.update_group(&auth.actor, id, patch, version).await?;
     Ok(tagged(StatusCode::OK, group.version, None, GroupBody::from(&group)))
 }

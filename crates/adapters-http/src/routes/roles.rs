@@ -200,7 +200,7 @@ pub async fn update_role(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-    IfMatch(revision): IfMatch,
+    if_match: IfMatch,
     ApiJson(body): ApiJson<UpdateRoleRequest>,
 ) -> ApiResult<Response> {
     let id = path_id(&id, "role")?;
@@ -209,6 +209,7 @@ pub async fn update_role(
     let visibility = body.visibility.map(|v| parse_visibility(&v)).transpose();
     check([name.as_ref().err(), permissions.as_ref().err(), visibility.as_ref().err()])?;
     let patch = RolePatch { name: ok(name)?, permissions: ok(permissions)?, visibility: ok(visibility)? };
+    let revision = if_match.version()?;
     let role = state.services.update_role(&auth.actor, id, patch, revision).await?;
     Ok(tagged(StatusCode::OK, role.revision(), None, RoleBody::from(&role)))
 }

@@ -322,11 +322,12 @@ pub async fn update_user(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-    IfMatch(version): IfMatch,
+    if_match: IfMatch,
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> ApiResult<Response> {
     let id = user_id(&id)?;
     let patch = body.try_into_domain()?;
+    let version = if_match.version()?;
     let details = state.services.update_user(&auth.actor, id, patch, version).await?;
     Ok(with_etag(StatusCode::OK, UserBody::from(details)))
 }
@@ -391,9 +392,10 @@ pub async fn deactivate_user(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-    IfMatch(version): IfMatch,
+    if_match: IfMatch,
     ApiJson(DeactivateRequest {}): ApiJson<DeactivateRequest>,
 ) -> ApiResult<Response> {
+    let version = if_match.version()?;
     let details = state.services.deactivate_user(&auth.actor, user_id(&id)?, version).await?;
     Ok(with_etag(StatusCode::OK, UserBody::from(details)))
 }
@@ -429,11 +431,12 @@ pub async fn reactivate_user(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-    IfMatch(version): IfMatch,
+    if_match: IfMatch,
     ApiJson(body): ApiJson<ReactivateRequest>,
 ) -> ApiResult<Response> {
     let id = user_id(&id)?;
     let products = ok(parse_keys("products", &body.products))?;
+    let version = if_match.version()?;
     let details = state.services.reactivate_user(&auth.actor, id, products, version).await?;
     Ok(with_etag(StatusCode::OK, UserBody::from(details)))
 }

@@ -180,3 +180,30 @@ async fn a_missing_prerequisite_is_explained_in_words() {
         app.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_request_whose_body_breaks_the_document_is_refused_for_its_shape_before_its_preconditions() {
+    for app in apps("shape_before_preconditions").await {
+        let token = app.login().await;
+        let user = app.create_user(&token, "shape@demo.example").await;
+        let id = user["id"].as_str().unwrap();
+        let send = |path: String, body: &'static str, if_match: &'static str| {
+            app.authed(Method::POST, &path, &token)
+                .header("content-type", "application/json")
+                .header("if-match", if_match)
+                .body(body)
+                .send()
+        };
+        // A bare number where an object is expected, with an If-Match that can never match.
+        let r = send(format!("/api/v1/users/{id}/reactivate"), "5", "\"nonsense\"").await.unwrap();
+        let p = assert_problem(r, StatusCode::BAD_REQUEST, "validation_failed").await;
+        assert_eq!(p["errors"][0]["code"], "invalid_type", "{}: {p}", app.engine);
+        let r = send(format!("/api/v1/users/{id}/deactivate"), "[]", "\"1\"").await.unwrap();
+        assert_problem(r, StatusCode::BAD_REQUEST, "validation_failed").await;
+        // A well-formed body meets the precondition check.
+        let r = send(format!("/api/v1/users/{id}/deactivate"), "{}", "\"nonsense\"").await.unwrap();
+        assert_problem(r, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        assert_ne!(app.get_ok(&format!("/api/v1/users/{id}"), &token).await["status"], "deactivated");
+        app.finish().await;
+    }
+}
