@@ -161,7 +161,7 @@ pub struct JobOutcomesPage {
     responses(
         (status = 200, description = "The outcomes recorded so far after `after`, in order", body = JobOutcomesPage),
         (status = 404, description = "`not_found`: as `GET /jobs/{id}`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `limit` outside 1–1000", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`validation_failed`: `limit` outside 1–1000 (`out_of_range`), a parameter that is not a number or not known (`invalid_parameter`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// A job's outcomes, one per user (or row), page by page.
@@ -173,12 +173,7 @@ pub async fn job_outcomes(
 ) -> ApiResult<Json<JobOutcomesPage>> {
     let limit = params.limit.unwrap_or(JOB_OUTCOMES_PAGE);
     if !(1..=JOB_OUTCOMES_PAGE).contains(&limit) {
-        return Err(ServiceError::Validation(vec![roster_domain::FieldError::new(
-            "limit",
-            "out_of_range",
-            "must be between 1 and 1000",
-        )])
-        .into());
+        return Err(ApiError::bad_request("limit", "out_of_range", "limit must be between 1 and 1000"));
     }
     let rows = state.services.job_outcomes(&auth.actor, job_id(&id)?, params.after.unwrap_or(0), limit).await?;
     let full = rows.len() == limit as usize;
