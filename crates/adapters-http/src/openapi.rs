@@ -7,7 +7,8 @@
 //!   cookie-authenticated write without `X-Requested-With`, or a missing permission);
 //! - with a request body: 400 (malformed JSON, wrong type, unknown field), 413, 415;
 //! - with query parameters: 400 (a bad parameter or cursor);
-//! - an authenticated `POST`: 400, 409 and 422 for its `Idempotency-Key` (decision 0017).
+//! - an authenticated `POST`: 400, 409 and 422 for its `Idempotency-Key` (decision 0017), whose
+//!   header parameter states the key's rule (1 to 255 visible ASCII characters).
 
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -136,6 +137,11 @@ impl Modify for CommonProblems {
                     Self::add(op, "409");
                     Self::add(op, "422");
                 }
+                for parameter in op.parameters.iter_mut().flatten() {
+                    if parameter.name == "Idempotency-Key" {
+                        parameter.schema = Some(idempotency_key_schema());
+                    }
+                }
                 let has_query =
                     op.parameters.as_ref().is_some_and(|ps| ps.iter().any(|p| p.parameter_in == ParameterIn::Query));
                 if secured {
@@ -154,6 +160,18 @@ impl Modify for CommonProblems {
             }
         }
     }
+}
+
+/// The rule the server holds an `Idempotency-Key` to (`crate::idempotency`).
+fn idempotency_key_schema() -> RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(crate::idempotency::MAX_KEY_LEN))
+        .pattern(Some("^[!-~]+$"))
+        .build()
+        .into()
 }
 
 #[cfg(test)]
