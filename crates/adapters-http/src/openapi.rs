@@ -137,10 +137,12 @@ impl Modify for CommonProblems {
                     Self::add(op, "409");
                     Self::add(op, "422");
                 }
-                for parameter in op.parameters.iter_mut().flatten() {
-                    if parameter.name == "Idempotency-Key" {
-                        parameter.schema = Some(idempotency_key_schema());
-                    }
+                if is_post && secured {
+                    // The middleware honours the key on every authenticated POST: each states it,
+                    // with its rule.
+                    let parameters = op.parameters.get_or_insert_with(Vec::new);
+                    parameters.retain(|p| p.name != "Idempotency-Key");
+                    parameters.push(idempotency_key_parameter());
                 }
                 let has_query =
                     op.parameters.as_ref().is_some_and(|ps| ps.iter().any(|p| p.parameter_in == ParameterIn::Query));
@@ -162,16 +164,25 @@ impl Modify for CommonProblems {
     }
 }
 
-/// The rule the server holds an `Idempotency-Key` to (`crate::idempotency`).
-fn idempotency_key_schema() -> RefOr<utoipa::openapi::schema::Schema> {
+/// The `Idempotency-Key` header with the rule the server holds it to (`crate::idempotency`).
+fn idempotency_key_parameter() -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::ParameterBuilder;
     use utoipa::openapi::schema::{ObjectBuilder, Type};
-    ObjectBuilder::new()
+    let schema = ObjectBuilder::new()
         .schema_type(Type::String)
         .min_length(Some(1))
         .max_length(Some(crate::idempotency::MAX_KEY_LEN))
-        .pattern(Some("^[!-~]+$"))
+        .pattern(Some("^[!-~]+$"));
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(
+            "Makes a retry return the first answer and change nothing twice (decision 0017): 1 to 255 visible \
+             ASCII characters, remembered 24 hours per caller",
+        ))
+        .schema(Some(schema))
         .build()
-        .into()
 }
 
 #[cfg(test)]
@@ -179,6 +190,17 @@ mod tests {
     use axum::http::Method;
 
     use super::*;
+
+    #[test]
+    fn the_idempotency_key_states_the_rule_the_server_holds_it_to() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("serializes");
+        let params = doc["paths"]["/api/v1/users"]["post"]["parameters"].as_array().expect("parameters").clone();
+        let key = params.iter().find(|p| p["name"] == "Idempotency-Key").expect("the header");
+        assert_eq!(key["in"], "header");
+        let schema = &key["schema"];
+        assert_eq!((schema["minLength"].as_u64(), schema["maxLength"].as_u64()), (Some(1), Some(255)), "{schema}");
+        assert_eq!(schema["pattern"], "^[!-~]+$");
+    }
 
     #[test]
     fn every_routed_operation_is_in_the_document() {
