@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::State;
 use roster_domain::ids::GroupId;
+use roster_domain::roles::RoleRef;
 use roster_domain::seats::SeatCount;
 use roster_domain::services::{
     BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection, RoleAssignment, SettingsPatch,
@@ -72,7 +73,7 @@ pub enum BulkActionName {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRoleBody {
-    /// A role key (`standard`).
+    /// The role: its key (`standard`) or its id, as `PUT /users/{id}/roles` takes it.
     pub key: String,
     /// A group id; absent: the whole organization.
     pub scope: Option<Uuid>,
@@ -192,8 +193,8 @@ impl BulkUsersRequest {
                 let mut roles = Vec::new();
                 let mut errors = Vec::new();
                 for (i, r) in self.roles.iter().flatten().enumerate() {
-                    match Key::parse(&r.key) {
-                        Ok(key) => roles.push(RoleAssignment { key, scope: r.scope.map(GroupId::from_uuid) }),
+                    match RoleRef::parse(&r.key) {
+                        Ok(role) => roles.push(RoleAssignment { role, scope: r.scope.map(GroupId::from_uuid) }),
                         Err(e) => errors.push(FieldError::invalid(format!("roles[{i}].key"), &e)),
                     }
                 }

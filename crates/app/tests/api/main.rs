@@ -31,5 +31,6 @@ mod tenants;
 mod tree_isolation;
 mod tree_support;
 mod users_bulk;
+mod user_roles;
 mod users_export;
 mod visibility;

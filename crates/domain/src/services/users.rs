@@ -13,7 +13,7 @@ use crate::groups::{GroupTree, Membership, live_groups};
 use crate::ids::{GroupId, UserId};
 use crate::org::Organization;
 use crate::ports::{Tx, UserLookup};
-use crate::roles::{Permission, Role, RoleGrant, Visibility};
+use crate::roles::{Permission, Role, RoleGrant, RoleRef, Visibility};
 use crate::scheduling::ScheduledChange;
 use crate::user::{
     CallRecording, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User, UserSettings,
@@ -55,8 +55,8 @@ pub struct NewUser {
 /// A role to grant, optionally limited to a group subtree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleAssignment {
-    /// The role, by key.
-    pub key: Key,
+    /// The role, by key or id; the use case resolves it among the organization's roles.
+    pub role: RoleRef,
     /// The group whose subtree the grant is limited to; `None` for the whole organization.
     pub scope: Option<GroupId>,
 }
@@ -64,6 +64,13 @@ pub struct RoleAssignment {
 /// A partial profile change (`PATCH /users/{id}`); `Some(None)` clears an optional field.
 #[derive(Debug, Clone, Default)]
 pub struct ProfilePatch {
+impl RoleAssignment {
+    /// The role named by `key`, over the whole organization.
+    pub fn org_wide(key: Key) -> Self {
+        Self { role: RoleRef::Key(key), scope: None }
+    }
+}
+
     /// The new login address; refused for an invitee (`invite_pending`).
     pub email: Option<Email>,
     /// The new given name.
@@ -190,9 +197,8 @@ impl Services {
         let roles = tx.roles(org).await?;
         let keys =
             if new.roles.is_empty() { vec![Key::parse("standard").expect("valid key")] } else { new.roles.clone() };
-        let assignments: Vec<RoleAssignment> =
-            keys.into_iter().map(|key| RoleAssignment { key, scope: None }).collect();
-        let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
+        let assignments: Vec<RoleAssignment> = keys.into_iter().map(RoleAssignment::org_wide).collect();
+        let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys)?;
         let now = self.now();
         let mut user = User::new(self.new_id(), org, new.email, new.first_name, new.last_name, grants, now);
         user.phone = new.phone;
@@ -207,7 +213,7 @@ impl Services {
             AuditTarget::new(TargetKind::User, user.id, user.label()),
             Changes::new()
                 .note("email", &user.email)
-                .note("roles", &assignments.iter().map(|a| a.key.clone()).collect::<Vec<_>>()),
+                .note("roles", &assignments.iter().map(|a| a.role.to_string()).collect::<Vec<_>>()),
         )
         .await?;
         for g in &groups {
@@ -583,7 +589,7 @@ impl Services {
         actor.require_not_impersonating("roles")?;
         let all_roles = tx.roles(user.org_id).await?;
         let tree = load_tree(tx, user.org_id).await?;
-        let grants = resolve_grants(actor, &all_roles, roles, &tree)?;
+        let grants = resolve_grants(actor, &all_roles, roles, &tree, RolesInput::Assignments)?;
         if grants == user.roles {
             return Ok(user);
         }
@@ -879,25 +885,47 @@ pub(crate) async fn check_unique(
     Ok(())
 }
 
-/// Turns role keys into grants, refusing unknown roles, non-assignable roles (except for the
-/// operator), scopes outside the actor's reach and roles carrying permissions the actor lacks
-/// (nobody hands out more than they have).
+/// How a use case's input names its role assignments, for the fields of its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RolesInput {
+    /// A list of role keys (`"roles": ["standard"]`): the `i`-th is `roles[i]`.
+    Keys,
+    /// A list of assignments (`"roles": [{"role", "scope"}]`): `roles[i].role`, `roles[i].scope`.
+    Assignments,
+}
+
+impl RolesInput {
+    fn role_field(self, i: usize) -> String {
+        match self {
+            Self::Keys => format!("roles[{i}]"),
+            Self::Assignments => format!("roles[{i}].role"),
+        }
+    }
+
+    fn scope_field(self, i: usize) -> String {
+        match self {
+            Self::Keys => format!("roles[{i}]"),
+            Self::Assignments => format!("roles[{i}].scope"),
+        }
+    }
+}
+
+/// Turns role assignments (each role by key or id) into grants, refusing unknown roles and
+/// scopes that are no live group (every one of them at once, `validation_failed`), then
+/// non-assignable roles (except for the operator), scopes outside the actor's reach and roles
+/// carrying permissions the actor lacks (nobody hands out more than they have).
 pub(crate) fn resolve_grants(
     actor: &Actor,
     roles: &[Role],
     assignments: &[RoleAssignment],
     tree: &crate::groups::GroupTree,
 ) -> ServiceResult<BTreeSet<RoleGrant>> {
-    let mut grants = BTreeSet::new();
+    let mut found = Vec::with_capacity(assignments.len());
+    let mut errors = Vec::new();
     for (i, a) in assignments.iter().enumerate() {
-        let field = format!("roles[{i}]");
-        let role = roles.iter().find(|r| r.key == a.key).ok_or_else(|| {
-            ServiceError::Validation(vec![FieldError::new(&field, "unknown_role", format!("no role {}", a.key))])
-        })?;
-        if let Some(g) = a.scope {
-            tree.live(g).map_err(|_| {
-                ServiceError::Validation(vec![FieldError::new(&field, "unknown_group", "no such live group")])
-            })?;
+        match a.role.find(roles) {
+            Some(role) => found.push(role),
+            None => errors.push(FieldError::new(input.role_field(i), "unknown_role", format!("no role {}", a.role))),
         }
         if !actor.is_system() {
             if !role.assignable {
@@ -905,6 +933,7 @@ pub(crate) fn resolve_grants(
                     "the {} role can only be granted by the operator",
                     role.key
                 )));
+    input: RolesInput,
             }
             match a.scope {
                 // An org-wide grant of an administrative role gives power over the whole
@@ -917,6 +946,17 @@ pub(crate) fn resolve_grants(
                 Some(g) => actor.require_over_group(Permission::ManageUsers, g)?,
             }
             let coverage = a.scope.map_or(Coverage::Org, |g| Coverage::Groups(tree.subtree(g)));
+        if let Some(g) = a.scope
+            && tree.live(g).is_err()
+        {
+            errors.push(FieldError::new(input.scope_field(i), "unknown_group", "no such live group"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Validation(errors));
+    }
+    let mut grants = BTreeSet::new();
+    for (a, role) in assignments.iter().zip(found) {
             actor.require_may_give(&Authority::of_role(role, &coverage), &format!("the {} role", role.key))?;
         }
         grants.insert(RoleGrant { role_id: role.id, scope: a.scope });

@@ -27,3 +27,4 @@ mod sessions;
 mod signup;
 mod tenancy;
 mod users_lifecycle;
+mod user_roles;
