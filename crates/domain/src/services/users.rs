@@ -20,7 +20,7 @@ use crate::user::{
     derive_status,
 };
 use crate::users_query::{UserCursor, UserPageFacts, UserQuery, within_scope};
-use crate::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone};
+use crate::values::{AgentId, CrmId, Email, Key, Nicknames, Password, PersonName, Phone};
 
 use super::Services;
 use super::support::{
@@ -50,6 +50,9 @@ pub struct NewUser {
     pub group_ids: Vec<GroupId>,
     /// Products assigned at once, all or nothing against the seats (§4.3).
     pub products: BTreeSet<Key>,
+    /// An initial password (§3, §10); without one the member has none until a reset link or an
+    /// admin sets it.
+    pub password: Option<Password>,
 }
 
 /// A role to grant, optionally limited to a group subtree.
@@ -61,9 +64,6 @@ pub struct RoleAssignment {
     pub scope: Option<GroupId>,
 }
 
-/// A partial profile change (`PATCH /users/{id}`); `Some(None)` clears an optional field.
-#[derive(Debug, Clone, Default)]
-pub struct ProfilePatch {
 impl RoleAssignment {
     /// The role named by `key`, over the whole organization.
     pub fn org_wide(key: Key) -> Self {
@@ -71,6 +71,9 @@ impl RoleAssignment {
     }
 }
 
+/// A partial profile change (`PATCH /users/{id}`); `Some(None)` clears an optional field.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
     /// The new login address; refused for an invitee (`invite_pending`).
     pub email: Option<Email>,
     /// The new given name.
@@ -169,22 +172,37 @@ pub struct UserDetails {
 }
 
 impl Services {
-    /// Creates a member directly (`POST /users`), with roles, groups and licenses, in one
-    /// transaction.
+    /// Creates a member directly (`POST /users`), with roles, groups, licenses and an initial
+    /// password, in one transaction. The password is hashed before the transaction opens, so no
+    /// database lock waits on Argon2; giving one is handing out no authority, but an
+    /// impersonating session sets no password (§10).
     ///
     /// # Errors
     /// `forbidden`, `conflict` on a unique field, `validation_failed` (unknown role, group or
     /// product), `missing_prerequisite`, `seat_limit_reached`.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
-    pub async fn create_user(&self, actor: &Actor, new: NewUser) -> ServiceResult<UserDetails> {
+    pub async fn create_user(&self, actor: &Actor, mut new: NewUser) -> ServiceResult<UserDetails> {
+        let hash = match new.password.take() {
+            Some(password) => {
+                actor.require_not_impersonating("passwords")?;
+                Some(self.hasher.hash(&password).await?)
+            }
+            None => None,
+        };
         let mut tx = self.begin().await?;
-        let user = self.create_user_in(&mut *tx, actor, new).await?;
+        let mut user = self.create_user_in(&mut *tx, actor, new).await?;
+        if let Some(hash) = hash {
+            tx.set_password_hash(user.org_id, user.id, &hash).await?;
+            user.has_password = true;
+            self.save_user(&mut *tx, actor, &mut user, "user.password_set", Changes::new()).await?;
+        }
         let details = details_of(&mut *tx, user, self.now()).await?;
         tx.commit().await?;
         Ok(details)
     }
 
-    /// [`Services::create_user`] inside the caller's transaction.
+    /// [`Services::create_user`] inside the caller's transaction, without the password (which
+    /// the caller hashes before its transaction opens and sets after).
     pub(crate) async fn create_user_in(&self, tx: &mut dyn Tx, actor: &Actor, new: NewUser) -> ServiceResult<User> {
         let org = actor.org_id();
         let tree = load_tree(tx, org).await?;
@@ -919,6 +937,7 @@ pub(crate) fn resolve_grants(
     roles: &[Role],
     assignments: &[RoleAssignment],
     tree: &crate::groups::GroupTree,
+    input: RolesInput,
 ) -> ServiceResult<BTreeSet<RoleGrant>> {
     let mut found = Vec::with_capacity(assignments.len());
     let mut errors = Vec::new();
@@ -927,13 +946,23 @@ pub(crate) fn resolve_grants(
             Some(role) => found.push(role),
             None => errors.push(FieldError::new(input.role_field(i), "unknown_role", format!("no role {}", a.role))),
         }
+        if let Some(g) = a.scope
+            && tree.live(g).is_err()
+        {
+            errors.push(FieldError::new(input.scope_field(i), "unknown_group", "no such live group"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Validation(errors));
+    }
+    let mut grants = BTreeSet::new();
+    for (a, role) in assignments.iter().zip(found) {
         if !actor.is_system() {
             if !role.assignable {
                 return Err(ServiceError::forbidden(format!(
                     "the {} role can only be granted by the operator",
                     role.key
                 )));
-    input: RolesInput,
             }
             match a.scope {
                 // An org-wide grant of an administrative role gives power over the whole
@@ -946,17 +975,6 @@ pub(crate) fn resolve_grants(
                 Some(g) => actor.require_over_group(Permission::ManageUsers, g)?,
             }
             let coverage = a.scope.map_or(Coverage::Org, |g| Coverage::Groups(tree.subtree(g)));
-        if let Some(g) = a.scope
-            && tree.live(g).is_err()
-        {
-            errors.push(FieldError::new(input.scope_field(i), "unknown_group", "no such live group"));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ServiceError::Validation(errors));
-    }
-    let mut grants = BTreeSet::new();
-    for (a, role) in assignments.iter().zip(found) {
             actor.require_may_give(&Authority::of_role(role, &coverage), &format!("the {} role", role.key))?;
         }
         grants.insert(RoleGrant { role_id: role.id, scope: a.scope });

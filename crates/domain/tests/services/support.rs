@@ -121,6 +121,7 @@ impl World {
             roles: roles.iter().map(|r| key(r)).collect(),
             group_ids: groups.to_vec(),
             products: BTreeSet::new(),
+            password: None,
         }
     }
 

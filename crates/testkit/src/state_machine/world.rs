@@ -195,6 +195,7 @@ impl World {
             roles: vec![key(role)],
             group_ids: groups.to_vec(),
             products: products.iter().map(|p| key(p)).collect(),
+            password: None,
         };
         self.services.create_user(&self.system, new).await.expect("the member is created").user.id
     }
@@ -303,6 +304,7 @@ impl World {
                     roles: vec![key(ROLE_KEYS[*role])],
                     group_ids: group.and_then(|g| self.live_group(&s, g)).into_iter().collect(),
                     products: keys(*products),
+                    password: None,
                 };
                 outcome(svc.create_user(&actor, new).await)
             }
