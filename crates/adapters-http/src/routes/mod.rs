@@ -15,6 +15,7 @@ pub mod crm;
 pub mod impersonation;
 pub mod invites;
 pub mod org;
+pub mod passwords;
 pub mod saved_views;
 pub mod scheduled;
 pub mod service;
@@ -111,6 +112,7 @@ pub fn table() -> RouteTable {
     let table = scheduled::routes(table);
     let table = invites::routes(table);
     let table = signup::routes(table);
+    let table = passwords::routes(table);
     let table = crm::routes(table);
     saved_views::routes(table)
 }
