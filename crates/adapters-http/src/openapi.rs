@@ -247,7 +247,8 @@ mod tests {
         let schemas = &json["components"]["schemas"];
         let shapes = schemas["SetPasswordRequest"]["oneOf"].as_array().expect("`password` or `send_reset`");
         assert_eq!(shapes.len(), 2);
-        assert_eq!(shapes[0]["properties"]["password"]["minLength"], 12);
+        let min = roster_domain::values::Password::MIN_CHARS;
+        assert_eq!(shapes[0]["properties"]["password"]["minLength"], min);
         assert_eq!(shapes[0]["required"], serde_json::json!(["password"]));
         assert_eq!(shapes[1]["properties"]["send_reset"]["enum"], serde_json::json!([true]));
         assert_eq!(shapes[1]["required"], serde_json::json!(["send_reset"]));
@@ -258,7 +259,7 @@ mod tests {
             ("ConfirmPasswordResetBody", "password"),
             ("CreateUserRequest", "password"),
         ] {
-            assert_eq!(schemas[schema]["properties"][field]["minLength"], 12, "{schema}.{field}");
+            assert_eq!(schemas[schema]["properties"][field]["minLength"], min, "{schema}.{field}");
         }
         for (schema, required) in [
             ("ChangeOwnPasswordRequest", &["current_password", "password"][..]),

@@ -31,9 +31,6 @@ use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::wire::{UserBody, check, ok, parse};
 
-/// The shortest password any route takes (SPEC §3).
-const PASSWORD_MIN: usize = 12;
-
 /// Registers the password routes.
 pub(crate) fn routes(table: RouteTable) -> RouteTable {
     table
@@ -64,7 +61,7 @@ impl PartialSchema for SetPasswordRequest {
                 "password",
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .min_length(Some(PASSWORD_MIN))
+                    .min_length(Some(Password::MIN_CHARS))
                     .description(Some("The member's new password, at least 12 characters")),
             )
             .required("password")

@@ -221,7 +221,6 @@ impl Services {
     /// password change), it expired, or its member can no longer reset (deactivated, deleted).
     #[tracing::instrument(skip_all)]
     pub async fn confirm_password_reset(&self, token: &str, password: &Password) -> ServiceResult<()> {
-        let hash = self.hasher.hash(password).await?;
         let mut tx = self.begin().await?;
         let reset = tx.take_password_reset(&hash_token(token)).await?.ok_or(ServiceError::InvalidToken)?;
         let now = self.now();
@@ -230,6 +229,9 @@ impl Services {
         }
         let mut user =
             tx.user(reset.org_id, reset.user_id).await?.filter(may_reset).ok_or(ServiceError::InvalidToken)?;
+        // Hashed only for a link that works: anyone may call this without a session and
+        // unthrottled, and a forged token must not cost the server an Argon2 hash.
+        let hash = self.hasher.hash(password).await?;
         tx.set_password_hash(user.org_id, user.id, &hash).await?;
         user.has_password = true;
         let actor = Actor::system(user.org_id, Source::Api).acting_as(user.id);
