@@ -45,6 +45,7 @@ const TABLES: &[&str] = &[
     "saved_views",
     "idempotency_keys",
     "login_failures",
+    "password_resets",
 ];
 
 fn id(n: u128) -> Value {
@@ -173,14 +174,10 @@ async fn rolling_back_and_migrating_again_restores_the_schema() {
             Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
             other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
         }
-        // The newest migration adds `sessions.parent_hash` and the attempts' `kind` and `account`.
-        assert!(
-            t.exec("UPDATE sessions SET parent_hash = NULL", vec![]).await.is_err(),
-            "{:?}: its column is gone",
-            t.engine()
-        );
-        assert!(t.exec("UPDATE login_failures SET account = NULL", vec![]).await.is_err());
-        assert_eq!(tables(&t).await, sorted(TABLES), "{:?}: no table was dropped with it", t.engine());
+        // The newest migration adds `password_resets` (and an index of `login_failures`).
+        let without_resets: Vec<&str> = TABLES.iter().copied().filter(|t| *t != "password_resets").collect();
+        assert_eq!(tables(&t).await, sorted(&without_resets), "{:?}: only its table was dropped", t.engine());
+        assert!(t.exec("UPDATE login_failures SET account = NULL", vec![]).await.is_ok(), "the table before it stays");
 
         Migrator::down(t.db.connection(), None).await.expect("rolls back everything");
         assert_eq!(tables(&t).await, Vec::<String>::new(), "{:?}: every table is gone", t.engine());
@@ -382,6 +379,31 @@ async fn rows_must_find_their_parent_in_the_same_organization() {
     }
 }
 
+#[tokio::test]
+async fn a_password_reset_link_needs_its_member_has_one_row_per_token_and_goes_with_the_member() {
+    let name = "a_password_reset_link_needs_its_member_has_one_row_per_token_and_goes_with_the_member";
+    for t in TestDb::each_engine(name).await {
+        migrate(&t.db).await.expect("migrates");
+        insert_user(&t, 1, 10, "ada@example.com").await.expect("a user of organization 1");
+        let link = "INSERT INTO password_resets (token_hash, org_id, user_id, created_at, expires_at) \
+             VALUES (?, ?, ?, {t}, {t})";
+
+        assert_fk_violation(t.exec(link, vec!["h1".into(), id(1), id(11)]).await, "a link for an unknown user");
+        assert_fk_violation(
+            t.exec(link, vec!["h1".into(), id(2), id(10)]).await,
+            "a link for another organization's user",
+        );
+        t.exec(link, vec!["h1".into(), id(1), id(10)]).await.expect("a link for the user, in their organization");
+        assert_unique_violation(t.exec(link, vec!["h1".into(), id(1), id(10)]).await, "a second row for the token");
+        t.exec(link, vec!["h2".into(), id(1), id(10)]).await.expect("a second link of the member");
+
+        t.exec("DELETE FROM users WHERE id = ?", vec![id(10)]).await.expect("purges the user");
+        let left = t.count("SELECT COUNT(*) AS n FROM password_resets", vec![]).await;
+        assert_eq!(left, 0, "{:?}: their links went with them", t.engine());
+        t.finish().await;
+    }
+}
+
 async fn pragma<T: sea_orm::TryGetable>(t: &TestDb, txn: &DatabaseTransaction, name: &str) -> T {
     let row = txn.query_one_raw(t.statement(&format!("PRAGMA {name}"), vec![])).await.expect("reads").expect("a row");
     row.try_get_by_index::<T>(0).expect("a value of the expected type")
@@ -544,9 +566,9 @@ async fn the_secrets_migration_hashes_stored_tokens_and_clears_settled_mail() {
 
         // As the previous schema kept them: a token in clear, a sent message with its token.
         // Back to before the secrets migration (and every migration that came after it).
-        let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
-        let secrets = names.iter().position(|n| n.ends_with("_secrets_at_rest")).expect("the secrets migration");
-        let since = u32::try_from(names.len() - secrets).expect("a count");
+        let known = known_migrations();
+        let secrets = known.iter().position(|m| m.ends_with("_secrets_at_rest")).expect("the secrets migration");
+        let since = u32::try_from(known.len() - secrets).expect("a few migrations");
         Migrator::down(t.db.connection(), Some(since)).await.expect("rolls back to before the secrets migration");
         t.exec("UPDATE connections SET user_token = 'plain-token'", vec![]).await.expect("writes");
         t.exec(

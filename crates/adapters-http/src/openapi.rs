@@ -18,8 +18,8 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::SESSION_COOKIE;
 use crate::problem::{Problem, ProblemField};
 use crate::routes::{
-    api_keys, audit, connections, crm, flows, groups, impersonation, invites, jobs, org, roles, saved_views, scheduled,
-    service, session, signup, users, users_bulk, users_export,
+    api_keys, audit, connections, crm, flows, groups, impersonation, invites, jobs, org, passwords, roles, saved_views,
+    scheduled, service, session, signup, users, users_bulk, users_export,
 };
 use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBody, UserList, UserSummary};
 
@@ -34,7 +34,8 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         users::delete_user, users::deactivate_user, users::reactivate_user, users::restore_user, users::set_inactive_reasons,
         groups::list_groups, groups::create_group, groups::export_groups, groups::get_group, groups::update_group,
         groups::delete_group, groups::add_members, groups::remove_member, groups::set_group_flows, groups::move_user,
-        roles::list_roles, roles::create_role, roles::update_role, roles::delete_role, roles::set_grants,
+        roles::list_roles, roles::create_role, roles::update_role, roles::delete_role, roles::set_user_roles,
+        roles::set_grants,
         roles::set_onboarding,
         connections::list_connections, connections::create_connection, connections::group_choices,
         connections::get_connection, connections::explain_access, connections::connection_viewers,
@@ -50,6 +51,8 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         invites::list_invites, invites::create_invites, invites::paste_invites, invites::resend_invite,
         invites::revoke_invite, invites::accept_invite,
         signup::sign_up, signup::verify_sign_up,
+        passwords::set_user_password, passwords::change_own_password, passwords::request_password_reset,
+        passwords::confirm_password_reset,
         crm::search_crm_users, crm::import_crm_users, crm::sync_crm,
     ),
     components(
@@ -277,6 +280,63 @@ mod tests {
         let invites = &json["paths"]["/api/v1/invites"]["post"]["responses"];
         for status in ["200", "201", "409", "422"] {
             assert!(invites[status].is_object(), "POST /invites lacks {status}");
+        }
+    }
+
+    #[test]
+    fn the_password_and_user_role_routes_state_their_rules() {
+        let json = serde_json::to_value(ApiDoc::openapi()).expect("serializes");
+        let schemas = &json["components"]["schemas"];
+        let shapes = schemas["SetPasswordRequest"]["oneOf"].as_array().expect("`password` or `send_reset`");
+        assert_eq!(shapes.len(), 2);
+        let min = roster_domain::values::Password::MIN_CHARS;
+        assert_eq!(shapes[0]["properties"]["password"]["minLength"], min);
+        assert_eq!(shapes[0]["required"], serde_json::json!(["password"]));
+        assert_eq!(shapes[1]["properties"]["send_reset"]["enum"], serde_json::json!([true]));
+        assert_eq!(shapes[1]["required"], serde_json::json!(["send_reset"]));
+        assert!(shapes.iter().all(|s| s["additionalProperties"] == false), "exactly one of the two");
+        for (schema, field) in [
+            ("ChangeOwnPasswordRequest", "password"),
+            ("ChangeOwnPasswordRequest", "current_password"),
+            ("ConfirmPasswordResetBody", "password"),
+            ("CreateUserRequest", "password"),
+        ] {
+            assert_eq!(schemas[schema]["properties"][field]["minLength"], min, "{schema}.{field}");
+        }
+        for (schema, required) in [
+            ("ChangeOwnPasswordRequest", &["current_password", "password"][..]),
+            ("PasswordResetBody", &["org", "email"]),
+            ("ConfirmPasswordResetBody", &["token", "password"]),
+            ("SetUserRolesRequest", &["roles"]),
+            ("RoleAssignmentBody", &["role"]),
+        ] {
+            assert_eq!(schemas[schema]["required"], serde_json::json!(required), "{schema}");
+        }
+        assert_eq!(schemas["SetUserRolesRequest"]["properties"]["roles"]["minItems"], 1);
+        let statuses = |path: &str, method: &str| -> Vec<String> {
+            let responses = json["paths"][path][method]["responses"].as_object().expect("responses");
+            responses.keys().cloned().collect()
+        };
+        for (path, method, expected) in [
+            (
+                "/api/v1/users/{id}/password",
+                "put",
+                &["200", "400", "401", "403", "404", "409", "413", "415", "422", "500"][..],
+            ),
+            ("/api/v1/me/password", "put", &["204", "400", "401", "403", "404", "413", "415", "422", "429", "500"]),
+            ("/api/v1/password-reset", "post", &["202", "400", "413", "415", "422", "429", "500"]),
+            ("/api/v1/password-reset/confirm", "post", &["204", "400", "413", "415", "422", "500"]),
+            (
+                "/api/v1/users/{id}/roles",
+                "put",
+                &["200", "400", "401", "403", "404", "409", "413", "415", "422", "500"],
+            ),
+        ] {
+            assert_eq!(statuses(path, method), expected, "{method} {path}");
+        }
+        for path in ["/api/v1/password-reset", "/api/v1/password-reset/confirm"] {
+            let op = &json["paths"][path]["post"];
+            assert!(op["security"].as_array().is_none_or(Vec::is_empty), "POST {path} needs no credentials");
         }
     }
 

@@ -13,7 +13,8 @@ use std::fmt;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use roster_domain::ids::{GroupId, OrgId, RoleId};
+use roster_domain::ids::{GroupId, OrgId};
+use roster_domain::roles::RoleRef;
 use roster_domain::user::StatusKind;
 use roster_domain::users_query::{RoleFilter, UserQuery, UserSort, UserSortField, unknown_role};
 use roster_domain::values::Key;
@@ -207,11 +208,8 @@ fn parse_product(text: &str) -> ApiResult<(Key, bool)> {
 
 /// A role id, or a role key for the service to resolve.
 fn parse_role(text: &str) -> ApiResult<RoleFilter> {
-    if let Ok(id) = text.parse::<Uuid>() {
-        return Ok(RoleFilter::Id(RoleId::from_uuid(id)));
-    }
-    let key = Key::parse(text).map_err(|_| unknown_role(text));
-    Ok(RoleFilter::Key(ok(key)?))
+    let role = RoleRef::parse(text).map_err(|_| unknown_role(text));
+    Ok(RoleFilter::from(ok(role)?))
 }
 
 /// `field,-field2` over `first_name`, `last_name`, `email`, `created_at`, `agent_id`, `crm_id`;
@@ -267,6 +265,7 @@ impl<S: Send + Sync, P: DeserializeOwned> FromRequestParts<S> for FilteredQuery<
 
 #[cfg(test)]
 mod tests {
+    use roster_domain::ids::RoleId;
     use roster_domain::users_query::MAX_SEARCH_CHARS;
     use serde_json::json;
 

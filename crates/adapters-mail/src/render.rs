@@ -3,7 +3,7 @@
 //! Every value that comes from users (organization names, people's names) is HTML-escaped in the
 //! HTML part, and tokens are percent-encoded in links, so no input can change a message's markup
 //! or a link's target. Links are the public base URL followed by a fixed path (§8.1:
-//! `<public base URL>/accept-invite?token=<token>`).
+//! `<public base URL>/accept-invite?token=<token>`; §3: `<public base URL>/reset-password?token=`).
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use roster_domain::mail::{MailKind, OutgoingMail};
@@ -17,6 +17,8 @@ use crate::error::MailSetupError;
 pub const ACCEPT_INVITE_PATH: &str = "/accept-invite";
 /// The path of the page that confirms a sign-up's email address.
 pub const VERIFY_EMAIL_PATH: &str = "/verify-email";
+/// The path of the page that sets a new password with a reset link (SPEC §3, §12).
+pub const RESET_PASSWORD_PATH: &str = "/reset-password";
 
 /// Characters a query value may keep as they are (RFC 3986 "unreserved").
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
@@ -115,6 +117,31 @@ pub fn render(mail: &OutgoingMail, base: &PublicUrl) -> Rendered {
                  <p><a href=\"{href}\">Confirm your email address</a> to finish creating your account.</p>\n\
                  <p>Or paste this address into your browser:<br>{href}</p>\n\
                  <p>If it was not you, you can ignore this email: no account is created without it.</p>",
+                org = escape_html(org_name),
+                href = escape_html(&link),
+            ));
+            Rendered { subject, text, html }
+        }
+        MailKind::PasswordReset { token, org_name, expires_at } => {
+            let link = base.with_token(RESET_PASSWORD_PATH, token);
+            let expires = format_expiry(*expires_at);
+            let subject = one_line(&format!("Reset your password for {org_name} on Roster"));
+            let text = format!(
+                "Hello,\n\n\
+                 Someone, probably you or an admin of {org_name}, asked to reset the password of \
+                 your account in {org_name} on Roster.\n\n\
+                 Choose a new password here:\n{link}\n\n\
+                 The link works once and expires on {expires}.\n\
+                 If you did not ask for it, you can ignore this email: your password stays as it is.\n"
+            );
+            let html = page(&format!(
+                "<p>Hello,</p>\n\
+                 <p>Someone, probably you or an admin of <strong>{org}</strong>, asked to reset the password \
+                 of your account in <strong>{org}</strong> on Roster.</p>\n\
+                 <p><a href=\"{href}\">Choose a new password</a></p>\n\
+                 <p>Or paste this address into your browser:<br>{href}</p>\n\
+                 <p>The link works once and expires on {expires}.<br>\n\
+                 If you did not ask for it, you can ignore this email: your password stays as it is.</p>",
                 org = escape_html(org_name),
                 href = escape_html(&link),
             ));
@@ -241,6 +268,23 @@ mod tests {
         let r = render(&mail, &base());
         assert!(r.html.contains("Hello Ada &lt;3,"));
         assert!(r.text.contains("https://roster.example.com/\n"));
+    }
+
+    #[test]
+    fn the_password_reset_carries_its_one_use_link_and_expiry_in_both_parts() {
+        let mut mail = invitation("Acme & Co", "Grace", "t");
+        mail.kind = MailKind::PasswordReset {
+            token: "r-1".to_owned(),
+            org_name: "Acme & Co".to_owned(),
+            expires_at: datetime!(2026-12-01 10:30 UTC),
+        };
+        let r = render(&mail, &base());
+        let link = "https://roster.example.com/reset-password?token=r-1";
+        assert_eq!(r.subject, "Reset your password for Acme & Co on Roster");
+        assert!(r.text.contains(link), "{}", r.text);
+        assert!(r.html.contains(&format!("<a href=\"{link}\">")), "{}", r.html);
+        assert!(r.text.contains("works once and expires on 2026-12-01 10:30 UTC"), "{}", r.text);
+        assert!(r.html.contains("Acme &amp; Co") && !r.html.contains("Acme & Co"), "{}", r.html);
     }
 
     #[test]

@@ -122,6 +122,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 roles: vec![Key::parse("standard")?],
                 group_ids: Vec::new(),
                 products: BTreeSet::from([Key::parse("core")?]),
+                password: None,
             },
         )
         .await?;

@@ -34,7 +34,7 @@
 //!
 //! - Value types (`values`) cannot hold invalid data: parse, don't validate.
 //! - Entities and pure rules: `org`, `user`, `catalog`, `seats`, `roles`, `groups`,
-//!   `connections`, `visibility`, `invites`, `scheduling`, `audit`, `load` (the rules of rows
+//!   `connections`, `visibility`, `invites`, `password_resets`, `scheduling`, `audit`, `load` (the rules of rows
 //!   loaded in bulk by the operator).
 //! - Integration (§9.1): `events` (the audit log as a positioned feed), `webhooks` (endpoints,
 //!   signatures, the delivery log).
@@ -60,6 +60,7 @@ pub mod jobs;
 pub mod load;
 pub mod mail;
 pub mod org;
+pub mod password_resets;
 pub mod ports;
 pub mod roles;
 pub mod saved_views;

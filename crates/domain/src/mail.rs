@@ -23,7 +23,7 @@ pub struct OutgoingMail {
 }
 
 /// Why the message is sent, with what the template needs. Tokens travel here in clear because
-/// the recipient needs them; only their hashes are stored with the invite or sign-up. The
+/// the recipient needs them; only their hashes are stored with the invite, sign-up or reset link. The
 /// outbox keeps a token only while the message may still be sent: once delivery is settled the
 /// stored message is [`MailKind::without_secrets`] (ADR 0027).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +57,16 @@ pub enum MailKind {
         /// The organization signed up to.
         org_name: String,
     },
+    /// A one-use link to choose a new password (§3), asked for by the member ("forgot
+    /// password") or sent by an admin.
+    PasswordReset {
+        /// The single-use token of the link, in clear; empty once delivery is settled.
+        token: String,
+        /// The organization whose account the link resets.
+        org_name: String,
+        /// When the link stops working.
+        expires_at: OffsetDateTime,
+    },
 }
 
 impl MailKind {
@@ -67,7 +77,9 @@ impl MailKind {
     pub fn without_secrets(&self) -> MailKind {
         let mut kind = self.clone();
         match &mut kind {
-            MailKind::Invitation { token, .. } | MailKind::SignupVerification { token, .. } => token.clear(),
+            MailKind::Invitation { token, .. }
+            | MailKind::SignupVerification { token, .. }
+            | MailKind::PasswordReset { token, .. } => token.clear(),
             MailKind::Welcome { .. } => {}
         }
         kind
@@ -76,7 +88,9 @@ impl MailKind {
     /// Whether the message carries a token (a link that grants something).
     pub fn holds_secret(&self) -> bool {
         match self {
-            MailKind::Invitation { token, .. } | MailKind::SignupVerification { token, .. } => !token.is_empty(),
+            MailKind::Invitation { token, .. }
+            | MailKind::SignupVerification { token, .. }
+            | MailKind::PasswordReset { token, .. } => !token.is_empty(),
             MailKind::Welcome { .. } => false,
         }
     }

@@ -158,6 +158,77 @@ impl Role {
     }
 }
 
+/// A role as a request names it: by id, or by key as a person or a script writes it (§10: role
+/// assignments take "a role key or id"). Serialized as that text (a job's input keeps it so).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum RoleRef {
+    /// A role of the organization by id.
+    Id(RoleId),
+    /// A role of the organization by key.
+    Key(Key),
+}
+
+impl RoleRef {
+    /// Reads a role reference: a UUID names a role by id, anything else must be a role key.
+    ///
+    /// # Errors
+    /// The [`Key`] error for text that is neither a UUID nor a valid key (no role can have
+    /// that name).
+    pub fn parse(text: &str) -> Result<Self, crate::values::ValueError> {
+        match text.parse::<RoleId>() {
+            Ok(id) => Ok(Self::Id(id)),
+            Err(_) => Key::parse(text).map(Self::Key),
+        }
+    }
+
+    /// The role of `roles` this reference names, if any.
+    pub fn find<'a>(&self, roles: &'a [Role]) -> Option<&'a Role> {
+        match self {
+            Self::Id(id) => roles.iter().find(|r| r.id == *id),
+            Self::Key(key) => roles.iter().find(|r| r.key == *key),
+        }
+    }
+}
+
+impl TryFrom<String> for RoleRef {
+    type Error = crate::values::ValueError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<RoleRef> for String {
+    fn from(role: RoleRef) -> Self {
+        match role {
+            RoleRef::Id(id) => id.to_string(),
+            RoleRef::Key(key) => key.as_str().to_owned(),
+        }
+    }
+}
+
+impl From<Key> for RoleRef {
+    fn from(key: Key) -> Self {
+        Self::Key(key)
+    }
+}
+
+impl From<RoleId> for RoleRef {
+    fn from(id: RoleId) -> Self {
+        Self::Id(id)
+    }
+}
+
+impl std::fmt::Display for RoleRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => std::fmt::Display::fmt(id, f),
+            Self::Key(key) => f.write_str(key.as_str()),
+        }
+    }
+}
+
 /// A role held by a user, possibly limited to a group subtree (scoped administration).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RoleGrant {

@@ -64,6 +64,15 @@ impl RoleFilter {
     }
 }
 
+impl From<crate::roles::RoleRef> for RoleFilter {
+    fn from(role: crate::roles::RoleRef) -> Self {
+        match role {
+            crate::roles::RoleRef::Id(id) => Self::Id(id),
+            crate::roles::RoleRef::Key(key) => Self::Key(key),
+        }
+    }
+}
+
 /// The answer to a role filter naming no role of the organization.
 pub fn unknown_role(named: &str) -> FieldError {
     FieldError::new("role", "unknown_role", format!("no role `{named}`"))

@@ -759,6 +759,9 @@ const PASSWORD_MAX: usize = 1024;
 pub struct Password(String);
 
 impl Password {
+    /// The fewest characters a password may have (§3); what API documents state as `minLength`.
+    pub const MIN_CHARS: usize = PASSWORD_MIN;
+
     /// Parses a password exactly as given.
     ///
     /// # Errors

@@ -94,6 +94,7 @@ impl World {
             roles: vec![Key::parse(role).unwrap()],
             group_ids: Vec::new(),
             products: BTreeSet::new(),
+            password: None,
         };
         self.services.create_user(&self.system(), new).await.expect("the operator creates the member").user.id
     }

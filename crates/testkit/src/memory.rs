@@ -25,11 +25,11 @@
 //!   keys per organization; live sibling group names, case-insensitively; one seat pool, license
 //!   or reservation per product (`Key`).
 //! - A row that hangs off another entity (a membership, license, reservation, invite, scheduled
-//!   change, connection, API key, password hash, group flows, a group's parent) must find that
-//!   entity in the same organization, or the write fails with `Missing` naming it. Rows owned
-//!   directly by an organization are not checked against the organization row, so that creating
-//!   an organization may insert its rows in any order (the org and its root group refer to each
-//!   other).
+//!   change, connection, API key, password hash, password reset link, group flows, a group's
+//!   parent) must find that entity in the same organization, or the write fails with `Missing`
+//!   naming it. Rows owned directly by an organization are not checked against the
+//!   organization row, so that creating an organization may insert its rows in any order (the
+//!   org and its root group refer to each other).
 //! - Deleting a user or an invite also deletes the rows that mean nothing without it (like
 //!   `ON DELETE CASCADE`); seat counts are never touched implicitly: returning seats is the
 //!   caller's business.
@@ -63,10 +63,12 @@ use roster_domain::invites::Invite;
 use roster_domain::jobs::{Job, JobOutcome};
 use roster_domain::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use roster_domain::org::Organization;
+use roster_domain::password_resets::PasswordReset;
 use roster_domain::ports::{
     Attempt, AttemptKind, AuditLog, ConnectionRepository, GroupRepository, InviteRepository, JobRepository,
-    LicenseRepository, OrgRepository, Outbox, PasswordHash, RoleRepository, ScheduleRepository, Session,
-    SessionRepository, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository, WebhookRepository,
+    LicenseRepository, OrgRepository, Outbox, PasswordHash, PasswordResetRepository, RoleRepository,
+    ScheduleRepository, Session, SessionRepository, Store, StoreError, Tx, UniqueField, UserLookup, UserRepository,
+    WebhookRepository,
 };
 use roster_domain::roles::Role;
 use roster_domain::scheduling::{ScheduleState, ScheduledChange};
@@ -125,6 +127,8 @@ pub struct MemoryState {
     pub job_inputs: BTreeMap<JobId, String>,
     /// Each job's outcomes, by `(job, seq)`.
     pub job_outcomes: BTreeMap<(JobId, u64), JobOutcome>,
+    /// Password reset links by token hash.
+    pub password_resets: BTreeMap<String, PasswordReset>,
 }
 
 /// The failures a test has asked for, shared by the store and its transactions.
@@ -643,6 +647,7 @@ impl UserRepository for MemoryTx {
         let w = &mut self.work;
         w.users.remove(&id);
         w.password_hashes.remove(&id);
+        w.password_resets.retain(|_, r| r.user_id != id);
         end_sessions(&mut w.sessions, |s| s.user_id == id);
         w.licenses.retain(|(user, _), _| *user != id);
         w.memberships.retain(|m| m.user_id != id);
@@ -799,6 +804,55 @@ impl SessionRepository for MemoryTx {
         let n = self.work.attempts.len();
         self.work.attempts.retain(|a| a.at >= before);
         Ok(count(n - self.work.attempts.len()))
+    }
+
+    async fn account_attempts_since(
+        &mut self,
+        kind: AttemptKind,
+        account: &str,
+        since: OffsetDateTime,
+    ) -> R<Vec<OffsetDateTime>> {
+        let mut times: Vec<OffsetDateTime> = self
+            .work
+            .attempts
+            .iter()
+            .filter(|a| a.kind == kind && a.account.as_deref() == Some(account) && a.at >= since)
+            .map(|a| a.at)
+            .collect();
+        times.sort();
+        Ok(times)
+    }
+}
+
+#[async_trait]
+impl PasswordResetRepository for MemoryTx {
+    async fn insert_password_reset(&mut self, reset: &PasswordReset) -> R<()> {
+        self.write()?;
+        self.require_user(reset.org_id, reset.user_id)?;
+        if self.work.password_resets.contains_key(&reset.token_hash) {
+            return Err(duplicate("password reset"));
+        }
+        self.work.password_resets.insert(reset.token_hash.clone(), reset.clone());
+        Ok(())
+    }
+
+    async fn take_password_reset(&mut self, token_hash: &str) -> R<Option<PasswordReset>> {
+        self.write()?;
+        Ok(self.work.password_resets.remove(token_hash))
+    }
+
+    async fn delete_password_resets(&mut self, org: OrgId, user: UserId) -> R<u64> {
+        self.write()?;
+        let n = self.work.password_resets.len();
+        self.work.password_resets.retain(|_, r| !(r.org_id == org && r.user_id == user));
+        Ok(count(n - self.work.password_resets.len()))
+    }
+
+    async fn purge_expired_password_resets(&mut self, now: OffsetDateTime) -> R<u64> {
+        self.write()?;
+        let n = self.work.password_resets.len();
+        self.work.password_resets.retain(|_, r| r.is_live(now));
+        Ok(count(n - self.work.password_resets.len()))
     }
 }
 

@@ -19,6 +19,7 @@ mod m20261206_000008_groups_version;
 mod m20261206_000009_roles_version;
 mod m20261207_000010_secrets_at_rest;
 mod m20261207_000011_session_parents_and_attempts;
+mod m20261207_000012_password_resets;
 mod m20261207_000013_jobs;
 
 use sea_orm::DynIden;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_roles_version::Migration),
             Box::new(m20261207_000010_secrets_at_rest::Migration),
             Box::new(m20261207_000011_session_parents_and_attempts::Migration),
+            Box::new(m20261207_000012_password_resets::Migration),
             Box::new(m20261207_000013_jobs::Migration),
         ]
     }

@@ -6,9 +6,10 @@
 //! `GroupRepository` (`groups.rs`), `ConnectionRepository` (`connections.rs`, with the
 //! visible-connections query), `InviteRepository` (`invites.rs`), `ScheduleRepository`
 //! (`schedule.rs`), `AuditLog` (`audit.rs`), `Outbox` (`outbox.rs`), `WebhookRepository`
-//! (`webhooks.rs`) and `SessionRepository` (`sessions.rs`), each tested on both engines
-//! (`tests/repositories*.rs`, `tests/sessions.rs`). On top of them `SeaOrmStore` implements the
-//! domain's `Store` and `SeaOrmTx` its `Tx`, and the whole persistence contract suite
+//! (`webhooks.rs`), `SessionRepository` (`sessions.rs`) and `PasswordResetRepository`
+//! (`password_resets.rs`), each tested on both engines (`tests/repositories*.rs`,
+//! `tests/sessions.rs`). On top of them `SeaOrmStore` implements the domain's `Store` and
+//! `SeaOrmTx` its `Tx`, and the whole persistence contract suite
 //! (`store_contract_tests!`) passes on SQLite (`tests/contract_sqlite.rs`) and PostgreSQL
 //! (`tests/contract_postgres.rs`).
 //!
@@ -70,6 +71,7 @@ mod jobs;
 mod licenses;
 mod orgs;
 mod outbox;
+mod password_resets;
 mod roles;
 mod schedule;
 mod sessions;

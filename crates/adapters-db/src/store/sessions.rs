@@ -1,8 +1,8 @@
 //! The domain's `SessionRepository` on [`SeaOrmTx`]: the `sessions` table (migration 7, with
-//! `parent_hash` from migration 10) and the throttled attempts in `login_failures`, written in
-//! the caller's transaction. Looking a session up and sliding its expiry, which every request
-//! does, are single statements outside any transaction (`Store::session`,
-//! `Store::touch_session` on [`SeaOrmStore`](super::SeaOrmStore)).
+//! `parent_hash` from migration 11) and the throttled attempts in `login_failures` (indexed by
+//! account since migration 12), written in the caller's transaction. Looking a session up and
+//! sliding its expiry, which every request does, are single statements outside any transaction
+//! (`Store::session`, `Store::touch_session` on [`SeaOrmStore`](super::SeaOrmStore)).
 
 use async_trait::async_trait;
 use roster_domain::ids::{OrgId, UserId};
@@ -151,6 +151,18 @@ impl SessionRepository for SeaOrmTx {
         self.exec("DELETE FROM login_failures WHERE kind = ? AND source_address = ? AND account = ?", values)
             .await
             .map(drop)
+    }
+
+    async fn account_attempts_since(
+        &mut self,
+        kind: AttemptKind,
+        account: &str,
+        since: OffsetDateTime,
+    ) -> R<Vec<OffsetDateTime>> {
+        let values = vec![kind.as_str().into(), account.to_owned().into(), time(self.engine(), since)?];
+        let sql = "SELECT at FROM login_failures WHERE kind = ? AND account = ? AND at >= ? ORDER BY at";
+        let rows = self.query_all(sql, values).await?;
+        rows.iter().map(|r| get_time(self.engine(), r, "at")).collect()
     }
 
     async fn purge_attempts(&mut self, before: OffsetDateTime) -> R<u64> {

@@ -88,6 +88,7 @@ pub fn new_user(n: usize) -> NewUser {
         roles: vec![key("standard")],
         group_ids: Vec::new(),
         products: BTreeSet::new(),
+        password: None,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod impersonation;
 pub mod invites;
 pub mod jobs;
 pub mod org;
+pub mod passwords;
 pub mod saved_views;
 pub mod scheduled;
 pub mod service;
@@ -113,6 +114,7 @@ pub fn table() -> RouteTable {
     let table = jobs::routes(table);
     let table = invites::routes(table);
     let table = signup::routes(table);
+    let table = passwords::routes(table);
     let table = crm::routes(table);
     saved_views::routes(table)
 }

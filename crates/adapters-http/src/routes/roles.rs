@@ -1,5 +1,7 @@
-//! `/api/v1/roles` (SPEC §5): the built-in and custom roles, and a user's per-user grants
-//! (`PUT /users/{id}/grants`) and onboarding facts (`PUT /users/{id}/onboarding`, §3.1).
+//! `/api/v1/roles` (SPEC §5): the built-in and custom roles, and a user's roles (`PUT
+//! /users/{id}/roles`, each by key or id, with the rules of the bulk action `set_roles`),
+//! per-user grants (`PUT /users/{id}/grants`) and onboarding facts (`PUT
+//! /users/{id}/onboarding`, §3.1).
 //! Handlers parse, call one service, and shape the answer.
 //!
 //! A role's `ETag` is its [`Role::revision`] — roles store no version, so the tag is a digest
@@ -10,11 +12,11 @@ use std::collections::BTreeSet;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use roster_domain::FieldError;
 use roster_domain::ids::GroupId;
-use roster_domain::roles::{Permission, Role, Visibility};
-use roster_domain::services::{NewRole, OnboardingFacts, RolePatch};
+use roster_domain::roles::{Permission, Role, RoleRef, Visibility};
+use roster_domain::services::{NewRole, OnboardingFacts, RoleAssignment, RolePatch};
 use roster_domain::values::{Key, Label};
+use roster_domain::{FieldError, ServiceError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -27,13 +29,14 @@ use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use crate::wire::{UserBody, check, ok, parse};
 
-/// Registers the role, grant and onboarding routes.
+/// Registers the role, user role, grant and onboarding routes.
 pub(crate) fn routes(table: RouteTable) -> RouteTable {
     table
         .get("/api/v1/roles", list_roles)
         .post("/api/v1/roles", create_role)
         .patch("/api/v1/roles/{id}", update_role)
         .delete("/api/v1/roles/{id}", delete_role)
+        .put("/api/v1/users/{id}/roles", set_user_roles)
         .put("/api/v1/users/{id}/grants", set_grants)
         .put("/api/v1/users/{id}/onboarding", set_onboarding)
 }
@@ -233,6 +236,75 @@ pub async fn delete_role(
 ) -> ApiResult<StatusCode> {
     state.services.delete_role(&auth.actor, path_id(&id, "role")?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One role of `PUT /users/{id}/roles`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleAssignmentBody {
+    /// The role's key (`team_lead`) or id.
+    pub role: String,
+    /// A group id: the grant covers that group and the groups below it. Absent: the whole
+    /// organization.
+    pub scope: Option<Uuid>,
+}
+
+/// `PUT /users/{id}/roles`: every role the user should hold, replacing the ones they have.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetUserRolesRequest {
+    /// At least one.
+    #[schema(min_items = 1)]
+    pub roles: Vec<RoleAssignmentBody>,
+}
+
+impl SetUserRolesRequest {
+    /// The domain's assignments, or every role that can name no role (`unknown_role` on
+    /// `roles[i].role`, as an unknown key is).
+    fn try_into_domain(self) -> Result<Vec<RoleAssignment>, ServiceError> {
+        let mut roles = Vec::with_capacity(self.roles.len());
+        let mut errors = Vec::new();
+        for (i, r) in self.roles.into_iter().enumerate() {
+            match RoleRef::parse(&r.role) {
+                Ok(role) => roles.push(RoleAssignment { role, scope: r.scope.map(GroupId::from_uuid) }),
+                Err(_) => errors.push(FieldError::new(
+                    format!("roles[{i}].role"),
+                    "unknown_role",
+                    format!("no role `{}`", r.role),
+                )),
+            }
+        }
+        if errors.is_empty() { Ok(roles) } else { Err(ServiceError::Validation(errors)) }
+    }
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/users/{id}/roles", tag = "roles",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    request_body = SetUserRolesRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The user with the new roles. Losing any role or scope ends the user's sessions (§5). The same rules as the bulk action `set_roles`", body = UserBody,
+            headers(("ETag" = String, description = "The user's version"))),
+        (status = 403, description = "`forbidden`: an impersonating session; no `manage_users` over the user or the scope; the user holds more than the caller, or a role gives more than the caller holds (dominance, §5); an administrative role given org-wide by a scoped admin; a role only the operator grants (`scorer`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, response = Problem),
+        (status = 409, description = "`last_admin`: the organization would be left without an active admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: an empty list (`required` on `roles`); a role that is no role of the organization (`unknown_role` on `roles[i].role`); a scope that is no live group (`unknown_group` on `roles[i].scope`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Replaces a user's roles, each by key or id and optionally scoped to a group (needs
+/// `manage_users` over the user; nobody hands out more than they hold).
+pub async fn set_user_roles(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SetUserRolesRequest>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, "user")?;
+    let roles = body.try_into_domain()?;
+    let details = state.services.set_roles(&auth.actor, id, roles, None).await?;
+    let body = UserBody::from(details);
+    Ok(tagged(StatusCode::OK, body.summary.version, None, body))
 }
 
 /// `PUT /users/{id}/grants`: the full per-user grants the user should hold (§5).

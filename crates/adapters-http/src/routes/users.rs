@@ -8,7 +8,7 @@ use roster_domain::ids::{GroupId, UserId};
 use roster_domain::services::{NewUser, ProfilePatch, SettingsPatch};
 use roster_domain::user::InactiveReason;
 use roster_domain::users_query::{UserCursor, UserPaging};
-use roster_domain::values::{AgentId, CrmId, Email, Nicknames, PersonName, Phone};
+use roster_domain::values::{AgentId, CrmId, Email, Nicknames, Password, PersonName, Phone};
 use roster_domain::{FieldError, ServiceError};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -145,6 +145,10 @@ pub struct CreateUserRequest {
     /// Product keys to assign at once.
     #[serde(default)]
     pub products: Vec<String>,
+    /// An initial password, at least 12 characters; without one the member has none until an
+    /// admin sets it or they use a reset link.
+    #[schema(min_length = 12)]
+    pub password: Option<String>,
 }
 
 impl CreateUserRequest {
@@ -159,6 +163,7 @@ impl CreateUserRequest {
         let crm_id = parse_opt("crm_id", self.crm_id.as_deref(), CrmId::parse);
         let roles = parse_keys("roles", &self.roles);
         let products = parse_keys("products", &self.products);
+        let password = parse_opt("password", self.password.as_deref(), Password::parse);
         check([
             email.as_ref().err(),
             first_name.as_ref().err(),
@@ -169,6 +174,7 @@ impl CreateUserRequest {
             crm_id.as_ref().err(),
             roles.as_ref().err(),
             products.as_ref().err(),
+            password.as_ref().err(),
         ])?;
         Ok(NewUser {
             email: ok(email)?,
@@ -181,6 +187,7 @@ impl CreateUserRequest {
             roles: ok(roles)?.into_iter().collect(),
             group_ids: self.group_ids.into_iter().map(GroupId::from_uuid).collect(),
             products: ok(products)?,
+            password: ok(password)?,
         })
     }
 }
@@ -195,11 +202,12 @@ impl CreateUserRequest {
             ("ETag" = String, description = "The user's version"))),
         (status = 403, response = Problem),
         (status = 409, description = "`conflict` (a unique field is taken), `missing_prerequisite`, `seat_limit_reached`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, unknown role, group or product", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (a `password` under 12 characters: `too_short`), unknown role, group or product", body = Problem, content_type = "application/problem+json"),
     )
 )]
-/// Creates a member directly, with roles, groups and licenses (needs `manage_users`, and
-/// `manage_licenses` for products).
+/// Creates a member directly, with roles, groups, licenses and an initial password (needs
+/// `manage_users`, and `manage_licenses` for products; an impersonating session sets no
+/// password).
 pub async fn create_user(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -13,6 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use roster_domain::ids::GroupId;
+use roster_domain::roles::RoleRef;
 use roster_domain::seats::SeatCount;
 use roster_domain::services::{
     BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection, BulkSubmission, RoleAssignment, SettingsPatch,
@@ -73,7 +74,7 @@ pub enum BulkActionName {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRoleBody {
-    /// A role key (`standard`).
+    /// The role: its key (`standard`) or its id, as `PUT /users/{id}/roles` takes it.
     pub key: String,
     /// A group id; absent: the whole organization.
     pub scope: Option<Uuid>,
@@ -193,8 +194,8 @@ impl BulkUsersRequest {
                 let mut roles = Vec::new();
                 let mut errors = Vec::new();
                 for (i, r) in self.roles.iter().flatten().enumerate() {
-                    match Key::parse(&r.key) {
-                        Ok(key) => roles.push(RoleAssignment { key, scope: r.scope.map(GroupId::from_uuid) }),
+                    match RoleRef::parse(&r.key) {
+                        Ok(role) => roles.push(RoleAssignment { role, scope: r.scope.map(GroupId::from_uuid) }),
                         Err(e) => errors.push(FieldError::invalid(format!("roles[{i}].key"), &e)),
                     }
                 }

@@ -27,7 +27,7 @@ async fn hold_only(app: &TestApp, member: &mut Member, local: &str, role: &str, 
     let org = app.services.organization_by_slug(&Slug::parse("demo").unwrap()).await.unwrap().id;
     let operator = Actor::system(org, Source::Cli);
     let scope = scope.map(|g| g.parse::<GroupId>().unwrap());
-    let roles = vec![RoleAssignment { key: Key::parse(role).unwrap(), scope }];
+    let roles = vec![RoleAssignment { role: Key::parse(role).unwrap().into(), scope }];
     let id: UserId = member.id.parse().unwrap();
     app.services.set_roles(&operator, id, roles, None).await.expect("sets the role");
     member.token = app.login_to("demo", &format!("{local}@demo.example"), MEMBER_PASSWORD).await;

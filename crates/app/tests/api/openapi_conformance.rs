@@ -38,6 +38,14 @@ const OWN_SESSION: [(&str, &str); 3] =
 /// ends the organization or the run (the session-ending ones are in [`OWN_SESSION`]).
 const SKIPPED: [(&str, &str, &str); 0] = [];
 
+/// The operation that changes the caller's own password: it is sent with the session of a member
+/// of its own ([`Fixtures::member_token`]), whose password it sets again, so that no fuzzed
+/// body changes the admin's password under the run.
+const OWN_PASSWORD: (&str, &str) = ("PUT", "/api/v1/me/password");
+
+/// The password of that member.
+const MEMBER_PASSWORD: &str = "the fixture member's password";
+
 /// Fewer requests than this in a run means the generator lost its way (a test that cannot fail
 /// is worth nothing).
 const MIN_REQUESTS: usize = 500;
@@ -228,8 +236,8 @@ fn report(violations: &[Violation]) -> String {
 struct Fixtures {
     root: String,
     groups: [String; 2],
-    /// The first two are members of the first group; the second has a scheduled change and is
-    /// the one impersonated; the third is the one deactivated.
+    /// The first two are members of the first group; the first holds core; the second has a
+    /// scheduled change and is the one impersonated; the third is the one deactivated.
     users: [String; 3],
     /// A deleted user, the one restored.
     deleted: String,
@@ -244,9 +252,13 @@ struct Fixtures {
     /// A finished bulk job (over every user of the organization: more than 1,000).
     job: String,
     crm_ids: Vec<String>,
-    /// The token of the fixture invite's email, and of a sign-up's verification email.
+    /// The token of the fixture invite's email, of a sign-up's verification email, and of a
+    /// password reset link mailed to a member no other request names.
     invite_token: String,
     verify_token: String,
+    reset_token: String,
+    /// A session of a member made for `PUT /me/password` ([`OWN_PASSWORD`]).
+    member_token: String,
 }
 
 impl Fixtures {
@@ -256,10 +268,15 @@ impl Fixtures {
         let g1 = app.group(admin, "Conformance One", &root).await;
         let g2 = app.group(admin, "Conformance Two", &root).await;
         let mut users = Vec::new();
-        for (email, groups) in
-            [("ada@demo.example", json!([g1])), ("grace@demo.example", json!([g1])), ("alan@demo.example", json!([]))]
-        {
-            let body = json!({"email": email, "first_name": "Fixture", "last_name": "User", "group_ids": groups});
+        // Ada holds core from the start, so that `PUT /users/{id}/licenses` on her can succeed
+        // however the run has spent the seats before it (setting what she holds is no change).
+        for (email, groups, products) in [
+            ("ada@demo.example", json!([g1]), json!(["core"])),
+            ("grace@demo.example", json!([g1]), json!([])),
+            ("alan@demo.example", json!([]), json!([])),
+        ] {
+            let body = json!({"email": email, "first_name": "Fixture", "last_name": "User", "group_ids": groups,
+                "products": products});
             users.push(created(app.send_ok(Method::POST, "/api/v1/users", admin, &body, StatusCode::CREATED).await));
         }
         let [a, b, c] = <[String; 3]>::try_from(users).expect("three users");
@@ -299,10 +316,22 @@ impl Fixtures {
         let scheduled = created(app.send_ok(Method::POST, &path, admin, &body, StatusCode::CREATED).await);
         let job = finished_job(app, admin).await;
         let crm_ids = ["005Hn00000B7k1aIAB", "005Hn00000B7k1bIAB", "005Hn00000B7k1cIAB"].map(str::to_owned).to_vec();
+        // A member who asked for a password reset link, for `POST /password-reset/confirm`.
+        let body = json!({"email": "margaret@demo.example", "first_name": "Fixture", "last_name": "Reset"});
+        app.send_ok(Method::POST, "/api/v1/users", admin, &body, StatusCode::CREATED).await;
+        // A member with an initial password, whose session changes its own password.
+        let body = json!({"email": "pat@demo.example", "first_name": "Fixture", "last_name": "Own",
+            "password": MEMBER_PASSWORD});
+        app.send_ok(Method::POST, "/api/v1/users", admin, &body, StatusCode::CREATED).await;
+        let member_token = app.login_to("demo", "pat@demo.example", MEMBER_PASSWORD).await;
+        let body = json!({"org": "demo", "email": "margaret@demo.example"});
+        let r = app.request(Method::POST, "/api/v1/password-reset").json(&body).send().await.expect("sends");
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{}: asks for a reset link", app.engine);
         let mail = app.mail().await;
         let token = |to: &str, link: &str| mail.iter().find(|m| m.to.contains(to)).expect("a message").token(link);
         let invite_token = token("katherine@demo.example", "/accept-invite");
         let verify_token = token("sam@signup.example", "/verify-email");
+        let reset_token = token("margaret@demo.example", "/reset-password");
         Self {
             root,
             groups: [g1, g2],
@@ -319,6 +348,8 @@ impl Fixtures {
             crm_ids,
             invite_token,
             verify_token,
+            reset_token,
+            member_token,
         }
     }
 
@@ -467,6 +498,8 @@ enum Auth {
     Cookie,
     /// A session of its own (made before the run), for a request that ends its session.
     OwnSession,
+    /// The session of the fixture member (for [`OWN_PASSWORD`]).
+    Member(String),
     OwnImpersonation,
 }
 
@@ -532,6 +565,7 @@ impl Probe {
             Auth::None => " (no credentials)",
             Auth::Bearer(_) if self.own_session => " (a session of its own)",
             Auth::Bearer(_) => " (a bearer token of no session)",
+            Auth::Member(_) => " (the fixture member's session)",
             Auth::Cookie => " (the session cookie, no X-Requested-With)",
             Auth::OwnSession | Auth::OwnImpersonation => " (a session of its own)",
         };
@@ -568,7 +602,9 @@ impl Ctx<'_> {
         self.operation.clone_from(&op.path);
         let key = (op.method.as_str(), op.path.as_str());
         let own_session = OWN_SESSION.contains(&key);
-        let admin = if !own_session {
+        let admin = if key == OWN_PASSWORD {
+            Auth::Member(self.fixtures.member_token.clone())
+        } else if !own_session {
             Auth::Admin
         } else if op.path.ends_with("/impersonation") {
             Auth::OwnImpersonation
@@ -942,6 +978,11 @@ impl Ctx<'_> {
             "org" => Some("demo".to_owned()),
             "token" if self.operation == "/api/v1/invites/accept" => Some(fx.invite_token.clone()),
             "token" if self.operation == "/api/v1/signup/verify" => Some(fx.verify_token.clone()),
+            "token" if self.operation == "/api/v1/password-reset/confirm" => Some(fx.reset_token.clone()),
+            // `PUT /me/password` sets the fixture member's password again.
+            "current_password" => Some(MEMBER_PASSWORD.to_owned()),
+            "password" if self.operation == OWN_PASSWORD.1 => Some(MEMBER_PASSWORD.to_owned()),
+            "scope" => Some(fx.groups[0].clone()),
             "email" | "emails" if self.login_context() => Some(ADMIN_EMAIL.to_owned()),
             "email" | "emails" => Some(format!("fuzz{}@demo.example", self.unique())),
             "password" => Some(ADMIN_PASSWORD.to_owned()),
@@ -1115,7 +1156,7 @@ async fn send(app: &TestApp, probe: &Probe, admin: &str, cookie: &str) -> Answer
     let mut request = app.client.request(probe.method.clone(), url);
     request = match &probe.auth {
         Auth::Admin => request.bearer_auth(admin),
-        Auth::Bearer(token) => request.bearer_auth(token),
+        Auth::Bearer(token) | Auth::Member(token) => request.bearer_auth(token),
         Auth::Cookie => request.header(COOKIE, format!("{cookie}={admin}")),
         Auth::None | Auth::OwnSession | Auth::OwnImpersonation => request,
     };

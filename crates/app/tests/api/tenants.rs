@@ -36,7 +36,7 @@ pub async fn member(app: &TestApp, org: &str, email: &str, role: &str) -> (Strin
     if role != "admin" {
         let organization = app.services.organization_by_slug(&slug).await.expect("the organization");
         let operator = Actor::system(organization.id, Source::Cli);
-        let roles = vec![RoleAssignment { key: Key::parse(role).expect("a role key"), scope: None }];
+        let roles = vec![RoleAssignment::org_wide(Key::parse(role).expect("a role key"))];
         app.services.set_roles(&operator, created.user.id, roles, None).await.expect("sets the role");
     }
     let token = app.login_to(org, email, ADMIN_PASSWORD).await;

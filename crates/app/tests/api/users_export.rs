@@ -91,6 +91,7 @@ async fn an_export_larger_than_a_page_is_streamed_whole() {
                 roles: Vec::new(),
                 group_ids: Vec::new(),
                 products: std::collections::BTreeSet::new(),
+                password: None,
             };
             app.services.create_user(&operator, new).await.expect("creates");
         }

@@ -38,6 +38,7 @@ async fn reconcile_reports_with_dry_run_and_repairs_otherwise() {
             roles: vec![key("standard")],
             group_ids: Vec::new(),
             products: BTreeSet::from([key("core")]),
+            password: None,
         };
         let ann = services.create_user(&operator, new).await.expect("creates").user.id;
         services.set_inactive_reason(&operator, ann, InactiveReason::AccountFailure, true).await.expect("marks");

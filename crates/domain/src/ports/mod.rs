@@ -22,8 +22,8 @@ pub use saved_views::SavedViewRepository;
 pub use sessions::{Attempt, AttemptKind, Session, SessionRepository};
 pub use store::{
     AuditLog, AuthorityFacts, ConnectionRepository, GroupRepository, InviteRepository, LicenseRepository,
-    OrgRepository, Outbox, RoleRepository, ScheduleRepository, SeatsExhausted, Store, StoreError, Tx, UniqueField,
-    UserLookup, UserRepository, WebhookRepository,
+    OrgRepository, Outbox, PasswordResetRepository, RoleRepository, ScheduleRepository, SeatsExhausted, Store,
+    StoreError, Tx, UniqueField, UserLookup, UserRepository, WebhookRepository,
 };
 pub use system::{Clock, HasherError, IdGenerator, MailError, Mailer, PasswordHash, PasswordHasher};
 pub use webhooks::{WebhookError, WebhookSender};
@@ -41,8 +41,8 @@ pub use sessions::MockSessionRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use store::{
     MockAuditLog, MockConnectionRepository, MockGroupRepository, MockInviteRepository, MockLicenseRepository,
-    MockOrgRepository, MockOutbox, MockRoleRepository, MockScheduleRepository, MockUserRepository,
-    MockWebhookRepository,
+    MockOrgRepository, MockOutbox, MockPasswordResetRepository, MockRoleRepository, MockScheduleRepository,
+    MockUserRepository, MockWebhookRepository,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use system::{MockClock, MockIdGenerator, MockMailer, MockPasswordHasher};

@@ -1,5 +1,5 @@
-//! Sessions of logged-in members and the attempts the login and sign-up throttles count
-//! (SPEC §10), as part of the unit of work.
+//! Sessions of logged-in members and the attempts the login, sign-up and password-reset
+//! throttles count (SPEC §10, §3), as part of the unit of work.
 //!
 //! Every write of a session goes through a [`Tx`](super::Tx), with the change that causes it:
 //! a login's session commits with its audit event, an impersonating session with the
@@ -56,14 +56,17 @@ pub enum AttemptKind {
     LoginFailure,
     /// A sign-up request, whatever came of it.
     SignUp,
+    /// A request for a password reset link, whatever came of it.
+    PasswordReset,
 }
 
 impl AttemptKind {
-    /// The kind's name as storage keeps it (`login`, `signup`).
+    /// The kind's name as storage keeps it (`login`, `signup`, `password_reset`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::LoginFailure => "login",
             Self::SignUp => "signup",
+            Self::PasswordReset => "password_reset",
         }
     }
 }
@@ -124,6 +127,14 @@ pub trait SessionRepository: Send {
         kind: AttemptKind,
         address: &str,
         account: Option<&'a str>,
+        since: OffsetDateTime,
+    ) -> Result<Vec<OffsetDateTime>, StoreError>;
+    /// The times of the attempts of `kind` on `account` from any address at or after `since`,
+    /// oldest first (a throttle per account that many addresses cannot get around).
+    async fn account_attempts_since(
+        &mut self,
+        kind: AttemptKind,
+        account: &str,
         since: OffsetDateTime,
     ) -> Result<Vec<OffsetDateTime>, StoreError>;
     /// Forgets the attempts of `kind` from `address` on `account` (a successful login).

@@ -42,12 +42,13 @@
 //!   at once, any one of them may be named. An entity never clashes with itself.
 //! - A row that refers to another must find it in the same organization, or the write fails
 //!   with `Missing` naming the entity not found: `"user"` (license, membership, password hash,
-//!   connection inviter, API key creator, invite, scheduled change), `"group"` (membership,
-//!   group flows, a group's parent), `"invite"` (reservation), `"flow"` (group flows),
-//!   `"webhook"` (delivery), `"seat pool"` (taking, returning and setting seats). Updates and
-//!   deletes of a row that does not exist fail with `Missing` naming it (`"role"`, `"api key"`,
-//!   `"invite"`, `"scheduled change"`, `"mail"`, …). Ids a connection merely mentions (stamp
-//!   groups, cc, flow, API key) are the caller's to get right; adapters may enforce them.
+//!   connection inviter, API key creator, invite, scheduled change, password reset link),
+//!   `"group"` (membership, group flows, a group's parent), `"invite"` (reservation), `"flow"`
+//!   (group flows), `"webhook"` (delivery), `"seat pool"` (taking, returning and setting seats).
+//!   Updates and deletes of a row that does not exist fail with `Missing` naming it (`"role"`,
+//!   `"api key"`, `"invite"`, `"scheduled change"`, `"mail"`, …). Ids a connection merely
+//!   mentions (stamp groups, cc, flow, API key) are the caller's to get right; adapters may
+//!   enforce them.
 //! - A write that fails with an expected error (`Conflict`, `SeatsExhausted`, `StaleVersion`,
 //!   `Missing`) changes nothing and leaves the transaction usable: bulk use cases report that row
 //!   and go on. On PostgreSQL, where an error aborts the transaction, the adapter runs such
@@ -98,6 +99,7 @@ use crate::ids::{
 use crate::invites::Invite;
 use crate::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use crate::org::Organization;
+use crate::password_resets::PasswordReset;
 use crate::ports::{JobRepository, PasswordHash, Session, SessionRepository};
 use crate::roles::Role;
 use crate::scheduling::ScheduledChange;
@@ -294,6 +296,7 @@ pub trait Tx:
     + WebhookRepository
     + SessionRepository
     + JobRepository
+    + PasswordResetRepository
     + Send
 {
     /// Makes every write of the transaction durable and visible at once.
@@ -706,6 +709,32 @@ pub trait Outbox: Send {
     /// A queued message as the outbox keeps it, with its delivery state, whatever the state;
     /// `None` for a message never queued.
     async fn mail(&mut self, id: MailId) -> R<Option<QueuedMail>>;
+}
+
+/// Password reset links (§3), found by the hash of their token (`crate::password_resets`).
+///
+/// # What adapters MUST guarantee
+/// - A link needs its member in the organization (`Missing { kind: "user" }`), and goes with
+///   them when the member's row is purged.
+/// - [`PasswordResetRepository::take_password_reset`] is the one way to use a link, and uses it
+///   once: of two transactions taking the same link, exactly one gets it (SQL: one `DELETE …
+///   RETURNING`; the second waits for the first and then finds nothing, or runs after it on
+///   SQLite's single writer). A link taken in a transaction that rolls back is there again.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordResetRepository: Send {
+    /// Stores a new link. `Missing { kind: "user" }` when its member is not in the
+    /// organization.
+    async fn insert_password_reset(&mut self, reset: &PasswordReset) -> R<()>;
+    /// Removes the link with this token hash and answers it, expired or not; `None` when no
+    /// link has this hash (never issued, used, superseded, purged).
+    async fn take_password_reset(&mut self, token_hash: &str) -> R<Option<PasswordReset>>;
+    /// Removes every link of a member (a newer one supersedes them; the password changed);
+    /// answers how many.
+    async fn delete_password_resets(&mut self, org: OrgId, user: UserId) -> R<u64>;
+    /// Removes the links of every organization that expired at or before `now`; answers how
+    /// many.
+    async fn purge_expired_password_resets(&mut self, now: OffsetDateTime) -> R<u64>;
 }
 
 /// Webhook endpoints and their delivery log (§9.1).

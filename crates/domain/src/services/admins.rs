@@ -52,6 +52,7 @@ impl Services {
             roles: vec![admin],
             group_ids: Vec::new(),
             products: BTreeSet::new(),
+            password: None,
         };
         let mut user = self.create_user_in(&mut *tx, &actor, new_user).await?;
         tx.set_password_hash(org.id, user.id, &hash).await?;

@@ -21,7 +21,7 @@ use crate::values::{CrmId, Email, Key, Password, PersonName, Slug};
 
 use super::Services;
 use super::support::{load_catalog, load_org, load_user};
-use super::users::{RoleAssignment, resolve_grants};
+use super::users::{RoleAssignment, RolesInput, resolve_grants};
 
 /// One row of `POST /invites`: every field mandatory (§8.1).
 #[derive(Debug, Clone)]
@@ -293,8 +293,8 @@ impl Services {
             let (first_name, last_name) = split_name(&row.name);
             let outcome = async {
                 let assignments: Vec<RoleAssignment> =
-                    row.roles.iter().map(|k| RoleAssignment { key: k.clone(), scope: None }).collect();
-                let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
+                    row.roles.iter().cloned().map(RoleAssignment::org_wide).collect();
+                let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys)?;
                 let invitee =
                     Invitee { email: row.email.clone(), first_name, last_name, phone: None, crm_id: None, grants };
                 self.create_invitee(&mut *tx, actor, &catalog, &org, invitee, &row.products, &invited_by).await
@@ -894,9 +894,8 @@ impl Services {
         } else {
             request.roles.clone()
         };
-        let assignments: Vec<RoleAssignment> =
-            keys.into_iter().map(|key| RoleAssignment { key, scope: None }).collect();
-        let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
+        let assignments: Vec<RoleAssignment> = keys.into_iter().map(RoleAssignment::org_wide).collect();
+        let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys)?;
         let invited_by = invited_by(tx, actor, &org).await?;
         Ok(ImportPlan {
             org,

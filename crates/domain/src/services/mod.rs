@@ -28,6 +28,7 @@ mod licenses;
 mod load;
 mod mail;
 mod orgs;
+mod passwords;
 mod roles;
 mod saved_views;
 mod scheduling;
@@ -60,6 +61,7 @@ pub use licenses::{BulkOp, LicenseChange};
 pub use load::LoadSummary;
 pub use mail::DeliveryReport;
 pub use orgs::{NewOrganization, ReconcileFinding, ReconcileReport, SeatFinding};
+pub use passwords::{OwnPasswordChange, PasswordChange, PasswordResetRequest};
 pub use roles::{NewRole, RolePatch};
 pub use sessions::{Authentication, LoggedIn, LoginAttempt, SessionSettings};
 pub use trees::TREE_CACHE_CAPACITY;
@@ -76,7 +78,7 @@ pub struct Services {
     hasher: Arc<dyn PasswordHasher>,
     crm: Option<Arc<dyn CrmDirectory>>,
     saved_views: Option<Arc<dyn SavedViewRepository>>,
-    /// Session lifetime and the login and sign-up throttles (`sessions`).
+    /// Session lifetime and the login, sign-up and password-reset throttles (`sessions`).
     sessions: sessions::SessionSettings,
     /// The hash unknown accounts are verified against, shared by the clones (`sessions`).
     dummy_hash: sessions::DummyHash,

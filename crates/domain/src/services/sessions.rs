@@ -56,6 +56,10 @@ pub struct SessionSettings {
     pub login_per_address: ProgressiveDelay,
     /// Sign-up requests per source address.
     pub sign_up_per_address: LoginThrottle,
+    /// Password reset requests per source address.
+    pub reset_per_address: LoginThrottle,
+    /// Password reset requests per organization and address asked for, from any source address.
+    pub reset_per_account: LoginThrottle,
 }
 
 impl Default for SessionSettings {
@@ -66,6 +70,8 @@ impl Default for SessionSettings {
             login_per_account: ProgressiveDelay::PER_ACCOUNT,
             login_per_address: ProgressiveDelay::PER_ADDRESS,
             sign_up_per_address: LoginThrottle { max_failures: 10, window: Duration::hours(1) },
+            reset_per_address: LoginThrottle { max_failures: 20, window: Duration::hours(1) },
+            reset_per_account: LoginThrottle { max_failures: 5, window: Duration::hours(1) },
         }
     }
 }
@@ -338,8 +344,10 @@ impl Services {
         self.end_impersonation(actor, None).await
     }
 
-    /// Sets the actor's own password; every other session of theirs ends with the change
-    /// (`current`, the caller's own session, stays).
+    /// Sets the actor's own password without asking for the current one (a face that proved
+    /// the member otherwise, the test kit); every other session of theirs ends with the change
+    /// (`current`, the caller's own session, stays), and every reset link. `PUT /me/password`
+    /// calls [`Services::update_own_password`], which asks for the current password.
     ///
     /// # Errors
     /// `forbidden` while impersonating or for a non-member actor.
@@ -359,7 +367,7 @@ impl Services {
         tx.set_password_hash(user.org_id, user.id, &hash).await?;
         user.has_password = true;
         self.save_user(&mut *tx, actor, &mut user, "user.password_changed", Changes::new()).await?;
-        tx.delete_user_sessions(user.org_id, user.id, current).await?;
+        self.end_credentials(&mut *tx, &user, current).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -399,8 +407,8 @@ impl Services {
         }
     }
 
-    /// Removes expired sessions and throttled attempts older than a day; answers how many
-    /// sessions were removed.
+    /// Removes expired sessions and password reset links, and throttled attempts older than a
+    /// day; answers how many sessions were removed.
     ///
     /// # Errors
     /// Only the store's.
@@ -409,6 +417,7 @@ impl Services {
         let now = self.now();
         let mut tx = self.begin().await?;
         let removed = tx.purge_expired_sessions(now).await?;
+        tx.purge_expired_password_resets(now).await?;
         tx.purge_attempts(now - ATTEMPTS_KEPT).await?;
         tx.commit().await?;
         Ok(removed)

@@ -13,14 +13,14 @@ use crate::groups::{GroupTree, Membership, live_groups};
 use crate::ids::{GroupId, UserId};
 use crate::org::Organization;
 use crate::ports::{Tx, UserLookup};
-use crate::roles::{Permission, Role, RoleGrant, Visibility};
+use crate::roles::{Permission, Role, RoleGrant, RoleRef, Visibility};
 use crate::scheduling::ScheduledChange;
 use crate::user::{
     CallRecording, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User, UserSettings,
     derive_status,
 };
 use crate::users_query::{UserCursor, UserPageFacts, UserQuery, within_scope};
-use crate::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone};
+use crate::values::{AgentId, CrmId, Email, Key, Nicknames, Password, PersonName, Phone};
 
 use super::Services;
 use super::support::{
@@ -50,15 +50,25 @@ pub struct NewUser {
     pub group_ids: Vec<GroupId>,
     /// Products assigned at once, all or nothing against the seats (§4.3).
     pub products: BTreeSet<Key>,
+    /// An initial password (§3, §10); without one the member has none until a reset link or an
+    /// admin sets it.
+    pub password: Option<Password>,
 }
 
 /// A role to grant, optionally limited to a group subtree.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoleAssignment {
-    /// The role, by key.
-    pub key: Key,
+    /// The role, by key or id; the use case resolves it among the organization's roles.
+    pub role: RoleRef,
     /// The group whose subtree the grant is limited to; `None` for the whole organization.
     pub scope: Option<GroupId>,
+}
+
+impl RoleAssignment {
+    /// The role named by `key`, over the whole organization.
+    pub fn org_wide(key: Key) -> Self {
+        Self { role: RoleRef::Key(key), scope: None }
+    }
 }
 
 /// A partial profile change (`PATCH /users/{id}`); `Some(None)` clears an optional field.
@@ -165,22 +175,37 @@ pub struct UserDetails {
 }
 
 impl Services {
-    /// Creates a member directly (`POST /users`), with roles, groups and licenses, in one
-    /// transaction.
+    /// Creates a member directly (`POST /users`), with roles, groups, licenses and an initial
+    /// password, in one transaction. The password is hashed before the transaction opens, so no
+    /// database lock waits on Argon2; giving one is handing out no authority, but an
+    /// impersonating session sets no password (§10).
     ///
     /// # Errors
     /// `forbidden`, `conflict` on a unique field, `validation_failed` (unknown role, group or
     /// product), `missing_prerequisite`, `seat_limit_reached`.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
-    pub async fn create_user(&self, actor: &Actor, new: NewUser) -> ServiceResult<UserDetails> {
+    pub async fn create_user(&self, actor: &Actor, mut new: NewUser) -> ServiceResult<UserDetails> {
+        let hash = match new.password.take() {
+            Some(password) => {
+                actor.require_not_impersonating("passwords")?;
+                Some(self.hasher.hash(&password).await?)
+            }
+            None => None,
+        };
         let mut tx = self.begin().await?;
-        let user = self.create_user_in(&mut *tx, actor, new).await?;
+        let mut user = self.create_user_in(&mut *tx, actor, new).await?;
+        if let Some(hash) = hash {
+            tx.set_password_hash(user.org_id, user.id, &hash).await?;
+            user.has_password = true;
+            self.save_user(&mut *tx, actor, &mut user, "user.password_set", Changes::new()).await?;
+        }
         let details = details_of(&mut *tx, user, self.now()).await?;
         tx.commit().await?;
         Ok(details)
     }
 
-    /// [`Services::create_user`] inside the caller's transaction.
+    /// [`Services::create_user`] inside the caller's transaction, without the password (which
+    /// the caller hashes before its transaction opens and sets after).
     pub(crate) async fn create_user_in(&self, tx: &mut dyn Tx, actor: &Actor, new: NewUser) -> ServiceResult<User> {
         let org = actor.org_id();
         let tree = load_tree(tx, org).await?;
@@ -193,9 +218,8 @@ impl Services {
         let roles = tx.roles(org).await?;
         let keys =
             if new.roles.is_empty() { vec![Key::parse("standard").expect("valid key")] } else { new.roles.clone() };
-        let assignments: Vec<RoleAssignment> =
-            keys.into_iter().map(|key| RoleAssignment { key, scope: None }).collect();
-        let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
+        let assignments: Vec<RoleAssignment> = keys.into_iter().map(RoleAssignment::org_wide).collect();
+        let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys)?;
         let now = self.now();
         let mut user = User::new(self.new_id(), org, new.email, new.first_name, new.last_name, grants, now);
         user.phone = new.phone;
@@ -210,7 +234,7 @@ impl Services {
             AuditTarget::new(TargetKind::User, user.id, user.label()),
             Changes::new()
                 .note("email", &user.email)
-                .note("roles", &assignments.iter().map(|a| a.key.clone()).collect::<Vec<_>>()),
+                .note("roles", &assignments.iter().map(|a| a.role.to_string()).collect::<Vec<_>>()),
         )
         .await?;
         for g in &groups {
@@ -586,7 +610,7 @@ impl Services {
         actor.require_not_impersonating("roles")?;
         let all_roles = tx.roles(user.org_id).await?;
         let tree = load_tree(tx, user.org_id).await?;
-        let grants = resolve_grants(actor, &all_roles, roles, &tree)?;
+        let grants = resolve_grants(actor, &all_roles, roles, &tree, RolesInput::Assignments)?;
         if grants == user.roles {
             return Ok(user);
         }
@@ -882,26 +906,60 @@ pub(crate) async fn check_unique(
     Ok(())
 }
 
-/// Turns role keys into grants, refusing unknown roles, non-assignable roles (except for the
-/// operator), scopes outside the actor's reach and roles carrying permissions the actor lacks
-/// (nobody hands out more than they have).
+/// How a use case's input names its role assignments, for the fields of its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RolesInput {
+    /// A list of role keys (`"roles": ["standard"]`): the `i`-th is `roles[i]`.
+    Keys,
+    /// A list of assignments (`"roles": [{"role", "scope"}]`): `roles[i].role`, `roles[i].scope`.
+    Assignments,
+}
+
+impl RolesInput {
+    fn role_field(self, i: usize) -> String {
+        match self {
+            Self::Keys => format!("roles[{i}]"),
+            Self::Assignments => format!("roles[{i}].role"),
+        }
+    }
+
+    fn scope_field(self, i: usize) -> String {
+        match self {
+            Self::Keys => format!("roles[{i}]"),
+            Self::Assignments => format!("roles[{i}].scope"),
+        }
+    }
+}
+
+/// Turns role assignments (each role by key or id) into grants, refusing unknown roles and
+/// scopes that are no live group (every one of them at once, `validation_failed`), then
+/// non-assignable roles (except for the operator), scopes outside the actor's reach and roles
+/// carrying permissions the actor lacks (nobody hands out more than they have).
 pub(crate) fn resolve_grants(
     actor: &Actor,
     roles: &[Role],
     assignments: &[RoleAssignment],
     tree: &crate::groups::GroupTree,
+    input: RolesInput,
 ) -> ServiceResult<BTreeSet<RoleGrant>> {
-    let mut grants = BTreeSet::new();
+    let mut found = Vec::with_capacity(assignments.len());
+    let mut errors = Vec::new();
     for (i, a) in assignments.iter().enumerate() {
-        let field = format!("roles[{i}]");
-        let role = roles.iter().find(|r| r.key == a.key).ok_or_else(|| {
-            ServiceError::Validation(vec![FieldError::new(&field, "unknown_role", format!("no role {}", a.key))])
-        })?;
-        if let Some(g) = a.scope {
-            tree.live(g).map_err(|_| {
-                ServiceError::Validation(vec![FieldError::new(&field, "unknown_group", "no such live group")])
-            })?;
+        match a.role.find(roles) {
+            Some(role) => found.push(role),
+            None => errors.push(FieldError::new(input.role_field(i), "unknown_role", format!("no role {}", a.role))),
         }
+        if let Some(g) = a.scope
+            && tree.live(g).is_err()
+        {
+            errors.push(FieldError::new(input.scope_field(i), "unknown_group", "no such live group"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Validation(errors));
+    }
+    let mut grants = BTreeSet::new();
+    for (a, role) in assignments.iter().zip(found) {
         if !actor.is_system() {
             if !role.assignable {
                 return Err(ServiceError::forbidden(format!(

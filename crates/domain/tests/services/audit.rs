@@ -24,7 +24,7 @@ async fn every_change_writes_an_event_with_source_label_and_before_after() {
     w.services.update_user(&api_admin, ann, patch, None).await.expect("updates");
     w.services.set_licenses(&api_admin, ann, keys(&["core"])).await.expect("assigns");
     w.services
-        .set_roles(&api_admin, ann, vec![RoleAssignment { key: key("analyst"), scope: None }], None)
+        .set_roles(&api_admin, ann, vec![RoleAssignment::org_wide(key("analyst"))], None)
         .await
         .expect("sets roles");
     w.services.add_members(&api_admin, sales, &[ann]).await.expect("joins");

@@ -54,7 +54,7 @@ async fn adding_and_removing_teams_in_bulk() {
 async fn setting_roles_in_bulk_keeps_the_last_admin() {
     let w = World::new().await;
     let ann = w.member("ann", &["standard"], &[]).await;
-    let analyst = vec![RoleAssignment { key: key("analyst"), scope: None }];
+    let analyst = vec![RoleAssignment::org_wide(key("analyst"))];
     let result =
         w.services.bulk_update(&w.system(), on(&[ann, w.admin], BulkAction::SetRoles(analyst))).await.expect("runs");
     let statuses: Vec<&str> = result.outcomes.iter().map(|o| o.status.as_str()).collect();

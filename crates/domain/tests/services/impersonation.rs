@@ -115,9 +115,7 @@ async fn an_impersonating_session_cannot_change_roles() {
     let ann = w.member("ann", &["admin"], &[]).await;
     let bob = w.member("bob", &["standard"], &[]).await;
     let as_ann = w.impersonating(w.admin, ann).await;
-    let err = failure(
-        w.services.set_roles(&as_ann, bob, vec![RoleAssignment { key: key("analyst"), scope: None }], None).await,
-    );
+    let err = failure(w.services.set_roles(&as_ann, bob, vec![RoleAssignment::org_wide(key("analyst"))], None).await);
     assert_eq!(err.code(), ErrorCode::Forbidden);
     let err = failure(
         w.services.set_grants(&as_ann, bob, BTreeSet::from([Permission::ViewReporting]), BTreeSet::new()).await,

@@ -422,7 +422,7 @@ async fn a_scoped_admin_can_neither_resend_nor_revoke_invites() {
     let sales = w.group("Sales", None).await;
     let boss = w.member("boss", &["standard"], &[sales]).await;
     w.services
-        .set_roles(&w.system(), boss, vec![RoleAssignment { key: key("admin"), scope: Some(sales) }], None)
+        .set_roles(&w.system(), boss, vec![RoleAssignment { role: key("admin").into(), scope: Some(sales) }], None)
         .await
         .expect("grants");
     let (invite, _) = w.invite("ann", &["core"]).await;

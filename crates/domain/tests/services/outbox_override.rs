@@ -19,11 +19,12 @@ use roster_domain::invites::Invite;
 use roster_domain::jobs::{Job, JobOutcome};
 use roster_domain::mail::{DeliveryState, OutgoingMail, QueuedMail};
 use roster_domain::org::Organization;
+use roster_domain::password_resets::PasswordReset;
 use roster_domain::ports::{Attempt, AttemptKind, Session, SessionRepository};
 use roster_domain::ports::{
     AuditLog, ConnectionRepository, GroupRepository, InviteRepository, JobRepository, LicenseRepository, MockOutbox,
-    OrgRepository, Outbox, PasswordHash, RoleRepository, ScheduleRepository, Store, StoreError, Tx, UserLookup,
-    UserRepository, WebhookRepository,
+    OrgRepository, Outbox, PasswordHash, PasswordResetRepository, RoleRepository, ScheduleRepository, Store,
+    StoreError, Tx, UserLookup, UserRepository, WebhookRepository,
 };
 use roster_domain::roles::Role;
 use roster_domain::scheduling::{ScheduleState, ScheduledChange};
@@ -138,6 +139,30 @@ impl SessionRepository for OverrideTx {
     }
     async fn purge_attempts(&mut self, before: OffsetDateTime) -> R<u64> {
         self.inner.purge_attempts(before).await
+    }
+    async fn account_attempts_since(
+        &mut self,
+        kind: AttemptKind,
+        account: &str,
+        since: OffsetDateTime,
+    ) -> R<Vec<OffsetDateTime>> {
+        self.inner.account_attempts_since(kind, account, since).await
+    }
+}
+
+#[async_trait]
+impl PasswordResetRepository for OverrideTx {
+    async fn insert_password_reset(&mut self, reset: &PasswordReset) -> R<()> {
+        self.inner.insert_password_reset(reset).await
+    }
+    async fn take_password_reset(&mut self, token_hash: &str) -> R<Option<PasswordReset>> {
+        self.inner.take_password_reset(token_hash).await
+    }
+    async fn delete_password_resets(&mut self, org: OrgId, user: UserId) -> R<u64> {
+        self.inner.delete_password_resets(org, user).await
+    }
+    async fn purge_expired_password_resets(&mut self, now: OffsetDateTime) -> R<u64> {
+        self.inner.purge_expired_password_resets(now).await
     }
 }
 

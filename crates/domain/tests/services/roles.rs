@@ -9,7 +9,7 @@ use roster_domain::services::{NewRole, RoleAssignment, RolePatch};
 use crate::support::{World, failure, key, label};
 
 fn assignment(k: &str) -> RoleAssignment {
-    RoleAssignment { key: key(k), scope: None }
+    RoleAssignment::org_wide(key(k))
 }
 
 fn new_role(k: &str, permissions: &[Permission], visibility: Visibility) -> NewRole {
@@ -113,7 +113,7 @@ async fn a_scoped_admin_manages_only_users_whose_current_groups_all_lie_in_the_s
     }
     let err = failure(w.services.create_user(&boss, w.new_user("nobody", &["standard"], &[])).await);
     assert_eq!(err.code(), ErrorCode::Forbidden, "an ungrouped user belongs to the organization level");
-    let scoped_lead = vec![RoleAssignment { key: key("team_lead"), scope: Some(east) }];
+    let scoped_lead = vec![RoleAssignment { role: key("team_lead").into(), scope: Some(east) }];
     w.services.set_roles(&boss, inside, scoped_lead, None).await.expect("a grant scoped inside the subtree");
     let err = failure(w.services.set_roles(&boss, w.admin, vec![assignment("standard")], None).await);
     assert_eq!(err.code(), ErrorCode::Forbidden);
@@ -125,14 +125,14 @@ async fn a_scoped_admin_cannot_grant_an_organization_wide_role() {
     let sales = w.group("Sales", None).await;
     let boss = w.member("boss", &["standard"], &[sales]).await;
     w.services
-        .set_roles(&w.system(), boss, vec![RoleAssignment { key: key("admin"), scope: Some(sales) }], None)
+        .set_roles(&w.system(), boss, vec![RoleAssignment { role: key("admin").into(), scope: Some(sales) }], None)
         .await
         .expect("grants");
     let ann = w.member("ann", &["standard"], &[sales]).await;
     let boss = w.actor(boss).await;
     let err = failure(w.services.set_roles(&boss, ann, vec![assignment("admin")], None).await);
     assert_eq!(err.code(), ErrorCode::Forbidden);
-    let scoped = vec![RoleAssignment { key: key("admin"), scope: Some(sales) }];
+    let scoped = vec![RoleAssignment { role: key("admin").into(), scope: Some(sales) }];
     w.services.set_roles(&boss, ann, scoped, None).await.expect("within their scope");
 }
 
@@ -142,7 +142,7 @@ async fn a_team_admin_adds_people_to_their_team_with_ordinary_roles() {
     let sales = w.group("Sales", None).await;
     let boss = w.member("boss", &["standard"], &[sales]).await;
     w.services
-        .set_roles(&w.system(), boss, vec![RoleAssignment { key: key("admin"), scope: Some(sales) }], None)
+        .set_roles(&w.system(), boss, vec![RoleAssignment { role: key("admin").into(), scope: Some(sales) }], None)
         .await
         .expect("grants");
     let boss = w.actor(boss).await;

@@ -262,7 +262,7 @@ async fn a_demotion_ends_the_sessions_and_a_promotion_does_not() {
     let ann = with_password(&w, "ann", &["standard", "team_lead"]).await;
     let admin = w.admin_actor().await;
     let first = log_in(&w, "ann", "10.0.0.1").await;
-    let role = |key: &str| RoleAssignment { key: roster_domain::values::Key::parse(key).expect("key"), scope: None };
+    let role = |key: &str| RoleAssignment::org_wide(roster_domain::values::Key::parse(key).expect("key"));
     w.services
         .set_roles(&admin, ann, vec![role("standard"), role("team_lead"), role("analyst")], None)
         .await

@@ -121,6 +121,7 @@ impl World {
             roles: roles.iter().map(|r| key(r)).collect(),
             group_ids: groups.to_vec(),
             products: BTreeSet::new(),
+            password: None,
         }
     }
 
@@ -155,7 +156,7 @@ impl World {
 
     /// Makes `user` an admin scoped to `group`'s subtree (their only role), as the operator.
     pub async fn scope_admin(&self, user: UserId, group: GroupId) {
-        let grant = vec![RoleAssignment { key: key("admin"), scope: Some(group) }];
+        let grant = vec![RoleAssignment { role: key("admin").into(), scope: Some(group) }];
         self.services.set_roles(&self.system(), user, grant, None).await.expect("the operator scopes the admin");
     }
 

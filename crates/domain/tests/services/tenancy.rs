@@ -78,8 +78,7 @@ async fn a_member_of_one_organization_gets_not_found_for_another_organizations_u
         failure(s.delete_user(&admin, t.b_user, true).await).code(),
         failure(s.restore_user(&admin, t.b_user).await).code(),
         failure(s.set_licenses(&admin, t.b_user, BTreeSet::new()).await).code(),
-        failure(s.set_roles(&admin, t.b_user, vec![RoleAssignment { key: key("analyst"), scope: None }], None).await)
-            .code(),
+        failure(s.set_roles(&admin, t.b_user, vec![RoleAssignment::org_wide(key("analyst"))], None).await).code(),
         failure(s.set_grants(&admin, t.b_user, BTreeSet::new(), BTreeSet::new()).await).code(),
         failure(s.set_onboarding(&admin, t.b_user, OnboardingFacts::default()).await).code(),
         failure(

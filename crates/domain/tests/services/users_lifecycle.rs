@@ -403,7 +403,7 @@ async fn deleting_the_last_admin_is_refused() {
 #[tokio::test]
 async fn the_last_admin_cannot_lose_the_admin_role() {
     let w = World::new().await;
-    let standard = vec![RoleAssignment { key: key("standard"), scope: None }];
+    let standard = vec![RoleAssignment::org_wide(key("standard"))];
     let err = failure(w.services.set_roles(&w.system(), w.admin, standard, None).await);
     assert_eq!(err.code(), ErrorCode::LastAdmin);
 }

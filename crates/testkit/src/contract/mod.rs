@@ -48,6 +48,7 @@ pub mod jobs;
 pub mod licenses;
 pub mod orgs;
 pub mod outbox;
+pub mod password_resets;
 pub mod reads;
 pub mod roles;
 pub mod schedule;
@@ -275,6 +276,8 @@ macro_rules! store_contract_tests {
             sessions::ending_a_session_ends_what_it_started,
             sessions::expired_sessions_are_purged,
             sessions::attempts_are_counted_per_kind_address_and_account,
+            password_resets::a_reset_link_is_taken_once_needs_its_member_and_ends_with_them,
+            password_resets::attempts_on_an_account_are_counted_from_every_address,
             audit::the_audit_query_equals_filtering_every_event_newest_first_on_generated_events,
             audit::event_positions_count_each_organizations_committed_events_without_gaps,
             audit::events_after_pages_through_the_feed_in_position_order,
@@ -299,6 +302,7 @@ macro_rules! store_contract_tests {
             concurrency::of_two_concurrent_updates_from_one_version_exactly_one_wins,
             concurrency::concurrent_appends_get_gap_free_positions_in_commit_order,
             jobs::of_two_schedulers_settling_one_change_exactly_one_wins,
+            password_resets::of_transactions_taking_one_link_at_once_exactly_one_gets_it,
         }
     };
 }

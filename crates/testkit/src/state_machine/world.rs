@@ -164,7 +164,7 @@ impl World {
         world.setup_member("ada", "admin", &[], &["core"]).await;
         world.setup_member("grace", "admin", &[], &[]).await;
         let scoped = world.setup_member("sam", "standard", &[sales], &[]).await;
-        let admin_of_sales = vec![RoleAssignment { key: key("admin"), scope: Some(sales) }];
+        let admin_of_sales = vec![RoleAssignment { role: key("admin").into(), scope: Some(sales) }];
         world
             .services
             .set_roles(&world.system, scoped, admin_of_sales, None)
@@ -195,6 +195,7 @@ impl World {
             roles: vec![key(role)],
             group_ids: groups.to_vec(),
             products: products.iter().map(|p| key(p)).collect(),
+            password: None,
         };
         self.services.create_user(&self.system, new).await.expect("the member is created").user.id
     }
@@ -303,6 +304,7 @@ impl World {
                     roles: vec![key(ROLE_KEYS[*role])],
                     group_ids: group.and_then(|g| self.live_group(&s, g)).into_iter().collect(),
                     products: keys(*products),
+                    password: None,
                 };
                 outcome(svc.create_user(&actor, new).await)
             }
@@ -469,7 +471,7 @@ impl World {
                 let roles = roles
                     .iter()
                     .map(|(r, scope)| RoleAssignment {
-                        key: key(ROLE_KEYS[*r]),
+                        role: key(ROLE_KEYS[*r]).into(),
                         scope: scope.and_then(|g| self.live_group(&s, g)),
                     })
                     .collect();
