@@ -30,6 +30,7 @@ mod signup;
 mod tenants;
 mod tree_isolation;
 mod tree_support;
+mod user_fields;
 mod users_bulk;
 mod users_export;
 mod visibility;

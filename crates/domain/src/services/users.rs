@@ -44,9 +44,17 @@ pub struct NewUser {
     pub agent_id: Option<AgentId>,
     /// The CRM's id of the user, unique in the organization when given.
     pub crm_id: Option<CrmId>,
+    /// The number the dialer rings to reach the agent.
+    pub agent_ring_number: Option<Phone>,
+    /// The outbound number provisioned for the dialer.
+    pub dialer_number: Option<Phone>,
+    /// The settings that differ from the defaults of §3; the throttle must fit the provider's
+    /// cap.
+    pub settings: SettingsPatch,
     /// Role keys; `standard` when empty.
     pub roles: Vec<Key>,
-    /// Groups (depth 2 or 3) the user joins at once; empty leaves them ungrouped.
+    /// Groups (depth 2 or 3) the user joins at once, each one the actor manages (§6:
+    /// `manage_groups`); empty leaves them ungrouped.
     pub group_ids: Vec<GroupId>,
     /// Products assigned at once, all or nothing against the seats (§4.3).
     pub products: BTreeSet<Key>,
@@ -162,12 +170,14 @@ pub struct UserDetails {
 }
 
 impl Services {
-    /// Creates a member directly (`POST /users`), with roles, groups and licenses, in one
-    /// transaction.
+    /// Creates a member directly (`POST /users`), with every profile field and setting of §3,
+    /// roles, groups and licenses, in one transaction.
     ///
     /// # Errors
-    /// `forbidden`, `conflict` on a unique field, `validation_failed` (unknown role, group or
-    /// product), `missing_prerequisite`, `seat_limit_reached`.
+    /// `forbidden` (also for a group outside the actor's `manage_groups`), `conflict` on a
+    /// unique field, `validation_failed` (unknown role, product or group — named
+    /// `group_ids[i]` —, a throttle above the provider's cap), `missing_prerequisite`,
+    /// `seat_limit_reached`.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_user(&self, actor: &Actor, new: NewUser) -> ServiceResult<UserDetails> {
         let mut tx = self.begin().await?;
@@ -181,11 +191,12 @@ impl Services {
     pub(crate) async fn create_user_in(&self, tx: &mut dyn Tx, actor: &Actor, new: NewUser) -> ServiceResult<User> {
         let org = actor.org_id();
         let tree = load_tree(tx, org).await?;
-        let groups: BTreeSet<GroupId> = new.group_ids.iter().copied().collect();
-        for g in &groups {
-            tree.check_joinable(*g)?;
-        }
+        let settings = new.settings.apply(&UserSettings::default())?;
+        let groups = tree.check_joining(&new.group_ids, "group_ids")?;
         actor.require_over_user(Permission::ManageUsers, &groups)?;
+        for g in &groups {
+            actor.require_over_group(Permission::ManageGroups, *g)?;
+        }
         check_unique(tx, org, None, &new.email, new.phone.as_ref(), new.agent_id.as_ref(), new.crm_id.as_ref()).await?;
         let roles = tx.roles(org).await?;
         let keys =
@@ -195,27 +206,46 @@ impl Services {
         let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
         let now = self.now();
         let mut user = User::new(self.new_id(), org, new.email, new.first_name, new.last_name, grants, now);
+        let defaults = user.clone();
         user.phone = new.phone;
         user.nicknames = new.nicknames;
         user.crm_id = new.crm_id;
         user.agent_id = new.agent_id;
+        user.agent_ring_number = new.agent_ring_number;
+        user.dialer_number = new.dialer_number;
+        user.settings = settings;
         tx.insert_user(&user).await?;
-        self.audit(
-            tx,
-            actor,
-            "user.created",
-            AuditTarget::new(TargetKind::User, user.id, user.label()),
-            Changes::new()
-                .note("email", &user.email)
-                .note("roles", &assignments.iter().map(|a| a.key.clone()).collect::<Vec<_>>()),
-        )
-        .await?;
-        for g in &groups {
+        // The event names every field given a value other than its default (as "after").
+        let given = profile_changes(&defaults, &user)
+            .note("email", &user.email)
+            .note("roles", &assignments.iter().map(|a| a.key.clone()).collect::<Vec<_>>());
+        self.audit(tx, actor, "user.created", AuditTarget::new(TargetKind::User, user.id, user.label()), given).await?;
+        self.join_new_member(tx, actor, &tree, &user, &groups).await?;
+        if !new.products.is_empty() {
+            actor.require_over_user(Permission::ManageLicenses, &groups)?;
+            let catalog = load_catalog(tx, org).await?;
+            let plan = catalog.plan(&BTreeSet::new(), &new.products)?;
+            self.apply_plan(tx, actor, &mut user, &BTreeSet::new(), &plan, None).await?;
+        }
+        Ok(user)
+    }
+
+    /// Makes a member created in this transaction (who has no membership and no connection
+    /// yet, so nothing is restamped) a member of `groups`, each audited `membership.joined`.
+    pub(crate) async fn join_new_member(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        tree: &GroupTree,
+        user: &User,
+        groups: &BTreeSet<GroupId>,
+    ) -> ServiceResult<()> {
+        for g in groups {
             tx.insert_membership(&Membership {
-                org_id: org,
+                org_id: user.org_id,
                 group_id: *g,
                 user_id: user.id,
-                joined_at: now,
+                joined_at: self.now(),
                 left_at: None,
             })
             .await?;
@@ -228,13 +258,7 @@ impl Services {
             )
             .await?;
         }
-        if !new.products.is_empty() {
-            actor.require_over_user(Permission::ManageLicenses, &groups)?;
-            let catalog = load_catalog(tx, org).await?;
-            let plan = catalog.plan(&BTreeSet::new(), &new.products)?;
-            self.apply_plan(tx, actor, &mut user, &BTreeSet::new(), &plan, None).await?;
-        }
-        Ok(user)
+        Ok(())
     }
 
     /// A user with status, products and groups.
@@ -947,5 +971,22 @@ fn profile_changes(a: &User, b: &User) -> Changes {
         .field("crm_id", &a.crm_id, &b.crm_id)
         .field("agent_ring_number", &a.agent_ring_number, &b.agent_ring_number)
         .field("dialer_number", &a.dialer_number, &b.dialer_number)
-        .field("settings", &a.settings, &b.settings)
+        .merge(settings_changes(&a.settings, &b.settings))
+}
+
+/// The settings that differ, each as its own field (`settings.call_recording`), as the API
+/// names them.
+pub(crate) fn settings_changes(a: &UserSettings, b: &UserSettings) -> Changes {
+    Changes::new()
+        .field("settings.mailbox_provider", &a.mailbox_provider, &b.mailbox_provider)
+        .field("settings.email_throttle_max_per_day", &a.email_throttle_max_per_day, &b.email_throttle_max_per_day)
+        .field("settings.flow_enabled", &a.flow_enabled, &b.flow_enabled)
+        .field("settings.email_sync", &a.email_sync, &b.email_sync)
+        .field("settings.calendar_sync", &a.calendar_sync, &b.calendar_sync)
+        .field("settings.call_recording", &a.call_recording, &b.call_recording)
+        .field("settings.homepage", &a.homepage, &b.homepage)
+        .field("settings.round_robin", &a.round_robin, &b.round_robin)
+        .field("settings.scoring_enabled", &a.scoring_enabled, &b.scoring_enabled)
+        .field("settings.roaming_agent", &a.roaming_agent, &b.roaming_agent)
+        .field("settings.voip_forward_to", &a.voip_forward_to, &b.voip_forward_to)
 }

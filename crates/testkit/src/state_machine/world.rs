@@ -19,7 +19,7 @@ use roster_domain::roles::Permission;
 use roster_domain::scheduling::ScheduledAction;
 use roster_domain::services::{
     BulkLicenses, BulkOp, GroupPatch, InviteRow, InviteStatus, MoveUser, NewConnection, NewOrganization, NewUser,
-    RoleAssignment,
+    RoleAssignment, SettingsPatch,
 };
 use roster_domain::user::{InactiveReason, User};
 use roster_domain::values::{Email, GroupName, Key, Label, Nicknames, Password, PersonName, Slug};
@@ -192,6 +192,9 @@ impl World {
             nicknames: Nicknames::empty(),
             agent_id: None,
             crm_id: None,
+            agent_ring_number: None,
+            dialer_number: None,
+            settings: SettingsPatch::default(),
             roles: vec![key(role)],
             group_ids: groups.to_vec(),
             products: products.iter().map(|p| key(p)).collect(),
@@ -300,6 +303,9 @@ impl World {
                     nicknames: Nicknames::empty(),
                     agent_id: None,
                     crm_id: None,
+                    agent_ring_number: None,
+                    dialer_number: None,
+                    settings: SettingsPatch::default(),
                     roles: vec![key(ROLE_KEYS[*role])],
                     group_ids: group.and_then(|g| self.live_group(&s, g)).into_iter().collect(),
                     products: keys(*products),
