@@ -19,6 +19,7 @@ mod m20261206_000008_groups_version;
 mod m20261206_000009_roles_version;
 mod m20261207_000010_secrets_at_rest;
 mod m20261207_000011_session_parents_and_attempts;
+mod m20261207_000014_invite_groups;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_roles_version::Migration),
             Box::new(m20261207_000010_secrets_at_rest::Migration),
             Box::new(m20261207_000011_session_parents_and_attempts::Migration),
+            Box::new(m20261207_000014_invite_groups::Migration),
         ]
     }
 

@@ -13,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod impersonation;
 mod inactive_reasons;
+mod invite_groups;
 mod invites;
 mod journey;
 mod metrics;

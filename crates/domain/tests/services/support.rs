@@ -213,6 +213,7 @@ impl World {
             email: self.email(local),
             roles: vec![key("standard")],
             products: keys(products),
+            group_ids: Vec::new(),
         }
     }
 

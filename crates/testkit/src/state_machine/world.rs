@@ -321,6 +321,7 @@ impl World {
                     email,
                     roles: vec![key(ROLE_KEYS[*role])],
                     products: keys(*products),
+                    group_ids: Vec::new(),
                 };
                 match svc.invite_members(&actor, vec![row], false).await {
                     Ok(result) => match result.results[0].status {
