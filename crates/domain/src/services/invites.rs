@@ -317,7 +317,7 @@ impl Services {
             let outcome = async {
                 let assignments: Vec<RoleAssignment> =
                     row.roles.iter().map(|k| RoleAssignment { key: k.clone(), scope: None }).collect();
-                let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
+                let grants = resolve_grants(actor, &roles, &assignments, &tree, &BTreeSet::new())?;
                 let invitee = Invitee {
                     email: row.email.clone(),
                     first_name,
@@ -942,7 +942,7 @@ impl Services {
         };
         let assignments: Vec<RoleAssignment> =
             keys.into_iter().map(|key| RoleAssignment { key, scope: None }).collect();
-        let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
+        let grants = resolve_grants(actor, &roles, &assignments, &tree, &BTreeSet::new())?;
         let invited_by = invited_by(tx, actor, &org).await?;
         Ok(ImportPlan {
             org,

@@ -203,7 +203,7 @@ impl Services {
             if new.roles.is_empty() { vec![Key::parse("standard").expect("valid key")] } else { new.roles.clone() };
         let assignments: Vec<RoleAssignment> =
             keys.into_iter().map(|key| RoleAssignment { key, scope: None }).collect();
-        let grants = resolve_grants(actor, &roles, &assignments, &tree)?;
+        let grants = resolve_grants(actor, &roles, &assignments, &tree, &BTreeSet::new())?;
         let now = self.now();
         let mut user = User::new(self.new_id(), org, new.email, new.first_name, new.last_name, grants, now);
         let defaults = user.clone();
@@ -597,6 +597,51 @@ impl Services {
         Ok(details)
     }
 
+    /// Gives the member with this email one more role (`roster roles grant`), organization-wide
+    /// or scoped, keeping the roles they hold; a grant they already hold changes nothing. The
+    /// rules are [`Services::set_roles`]'s: a role that is not assignable (`scorer`, §5) is
+    /// granted by the operator only, and an admin who later edits the member's roles may keep
+    /// it but not give it to anyone else.
+    ///
+    /// # Errors
+    /// `not_found` (no live member with this email), `validation_failed` on `role` (no such
+    /// role, or a scope that is no live group), `forbidden` (a non-assignable role granted by
+    /// anyone but the operator, or a role or member beyond the actor's authority).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
+    pub async fn grant_role(&self, actor: &Actor, email: &Email, role: RoleAssignment) -> ServiceResult<GrantedRole> {
+        actor.require_not_impersonating("roles")?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let user = tx
+            .find_user(org, UserLookup::Email(email))
+            .await?
+            .filter(|u| !u.is_deleted())
+            .ok_or(ServiceError::not_found("user"))?;
+        self.require_manages(&mut *tx, actor, &user).await?;
+        let all_roles = tx.roles(org).await?;
+        let granted = all_roles.iter().find(|r| r.key == role.key).cloned().ok_or_else(|| {
+            ServiceError::Validation(vec![FieldError::new("role", "unknown_role", format!("no role {}", role.key))])
+        })?;
+        let mut roles: Vec<RoleAssignment> = user
+            .roles
+            .iter()
+            .filter_map(|g| {
+                all_roles
+                    .iter()
+                    .find(|r| r.id == g.role_id)
+                    .map(|r| RoleAssignment { key: r.key.clone(), scope: g.scope })
+            })
+            .collect();
+        let newly = !roles.contains(&role);
+        if newly {
+            roles.push(role);
+        }
+        let user = self.set_roles_in(&mut *tx, actor, user, &roles).await?;
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(GrantedRole { details, role: granted, newly_granted: newly })
+    }
+
     pub(crate) async fn set_roles_in(
         &self,
         tx: &mut dyn Tx,
@@ -607,7 +652,7 @@ impl Services {
         actor.require_not_impersonating("roles")?;
         let all_roles = tx.roles(user.org_id).await?;
         let tree = load_tree(tx, user.org_id).await?;
-        let grants = resolve_grants(actor, &all_roles, roles, &tree)?;
+        let grants = resolve_grants(actor, &all_roles, roles, &tree, &user.roles)?;
         if grants == user.roles {
             return Ok(user);
         }
@@ -794,6 +839,17 @@ impl Services {
     }
 }
 
+/// What [`Services::grant_role`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedRole {
+    /// The member as they now are.
+    pub details: UserDetails,
+    /// The role granted.
+    pub role: Role,
+    /// False when the member already held the grant (nothing changed).
+    pub newly_granted: bool,
+}
+
 /// A page of the Users table: each row with its derived status, products, current groups and
 /// pending scheduled changes (§3.1, §10), as [`Services::get_user`] gives them for one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -906,11 +962,16 @@ pub(crate) async fn check_unique(
 /// Turns role keys into grants, refusing unknown roles, non-assignable roles (except for the
 /// operator), scopes outside the actor's reach and roles carrying permissions the actor lacks
 /// (nobody hands out more than they have).
+///
+/// `held` are the grants the user already has: a non-assignable role among them (`scorer`, which
+/// the operator granted) may be kept by an admin who sends the user's roles back with it, but
+/// never given anew.
 pub(crate) fn resolve_grants(
     actor: &Actor,
     roles: &[Role],
     assignments: &[RoleAssignment],
     tree: &crate::groups::GroupTree,
+    held: &BTreeSet<RoleGrant>,
 ) -> ServiceResult<BTreeSet<RoleGrant>> {
     let mut grants = BTreeSet::new();
     for (i, a) in assignments.iter().enumerate() {
@@ -923,8 +984,9 @@ pub(crate) fn resolve_grants(
                 ServiceError::Validation(vec![FieldError::new(&field, "unknown_group", "no such live group")])
             })?;
         }
+        let grant = RoleGrant { role_id: role.id, scope: a.scope };
         if !actor.is_system() {
-            if !role.assignable {
+            if !role.assignable && !held.contains(&grant) {
                 return Err(ServiceError::forbidden(format!(
                     "the {} role can only be granted by the operator",
                     role.key
@@ -943,7 +1005,7 @@ pub(crate) fn resolve_grants(
             let coverage = a.scope.map_or(Coverage::Org, |g| Coverage::Groups(tree.subtree(g)));
             actor.require_may_give(&Authority::of_role(role, &coverage), &format!("the {} role", role.key))?;
         }
-        grants.insert(RoleGrant { role_id: role.id, scope: a.scope });
+        grants.insert(grant);
     }
     Ok(grants)
 }
