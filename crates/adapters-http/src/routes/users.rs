@@ -131,7 +131,8 @@ pub async fn get_user(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
-    /// The login address (trimmed, lower-cased): free among the organization's members.
+    /// The login address (trimmed, lower-cased; `local@domain.tld` without quoted parts or IP
+    /// literals): free among the organization's members.
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 1–100 characters after trimming (inner spaces collapsed), no control characters.
@@ -265,8 +266,9 @@ pub async fn create_user(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    /// The new address. An invitee's address is fixed until they accept (422, field `email`,
-    /// code `invite_pending`): revoke the invite and invite the new address instead.
+    /// The new address, as in `POST /users`. An invitee's address is fixed until they accept
+    /// (422, field `email`, code `invite_pending`): revoke the invite and invite the new address
+    /// instead.
     #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     /// 1–100 characters after trimming (inner spaces collapsed), no control characters.
