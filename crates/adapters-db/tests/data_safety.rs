@@ -269,6 +269,7 @@ async fn accepting_an_invite_is_all_or_nothing() {
             email: Email::parse("ivy@example.com").expect("valid"),
             roles: vec![key("standard")],
             products: BTreeSet::from([key("core"), key("dialer")]),
+            group_ids: Vec::new(),
         };
         let result = services.invite_members(&admin, vec![row], false).await.expect("invites");
         assert_eq!(result.results[0].status, InviteStatus::Created);

@@ -483,6 +483,7 @@ fn invite(org: OrgId, n: u64, user: UserId) -> Invite {
         user_id: user,
         purpose: InvitePurpose::Member,
         products: [key("core"), key("dialer")].into(),
+        group_ids: Default::default(),
         token_hash: format!("hash-{org}-{n}"),
         expires_at: datetime!(2026-01-08 00:00:00.000001 UTC),
         created_by: Some(user_id(9, 9)),

@@ -174,10 +174,14 @@ async fn rolling_back_and_migrating_again_restores_the_schema() {
             Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
             other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
         }
-        // The newest migration adds `password_resets` (and an index of `login_failures`).
-        let without_resets: Vec<&str> = TABLES.iter().copied().filter(|t| *t != "password_resets").collect();
-        assert_eq!(tables(&t).await, sorted(&without_resets), "{:?}: only its table was dropped", t.engine());
-        assert!(t.exec("UPDATE login_failures SET account = NULL", vec![]).await.is_ok(), "the table before it stays");
+        // The newest migration adds `invites.group_ids`.
+        assert!(
+            t.exec("UPDATE invites SET group_ids = '[]'", vec![]).await.is_err(),
+            "{:?}: its column is gone",
+            t.engine()
+        );
+        assert!(t.exec("UPDATE invites SET products = products", vec![]).await.is_ok(), "the table stays");
+        assert_eq!(tables(&t).await, sorted(TABLES), "{:?}: no table was dropped with it", t.engine());
 
         Migrator::down(t.db.connection(), None).await.expect("rolls back everything");
         assert_eq!(tables(&t).await, Vec::<String>::new(), "{:?}: every table is gone", t.engine());
@@ -568,8 +572,8 @@ async fn the_secrets_migration_hashes_stored_tokens_and_clears_settled_mail() {
         // Back to before the secrets migration (and every migration that came after it).
         let known = known_migrations();
         let secrets = known.iter().position(|m| m.ends_with("_secrets_at_rest")).expect("the secrets migration");
-        let since = u32::try_from(known.len() - secrets).expect("a few migrations");
-        Migrator::down(t.db.connection(), Some(since)).await.expect("rolls back to before the secrets migration");
+        let steps = u32::try_from(known.len() - secrets).expect("a few");
+        Migrator::down(t.db.connection(), Some(steps)).await.expect("rolls back to before the secrets migration");
         t.exec("UPDATE connections SET user_token = 'plain-token'", vec![]).await.expect("writes");
         t.exec(
             "UPDATE outbox SET state = 'sent', attempts = 1, next_attempt_at = NULL, settled_at = created_at \
@@ -587,6 +591,40 @@ async fn the_secrets_migration_hashes_stored_tokens_and_clears_settled_mail() {
         assert_eq!(kept.mail, OutgoingMail { kind: sent.kind.without_secrets(), ..sent }, "{:?}", t.engine());
         let waiting = tx.mail(pending.id).await.expect("reads").expect("kept");
         assert_eq!(waiting.mail, pending, "{:?}: a pending message keeps its token", t.engine());
+        drop(tx);
+        t.finish().await;
+    }
+}
+
+/// `m20261207_000014_invite_groups`: an invite made before the migration was made for no group
+/// (`[]`), and reads back so; one made after keeps its groups.
+#[tokio::test]
+async fn invites_made_before_the_invite_groups_migration_have_no_groups() {
+    use std::collections::BTreeSet;
+
+    use roster_domain::ports::Store as _;
+    use roster_testkit::contract::seed::{self, uid};
+
+    for t in TestDb::each_engine("invites_made_before_the_invite_groups_migration_have_no_groups").await {
+        migrate(&t.db).await.expect("migrates");
+        let store = roster_adapters_db::SeaOrmStore::new(t.db.clone());
+        let org = seed::org(1, "alpha");
+        let user = seed::user(org.id, uid(1, 2), "ada@example.com");
+        let old = seed::invite(&user, uid(1, 3), "old-hash", &["core"]);
+        let mut tx = store.begin().await.expect("begins");
+        seed::insert_org_with_root(tx.as_mut(), &org).await;
+        tx.insert_user(&user).await.expect("inserts");
+        tx.insert_invite(&old).await.expect("inserts");
+        tx.commit().await.expect("commits");
+
+        Migrator::down(t.db.connection(), Some(1)).await.expect("rolls back the invite groups migration");
+        migrate(&t.db).await.expect("migrates again");
+        let mut tx = store.begin().await.expect("begins");
+        assert_eq!(tx.invite(org.id, old.id).await.expect("reads"), Some(old.clone()), "{:?}", t.engine());
+        let mut grouped = seed::invite(&user, uid(1, 4), "new-hash", &[]);
+        grouped.group_ids = BTreeSet::from([org.root_group_id]);
+        tx.insert_invite(&grouped).await.expect("inserts");
+        assert_eq!(tx.invite(org.id, grouped.id).await.expect("reads"), Some(grouped), "{:?}", t.engine());
         drop(tx);
         t.finish().await;
     }

@@ -15,7 +15,9 @@
 //! - [`auth`]: credentials → `Actor`; [`extract`]: JSON, query, `If-Match`, client address
 //!   ([`client_address`]: the TCP peer, or the client behind a trusted proxy);
 //!   [`pagination`]: cursor and page paging; [`wire`]: the JSON shapes; [`users_filter`]: the
-//!   one wire form of the Users-table filter, shared by every route that filters users.
+//!   one wire form of the Users-table filter, shared by every route that filters users;
+//!   [`user_fields`]: a member's fields of SPEC §3 (settings, enums, the rule of each field in
+//!   the document), shared by every route that reads or writes them.
 //! - [`problem`]: errors as problems; [`openapi`]: the OpenAPI document, checked against the
 //!   routes; [`csv_export`]: streamed CSV answers; [`idempotency`]: `Idempotency-Key`;
 //!   [`metrics`]: `GET /metrics`; [`state`]: what every handler shares.
@@ -33,6 +35,7 @@ pub mod pagination;
 pub mod problem;
 pub mod routes;
 pub mod state;
+pub mod user_fields;
 pub mod users_filter;
 pub mod wire;
 

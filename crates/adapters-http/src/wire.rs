@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::problem::{ApiError, ApiResult};
+use crate::user_fields::UserSettingsBody;
 
 /// A time as RFC 3339 text.
 pub fn rfc3339(at: OffsetDateTime) -> String {
@@ -37,9 +38,15 @@ pub struct UserSummary {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
+    /// `+` and 8–15 digits; unique among the organization's members.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub phone: Option<String>,
     pub nicknames: Vec<String>,
+    /// Unique among the organization's members.
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub crm_id: Option<String>,
+    /// Unique among the organization's members.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub agent_id: Option<String>,
     pub roles: Vec<RoleGrantBody>,
     pub deactivated: bool,
@@ -79,7 +86,11 @@ impl From<&User> for UserSummary {
 pub struct UserBody {
     #[serde(flatten)]
     pub summary: UserSummary,
+    /// The number the dialer rings to reach the agent: `+` and 8–15 digits.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub agent_ring_number: Option<String>,
+    /// The outbound number provisioned for the dialer: `+` and 8–15 digits.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub dialer_number: Option<String>,
     /// `active`, `pending`, `invited`, `inactive`, `revoked`, `deactivated` or `deleted`.
     pub status: String,
@@ -88,8 +99,7 @@ pub struct UserBody {
     pub products: Vec<String>,
     pub group_ids: Vec<Uuid>,
     /// The user's settings (§3).
-    #[schema(value_type = Object)]
-    pub settings: serde_json::Value,
+    pub settings: UserSettingsBody,
     /// Permissions granted to the user outside any role (`view_reporting`, `audio_scoring`).
     pub extra_permissions: Vec<String>,
     /// Groups whose records the user may see besides their memberships (§5).
@@ -153,7 +163,7 @@ impl From<UserDetails> for UserBody {
             inactive_reasons,
             products: d.products.iter().map(|k| k.as_str().to_owned()).collect(),
             group_ids: d.groups.iter().map(|g| g.as_uuid()).collect(),
-            settings: serde_json::to_value(&d.user.settings).unwrap_or(serde_json::Value::Null),
+            settings: UserSettingsBody::from(&d.user.settings),
             extra_permissions: d.user.extra_permissions.iter().map(|p| p.as_str().to_owned()).collect(),
             group_access: d.user.group_access.iter().map(|g| g.as_uuid()).collect(),
             scheduled: d.scheduled.iter().map(ScheduledChangeBody::from).collect(),

@@ -1,5 +1,5 @@
 //! The operator's commands (SPEC §11): `org create|list`, `seats set`, `admin create`,
-//! `reconcile` and `demo-data`. Each opens and migrates the database like `migrate`, calls the
+//! `trial set`, `products add`, `roles grant`, `reconcile` and `demo-data`. Each opens and migrates the database like `migrate`, calls the
 //! domain's use cases as the operator (`Actor::system` with the `cli` source, so every change is
 //! audited), and prints a human-readable answer or, with `--json`, one JSON document on standard
 //! output. No rule lives here: refusals (a taken slug, seats below those in use, an unknown
@@ -10,17 +10,22 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 use roster_adapters_db::{Db, SeaOrmStore};
-use roster_domain::Services;
 use roster_domain::actor::Actor;
 use roster_domain::audit::Source;
+use roster_domain::catalog::Product;
 use roster_domain::org::{OrgSettings, Organization};
-use roster_domain::services::{NewAdmin, NewOrganization, ReconcileReport};
+use roster_domain::ports::Clock as _;
+use roster_domain::services::{NewAdmin, NewOrganization, ReconcileReport, RoleAssignment};
 use roster_domain::values::{Label, Password, Slug};
+use roster_domain::{ServiceError, Services};
 use roster_password::Argon2Hasher;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
-use crate::config::{AdminCreateArgs, CommonArgs, DemoDataArgs, OrgCreateArgs, ReconcileArgs, SeatsSetArgs};
+use crate::config::{
+    AdminCreateArgs, CommonArgs, DemoDataArgs, OrgCreateArgs, ProductsAddArgs, ReconcileArgs, RolesGrantArgs,
+    SeatsSetArgs, TrialSetArgs,
+};
 use crate::demo_data::{self, DemoSpec};
 use crate::server::open_database;
 use crate::system::{RandomIds, SystemClock, one_time_password};
@@ -65,11 +70,22 @@ fn print(out: &mut dyn Write, json_output: bool, value: &Value, text: &str) -> a
     Ok(())
 }
 
+/// A refusal of the domain in words for the operator: a validation error says which value was
+/// wrong and why (its own message only says that some were).
+fn in_words(e: ServiceError) -> anyhow::Error {
+    match e {
+        ServiceError::Validation(fields) => {
+            anyhow!(fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; "))
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
 fn rfc3339(at: time::OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
-/// `roster org create <slug> [--name] [--seats]`.
+/// `roster org create <slug> [--name] [--seats] [--trial-days]`.
 ///
 /// # Errors
 /// The database, or the use case's refusal (`conflict` on a taken slug).
@@ -80,7 +96,8 @@ pub async fn org_create(args: OrgCreateArgs, out: &mut dyn Write) -> anyhow::Res
         None => Label::parse(args.slug.as_str()).context("the slug as a name")?,
     };
     let settings = OrgSettings { default_seat_limit: args.seats, ..OrgSettings::default() };
-    let new = NewOrganization { name, slug: args.slug.clone(), trial_ends_at: None, settings };
+    let trial_ends_at = args.trial_days.map(|days| SystemClock.now() + time::Duration::days(i64::from(days)));
+    let new = NewOrganization { name, slug: args.slug.clone(), trial_ends_at, settings };
     let org = op
         .services
         .create_organization(Source::Cli, new)
@@ -92,9 +109,11 @@ pub async fn org_create(args: OrgCreateArgs, out: &mut dyn Write) -> anyhow::Res
         "name": org.name,
         "created_at": rfc3339(org.created_at),
         "seats_per_product": org.settings.default_seat_limit,
+        "trial_ends_at": org.trial_ends_at.map(rfc3339),
     });
+    let trial = org.trial_ends_at.map(|end| format!(", in trial until {}", rfc3339(end))).unwrap_or_default();
     let text = format!(
-        "Created organization `{}` ({}) with {} seats per product.\nNext: roster admin create --org {} --email <email>\n",
+        "Created organization `{}` ({}) with {} seats per product{trial}.\nNext: roster admin create --org {} --email <email>\n",
         org.slug, org.name, org.settings.default_seat_limit, org.slug
     );
     print(out, args.common.json, &value, &text)?;
@@ -213,6 +232,101 @@ pub async fn admin_create(args: AdminCreateArgs, out: &mut dyn Write) -> anyhow:
     if let Some(p) = &shown {
         text.push_str(&format!("One-time password: {p}\n(shown once; it cannot be read back)\n"));
     }
+    print(out, args.common.json, &value, &text)?;
+    op.close().await
+}
+
+/// `roster trial set --org <slug> (--until <date> | --none)`.
+///
+/// # Errors
+/// An unknown organization, or a time not in the future.
+pub async fn trial_set(args: TrialSetArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let op = Operator::open(&args.common).await?;
+    let (org, actor) = op.org(&args.org).await?;
+    let until = if args.none { None } else { args.until };
+    let org = op.services.set_trial(&actor, until).await.map_err(in_words).with_context(|| match until {
+        Some(at) => format!("setting the trial of `{}` to end at {}", org.slug, rfc3339(at)),
+        None => format!("ending the trial of `{}`", org.slug),
+    })?;
+    let value = json!({
+        "org": org.slug,
+        "trial_ends_at": org.trial_ends_at.map(rfc3339),
+        "in_trial": org.trial_ends_at.is_some(),
+    });
+    let text = match org.trial_ends_at {
+        Some(end) => format!(
+            "{}: in trial until {} (every member is entitled to every product until then).\n",
+            org.slug,
+            rfc3339(end)
+        ),
+        None => format!("{}: no trial.\n", org.slug),
+    };
+    print(out, args.common.json, &value, &text)?;
+    op.close().await
+}
+
+/// `roster products add --org <slug> <key> --name <name> [--requires <key>…] [--seats n]`.
+///
+/// # Errors
+/// An unknown organization, a key the catalog has, an unknown prerequisite, a cycle.
+pub async fn products_add(args: ProductsAddArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let op = Operator::open(&args.common).await?;
+    let (org, actor) = op.org(&args.org).await?;
+    let product = Product { key: args.key.clone(), name: args.name, requires: args.requires.into_iter().collect() };
+    let added = op
+        .services
+        .add_product(&actor, product, args.seats)
+        .await
+        .map_err(in_words)
+        .with_context(|| format!("adding product `{}` to `{}`", args.key, org.slug))?;
+    let product = added.catalog.get(&args.key).context("the product just added")?;
+    let requires: Vec<&str> = product.requires.iter().map(|k| k.as_str()).collect();
+    let value = json!({
+        "org": org.slug,
+        "key": product.key,
+        "name": product.name,
+        "requires": requires,
+        "seats_total": added.pool.seats_total(),
+    });
+    let needs = if requires.is_empty() { String::new() } else { format!(", requiring {}", requires.join(", ")) };
+    let text = format!(
+        "{}: added product {} ({}){needs}, with {} seats.\n",
+        org.slug,
+        product.key,
+        product.name,
+        added.pool.seats_total()
+    );
+    print(out, args.common.json, &value, &text)?;
+    op.close().await
+}
+
+/// `roster roles grant --org <slug> --email <e> <role>`.
+///
+/// # Errors
+/// An unknown organization, member or role.
+pub async fn roles_grant(args: RolesGrantArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let op = Operator::open(&args.common).await?;
+    let (org, actor) = op.org(&args.org).await?;
+    let assignment = RoleAssignment::org_wide(args.role.clone());
+    let granted = op
+        .services
+        .grant_role(&actor, &args.email, assignment)
+        .await
+        .map_err(in_words)
+        .with_context(|| format!("granting the {} role to {} in `{}`", args.role, args.email, org.slug))?;
+    let user = &granted.details.user;
+    let value = json!({
+        "org": org.slug,
+        "user_id": user.id,
+        "email": user.email,
+        "role": granted.role.key,
+        "granted": granted.newly_granted,
+    });
+    let text = if granted.newly_granted {
+        format!("{}: {} now holds the {} role.\n", org.slug, user.email, granted.role.key)
+    } else {
+        format!("{}: {} already holds the {} role; nothing changed.\n", org.slug, user.email, granted.role.key)
+    };
     print(out, args.common.json, &value, &text)?;
     op.close().await
 }

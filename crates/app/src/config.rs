@@ -12,6 +12,8 @@ use roster_adapters_mail::{PublicUrl, Sender, SmtpUrl};
 use roster_domain::org::OrgSettings;
 use roster_domain::services::JobPace;
 use roster_domain::values::{Email, Key, Label, Password, PersonName, Slug};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
 
 use crate::worker::WorkerSettings;
 
@@ -39,6 +41,15 @@ pub enum Command {
     /// Create an organization's admin.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Set or end an organization's trial (§4.4: every member entitled to every product).
+    #[command(subcommand)]
+    Trial(TrialCommand),
+    /// Add products to an organization's catalog (§4.1).
+    #[command(subcommand)]
+    Products(ProductsCommand),
+    /// Grant roles, the operator-only `scorer` among them (§5).
+    #[command(subcommand)]
+    Roles(RolesCommand),
     /// Report and repair licenses held by deactivated, deleted or inactive users and seat
     /// counters that disagree with the assignments (§4.5). Repairs unless `--dry-run`.
     Reconcile(ReconcileArgs),
@@ -73,6 +84,29 @@ pub enum AdminCommand {
     Create(AdminCreateArgs),
 }
 
+/// `roster trial …`.
+#[derive(Debug, Subcommand)]
+pub enum TrialCommand {
+    /// Run the organization's trial until a date (`--until`), or end it now (`--none`).
+    Set(TrialSetArgs),
+}
+
+/// `roster products …`.
+#[derive(Debug, Subcommand)]
+pub enum ProductsCommand {
+    /// Add a product with its prerequisites and a seat pool; refused for a key the catalog
+    /// has, an unknown prerequisite, or a prerequisite cycle.
+    Add(ProductsAddArgs),
+}
+
+/// `roster roles …`.
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// Give a member one more role, organization-wide, keeping their others. The only way to
+    /// grant a role admins cannot give (`scorer`).
+    Grant(RolesGrantArgs),
+}
+
 /// What every operator command takes: the database and the output format.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
@@ -95,6 +129,67 @@ pub struct OrgCreateArgs {
     /// Seats per product it starts with (`default_seat_limit`).
     #[arg(long, default_value_t = OrgSettings::default().default_seat_limit)]
     pub seats: u32,
+    /// Start with a trial of this many days (1 to 3650): until then every member is entitled to
+    /// every product (§4.4). Default: no trial.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=3650))]
+    pub trial_days: Option<u16>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `roster trial set`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("end").required(true).args(["until", "none"])))]
+pub struct TrialSetArgs {
+    /// The organization's slug.
+    #[arg(long, value_parser = parse_slug)]
+    pub org: Slug,
+    /// When the trial ends: an RFC 3339 date (`2027-01-31`, the trial ends as that day begins,
+    /// UTC) or date-time (`2027-01-31T17:00:00+01:00`). It must be in the future.
+    #[arg(long, value_parser = parse_trial_end)]
+    pub until: Option<OffsetDateTime>,
+    /// End the trial now (no trial).
+    #[arg(long)]
+    pub none: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `roster products add`.
+#[derive(Debug, Clone, Args)]
+pub struct ProductsAddArgs {
+    /// The organization's slug.
+    #[arg(long, value_parser = parse_slug)]
+    pub org: Slug,
+    /// The product's key (`voicemail`): `[a-z][a-z0-9_]*`, new to the catalog.
+    #[arg(value_parser = parse_key)]
+    pub key: Key,
+    /// The name people see (`Voicemail`).
+    #[arg(long, value_parser = parse_label)]
+    pub name: Label,
+    /// A product a member must hold to hold this one; repeat the flag or separate keys with
+    /// commas.
+    #[arg(long, value_parser = parse_key, value_delimiter = ',')]
+    pub requires: Vec<Key>,
+    /// Its seats (default: the organization's `default_seat_limit`).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_seats)]
+    pub seats: Option<u32>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `roster roles grant`.
+#[derive(Debug, Clone, Args)]
+pub struct RolesGrantArgs {
+    /// The organization's slug.
+    #[arg(long, value_parser = parse_slug)]
+    pub org: Slug,
+    /// The member's email.
+    #[arg(long, value_parser = parse_email)]
+    pub email: Email,
+    /// The role's key (`scorer`, `team_lead`, or a custom role's).
+    #[arg(value_parser = parse_key)]
+    pub role: Key,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -357,6 +452,18 @@ fn parse_seats(text: &str) -> Result<u32, String> {
         .map_err(|_| format!("`{text}` is not a seat count: a whole number from 0 to {}", u32::MAX))
 }
 
+/// An RFC 3339 date (the start of that day, UTC) or date-time.
+fn parse_trial_end(text: &str) -> Result<OffsetDateTime, String> {
+    let text = text.trim();
+    if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(at);
+    }
+    let date_only = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, &date_only)
+        .map(|d| d.midnight().assume_utc())
+        .map_err(|_| format!("`{text}` is not an RFC 3339 date (2027-01-31) or date-time (2027-01-31T17:00:00Z)"))
+}
+
 fn parse_public_url(text: &str) -> Result<String, String> {
     PublicUrl::parse(text).map(|url| url.as_str().to_owned()).map_err(|e| e.to_string())
 }
@@ -398,6 +505,58 @@ mod tests {
                 Cli::try_parse_from(std::iter::once("roster").chain(argv.clone())).expect_err("refused").to_string();
             assert!(error.contains(named), "{argv:?}: {error}");
         }
+        for (argv, named) in [
+            (vec!["org", "create", "acme", "--trial-days", "0"], "--trial-days"),
+            (vec!["trial", "set", "--org", "acme"], "--until"),
+            (vec!["trial", "set", "--org", "acme", "--until", "2027-01-31", "--none"], "--none"),
+            (vec!["trial", "set", "--org", "acme", "--until", "next week"], "--until"),
+            (vec!["products", "add", "--org", "acme", "Voice Mail", "--name", "Voicemail"], "<KEY>"),
+            (vec!["products", "add", "--org", "acme", "voicemail"], "--name"),
+            (vec!["products", "add", "--org", "acme", "voicemail", "--name", "V", "--seats", "-1"], "--seats"),
+            (vec!["roles", "grant", "--org", "acme", "--email", "nope", "scorer"], "--email"),
+            (vec!["roles", "grant", "--org", "acme", "--email", "a@acme.test", "Scorer"], "<ROLE>"),
+        ] {
+            let error =
+                Cli::try_parse_from(std::iter::once("roster").chain(argv.clone())).expect_err("refused").to_string();
+            assert!(error.contains(named), "{argv:?}: {error}");
+        }
+        let Command::Trial(TrialCommand::Set(args)) =
+            Cli::try_parse_from(["roster", "trial", "set", "--org", "acme", "--until", "2027-01-31"])
+                .expect("valid")
+                .command
+        else {
+            panic!("trial set")
+        };
+        assert_eq!(args.until, Some(time::macros::datetime!(2027-01-31 0:00 UTC)));
+        let Command::Trial(TrialCommand::Set(args)) =
+            Cli::try_parse_from(["roster", "trial", "set", "--org", "acme", "--until", "2027-01-31T17:00:00+01:00"])
+                .expect("valid")
+                .command
+        else {
+            panic!("trial set")
+        };
+        assert_eq!(args.until, Some(time::macros::datetime!(2027-01-31 16:00 UTC)));
+        let Command::Products(ProductsCommand::Add(args)) = Cli::try_parse_from([
+            "roster",
+            "products",
+            "add",
+            "--org",
+            "acme",
+            "sms_plus",
+            "--name",
+            "SMS Plus",
+            "--requires",
+            "sms,dialer",
+            "--requires",
+            "core",
+        ])
+        .expect("valid")
+        .command
+        else {
+            panic!("products add")
+        };
+        let requires: Vec<&str> = args.requires.iter().map(Key::as_str).collect();
+        assert_eq!((requires, args.seats), (vec!["sms", "dialer", "core"], None));
         let Command::DemoData(args) =
             Cli::try_parse_from(["roster", "demo-data", "--users", "10"]).expect("valid").command
         else {

@@ -371,6 +371,7 @@ fn person_rows(
                 .map(|p| Key::parse(p))
                 .collect::<Result<_, _>>()
                 .context("a product")?,
+            group_ids: Default::default(),
             token_hash: hash_token(&ids.token(token)),
             expires_at: person.created_at + TOKEN_LIFETIME,
             created_by: None,

@@ -8,7 +8,9 @@ use clap::Parser as _;
 use roster_adapters_http::HttpConfig;
 use roster_adapters_mail::PublicUrl;
 use roster_app::cli;
-use roster_app::config::{AdminCommand, Cli, Command, LogFormat, OrgCommand, SeatsCommand};
+use roster_app::config::{
+    AdminCommand, Cli, Command, LogFormat, OrgCommand, ProductsCommand, RolesCommand, SeatsCommand, TrialCommand,
+};
 use roster_app::mail::MailConfig;
 use roster_app::server::{self, ServeConfig};
 use roster_app::telemetry;
@@ -61,6 +63,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(AdminCommand::Create(args)) => {
             telemetry::init_quiet();
             cli::admin_create(args, &mut std::io::stdout().lock()).await
+        }
+        Command::Trial(TrialCommand::Set(args)) => {
+            telemetry::init_quiet();
+            cli::trial_set(args, &mut std::io::stdout().lock()).await
+        }
+        Command::Products(ProductsCommand::Add(args)) => {
+            telemetry::init_quiet();
+            cli::products_add(args, &mut std::io::stdout().lock()).await
+        }
+        Command::Roles(RolesCommand::Grant(args)) => {
+            telemetry::init_quiet();
+            cli::roles_grant(args, &mut std::io::stdout().lock()).await
         }
         Command::Reconcile(args) => {
             telemetry::init_quiet();

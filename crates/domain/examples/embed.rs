@@ -18,7 +18,7 @@ use roster_adapters_db::{SeaOrmStore, connect, migrate};
 use roster_domain::audit::Source;
 use roster_domain::org::OrgSettings;
 use roster_domain::ports::{Clock, IdGenerator};
-use roster_domain::services::{LoginAttempt, NewAdmin, NewOrganization, NewUser, Services};
+use roster_domain::services::{LoginAttempt, NewAdmin, NewOrganization, NewUser, Services, SettingsPatch};
 use roster_domain::users_query::UserQuery;
 use roster_domain::values::{Email, Key, Label, Nicknames, Password, PersonName, Slug};
 use roster_password::Argon2Hasher;
@@ -119,6 +119,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 nicknames: Nicknames::empty(),
                 agent_id: None,
                 crm_id: None,
+                agent_ring_number: None,
+                dialer_number: None,
+                settings: SettingsPatch::default(),
                 roles: vec![Key::parse("standard")?],
                 group_ids: Vec::new(),
                 products: BTreeSet::from([Key::parse("core")?]),

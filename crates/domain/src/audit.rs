@@ -97,6 +97,13 @@ impl Changes {
         self
     }
 
+    /// Adds what `other` recorded (its entries win over ours of the same name).
+    #[must_use]
+    pub fn merge(mut self, other: Changes) -> Self {
+        self.fields.extend(other.fields);
+        self
+    }
+
     /// Whether nothing was recorded (no field changed, no note).
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()

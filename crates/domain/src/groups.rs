@@ -258,6 +258,32 @@ impl GroupTree {
         Ok(group)
     }
 
+    /// Checks the groups a new member is to join as they were listed in a request's `field`
+    /// (`group_ids` of `POST /users`, `invites[2].group_ids` of an invite row): each a live group
+    /// below the root ([`GroupTree::check_joinable`]). Every bad id is named at once, by its
+    /// place in the list (`group_ids[1]`), so the whole request can be refused before anything
+    /// is written. A group listed twice is joined once.
+    ///
+    /// # Errors
+    /// `validation_failed`: code `unknown_group` for an id of no live group of the organization
+    /// (unknown, deleted, or another organization's), `root_group` for the root.
+    pub fn check_joining(&self, ids: &[GroupId], field: &str) -> ServiceResult<BTreeSet<GroupId>> {
+        let mut errors = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            match self.groups.get(id).filter(|g| g.is_live()) {
+                None => errors.push(crate::error::FieldError::new(&at, "unknown_group", format!("no live group {id}"))),
+                Some(g) if g.is_root() => errors.push(crate::error::FieldError::new(
+                    &at,
+                    "root_group",
+                    "the root group has no members: it stands for the whole organization",
+                )),
+                Some(_) => {}
+            }
+        }
+        if errors.is_empty() { Ok(ids.iter().copied().collect()) } else { Err(ServiceError::Validation(errors)) }
+    }
+
     /// Every group, a parent before its children and siblings by name (then id): the order in
     /// which the tree is listed and exported. Deleted groups are included, under their parent.
     pub fn in_tree_order(&self) -> Vec<&Group> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::ids::{InviteId, OrgId, UserId};
+use crate::ids::{GroupId, InviteId, OrgId, UserId};
 use crate::values::{Email, Key, PersonName, ValueError};
 
 /// How long an invite (or sign-up verification) token stays valid.
@@ -37,6 +37,11 @@ pub struct Invite {
     pub purpose: InvitePurpose,
     /// Products whose seats are reserved for this invite.
     pub products: BTreeSet<Key>,
+    /// The groups the invite was made for. The invited user joined them when the invite was
+    /// made (the user exists from then on, `invited`); the invite keeps them as what it asked
+    /// for, whatever happens to the memberships later. Empty for a sign-up.
+    #[serde(default)]
+    pub group_ids: BTreeSet<GroupId>,
     /// SHA-256 of the current token, hex; resending replaces it.
     pub token_hash: String,
     /// When the current token stops working: [`TOKEN_LIFETIME`] after it was issued (or resent).

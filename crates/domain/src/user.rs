@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::{FieldError, ServiceError, ServiceResult};
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
 use crate::roles::{Permission, RoleGrant};
-use crate::values::{AgentId, CrmId, Email, Nicknames, PersonName, Phone};
+use crate::values::{AgentId, CrmId, Email, Nicknames, PersonName, Phone, ValueError};
 
 /// How long a deleted user can be restored.
 pub const RESTORE_WINDOW: Duration = Duration::days(30);
@@ -378,13 +378,39 @@ pub enum MailboxProvider {
 }
 
 impl MailboxProvider {
+    /// Every provider, in the order the API lists them.
+    pub const ALL: [Self; 3] = [Self::None, Self::Google, Self::Microsoft];
+
+    /// The largest daily cap of any provider: the most any throttle can be.
+    pub const MAX_DAILY_CAP: u32 = 10_000;
+
     /// The provider's daily sending cap (§3).
     pub const fn daily_cap(self) -> u32 {
         match self {
             Self::Google => 1_800,
             Self::Microsoft => 4_500,
-            Self::None => 10_000,
+            Self::None => Self::MAX_DAILY_CAP,
         }
+    }
+
+    /// The provider as the API writes it: `none`, `google`, `microsoft`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Google => "google",
+            Self::Microsoft => "microsoft",
+        }
+    }
+
+    /// The provider named `text` exactly as [`MailboxProvider::as_str`] writes it.
+    ///
+    /// # Errors
+    /// [`ValueError::InvalidFormat`] for any other word.
+    pub fn parse(text: &str) -> Result<Self, ValueError> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or(ValueError::InvalidFormat { expected: "one of none, google, microsoft" })
     }
 }
 
@@ -401,6 +427,31 @@ pub enum CallRecording {
     Disabled,
 }
 
+impl CallRecording {
+    /// Every choice, in the order the API lists them.
+    pub const ALL: [Self; 3] = [Self::Optional, Self::Enforced, Self::Disabled];
+
+    /// The choice as the API writes it: `optional`, `enforced`, `disabled`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Optional => "optional",
+            Self::Enforced => "enforced",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// The choice named `text` exactly as [`CallRecording::as_str`] writes it.
+    ///
+    /// # Errors
+    /// [`ValueError::InvalidFormat`] for any other word.
+    pub fn parse(text: &str) -> Result<Self, ValueError> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == text)
+            .ok_or(ValueError::InvalidFormat { expected: "one of optional, enforced, disabled" })
+    }
+}
+
 /// The page the product opens on for the user (§3).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -410,6 +461,30 @@ pub enum Homepage {
     Default,
     /// The leads list.
     Leads,
+}
+
+impl Homepage {
+    /// Every page, in the order the API lists them.
+    pub const ALL: [Self; 2] = [Self::Default, Self::Leads];
+
+    /// The page as the API writes it: `default`, `leads`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Leads => "leads",
+        }
+    }
+
+    /// The page named `text` exactly as [`Homepage::as_str`] writes it.
+    ///
+    /// # Errors
+    /// [`ValueError::InvalidFormat`] for any other word.
+    pub fn parse(text: &str) -> Result<Self, ValueError> {
+        Self::ALL
+            .into_iter()
+            .find(|h| h.as_str() == text)
+            .ok_or(ValueError::InvalidFormat { expected: "one of default, leads" })
+    }
 }
 
 /// Per-user product settings (§3). The throttle is kept within the provider's cap by

@@ -46,6 +46,7 @@ async fn world_with_one_invite() -> (Services, InMemoryStore, ManualClock) {
         email: Email::parse("ada@example.com").unwrap(),
         roles: vec![Key::parse("standard").unwrap()],
         products: [Key::parse("core").unwrap()].into(),
+        group_ids: Vec::new(),
     };
     services.invite_members(&operator, vec![row], false).await.unwrap();
     (services, store, clock)

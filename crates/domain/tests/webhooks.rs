@@ -14,7 +14,7 @@ use roster_domain::mail::RetryPolicy;
 use roster_domain::org::{OrgSettings, Organization};
 use roster_domain::ports::{WebhookError, WebhookSender};
 use roster_domain::roles::Permission;
-use roster_domain::services::{CreatedWebhook, NewApiKey, NewOrganization, NewUser, WebhookReport};
+use roster_domain::services::{CreatedWebhook, NewApiKey, NewOrganization, NewUser, SettingsPatch, WebhookReport};
 use roster_domain::values::{Email, GroupName, Key, Label, Nicknames, PersonName, Slug};
 use roster_domain::webhooks::{
     DEFAULT_TOLERANCE, EVENT_ID_HEADER, EventPattern, SIGNATURE_HEADER, WebhookDeliveryState, WebhookUrl,
@@ -91,6 +91,9 @@ impl World {
             nicknames: Nicknames::empty(),
             agent_id: None,
             crm_id: None,
+            agent_ring_number: None,
+            dialer_number: None,
+            settings: SettingsPatch::default(),
             roles: vec![Key::parse(role).unwrap()],
             group_ids: Vec::new(),
             products: BTreeSet::new(),

@@ -21,6 +21,7 @@ mod m20261207_000010_secrets_at_rest;
 mod m20261207_000011_session_parents_and_attempts;
 mod m20261207_000012_password_resets;
 mod m20261207_000013_jobs;
+mod m20261207_000014_invite_groups;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_session_parents_and_attempts::Migration),
             Box::new(m20261207_000012_password_resets::Migration),
             Box::new(m20261207_000013_jobs::Migration),
+            Box::new(m20261207_000014_invite_groups::Migration),
         ]
     }
 

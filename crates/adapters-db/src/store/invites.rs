@@ -1,5 +1,6 @@
 //! [`InviteRepository`]: member invites and sign-up verifications, found by id or by the hash
-//! of their current token. The reserved products are a JSON array read back with the invite.
+//! of their current token. The reserved products and the groups the invite was made for are JSON
+//! arrays read back with the invite.
 
 use async_trait::async_trait;
 use roster_domain::ids::{InviteId, OrgId, UserId};
@@ -16,7 +17,7 @@ use super::errors;
 type R<T> = Result<T, StoreError>;
 
 const INVITE_COLUMNS: &str =
-    "org_id, id, user_id, purpose, products, token_hash, expires_at, created_by, created_at, accepted_at";
+    "org_id, id, user_id, purpose, products, group_ids, token_hash, expires_at, created_by, created_at, accepted_at";
 
 const MISSING_INVITE: StoreError = StoreError::Missing { kind: "invite" };
 
@@ -43,6 +44,7 @@ impl SeaOrmTx {
             user_id: get_id(row, "user_id", UserId::from_uuid)?,
             purpose: purpose_of(row)?,
             products: get_json(self.engine, row, "products")?,
+            group_ids: get_json(self.engine, row, "group_ids")?,
             token_hash: get(row, "token_hash")?,
             expires_at: get_time(self.engine, row, "expires_at")?,
             created_by: get::<Option<Uuid>>(row, "created_by")?.map(UserId::from_uuid),
@@ -62,6 +64,7 @@ impl SeaOrmTx {
             id(invite.user_id.as_uuid()),
             purpose_text(invite.purpose).into(),
             json(self.engine, &invite.products)?,
+            json(self.engine, &invite.group_ids)?,
             invite.token_hash.clone().into(),
             time(self.engine, invite.expires_at)?,
             invite.created_by.as_ref().map(UserId::as_uuid).into(),
@@ -76,7 +79,7 @@ impl InviteRepository for SeaOrmTx {
     async fn insert_invite(&mut self, invite: &Invite) -> R<()> {
         let mut values = vec![id(invite.org_id.as_uuid()), id(invite.id.as_uuid())];
         values.extend(self.invite_values(invite)?);
-        let sql = format!("INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let sql = format!("INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         // The one foreign key is the invited user, in the same organization (`created_by` is
         // not one).
         self.exec_guarded(&sql, values).await.map_err(|e| errors::write_error(e, "user"))?;
@@ -84,13 +87,13 @@ impl InviteRepository for SeaOrmTx {
     }
 
     async fn insert_invites(&mut self, invites: &[Invite]) -> R<()> {
-        let mut values = Vec::with_capacity(invites.len() * 10);
+        let mut values = Vec::with_capacity(invites.len() * 11);
         for invite in invites {
             values.extend([id(invite.org_id.as_uuid()), id(invite.id.as_uuid())]);
             values.extend(self.invite_values(invite)?);
         }
         let mut batch = Batch::default();
-        self.push_rows(&mut batch, "invites", INVITE_COLUMNS, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values);
+        self.push_rows(&mut batch, "invites", INVITE_COLUMNS, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values);
         self.run_batch(batch).await.map_err(|e| errors::write_error(e, "user"))
     }
 
@@ -113,8 +116,8 @@ impl InviteRepository for SeaOrmTx {
     async fn update_invite(&mut self, invite: &Invite) -> R<()> {
         let mut values = self.invite_values(invite)?;
         values.extend([id(invite.org_id.as_uuid()), id(invite.id.as_uuid())]);
-        let sql = "UPDATE invites SET user_id = ?, purpose = ?, products = ?, token_hash = ?, expires_at = ?, \
-                   created_by = ?, created_at = ?, accepted_at = ? WHERE org_id = ? AND id = ?";
+        let sql = "UPDATE invites SET user_id = ?, purpose = ?, products = ?, group_ids = ?, token_hash = ?, \
+                   expires_at = ?, created_by = ?, created_at = ?, accepted_at = ? WHERE org_id = ? AND id = ?";
         // A missing invite matches no row; an existing one moved to an unknown user breaks the
         // foreign key.
         let done = self.exec_guarded(sql, values).await.map_err(|e| errors::write_error(e, "user"))?;

@@ -13,7 +13,7 @@ use roster_domain::audit::Source;
 use roster_domain::ids::{GroupId, UserId};
 use roster_domain::org::{OrgSettings, Organization};
 use roster_domain::ports::IdGenerator;
-use roster_domain::services::{NewOrganization, NewUser};
+use roster_domain::services::{NewOrganization, NewUser, SettingsPatch};
 use roster_domain::values::{Email, Key, Label, Nicknames, PersonName, Slug};
 use roster_testkit::{FakeHasher, ManualClock};
 use time::macros::datetime;
@@ -85,6 +85,9 @@ pub fn new_user(n: usize) -> NewUser {
         nicknames: Nicknames::empty(),
         agent_id: None,
         crm_id: None,
+        agent_ring_number: None,
+        dialer_number: None,
+        settings: SettingsPatch::default(),
         roles: vec![key("standard")],
         group_ids: Vec::new(),
         products: BTreeSet::new(),

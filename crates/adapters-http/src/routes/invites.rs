@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use roster_domain::ids::InviteId;
+use roster_domain::ids::{GroupId, InviteId};
 use roster_domain::services::{
     AcceptedInvite, BulkPasteOutcome, InviteOutcome, InviteRow, InvitesResult, PasteResult, PasteStatus, PendingInvite,
 };
@@ -51,6 +51,8 @@ pub struct InviteBody {
     pub last_name: String,
     /// The products whose seats the invite holds.
     pub products: Vec<String>,
+    /// The groups the invite was made for; the invited user joined them with the invite.
+    pub group_ids: Vec<Uuid>,
     /// RFC 3339; after it the token no longer works (resend for a new one).
     pub expires_at: String,
     /// The member who invited; `null` for the operator.
@@ -67,6 +69,7 @@ impl From<PendingInvite> for InviteBody {
             first_name: p.first_name.as_str().to_owned(),
             last_name: p.last_name.as_str().to_owned(),
             products: names(&p.invite.products),
+            group_ids: p.invite.group_ids.iter().map(|g| g.as_uuid()).collect(),
             expires_at: rfc3339(p.invite.expires_at),
             created_by: p.invite.created_by.map(|u| u.as_uuid()),
             created_at: rfc3339(p.invite.created_at),
@@ -104,8 +107,9 @@ pub async fn list_invites(State(state): State<AppState>, auth: Authenticated) ->
     Ok(Json(InviteList { items, next_cursor: None, total }))
 }
 
-/// One row of `POST /invites`. Every field is mandatory; a row missing some is answered with
-/// all of them named at once (`invites[2].email`), so the fields are optional here.
+/// One row of `POST /invites`. Every field but `group_ids` is mandatory; a row missing some is
+/// answered with all of them named at once (`invites[2].email`), so the fields are optional
+/// here.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRowRequest {
@@ -120,6 +124,12 @@ pub struct InviteRowRequest {
     /// Product keys whose seats the invite reserves; at least one.
     #[schema(required)]
     pub products: Option<Vec<String>>,
+    /// Groups (depth 2 or 3) the invitee joins at once, each one you manage
+    /// (`manage_groups`; 403 otherwise). An unknown, deleted or root group answers 422 naming
+    /// `invites[i].group_ids[j]` (`unknown_group`, `root_group`); either refuses the whole
+    /// request and nothing is created. Absent or empty: the invitee joins no group.
+    #[serde(default)]
+    pub group_ids: Vec<Uuid>,
 }
 
 /// `POST /invites`.
@@ -150,7 +160,8 @@ impl CreateInvitesRequest {
                     .cloned(),
             );
             if let (Ok(name), Ok(email), Ok(roles), Ok(products)) = (name, email, roles, products) {
-                rows.push(InviteRow { name, email, roles: roles.into_iter().collect(), products });
+                let group_ids = row.group_ids.into_iter().map(GroupId::from_uuid).collect();
+                rows.push(InviteRow { name, email, roles: roles.into_iter().collect(), products, group_ids });
             }
         }
         if errors.is_empty() { Ok(rows) } else { Err(ServiceError::Validation(errors)) }
@@ -240,13 +251,13 @@ fn created_or_reported(applied: bool, body: impl Serialize) -> Response {
     responses(
         (status = 201, description = "One result per row (refused rows are results, not errors) and the seats before and after", body = InvitesResponse),
         (status = 200, description = "A dry run: the same answer, nothing written", body = InvitesResponse),
-        (status = 403, description = "`forbidden`: needs `manage_users` and `manage_licenses` over the whole organization", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: needs `manage_users` and `manage_licenses` over the whole organization, and `manage_groups` over every group of every row; nothing is written", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`auto_signup_enabled`: invites are refused while auto sign-up is on", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: every missing or invalid field of every row (`invites[1].email`), empty `roles` or `products`, no rows; nothing is written", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: every missing or invalid field of every row (`invites[1].email`), empty `roles` or `products`, no rows, a group that is no live group below the root (`invites[0].group_ids[1]`: `unknown_group`, `root_group`); nothing is written", body = Problem, content_type = "application/problem+json"),
     )
 )]
-/// Invites members: each row creates an `invited` user, reserves a seat of each product and
-/// queues the invitation email, or is refused on its own.
+/// Invites members: each row creates an `invited` user who joins the row's groups, reserves a
+/// seat of each product and queues the invitation email, or is refused on its own.
 pub async fn create_invites(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -269,6 +280,11 @@ pub struct PasteInvitesRequest {
     pub roles: Vec<String>,
     /// Product keys every entry reserves; at least one.
     pub products: Vec<String>,
+    /// Groups (depth 2 or 3) every entry joins, each one you manage (`manage_groups`; 403
+    /// otherwise); an unknown, deleted or root group answers 422 naming `group_ids[j]`, and
+    /// nothing is created.
+    #[serde(default)]
+    pub group_ids: Vec<Uuid>,
     /// Report the outcomes and seats, write nothing (answers 200 instead of 201).
     #[serde(default)]
     pub dry_run: bool,
@@ -362,10 +378,10 @@ impl From<PasteResult> for PasteResponse {
     responses(
         (status = 201, description = "One result per entry; valid entries are invited even when others are not", body = PasteResponse),
         (status = 200, description = "A dry run: the same answer, nothing written", body = PasteResponse),
-        (status = 403, description = "`forbidden`: needs `manage_users` and `manage_licenses` over the whole organization", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: needs `manage_users` and `manage_licenses` over the whole organization, and `manage_groups` over every group of `group_ids`; nothing is written", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`auto_signup_enabled`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`: the paste is larger than the body limit (`ROSTER_MAX_BODY_BYTES`, 1 MiB by default: some 40,000 addresses); nothing is written", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: no entry in `text`, empty `roles` or `products`, an invalid role or product key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: no entry in `text`, empty `roles` or `products`, an invalid role or product key, a group that is no live group below the root (`group_ids[0]`: `unknown_group`, `root_group`); nothing is written", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Invites every entry of a pasted list with the same roles and products.
@@ -378,7 +394,9 @@ pub async fn paste_invites(
     let products = parse_keys("products", &body.products);
     check([roles.as_ref().err(), products.as_ref().err()])?;
     let roles: Vec<Key> = ok(roles)?.into_iter().collect();
-    let result = state.services.invite_pasted(&auth.actor, &body.text, roles, ok(products)?, body.dry_run).await?;
+    let groups = body.group_ids.iter().copied().map(GroupId::from_uuid).collect();
+    let result =
+        state.services.invite_pasted(&auth.actor, &body.text, roles, ok(products)?, groups, body.dry_run).await?;
     Ok(created_or_reported(result.applied, PasteResponse::from(result)))
 }
 

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_domain::ids::{GroupId, UserId};
-use roster_domain::services::{NewUser, ProfilePatch, SettingsPatch};
+use roster_domain::services::{NewUser, ProfilePatch};
 use roster_domain::user::InactiveReason;
 use roster_domain::users_query::{UserCursor, UserPaging};
 use roster_domain::values::{AgentId, CrmId, Email, Nicknames, Password, PersonName, Phone};
@@ -20,8 +20,9 @@ use crate::extract::{ApiJson, ApiQuery, IfMatch, etag};
 use crate::pagination::{Paging, encode_cursor, paging};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
+use crate::user_fields::{UserSettingsRequest, nicknames_schema, present};
 use crate::users_filter::{FilteredQuery, UsersFilter, parse_sort};
-use crate::wire::{LicenseChangeBody, UserBody, UserList, check, ok, parse, parse_keys, parse_opt};
+use crate::wire::{LicenseChangeBody, UserBody, UserList, ok, parse, parse_keys, parse_opt};
 
 /// Registers the users routes.
 pub(crate) fn routes(table: RouteTable) -> RouteTable {
@@ -125,21 +126,49 @@ pub async fn get_user(
     Ok(with_etag(StatusCode::OK, UserBody::from(details)))
 }
 
-/// `POST /users`.
+/// `POST /users`: every field of SPEC §3. Each bad value answers 422 `validation_failed`
+/// naming the field (all of them at once), and nothing is created.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    /// The login address (trimmed, lower-cased; `local@domain.tld` without quoted parts or IP
+    /// literals): free among the organization's members.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 1–100 characters after trimming (inner spaces collapsed), no control characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub first_name: String,
+    /// 1–100 characters after trimming (inner spaces collapsed), no control characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub last_name: String,
+    /// `+` and 8–15 digits, the first not 0 (spaces, `-`, `.`, parentheses and a leading `00`
+    /// are removed first); free among the organization's members.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = nicknames_schema)]
     pub nicknames: Vec<String>,
+    /// 1–64 of letters, digits, `.`, `_`, `-`; free among the organization's members.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub agent_id: Option<String>,
+    /// The CRM's user id: 1–64 of letters, digits, `_`, `-`; free among the organization's
+    /// members.
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub crm_id: Option<String>,
-    /// Role keys; `["standard"]` when absent.
+    /// The number the dialer rings to reach the agent: a phone number as `phone`.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
+    pub agent_ring_number: Option<String>,
+    /// The outbound number provisioned for the dialer: a phone number as `phone`.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
+    pub dialer_number: Option<String>,
+    /// The settings; each one left out takes its default.
+    pub settings: Option<UserSettingsRequest>,
+    /// Role keys; `["standard"]` when absent. A role only the operator grants (`scorer`)
+    /// answers 403.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Groups (depth 2 or 3) the user joins, each one you manage (`manage_groups`); an unknown,
+    /// deleted or root group answers 422 naming `group_ids[i]` (`unknown_group`, `root_group`).
     #[serde(default)]
     pub group_ids: Vec<Uuid>,
     /// Product keys to assign at once.
@@ -161,10 +190,13 @@ impl CreateUserRequest {
         let nicknames = Nicknames::parse(self.nicknames.iter()).map_err(|e| FieldError::invalid("nicknames", &e));
         let agent_id = parse_opt("agent_id", self.agent_id.as_deref(), AgentId::parse);
         let crm_id = parse_opt("crm_id", self.crm_id.as_deref(), CrmId::parse);
+        let agent_ring_number = parse_opt("agent_ring_number", self.agent_ring_number.as_deref(), Phone::parse);
+        let dialer_number = parse_opt("dialer_number", self.dialer_number.as_deref(), Phone::parse);
+        let settings = self.settings.unwrap_or_default().try_into_domain();
         let roles = parse_keys("roles", &self.roles);
         let products = parse_keys("products", &self.products);
         let password = parse_opt("password", self.password.as_deref(), Password::parse);
-        check([
+        let mut errors: Vec<FieldError> = [
             email.as_ref().err(),
             first_name.as_ref().err(),
             last_name.as_ref().err(),
@@ -172,10 +204,20 @@ impl CreateUserRequest {
             nicknames.as_ref().err(),
             agent_id.as_ref().err(),
             crm_id.as_ref().err(),
+            agent_ring_number.as_ref().err(),
+            dialer_number.as_ref().err(),
             roles.as_ref().err(),
             products.as_ref().err(),
             password.as_ref().err(),
-        ])?;
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+        errors.extend(settings.as_ref().err().into_iter().flatten().cloned());
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
         Ok(NewUser {
             email: ok(email)?,
             first_name: ok(first_name)?,
@@ -184,6 +226,9 @@ impl CreateUserRequest {
             nicknames: ok(nicknames)?,
             agent_id: ok(agent_id)?,
             crm_id: ok(crm_id)?,
+            agent_ring_number: ok(agent_ring_number)?,
+            dialer_number: ok(dialer_number)?,
+            settings: settings.map_err(ServiceError::Validation)?,
             roles: ok(roles)?.into_iter().collect(),
             group_ids: self.group_ids.into_iter().map(GroupId::from_uuid).collect(),
             products: ok(products)?,
@@ -200,9 +245,9 @@ impl CreateUserRequest {
         (status = 201, description = "The new user", body = UserBody, headers(
             ("Location" = String, description = "The user's URL"),
             ("ETag" = String, description = "The user's version"))),
-        (status = 403, response = Problem),
+        (status = 403, description = "`forbidden`: needs `manage_users` (and `manage_licenses` for products, `manage_groups` over each group); a role you may not give, such as the operator's `scorer`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`conflict` (a unique field is taken), `missing_prerequisite`, `seat_limit_reached`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (a `password` under 12 characters: `too_short`), unknown role, group or product", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: every invalid field at once (`phone`, `settings.call_recording`, …; a throttle above the provider's cap is `out_of_range`; a `password` under 12 characters is `too_short`), an unknown role or product, a group that is no live group below the root (`group_ids[i]`); nothing is created", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Creates a member directly, with roles, groups, licenses and an initial password (needs
@@ -223,42 +268,48 @@ pub async fn create_user(
     Ok(response)
 }
 
-/// `PATCH /users/{id}`: only the fields present change; `null` clears an optional one.
+/// `PATCH /users/{id}`: only the fields present change; `null` clears an optional one. The
+/// fields and their rules are those of `POST /users`; each bad value answers 422
+/// `validation_failed` naming the field (all of them at once), and nothing changes.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    /// The new address. An invitee's address is fixed until they accept (422, field `email`,
-    /// code `invite_pending`): revoke the invite and invite the new address instead.
+    /// The new address, as in `POST /users`. An invitee's address is fixed until they accept
+    /// (422, field `email`, code `invite_pending`): revoke the invite and invite the new address
+    /// instead.
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    /// 1–100 characters after trimming (inner spaces collapsed), no control characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub first_name: Option<String>,
+    /// 1–100 characters after trimming (inner spaces collapsed), no control characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub last_name: Option<String>,
+    /// `+` and 8–15 digits, the first not 0 (formatting removed first); `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub phone: Option<Option<String>>,
+    /// The whole new list, replacing the old.
+    #[schema(schema_with = nicknames_schema)]
     pub nicknames: Option<Vec<String>>,
+    /// 1–64 of letters, digits, `.`, `_`, `-`; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub agent_id: Option<Option<String>>,
+    /// 1–64 of letters, digits, `_`, `-`; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub crm_id: Option<Option<String>>,
-    pub email_throttle_max_per_day: Option<u32>,
-    pub flow_enabled: Option<bool>,
-    pub email_sync: Option<bool>,
-    pub calendar_sync: Option<bool>,
-    pub round_robin: Option<bool>,
-    pub scoring_enabled: Option<bool>,
-    pub roaming_agent: Option<bool>,
-}
-
-/// A field that is present (even as `null`) becomes `Some(…)`; an absent one stays `None`
-/// through `#[serde(default)]`.
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
+    /// A phone number as `phone`; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, pattern = r"^\+[1-9][0-9]{7,14}$")]
+    pub agent_ring_number: Option<Option<String>>,
+    /// A phone number as `phone`; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, pattern = r"^\+[1-9][0-9]{7,14}$")]
+    pub dialer_number: Option<Option<String>>,
+    /// The settings to change; those left out stay as they are.
+    pub settings: Option<UserSettingsRequest>,
 }
 
 impl UpdateUserRequest {
@@ -274,7 +325,12 @@ impl UpdateUserRequest {
             .transpose();
         let agent_id = self.agent_id.map(|v| parse_opt("agent_id", v.as_deref(), AgentId::parse)).transpose();
         let crm_id = self.crm_id.map(|v| parse_opt("crm_id", v.as_deref(), CrmId::parse)).transpose();
-        check([
+        let agent_ring_number =
+            self.agent_ring_number.map(|v| parse_opt("agent_ring_number", v.as_deref(), Phone::parse)).transpose();
+        let dialer_number =
+            self.dialer_number.map(|v| parse_opt("dialer_number", v.as_deref(), Phone::parse)).transpose();
+        let settings = self.settings.unwrap_or_default().try_into_domain();
+        let mut errors: Vec<FieldError> = [
             email.as_ref().err(),
             first_name.as_ref().err(),
             last_name.as_ref().err(),
@@ -282,7 +338,17 @@ impl UpdateUserRequest {
             nicknames.as_ref().err(),
             agent_id.as_ref().err(),
             crm_id.as_ref().err(),
-        ])?;
+            agent_ring_number.as_ref().err(),
+            dialer_number.as_ref().err(),
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+        errors.extend(settings.as_ref().err().into_iter().flatten().cloned());
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
         Ok(ProfilePatch {
             email: ok(email)?,
             first_name: ok(first_name)?,
@@ -291,18 +357,9 @@ impl UpdateUserRequest {
             nicknames: ok(nicknames)?,
             agent_id: ok(agent_id)?,
             crm_id: ok(crm_id)?,
-            agent_ring_number: None,
-            dialer_number: None,
-            settings: SettingsPatch {
-                email_throttle_max_per_day: self.email_throttle_max_per_day,
-                flow_enabled: self.flow_enabled,
-                email_sync: self.email_sync,
-                calendar_sync: self.calendar_sync,
-                round_robin: self.round_robin,
-                scoring_enabled: self.scoring_enabled,
-                roaming_agent: self.roaming_agent,
-                ..SettingsPatch::default()
-            },
+            agent_ring_number: ok(agent_ring_number)?,
+            dialer_number: ok(dialer_number)?,
+            settings: settings.map_err(ServiceError::Validation)?,
         })
     }
 }
@@ -322,10 +379,10 @@ impl UpdateUserRequest {
         (status = 404, response = Problem),
         (status = 409, description = "`conflict`: a unique field is taken", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: the ETag is stale", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: a field is invalid, or an invitee's `email` is changed (field code `invite_pending`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: every invalid field at once (`dialer_number`, `settings.homepage`, …; a throttle above the provider's cap is `out_of_range`), or an invitee's `email` is changed (field code `invite_pending`); nothing changes", body = Problem, content_type = "application/problem+json"),
     )
 )]
-/// Changes profile fields and settings.
+/// Changes profile fields and settings: every field of SPEC §3.
 pub async fn update_user(
     State(state): State<AppState>,
     auth: Authenticated,

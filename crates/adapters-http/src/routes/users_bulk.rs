@@ -30,6 +30,7 @@ use crate::auth::Authenticated;
 use crate::extract::ApiJson;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
+use crate::user_fields::CallRecordingName;
 use crate::users_filter::UsersFilter;
 use crate::wire::{LicenseChangeBody, parse_keys};
 
@@ -78,26 +79,6 @@ pub struct BulkRoleBody {
     pub key: String,
     /// A group id; absent: the whole organization.
     pub scope: Option<Uuid>,
-}
-
-/// The values of `call_recording`: the document lists them, so that a client knows the three
-/// words the server reads (the domain's `CallRecording` knows nothing of schemas).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CallRecordingName {
-    Optional,
-    Enforced,
-    Disabled,
-}
-
-impl From<CallRecordingName> for CallRecording {
-    fn from(name: CallRecordingName) -> Self {
-        match name {
-            CallRecordingName::Optional => Self::Optional,
-            CallRecordingName::Enforced => Self::Enforced,
-            CallRecordingName::Disabled => Self::Disabled,
-        }
-    }
 }
 
 /// `POST /users/bulk`. Exactly one of `user_ids` and `filter`.

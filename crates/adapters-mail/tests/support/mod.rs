@@ -65,6 +65,7 @@ impl World {
             email: Email::parse(email).expect("a valid address"),
             roles: vec![Key::parse("standard").expect("a key")],
             products: [Key::parse("core").expect("a key")].into(),
+            group_ids: Vec::new(),
         };
         self.services.invite_members(&self.operator, vec![row], false).await.expect("invites");
         let outbox = self.store.snapshot().await.outbox;

@@ -999,6 +999,7 @@ impl Ctx<'_> {
             "action" => Some((*self.rng.pick(&["deactivate", "remove_license"])).to_owned()),
             "allowed_signup_domains" => Some("demo.example".to_owned()),
             "phone" => Some("+14155550100".to_owned()),
+            "agent_ring_number" | "dialer_number" | "voip_forward_to" => Some("+14155550199".to_owned()),
             "columns" => Some("email".to_owned()),
             "sort" => Some(String::new()),
             "text" => Some(format!("New Person <fuzz{}@demo.example>", self.unique())),

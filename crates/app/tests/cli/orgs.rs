@@ -1,10 +1,6 @@
 //! `roster org create|list`, `roster seats set`, `roster admin create`.
 
 use reqwest::StatusCode;
-use roster_adapters_http::HttpConfig;
-use roster_adapters_mail::{PublicUrl, Sender};
-use roster_app::mail::{DEFAULT_MAIL_FROM, MailConfig};
-use roster_app::server::{self, ServeConfig};
 use roster_domain::audit::AuditQuery;
 use roster_domain::values::Key;
 use serde_json::json;
@@ -13,35 +9,9 @@ use crate::support::{TestDb, databases};
 
 /// Starts `roster serve`'s application on `db`, logs in over HTTP, stops it; the status.
 async fn login_over_http(db: &TestDb, org: &str, email: &str, password: &str) -> StatusCode {
-    let outbox = tempfile::tempdir().expect("a folder");
-    let sender = Sender::parse(DEFAULT_MAIL_FROM).expect("a sender");
-    let public_url = PublicUrl::parse("http://127.0.0.1:8080").expect("a URL");
-    let config = ServeConfig {
-        database_url: db.url.clone(),
-        listen: "127.0.0.1:0".parse().expect("an address"),
-        http: HttpConfig::default(),
-        bootstrap_email: None,
-        bootstrap_password: None,
-        mail: MailConfig::new(None, outbox.path().to_owned(), sender, public_url),
-        crm: roster_adapters_crm::CrmChoice::None,
-        worker: roster_app::worker::WorkerSettings::default(),
-    };
-    let app = server::build(&config).await.expect("builds");
-    assert!(app.bootstrapped.is_none(), "{}: the database has organizations: no bootstrap", db.engine);
-    let address = app.listener.local_addr().expect("bound");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server::serve(app, async {
-        stopped.await.ok();
-    }));
-    let status = reqwest::Client::new()
-        .post(format!("http://{address}/api/v1/session"))
-        .json(&json!({"org": org, "email": email, "password": password}))
-        .send()
-        .await
-        .expect("answers")
-        .status();
-    stop.send(()).ok();
-    serving.await.expect("no panic").expect("stops cleanly");
+    let serving = db.serve().await;
+    let (status, _) = serving.login(org, email, password).await;
+    serving.stop().await;
     status
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use roster_domain::org::SettingsChange;
 use roster_domain::ports::Store as _;
-use roster_domain::services::NewUser;
+use roster_domain::services::{NewUser, SettingsPatch};
 use roster_domain::user::InactiveReason;
 use roster_domain::values::{Email, Key, Nicknames, PersonName};
 
@@ -35,6 +35,9 @@ async fn reconcile_reports_with_dry_run_and_repairs_otherwise() {
             nicknames: Nicknames::empty(),
             agent_id: None,
             crm_id: None,
+            agent_ring_number: None,
+            dialer_number: None,
+            settings: SettingsPatch::default(),
             roles: vec![key("standard")],
             group_ids: Vec::new(),
             products: BTreeSet::from([key("core")]),

@@ -9,6 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use roster_adapters_db::{SeaOrmStore, connect};
 use roster_adapters_http::Argon2Hasher;
+use roster_adapters_http::HttpConfig;
+use roster_adapters_mail::{PublicUrl, Sender};
+use roster_app::mail::{DEFAULT_MAIL_FROM, MailConfig};
+use roster_app::server::{self, ServeConfig};
 use roster_app::system::{RandomIds, SystemClock};
 use roster_domain::Services;
 use roster_domain::actor::Actor;
@@ -89,6 +93,38 @@ impl Run {
     }
 }
 
+/// A running `roster serve` (see [`TestDb::serve`]).
+#[derive(Debug)]
+pub struct Serving {
+    pub base: String,
+    pub client: reqwest::Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _outbox: TempDir,
+}
+
+impl Serving {
+    /// Logs in; the answer's status and, on success, the token.
+    pub async fn login(&self, org: &str, email: &str, password: &str) -> (reqwest::StatusCode, Option<String>) {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/session", self.base))
+            .json(&serde_json::json!({"org": org, "email": email, "password": password}))
+            .send()
+            .await
+            .expect("answers");
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        (status, body["token"].as_str().map(str::to_owned))
+    }
+
+    /// Stops the server (in-flight requests finish).
+    pub async fn stop(self) {
+        self.stop.send(()).ok();
+        self.task.await.expect("no panic").expect("stops cleanly");
+    }
+}
+
 impl From<Output> for Run {
     fn from(o: Output) -> Self {
         Self {
@@ -145,6 +181,32 @@ impl TestDb {
             services.organization_by_slug(&Slug::parse(slug).expect("a slug")).await.expect("the organization exists");
         let actor = Actor::system(org.id, Source::Cli);
         (org, actor)
+    }
+
+    /// Starts `roster serve`'s application on this database (no bootstrap: the database has an
+    /// organization), for what only the API can show.
+    pub async fn serve(&self) -> Serving {
+        let outbox = tempfile::tempdir().expect("a folder");
+        let sender = Sender::parse(DEFAULT_MAIL_FROM).expect("a sender");
+        let public_url = PublicUrl::parse("http://127.0.0.1:8080").expect("a URL");
+        let config = ServeConfig {
+            database_url: self.url.clone(),
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            http: HttpConfig::default(),
+            bootstrap_email: None,
+            bootstrap_password: None,
+            mail: MailConfig::new(None, outbox.path().to_owned(), sender, public_url),
+            crm: roster_adapters_crm::CrmChoice::None,
+            worker: roster_app::worker::WorkerSettings::default(),
+        };
+        let app = server::build(&config).await.expect("builds");
+        assert!(app.bootstrapped.is_none(), "{}: the database has organizations: no bootstrap", self.engine);
+        let address = app.listener.local_addr().expect("bound");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(app, async {
+            stopped.await.ok();
+        }));
+        Serving { base: format!("http://{address}"), client: reqwest::Client::new(), stop, task, _outbox: outbox }
     }
 
     /// Removes the database.

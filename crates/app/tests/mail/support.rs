@@ -151,6 +151,7 @@ pub async fn invite(services: &Services, operator: &Actor, emails: &[String]) {
             email: Email::parse(email).expect("an address"),
             roles: vec![Key::parse("standard").expect("a key")],
             products: [Key::parse("core").expect("a key")].into(),
+            group_ids: Vec::new(),
         })
         .collect();
     let result = services.invite_members(operator, rows, false).await.expect("invites");

@@ -9,7 +9,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::values::{Email, Key, Nicknames, Password, PersonName, Slug};
 
 use super::Services;
-use super::users::{NewUser, UserDetails, details_of};
+use super::users::{NewUser, SettingsPatch, UserDetails, details_of};
 
 /// What the operator gives to create an admin.
 #[derive(Debug, Clone)]
@@ -49,6 +49,9 @@ impl Services {
             nicknames: Nicknames::empty(),
             agent_id: None,
             crm_id: None,
+            agent_ring_number: None,
+            dialer_number: None,
+            settings: SettingsPatch::default(),
             roles: vec![admin],
             group_ids: Vec::new(),
             products: BTreeSet::new(),

@@ -318,7 +318,7 @@ impl Services {
                 let mut user = self.managed_user(tx, actor, user_id).await?;
                 let next = patch.apply(&user.settings)?;
                 if next != user.settings {
-                    let changes = Changes::new().field("settings", &user.settings, &next);
+                    let changes = super::users::settings_changes(&user.settings, &next);
                     user.settings = next;
                     self.save_user(tx, actor, &mut user, "user.updated", changes).await?;
                 }

@@ -10,7 +10,8 @@ use crate::actor::Actor;
 use crate::audit::{AuditEvent, AuditTarget, Changes, Source, TargetKind};
 use crate::catalog::Catalog;
 use crate::error::{ErrorCode, FieldError, ServiceError, ServiceResult};
-use crate::ids::{InviteId, UserId};
+use crate::groups::GroupTree;
+use crate::ids::{GroupId, InviteId, UserId};
 use crate::invites::{Invite, InvitePurpose, TOKEN_LIFETIME, hash_token, name_from_email, parse_pasted, split_name};
 use crate::mail::{MailKind, OutgoingMail};
 use crate::ports::{CrmDirectory, CrmUser, StoreError, Tx};
@@ -34,6 +35,10 @@ pub struct InviteRow {
     pub roles: Vec<Key>,
     /// Products whose seats the invite reserves; at least one.
     pub products: BTreeSet<Key>,
+    /// Groups (depth 2 or 3) the invitee joins, each one the inviter manages (§6:
+    /// `manage_groups`); empty leaves them ungrouped. Checked for every row before any row is
+    /// written: a bad group refuses the whole request.
+    pub group_ids: Vec<GroupId>,
 }
 
 /// What became of one invite row.
@@ -221,6 +226,8 @@ struct Invitee {
     phone: Option<crate::values::Phone>,
     crm_id: Option<CrmId>,
     grants: BTreeSet<RoleGrant>,
+    /// The groups the invitee joins with the invite, checked by the caller.
+    groups: BTreeSet<GroupId>,
 }
 
 impl Invitee {
@@ -232,6 +239,7 @@ impl Invitee {
             phone: crm_user.phone.clone(),
             crm_id: Some(crm_user.crm_id.clone()),
             grants,
+            groups: BTreeSet::new(),
         }
     }
 }
@@ -249,18 +257,32 @@ struct Invitation {
 }
 
 impl Services {
-    /// Invites members (§8.1): each row creates an `invited` user, reserves seats for its
-    /// products and queues an invitation email, or is refused on its own.
+    /// Invites members (§8.1): each row creates an `invited` user who joins the row's groups at
+    /// once, reserves seats for its products and queues an invitation email, or is refused on
+    /// its own.
     ///
     /// # Errors
-    /// `auto_signup_enabled` while auto sign-up is on; `forbidden`; `validation_failed` when a
-    /// row lacks roles or products. Per-row refusals (seats, duplicates) are outcomes.
+    /// `auto_signup_enabled` while auto sign-up is on; `forbidden` (also for a row's group the
+    /// inviter does not manage); `validation_failed` when a row lacks roles or products or names
+    /// a group that is not a live group below the root (`invites[i].group_ids[j]`). These
+    /// refuse the whole request; per-row refusals (seats, duplicates, roles) are outcomes.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn invite_members(
         &self,
         actor: &Actor,
         rows: Vec<InviteRow>,
         dry_run: bool,
+    ) -> ServiceResult<InvitesResult> {
+        self.invite_rows(actor, rows, dry_run, GroupsField::PerRow).await
+    }
+
+    /// [`Services::invite_members`], naming a bad group as `field` says.
+    async fn invite_rows(
+        &self,
+        actor: &Actor,
+        rows: Vec<InviteRow>,
+        dry_run: bool,
+        field: GroupsField,
     ) -> ServiceResult<InvitesResult> {
         actor.require_org_wide(Permission::ManageUsers)?;
         // Every invite reserves seats (products are mandatory).
@@ -287,17 +309,25 @@ impl Services {
         let catalog = load_catalog(&mut *tx, org.id).await?;
         let roles = tx.roles(org.id).await?;
         let tree = super::support::load_tree(&mut *tx, org.id).await?;
+        let groups = check_invite_groups(actor, &tree, rows.iter().map(|r| r.group_ids.as_slice()), field)?;
         let invited_by = invited_by(&mut *tx, actor, &org).await?;
         let mut results = Vec::with_capacity(rows.len());
-        for row in rows {
+        for (row, groups) in rows.into_iter().zip(groups) {
             let (first_name, last_name) = split_name(&row.name);
             let outcome = async {
                 let assignments: Vec<RoleAssignment> =
                     row.roles.iter().cloned().map(RoleAssignment::org_wide).collect();
-                let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys)?;
-                let invitee =
-                    Invitee { email: row.email.clone(), first_name, last_name, phone: None, crm_id: None, grants };
-                self.create_invitee(&mut *tx, actor, &catalog, &org, invitee, &row.products, &invited_by).await
+                let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys, &BTreeSet::new())?;
+                let invitee = Invitee {
+                    email: row.email.clone(),
+                    first_name,
+                    last_name,
+                    phone: None,
+                    crm_id: None,
+                    grants,
+                    groups,
+                };
+                self.create_invitee(&mut *tx, actor, &catalog, &tree, &org, invitee, &row.products, &invited_by).await
             }
             .await;
             results.push(match outcome {
@@ -323,14 +353,16 @@ impl Services {
         Ok(InvitesResult { results, seats_before, seats_after, applied: !dry_run })
     }
 
-    /// Invites every address of a pasted list with the same roles and products (§8.1); each
-    /// entry is reported (created, duplicate, invalid, or refused with its code), and valid ones
-    /// are invited even when others are invalid. All entries go through one transaction, as
+    /// Invites every address of a pasted list with the same roles, products and groups (§8.1);
+    /// each entry is reported (created, duplicate, invalid, or refused with its code), and valid
+    /// ones are invited even when others are invalid. All entries go through one transaction, as
     /// [`Services::invite_members`] does; a dry run reports without writing.
     ///
     /// # Errors
-    /// `forbidden`; `validation_failed` when `text` holds no entry or `roles` or `products` is
-    /// empty; `auto_signup_enabled` — all before any entry is looked at.
+    /// `forbidden` (also for a group the inviter does not manage); `validation_failed` when
+    /// `text` holds no entry, `roles` or `products` is empty, or a group is not a live group
+    /// below the root (`group_ids[j]`); `auto_signup_enabled` — all before any entry is looked
+    /// at.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn invite_pasted(
         &self,
@@ -338,6 +370,7 @@ impl Services {
         text: &str,
         roles: Vec<Key>,
         products: BTreeSet<Key>,
+        group_ids: Vec<GroupId>,
         dry_run: bool,
     ) -> ServiceResult<PasteResult> {
         actor.require_org_wide(Permission::ManageUsers)?;
@@ -380,6 +413,7 @@ impl Services {
                         email: email.clone(),
                         roles: roles.clone(),
                         products: products.clone(),
+                        group_ids: group_ids.clone(),
                     });
                     row_entry.push(i);
                 }
@@ -390,10 +424,12 @@ impl Services {
             let mut tx = self.begin_read().await?;
             let org = load_org(&mut *tx, actor.org_id()).await?;
             org.settings.ensure_invites_allowed()?;
+            let tree = super::support::load_tree(&mut *tx, org.id).await?;
+            check_invite_groups(actor, &tree, [group_ids.as_slice()], GroupsField::Shared)?;
             let seats: Vec<SeatCount> = tx.seat_pools(org.id).await?.iter().map(SeatCount::from).collect();
             InvitesResult { results: Vec::new(), seats_before: seats.clone(), seats_after: seats, applied: !dry_run }
         } else {
-            self.invite_members(actor, rows, dry_run).await?
+            self.invite_rows(actor, rows, dry_run, GroupsField::Shared).await?
         };
         for (outcome, i) in result.results.into_iter().zip(row_entry) {
             let (status, code) = match outcome.status {
@@ -417,15 +453,16 @@ impl Services {
         })
     }
 
-    /// Creates an invited user, reserves seats, records the invite and queues the invitation
-    /// from `invited_by`. On a refusal it gives back what it took, so the surrounding
-    /// transaction can go on.
+    /// Creates an invited user, makes them a member of the invitee's groups, reserves seats,
+    /// records the invite and queues the invitation from `invited_by`. On a refusal it gives back
+    /// what it took, so the surrounding transaction can go on.
     #[allow(clippy::too_many_arguments)]
     async fn create_invitee(
         &self,
         tx: &mut dyn Tx,
         actor: &Actor,
         catalog: &Catalog,
+        tree: &GroupTree,
         org: &crate::org::Organization,
         invitee: Invitee,
         products: &BTreeSet<Key>,
@@ -462,6 +499,7 @@ impl Services {
             tx.enqueue_mail(mail).await?;
         }
         tx.append_audit(&rows.event).await?;
+        self.join_new_member(tx, actor, tree, &rows.user, &rows.invite.group_ids).await?;
         Ok((rows.invite.id, rows.user.id))
     }
 
@@ -480,6 +518,7 @@ impl Services {
     ) -> Invitation {
         let mut user =
             User::new(self.new_id(), org.id, invitee.email, invitee.first_name, invitee.last_name, invitee.grants, now);
+        let group_ids = invitee.groups;
         user.phone = invitee.phone;
         user.crm_id = invitee.crm_id;
         user.lifecycle.invited = true;
@@ -490,6 +529,7 @@ impl Services {
             user_id: user.id,
             purpose: InvitePurpose::Member,
             products: products.clone(),
+            group_ids,
             token_hash: hash_token(&token),
             expires_at: now + TOKEN_LIFETIME,
             created_by: actor.user_id(),
@@ -507,7 +547,10 @@ impl Services {
             actor,
             "invite.created",
             AuditTarget::new(TargetKind::Invite, invite.id, user.label()),
-            Changes::new().note("products", &invite.products).note("email", &user.email),
+            Changes::new()
+                .note("products", &invite.products)
+                .note("email", &user.email)
+                .note("group_ids", &invite.group_ids),
         );
         Invitation { user, invite, reservations, mail, event }
     }
@@ -611,7 +654,8 @@ impl Services {
     /// `forbidden`, `not_found` (unknown, accepted, or a sign-up's verification).
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn resend_invite(&self, actor: &Actor, id: InviteId) -> ServiceResult<PendingInvite> {
-        // An invitee has no group yet, so only org-wide user managers handle invites (§5).
+        // Invites hold seats of the organization's pools: only org-wide user managers handle
+        // them (§5), whatever groups the invitee joined.
         actor.require_org_wide(Permission::ManageUsers)?;
         let mut tx = self.begin().await?;
         let org = load_org(&mut *tx, actor.org_id()).await?;
@@ -643,7 +687,8 @@ impl Services {
     /// `forbidden`, `not_found`.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn revoke_invite(&self, actor: &Actor, id: InviteId) -> ServiceResult<()> {
-        // An invitee has no group yet, so only org-wide user managers handle invites (§5).
+        // Invites hold seats of the organization's pools: only org-wide user managers handle
+        // them (§5), whatever groups the invitee joined.
         actor.require_org_wide(Permission::ManageUsers)?;
         let mut tx = self.begin().await?;
         let org = actor.org_id();
@@ -735,6 +780,7 @@ impl Services {
             user_id: user.id,
             purpose: InvitePurpose::SignupVerification,
             products: BTreeSet::new(),
+            group_ids: BTreeSet::new(),
             token_hash: hash_token(&token),
             expires_at: now + TOKEN_LIFETIME,
             created_by: None,
@@ -895,7 +941,7 @@ impl Services {
             request.roles.clone()
         };
         let assignments: Vec<RoleAssignment> = keys.into_iter().map(RoleAssignment::org_wide).collect();
-        let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys)?;
+        let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys, &BTreeSet::new())?;
         let invited_by = invited_by(tx, actor, &org).await?;
         Ok(ImportPlan {
             org,
@@ -1127,6 +1173,59 @@ impl<'a> SeatPlanner<'a> {
     fn taken(&self) -> impl Iterator<Item = (&'a Key, u32)> + '_ {
         self.products.iter().map(|p| (p, self.taken)).filter(|(_, n)| *n > 0)
     }
+}
+
+/// Which request field names the groups of an invite in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GroupsField {
+    /// `invites[i].group_ids`: each row of `POST /invites` has its own.
+    PerRow,
+    /// `group_ids`: one list for every entry of a pasted list.
+    Shared,
+}
+
+/// Checks the groups of every invite row before any row is written (§6, §8.1): each a live
+/// group below the root, and one the inviter manages (`manage_groups` over it). Every bad id of
+/// every row is named at once; answers each row's groups, in row order.
+///
+/// # Errors
+/// `validation_failed` (`unknown_group`, `root_group`), then `forbidden`.
+fn check_invite_groups<'a>(
+    actor: &Actor,
+    tree: &GroupTree,
+    rows: impl IntoIterator<Item = &'a [GroupId]>,
+    field: GroupsField,
+) -> ServiceResult<Vec<BTreeSet<GroupId>>> {
+    let mut out: Vec<BTreeSet<GroupId>> = Vec::new();
+    let mut errors = Vec::new();
+    for (i, ids) in rows.into_iter().enumerate() {
+        if field == GroupsField::Shared
+            && let Some(first) = out.first()
+        {
+            // The same list for every entry: checked once.
+            out.push(first.clone());
+            continue;
+        }
+        let name = match field {
+            GroupsField::PerRow => format!("invites[{i}].group_ids"),
+            GroupsField::Shared => "group_ids".to_owned(),
+        };
+        match tree.check_joining(ids, &name) {
+            Ok(groups) => out.push(groups),
+            Err(ServiceError::Validation(e)) => {
+                errors.extend(e);
+                out.push(BTreeSet::new());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Validation(errors));
+    }
+    for g in out.iter().flatten().collect::<BTreeSet<_>>() {
+        actor.require_over_group(Permission::ManageGroups, *g)?;
+    }
+    Ok(out)
 }
 
 /// Who an invitation says it comes from: the acting member's name, or the organization's when

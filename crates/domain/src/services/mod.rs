@@ -60,12 +60,14 @@ pub use jobs::{BulkJobResult, BulkSubmission, ClaimedJob, JOB_OUTCOMES_PAGE, Job
 pub use licenses::{BulkOp, LicenseChange};
 pub use load::LoadSummary;
 pub use mail::DeliveryReport;
-pub use orgs::{NewOrganization, ReconcileFinding, ReconcileReport, SeatFinding};
+pub use orgs::{AddedProduct, NewOrganization, ReconcileFinding, ReconcileReport, SeatFinding};
 pub use passwords::{OwnPasswordChange, PasswordChange, PasswordResetRequest};
 pub use roles::{NewRole, RolePatch};
 pub use sessions::{Authentication, LoggedIn, LoginAttempt, SessionSettings};
 pub use trees::TREE_CACHE_CAPACITY;
-pub use users::{NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage};
+pub use users::{
+    GrantedRole, NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage,
+};
 pub use webhook_delivery::WebhookReport;
 pub use webhooks::CreatedWebhook;
 

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::actor::Actor;
 use crate::audit::{AuditEvent, AuditQuery, AuditTarget, Changes, TargetKind};
-use crate::catalog::{Catalog, Product};
+use crate::catalog::{Catalog, CatalogError, Product};
 use crate::error::{ServiceError, ServiceResult};
 use crate::groups::Group;
 use crate::ids::{OrgId, UserId};
@@ -32,6 +32,15 @@ pub struct NewOrganization {
     pub trial_ends_at: Option<OffsetDateTime>,
     /// The initial settings; `default_seat_limit` also sizes each product's first pool.
     pub settings: OrgSettings,
+}
+
+/// What adding a product to the catalog made (`Services::add_product`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedProduct {
+    /// The catalog with the product.
+    pub catalog: Catalog,
+    /// The product's new seat pool (none of it used).
+    pub pool: SeatPool,
 }
 
 /// An assignment held by someone who should not hold it (§4.5 reconciliation).
@@ -182,13 +191,21 @@ impl Services {
         Ok(pool)
     }
 
-    /// Adds a product to the catalog with its prerequisites (operator only), with a seat pool of
-    /// `default_seat_limit` seats.
+    /// Adds a product to the catalog with its prerequisites (operator only, §4.1), with a seat
+    /// pool of `seats` seats (`default_seat_limit` when `None`), in one transaction.
     ///
     /// # Errors
-    /// `forbidden` unless system; `validation_failed` when the catalog would not be a DAG.
+    /// `forbidden` unless system; `conflict` on `key` for a product the catalog already has;
+    /// `validation_failed` on `requires` for a prerequisite the catalog does not have
+    /// (`unknown_product`) or one that would close a cycle (`cycle`: the prerequisites must stay
+    /// a DAG).
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
-    pub async fn add_product(&self, actor: &Actor, product: Product) -> ServiceResult<Catalog> {
+    pub async fn add_product(
+        &self,
+        actor: &Actor,
+        product: Product,
+        seats: Option<u32>,
+    ) -> ServiceResult<AddedProduct> {
         if !actor.is_system() {
             return Err(ServiceError::forbidden("only the operator changes the catalog"));
         }
@@ -196,21 +213,83 @@ impl Services {
         let org = load_org(&mut *tx, actor.org_id()).await?;
         let catalog = load_catalog(&mut *tx, org.id).await?;
         let key = product.key.clone();
-        let next = catalog.with_product(product).map_err(|e| {
-            ServiceError::Validation(vec![crate::error::FieldError::new("product", "invalid_catalog", e.to_string())])
+        let requires = product.requires.clone();
+        let next = catalog.with_product(product).map_err(|e| match e {
+            CatalogError::DuplicateProduct(k) => {
+                ServiceError::Conflict { field: "key", message: format!("the catalog already has a product {k}") }
+            }
+            CatalogError::UnknownPrerequisite { missing, .. } => {
+                ServiceError::Validation(vec![crate::error::FieldError::new(
+                    "requires",
+                    "unknown_product",
+                    format!("no product {missing} in the catalog"),
+                )])
+            }
+            CatalogError::Cycle(k) => ServiceError::Validation(vec![crate::error::FieldError::new(
+                "requires",
+                "cycle",
+                format!("the prerequisites of {k} would lead back to it"),
+            )]),
         })?;
+        let seats_total = seats.unwrap_or(org.settings.default_seat_limit);
+        let pool = SeatPool::new(org.id, key.clone(), seats_total);
         tx.save_catalog(org.id, &next).await?;
-        tx.insert_seat_pool(&SeatPool::new(org.id, key.clone(), org.settings.default_seat_limit)).await?;
+        tx.insert_seat_pool(&pool).await?;
         self.audit(
             &mut *tx,
             actor,
             "catalog.product_added",
             AuditTarget::new(TargetKind::License, &key, key.as_str()),
-            Changes::new(),
+            Changes::new().note("requires", &requires).note("seats_total", &seats_total),
         )
         .await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(AddedProduct { catalog: next, pool })
+    }
+
+    /// Sets when the organization's trial ends (operator only, §4.4): `Some(t)` runs the trial
+    /// until `t` — while `now < t` every non-deactivated member is entitled to every product —
+    /// and `None` ends it now. `t` is kept in UTC and to the microsecond, as every stored time
+    /// is, so the answer shows what every later read shows.
+    ///
+    /// # Errors
+    /// `forbidden` unless system; `validation_failed` on `trial_ends_at` (`not_in_future`) for a
+    /// time that is not after now (`None` is how a trial is ended).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
+    pub async fn set_trial(&self, actor: &Actor, ends_at: Option<OffsetDateTime>) -> ServiceResult<Organization> {
+        if !actor.is_system() {
+            return Err(ServiceError::forbidden("only the operator sets the trial"));
+        }
+        let ends_at = ends_at.map(|t| {
+            let t = t.to_offset(time::UtcOffset::UTC);
+            t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
+        });
+        if ends_at.is_some_and(|t| t <= self.now()) {
+            return Err(ServiceError::Validation(vec![crate::error::FieldError::new(
+                "trial_ends_at",
+                "not_in_future",
+                "must be in the future; to end a trial, set none",
+            )]));
+        }
+        let mut tx = self.begin().await?;
+        let mut org = load_org(&mut *tx, actor.org_id()).await?;
+        if org.trial_ends_at == ends_at {
+            return Ok(org);
+        }
+        let changes = Changes::new().field("trial_ends_at", &org.trial_ends_at, &ends_at);
+        org.trial_ends_at = ends_at;
+        org.version += 1;
+        tx.update_org(&org).await?;
+        self.audit(
+            &mut *tx,
+            actor,
+            "organization.trial_set",
+            AuditTarget::new(TargetKind::Organization, org.id, org.name.as_str()),
+            changes,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(org)
     }
 
     /// The organization's settings.

@@ -44,9 +44,17 @@ pub struct NewUser {
     pub agent_id: Option<AgentId>,
     /// The CRM's id of the user, unique in the organization when given.
     pub crm_id: Option<CrmId>,
+    /// The number the dialer rings to reach the agent.
+    pub agent_ring_number: Option<Phone>,
+    /// The outbound number provisioned for the dialer.
+    pub dialer_number: Option<Phone>,
+    /// The settings that differ from the defaults of §3; the throttle must fit the provider's
+    /// cap.
+    pub settings: SettingsPatch,
     /// Role keys; `standard` when empty.
     pub roles: Vec<Key>,
-    /// Groups (depth 2 or 3) the user joins at once; empty leaves them ungrouped.
+    /// Groups (depth 2 or 3) the user joins at once, each one the actor manages (§6:
+    /// `manage_groups`); empty leaves them ungrouped.
     pub group_ids: Vec<GroupId>,
     /// Products assigned at once, all or nothing against the seats (§4.3).
     pub products: BTreeSet<Key>,
@@ -175,14 +183,16 @@ pub struct UserDetails {
 }
 
 impl Services {
-    /// Creates a member directly (`POST /users`), with roles, groups, licenses and an initial
-    /// password, in one transaction. The password is hashed before the transaction opens, so no
-    /// database lock waits on Argon2; giving one is handing out no authority, but an
-    /// impersonating session sets no password (§10).
+    /// Creates a member directly (`POST /users`), with every profile field and setting of §3,
+    /// roles, groups, licenses and an initial password, in one transaction. The password is
+    /// hashed before the transaction opens, so no database lock waits on Argon2; giving one is
+    /// handing out no authority, but an impersonating session sets no password (§10).
     ///
     /// # Errors
-    /// `forbidden`, `conflict` on a unique field, `validation_failed` (unknown role, group or
-    /// product), `missing_prerequisite`, `seat_limit_reached`.
+    /// `forbidden` (also for a group outside the actor's `manage_groups`), `conflict` on a
+    /// unique field, `validation_failed` (unknown role, product or group — named
+    /// `group_ids[i]` —, a throttle above the provider's cap), `missing_prerequisite`,
+    /// `seat_limit_reached`.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_user(&self, actor: &Actor, mut new: NewUser) -> ServiceResult<UserDetails> {
         let hash = match new.password.take() {
@@ -209,40 +219,60 @@ impl Services {
     pub(crate) async fn create_user_in(&self, tx: &mut dyn Tx, actor: &Actor, new: NewUser) -> ServiceResult<User> {
         let org = actor.org_id();
         let tree = load_tree(tx, org).await?;
-        let groups: BTreeSet<GroupId> = new.group_ids.iter().copied().collect();
-        for g in &groups {
-            tree.check_joinable(*g)?;
-        }
+        let settings = new.settings.apply(&UserSettings::default())?;
+        let groups = tree.check_joining(&new.group_ids, "group_ids")?;
         actor.require_over_user(Permission::ManageUsers, &groups)?;
+        for g in &groups {
+            actor.require_over_group(Permission::ManageGroups, *g)?;
+        }
         check_unique(tx, org, None, &new.email, new.phone.as_ref(), new.agent_id.as_ref(), new.crm_id.as_ref()).await?;
         let roles = tx.roles(org).await?;
         let keys =
             if new.roles.is_empty() { vec![Key::parse("standard").expect("valid key")] } else { new.roles.clone() };
         let assignments: Vec<RoleAssignment> = keys.into_iter().map(RoleAssignment::org_wide).collect();
-        let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys)?;
+        let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys, &BTreeSet::new())?;
         let now = self.now();
         let mut user = User::new(self.new_id(), org, new.email, new.first_name, new.last_name, grants, now);
+        let defaults = user.clone();
         user.phone = new.phone;
         user.nicknames = new.nicknames;
         user.crm_id = new.crm_id;
         user.agent_id = new.agent_id;
+        user.agent_ring_number = new.agent_ring_number;
+        user.dialer_number = new.dialer_number;
+        user.settings = settings;
         tx.insert_user(&user).await?;
-        self.audit(
-            tx,
-            actor,
-            "user.created",
-            AuditTarget::new(TargetKind::User, user.id, user.label()),
-            Changes::new()
-                .note("email", &user.email)
-                .note("roles", &assignments.iter().map(|a| a.role.to_string()).collect::<Vec<_>>()),
-        )
-        .await?;
-        for g in &groups {
+        // The event names every field given a value other than its default (as "after").
+        let given = profile_changes(&defaults, &user)
+            .note("email", &user.email)
+            .note("roles", &assignments.iter().map(|a| a.role.to_string()).collect::<Vec<_>>());
+        self.audit(tx, actor, "user.created", AuditTarget::new(TargetKind::User, user.id, user.label()), given).await?;
+        self.join_new_member(tx, actor, &tree, &user, &groups).await?;
+        if !new.products.is_empty() {
+            actor.require_over_user(Permission::ManageLicenses, &groups)?;
+            let catalog = load_catalog(tx, org).await?;
+            let plan = catalog.plan(&BTreeSet::new(), &new.products)?;
+            self.apply_plan(tx, actor, &mut user, &BTreeSet::new(), &plan, None).await?;
+        }
+        Ok(user)
+    }
+
+    /// Makes a member created in this transaction (who has no membership and no connection
+    /// yet, so nothing is restamped) a member of `groups`, each audited `membership.joined`.
+    pub(crate) async fn join_new_member(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        tree: &GroupTree,
+        user: &User,
+        groups: &BTreeSet<GroupId>,
+    ) -> ServiceResult<()> {
+        for g in groups {
             tx.insert_membership(&Membership {
-                org_id: org,
+                org_id: user.org_id,
                 group_id: *g,
                 user_id: user.id,
-                joined_at: now,
+                joined_at: self.now(),
                 left_at: None,
             })
             .await?;
@@ -255,13 +285,7 @@ impl Services {
             )
             .await?;
         }
-        if !new.products.is_empty() {
-            actor.require_over_user(Permission::ManageLicenses, &groups)?;
-            let catalog = load_catalog(tx, org).await?;
-            let plan = catalog.plan(&BTreeSet::new(), &new.products)?;
-            self.apply_plan(tx, actor, &mut user, &BTreeSet::new(), &plan, None).await?;
-        }
-        Ok(user)
+        Ok(())
     }
 
     /// A user with status, products and groups.
@@ -600,6 +624,45 @@ impl Services {
         Ok(details)
     }
 
+    /// Gives the member with this email one more role (`roster roles grant`), organization-wide
+    /// or scoped, keeping the roles they hold; a grant they already hold changes nothing. The
+    /// rules are [`Services::set_roles`]'s: a role that is not assignable (`scorer`, §5) is
+    /// granted by the operator only, and an admin who later edits the member's roles may keep
+    /// it but not give it to anyone else.
+    ///
+    /// # Errors
+    /// `not_found` (no live member with this email), `validation_failed` on `role` (no such
+    /// role, or a scope that is no live group), `forbidden` (a non-assignable role granted by
+    /// anyone but the operator, or a role or member beyond the actor's authority).
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
+    pub async fn grant_role(&self, actor: &Actor, email: &Email, role: RoleAssignment) -> ServiceResult<GrantedRole> {
+        actor.require_not_impersonating("roles")?;
+        let mut tx = self.begin().await?;
+        let org = actor.org_id();
+        let user = tx
+            .find_user(org, UserLookup::Email(email))
+            .await?
+            .filter(|u| !u.is_deleted())
+            .ok_or(ServiceError::not_found("user"))?;
+        self.require_manages(&mut *tx, actor, &user).await?;
+        let all_roles = tx.roles(org).await?;
+        let granted = role.role.find(&all_roles).cloned().ok_or_else(|| {
+            ServiceError::Validation(vec![FieldError::new("role", "unknown_role", format!("no role {}", role.role))])
+        })?;
+        // Every role by id, so that the one granted is recognised among those held.
+        let role = RoleAssignment { role: RoleRef::Id(granted.id), scope: role.scope };
+        let mut roles: Vec<RoleAssignment> =
+            user.roles.iter().map(|g| RoleAssignment { role: RoleRef::Id(g.role_id), scope: g.scope }).collect();
+        let newly = !roles.contains(&role);
+        if newly {
+            roles.push(role);
+        }
+        let user = self.set_roles_in(&mut *tx, actor, user, &roles).await?;
+        let details = details_of(&mut *tx, user, self.now()).await?;
+        tx.commit().await?;
+        Ok(GrantedRole { details, role: granted, newly_granted: newly })
+    }
+
     pub(crate) async fn set_roles_in(
         &self,
         tx: &mut dyn Tx,
@@ -610,7 +673,7 @@ impl Services {
         actor.require_not_impersonating("roles")?;
         let all_roles = tx.roles(user.org_id).await?;
         let tree = load_tree(tx, user.org_id).await?;
-        let grants = resolve_grants(actor, &all_roles, roles, &tree, RolesInput::Assignments)?;
+        let grants = resolve_grants(actor, &all_roles, roles, &tree, RolesInput::Assignments, &user.roles)?;
         if grants == user.roles {
             return Ok(user);
         }
@@ -797,6 +860,17 @@ impl Services {
     }
 }
 
+/// What [`Services::grant_role`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedRole {
+    /// The member as they now are.
+    pub details: UserDetails,
+    /// The role granted.
+    pub role: Role,
+    /// False when the member already held the grant (nothing changed).
+    pub newly_granted: bool,
+}
+
 /// A page of the Users table: each row with its derived status, products, current groups and
 /// pending scheduled changes (§3.1, §10), as [`Services::get_user`] gives them for one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -935,12 +1009,17 @@ impl RolesInput {
 /// scopes that are no live group (every one of them at once, `validation_failed`), then
 /// non-assignable roles (except for the operator), scopes outside the actor's reach and roles
 /// carrying permissions the actor lacks (nobody hands out more than they have).
+///
+/// `held` are the grants the user already has: a non-assignable role among them (`scorer`, which
+/// the operator granted) may be kept by an admin who sends the user's roles back with it, but
+/// never given anew.
 pub(crate) fn resolve_grants(
     actor: &Actor,
     roles: &[Role],
     assignments: &[RoleAssignment],
     tree: &crate::groups::GroupTree,
     input: RolesInput,
+    held: &BTreeSet<RoleGrant>,
 ) -> ServiceResult<BTreeSet<RoleGrant>> {
     let mut found = Vec::with_capacity(assignments.len());
     let mut errors = Vec::new();
@@ -960,8 +1039,9 @@ pub(crate) fn resolve_grants(
     }
     let mut grants = BTreeSet::new();
     for (a, role) in assignments.iter().zip(found) {
+        let grant = RoleGrant { role_id: role.id, scope: a.scope };
         if !actor.is_system() {
-            if !role.assignable {
+            if !role.assignable && !held.contains(&grant) {
                 return Err(ServiceError::forbidden(format!(
                     "the {} role can only be granted by the operator",
                     role.key
@@ -980,7 +1060,7 @@ pub(crate) fn resolve_grants(
             let coverage = a.scope.map_or(Coverage::Org, |g| Coverage::Groups(tree.subtree(g)));
             actor.require_may_give(&Authority::of_role(role, &coverage), &format!("the {} role", role.key))?;
         }
-        grants.insert(RoleGrant { role_id: role.id, scope: a.scope });
+        grants.insert(grant);
     }
     Ok(grants)
 }
@@ -1008,5 +1088,22 @@ fn profile_changes(a: &User, b: &User) -> Changes {
         .field("crm_id", &a.crm_id, &b.crm_id)
         .field("agent_ring_number", &a.agent_ring_number, &b.agent_ring_number)
         .field("dialer_number", &a.dialer_number, &b.dialer_number)
-        .field("settings", &a.settings, &b.settings)
+        .merge(settings_changes(&a.settings, &b.settings))
+}
+
+/// The settings that differ, each as its own field (`settings.call_recording`), as the API
+/// names them.
+pub(crate) fn settings_changes(a: &UserSettings, b: &UserSettings) -> Changes {
+    Changes::new()
+        .field("settings.mailbox_provider", &a.mailbox_provider, &b.mailbox_provider)
+        .field("settings.email_throttle_max_per_day", &a.email_throttle_max_per_day, &b.email_throttle_max_per_day)
+        .field("settings.flow_enabled", &a.flow_enabled, &b.flow_enabled)
+        .field("settings.email_sync", &a.email_sync, &b.email_sync)
+        .field("settings.calendar_sync", &a.calendar_sync, &b.calendar_sync)
+        .field("settings.call_recording", &a.call_recording, &b.call_recording)
+        .field("settings.homepage", &a.homepage, &b.homepage)
+        .field("settings.round_robin", &a.round_robin, &b.round_robin)
+        .field("settings.scoring_enabled", &a.scoring_enabled, &b.scoring_enabled)
+        .field("settings.roaming_agent", &a.roaming_agent, &b.roaming_agent)
+        .field("settings.voip_forward_to", &a.voip_forward_to, &b.voip_forward_to)
 }

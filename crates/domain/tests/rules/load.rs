@@ -94,6 +94,7 @@ fn invite_of(u: &User, products: &[&str]) -> Invite {
         user_id: u.id,
         purpose: InvitePurpose::Member,
         products: keys(products),
+        group_ids: Default::default(),
         token_hash: "0".repeat(64),
         expires_at: T0 + Duration::days(7),
         created_by: None,

@@ -4,13 +4,14 @@
 use roster_domain::audit::Source;
 use roster_domain::invites::{TOKEN_LIFETIME, hash_token};
 use roster_domain::mail::MailKind;
-use roster_domain::services::{InviteRow, InviteStatus, PasteStatus, RoleAssignment};
+use roster_domain::roles::{Permission, Visibility};
+use roster_domain::services::{InviteRow, InviteStatus, NewRole, PasteStatus, RoleAssignment};
 use roster_domain::user::StatusKind;
 use roster_domain::{ErrorCode, ServiceError};
 use time::Duration;
 
 use crate::credentials::log_in;
-use crate::support::{T0, World, failure, key, keys, password, person, slug};
+use crate::support::{T0, World, failure, key, keys, label, password, person, slug};
 
 fn seats<'a>(counts: &'a [roster_domain::seats::SeatCount], product: &str) -> &'a roster_domain::seats::SeatCount {
     counts.iter().find(|c| c.product.as_str() == product).expect("the product is counted")
@@ -154,7 +155,7 @@ async fn pasting_reports_each_entry_created_duplicate_or_invalid_without_losing_
     let body = "ann@acme.test, Bob Builder <bob@acme.test>\nCid Cook,cid@acme.test\nnot-an-address\nANN@acme.test\nold@acme.test";
     let pasted = w
         .services
-        .invite_pasted(&w.admin_actor().await, body, vec![key("standard")], keys(&["core"]), false)
+        .invite_pasted(&w.admin_actor().await, body, vec![key("standard")], keys(&["core"]), Vec::new(), false)
         .await
         .expect("invites");
     let got: Vec<(&str, PasteStatus)> = pasted.results.iter().map(|o| (o.entry.as_str(), o.status)).collect();
@@ -193,6 +194,7 @@ async fn pasted_entries_beyond_the_seats_are_refused_with_their_code_and_the_res
             "a@acme.test\nb@acme.test",
             vec![key("standard")],
             keys(&["core"]),
+            Vec::new(),
             false,
         )
         .await
@@ -210,7 +212,14 @@ async fn a_dry_run_paste_reports_the_outcomes_and_writes_nothing() {
     let before = w.store.snapshot().await;
     let pasted = w
         .services
-        .invite_pasted(&w.admin_actor().await, "a@acme.test, nope", vec![key("standard")], keys(&["core"]), true)
+        .invite_pasted(
+            &w.admin_actor().await,
+            "a@acme.test, nope",
+            vec![key("standard")],
+            keys(&["core"]),
+            Vec::new(),
+            true,
+        )
         .await
         .expect("reports");
     assert_eq!(
@@ -229,7 +238,7 @@ async fn a_paste_is_judged_as_a_whole_before_its_entries() {
     let paste = |text: &'static str, roles: Vec<roster_domain::values::Key>, products| {
         let services = w.services.clone();
         let admin = admin.clone();
-        async move { services.invite_pasted(&admin, text, roles, products, false).await }
+        async move { services.invite_pasted(&admin, text, roles, products, Vec::new(), false).await }
     };
     let err = failure(paste(" \n , ", vec![key("standard")], keys(&["core"])).await);
     let ServiceError::Validation(fields) = err else { panic!("{err:?}") };
@@ -244,7 +253,9 @@ async fn a_paste_is_judged_as_a_whole_before_its_entries() {
     w.set_auto_signup(false).await;
     let member = w.member("bob", &["standard"], &[]).await;
     let err = failure(
-        w.services.invite_pasted(&w.actor(member).await, "nope", vec![key("standard")], keys(&["core"]), false).await,
+        w.services
+            .invite_pasted(&w.actor(member).await, "nope", vec![key("standard")], keys(&["core"]), Vec::new(), false)
+            .await,
     );
     assert_eq!(err.code(), ErrorCode::Forbidden);
     assert!(w.events_named("invite.created").await.is_empty());
@@ -456,4 +467,116 @@ async fn deactivating_an_invited_user_releases_the_seats_reserved_for_them() {
     assert!(w.products(user).await.is_empty());
     assert_eq!(w.status(user).await, StatusKind::Deactivated);
     assert_eq!((w.seats_used("core").await, w.seats_used("dialer").await), (0, 0));
+}
+
+#[tokio::test]
+async fn an_invite_row_joins_its_groups_at_once_and_the_invite_keeps_them() {
+    let w = World::inviting().await;
+    let (sales, east, _) = w.sales_east_support().await;
+    let mut ann = w.invite_row("ann", &["core"]);
+    ann.group_ids = vec![east, sales, east];
+    let result = w.services.invite_members(&w.admin_actor().await, vec![ann], false).await.expect("invites");
+    let invite = result.results[0].invite_id.expect("created");
+    let state = w.store.snapshot().await;
+    let stored = &state.invites[&invite];
+    assert_eq!(stored.group_ids, [sales, east].into(), "each group once");
+    let user = stored.user_id;
+    assert_eq!(w.details(user).await.groups, [sales, east].into(), "joined while invited");
+    assert_eq!(w.status(user).await, StatusKind::Invited);
+    assert_eq!(w.events_named("membership.joined").await.len(), 2);
+    let event = w.events_named("invite.created").await.pop().expect("audited");
+    assert_eq!(event.details["group_ids"].as_array().map(Vec::len), Some(2));
+
+    // Accepting keeps the memberships; revoking another invite takes its user's with the user.
+    let token = w.token_of(invite).await;
+    w.services.accept_invite(&token, &password("a long enough password")).await.expect("accepts");
+    assert_eq!(w.details(user).await.groups, [sales, east].into());
+    let mut bob = w.invite_row("bob", &["core"]);
+    bob.group_ids = vec![sales];
+    let result = w.services.invite_members(&w.admin_actor().await, vec![bob], false).await.expect("invites");
+    let bob_invite = result.results[0].invite_id.expect("created");
+    let bob_user = w.store.snapshot().await.invites[&bob_invite].user_id;
+    w.services.revoke_invite(&w.admin_actor().await, bob_invite).await.expect("revokes");
+    let state = w.store.snapshot().await;
+    assert!(!state.users.contains_key(&bob_user));
+    assert!(state.memberships.iter().all(|m| m.user_id != bob_user), "the memberships went with the user");
+}
+
+#[tokio::test]
+async fn a_bad_group_in_any_row_refuses_every_row_and_writes_nothing() {
+    let w = World::inviting().await;
+    let (sales, _, _) = w.sales_east_support().await;
+    let gone = w.group("Gone", None).await;
+    w.services.delete_group(&w.system(), gone, false).await.expect("deletes");
+    let other = w.other_org("beta").await;
+    let theirs = other.group("Theirs", None).await;
+    let before = w.store.snapshot().await;
+    let mut good = w.invite_row("ann", &["core"]);
+    good.group_ids = vec![sales];
+    let mut bad = w.invite_row("bob", &["core"]);
+    bad.group_ids = vec![sales, gone, w.root(), theirs];
+    let err = failure(w.services.invite_members(&w.admin_actor().await, vec![good, bad], false).await);
+    let ServiceError::Validation(fields) = err else { panic!("{err:?}") };
+    assert_eq!(
+        fields.iter().map(|f| (f.field.as_str(), f.code)).collect::<Vec<_>>(),
+        [
+            ("invites[1].group_ids[1]", "unknown_group"),
+            ("invites[1].group_ids[2]", "root_group"),
+            ("invites[1].group_ids[3]", "unknown_group"),
+        ]
+    );
+    let err = failure(
+        w.services
+            .invite_pasted(
+                &w.admin_actor().await,
+                "cy@acme.test",
+                vec![key("standard")],
+                keys(&["core"]),
+                vec![gone],
+                false,
+            )
+            .await,
+    );
+    let ServiceError::Validation(fields) = err else { panic!("{err:?}") };
+    assert_eq!(
+        fields.iter().map(|f| (f.field.as_str(), f.code)).collect::<Vec<_>>(),
+        [("group_ids[0]", "unknown_group")]
+    );
+    // Also a paste of only invalid entries.
+    let err = failure(
+        w.services
+            .invite_pasted(&w.admin_actor().await, "nope", vec![key("standard")], keys(&["core"]), vec![gone], false)
+            .await,
+    );
+    assert_eq!(err.code(), ErrorCode::ValidationFailed);
+    assert_eq!(w.store.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn an_inviter_needs_manage_groups_over_every_group_of_every_row() {
+    let w = World::inviting().await;
+    let (sales, east, support) = w.sales_east_support().await;
+    let recruiter = NewRole {
+        key: key("recruiter"),
+        name: label("Recruiter"),
+        permissions: [Permission::ManageUsers, Permission::ManageLicenses, Permission::InviteConnections].into(),
+        visibility: Visibility::All,
+    };
+    w.services.create_role(&w.system(), recruiter).await.expect("creates the role");
+    let rita = w.member("rita", &["recruiter"], &[]).await;
+    let roles = vec![
+        RoleAssignment::org_wide(key("recruiter")),
+        RoleAssignment { role: key("admin").into(), scope: Some(sales) },
+    ];
+    w.services.set_roles(&w.system(), rita, roles, None).await.expect("scopes");
+    let rita = w.actor(rita).await;
+    let before = w.store.snapshot().await;
+    let mut row = w.invite_row("ann", &["core"]);
+    row.group_ids = vec![east, support];
+    let err = failure(w.services.invite_members(&rita, vec![row.clone()], false).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert_eq!(w.store.snapshot().await, before);
+    row.group_ids = vec![east];
+    let result = w.services.invite_members(&rita, vec![row], false).await.expect("invites");
+    assert_eq!(result.results[0].status, InviteStatus::Created);
 }

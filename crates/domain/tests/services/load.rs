@@ -56,6 +56,7 @@ async fn loaded_rows_take_their_seats_and_are_written_with_one_audit_event() {
         user_id: bob.id,
         purpose: InvitePurpose::Member,
         products: keys(&["core"]),
+        group_ids: Default::default(),
         token_hash: "0".repeat(64),
         expires_at: T0 + Duration::days(6),
         created_by: None,

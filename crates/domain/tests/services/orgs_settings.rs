@@ -105,7 +105,7 @@ async fn setting_seats_of_an_unknown_product_fails_validation() {
 async fn the_operator_adds_a_product_with_its_prerequisites_and_a_seat_pool() {
     let w = World::new().await;
     let product = Product { key: key("voicemail"), name: label("Voicemail"), requires: keys(&["dialer"]) };
-    let catalog = w.services.add_product(&w.system(), product).await.expect("adds");
+    let catalog = w.services.add_product(&w.system(), product, None).await.expect("adds").catalog;
     assert!(catalog.prerequisites_of(&key("voicemail")).contains(&key("core")));
     assert_eq!(w.pool("voicemail").await.seats_total(), 3);
 }
@@ -114,9 +114,9 @@ async fn the_operator_adds_a_product_with_its_prerequisites_and_a_seat_pool() {
 async fn a_product_with_an_unknown_prerequisite_is_refused_and_org_admins_cannot_add_products() {
     let w = World::new().await;
     let product = Product { key: key("voicemail"), name: label("Voicemail"), requires: keys(&["telex"]) };
-    let err = failure(w.services.add_product(&w.system(), product.clone()).await);
+    let err = failure(w.services.add_product(&w.system(), product.clone(), None).await);
     assert_eq!(err.code(), ErrorCode::ValidationFailed);
-    let err = failure(w.services.add_product(&w.admin_actor().await, product).await);
+    let err = failure(w.services.add_product(&w.admin_actor().await, product, None).await);
     assert_eq!(err.code(), ErrorCode::Forbidden);
 }
 
@@ -309,4 +309,56 @@ async fn builtin_role_visibilities_follow_the_spec() {
     assert_eq!(visibility("standard"), Visibility::Groups);
     assert_eq!(visibility("operations_limited"), Visibility::OwnInvites);
     assert!(!roles.iter().find(|r| r.key.as_str() == "scorer").expect("exists").assignable);
+}
+
+#[tokio::test]
+async fn the_operator_sets_and_ends_the_trial_and_an_end_not_in_the_future_is_refused() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    assert_eq!(w.status(ann).await, StatusKind::Inactive, "no trial, no license");
+    let end = T0 + Duration::days(14);
+    let org = w.services.set_trial(&w.system(), Some(end)).await.expect("sets");
+    assert_eq!(org.trial_ends_at, Some(end));
+    assert_eq!(w.status(ann).await, StatusKind::Pending, "entitled in the trial");
+    let event = w.events_named("organization.trial_set").await.pop().expect("audited");
+    assert_eq!((event.source, event.details["trial_ends_at"]["before"].is_null()), (Source::Cli, true));
+
+    let before = w.store.snapshot().await;
+    for at in [T0, T0 - Duration::days(1)] {
+        let err = failure(w.services.set_trial(&w.system(), Some(at)).await);
+        let roster_domain::ServiceError::Validation(fields) = err else { panic!("validation") };
+        assert_eq!((fields[0].field.as_str(), fields[0].code), ("trial_ends_at", "not_in_future"));
+    }
+    let err = failure(w.services.set_trial(&w.admin_actor().await, Some(end + Duration::days(1))).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden, "org admins cannot extend their own trial");
+    assert_eq!(w.store.snapshot().await, before);
+
+    // Setting the same end again writes nothing; `None` ends the trial.
+    w.services.set_trial(&w.system(), Some(end)).await.expect("no change");
+    assert_eq!(w.store.snapshot().await, before);
+    let org = w.services.set_trial(&w.system(), None).await.expect("ends");
+    assert_eq!(org.trial_ends_at, None);
+    assert_eq!(w.status(ann).await, StatusKind::Inactive);
+}
+
+#[tokio::test]
+async fn a_product_gets_the_seats_asked_and_a_taken_key_or_a_cycle_is_refused() {
+    let w = World::new().await;
+    let fax = Product { key: key("fax"), name: label("Fax"), requires: keys(&["core"]) };
+    let added = w.services.add_product(&w.system(), fax.clone(), Some(9)).await.expect("adds");
+    assert_eq!((added.pool.product().as_str(), added.pool.seats_total(), added.pool.seats_used()), ("fax", 9, 0));
+    assert_eq!(w.pool("fax").await.seats_total(), 9);
+
+    let before = w.store.snapshot().await;
+    let err = failure(w.services.add_product(&w.system(), fax, None).await);
+    assert_eq!(err.code(), ErrorCode::Conflict, "{err}");
+    let looped = Product { key: key("loop"), name: label("Loop"), requires: keys(&["core", "loop"]) };
+    let err = failure(w.services.add_product(&w.system(), looped, None).await);
+    let roster_domain::ServiceError::Validation(fields) = err else { panic!("validation") };
+    assert_eq!((fields[0].field.as_str(), fields[0].code), ("requires", "cycle"));
+    let unknown = Product { key: key("telex"), name: label("Telex"), requires: keys(&["wire"]) };
+    let err = failure(w.services.add_product(&w.system(), unknown, None).await);
+    let roster_domain::ServiceError::Validation(fields) = err else { panic!("validation") };
+    assert_eq!((fields[0].field.as_str(), fields[0].code), ("requires", "unknown_product"));
+    assert_eq!(w.store.snapshot().await, before);
 }

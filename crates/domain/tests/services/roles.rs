@@ -296,3 +296,38 @@ async fn a_role_update_with_a_stale_revision_is_refused_and_changes_nothing() {
     let now = w.services.list_roles(&admin).await.expect("lists").into_iter().find(|r| r.id == role.id).expect("kept");
     assert_eq!(now.revision(), changed.revision(), "the revision is a function of what the role reads as");
 }
+
+#[tokio::test]
+async fn only_the_operator_grants_a_role_that_is_not_assignable_and_an_admin_may_keep_it() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    let bob = w.member("bob", &["standard"], &[]).await;
+    let ann_email = w.email("ann");
+    let admin = w.admin_actor().await;
+
+    let err = failure(w.services.grant_role(&admin, &ann_email, assignment("scorer")).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    let granted = w.services.grant_role(&w.system(), &ann_email, assignment("scorer")).await.expect("grants");
+    assert!(granted.newly_granted);
+    assert_eq!(granted.details.user.roles.len(), 2, "standard kept");
+    let again = w.services.grant_role(&w.system(), &ann_email, assignment("scorer")).await.expect("no change");
+    assert!(!again.newly_granted);
+    assert_eq!(again.details.user.version, granted.details.user.version);
+
+    // An admin editing Ann's roles keeps the operator's grant; giving it to Bob stays refused.
+    let kept = w
+        .services
+        .set_roles(&admin, ann, vec![assignment("analyst"), assignment("scorer")], None)
+        .await
+        .expect("keeps the scorer role");
+    assert_eq!(kept.user.roles.len(), 2);
+    let err = failure(w.services.set_roles(&admin, bob, vec![assignment("scorer")], None).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    let err = failure(w.services.create_user(&admin, w.new_user("cy", &["scorer"], &[])).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+
+    let err = failure(w.services.grant_role(&w.system(), &w.email("nobody"), assignment("scorer")).await);
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    let err = failure(w.services.grant_role(&w.system(), &ann_email, assignment("juggler")).await);
+    assert_eq!(err.code(), ErrorCode::ValidationFailed);
+}

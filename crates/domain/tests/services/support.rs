@@ -14,7 +14,9 @@ use roster_domain::mail::{MailKind, OutgoingMail};
 use roster_domain::org::{OrgSettings, Organization, SettingsChange};
 use roster_domain::ports::{Clock, CrmUser, IdGenerator, PasswordHasher, Store};
 use roster_domain::seats::SeatPool;
-use roster_domain::services::{InviteRow, NewConnection, NewOrganization, NewUser, RoleAssignment, UserDetails};
+use roster_domain::services::{
+    InviteRow, NewConnection, NewOrganization, NewUser, RoleAssignment, SettingsPatch, UserDetails,
+};
 use roster_domain::user::StatusKind;
 use roster_domain::values::{
     CrmId, Email, EmailDomain, GroupName, Key, Label, Nicknames, Password, PersonName, Phone, Reason, Slug,
@@ -118,6 +120,9 @@ impl World {
             nicknames: Nicknames::empty(),
             agent_id: None,
             crm_id: None,
+            agent_ring_number: None,
+            dialer_number: None,
+            settings: SettingsPatch::default(),
             roles: roles.iter().map(|r| key(r)).collect(),
             group_ids: groups.to_vec(),
             products: BTreeSet::new(),
@@ -209,6 +214,7 @@ impl World {
             email: self.email(local),
             roles: vec![key("standard")],
             products: keys(products),
+            group_ids: Vec::new(),
         }
     }
 

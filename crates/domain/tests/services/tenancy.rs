@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use roster_domain::ErrorCode;
 use roster_domain::audit::AuditQuery;
 use roster_domain::connections::GroupChoice;
 use roster_domain::scheduling::ScheduledAction;
@@ -12,6 +11,7 @@ use roster_domain::services::{
     GroupPatch, MoveUser, NewApiKey, OnboardingFacts, ProfilePatch, RoleAssignment, RolePatch,
 };
 use roster_domain::users_query::UserQuery;
+use roster_domain::{ErrorCode, ServiceError};
 
 use crate::support::{T0, World, failure, group_name, key, keys, label};
 
@@ -138,8 +138,13 @@ async fn a_member_of_one_organization_gets_not_found_for_another_organizations_g
         .code(),
     ];
     assert!(codes.iter().all(|c| *c == ErrorCode::NotFound), "{codes:?}");
+    // A group named in a body is refused as an unknown one is, naming where it was given.
     let err = failure(s.create_user(&admin, t.a.new_user("bob", &["standard"], &[t.b_group])).await);
-    assert_eq!(err.code(), ErrorCode::NotFound);
+    let ServiceError::Validation(fields) = err else { panic!("{err:?}") };
+    assert_eq!(
+        fields.iter().map(|f| (f.field.as_str(), f.code)).collect::<Vec<_>>(),
+        [("group_ids[0]", "unknown_group")]
+    );
     assert_eq!(t.a.store.snapshot().await, before);
 }
 

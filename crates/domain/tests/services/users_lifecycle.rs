@@ -655,3 +655,45 @@ async fn every_row_of_the_users_page_is_the_users_details() {
         assert_eq!(rows.iter().find(|r| r.user.id == cy).expect("cy").status, Status::Deactivated);
     }
 }
+
+#[tokio::test]
+async fn a_member_is_created_with_every_setting_and_into_groups_the_actor_manages_only() {
+    let w = World::new().await;
+    let (sales, east, support) = w.sales_east_support().await;
+    let mut new = w.new_user("ann", &["standard"], &[east]);
+    new.agent_ring_number = Some(phone("+14155550111"));
+    new.dialer_number = Some(phone("+14155550112"));
+    new.settings = SettingsPatch {
+        mailbox_provider: Some(MailboxProvider::Google),
+        email_throttle_max_per_day: Some(1_800),
+        homepage: Some(roster_domain::user::Homepage::Leads),
+        voip_forward_to: Some(Some(phone("+14155550113"))),
+        ..SettingsPatch::default()
+    };
+    let details = w.services.create_user(&w.admin_actor().await, new).await.expect("creates");
+    let settings = &details.user.settings;
+    assert_eq!((settings.mailbox_provider, settings.email_throttle_max_per_day), (MailboxProvider::Google, 1_800));
+    assert_eq!(details.user.dialer_number, Some(phone("+14155550112")));
+    assert_eq!(details.groups, [east].into());
+    let event = w.events_named("user.created").await.pop().expect("audited");
+    assert_eq!(event.details["settings.homepage"]["after"], "leads");
+    assert!(event.details.get("settings.flow_enabled").is_none(), "defaults are left out");
+
+    // Over the provider's cap: refused before anything is written.
+    let before = w.store.snapshot().await;
+    let mut over = w.new_user("bob", &["standard"], &[]);
+    over.settings.mailbox_provider = Some(MailboxProvider::Google);
+    over.settings.email_throttle_max_per_day = Some(1_801);
+    let err = failure(w.services.create_user(&w.admin_actor().await, over).await);
+    assert_eq!(err.code(), ErrorCode::ValidationFailed);
+    assert_eq!(w.store.snapshot().await, before);
+    // A scoped admin of Sales creates members in Sales' subtree only (`manage_groups` there).
+    let lead = w.member("lead", &["standard"], &[sales]).await;
+    w.scope_admin(lead, sales).await;
+    let lead = w.actor(lead).await;
+    let before = w.store.snapshot().await;
+    let err = failure(w.services.create_user(&lead, w.new_user("cy", &["standard"], &[support])).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert_eq!(w.store.snapshot().await, before);
+    w.services.create_user(&lead, w.new_user("cy", &["standard"], &[east])).await.expect("within the scope");
+}

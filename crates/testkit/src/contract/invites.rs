@@ -1,5 +1,7 @@
-//! `InviteRepository`: invites by id and by token hash, pending ones, resending and deleting.
+//! `InviteRepository`: invites by id and by token hash, pending ones, resending and deleting,
+//! and the groups an invite was made for.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use time::Duration;
@@ -63,4 +65,39 @@ pub async fn deleting_an_invite_deletes_its_reservations(store: Arc<dyn Store>) 
     assert!(tx.pending_invites(o).await.expect("reads").is_empty());
     assert_eq!(tx.seat_pools(o).await.expect("reads"), s.pools, "seats untouched");
     assert_eq!(tx.user(o, s.cy.id).await.expect("reads"), Some(s.cy.clone()), "the user stays");
+}
+
+/// The groups an invite was made for are kept with it: read back by id, by token hash and
+/// among the pending invites, batch-written like the single write, replaced by an update (a
+/// resend keeps them), and of one organization only (another organization's invite is not
+/// found).
+pub async fn an_invite_keeps_the_groups_it_was_made_for(store: Arc<dyn Store>) {
+    let a = seed(&store, 1).await;
+    let b = seed(&store, 2).await;
+    let o = a.org.id;
+    let mut tx = begin(&store).await;
+    let mut one = seed::invite(&a.dee, uid(1, 5), "one-group-hash", &[]);
+    one.group_ids = BTreeSet::from([a.sales.id]);
+    let mut two = seed::invite(&a.ada, uid(1, 6), "two-groups-hash", &["core"]);
+    two.group_ids = BTreeSet::from([a.sales.id, a.east.id]);
+    tx.insert_invite(&one).await.expect("inserts");
+    tx.insert_invites(std::slice::from_ref(&two)).await.expect("batch-inserts");
+    commit(tx).await;
+
+    let mut tx = begin(&store).await;
+    assert_eq!(tx.invite(o, one.id).await.expect("reads"), Some(one.clone()));
+    assert_eq!(tx.invite_by_token_hash("two-groups-hash").await.expect("reads"), Some(two.clone()));
+    let pending = tx.pending_invites(o).await.expect("reads");
+    assert!(pending.contains(&one) && pending.contains(&two), "{pending:?}");
+    assert_eq!(tx.invite(b.org.id, one.id).await.expect("reads"), None, "another organization's");
+    let resent = Invite { token_hash: "resent-two-hash".to_owned(), ..two.clone() };
+    tx.update_invite(&resent).await.expect("resends");
+    let regrouped = Invite { group_ids: BTreeSet::from([a.support.id]), ..one.clone() };
+    tx.update_invite(&regrouped).await.expect("updates");
+    commit(tx).await;
+
+    let mut tx = begin(&store).await;
+    assert_eq!(tx.invite(o, two.id).await.expect("reads"), Some(resent), "a resend keeps the groups");
+    assert_eq!(tx.invite(o, one.id).await.expect("reads").map(|i| i.group_ids), Some(BTreeSet::from([a.support.id])));
+    assert_eq!(tx.invite(o, a.invite.id).await.expect("reads").map(|i| i.group_ids), Some(BTreeSet::new()));
 }

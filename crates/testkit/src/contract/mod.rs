@@ -267,6 +267,7 @@ macro_rules! store_contract_tests {
             connections::touching_an_api_key_records_its_use_and_keeps_a_revocation,
             invites::invites_are_found_by_id_and_token_hash_and_pending_until_accepted,
             invites::deleting_an_invite_deletes_its_reservations,
+            invites::an_invite_keeps_the_groups_it_was_made_for,
             schedule::due_scheduled_changes_come_oldest_first_from_every_organization,
             schedule::scheduled_changes_are_listed_per_user_and_updated_in_their_organization,
             jobs::jobs_are_written_optimistically_and_claimable_when_queued_or_their_lease_ended,

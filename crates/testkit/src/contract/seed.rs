@@ -191,6 +191,7 @@ pub fn invite(user: &User, id: Uuid, token_hash: &str, products: &[&str]) -> Inv
         user_id: user.id,
         purpose: InvitePurpose::Member,
         products: products.iter().map(|p| key(p)).collect(),
+        group_ids: Default::default(),
         token_hash: token_hash.to_owned(),
         expires_at: T0 + Duration::days(7),
         created_by: None,

@@ -19,7 +19,7 @@ use roster_domain::roles::Permission;
 use roster_domain::scheduling::ScheduledAction;
 use roster_domain::services::{
     BulkLicenses, BulkOp, GroupPatch, InviteRow, InviteStatus, MoveUser, NewConnection, NewOrganization, NewUser,
-    RoleAssignment,
+    RoleAssignment, SettingsPatch,
 };
 use roster_domain::user::{InactiveReason, User};
 use roster_domain::values::{Email, GroupName, Key, Label, Nicknames, Password, PersonName, Slug};
@@ -192,6 +192,9 @@ impl World {
             nicknames: Nicknames::empty(),
             agent_id: None,
             crm_id: None,
+            agent_ring_number: None,
+            dialer_number: None,
+            settings: SettingsPatch::default(),
             roles: vec![key(role)],
             group_ids: groups.to_vec(),
             products: products.iter().map(|p| key(p)).collect(),
@@ -301,6 +304,9 @@ impl World {
                     nicknames: Nicknames::empty(),
                     agent_id: None,
                     crm_id: None,
+                    agent_ring_number: None,
+                    dialer_number: None,
+                    settings: SettingsPatch::default(),
                     roles: vec![key(ROLE_KEYS[*role])],
                     group_ids: group.and_then(|g| self.live_group(&s, g)).into_iter().collect(),
                     products: keys(*products),
@@ -317,6 +323,7 @@ impl World {
                     email,
                     roles: vec![key(ROLE_KEYS[*role])],
                     products: keys(*products),
+                    group_ids: Vec::new(),
                 };
                 match svc.invite_members(&actor, vec![row], false).await {
                     Ok(result) => match result.results[0].status {
