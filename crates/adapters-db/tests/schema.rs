@@ -46,6 +46,8 @@ const TABLES: &[&str] = &[
     "idempotency_keys",
     "login_failures",
     "password_resets",
+    "jobs",
+    "job_outcomes",
 ];
 
 fn id(n: u128) -> Value {
