@@ -33,4 +33,5 @@ mod tree_isolation;
 mod tree_support;
 mod users_bulk;
 mod users_export;
+mod users_sort;
 mod visibility;
