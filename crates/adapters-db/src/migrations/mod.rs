@@ -20,7 +20,9 @@ mod m20261206_000009_roles_version;
 mod m20261207_000010_secrets_at_rest;
 mod m20261207_000011_session_parents_and_attempts;
 mod m20261207_000013_jobs;
+mod m20261208_000014_users_sort_by_licenses;
 
+pub use m20261208_000014_users_sort_by_licenses::USERS_STATUS_RANK;
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -50,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_secrets_at_rest::Migration),
             Box::new(m20261207_000011_session_parents_and_attempts::Migration),
             Box::new(m20261207_000013_jobs::Migration),
+            Box::new(m20261208_000014_users_sort_by_licenses::Migration),
         ]
     }
 

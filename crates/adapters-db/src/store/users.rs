@@ -225,6 +225,10 @@ fn value_rank(value: &SortValue) -> u8 {
 struct SortColumn {
     expr: String,
     kind: SortKind,
+    /// An expression (not a plain column) that an index serves: the keyset also bounds it
+    /// alone (`expr >= ?`), since SQLite seeks an expression index only on a comparison of the
+    /// expression itself, never inside a row value.
+    seek: bool,
 }
 
 /// One component of the keyset comparison.
@@ -520,6 +524,13 @@ impl SeaOrmTx {
                 sql.push("SELECT ").push(&select).push(&filtered.text);
                 sql.values = filtered.values;
                 if let Some(UserPaging::Cursor { after: Some(cursor), .. }) = &query.paging {
+                    if let (Some(first), Some(value)) = (columns.first(), cursor.values.first())
+                        && first.seek
+                        && let CursorValue::Bound(v) = self.key_value(first.kind, value)?
+                    {
+                        let op = if sort[0].descending { " <= " } else { " >= " };
+                        sql.push(" AND ").push(&first.expr).push(op).bind(v);
+                    }
                     let mut parts = Vec::new();
                     for ((s, c), v) in sort.iter().zip(&columns).zip(&cursor.values) {
                         parts.push(KeyPart {
@@ -911,12 +922,9 @@ impl SeaOrmTx {
 
     /// The SQL expression and kind of a sort column (alias `u`); `in_trial` for the status.
     fn sort_column(&self, field: &UserSortField, in_trial: bool) -> SortColumn {
-        let column = |expr: &str, kind| SortColumn { expr: expr.to_owned(), kind };
-        let absent_text = |c: &str| SortColumn {
-            expr: self.code_points(&format!("COALESCE(u.{c}, '')")),
-            kind: SortKind::TextOrAbsent,
-        };
-        let name = |c: &str| SortColumn { expr: self.code_points(&format!("u.{c}")), kind: SortKind::Text };
+        let column = |expr: &str, kind| SortColumn { expr: expr.to_owned(), kind, seek: false };
+        let absent_text = |c: &str| column(&self.code_points(&format!("COALESCE(u.{c}, '')")), SortKind::TextOrAbsent);
+        let name = |c: &str| column(&self.code_points(&format!("u.{c}")), SortKind::Text);
         match field {
             UserSortField::FirstName => column("u.first_name_sort", SortKind::Text),
             UserSortField::LastName => column("u.last_name_sort", SortKind::Text),
@@ -939,29 +947,27 @@ impl SeaOrmTx {
             UserSortField::RoundRobin => column("u.round_robin", SortKind::Bool),
             UserSortField::ScoringEnabled => column("u.scoring_enabled", SortKind::Bool),
             UserSortField::RoamingAgent => column("u.roaming_agent", SortKind::Bool),
-            UserSortField::Status => SortColumn { expr: Self::status_rank_sql(in_trial), kind: SortKind::Int },
-            UserSortField::Products => SortColumn { expr: self.products_text(), kind: SortKind::List },
+            // Outside a trial, the expression of the `users_by_status` index.
+            UserSortField::Status => {
+                SortColumn { expr: Self::status_rank_sql(in_trial), kind: SortKind::Int, seek: !in_trial }
+            }
+            UserSortField::Products => column("u.products_sort", SortKind::List),
             // A validated key (`[a-z][a-z0-9_]*`), written as a literal like the core key.
-            UserSortField::Product(key) => SortColumn {
-                expr: format!(
+            UserSortField::Product(key) => column(
+                &format!(
                     "EXISTS (SELECT 1 FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id \
                      AND l.product = '{}')",
                     key.as_str()
                 ),
-                kind: SortKind::Bool,
-            },
-            UserSortField::Roles => SortColumn { expr: self.roles_text(), kind: SortKind::List },
-            UserSortField::Teams => SortColumn { expr: self.teams_text(), kind: SortKind::List },
-            UserSortField::Scheduled => SortColumn {
-                expr: format!("COALESCE({}, {})", Self::next_scheduled_sql(), self.time_floor()),
-                kind: SortKind::TimeOrAbsent,
-            },
+                SortKind::Bool,
+            ),
+            UserSortField::Roles => column(&self.roles_text(), SortKind::List),
+            UserSortField::Teams => column(&self.teams_text(), SortKind::List),
+            UserSortField::Scheduled => column(
+                &format!("COALESCE({}, {})", Self::next_scheduled_sql(), self.time_floor()),
+                SortKind::TimeOrAbsent,
+            ),
         }
-    }
-
-    /// The products user `u` holds as [`list_sort_text`].
-    fn products_text(&self) -> String {
-        self.list_text("l.product", "FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id")
     }
 
     /// The keys of the roles user `u` holds (each once) as [`list_sort_text`].
@@ -989,34 +995,33 @@ impl SeaOrmTx {
          WHERE c.org_id = u.org_id AND c.user_id = u.id AND c.state = 'pending')"
     }
 
-    /// The [`status_rank`] of user `u`'s derived status: `derive_status` (§3.1) over the
-    /// lifecycle columns, Core held (an `EXISTS` probe, made at most once per row) and the trial
-    /// (a literal, as in the status filter), precedence first.
+    /// The [`status_rank`] of the derived status of a user who is not deleted: `derive_status`
+    /// (§3.1) over the lifecycle columns and `holds_core` (kept from `licenses` by triggers), or,
+    /// in a trial (a literal, as in the status filter), with everyone entitled to Core. The
+    /// columns are unqualified — the Users queries read `users` alone at the level where they
+    /// sort — so that outside a trial the text is the `users_by_status` index's expression,
+    /// [`USERS_STATUS_RANK`](crate::migrations::USERS_STATUS_RANK) (a test checks it).
     fn status_rank_sql(in_trial: bool) -> String {
         let rank = status_rank;
+        let onboarded = format!(
+            "(CASE WHEN crm_connected AND mailbox_connected THEN {} ELSE {} END)",
+            rank(StatusKind::Active),
+            rank(StatusKind::Pending)
+        );
         let entitled = if in_trial {
-            "1 = 1".to_owned()
+            format!("ELSE {onboarded}")
         } else {
             format!(
-                "EXISTS (SELECT 1 FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id AND l.product = '{}')",
-                Catalog::core_key().as_str()
+                "WHEN holds_core THEN {onboarded} WHEN ever_held_core THEN {} ELSE {}",
+                rank(StatusKind::Revoked),
+                rank(StatusKind::Inactive)
             )
         };
         format!(
-            "CASE WHEN u.deleted_at IS NOT NULL THEN {deleted} \
-             WHEN u.deactivated_at IS NOT NULL THEN {deactivated} \
-             WHEN u.invited THEN {invited} \
-             WHEN u.inactive_reasons <> 0 THEN {inactive} \
-             WHEN {entitled} THEN (CASE WHEN u.crm_connected AND u.mailbox_connected THEN {active} ELSE {pending} END) \
-             WHEN u.ever_held_core THEN {revoked} \
-             ELSE {inactive} END",
-            deleted = rank(StatusKind::Deleted),
-            deactivated = rank(StatusKind::Deactivated),
-            invited = rank(StatusKind::Invited),
-            inactive = rank(StatusKind::Inactive),
-            active = rank(StatusKind::Active),
-            pending = rank(StatusKind::Pending),
-            revoked = rank(StatusKind::Revoked),
+            "CASE WHEN deactivated_at IS NOT NULL THEN {} WHEN invited THEN {} WHEN inactive_reasons <> 0 THEN {} {entitled} END",
+            rank(StatusKind::Deactivated),
+            rank(StatusKind::Invited),
+            rank(StatusKind::Inactive),
         )
     }
 
@@ -1026,7 +1031,7 @@ impl SeaOrmTx {
         let mut out = String::new();
         let reads = |f: fn(&UserSortField) -> bool| sort.iter().any(|s| f(&s.field));
         if reads(|f| matches!(f, UserSortField::Status | UserSortField::Products | UserSortField::Product(_))) {
-            out.push_str(&format!(", {} AS sort_products", self.products_text()));
+            out.push_str(", u.products_sort AS sort_products");
         }
         if reads(|f| *f == UserSortField::Roles) {
             out.push_str(&format!(", {} AS sort_roles", self.roles_text()));
@@ -1268,5 +1273,22 @@ impl UserRepository for SeaOrmTx {
         let sql = "SELECT phc FROM password_hashes WHERE org_id = ? AND user_id = ?";
         let row = self.query_one(sql, vec![id(org.as_uuid()), id(user.as_uuid())]).await?;
         row.map(|row| get::<String>(&row, "phc").map(PasswordHash::new)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrations::USERS_STATUS_RANK;
+
+    #[test]
+    fn the_status_sort_outside_a_trial_is_the_expression_of_its_index() {
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(words(&SeaOrmTx::status_rank_sql(false)), words(USERS_STATUS_RANK));
+    }
+
+    #[test]
+    fn the_list_text_separator_is_the_domains() {
+        assert_eq!(LIST_ITEM_END, '\u{1}', "the SQL writes char(1) / chr(1)");
     }
 }
