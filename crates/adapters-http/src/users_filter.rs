@@ -251,6 +251,7 @@ pub fn sort_names() -> Vec<String> {
 /// a comma-separated list (`style: form, explode: false`) of column names, each ascending or,
 /// with a leading `-`, descending — a fixed name, or a per-product column `product:<key>`.
 /// Only the document uses it; the parameter is read as text by [`parse_sort`].
+#[derive(Debug, Clone, Copy)]
 pub struct SortKeys;
 
 impl utoipa::PartialSchema for SortKeys {
