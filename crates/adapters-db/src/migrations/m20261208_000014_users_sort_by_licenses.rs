@@ -43,14 +43,29 @@ const ADD_COLUMNS: &[&str] = &[
 
 /// Sets both columns of the user `(org, user)` from their licenses (`org` and `user` are SQL
 /// expressions: `NEW.org_id`, `users.org_id`, …).
+///
+/// On SQLite the products are concatenated in order by a window over the user's licenses rather
+/// than by `group_concat(… ORDER BY …)`: that form needs SQLite 3.44, and a trigger is part of
+/// the schema, which every program opening the file parses — an older `sqlite3` shell would
+/// call the whole database malformed.
 fn refresh(postgres: bool, org: &str, user: &str) -> String {
-    let (aggregate, end) = if postgres { ("string_agg", "chr(1)") } else { ("group_concat", "char(1)") };
+    let products = if postgres {
+        format!(
+            "(SELECT string_agg(l.product || chr(1), '' ORDER BY l.product) FROM licenses l \
+             WHERE l.org_id = {org} AND l.user_id = {user})"
+        )
+    } else {
+        format!(
+            "(SELECT group_concat(l.product || char(1), '') OVER (ORDER BY l.product \
+             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM licenses l \
+             WHERE l.org_id = {org} AND l.user_id = {user} LIMIT 1)"
+        )
+    };
     format!(
         "UPDATE users SET \
          holds_core = EXISTS (SELECT 1 FROM licenses l WHERE l.org_id = {org} AND l.user_id = {user} \
              AND l.product = 'core'), \
-         products_sort = COALESCE((SELECT {aggregate}(l.product || {end}, '' ORDER BY l.product) FROM licenses l \
-             WHERE l.org_id = {org} AND l.user_id = {user}), '') \
+         products_sort = COALESCE({products}, '') \
          WHERE org_id = {org} AND id = {user}"
     )
 }
