@@ -176,13 +176,14 @@ async fn rolling_back_and_migrating_again_restores_the_schema() {
             Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
             other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
         }
-        // The newest migration adds `invites.group_ids`.
+        // The newest migration adds `users.holds_core` and `users.products_sort`, the triggers
+        // on `licenses` that keep them and their indexes.
         assert!(
-            t.exec("UPDATE invites SET group_ids = '[]'", vec![]).await.is_err(),
+            t.exec("UPDATE users SET holds_core = false", vec![]).await.is_err(),
             "{:?}: its column is gone",
             t.engine()
         );
-        assert!(t.exec("UPDATE invites SET products = products", vec![]).await.is_ok(), "the table stays");
+        assert!(t.exec("UPDATE users SET products_sort = ''", vec![]).await.is_err());
         assert_eq!(tables(&t).await, sorted(TABLES), "{:?}: no table was dropped with it", t.engine());
 
         Migrator::down(t.db.connection(), None).await.expect("rolls back everything");
@@ -506,7 +507,21 @@ async fn the_users_page_and_the_visible_connections_branches_are_index_ranges_wi
         TestDb::each_engine("the_users_page_and_the_visible_connections_branches_are_index_ranges_without_a_sort").await
     {
         migrate(&t.db).await.expect("migrates");
-        let cases: [(&str, &str, Vec<Value>); 4] = [
+        // The status sort as the store writes it outside a trial: the index's own expression,
+        // bounded alone and in the row value (decision 0035).
+        let rank = roster_adapters_db::migrations::USERS_STATUS_RANK;
+        let by_status = format!(
+            "SELECT id FROM users u WHERE org_id = ? AND deleted_at IS NULL AND {rank} >= ? AND (({rank}), u.id) > (?, ?) \
+             ORDER BY {rank} ASC, u.id ASC LIMIT 50"
+        );
+        let cases: [(&str, &str, Vec<Value>); 6] = [
+            ("users_by_status", &by_status, vec![id(1), 3_i64.into(), 3_i64.into(), id(2)]),
+            (
+                "users_by_products",
+                "SELECT id FROM users WHERE org_id = ? AND deleted_at IS NULL AND (products_sort, id) > (?, ?) \
+                 ORDER BY products_sort, id LIMIT 50",
+                vec![id(1), "core\u{1}".into(), id(2)],
+            ),
             (
                 "users_by_last_name",
                 "SELECT id FROM users WHERE org_id = ? AND deleted_at IS NULL AND (last_name_sort, id) > (?, ?) \
@@ -619,7 +634,10 @@ async fn invites_made_before_the_invite_groups_migration_have_no_groups() {
         tx.insert_invite(&old).await.expect("inserts");
         tx.commit().await.expect("commits");
 
-        Migrator::down(t.db.connection(), Some(1)).await.expect("rolls back the invite groups migration");
+        let known = known_migrations();
+        let position = known.iter().position(|m| m.ends_with("_invite_groups")).expect("the invite groups migration");
+        let steps = u32::try_from(known.len() - position).expect("a few");
+        Migrator::down(t.db.connection(), Some(steps)).await.expect("rolls back to before the invite groups migration");
         migrate(&t.db).await.expect("migrates again");
         let mut tx = store.begin().await.expect("begins");
         assert_eq!(tx.invite(org.id, old.id).await.expect("reads"), Some(old.clone()), "{:?}", t.engine());
@@ -628,6 +646,77 @@ async fn invites_made_before_the_invite_groups_migration_have_no_groups() {
         tx.insert_invite(&grouped).await.expect("inserts");
         assert_eq!(tx.invite(org.id, grouped.id).await.expect("reads"), Some(grouped), "{:?}", t.engine());
         drop(tx);
+        t.finish().await;
+    }
+}
+
+/// The migration that puts the license facts of the status and products sorts on the user's
+/// row fills them from the licenses a database already holds, and its triggers keep them as
+/// licenses come and go (decision 0035).
+#[tokio::test]
+async fn the_license_facts_on_the_users_row_are_filled_in_and_kept_by_the_database() {
+    use roster_domain::ports::Store as _;
+    use roster_testkit::contract::seed::{self, uid};
+
+    for t in TestDb::each_engine("the_license_facts_on_the_users_row_are_filled_in_and_kept_by_the_database").await {
+        migrate(&t.db).await.expect("migrates");
+        let store = roster_adapters_db::SeaOrmStore::new(t.db.clone());
+        let org = seed::org(1, "alpha");
+        let ada = seed::user(org.id, uid(1, 2), "ada@example.com");
+        let bob = seed::user(org.id, uid(1, 3), "bob@example.com");
+        let mut tx = store.begin().await.expect("begins");
+        seed::insert_org_with_root(tx.as_mut(), &org).await;
+        tx.insert_user(&ada).await.expect("inserts");
+        tx.insert_user(&bob).await.expect("inserts");
+        tx.commit().await.expect("commits");
+        let facts = |who: &roster_domain::user::User| {
+            let sql = "SELECT CASE WHEN holds_core THEN 1 ELSE 0 END AS core, products_sort AS products FROM users \
+                       WHERE org_id = ? AND id = ?";
+            let values = vec![org.id.as_uuid().into(), who.id.as_uuid().into()];
+            let t = &t;
+            async move {
+                let row = t.query_one(sql, values).await.expect("the user's row");
+                (
+                    row.try_get::<i32>("", "core").expect("a number"),
+                    row.try_get::<String>("", "products").expect("text"),
+                )
+            }
+        };
+
+        // Licenses written before the migration.
+        let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+        let position = names.iter().position(|n| n.ends_with("_users_sort_by_licenses")).expect("the migration");
+        let since = u32::try_from(names.len() - position).expect("a count");
+        Migrator::down(t.db.connection(), Some(since)).await.expect("rolls back to before the migration");
+        let mut tx = store.begin().await.expect("begins");
+        for product in ["flow", "core"] {
+            tx.insert_license(&seed::license(&ada, product)).await.expect("assigns");
+        }
+        tx.commit().await.expect("commits");
+        migrate(&t.db).await.expect("migrates again");
+        assert_eq!(facts(&ada).await, (1, "core\u{1}flow\u{1}".to_owned()), "{:?}: filled in", t.engine());
+        assert_eq!(facts(&bob).await, (0, String::new()));
+
+        // Then kept by the triggers, whoever writes.
+        let mut tx = store.begin().await.expect("begins");
+        tx.insert_license(&seed::license(&bob, "dialer")).await.expect("assigns");
+        tx.commit().await.expect("commits");
+        assert_eq!(facts(&bob).await, (0, "dialer\u{1}".to_owned()), "{:?}: on insert", t.engine());
+        t.exec(
+            "DELETE FROM licenses WHERE org_id = ? AND user_id = ? AND product = 'core'",
+            vec![org.id.as_uuid().into(), ada.id.as_uuid().into()],
+        )
+        .await
+        .expect("deletes");
+        assert_eq!(facts(&ada).await, (0, "flow\u{1}".to_owned()), "{:?}: on delete", t.engine());
+        t.exec(
+            "UPDATE licenses SET user_id = ? WHERE org_id = ? AND user_id = ?",
+            vec![ada.id.as_uuid().into(), org.id.as_uuid().into(), bob.id.as_uuid().into()],
+        )
+        .await
+        .expect("moves the license");
+        assert_eq!(facts(&ada).await, (0, "dialer\u{1}flow\u{1}".to_owned()), "{:?}: on update", t.engine());
+        assert_eq!(facts(&bob).await, (0, String::new()), "{:?}: on update, the old row too", t.engine());
         t.finish().await;
     }
 }

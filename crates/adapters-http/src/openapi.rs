@@ -341,6 +341,29 @@ mod tests {
     }
 
     #[test]
+    fn the_users_sort_lists_every_column_both_ways_and_the_per_product_pattern() {
+        let json = serde_json::to_value(ApiDoc::openapi()).expect("serializes");
+        for path in ["/api/v1/users", "/api/v1/users/export.csv"] {
+            let params = json["paths"][path]["get"]["parameters"].as_array().cloned().unwrap_or_default();
+            let sort = params.iter().find(|p| p["name"] == "sort").unwrap_or_else(|| panic!("{path} takes sort"));
+            assert_eq!(
+                (&sort["style"], &sort["explode"]),
+                (&serde_json::json!("form"), &serde_json::json!(false)),
+                "{sort}"
+            );
+            let items = &sort["schema"]["items"]["oneOf"];
+            let listed: Vec<&str> =
+                items[0]["enum"].as_array().expect("an enum").iter().filter_map(|v| v.as_str()).collect();
+            for field in roster_domain::users_query::UserSortField::FIXED {
+                let name = field.name();
+                assert!(listed.contains(&name.as_str()), "{path}: `{name}` is listed");
+                assert!(listed.contains(&format!("-{name}").as_str()), "{path}: `-{name}` is listed");
+            }
+            assert_eq!(items[1]["pattern"], "^-?product:[a-z][a-z0-9_]*$", "{path}");
+        }
+    }
+
+    #[test]
     fn operations_with_an_id_in_the_path_answer_404_and_with_if_match_412() {
         let json = serde_json::to_value(ApiDoc::openapi()).expect("serializes");
         let paths = json["paths"].as_object().expect("paths");

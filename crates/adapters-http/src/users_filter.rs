@@ -212,8 +212,9 @@ fn parse_role(text: &str) -> ApiResult<RoleFilter> {
     Ok(RoleFilter::from(ok(role)?))
 }
 
-/// `field,-field2` over `first_name`, `last_name`, `email`, `created_at`, `agent_id`, `crm_id`;
-/// `id` (the tie-breaker anyway) is skipped. No sort is the default order.
+/// `field,-field2` over the Users table's columns ([`UserSortField::parse`]: `last_name`,
+/// `status`, `products`, `product:dialer`, …); `id` (the tie-breaker anyway) is skipped. No
+/// sort is the default order.
 ///
 /// # Errors
 /// 400 `validation_failed` on `sort`: an unknown field, or one sorted by twice.
@@ -226,8 +227,8 @@ pub fn parse_sort(text: Option<&str>) -> ApiResult<Vec<UserSort>> {
         if name == "id" {
             continue;
         }
-        let field: UserSortField = serde_json::from_value(serde_json::Value::String(name.to_owned()))
-            .map_err(|_| ApiError::bad_request("sort", "invalid_parameter", format!("cannot sort by `{name}`")))?;
+        let field = UserSortField::parse(name)
+            .ok_or_else(|| ApiError::bad_request("sort", "invalid_parameter", format!("cannot sort by `{name}`")))?;
         if !seen.insert(name.to_owned()) {
             return Err(ApiError::bad_request("sort", "invalid_parameter", format!("`{name}` is sorted by twice")));
         }
@@ -235,6 +236,34 @@ pub fn parse_sort(text: Option<&str>) -> ApiResult<Vec<UserSort>> {
     }
     Ok(out)
 }
+
+/// The names `sort` takes with a fixed name, each also with a leading `-` (descending), and
+/// `id`.
+pub fn sort_names() -> Vec<String> {
+    let mut names: Vec<String> = UserSortField::FIXED.iter().map(UserSortField::name).collect();
+    names.push("id".to_owned());
+    names.iter().flat_map(|n| [n.clone(), format!("-{n}")]).collect()
+}
+
+/// The OpenAPI schema of a `sort` parameter (`#[param(value_type = Option<SortKeys>, inline)]`):
+/// a comma-separated list (`style: form, explode: false`) of column names, each ascending or,
+/// with a leading `-`, descending — a fixed name, or a per-product column `product:<key>`.
+/// Only the document uses it; the parameter is read as text by [`parse_sort`].
+#[derive(Debug, Clone, Copy)]
+pub struct SortKeys;
+
+impl utoipa::PartialSchema for SortKeys {
+    fn schema() -> RefOr<Schema> {
+        let fixed = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(sort_names()));
+        let product = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(format!("^-?{}[a-z][a-z0-9_]*$", roster_domain::users_query::PRODUCT_SORT_PREFIX)))
+            .description(Some("whether the user holds the product: `product:dialer`, `-product:dialer`"));
+        ArrayBuilder::new().items(OneOfBuilder::new().item(fixed).item(product)).into()
+    }
+}
+
+impl ToSchema for SortKeys {}
 
 /// A query string holding the Users-table filter beside an endpoint's own parameters `P`: the
 /// filter's parameters ([`FILTER_PARAMS`]) are read as [`UsersFilter`], the others as `P`.

@@ -1,7 +1,8 @@
 //! The Users-table query (§10): filters, sorts and pages, as a specification that storage
-//! adapters translate to SQL. [`UserQuery::matches`], [`UserQuery::compare`] and
-//! [`UserQuery::paginate`] are the reference semantics: the in-memory store is built from them
-//! and the persistence contract suite (`roster_testkit::contract`) compares every store against them.
+//! adapters translate to SQL. [`UserQuery::matches`], [`UserQuery::sort_key`],
+//! [`UserQuery::compare_keys`] and [`UserQuery::paginate`] are the reference semantics: the
+//! in-memory store is built from them and the persistence contract suite
+//! (`roster_testkit::contract`) compares every store against them.
 //!
 //! # Notes for SQL adapters
 //! - Text sorts and the `q` search compare Unicode lower-case forms (`str::to_lowercase`, not
@@ -11,18 +12,27 @@
 //!   It also matches the display name `"{first} {last}"`, across the two columns.
 //! - Absent agent and CRM ids sort first ascending and last descending ([`SortValue::Null`]
 //!   sorts below every text); PostgreSQL's default is the opposite (`NULLS LAST` ascending).
+//! - Every column of the table sorts (§10): each [`UserSortField`] states its order, and
+//!   [`UserQuery::sort_key`] computes it from the user and the [`SortFacts`] of other tables
+//!   (licenses, roles, memberships, scheduled changes). The status sorts by [`status_rank`] of
+//!   the derived status, never by a stored one. A list column (products, roles, teams) compares
+//!   as [`list_sort_text`] does, which SQL can build with an ordered string aggregate.
+//! - A cursor's values may be anything a client sends back (it is opaque, not signed): a store
+//!   compares rows against values of another type than the column's by [`SortValue`]'s order.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::catalog::Catalog;
 use crate::error::FieldError;
 use crate::groups::{Group, Membership};
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
 use crate::roles::Role;
-use crate::user::{StatusFacts, StatusKind, User, derive_status};
+use crate::user::{CallRecording, Homepage, MailboxProvider, StatusFacts, StatusKind, User, derive_status};
 use crate::values::Key;
 
 /// The longest `q` search, in characters: longer is `validation_failed` on `q`. A search is a
@@ -78,9 +88,11 @@ pub fn unknown_role(named: &str) -> FieldError {
     FieldError::new("role", "unknown_role", format!("no role `{named}`"))
 }
 
-/// Columns the table sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Columns the table sorts by (§10: "sort by any column"), each with its order. Text compares
+/// its Unicode lower-case form in code-point order; an absent value sorts first ascending and
+/// last descending; `false` sorts before `true`; `id` always breaks ties. The names are the
+/// wire's ([`UserSortField::parse`], [`UserSortField::name`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UserSortField {
     /// Given name, case-insensitively.
     FirstName,
@@ -90,14 +102,215 @@ pub enum UserSortField {
     Email,
     /// When the user was created.
     CreatedAt,
+    /// When the user last changed.
+    UpdatedAt,
     /// Agent id, case-insensitively; users without one sort first ascending.
     AgentId,
     /// CRM id, case-insensitively; users without one sort first ascending.
     CrmId,
+    /// Phone number as stored (`+` and digits), character by character; absent first.
+    Phone,
+    /// The dialer's ring number for the agent, as [`UserSortField::Phone`].
+    AgentRingNumber,
+    /// The user's provisioned dialer number, as [`UserSortField::Phone`].
+    DialerNumber,
+    /// The derived status (§3.1, never a stored one) by [`status_rank`]: the precedence of the
+    /// spec's table — deactivated, invited, inactive, revoked, pending, active.
+    Status,
+    /// The products the user holds, as the cell lists them: their keys in order, compared key
+    /// by key ([`list_sort_text`]) — no product first, then `core`, `core, dialer`,
+    /// `core, dialer, sms`, `core, flow`, …
+    Products,
+    /// Whether the user holds this product (the "licenses yes/no per product" columns of §12):
+    /// users without it first.
+    Product(Key),
+    /// The keys of the roles the user holds (any scope, each role once), compared as
+    /// [`UserSortField::Products`]; a role the organization no longer has counts for nothing.
+    Roles,
+    /// The lower-case names ([`GroupName::key`](crate::values::GroupName::key)) of the groups
+    /// of the user's open memberships (each name once), compared as [`UserSortField::Products`].
+    Teams,
+    /// When the user's soonest pending scheduled change takes effect (§3.1); users with none
+    /// first.
+    Scheduled,
+    /// The mailbox provider by the name the API writes: `google`, `microsoft`, `none`.
+    MailboxProvider,
+    /// The daily email throttle, as a number.
+    EmailThrottleMaxPerDay,
+    /// Whether Flow is enabled.
+    FlowEnabled,
+    /// Whether email sync is on.
+    EmailSync,
+    /// Whether calendar sync is on.
+    CalendarSync,
+    /// Call recording by the name the API writes: `disabled`, `enforced`, `optional`.
+    CallRecording,
+    /// The homepage by the name the API writes: `default`, `leads`.
+    Homepage,
+    /// Whether the user takes part in round robin.
+    RoundRobin,
+    /// Whether the user's calls are scored.
+    ScoringEnabled,
+    /// Whether the user is a roaming agent.
+    RoamingAgent,
+    /// Where VoIP calls are forwarded, as [`UserSortField::Phone`].
+    VoipForwardTo,
+}
+
+/// The prefix of a per-product sort name: `product:dialer` sorts by whether `dialer` is held.
+pub const PRODUCT_SORT_PREFIX: &str = "product:";
+
+impl UserSortField {
+    /// Every field with a fixed name, in the order the documentation lists them (the
+    /// per-product sorts, [`UserSortField::Product`], are named by [`PRODUCT_SORT_PREFIX`] and a
+    /// product key).
+    pub const FIXED: [Self; 26] = [
+        Self::FirstName,
+        Self::LastName,
+        Self::Email,
+        Self::CreatedAt,
+        Self::UpdatedAt,
+        Self::AgentId,
+        Self::CrmId,
+        Self::Phone,
+        Self::AgentRingNumber,
+        Self::DialerNumber,
+        Self::Status,
+        Self::Products,
+        Self::Roles,
+        Self::Teams,
+        Self::Scheduled,
+        Self::MailboxProvider,
+        Self::EmailThrottleMaxPerDay,
+        Self::FlowEnabled,
+        Self::EmailSync,
+        Self::CalendarSync,
+        Self::CallRecording,
+        Self::Homepage,
+        Self::RoundRobin,
+        Self::ScoringEnabled,
+        Self::RoamingAgent,
+        Self::VoipForwardTo,
+    ];
+
+    /// The field's name on the wire (`last_name`, `status`, `product:dialer`, …), which
+    /// [`UserSortField::parse`] reads back.
+    pub fn name(&self) -> String {
+        let fixed = match self {
+            Self::FirstName => "first_name",
+            Self::LastName => "last_name",
+            Self::Email => "email",
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+            Self::AgentId => "agent_id",
+            Self::CrmId => "crm_id",
+            Self::Phone => "phone",
+            Self::AgentRingNumber => "agent_ring_number",
+            Self::DialerNumber => "dialer_number",
+            Self::Status => "status",
+            Self::Products => "products",
+            Self::Product(key) => return format!("{PRODUCT_SORT_PREFIX}{key}"),
+            Self::Roles => "roles",
+            Self::Teams => "teams",
+            Self::Scheduled => "scheduled",
+            Self::MailboxProvider => "mailbox_provider",
+            Self::EmailThrottleMaxPerDay => "email_throttle_max_per_day",
+            Self::FlowEnabled => "flow_enabled",
+            Self::EmailSync => "email_sync",
+            Self::CalendarSync => "calendar_sync",
+            Self::CallRecording => "call_recording",
+            Self::Homepage => "homepage",
+            Self::RoundRobin => "round_robin",
+            Self::ScoringEnabled => "scoring_enabled",
+            Self::RoamingAgent => "roaming_agent",
+            Self::VoipForwardTo => "voip_forward_to",
+        };
+        fixed.to_owned()
+    }
+
+    /// The field a wire name names; `None` for a name that is no column's.
+    pub fn parse(name: &str) -> Option<Self> {
+        if let Some(product) = name.strip_prefix(PRODUCT_SORT_PREFIX) {
+            return Key::parse(product).ok().map(Self::Product);
+        }
+        Self::FIXED.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Whether the field's value comes from facts outside the user's row ([`SortFacts`], and
+    /// the trial for the status).
+    pub fn reads_facts(&self) -> bool {
+        matches!(self, Self::Status | Self::Products | Self::Product(_) | Self::Roles | Self::Teams | Self::Scheduled)
+    }
+}
+
+impl fmt::Display for UserSortField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// The rank by which the status column sorts: the precedence of §3.1's table — `deactivated`
+/// 1, `invited` 2, `inactive` 3, `revoked` 4, `pending` 5, `active` 6 — so that ascending puts
+/// the members who need an admin's attention first. A deleted user (never listed) ranks 0.
+pub const fn status_rank(kind: StatusKind) -> i64 {
+    match kind {
+        StatusKind::Deleted => 0,
+        StatusKind::Deactivated => 1,
+        StatusKind::Invited => 2,
+        StatusKind::Inactive => 3,
+        StatusKind::Revoked => 4,
+        StatusKind::Pending => 5,
+        StatusKind::Active => 6,
+    }
+}
+
+/// What ends each item in [`list_sort_text`]: below every character a listed name can hold.
+pub const LIST_ITEM_END: char = '\u{1}';
+
+/// A list sort value as one text that compares, code point by code point, exactly as the list
+/// compares item by item (a list before its longer extensions, so the empty list first): each
+/// item followed by [`LIST_ITEM_END`]. A store's SQL builds a row's text the same way (an
+/// ordered string aggregate of `item || U+0001`), and compares a cursor's list as this text.
+///
+/// The items of a row (product and role keys, group names) never hold U+0000 or U+0001. A
+/// cursor comes from a client and may hold anything: an item with such a character is cut
+/// before it and closed with U+0002 instead, which keeps the text's order against every row's
+/// (a row's item equal to the cut part sorts before it, one extending it after it), and the
+/// rest of the list is dropped, since no row's text can tell it apart.
+pub fn list_sort_text(items: &[String]) -> String {
+    let mut out = String::new();
+    for item in items {
+        match item.find(|c: char| c <= LIST_ITEM_END) {
+            None => {
+                out.push_str(item);
+                out.push(LIST_ITEM_END);
+            }
+            Some(cut) => {
+                out.push_str(&item[..cut]);
+                out.push('\u{2}');
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The facts a row sorts by beside the user's own fields: what other tables hold about them
+/// ([`UserSortField::reads_facts`]). A store that sorts by none of them may leave them empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SortFacts {
+    /// The products the user holds.
+    pub products: BTreeSet<Key>,
+    /// The keys of the roles the user holds, with any scope.
+    pub roles: BTreeSet<Key>,
+    /// The lower-case names of the groups of the user's open memberships.
+    pub teams: BTreeSet<String>,
+    /// When the user's soonest pending scheduled change takes effect.
+    pub next_scheduled: Option<OffsetDateTime>,
 }
 
 /// One key of a sort (`sort=last_name,-created_at` gives two).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSort {
     /// The column sorted by.
     pub field: UserSortField,
@@ -105,7 +318,8 @@ pub struct UserSort {
     pub descending: bool,
 }
 
-/// A sortable value of one column.
+/// A sortable value of one column. Values of different variants order by variant, in the
+/// order declared (a column's rows all have one variant, or `Null` and one other).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SortValue {
     /// Absent values sort first.
@@ -114,6 +328,12 @@ pub enum SortValue {
     Text(String),
     /// A time column's value.
     Time(OffsetDateTime),
+    /// A yes/no column's value: `false` first.
+    Bool(bool),
+    /// A number, or a rank ([`status_rank`]).
+    Int(i64),
+    /// A list column's items, in order, compared item by item ([`list_sort_text`]).
+    List(Vec<String>),
 }
 
 /// Keyset position: the sort values and id of the last row of the previous page.
@@ -283,30 +503,44 @@ impl UserQuery {
     ///   the last of them when more rows follow;
     /// - `Page { page, per_page }`: rows `(page - 1) * per_page ..` (page 0 counts as 1), at
     ///   most `per_page`, and the total number of matching rows.
-    pub fn paginate(&self, mut matching: Vec<User>) -> UserPage {
-        matching.sort_by(|a, b| self.compare(a, b));
+    ///
+    /// `facts` gives a user's [`SortFacts`]; it is asked only when the sort reads facts
+    /// ([`UserSortField::reads_facts`]).
+    pub fn paginate(&self, matching: Vec<User>, facts: impl Fn(&User) -> SortFacts) -> UserPage {
+        let reads_facts = self.effective_sort().iter().any(|s| s.field.reads_facts());
+        let mut keyed: Vec<(Vec<SortValue>, User)> = matching
+            .into_iter()
+            .map(|u| {
+                let f = if reads_facts { facts(&u) } else { SortFacts::default() };
+                (self.sort_key(&u, &f), u)
+            })
+            .collect();
+        keyed.sort_by(|(a, x), (b, y)| self.compare_keys(a, x.id, b, y.id));
         match &self.paging {
-            None => UserPage { items: matching, next_cursor: None, total: None },
+            None => UserPage { items: keyed.into_iter().map(|(_, u)| u).collect(), next_cursor: None, total: None },
             Some(UserPaging::Cursor { after, limit }) => {
                 let size = usize::try_from(*limit).unwrap_or(usize::MAX);
-                let mut rest: Vec<User> = match after {
-                    None => matching,
-                    Some(c) => matching
+                let mut rest: Vec<(Vec<SortValue>, User)> = match after {
+                    None => keyed,
+                    Some(c) => keyed
                         .into_iter()
-                        .filter(|u| self.compare_keys(&self.sort_key(u), u.id, &c.values, c.id) == Ordering::Greater)
+                        .filter(|(key, u)| self.compare_keys(key, u.id, &c.values, c.id) == Ordering::Greater)
                         .collect(),
                 };
                 let more = rest.len() > size;
                 rest.truncate(size);
-                let next_cursor =
-                    if more { rest.last().map(|u| UserCursor { values: self.sort_key(u), id: u.id }) } else { None };
-                UserPage { items: rest, next_cursor, total: None }
+                let next_cursor = if more {
+                    rest.last().map(|(values, u)| UserCursor { values: values.clone(), id: u.id })
+                } else {
+                    None
+                };
+                UserPage { items: rest.into_iter().map(|(_, u)| u).collect(), next_cursor, total: None }
             }
             Some(UserPaging::Page { page, per_page }) => {
                 let per_page = usize::try_from(*per_page).unwrap_or(usize::MAX);
                 let offset = usize::try_from(page.saturating_sub(1)).unwrap_or(usize::MAX).saturating_mul(per_page);
-                let total = u64::try_from(matching.len()).unwrap_or(u64::MAX);
-                let items = matching.into_iter().skip(offset).take(per_page).collect();
+                let total = u64::try_from(keyed.len()).unwrap_or(u64::MAX);
+                let items = keyed.into_iter().skip(offset).take(per_page).map(|(_, u)| u).collect();
                 UserPage { items, next_cursor: None, total: Some(total) }
             }
         }
@@ -324,10 +558,12 @@ impl UserQuery {
             && self.q.as_deref().is_none_or(|q| text_matches(u, q))
     }
 
-    /// The sort values of a user for this query's sort (without the id tie-breaker): text
-    /// columns lower-cased, absent ids as [`SortValue::Null`].
-    pub fn sort_key(&self, u: &User) -> Vec<SortValue> {
-        self.effective_sort().iter().map(|s| sort_value(u, s.field)).collect()
+    /// The sort values of a user for this query's sort (without the id tie-breaker), each by
+    /// its [`UserSortField`]'s rule: text columns lower-cased, absent values as
+    /// [`SortValue::Null`], the status derived with this query's trial flag and the Core
+    /// license from `facts`.
+    pub fn sort_key(&self, u: &User, facts: &SortFacts) -> Vec<SortValue> {
+        self.effective_sort().iter().map(|s| sort_value(u, &s.field, facts, self.in_trial)).collect()
     }
 
     /// The sort, defaulting to last name then first name.
@@ -340,11 +576,6 @@ impl UserQuery {
         } else {
             self.sort.clone()
         }
-    }
-
-    /// Compares two users in this query's order, `id` ascending breaking ties.
-    pub fn compare(&self, a: &User, b: &User) -> Ordering {
-        self.compare_keys(&self.sort_key(a), a.id, &self.sort_key(b), b.id)
     }
 
     /// Compares sort keys in this query's order.
@@ -367,15 +598,68 @@ pub fn within_scope(scope: &BTreeSet<GroupId>, groups: &BTreeSet<GroupId>) -> bo
     !groups.is_empty() && groups.is_subset(scope)
 }
 
-fn sort_value(u: &User, field: UserSortField) -> SortValue {
+fn sort_value(u: &User, field: &UserSortField, facts: &SortFacts, in_trial: bool) -> SortValue {
     let text = |s: &str| SortValue::Text(s.to_lowercase());
+    let opt = |v: Option<&str>| v.map_or(SortValue::Null, text);
+    let names = |items: &mut dyn Iterator<Item = &str>| SortValue::List(items.map(str::to_owned).collect());
+    let s = &u.settings;
     match field {
         UserSortField::FirstName => text(u.first_name.as_str()),
         UserSortField::LastName => text(u.last_name.as_str()),
         UserSortField::Email => text(u.email.as_str()),
         UserSortField::CreatedAt => SortValue::Time(u.created_at),
-        UserSortField::AgentId => u.agent_id.as_ref().map_or(SortValue::Null, |a| text(a.as_str())),
-        UserSortField::CrmId => u.crm_id.as_ref().map_or(SortValue::Null, |c| text(c.as_str())),
+        UserSortField::UpdatedAt => SortValue::Time(u.updated_at),
+        UserSortField::AgentId => opt(u.agent_id.as_ref().map(|a| a.as_str())),
+        UserSortField::CrmId => opt(u.crm_id.as_ref().map(|c| c.as_str())),
+        UserSortField::Phone => opt(u.phone.as_ref().map(|p| p.as_str())),
+        UserSortField::AgentRingNumber => opt(u.agent_ring_number.as_ref().map(|p| p.as_str())),
+        UserSortField::DialerNumber => opt(u.dialer_number.as_ref().map(|p| p.as_str())),
+        UserSortField::VoipForwardTo => opt(s.voip_forward_to.as_ref().map(|p| p.as_str())),
+        UserSortField::Status => {
+            let status = derive_status(&StatusFacts::of(u, facts.products.contains(&Catalog::core_key()), in_trial));
+            SortValue::Int(status_rank(status.kind()))
+        }
+        UserSortField::Products => names(&mut facts.products.iter().map(Key::as_str)),
+        UserSortField::Product(key) => SortValue::Bool(facts.products.contains(key)),
+        UserSortField::Roles => names(&mut facts.roles.iter().map(Key::as_str)),
+        UserSortField::Teams => names(&mut facts.teams.iter().map(String::as_str)),
+        UserSortField::Scheduled => facts.next_scheduled.map_or(SortValue::Null, SortValue::Time),
+        UserSortField::MailboxProvider => text(mailbox_name(s.mailbox_provider)),
+        UserSortField::EmailThrottleMaxPerDay => SortValue::Int(i64::from(s.email_throttle_max_per_day)),
+        UserSortField::FlowEnabled => SortValue::Bool(s.flow_enabled),
+        UserSortField::EmailSync => SortValue::Bool(s.email_sync),
+        UserSortField::CalendarSync => SortValue::Bool(s.calendar_sync),
+        UserSortField::CallRecording => text(call_recording_name(s.call_recording)),
+        UserSortField::Homepage => text(homepage_name(s.homepage)),
+        UserSortField::RoundRobin => SortValue::Bool(s.round_robin),
+        UserSortField::ScoringEnabled => SortValue::Bool(s.scoring_enabled),
+        UserSortField::RoamingAgent => SortValue::Bool(s.roaming_agent),
+    }
+}
+
+/// The name the API writes for a mailbox provider (its `serde` name; a test keeps them equal).
+fn mailbox_name(p: MailboxProvider) -> &'static str {
+    match p {
+        MailboxProvider::None => "none",
+        MailboxProvider::Google => "google",
+        MailboxProvider::Microsoft => "microsoft",
+    }
+}
+
+/// The name the API writes for a call-recording setting.
+fn call_recording_name(c: CallRecording) -> &'static str {
+    match c {
+        CallRecording::Optional => "optional",
+        CallRecording::Enforced => "enforced",
+        CallRecording::Disabled => "disabled",
+    }
+}
+
+/// The name the API writes for a homepage.
+fn homepage_name(h: Homepage) -> &'static str {
+    match h {
+        Homepage::Default => "default",
+        Homepage::Leads => "leads",
     }
 }
 
@@ -396,4 +680,202 @@ fn text_matches(u: &User, q: &str) -> bool {
         || u.agent_id.as_ref().is_some_and(|a| hit(a.as_str()))
         || u.crm_id.as_ref().is_some_and(|c| hit(c.as_str()))
         || u.phone.as_ref().is_some_and(|p| hit(p.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use time::Duration;
+
+    use super::*;
+    use crate::values::{Email, PersonName};
+
+    #[test]
+    fn every_sort_name_reads_back_as_its_field_and_no_other_name_is_a_column() {
+        let mut names = BTreeSet::new();
+        for field in UserSortField::FIXED {
+            assert_eq!(UserSortField::parse(&field.name()), Some(field.clone()));
+            assert!(names.insert(field.name()), "{field} named twice");
+        }
+        let dialer = UserSortField::Product(Key::parse("dialer").expect("a key"));
+        assert_eq!(dialer.name(), "product:dialer");
+        assert_eq!(UserSortField::parse("product:dialer"), Some(dialer));
+        for name in
+            ["", "id", "password", "Status", "product:", "product:Dialer", "products:core", "-status", "status "]
+        {
+            assert_eq!(UserSortField::parse(name), None, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn the_settings_sort_by_the_names_the_api_writes() {
+        let json = |v: serde_json::Value| v.as_str().map(str::to_owned);
+        for p in [MailboxProvider::None, MailboxProvider::Google, MailboxProvider::Microsoft] {
+            assert_eq!(json(serde_json::to_value(p).expect("serializes")).as_deref(), Some(mailbox_name(p)));
+        }
+        for c in [CallRecording::Optional, CallRecording::Enforced, CallRecording::Disabled] {
+            assert_eq!(json(serde_json::to_value(c).expect("serializes")).as_deref(), Some(call_recording_name(c)));
+        }
+        for h in [Homepage::Default, Homepage::Leads] {
+            assert_eq!(json(serde_json::to_value(h).expect("serializes")).as_deref(), Some(homepage_name(h)));
+        }
+    }
+
+    #[test]
+    fn the_status_ranks_follow_the_precedence_of_the_spec() {
+        let order = [
+            StatusKind::Deleted,
+            StatusKind::Deactivated,
+            StatusKind::Invited,
+            StatusKind::Inactive,
+            StatusKind::Revoked,
+            StatusKind::Pending,
+            StatusKind::Active,
+        ];
+        assert!(order.windows(2).all(|w| status_rank(w[0]) < status_rank(w[1])));
+    }
+
+    /// Items as a row holds them (no U+0000 or U+0001), from a small alphabet so that lists
+    /// share prefixes often.
+    fn row_item() -> impl Strategy<Value = String> {
+        proptest::collection::vec(prop::sample::select(vec!["a", "b", "é", " ", "_", "\u{2}", "z"]), 0..4)
+            .prop_map(|parts| parts.concat())
+    }
+
+    /// Items a forged cursor may hold: anything, the separators included.
+    fn any_item() -> impl Strategy<Value = String> {
+        proptest::collection::vec(prop::sample::select(vec!["a", "b", "\u{0}", "\u{1}", "\u{2}", "é", ""]), 0..4)
+            .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn a_lists_sort_text_orders_as_the_list_against_any_cursor(
+            row in proptest::collection::vec(row_item(), 0..4),
+            other in proptest::collection::vec(row_item(), 0..4),
+            cursor in proptest::collection::vec(any_item(), 0..4),
+        ) {
+            prop_assert_eq!(row.cmp(&other), list_sort_text(&row).cmp(&list_sort_text(&other)));
+            prop_assert_eq!(row.cmp(&cursor), list_sort_text(&row).cmp(&list_sort_text(&cursor)));
+        }
+    }
+
+    fn user(n: u8, bits: u32) -> (User, SortFacts) {
+        let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        let mut u = User::new(
+            UserId::from_uuid(uuid::Uuid::from_bytes([n; 16])),
+            OrgId::from_uuid(uuid::Uuid::nil()),
+            Email::parse(&format!("u{n}@example.com")).expect("valid"),
+            PersonName::parse(["Ada", "Bob", "ada"][usize::from(n % 3)]).expect("valid"),
+            PersonName::parse(["Lovelace", "Zed"][usize::from(n % 2)]).expect("valid"),
+            BTreeSet::new(),
+            t0 + Duration::hours(i64::from(bits % 3)),
+        );
+        let bit = |k: u32| bits & (1 << k) != 0;
+        u.settings.flow_enabled = bit(0);
+        u.settings.email_throttle_max_per_day = [300, 1, 1_800][usize::try_from(bits % 3).unwrap_or(0)];
+        u.settings.call_recording = if bit(1) { CallRecording::Enforced } else { CallRecording::Disabled };
+        u.lifecycle.invited = bit(2);
+        u.lifecycle.deactivated_at = bit(3).then_some(t0);
+        u.lifecycle.crm_connected = bit(4);
+        u.lifecycle.mailbox_connected = bit(5);
+        u.lifecycle.ever_held_core = bit(6);
+        let key = |k: &str| Key::parse(k).expect("a key");
+        let mut facts = SortFacts::default();
+        for (k, product) in ["core", "dialer", "flow"].into_iter().enumerate() {
+            if bit(7 + u32::try_from(k).unwrap_or(0)) {
+                facts.products.insert(key(product));
+            }
+        }
+        if bit(10) {
+            facts.roles.insert(key("admin"));
+        }
+        if bit(11) {
+            facts.teams.insert("east".to_owned());
+        }
+        facts.next_scheduled = bit(12).then_some(t0 + Duration::days(i64::from(bits % 5)));
+        (u, facts)
+    }
+
+    fn sort_field() -> impl Strategy<Value = UserSortField> {
+        let mut fields = UserSortField::FIXED.to_vec();
+        fields.push(UserSortField::Product(Key::parse("dialer").expect("a key")));
+        prop::sample::select(fields)
+    }
+
+    proptest! {
+        /// For any sort, following `next_cursor` from the first page visits every user once,
+        /// in the order of `compare_keys`, whatever the page size.
+        #[test]
+        fn a_cursor_walk_visits_every_user_once_in_order_for_any_sort(
+            people in proptest::collection::vec(any::<u32>(), 1..25),
+            fields in proptest::collection::vec((sort_field(), any::<bool>()), 0..3),
+            limit in 1_u32..6,
+            in_trial in any::<bool>(),
+        ) {
+            let rows: BTreeMap<UserId, (User, SortFacts)> = people
+                .iter()
+                .enumerate()
+                .map(|(n, bits)| user(u8::try_from(n).unwrap_or(0), *bits))
+                .map(|(u, f)| (u.id, (u, f)))
+                .collect();
+            let mut query = UserQuery::new(OrgId::from_uuid(uuid::Uuid::nil()));
+            query.in_trial = in_trial;
+            for (field, descending) in fields {
+                if query.sort.iter().all(|s| s.field != field) {
+                    query.sort.push(UserSort { field, descending });
+                }
+            }
+            let facts = |u: &User| rows[&u.id].1.clone();
+            let users: Vec<User> = rows.values().map(|(u, _)| u.clone()).collect();
+            let everyone = query.paginate(users.clone(), facts).items;
+            prop_assert_eq!(everyone.len(), users.len());
+            let key = |u: &User| query.sort_key(u, &facts(u));
+            prop_assert!(everyone.windows(2).all(|p| query.compare_keys(&key(&p[0]), p[0].id, &key(&p[1]), p[1].id).is_lt()));
+            let mut walked = Vec::new();
+            let mut after = None;
+            loop {
+                query.paging = Some(UserPaging::Cursor { after: after.take(), limit });
+                let page = query.paginate(users.clone(), facts);
+                walked.extend(page.items);
+                match page.next_cursor {
+                    Some(c) => after = Some(c),
+                    None => break,
+                }
+                prop_assert!(walked.len() <= users.len());
+            }
+            prop_assert_eq!(walked, everyone);
+        }
+    }
+
+    #[test]
+    fn the_status_sorts_by_its_rank_and_the_settings_by_their_rules() {
+        let (mut a, mut fa) = user(1, 0);
+        let (mut b, fb) = user(2, 0);
+        let query = |field: UserSortField| UserQuery {
+            sort: vec![UserSort { field, descending: false }],
+            ..UserQuery::new(OrgId::from_uuid(uuid::Uuid::nil()))
+        };
+        // `a` holds Core with onboarding done (active), `b` never held it (inactive: no license).
+        fa.products.insert(Key::parse("core").expect("a key"));
+        a.lifecycle.crm_connected = true;
+        a.lifecycle.mailbox_connected = true;
+        let status = query(UserSortField::Status);
+        assert_eq!(status.sort_key(&a, &fa), [SortValue::Int(status_rank(StatusKind::Active))]);
+        assert_eq!(status.sort_key(&b, &fb), [SortValue::Int(status_rank(StatusKind::Inactive))]);
+        // In the trial everyone is entitled: `b` becomes pending.
+        let trial = UserQuery { in_trial: true, ..status };
+        assert_eq!(trial.sort_key(&b, &fb), [SortValue::Int(status_rank(StatusKind::Pending))]);
+        a.settings.mailbox_provider = MailboxProvider::Google;
+        b.settings.voip_forward_to = None;
+        assert_eq!(query(UserSortField::MailboxProvider).sort_key(&a, &fa), [SortValue::Text("google".into())]);
+        assert_eq!(query(UserSortField::VoipForwardTo).sort_key(&b, &fb), [SortValue::Null]);
+        assert_eq!(query(UserSortField::Products).sort_key(&a, &fa), [SortValue::List(vec!["core".into()])]);
+        assert_eq!(query(UserSortField::Products).sort_key(&b, &fb), [SortValue::List(vec![])]);
+        assert!(SortValue::Bool(false) < SortValue::Bool(true));
+        assert!(SortValue::List(vec![]) < SortValue::List(vec!["core".into()]));
+        assert!(SortValue::List(vec!["core".into(), "flow".into()]) < SortValue::List(vec!["dialer".into()]));
+    }
 }

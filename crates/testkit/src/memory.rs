@@ -74,7 +74,7 @@ use roster_domain::roles::Role;
 use roster_domain::scheduling::{ScheduleState, ScheduledChange};
 use roster_domain::seats::{LicenseAssignment, SeatPool, SeatReservation};
 use roster_domain::user::User;
-use roster_domain::users_query::{UserPage, UserPageFacts, UserQuery, in_group_filter};
+use roster_domain::users_query::{SortFacts, UserPage, UserPageFacts, UserQuery, in_group_filter};
 use roster_domain::values::{CrmId, Email, Key, Phone, Slug};
 use roster_domain::visibility::ConnectionQuery;
 use roster_domain::webhooks::{WebhookDelivery, WebhookEndpoint};
@@ -526,7 +526,40 @@ impl MemoryTx {
             .filter(|u| query.matches(u, |key| self.holds(u, key), || in_group(u), || self.open_groups(u)))
             .cloned()
             .collect();
-        query.paginate(matching)
+        query.paginate(matching, |u| self.sort_facts(u))
+    }
+
+    /// What a user's row sorts by beside their own fields: products held, the keys of the
+    /// roles they hold (a role the organization lacks counts for nothing), the lower-case
+    /// names of their open memberships' groups, their soonest pending scheduled change.
+    fn sort_facts(&self, user: &User) -> SortFacts {
+        let w = &self.work;
+        SortFacts {
+            products: w
+                .licenses
+                .values()
+                .filter(|l| l.org_id == user.org_id && l.user_id == user.id)
+                .map(|l| l.product.clone())
+                .collect(),
+            roles: user
+                .roles
+                .iter()
+                .filter_map(|g| w.roles.get(&g.role_id).filter(|r| r.org_id == user.org_id))
+                .map(|r| r.key.clone())
+                .collect(),
+            teams: self
+                .open_groups(user)
+                .into_iter()
+                .filter_map(|g| self.group_in(user.org_id, g))
+                .map(|g| g.name.key())
+                .collect(),
+            next_scheduled: w
+                .scheduled
+                .values()
+                .filter(|c| c.org_id == user.org_id && c.user_id == user.id && c.is_pending())
+                .map(|c| c.effective_at)
+                .min(),
+        }
     }
 }
 

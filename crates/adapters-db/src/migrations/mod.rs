@@ -22,7 +22,9 @@ mod m20261207_000011_session_parents_and_attempts;
 mod m20261207_000012_password_resets;
 mod m20261207_000013_jobs;
 mod m20261207_000014_invite_groups;
+mod m20261207_000015_users_sort_by_licenses;
 
+pub use m20261207_000015_users_sort_by_licenses::USERS_STATUS_RANK;
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -54,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_password_resets::Migration),
             Box::new(m20261207_000013_jobs::Migration),
             Box::new(m20261207_000014_invite_groups::Migration),
+            Box::new(m20261207_000015_users_sort_by_licenses::Migration),
         ]
     }
 

@@ -6,6 +6,13 @@
 //! (`users_query.rs`; `docs/decisions/0009-schema.md`): an absent agent or CRM id sorts as `''`.
 //! The status filter is the `OR` of 0009's predicates over the lifecycle facts, with the trial and
 //! the core key as literals and `core` as an `EXISTS` probe into `licenses`.
+//!
+//! Every sort column (`UserSortField`) is one SQL expression ([`SeaOrmTx::sort_column`]): a
+//! stored column where the row holds the value, a correlated subquery where another table does
+//! (the status's `CASE` over the facts, an ordered aggregate for a list). A keyset page compares
+//! the expressions with the cursor's values as a row value, so the column's SQL order must be
+//! exactly the domain's (`docs/decisions/0035-sorting-any-column.md`); the contract suite checks
+//! it for every column in both directions.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +26,8 @@ use roster_domain::user::{
     CallRecording, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User, UserSettings,
 };
 use roster_domain::users_query::{
-    RoleFilter, SortValue, UserPage, UserPageFacts, UserPaging, UserQuery, UserSortField,
+    LIST_ITEM_END, RoleFilter, SortFacts, SortValue, UserCursor, UserPage, UserPageFacts, UserPaging, UserQuery,
+    UserSort, UserSortField, list_sort_text, status_rank,
 };
 use roster_domain::values::{CrmId, Email, Key, Phone};
 use sea_orm::{QueryResult, Value};
@@ -169,21 +177,63 @@ impl Sql {
     }
 }
 
-/// The sort column of a field (the stored lower-case forms).
-fn sort_column(field: UserSortField) -> &'static str {
-    match field {
-        UserSortField::FirstName => "u.first_name_sort",
-        UserSortField::LastName => "u.last_name_sort",
-        UserSortField::Email => "u.email",
-        UserSortField::CreatedAt => "u.created_at",
-        UserSortField::AgentId => "u.agent_id_sort",
-        UserSortField::CrmId => "u.crm_id_sort",
+/// How a sort column's SQL values relate to [`SortValue`]s, for comparing them with a cursor's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortKind {
+    /// Text that is never empty nor absent.
+    Text,
+    /// Text where an absent value is `''` (stored so, or by `COALESCE`): `Null` in the domain.
+    TextOrAbsent,
+    /// A time, never absent.
+    Time,
+    /// A time where an absent value is [`SeaOrmTx::time_floor`]: `Null` in the domain.
+    TimeOrAbsent,
+    /// A yes/no value.
+    Bool,
+    /// A number.
+    Int,
+    /// A list as [`list_sort_text`].
+    List,
+}
+
+impl SortKind {
+    /// The position of the variant the column's present values have in [`SortValue`]'s order.
+    fn rank(self) -> u8 {
+        match self {
+            Self::Text | Self::TextOrAbsent => 1,
+            Self::Time | Self::TimeOrAbsent => 2,
+            Self::Bool => 3,
+            Self::Int => 4,
+            Self::List => 5,
+        }
     }
+}
+
+/// The position of a value's variant in [`SortValue`]'s order.
+fn value_rank(value: &SortValue) -> u8 {
+    match value {
+        SortValue::Null => 0,
+        SortValue::Text(_) => 1,
+        SortValue::Time(_) => 2,
+        SortValue::Bool(_) => 3,
+        SortValue::Int(_) => 4,
+        SortValue::List(_) => 5,
+    }
+}
+
+/// A sort column: its SQL expression over the alias `u`, and how its values compare.
+struct SortColumn {
+    expr: String,
+    kind: SortKind,
+    /// An expression (not a plain column) that an index serves: the keyset also bounds it
+    /// alone (`expr >= ?`), since SQLite seeks an expression index only on a comparison of the
+    /// expression itself, never inside a row value.
+    seek: bool,
 }
 
 /// One component of the keyset comparison.
 struct KeyPart {
-    column: &'static str,
+    column: String,
     descending: bool,
     value: CursorValue,
 }
@@ -192,12 +242,15 @@ struct KeyPart {
 enum CursorValue {
     /// The value in the column's representation.
     Bound(Value),
+    /// The value as SQL text (the floor of a time column, which no bound value can be).
+    Literal(String),
     /// A value of another type than the column's: every row compares to it as this
-    /// (`SortValue`'s order: Null < Text < Time).
+    /// (`SortValue`'s order: Null < Text < Time < Bool < Int < List).
     Const(Ordering),
-    /// `Text("")` on a column where absent ids are stored as `''`: above every absent id
-    /// (`Null`), below every id (never empty).
-    AboveAbsent,
+    /// A value between the absent rows and the present ones (`Text("")` on a text column
+    /// whose absent values are `''`, any text on a time column whose absent values are the
+    /// floor): above every absent row, below every present one. Holds the absent rows' SQL.
+    AboveAbsent(String),
 }
 
 impl SeaOrmTx {
@@ -446,12 +499,14 @@ impl SeaOrmTx {
     /// page 10,000 (ADR 0024).
     async fn select_page(&self, query: &UserQuery, facts: bool) -> R<(UserPage, Vec<UserPageFacts>)> {
         let sort = query.effective_sort();
-        let select =
+        let columns: Vec<SortColumn> = sort.iter().map(|s| self.sort_column(&s.field, query.in_trial)).collect();
+        let mut select =
             if facts { format!("{}, {}", self.user_select(), self.facts_select()) } else { self.user_select() };
+        let direction = |descending: bool| if descending { " DESC, " } else { " ASC, " };
         let mut order = String::from(" ORDER BY ");
-        for s in &sort {
-            order.push_str(sort_column(s.field));
-            order.push_str(if s.descending { " DESC, " } else { " ASC, " });
+        for (s, c) in sort.iter().zip(&columns) {
+            order.push_str(&c.expr);
+            order.push_str(direction(s.descending));
         }
         order.push_str("u.id ASC");
         let mut filtered = Sql::default();
@@ -460,20 +515,32 @@ impl SeaOrmTx {
         let mut total_of = None;
         let sql = match &query.paging {
             None | Some(UserPaging::Cursor { .. }) => {
+                if matches!(query.paging, Some(UserPaging::Cursor { .. })) {
+                    // The next cursor is the domain's sort key of the page's last row, from
+                    // the row and the facts it sorts by.
+                    select.push_str(&self.sort_facts_select(&sort));
+                }
                 let mut sql = Sql::default();
                 sql.push("SELECT ").push(&select).push(&filtered.text);
                 sql.values = filtered.values;
                 if let Some(UserPaging::Cursor { after: Some(cursor), .. }) = &query.paging {
+                    if let (Some(first), Some(value)) = (columns.first(), cursor.values.first())
+                        && first.seek
+                        && let CursorValue::Bound(v) = self.key_value(first.kind, value)?
+                    {
+                        let op = if sort[0].descending { " <= " } else { " >= " };
+                        sql.push(" AND ").push(&first.expr).push(op).bind(v);
+                    }
                     let mut parts = Vec::new();
-                    for (s, v) in sort.iter().zip(&cursor.values) {
+                    for ((s, c), v) in sort.iter().zip(&columns).zip(&cursor.values) {
                         parts.push(KeyPart {
-                            column: sort_column(s.field),
+                            column: c.expr.clone(),
                             descending: s.descending,
-                            value: self.key_value(s.field, v)?,
+                            value: self.key_value(c.kind, v)?,
                         });
                     }
                     parts.push(KeyPart {
-                        column: "u.id",
+                        column: "u.id".to_owned(),
                         descending: false,
                         value: CursorValue::Bound(id(cursor.id.as_uuid())),
                     });
@@ -492,15 +559,24 @@ impl SeaOrmTx {
                 sql
             }
             Some(UserPaging::Page { page, per_page }) => {
+                // The inner statement also selects the sort values (`s0`, `s1`, …), so that the
+                // outer one orders the page's rows by them without computing a fact column again.
                 let offset = u64::from(page.saturating_sub(1)) * u64::from(*per_page);
                 let mut sql = Sql::default();
-                sql.push("SELECT ").push(&select).push(" FROM (SELECT u.id").push(&filtered.text).push(&order);
+                sql.push("SELECT ").push(&select).push(" FROM (SELECT u.id");
+                let mut outer = String::from(" ORDER BY ");
+                for (k, (s, c)) in sort.iter().zip(&columns).enumerate() {
+                    sql.push(&format!(", {} AS s{k}", c.expr));
+                    outer.push_str(&format!("p.s{k}{}", direction(s.descending)));
+                }
+                outer.push_str("u.id ASC");
+                sql.push(&filtered.text).push(&order);
                 sql.values.clone_from(&filtered.values);
                 sql.push(" LIMIT ").bind(count(u64::from(*per_page))?).push(" OFFSET ").bind(count(offset)?);
                 sql.push(") p JOIN users u ON u.org_id = ")
                     .bind(id(query.org_id.as_uuid()))
                     .push(" AND u.id = p.id")
-                    .push(&order);
+                    .push(&outer);
                 total_of = Some(filtered);
                 sql
             }
@@ -516,10 +592,12 @@ impl SeaOrmTx {
                 let more = items.len() > size;
                 items.truncate(size);
                 page_facts.truncate(size);
-                let next_cursor = if more {
-                    items.last().map(|u| roster_domain::users_query::UserCursor { values: query.sort_key(u), id: u.id })
-                } else {
-                    None
+                let next_cursor = match (more, items.last()) {
+                    (true, Some(last)) => {
+                        let facts = self.sort_facts_from_row(&rows[items.len() - 1], &sort)?;
+                        Some(UserCursor { values: query.sort_key(last, &facts), id: last.id })
+                    }
+                    _ => None,
                 };
                 UserPage { items, next_cursor, total: None }
             }
@@ -718,13 +796,12 @@ impl SeaOrmTx {
     fn keyset(sql: &mut Sql, parts: Vec<KeyPart>) {
         // Runs of consecutive components with one direction, each a row value; a component
         // whose cursor value has another type is a run of its own with a constant outcome.
+        let comparable = |v: &CursorValue| matches!(v, CursorValue::Bound(_) | CursorValue::Literal(_));
         let mut runs: Vec<Vec<KeyPart>> = Vec::new();
         for part in parts {
             let joins = runs.last().is_some_and(|run: &Vec<KeyPart>| {
                 let last = &run[run.len() - 1];
-                last.descending == part.descending
-                    && matches!(last.value, CursorValue::Bound(_))
-                    && matches!(part.value, CursorValue::Bound(_))
+                last.descending == part.descending && comparable(&last.value) && comparable(&part.value)
             });
             match runs.last_mut() {
                 Some(run) if joins => run.push(part),
@@ -756,24 +833,33 @@ impl SeaOrmTx {
                 let after = if first.descending { *ordering == Ordering::Less } else { *ordering == Ordering::Greater };
                 sql.push(if op != "=" && after { "1 = 1" } else { "1 = 0" });
             }
-            CursorValue::AboveAbsent => {
-                // Never equal; after it ascending: every present id; descending: every absent one.
+            CursorValue::AboveAbsent(absent) => {
+                // Never equal; after it ascending: every present value; descending: every absent one.
                 let fragment = match (op, first.descending) {
                     ("=", _) => "1 = 0".to_owned(),
-                    (_, false) => format!("{} <> ''", first.column),
-                    (_, true) => format!("{} = ''", first.column),
+                    (_, false) => format!("{} <> {absent}", first.column),
+                    (_, true) => format!("{} = {absent}", first.column),
                 };
                 sql.push(&fragment);
             }
-            CursorValue::Bound(_) => {
-                sql.push("(").push(&run.iter().map(|p| p.column).collect::<Vec<_>>().join(", ")).push(") ").push(op);
+            CursorValue::Bound(_) | CursorValue::Literal(_) => {
+                sql.push("(")
+                    .push(&run.iter().map(|p| p.column.as_str()).collect::<Vec<_>>().join(", "))
+                    .push(") ")
+                    .push(op);
                 sql.push(" (");
                 for (i, part) in run.iter().enumerate() {
                     if i > 0 {
                         sql.push(", ");
                     }
-                    if let CursorValue::Bound(v) = &part.value {
-                        sql.bind(v.clone());
+                    match &part.value {
+                        CursorValue::Bound(v) => {
+                            sql.bind(v.clone());
+                        }
+                        CursorValue::Literal(text) => {
+                            sql.push(text);
+                        }
+                        CursorValue::Const(_) | CursorValue::AboveAbsent(_) => {}
                     }
                 }
                 sql.push(")");
@@ -781,21 +867,208 @@ impl SeaOrmTx {
         }
     }
 
-    /// The cursor's value for a column, in the column's representation.
-    fn key_value(&self, field: UserSortField, value: &SortValue) -> R<CursorValue> {
-        let is_time = field == UserSortField::CreatedAt;
-        let may_be_absent = matches!(field, UserSortField::AgentId | UserSortField::CrmId);
-        Ok(match (value, is_time) {
-            (SortValue::Time(t), true) => CursorValue::Bound(time(self.engine, *t)?),
-            (SortValue::Text(s), false) if s.is_empty() && may_be_absent => CursorValue::AboveAbsent,
-            (SortValue::Text(s), false) => CursorValue::Bound(s.clone().into()),
-            // Absent ids are stored as ''; on a column that is never absent (nor empty), '' is
-            // below every value too.
-            (SortValue::Null, false) => CursorValue::Bound(String::new().into()),
-            // Every time is above Null and Text; every text below Time.
-            (SortValue::Null | SortValue::Text(_), true) => CursorValue::Const(Ordering::Greater),
-            (SortValue::Time(_), false) => CursorValue::Const(Ordering::Less),
+    /// The cursor's value for a column of `kind`, in the column's representation; a value of
+    /// another type compares with every row by [`SortValue`]'s order of variants.
+    fn key_value(&self, kind: SortKind, value: &SortValue) -> R<CursorValue> {
+        Ok(match (kind, value) {
+            (SortKind::TextOrAbsent, SortValue::Text(s)) if s.is_empty() => CursorValue::AboveAbsent("''".to_owned()),
+            (SortKind::Text | SortKind::TextOrAbsent, SortValue::Text(s)) => CursorValue::Bound(s.clone().into()),
+            // Absent values are stored as ''; on a column that is never absent (nor empty), ''
+            // is below every value too.
+            (SortKind::Text | SortKind::TextOrAbsent, SortValue::Null) => CursorValue::Bound(String::new().into()),
+            (SortKind::Time | SortKind::TimeOrAbsent, SortValue::Time(t)) => CursorValue::Bound(time(self.engine, *t)?),
+            (SortKind::TimeOrAbsent, SortValue::Null) => CursorValue::Literal(self.time_floor().to_owned()),
+            (SortKind::TimeOrAbsent, SortValue::Text(_)) => CursorValue::AboveAbsent(self.time_floor().to_owned()),
+            (SortKind::Bool, SortValue::Bool(b)) => CursorValue::Bound((*b).into()),
+            (SortKind::Int, SortValue::Int(n)) => CursorValue::Bound(Value::BigInt(Some(*n))),
+            (SortKind::List, SortValue::List(items)) => CursorValue::Bound(list_sort_text(items).into()),
+            // Every row's value has the column's variant (or, absent, Null: handled above).
+            (kind, other) => {
+                CursorValue::Const(if value_rank(other) < kind.rank() { Ordering::Greater } else { Ordering::Less })
+            }
         })
+    }
+
+    /// What a time column holds for an absent value: below every time.
+    fn time_floor(&self) -> &'static str {
+        match self.engine {
+            // Microseconds; no time Roster stores is near it.
+            Engine::Sqlite => "(-9223372036854775807)",
+            Engine::Postgres => "'-infinity'::timestamptz",
+        }
+    }
+
+    /// `expr` compared in code-point order (PostgreSQL's text columns outside `{ctext}` take
+    /// the database's collation; SQLite's `BINARY` already is).
+    fn code_points(&self, expr: &str) -> String {
+        match self.engine {
+            Engine::Sqlite => expr.to_owned(),
+            Engine::Postgres => format!("({expr}) COLLATE \"C\""),
+        }
+    }
+
+    /// The aggregate of `item` over `from` (which ends in the rows' `WHERE`) as
+    /// [`list_sort_text`]: each item followed by U+0001, in code-point order, `''` for none.
+    fn list_text(&self, item: &str, from: &str) -> String {
+        let end = match self.engine {
+            Engine::Sqlite => "char(1)",
+            Engine::Postgres => "chr(1)",
+        };
+        self.code_points(&format!(
+            "COALESCE((SELECT {}({item} || {end}, '' ORDER BY {item}) {from}), '')",
+            self.list_agg()
+        ))
+    }
+
+    /// The SQL expression and kind of a sort column (alias `u`); `in_trial` for the status.
+    fn sort_column(&self, field: &UserSortField, in_trial: bool) -> SortColumn {
+        let column = |expr: &str, kind| SortColumn { expr: expr.to_owned(), kind, seek: false };
+        let absent_text = |c: &str| column(&self.code_points(&format!("COALESCE(u.{c}, '')")), SortKind::TextOrAbsent);
+        let name = |c: &str| column(&self.code_points(&format!("u.{c}")), SortKind::Text);
+        match field {
+            UserSortField::FirstName => column("u.first_name_sort", SortKind::Text),
+            UserSortField::LastName => column("u.last_name_sort", SortKind::Text),
+            UserSortField::Email => column("u.email", SortKind::Text),
+            UserSortField::CreatedAt => column("u.created_at", SortKind::Time),
+            UserSortField::UpdatedAt => column("u.updated_at", SortKind::Time),
+            UserSortField::AgentId => column("u.agent_id_sort", SortKind::TextOrAbsent),
+            UserSortField::CrmId => column("u.crm_id_sort", SortKind::TextOrAbsent),
+            UserSortField::Phone => absent_text("phone"),
+            UserSortField::AgentRingNumber => absent_text("agent_ring_number"),
+            UserSortField::DialerNumber => absent_text("dialer_number"),
+            UserSortField::VoipForwardTo => absent_text("voip_forward_to"),
+            UserSortField::MailboxProvider => name("mailbox_provider"),
+            UserSortField::CallRecording => name("call_recording"),
+            UserSortField::Homepage => name("homepage"),
+            UserSortField::EmailThrottleMaxPerDay => column("u.email_throttle_max_per_day", SortKind::Int),
+            UserSortField::FlowEnabled => column("u.flow_enabled", SortKind::Bool),
+            UserSortField::EmailSync => column("u.email_sync", SortKind::Bool),
+            UserSortField::CalendarSync => column("u.calendar_sync", SortKind::Bool),
+            UserSortField::RoundRobin => column("u.round_robin", SortKind::Bool),
+            UserSortField::ScoringEnabled => column("u.scoring_enabled", SortKind::Bool),
+            UserSortField::RoamingAgent => column("u.roaming_agent", SortKind::Bool),
+            // Outside a trial, the expression of the `users_by_status` index.
+            UserSortField::Status => {
+                SortColumn { expr: Self::status_rank_sql(in_trial), kind: SortKind::Int, seek: !in_trial }
+            }
+            UserSortField::Products => column("u.products_sort", SortKind::List),
+            // A validated key (`[a-z][a-z0-9_]*`), written as a literal like the core key.
+            UserSortField::Product(key) => column(
+                &format!(
+                    "EXISTS (SELECT 1 FROM licenses l WHERE l.org_id = u.org_id AND l.user_id = u.id \
+                     AND l.product = '{}')",
+                    key.as_str()
+                ),
+                SortKind::Bool,
+            ),
+            UserSortField::Roles => column(&self.roles_text(), SortKind::List),
+            UserSortField::Teams => column(&self.teams_text(), SortKind::List),
+            UserSortField::Scheduled => column(
+                &format!("COALESCE({}, {})", Self::next_scheduled_sql(), self.time_floor()),
+                SortKind::TimeOrAbsent,
+            ),
+        }
+    }
+
+    /// The keys of the roles user `u` holds (each once) as [`list_sort_text`].
+    fn roles_text(&self) -> String {
+        self.list_text(
+            "k.key",
+            "FROM (SELECT DISTINCT r.key FROM user_roles g JOIN roles r ON r.org_id = g.org_id AND r.id = g.role_id \
+             WHERE g.org_id = u.org_id AND g.user_id = u.id) k",
+        )
+    }
+
+    /// The lower-case names of the groups of user `u`'s open memberships (each once) as
+    /// [`list_sort_text`].
+    fn teams_text(&self) -> String {
+        self.list_text(
+            "k.name_key",
+            "FROM (SELECT DISTINCT g.name_key FROM memberships m JOIN groups g ON g.org_id = m.org_id \
+             AND g.id = m.group_id WHERE m.org_id = u.org_id AND m.user_id = u.id AND m.left_at IS NULL) k",
+        )
+    }
+
+    /// When user `u`'s soonest pending scheduled change takes effect; `NULL` for none.
+    fn next_scheduled_sql() -> &'static str {
+        "(SELECT MIN(c.effective_at) FROM scheduled_changes c \
+         WHERE c.org_id = u.org_id AND c.user_id = u.id AND c.state = 'pending')"
+    }
+
+    /// The [`status_rank`] of the derived status of a user who is not deleted: `derive_status`
+    /// (§3.1) over the lifecycle columns and `holds_core` (kept from `licenses` by triggers), or,
+    /// in a trial (a literal, as in the status filter), with everyone entitled to Core. The
+    /// columns are unqualified — the Users queries read `users` alone at the level where they
+    /// sort — so that outside a trial the text is the `users_by_status` index's expression,
+    /// [`USERS_STATUS_RANK`](crate::migrations::USERS_STATUS_RANK) (a test checks it).
+    fn status_rank_sql(in_trial: bool) -> String {
+        let rank = status_rank;
+        let onboarded = format!(
+            "(CASE WHEN crm_connected AND mailbox_connected THEN {} ELSE {} END)",
+            rank(StatusKind::Active),
+            rank(StatusKind::Pending)
+        );
+        let entitled = if in_trial {
+            format!("ELSE {onboarded}")
+        } else {
+            format!(
+                "WHEN holds_core THEN {onboarded} WHEN ever_held_core THEN {} ELSE {}",
+                rank(StatusKind::Revoked),
+                rank(StatusKind::Inactive)
+            )
+        };
+        format!(
+            "CASE WHEN deactivated_at IS NOT NULL THEN {} WHEN invited THEN {} WHEN inactive_reasons <> 0 THEN {} {entitled} END",
+            rank(StatusKind::Deactivated),
+            rank(StatusKind::Invited),
+            rank(StatusKind::Inactive),
+        )
+    }
+
+    /// The [`SortFacts`] columns a sort reads, for the next cursor (aliases `sort_products`,
+    /// `sort_roles`, `sort_teams`, `sort_scheduled`); empty when it reads none.
+    fn sort_facts_select(&self, sort: &[UserSort]) -> String {
+        let mut out = String::new();
+        let reads = |f: fn(&UserSortField) -> bool| sort.iter().any(|s| f(&s.field));
+        if reads(|f| matches!(f, UserSortField::Status | UserSortField::Products | UserSortField::Product(_))) {
+            out.push_str(", u.products_sort AS sort_products");
+        }
+        if reads(|f| *f == UserSortField::Roles) {
+            out.push_str(&format!(", {} AS sort_roles", self.roles_text()));
+        }
+        if reads(|f| *f == UserSortField::Teams) {
+            out.push_str(&format!(", {} AS sort_teams", self.teams_text()));
+        }
+        if reads(|f| *f == UserSortField::Scheduled) {
+            out.push_str(&format!(", {} AS sort_scheduled", Self::next_scheduled_sql()));
+        }
+        out
+    }
+
+    /// The [`SortFacts`] read with [`SeaOrmTx::sort_facts_select`] (absent columns: empty).
+    fn sort_facts_from_row(&self, row: &QueryResult, sort: &[UserSort]) -> R<SortFacts> {
+        let has = |f: fn(&UserSortField) -> bool| sort.iter().any(|s| f(&s.field));
+        let items = |column: &str| -> R<Vec<String>> {
+            let text = get::<String>(row, column)?;
+            Ok(text.split(LIST_ITEM_END).filter(|i| !i.is_empty()).map(str::to_owned).collect())
+        };
+        let keys = |column: &str| -> R<BTreeSet<Key>> {
+            items(column)?.iter().map(|k| Key::parse(k).map_err(|_| corrupt(column, k))).collect()
+        };
+        let mut facts = SortFacts::default();
+        if has(|f| matches!(f, UserSortField::Status | UserSortField::Products | UserSortField::Product(_))) {
+            facts.products = keys("sort_products")?;
+        }
+        if has(|f| *f == UserSortField::Roles) {
+            facts.roles = keys("sort_roles")?;
+        }
+        if has(|f| *f == UserSortField::Teams) {
+            facts.teams = items("sort_teams")?.into_iter().collect();
+        }
+        if has(|f| *f == UserSortField::Scheduled) {
+            facts.next_scheduled = get_opt_time(self.engine, row, "sort_scheduled")?;
+        }
+        Ok(facts)
     }
 }
 
@@ -1000,5 +1273,22 @@ impl UserRepository for SeaOrmTx {
         let sql = "SELECT phc FROM password_hashes WHERE org_id = ? AND user_id = ?";
         let row = self.query_one(sql, vec![id(org.as_uuid()), id(user.as_uuid())]).await?;
         row.map(|row| get::<String>(&row, "phc").map(PasswordHash::new)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrations::USERS_STATUS_RANK;
+
+    #[test]
+    fn the_status_sort_outside_a_trial_is_the_expression_of_its_index() {
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(words(&SeaOrmTx::status_rank_sql(false)), words(USERS_STATUS_RANK));
+    }
+
+    #[test]
+    fn the_list_text_separator_is_the_domains() {
+        assert_eq!(LIST_ITEM_END, '\u{1}', "the SQL writes char(1) / chr(1)");
     }
 }

@@ -21,7 +21,7 @@ use crate::pagination::{Paging, encode_cursor, paging};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::user_fields::{UserSettingsRequest, nicknames_schema, present};
-use crate::users_filter::{FilteredQuery, UsersFilter, parse_sort};
+use crate::users_filter::{FilteredQuery, SortKeys, UsersFilter, parse_sort};
 use crate::wire::{LicenseChangeBody, UserBody, UserList, ok, parse, parse_keys, parse_opt};
 
 /// Registers the users routes.
@@ -44,8 +44,14 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListUsersParams {
-    /// `field,-field2` over `first_name`, `last_name`, `email`, `created_at`, `agent_id`,
-    /// `crm_id`; `id` breaks ties. Default `last_name,first_name`.
+    /// `field,-field2` over the table's columns: `first_name`, `last_name`, `email`,
+    /// `created_at`, `updated_at`, `agent_id`, `crm_id`, `phone`, `agent_ring_number`,
+    /// `dialer_number`, `status`, `products`, `product:<key>`, `roles`, `teams`, `scheduled`,
+    /// and the settings `mailbox_provider`, `email_throttle_max_per_day`, `flow_enabled`,
+    /// `email_sync`, `calendar_sync`, `call_recording`, `homepage`, `round_robin`,
+    /// `scoring_enabled`, `roaming_agent`, `voip_forward_to`; `id` breaks ties. Default
+    /// `last_name,first_name`.
+    #[param(value_type = Option<SortKeys>, inline, style = Form, explode = false)]
     pub sort: Option<String>,
     /// Rows per cursor page, 1–200 (default 50).
     pub limit: Option<u32>,

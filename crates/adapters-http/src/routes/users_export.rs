@@ -22,7 +22,7 @@ use crate::auth::Authenticated;
 use crate::csv_export::{self, Page};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-use crate::users_filter::{FilteredQuery, UsersFilter, parse_sort};
+use crate::users_filter::{FilteredQuery, SortKeys, UsersFilter, parse_sort};
 use crate::wire::rfc3339;
 
 /// Registers the export route.
@@ -41,7 +41,9 @@ pub struct ExportUsersParams {
     /// Selected user ids, comma-separated (at most 2,000; export a filter for more); with `ids`, the filters must be
     /// absent. Unknown, deleted and other organizations' ids are skipped.
     pub ids: Option<String>,
-    /// As `GET /users`.
+    /// As `GET /users`: sort keys, comma-separated, first one first; `-` before a name sorts
+    /// descending; `id` breaks ties.
+    #[param(value_type = Option<SortKeys>, inline, style = Form, explode = false)]
     pub sort: Option<String>,
 }
 

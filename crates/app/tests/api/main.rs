@@ -37,4 +37,5 @@ mod user_fields;
 mod user_roles;
 mod users_bulk;
 mod users_export;
+mod users_sort;
 mod visibility;

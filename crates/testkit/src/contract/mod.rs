@@ -240,6 +240,7 @@ macro_rules! store_contract_tests {
             users::a_password_hash_is_set_replaced_and_read_for_a_user_of_the_organization,
             users_query::list_users_equals_the_reference_semantics_on_generated_users,
             users_query::a_cursor_walk_visits_every_matching_user_once_in_order_for_every_sort,
+            users_query::a_cursor_that_is_no_rows_pages_as_the_reference_for_every_sort,
             users_query::page_numbers_slice_the_sorted_rows_and_count_them_all,
             users_query::the_group_filter_keeps_current_members_and_a_deleted_groups_last_members,
             users_query::a_scoped_readers_list_holds_only_the_users_the_scope_covers,

@@ -1,7 +1,9 @@
 //! `UserRepository::list_users`, the Users-table query (§10), against the reference semantics
-//! of `users_query.rs` (`UserQuery::matches`, `compare`, `paginate`) on generated users: names
+//! of `users_query.rs` (`UserQuery::matches`, `sort_key`, `paginate`) on generated users: names
 //! in several scripts and cases, optional ids, statuses from every combination of facts,
-//! licenses, roles with and without scope, memberships current, ended and in a deleted group.
+//! licenses, roles with and without scope, memberships current, ended and in a deleted group,
+//! groups whose names differ only in case, every setting, scheduled changes pending and
+//! settled — so that every sort column (`UserSortField`) meets ties, absent values and lists.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -14,9 +16,11 @@ use roster_domain::ids::{GroupId, RoleId, UserId};
 use roster_domain::org::Organization;
 use roster_domain::ports::{Store, Tx};
 use roster_domain::roles::RoleGrant;
-use roster_domain::user::{InactiveReason, StatusKind, User};
+use roster_domain::scheduling::{ScheduleState, ScheduledAction, ScheduledChange};
+use roster_domain::user::{CallRecording, Homepage, InactiveReason, MailboxProvider, StatusKind, User};
 use roster_domain::users_query::{
-    RoleFilter, UserCursor, UserPage, UserPaging, UserQuery, UserSort, UserSortField, in_group_filter,
+    RoleFilter, SortFacts, SortValue, UserCursor, UserPage, UserPaging, UserQuery, UserSort, UserSortField,
+    in_group_filter,
 };
 use roster_domain::values::{AgentId, CrmId, Email, Key, Nicknames, Phone};
 
@@ -93,14 +97,16 @@ const QUERIES: [&str; 26] = [
     "\\",
 ];
 const PRODUCTS: [&str; 4] = ["core", "flow", "dialer", "sms"];
-const SORT_FIELDS: [UserSortField; 6] = [
-    UserSortField::FirstName,
-    UserSortField::LastName,
-    UserSortField::Email,
-    UserSortField::CreatedAt,
-    UserSortField::AgentId,
-    UserSortField::CrmId,
-];
+const ROLE_KEYS: [&str; 3] = ["team_lead", "admin", "standard"];
+
+/// Every sort column: each fixed one, and the per-product columns of a product some hold
+/// (`core`) and of one nobody holds (`sms`).
+fn sort_fields() -> Vec<UserSortField> {
+    let mut fields = UserSortField::FIXED.to_vec();
+    fields.push(UserSortField::Product(key("core")));
+    fields.push(UserSortField::Product(key("sms")));
+    fields
+}
 const STATUSES: [StatusKind; 7] = [
     StatusKind::Deleted,
     StatusKind::Deactivated,
@@ -115,12 +121,16 @@ const STATUSES: [StatusKind; 7] = [
 #[derive(Debug, Clone)]
 pub struct UserWorld {
     pub org: Organization,
+    /// The roles' ids; role `k` has the key `ROLE_KEYS[k]`.
     pub roles: Vec<RoleId>,
-    /// The root, two live groups, and one deleted at `deleted_at`.
+    /// The root, two live groups, one deleted at `deleted_at`, and a live group whose name
+    /// differs from the second's only in case.
     pub groups: Vec<Group>,
     pub users: Vec<User>,
     pub licenses: BTreeMap<UserId, BTreeSet<Key>>,
     pub memberships: Vec<Membership>,
+    /// Scheduled changes, pending and settled.
+    pub scheduled: Vec<ScheduledChange>,
 }
 
 impl UserWorld {
@@ -135,10 +145,12 @@ impl UserWorld {
         let mut gone = seed::group(o, uid(n, 22), Some(&root), "Gone");
         let deleted_at = T0 + Duration::days(20);
         gone.deleted_at = Some(deleted_at);
-        let groups = vec![root, live_a, live_b, gone];
+        let other_b = seed::group(o, uid(n, 23), Some(&root), "team b");
+        let groups = vec![root, live_a, live_b, gone, other_b];
         let mut users = Vec::new();
         let mut licenses = BTreeMap::new();
         let mut memberships = Vec::new();
+        let mut scheduled = Vec::new();
         for i in 0..count {
             let mut u = User::new(
                 UserId::from_uuid(rng.uuid()),
@@ -197,9 +209,79 @@ impl UserWorld {
             } else if rng.chance(15) {
                 memberships.push(seed::membership(&groups[3], &u, T0, Some(deleted_at - Duration::days(1))));
             }
+            Self::vary_the_rest(&mut u, rng, i);
+            if rng.chance(20) {
+                memberships.push(seed::membership(&groups[4], &u, rng.instant(T0, 8), None));
+            }
+            for k in 0..rng.below(3) {
+                let action = if rng.chance(50) {
+                    ScheduledAction::Deactivate
+                } else {
+                    ScheduledAction::RemoveLicense(key(rng.one(&PRODUCTS)))
+                };
+                let id = uid(n, 1_000 + i * 4 + u64::try_from(k).unwrap_or(0));
+                let mut change = seed::scheduled(&u, id, action, rng.instant(T0 + Duration::days(30), 4));
+                change.state = match rng.below(4) {
+                    0 => ScheduleState::Applied { at: T0 },
+                    1 => ScheduleState::Cancelled { at: T0 },
+                    _ => ScheduleState::Pending,
+                };
+                scheduled.push(change);
+            }
             users.push(u);
         }
-        Self { org, roles, groups, users, licenses, memberships }
+        Self { org, roles, groups, users, licenses, memberships, scheduled }
+    }
+
+    /// Settings, numbers and the last change, each with ties and absent values.
+    fn vary_the_rest(u: &mut User, rng: &mut Rng, i: u64) {
+        let s = &mut u.settings;
+        s.mailbox_provider = *rng.pick(&[MailboxProvider::None, MailboxProvider::Google, MailboxProvider::Microsoft]);
+        s.email_throttle_max_per_day = *rng.pick(&[1, 300, 300, 1_800]);
+        s.flow_enabled = rng.chance(70);
+        s.email_sync = rng.chance(40);
+        s.calendar_sync = rng.chance(40);
+        s.call_recording = *rng.pick(&[CallRecording::Optional, CallRecording::Enforced, CallRecording::Disabled]);
+        s.homepage = *rng.pick(&[Homepage::Default, Homepage::Leads]);
+        s.round_robin = rng.chance(30);
+        s.scoring_enabled = rng.chance(30);
+        s.roaming_agent = rng.chance(20);
+        if rng.chance(40) {
+            s.voip_forward_to = Some(Phone::parse(&format!("+4420{}{i:04}", rng.below(3))).expect("valid"));
+        }
+        if rng.chance(40) {
+            u.agent_ring_number = Some(Phone::parse(&format!("+1212{}{i:04}", rng.below(3))).expect("valid"));
+        }
+        if rng.chance(40) {
+            u.dialer_number = Some(Phone::parse(&format!("+331{}{i:04}", rng.below(3))).expect("valid"));
+        }
+        u.updated_at = u.created_at + Duration::hours(i64::try_from(rng.below(3)).unwrap_or(0));
+    }
+
+    /// What user `u` sorts by beside their own row.
+    pub fn facts(&self, u: &User) -> SortFacts {
+        SortFacts {
+            products: self.licenses[&u.id].clone(),
+            roles: u
+                .roles
+                .iter()
+                .filter_map(|g| self.roles.iter().position(|r| *r == g.role_id))
+                .map(|k| key(ROLE_KEYS[k]))
+                .collect(),
+            teams: self
+                .memberships
+                .iter()
+                .filter(|m| m.user_id == u.id && m.left_at.is_none())
+                .filter_map(|m| self.groups.iter().find(|g| g.id == m.group_id))
+                .map(|g| g.name.key())
+                .collect(),
+            next_scheduled: self
+                .scheduled
+                .iter()
+                .filter(|c| c.user_id == u.id && c.is_pending())
+                .map(|c| c.effective_at)
+                .min(),
+        }
     }
 
     /// Writes the world through the port.
@@ -212,7 +294,7 @@ impl UserWorld {
             tx.insert_seat_pool(&seed::pool(self.org.id, p, 1_000, 0)).await.expect("inserts a pool");
         }
         for (k, r) in self.roles.iter().enumerate() {
-            tx.insert_role(&seed::role(self.org.id, r.as_uuid(), &format!("role_{k}"))).await.expect("inserts a role");
+            tx.insert_role(&seed::role(self.org.id, r.as_uuid(), ROLE_KEYS[k])).await.expect("inserts a role");
         }
         for g in &self.groups[1..] {
             tx.insert_group(g).await.expect("inserts a group");
@@ -228,6 +310,9 @@ impl UserWorld {
         }
         for m in &self.memberships {
             tx.insert_membership(m).await.expect("inserts a membership");
+        }
+        for c in &self.scheduled {
+            tx.insert_scheduled(c).await.expect("inserts a scheduled change");
         }
     }
 
@@ -247,7 +332,7 @@ impl UserWorld {
             };
             query.matches(u, |k| held.contains(k), in_group, open_groups)
         });
-        query.paginate(matching.cloned().collect())
+        query.paginate(matching.cloned().collect(), |u| self.facts(u))
     }
 
     /// A random query over this world.
@@ -283,7 +368,7 @@ impl UserWorld {
             q.created_to = Some(*rng.pick(&instants));
         }
         if rng.chance(60) {
-            let mut fields = SORT_FIELDS.to_vec();
+            let mut fields = sort_fields();
             for _ in 0..=rng.below(3) {
                 let field = fields.remove(rng.below(fields.len()));
                 q.sort.push(UserSort { field, descending: rng.chance(50) });
@@ -294,7 +379,7 @@ impl UserWorld {
             7..=13 => {
                 let after = if rng.chance(40) {
                     let u = rng.pick(&self.users);
-                    Some(UserCursor { values: q.sort_key(u), id: u.id })
+                    Some(UserCursor { values: q.sort_key(u, &self.facts(u)), id: u.id })
                 } else {
                     None
                 };
@@ -309,9 +394,9 @@ impl UserWorld {
         if rng.chance(20) {
             // A scoped reader: mostly a subtree or one of its groups; rarely none, or a group of
             // no one.
-            let (a, b) = (self.groups[1].id, self.groups[2].id);
+            let (a, b, c) = (self.groups[1].id, self.groups[2].id, self.groups[4].id);
             let nobodys = GroupId::from_uuid(rng.uuid());
-            let scopes = [vec![a, b], vec![a, b], vec![a, b], vec![b], vec![a], vec![], vec![nobodys]];
+            let scopes = [vec![a, b, c], vec![a, b, c], vec![a, b], vec![b], vec![a], vec![], vec![nobodys]];
             q.within = Some(rng.pick(&scopes).iter().copied().collect());
         }
         q
@@ -331,7 +416,7 @@ impl UserWorld {
 /// proves scoping.
 async fn worlds(store: &Arc<dyn Store>, seed_base: u64) -> Vec<UserWorld> {
     let mut rng = Rng::new(seed_base);
-    let worlds: Vec<UserWorld> = (1..=3).map(|n| UserWorld::generate(n, 60, &mut rng)).collect();
+    let worlds: Vec<UserWorld> = (1..=3).map(|n| UserWorld::generate(n, 80, &mut rng)).collect();
     let mut tx = begin(store).await;
     for w in &worlds {
         w.write(tx.as_mut()).await;
@@ -386,17 +471,32 @@ pub async fn list_users_equals_the_reference_semantics_on_generated_users(store:
 }
 
 /// For every sort column in both directions (and the default and multi-column sorts), under a
-/// few filters, following `next_cursor` from the first page visits every matching user exactly
-/// once, in the query's order, each page as the reference cuts it.
+/// few filters and in and out of the trial, following `next_cursor` from the first page visits
+/// every matching user exactly once, in the query's order, each page as the reference cuts it;
+/// page numbers cut the same order.
 pub async fn a_cursor_walk_visits_every_matching_user_once_in_order_for_every_sort(store: Arc<dyn Store>) {
     let worlds = worlds(&store, 0x5EED_0003).await;
     let w = &worlds[0];
     let mut sorts: Vec<Vec<UserSort>> = vec![vec![]];
-    for field in SORT_FIELDS {
+    for field in sort_fields() {
         for descending in [false, true] {
-            sorts.push(vec![UserSort { field, descending }]);
+            sorts.push(vec![UserSort { field: field.clone(), descending }]);
         }
     }
+    let s = |field: UserSortField, descending| UserSort { field, descending };
+    sorts.push(vec![
+        s(UserSortField::Status, true),
+        s(UserSortField::Products, false),
+        s(UserSortField::LastName, false),
+    ]);
+    sorts.push(vec![s(UserSortField::Teams, false), s(UserSortField::Roles, true), s(UserSortField::Scheduled, false)]);
+    sorts.push(vec![
+        s(UserSortField::Product(key("core")), true),
+        s(UserSortField::FlowEnabled, false),
+        s(UserSortField::EmailThrottleMaxPerDay, true),
+        s(UserSortField::Phone, false),
+    ]);
+    sorts.push(vec![s(UserSortField::MailboxProvider, false), s(UserSortField::Status, false)]);
     sorts.push(vec![
         UserSort { field: UserSortField::AgentId, descending: true },
         UserSort { field: UserSortField::FirstName, descending: false },
@@ -410,13 +510,19 @@ pub async fn a_cursor_walk_visits_every_matching_user_once_in_order_for_every_so
     for (k, sort) in sorts.into_iter().enumerate() {
         let mut query = UserQuery::new(w.org.id);
         query.sort = sort;
-        match k % 3 {
+        match k % 4 {
             1 => query.statuses = [StatusKind::Pending, StatusKind::Inactive, StatusKind::Revoked].into(),
             2 => query.q = Some("a".to_owned()),
             _ => {}
         }
+        query.in_trial = k % 5 == 3;
         let everyone = tx.list_users(&query).await.expect("lists").items;
         assert_eq!(everyone, w.expected(&query).items, "sort {k}: the unpaged list");
+        for (page, per_page) in [(1, 10), (3, 10), (2, 25)] {
+            query.paging = Some(UserPaging::Page { page, per_page });
+            let got = tx.list_users(&query).await.expect("lists");
+            assert_same_page(w, &query, &got, &w.expected(&query), &format!("sort {k}, page {page} of {per_page}"));
+        }
         for limit in [3, 7] {
             let mut walked: Vec<User> = Vec::new();
             let mut after = None;
@@ -438,7 +544,60 @@ pub async fn a_cursor_walk_visits_every_matching_user_once_in_order_for_every_so
                 }
             }
             assert_eq!(walked, everyone, "sort {k}, limit {limit}: the walk visits every row once, in order");
-            assert!(walked.windows(2).all(|p| query.compare(&p[0], &p[1]).is_lt()), "strictly increasing");
+            let key = |u: &User| query.sort_key(u, &w.facts(u));
+            assert!(
+                walked.windows(2).all(|p| query.compare_keys(&key(&p[0]), p[0].id, &key(&p[1]), p[1].id).is_lt()),
+                "strictly increasing"
+            );
+        }
+    }
+}
+
+/// A cursor is opaque but not signed: a client may send back any values. For every sort column
+/// in both directions, a cursor holding a value of each kind — absent, empty and other text,
+/// a time, yes and no, numbers, lists with and without the characters a list's text reserves —
+/// pages exactly as the reference semantics order those values against the rows.
+pub async fn a_cursor_that_is_no_rows_pages_as_the_reference_for_every_sort(store: Arc<dyn Store>) {
+    let worlds = worlds(&store, 0x5EED_0005).await;
+    let w = &worlds[2];
+    let text = |s: &str| SortValue::Text(s.to_owned());
+    let list = |items: &[&str]| SortValue::List(items.iter().map(|i| (*i).to_owned()).collect());
+    let values = [
+        SortValue::Null,
+        text(""),
+        text("m"),
+        text("+1415555"),
+        text("none"),
+        SortValue::Time(T0 + Duration::hours(14)),
+        SortValue::Bool(false),
+        SortValue::Bool(true),
+        SortValue::Int(-1),
+        SortValue::Int(4),
+        SortValue::Int(300),
+        list(&[]),
+        list(&[""]),
+        list(&["core"]),
+        list(&["core", "dialer"]),
+        list(&["core\u{0}x", "z"]),
+        list(&["admin\u{1}"]),
+        list(&["team a", "team b"]),
+        list(&["\u{2}"]),
+    ];
+    let ids = [UserId::from_uuid(uuid::Uuid::nil()), w.users[7].id, UserId::from_uuid(uuid::Uuid::max())];
+    let mut tx = begin(&store).await;
+    for field in sort_fields() {
+        for descending in [false, true] {
+            for (k, value) in values.iter().enumerate() {
+                let mut query = UserQuery::new(w.org.id);
+                query.sort = vec![UserSort { field: field.clone(), descending }];
+                query.in_trial = k % 3 == 0;
+                query.paging = Some(UserPaging::Cursor {
+                    after: Some(UserCursor { values: vec![value.clone()], id: ids[k % ids.len()] }),
+                    limit: 5,
+                });
+                let got = tx.list_users(&query).await.expect("lists");
+                assert_same_page(w, &query, &got, &w.expected(&query), &format!("{field} after {value:?}"));
+            }
         }
     }
 }
