@@ -125,15 +125,15 @@ impl Table {
             ("dee", json!({"email_throttle_max_per_day": 100, "scoring_enabled": true, "roaming_agent": true})),
             ("gus", json!({"email_sync": true, "calendar_sync": true, "flow_enabled": false})),
         ] {
-            app.send_ok(Method::PATCH, &format!("/api/v1/users/{}", ids[who]), &token, &patch, StatusCode::OK).await;
+            let body = json!({ "settings": patch });
+            app.send_ok(Method::PATCH, &format!("/api/v1/users/{}", ids[who]), &token, &body, StatusCode::OK).await;
         }
         for (who, recording) in [(vec!["ada", "dee"], "enforced"), (vec!["bob"], "disabled")] {
             let user_ids: Vec<&String> = who.iter().map(|w| &ids[w]).collect();
             let body = json!({"user_ids": user_ids, "action": "set_call_recording", "call_recording": recording});
             app.send_ok(Method::POST, "/api/v1/users/bulk", &token, &body, StatusCode::OK).await;
         }
-        // The settings and numbers `PATCH /users/{id}` does not take here, through the
-        // operator's door of the same use case.
+        // More settings and numbers, through the operator's door of the same use case.
         let phone = |p: &str| Some(Phone::parse(p).expect("a phone"));
         for (who, patch) in [
             (
