@@ -97,6 +97,24 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     }
 }
 
+/// The codes the HTTP adapter answers itself, beside the domain's [`ErrorCode`]s, with their
+/// statuses (`docs/ERRORS.md`, "What the HTTP adapter adds"): `validation_failed` is also the
+/// 400 of a request that cannot be read.
+pub const ADAPTER_CODES: [(&str, StatusCode); 7] = [
+    ("validation_failed", StatusCode::BAD_REQUEST),
+    ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+    ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+    ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    ("idempotency_key_in_use", StatusCode::CONFLICT),
+    ("idempotency_replay_unavailable", StatusCode::CONFLICT),
+    ("idempotency_key_reused", StatusCode::UNPROCESSABLE_ENTITY),
+];
+
+/// Every `code` a problem can carry, with its status: the domain's and the adapter's.
+pub fn every_code() -> impl Iterator<Item = (&'static str, StatusCode)> {
+    ErrorCode::ALL.into_iter().map(|c| (c.as_str(), status_of(c))).chain(ADAPTER_CODES)
+}
+
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
         Self(Box::new(Details {

@@ -41,7 +41,7 @@ pub struct UsersFilter {
     /// Derived statuses, comma-separated (`active,pending`); a JSON body may also send a
     /// list. Any of `active`, `pending`, `invited`, `inactive`, `revoked`, `deactivated`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^(active|pending|invited|inactive|revoked|deactivated)(,(active|pending|invited|inactive|revoked|deactivated))*$")]
     #[schema(schema_with = status_schema)]
     pub status: Option<StatusList>,
     /// A role key (`admin`) or role id: users holding it, with any scope. An unknown role
@@ -53,6 +53,8 @@ pub struct UsersFilter {
     pub group: Option<Uuid>,
     /// A product key the users hold, or `-key` for users who do not hold it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(pattern = "^-?[a-z][a-z0-9_]{0,63}$")]
+    #[schema(pattern = "^-?[a-z][a-z0-9_]{0,63}$")]
     pub product: Option<String>,
     /// Text searched, case-insensitively, in names, email, nicknames, agent id, CRM id and
     /// phone; at most 256 characters (longer answers 422 `too_long` on `q`).
@@ -62,9 +64,13 @@ pub struct UsersFilter {
     pub q: Option<String>,
     /// Created at or after this time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(format = DateTime)]
+    #[schema(format = DateTime)]
     pub created_from: Option<String>,
     /// Created before this time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(format = DateTime)]
+    #[schema(format = DateTime)]
     pub created_to: Option<String>,
 }
 
@@ -182,10 +188,17 @@ fn status_schema() -> impl Into<RefOr<Schema>> {
         .item(
             ObjectBuilder::new()
                 .schema_type(Type::String)
+                .pattern(Some(status_list_pattern()))
                 .description(Some("Comma-separated statuses, e.g. `active,pending`")),
         )
         .item(ArrayBuilder::new().items(status()))
         .item(ObjectBuilder::new().schema_type(Type::Null))
+}
+
+/// A comma-separated list of [`STATUSES`].
+fn status_list_pattern() -> String {
+    let one = STATUSES.join("|");
+    format!("^({one})(,({one}))*$")
 }
 
 /// Reads the statuses of the filter.

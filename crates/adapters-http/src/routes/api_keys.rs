@@ -172,7 +172,7 @@ impl CreateApiKeyRequest {
             headers(("Location" = String, description = "The keys' list"))),
         (status = 403, description = "`forbidden`: needs `manage_api_keys` org-wide; not while impersonating", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: the group", body = Problem, content_type = "application/problem+json"),
-        (status = 409, response = Problem),
+        (status = 409, description = "`idempotency_replay_unavailable`: a retry with the `Idempotency-Key` of a key already created (its secret is shown once; list the keys instead)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a bad name, an unknown permission, one you do not have (`not_grantable`), a group that cannot hold keys", body = Problem, content_type = "application/problem+json"),
     )
 )]

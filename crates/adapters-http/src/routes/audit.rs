@@ -40,14 +40,17 @@ pub struct AuditFilterParams {
     pub actor: Option<Uuid>,
     /// `organization`, `user`, `license`, `role`, `group`, `membership`, `connection`, `flow`,
     /// `api_key`, `invite`, `settings`, `session` or `webhook`.
+    #[param(schema_with = target_kind_schema)]
     pub target_kind: Option<String>,
     /// The target's id as the events name it (a user id, a group id, a product key…).
     pub target_id: Option<String>,
     /// An exact action such as `user.deactivated`.
     pub action: Option<String>,
     /// Events at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Events before this time (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
 }
 
@@ -57,12 +60,16 @@ pub struct AuditFilterParams {
 #[into_params(parameter_in = Query)]
 pub struct ListAuditParams {
     pub actor: Option<Uuid>,
+    #[param(schema_with = target_kind_schema)]
     pub target_kind: Option<String>,
     pub target_id: Option<String>,
     pub action: Option<String>,
+    #[param(format = DateTime)]
     pub from: Option<String>,
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Events per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -79,6 +86,30 @@ impl ListAuditParams {
             to: self.to.clone(),
         }
     }
+}
+
+/// The target kinds a filter takes, as the events name them.
+const TARGET_KINDS: [&str; 13] = [
+    "organization",
+    "user",
+    "license",
+    "role",
+    "group",
+    "membership",
+    "connection",
+    "flow",
+    "api_key",
+    "invite",
+    "settings",
+    "session",
+    "webhook",
+];
+
+fn target_kind_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(TARGET_KINDS))
+        .build()
 }
 
 impl AuditFilterParams {
@@ -280,4 +311,16 @@ pub async fn export_audit(
     Ok(csv_export::stream("audit.csv", &AUDIT_COLUMNS, first, move |before| {
         audit_page(state.clone(), auth.clone(), query.clone(), Some(before))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_documented_target_kinds_are_the_domain_s() {
+        for kind in super::TARGET_KINDS {
+            let parsed: roster_domain::audit::TargetKind =
+                serde_json::from_value(serde_json::Value::String(kind.to_owned())).expect("a target kind");
+            assert_eq!(super::wire_name(&parsed), kind);
+        }
+    }
 }

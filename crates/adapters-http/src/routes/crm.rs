@@ -38,6 +38,7 @@ pub struct CrmSearchParams {
     /// absent lists everyone.
     pub q: Option<String>,
     /// Page number from 1 (default 1); pages hold the directory's page size (50).
+    #[param(minimum = 1, maximum = 4_294_967_295_u32)]
     pub page: Option<u32>,
 }
 

@@ -56,7 +56,7 @@ pub struct ImpersonationBody {
         (status = 200, description = "A session acting as the member, with the caller as impersonator", body = ImpersonationBody),
         (status = 403, description = "`forbidden`: needs `impersonate` over the member; an API key cannot impersonate", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such member in the organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`impersonation_not_allowed`: oneself, a deactivated or invited member, or while impersonating", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`impersonation_not_allowed`: oneself, a deactivated or invited member, or while impersonating; `idempotency_replay_unavailable`: a retry with the `Idempotency-Key` of an impersonation already started (its token is shown once)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: an empty or too long reason", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -119,10 +119,10 @@ pub struct InviteRowRequest {
     #[schema(required)]
     pub email: Option<String>,
     /// Role keys (`standard`); at least one.
-    #[schema(required)]
+    #[schema(required, min_items = 1)]
     pub roles: Option<Vec<String>>,
     /// Product keys whose seats the invite reserves; at least one.
-    #[schema(required)]
+    #[schema(required, min_items = 1)]
     pub products: Option<Vec<String>>,
     /// Groups (depth 2 or 3) the invitee joins at once, each one you manage
     /// (`manage_groups`; 403 otherwise). An unknown, deleted or root group answers 422 naming
@@ -277,8 +277,10 @@ pub struct PasteInvitesRequest {
     /// `name,email`.
     pub text: String,
     /// Role keys every entry gets; at least one.
+    #[schema(min_items = 1)]
     pub roles: Vec<String>,
     /// Product keys every entry reserves; at least one.
+    #[schema(min_items = 1)]
     pub products: Vec<String>,
     /// Groups (depth 2 or 3) every entry joins, each one you manage (`manage_groups`; 403
     /// otherwise); an unknown, deleted or root group answers 422 naming `group_ids[j]`, and

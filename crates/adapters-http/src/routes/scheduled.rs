@@ -38,11 +38,21 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleChangeRequest {
     /// `deactivate` or `remove_license`.
+    #[schema(pattern = "^(deactivate|remove_license)$")]
     pub action: String,
     /// The product to remove; required for `remove_license`, absent for `deactivate`.
     pub product: Option<String>,
     /// When the change takes effect (RFC 3339, in the future).
     pub effective_at: String,
+}
+
+/// The rule between `action` and `product`, in JSON Schema (added to `ScheduleChangeRequest` by
+/// the OpenAPI document): a removal names its product, a deactivation none.
+pub(crate) fn request_constraints() -> serde_json::Value {
+    serde_json::json!([{"oneOf": [
+        {"properties": {"action": {"enum": ["deactivate"]}}, "not": {"required": ["product"]}},
+        {"properties": {"action": {"enum": ["remove_license"]}}, "required": ["product"]},
+    ]}])
 }
 
 fn action(body: &ScheduleChangeRequest) -> ApiResult<ScheduledAction> {
@@ -51,12 +61,12 @@ fn action(body: &ScheduleChangeRequest) -> ApiResult<ScheduledAction> {
     };
     match (body.action.as_str(), body.product.as_deref()) {
         ("deactivate", None) => Ok(ScheduledAction::Deactivate),
-        ("deactivate", Some(_)) => Err(invalid("product", "not_allowed", "a deactivation names no product")),
+        ("deactivate", Some(_)) => Err(invalid("product", "unexpected", "a deactivation names no product")),
         ("remove_license", Some(product)) => {
             Ok(ScheduledAction::RemoveLicense(ok(parse("product", product, Key::parse))?))
         }
         ("remove_license", None) => Err(invalid("product", "required", "the product to remove")),
-        _ => Err(invalid("action", "invalid_value", "`deactivate` or `remove_license`")),
+        _ => Err(invalid("action", "invalid_format", "`deactivate` or `remove_license`")),
     }
 }
 

@@ -5,10 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::{OpenApi as _, ToSchema};
+use utoipa::ToSchema;
 
 use super::RouteTable;
-use crate::openapi::ApiDoc;
 use crate::state::AppState;
 
 /// Registers the service routes.
@@ -50,7 +49,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json")))]
 /// The OpenAPI 3.1 document of this API, generated from the handlers.
 pub async fn openapi_json() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+    Json(crate::openapi::document()).into_response()
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "service",

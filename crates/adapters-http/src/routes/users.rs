@@ -54,13 +54,24 @@ pub struct ListUsersParams {
     #[param(value_type = Option<SortKeys>, inline, style = Form, explode = false)]
     pub sort: Option<String>,
     /// Rows per cursor page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page number from 1 (with `per_page`; answers `total`).
+    #[param(minimum = 1, maximum = 4_294_967_295_u32)]
     pub page: Option<u32>,
     /// 10, 25 or 50.
+    #[param(schema_with = per_page_schema)]
     pub per_page: Option<u32>,
+}
+
+/// The page sizes of the Users table.
+fn per_page_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .enum_values(Some([10, 25, 50]))
+        .build()
 }
 
 #[utoipa::path(

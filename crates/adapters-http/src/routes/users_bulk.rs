@@ -90,7 +90,9 @@ pub struct BulkRoleBody {
 ))]
 #[serde(deny_unknown_fields)]
 pub struct BulkUsersRequest {
-    /// The selected users (each handled once; unknown ids answer `not_found` outcomes).
+    /// The selected users, at least one (each handled once; unknown ids answer `not_found`
+    /// outcomes).
+    #[schema(min_items = 1)]
     pub user_ids: Option<Vec<Uuid>>,
     /// Every user the filter of `GET /users` matches.
     pub filter: Option<UsersFilter>,
@@ -113,21 +115,83 @@ pub struct BulkUsersRequest {
     pub dry_run: bool,
 }
 
+/// The fields that carry an action's argument.
+const ARGUMENTS: [&str; 8] = [
+    "group_ids",
+    "roles",
+    "products",
+    "flow_enabled",
+    "email_throttle_max_per_day",
+    "call_recording",
+    "email_sync",
+    "calendar_sync",
+];
+
+/// The rules of `POST /users/bulk` a struct's schema cannot say, in JSON Schema (added to
+/// `BulkUsersRequest` by the OpenAPI document): exactly one of `user_ids` and `filter`, and
+/// each action with its own argument and no other.
+pub(crate) fn request_constraints() -> serde_json::Value {
+    use serde_json::json;
+    let selection = json!({"oneOf": [{"required": ["user_ids"]}, {"required": ["filter"]}]});
+    let mut by_argument: Vec<(Option<&str>, Vec<String>)> = Vec::new();
+    for action in BulkActionName::ALL {
+        let name = serde_json::to_value(action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        match by_argument.iter_mut().find(|(a, _)| *a == action.argument()) {
+            Some((_, names)) => names.push(name),
+            None => by_argument.push((action.argument(), vec![name])),
+        }
+    }
+    let actions: Vec<serde_json::Value> = by_argument
+        .into_iter()
+        .map(|(argument, names)| {
+            let others: Vec<serde_json::Value> =
+                ARGUMENTS.iter().filter(|a| Some(**a) != argument).map(|a| json!({"required": [a]})).collect();
+            let mut alternative = json!({
+                "properties": {"action": {"enum": names}},
+                "not": {"anyOf": others},
+            });
+            if let Some(argument) = argument {
+                alternative["required"] = json!([argument]);
+            }
+            alternative
+        })
+        .collect();
+    json!([selection, {"oneOf": actions}])
+}
+
 /// The fields naming an action's argument, and whether each was sent.
 fn arguments(b: &BulkUsersRequest) -> [(&'static str, bool); 8] {
-    [
-        ("group_ids", b.group_ids.is_some()),
-        ("roles", b.roles.is_some()),
-        ("products", b.products.is_some()),
-        ("flow_enabled", b.flow_enabled.is_some()),
-        ("email_throttle_max_per_day", b.email_throttle_max_per_day.is_some()),
-        ("call_recording", b.call_recording.is_some()),
-        ("email_sync", b.email_sync.is_some()),
-        ("calendar_sync", b.calendar_sync.is_some()),
-    ]
+    let sent = [
+        b.group_ids.is_some(),
+        b.roles.is_some(),
+        b.products.is_some(),
+        b.flow_enabled.is_some(),
+        b.email_throttle_max_per_day.is_some(),
+        b.call_recording.is_some(),
+        b.email_sync.is_some(),
+        b.calendar_sync.is_some(),
+    ];
+    std::array::from_fn(|i| (ARGUMENTS[i], sent[i]))
 }
 
 impl BulkActionName {
+    /// Every action.
+    pub const ALL: [Self; 13] = [
+        Self::AddTeams,
+        Self::RemoveTeams,
+        Self::SetTeams,
+        Self::SetRoles,
+        Self::AssignLicenses,
+        Self::UnassignLicenses,
+        Self::SetFlowEnabled,
+        Self::SetEmailThrottle,
+        Self::SetCallRecording,
+        Self::SetEmailSync,
+        Self::SetCalendarSync,
+        Self::DeprovisionDialerNumbers,
+        Self::CheckConnectionStatus,
+    ];
+
     /// The argument field the action needs, if any.
     fn argument(self) -> Option<&'static str> {
         match self {
@@ -283,6 +347,9 @@ impl From<BulkResult> for BulkUsersResponse {
 /// The selection: ids, or the filter as a Users-table query.
 fn selection(auth: &Authenticated, body: &BulkUsersRequest) -> ApiResult<BulkSelection> {
     match (&body.user_ids, &body.filter) {
+        (Some(ids), None) if ids.is_empty() => {
+            Err(ServiceError::Validation(vec![FieldError::new("user_ids", "empty", "select at least one user")]).into())
+        }
         (Some(ids), None) => {
             Ok(BulkSelection::Ids(ids.iter().map(|id| roster_domain::ids::UserId::from_uuid(*id)).collect()))
         }
@@ -308,7 +375,8 @@ fn selection(auth: &Authenticated, body: &BulkUsersRequest) -> ApiResult<BulkSel
             headers(("Location" = String, description = "The job's URL"))),
         (status = 403, description = "`forbidden`: a selection by filter needs `manage_users`; per-user refusals are outcomes", body = Problem, content_type = "application/problem+json"),
         (status = 409, response = Problem),
-        (status = 422, description = "`validation_failed`: no selection, both selections, a missing or unexpected argument, an unknown role or product, a search (`q`) longer than 256 characters, no CRM directory for `check_connection_status`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: no selection, both selections, an empty `user_ids`, a `filter` that matches no user (`no_match`), a missing or unexpected argument, an unknown role or product, a search (`q`) longer than 256 characters, no CRM directory for `check_connection_status`", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`crm_unavailable`: `check_connection_status` could not read the CRM directory; nothing was changed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Applies a bulk action to a selection of users: one outcome per user; `atomic` makes it all

@@ -40,6 +40,10 @@ const EXPORT_PAGE: u32 = 500;
 pub struct ExportUsersParams {
     /// Selected user ids, comma-separated (at most 2,000; export a filter for more); with `ids`, the filters must be
     /// absent. Unknown, deleted and other organizations' ids are skipped.
+    #[param(
+        pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(,[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})*$",
+        max_length = 73_999
+    )]
     pub ids: Option<String>,
     /// As `GET /users`: sort keys, comma-separated, first one first; `-` before a name sorts
     /// descending; `id` breaks ties.

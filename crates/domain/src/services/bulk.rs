@@ -189,7 +189,7 @@ impl Services {
         let org = actor.org_id();
         let ids = self.select(&mut *tx, actor, &request.selection).await?;
         if ids.is_empty() {
-            return Err(ServiceError::Validation(vec![FieldError::required("user_ids")]));
+            return Err(ServiceError::Validation(vec![no_user_selected(&request.selection)]));
         }
         let seats_before: Vec<SeatCount> = tx.seat_pools(org).await?.iter().map(SeatCount::from).collect();
         let outcomes = self.bulk_steps(&mut *tx, actor, &ids, &request.action, crm_states.as_deref()).await?;
@@ -398,5 +398,14 @@ impl Services {
             )]));
         }
         Ok(())
+    }
+}
+
+/// The refusal of a selection of no user: no id (`user_ids`, `empty`), or a filter that matches
+/// no user (`filter`, `no_match`): a rule of the data, not of the request's shape.
+pub(crate) fn no_user_selected(selection: &BulkSelection) -> FieldError {
+    match selection {
+        BulkSelection::Ids(_) => FieldError::new("user_ids", "empty", "select at least one user"),
+        BulkSelection::Filter(_) => FieldError::new("filter", "no_match", "the filter matches no user"),
     }
 }
