@@ -11,6 +11,7 @@
 mod generate;
 mod http;
 mod import;
+mod licenses;
 mod queries;
 mod raw;
 mod report;
@@ -311,6 +312,8 @@ async fn bench_engine(
     let queries = queries::run(options, &store, &raw, &org).await?;
     let imports = import::run(options, &store, &raw, &org).await?;
     let rss_after_import = peak_rss_mib();
+    // Last: it drops and recreates the license triggers between its batches.
+    let license_writes = licenses::run(options, &raw, &org).await?;
     Ok(EngineReport {
         engine,
         users: options.users,
@@ -321,6 +324,7 @@ async fn bench_engine(
         queries,
         imports,
         rss_after_import,
+        license_writes,
         version: raw.server_version().await.unwrap_or_else(|e| format!("unknown ({e})")),
     })
 }

@@ -127,6 +127,32 @@ pub(crate) async fn run(
         .await?,
     );
 
+    let status_cases: Vec<UserCase> = (0..runs).map(|i| users_by_status(org, seed, i)).collect();
+    out.push(
+        measure_users(
+            "users_by_status",
+            "Users page sorted by status (§3.1's precedence, then id), 50 rows after a random cursor",
+            options.samples,
+            store,
+            raw,
+            &status_cases,
+        )
+        .await?,
+    );
+
+    let products_cases: Vec<UserCase> = (0..runs).map(|i| users_by_products(org, seed, i)).collect();
+    out.push(
+        measure_users(
+            "users_by_products",
+            "Users page sorted by the products held (then id), 50 rows after a random cursor",
+            options.samples,
+            store,
+            raw,
+            &products_cases,
+        )
+        .await?,
+    );
+
     let actor = org.actor(&org.viewer, &org.viewer_groups);
     let connection_cases: Vec<ConnectionCase> =
         (0..runs).map(|i| visible_connections(org, &actor, seed, i)).collect::<anyhow::Result<_>>()?;
@@ -185,6 +211,54 @@ fn users_search(org: &Org, i: usize) -> UserCase {
         PAGE + 1
     );
     UserCase { query, sql, params: vec![P::Id(org.id.as_uuid()), P::Text(format!("%{q}%"))], count: None }
+}
+
+/// Query 5: a page sorted by status after a cursor anywhere in the table (a rank and an id drawn
+/// at random). Outside a trial the order is the expression of the `users_by_status` index, which
+/// the raw path writes as the migration does.
+fn users_by_status(org: &Org, seed: u64, i: usize) -> UserCase {
+    let mut rng = Rng::new(seed ^ 0x5eed_0005 ^ (i as u64).wrapping_mul(0x9E37_79B9));
+    let rank = 1 + i64::try_from(rng.below(6)).unwrap_or(0);
+    let id = rng.uuid();
+    let mut query = UserQuery::new(org.id);
+    query.sort = vec![UserSort { field: UserSortField::Status, descending: false }];
+    query.paging = Some(UserPaging::Cursor {
+        after: Some(UserCursor { values: vec![SortValue::Int(rank)], id: roster_domain::ids::UserId::from_uuid(id) }),
+        limit: PAGE,
+    });
+    let rank_sql = roster_adapters_db::migrations::USERS_STATUS_RANK;
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, u.products_sort AS sort_products FROM users u WHERE u.org_id = ? \
+         AND u.deleted_at IS NULL AND ({rank_sql}, u.id) > (?, ?) ORDER BY {rank_sql}, u.id LIMIT {}",
+        PAGE + 1
+    );
+    UserCase { query, sql, params: vec![P::Id(org.id.as_uuid()), P::Int(rank), P::Id(id)], count: None }
+}
+
+/// Query 6: a page sorted by the products held after a cursor anywhere in the table (a list of
+/// products and an id drawn at random).
+fn users_by_products(org: &Org, seed: u64, i: usize) -> UserCase {
+    const LISTS: [&[&str]; 6] =
+        [&[], &["core"], &["core", "dialer"], &["core", "dialer", "sms"], &["core", "flow"], &["core", "sms"]];
+    let mut rng = Rng::new(seed ^ 0x5eed_0006 ^ (i as u64).wrapping_mul(0x9E37_79B9));
+    let products: Vec<String> = rng.pick(&LISTS).iter().map(|p| (*p).to_owned()).collect();
+    let id = rng.uuid();
+    let text = roster_domain::users_query::list_sort_text(&products);
+    let mut query = UserQuery::new(org.id);
+    query.sort = vec![UserSort { field: UserSortField::Products, descending: false }];
+    query.paging = Some(UserPaging::Cursor {
+        after: Some(UserCursor {
+            values: vec![SortValue::List(products)],
+            id: roster_domain::ids::UserId::from_uuid(id),
+        }),
+        limit: PAGE,
+    });
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, u.products_sort AS sort_products FROM users u WHERE u.org_id = ? \
+         AND u.deleted_at IS NULL AND (u.products_sort, u.id) > (?, ?) ORDER BY u.products_sort, u.id LIMIT {}",
+        PAGE + 1
+    );
+    UserCase { query, sql, params: vec![P::Id(org.id.as_uuid()), P::Text(text), P::Id(id)], count: None }
 }
 
 fn active_by_last_name(org: &Org) -> UserQuery {

@@ -230,6 +230,65 @@ impl RawDb {
         })
     }
 
+    /// The engine of the database.
+    pub(crate) fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// An `id` column of UUIDs through sqlx.
+    pub(crate) async fn ids(&self, sql: &str, params: &[P]) -> anyhow::Result<Vec<Uuid>> {
+        let sql = numbered(self.engine, sql);
+        on_pool!(self, pool => {
+            let rows = bind_all!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), self.engine, params).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| r.try_get::<Uuid, _>("id"))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(anyhow::Error::from)
+        })
+    }
+
+    /// Runs schema statements, each on its own: on SQLite through rusqlite (through sqlx, a
+    /// `CREATE TRIGGER` read back from `sqlite_master` failed with "already exists" right after
+    /// its `DROP TRIGGER` had succeeded; rusqlite runs it), on PostgreSQL through sqlx.
+    pub(crate) async fn ddl(&self, statements: &[String]) -> anyhow::Result<()> {
+        match self.engine {
+            Engine::Sqlite => {
+                let lite = self.lite()?;
+                for sql in statements {
+                    lite.execute_batch(sql).with_context(|| format!("schema: {}", &sql[..sql.len().min(80)]))?;
+                }
+                Ok(())
+            }
+            Engine::Postgres => {
+                let statements: Vec<(String, Vec<P>)> = statements.iter().map(|s| (s.clone(), Vec::new())).collect();
+                self.write_tx(&statements).await
+            }
+        }
+    }
+
+    /// The triggers on `licenses`, each as the statement that drops it and the one that creates
+    /// it again, read back from the database's catalog.
+    pub(crate) async fn license_triggers(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let sql = match self.engine {
+            Engine::Postgres => {
+                "SELECT 'DROP TRIGGER ' || quote_ident(t.tgname) || ' ON licenses' AS dropping, \
+                 pg_get_triggerdef(t.oid) AS creating FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+                 WHERE c.relname = 'licenses' AND NOT t.tgisinternal ORDER BY t.tgname"
+            }
+            Engine::Sqlite => {
+                "SELECT 'DROP TRIGGER ' || name AS dropping, sql AS creating FROM sqlite_master \
+                 WHERE type = 'trigger' AND tbl_name = 'licenses' ORDER BY name"
+            }
+        };
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get::<String, _>("dropping")?, r.try_get::<String, _>("creating")?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(anyhow::Error::from)
+        })
+    }
+
     /// A single `n` column through sqlx (`COUNT(*) AS n`).
     pub(crate) async fn count(&self, sql: &str, params: &[P]) -> anyhow::Result<i64> {
         let sql = numbered(self.engine, sql);
