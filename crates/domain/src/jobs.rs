@@ -22,6 +22,11 @@ use crate::ids::{ApiKeyId, JobId, OrgId, UserId};
 /// it, within the request.
 pub const JOB_THRESHOLD: usize = 1_000;
 
+/// How long a finished job (done or failed), with its input and outcomes, is kept after it ends
+/// before the hourly purge removes it: long enough to read the outcomes of a night's work a week
+/// later, short enough that a job of 100,000 outcomes does not stay forever.
+pub const JOB_RETENTION: Duration = Duration::days(30);
+
 /// What kind of work a job does; its input and outcomes follow from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

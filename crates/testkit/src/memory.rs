@@ -1370,6 +1370,23 @@ impl JobRepository for MemoryTx {
         let rows = self.work.job_outcomes.range((job, after.saturating_add(1))..=(job, u64::MAX));
         Ok(rows.map(|(_, o)| o.clone()).take(self::limit(limit)).collect())
     }
+
+    async fn purge_jobs(&mut self, finished_before: OffsetDateTime) -> R<u64> {
+        self.write()?;
+        let gone: Vec<JobId> = self
+            .work
+            .jobs
+            .values()
+            .filter(|j| j.finished_at.is_some_and(|at| at < finished_before))
+            .map(|j| j.id)
+            .collect();
+        for id in &gone {
+            self.work.jobs.remove(id);
+            self.work.job_inputs.remove(id);
+        }
+        self.work.job_outcomes.retain(|(job, _), _| !gone.contains(job));
+        Ok(gone.len() as u64)
+    }
 }
 
 #[async_trait]

@@ -203,4 +203,15 @@ impl JobRepository for SeaOrmTx {
             .map(|row| Ok(JobOutcome { seq: get_unsigned(row, "seq")?, body: get_json(self.engine, row, "body")? }))
             .collect()
     }
+
+    async fn purge_jobs(&mut self, finished_before: OffsetDateTime) -> R<u64> {
+        // The outcomes go with their job (`ON DELETE CASCADE`).
+        let done = self
+            .exec(
+                "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?",
+                vec![time(self.engine, finished_before)?],
+            )
+            .await?;
+        Ok(done.rows_affected())
+    }
 }

@@ -110,7 +110,7 @@ fn job_id(id: &str) -> ApiResult<JobId> {
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
         (status = 200, description = "The job's state and progress", body = JobBody),
-        (status = 404, description = "`not_found`: no such job, or one the caller did not request and may not read (reading others' jobs needs `manage_users` over the whole organization)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such job, one the caller did not request and may not read (reading others' jobs needs `manage_users` over the whole organization), or one that ended more than 30 days ago (finished jobs are kept 30 days)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// A job's state and progress.

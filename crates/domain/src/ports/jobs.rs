@@ -43,4 +43,8 @@ pub trait JobRepository: Send {
     async fn insert_job_outcomes(&mut self, org: OrgId, job: JobId, outcomes: &[JobOutcome]) -> R<()>;
     /// The job's outcomes with `seq > after`, in `seq` order, at most `limit`.
     async fn job_outcomes(&mut self, org: OrgId, job: JobId, after: u64, limit: u32) -> R<Vec<JobOutcome>>;
+    /// Removes the jobs of every organization that finished (done or failed) before
+    /// `finished_before`, with their input and outcomes; answers how many jobs. Unfinished jobs
+    /// stay whatever their age.
+    async fn purge_jobs(&mut self, finished_before: OffsetDateTime) -> R<u64>;
 }

@@ -407,8 +407,9 @@ impl Services {
         }
     }
 
-    /// Removes expired sessions and password reset links, and throttled attempts older than a
-    /// day; answers how many sessions were removed.
+    /// Removes expired sessions and password reset links, throttled attempts older than a day,
+    /// and jobs that finished more than [`crate::jobs::JOB_RETENTION`] ago; answers how many
+    /// sessions were removed.
     ///
     /// # Errors
     /// Only the store's.
@@ -419,6 +420,7 @@ impl Services {
         let removed = tx.purge_expired_sessions(now).await?;
         tx.purge_expired_password_resets(now).await?;
         tx.purge_attempts(now - ATTEMPTS_KEPT).await?;
+        tx.purge_jobs(now - crate::jobs::JOB_RETENTION).await?;
         tx.commit().await?;
         Ok(removed)
     }

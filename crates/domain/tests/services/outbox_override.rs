@@ -470,6 +470,9 @@ impl JobRepository for OverrideTx {
     async fn job_outcomes(&mut self, org: OrgId, job: JobId, after: u64, limit: u32) -> R<Vec<JobOutcome>> {
         self.inner.job_outcomes(org, job, after, limit).await
     }
+    async fn purge_jobs(&mut self, finished_before: OffsetDateTime) -> R<u64> {
+        self.inner.purge_jobs(finished_before).await
+    }
 }
 
 #[async_trait]

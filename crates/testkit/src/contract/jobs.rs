@@ -97,6 +97,45 @@ pub async fn job_outcomes_are_read_in_order_after_a_position_and_need_their_job(
     assert!(tx.job_outcomes(b.org.id, j.id, 0, 10).await.expect("reads").is_empty());
 }
 
+/// `purge_jobs` removes the jobs of every organization that finished before the cutoff, with
+/// their input and outcomes, and keeps the unfinished ones however old and the recent ones.
+pub async fn finished_jobs_are_purged_with_their_outcomes_after_the_cutoff(store: Arc<dyn Store>) {
+    let a = seed(&store, 1).await;
+    let b = seed(&store, 2).await;
+    let old = |org, n| {
+        let mut j = job(org, n, T0 - Duration::days(40));
+        j.finish(T0 - Duration::days(31), None);
+        j
+    };
+    let (old_a, old_b) = (old(a.org.id, 1), old(b.org.id, 2));
+    let mut recent = job(a.org.id, 3, T0 - Duration::days(2));
+    recent.finish(T0 - Duration::days(1), None);
+    let unfinished = job(a.org.id, 4, T0 - Duration::days(90));
+    let mut tx = begin(&store).await;
+    for j in [&old_a, &old_b, &recent, &unfinished] {
+        tx.insert_job(j, "{}").await.expect("inserts");
+        tx.insert_job_outcomes(j.org_id, j.id, &[JobOutcome { seq: 1, body: json!({"status": "ok"}) }])
+            .await
+            .expect("inserts");
+    }
+    commit(tx).await;
+
+    let mut tx = begin(&store).await;
+    assert_eq!(tx.purge_jobs(T0 - Duration::days(30)).await.expect("purges"), 2, "the two old finished jobs");
+    commit(tx).await;
+    let mut tx = begin(&store).await;
+    for gone in [&old_a, &old_b] {
+        assert_eq!(tx.job(gone.org_id, gone.id).await.expect("reads"), None);
+        assert_eq!(tx.job_input(gone.org_id, gone.id).await.expect("reads"), None);
+        assert!(tx.job_outcomes(gone.org_id, gone.id, 0, 10).await.expect("reads").is_empty());
+    }
+    for kept in [&recent, &unfinished] {
+        assert_eq!(tx.job(kept.org_id, kept.id).await.expect("reads").as_ref(), Some(kept));
+        assert_eq!(tx.job_outcomes(kept.org_id, kept.id, 0, 10).await.expect("reads").len(), 1);
+    }
+    assert_eq!(tx.purge_jobs(T0 - Duration::days(30)).await.expect("purges"), 0, "nothing twice");
+}
+
 /// `settle_scheduled` moves a pending change once: a second settle, a settled change and an
 /// unknown or foreign one answer `false` and change nothing.
 pub async fn a_scheduled_change_is_settled_once(store: Arc<dyn Store>) {

@@ -273,6 +273,7 @@ macro_rules! store_contract_tests {
             schedule::scheduled_changes_are_listed_per_user_and_updated_in_their_organization,
             jobs::jobs_are_written_optimistically_and_claimable_when_queued_or_their_lease_ended,
             jobs::job_outcomes_are_read_in_order_after_a_position_and_need_their_job,
+            jobs::finished_jobs_are_purged_with_their_outcomes_after_the_cutoff,
             jobs::a_scheduled_change_is_settled_once,
             sessions::sessions_round_trip_slide_and_need_their_member_and_parent,
             sessions::ending_a_session_ends_what_it_started,
