@@ -746,6 +746,9 @@ impl Ctx<'_> {
         if let Some(schema) = &body_schema {
             out.extend(self.body_mutations(&base, schema));
         }
+        if op.op["requestBody"]["content"].get("text/csv").is_some() {
+            out.extend(self.csv_bodies(&base));
+        }
 
         if op.secured() {
             out.push(Probe { auth: Auth::None, ..base.with("no credentials") });
@@ -844,6 +847,43 @@ impl Ctx<'_> {
         out.push(raw(base, "text that is not JSON", "application/json", format!("{{\"{}\": ", self.rng.word(5))));
         out.push(raw(base, "JSON sent as text/plain", "text/plain", minimal.to_string()));
         out.push(raw(base, "a body over the size limit", "application/json", format!("\"{}\"", "x".repeat(70 * 1024))));
+        out
+    }
+
+    /// The bodies of an operation that reads a CSV file (`POST /users/import`): valid files of
+    /// fresh people (one naming a fixture CRM id, one in Salesforce's naming, one as a dry run),
+    /// and files it must refuse: broken quoting, a header without the required columns, no data
+    /// row, and a file sent as `text/plain`.
+    fn csv_bodies(&mut self, base: &Probe) -> Vec<Probe> {
+        let csv = |p: &Probe, what: &str, text: String, valid: bool| {
+            p.with_body(what, Body::Raw { content_type: "text/csv; charset=utf-8", text }, valid)
+        };
+        let mut fresh = || {
+            self.counter += 1;
+            format!("csv{}.{}@conformance.example", self.counter, self.rng.word(4))
+        };
+        let (a, b, c, d) = (fresh(), fresh(), fresh(), fresh());
+        let crm_id = &self.fixtures.crm_ids[0];
+        let mut out = vec![
+            csv(base, "a valid CSV file", format!("email,first_name,last_name,crm_id\r\n{a},Csv,Row,{crm_id}\r\n"), true),
+            csv(
+                base,
+                "a valid CSV file in Salesforce's naming",
+                format!("Id,FirstName,LastName,Email,Phone,Title\n,Sales,Force,{b},,Rep\n"),
+                true,
+            ),
+        ];
+        let mut dry = csv(base, "a valid CSV file, as a dry run", format!("email,first_name,last_name\n{c},Dry,Run\n"), true);
+        dry.query.push(("dry_run".into(), "true".into()));
+        out.push(dry);
+        out.push(csv(base, "broken quoting", format!("email,first_name,last_name\n{d},O\"Brien,Row\n"), false));
+        out.push(csv(base, "a header without the required columns", format!("email,name\n{d},Only Name\n"), false));
+        out.push(csv(base, "a header and no row", "email,first_name,last_name\n".into(), false));
+        out.push(base.with_body(
+            "a CSV file sent as text/plain",
+            Body::Raw { content_type: "text/plain", text: format!("email,first_name,last_name\n{d},Plain,Text\n") },
+            false,
+        ));
         out
     }
 
