@@ -233,7 +233,7 @@ mod tests {
             err,
             HeaderProblem::Duplicate { field: Field::Email, first: "Email".into(), second: "E-mail".into() }
         );
-        let names = header(&["Id", "User ID", "first_name", "last_name", "email"]);
+        let names = header(&["crm_id", "User ID", "first_name", "last_name", "email"]);
         let err = Columns::map(&names, &Field::DIRECTORY_REQUIRED).expect_err("duplicate");
         assert!(matches!(err, HeaderProblem::Duplicate { field: Field::Id, .. }), "{err:?}");
     }
