@@ -58,7 +58,7 @@ impl FromRequest<AppState> for CsvBody {
 fn is_utf8_csv(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return false };
     let mut parts = ct.split(';');
-    if parts.next().unwrap_or("").trim().to_ascii_lowercase() != "text/csv" {
+    if !parts.next().unwrap_or("").trim().eq_ignore_ascii_case("text/csv") {
         return false;
     }
     parts.all(|p| match p.split_once('=') {

@@ -865,7 +865,12 @@ impl Ctx<'_> {
         let (a, b, c, d) = (fresh(), fresh(), fresh(), fresh());
         let crm_id = &self.fixtures.crm_ids[0];
         let mut out = vec![
-            csv(base, "a valid CSV file", format!("email,first_name,last_name,crm_id\r\n{a},Csv,Row,{crm_id}\r\n"), true),
+            csv(
+                base,
+                "a valid CSV file",
+                format!("email,first_name,last_name,crm_id\r\n{a},Csv,Row,{crm_id}\r\n"),
+                true,
+            ),
             csv(
                 base,
                 "a valid CSV file in Salesforce's naming",
@@ -873,7 +878,8 @@ impl Ctx<'_> {
                 true,
             ),
         ];
-        let mut dry = csv(base, "a valid CSV file, as a dry run", format!("email,first_name,last_name\n{c},Dry,Run\n"), true);
+        let mut dry =
+            csv(base, "a valid CSV file, as a dry run", format!("email,first_name,last_name\n{c},Dry,Run\n"), true);
         dry.query.push(("dry_run".into(), "true".into()));
         out.push(dry);
         out.push(csv(base, "broken quoting", format!("email,first_name,last_name\n{d},O\"Brien,Row\n"), false));
