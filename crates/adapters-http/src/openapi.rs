@@ -48,6 +48,7 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         flows::list_flows, flows::create_flow,
         audit::list_audit, audit::export_audit,
         users_export::export_users, users_bulk::bulk_users,
+        crate::routes::users_import::import_users,
         org::licenses, org::billing, org::settings, org::update_settings,
         api_keys::list_api_keys, api_keys::create_api_key, api_keys::revoke_api_key,
         impersonation::start_impersonation, impersonation::stop_impersonation,

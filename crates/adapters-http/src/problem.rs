@@ -137,12 +137,29 @@ impl ApiError {
         e
     }
 
+    /// The request could not be read for several reasons at once (400, `validation_failed`),
+    /// each naming its field.
+    pub fn bad_request_all(detail: impl Into<String>, errors: Vec<ProblemField>) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed.as_str(), detail);
+        e.0.errors = errors;
+        e
+    }
+
     /// The body is not JSON (415).
     pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "the body must be JSON: send Content-Type: application/json",
+        )
+    }
+
+    /// The body is not of the one media type the route reads (415), named in the detail.
+    pub fn unsupported_media_type_expecting(media_type: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("the body must be sent as Content-Type: {media_type}"),
         )
     }
 

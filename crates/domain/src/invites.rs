@@ -8,7 +8,36 @@ use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::ids::{GroupId, InviteId, OrgId, UserId};
-use crate::values::{Email, Key, PersonName, ValueError};
+use crate::ports::CrmUser;
+use crate::values::{CrmId, Email, Key, PersonName, Phone, ValueError};
+
+/// A person to make a member of by an import (from the CRM, or an uploaded file): the values
+/// the new user starts with; roles, products and groups are the import's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMember {
+    /// The address; unique among the organization's live members.
+    pub email: Email,
+    /// The given name.
+    pub first_name: PersonName,
+    /// The family name.
+    pub last_name: PersonName,
+    /// A phone; unique among the organization's members when present.
+    pub phone: Option<Phone>,
+    /// The CRM's id of the person; an existing member with it is the same person.
+    pub crm_id: Option<CrmId>,
+}
+
+impl From<&CrmUser> for NewMember {
+    fn from(u: &CrmUser) -> Self {
+        Self {
+            email: u.email.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            phone: u.phone.clone(),
+            crm_id: Some(u.crm_id.clone()),
+        }
+    }
+}
 
 /// How long an invite (or sign-up verification) token stays valid.
 pub const TOKEN_LIFETIME: Duration = Duration::days(7);

@@ -33,6 +33,8 @@ pub const JOB_RETENTION: Duration = Duration::days(30);
 pub enum JobKind {
     /// A bulk action on a selection of users (`POST /users/bulk`).
     Bulk,
+    /// An import of the rows of an uploaded file (`POST /users/import`).
+    Import,
 }
 
 impl JobKind {
@@ -40,6 +42,7 @@ impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Bulk => "bulk",
+            Self::Import => "import",
         }
     }
 
@@ -47,6 +50,7 @@ impl JobKind {
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "bulk" => Some(Self::Bulk),
+            "import" => Some(Self::Import),
             _ => None,
         }
     }
@@ -239,7 +243,8 @@ impl Job {
 }
 
 /// The outcome of one user or row, in job order (`seq` from 1). Its body is the kind's outcome
-/// (a bulk action's [`BulkOutcome`](crate::services::BulkOutcome)) as JSON.
+/// (a bulk action's [`BulkOutcome`](crate::services::BulkOutcome), an import's
+/// [`ImportRowOutcome`](crate::services::ImportRowOutcome)) as JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOutcome {
     /// The position in the job's input, from 1.

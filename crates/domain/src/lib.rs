@@ -38,6 +38,8 @@
 //!   loaded in bulk by the operator).
 //! - Integration (§9.1): `events` (the audit log as a positioned feed), `webhooks` (endpoints,
 //!   signatures, the delivery log).
+//! - `user_csv`: a CSV file of users (an upload, the CRM's file) read into rows, and the rules
+//!   each row must meet.
 //! - `actor`: authorization resolved once per request.
 //! - `ports`: the traits adapters implement; `services`: one function per use case.
 //!
@@ -69,6 +71,7 @@ pub mod seats;
 pub mod services;
 pub mod throttle;
 pub mod user;
+pub mod user_csv;
 pub mod users_query;
 pub mod values;
 pub mod visibility;

@@ -1,6 +1,7 @@
 //! The CSV directory: a file of users exported from any CRM.
 //!
-//! The header row names the columns (see [`columns`]); `crm_id`, `first_name`, `last_name` and
+//! The header row names the columns (matched as every CSV of users is,
+//! [`roster_domain::user_csv::columns`]); `crm_id`, `first_name`, `last_name` and
 //! `email` are required, `phone`, `mobile_phone`, `active` (default true), `title` and a
 //! modification time (`SystemModstamp`, `LastModifiedDate`, `modified_at`…; default the file's
 //! own modification time) are optional, any other column is ignored. A UTF-8 byte-order mark,
@@ -20,9 +21,6 @@
 //! or size changes, so edits are picked up without a restart; a changed file that is refused
 //! makes calls fail with that error until it is fixed.
 
-mod columns;
-mod reader;
-
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -36,9 +34,8 @@ use thiserror::Error;
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
-use columns::Columns;
-pub use columns::{Field, HeaderProblem};
-pub use reader::SyntaxProblem;
+use roster_domain::user_csv::{Columns, reader};
+pub use roster_domain::user_csv::{Field, HeaderProblem, SyntaxProblem};
 
 use crate::fields::{SEARCH_PAGE_SIZE, clean_title, parse_salesforce_datetime};
 
@@ -198,7 +195,7 @@ fn load(path: &Path, bytes: &[u8], stamp: (Option<SystemTime>, u64)) -> Result<S
         reader::read(text, delimiter).map_err(|problems| CsvError::Syntax { path: path.to_owned(), problems })?;
     let mut records = records.into_iter().filter(|r| r.fields.iter().any(|f| !f.trim().is_empty()));
     let header = records.next().ok_or_else(|| CsvError::Empty { path: path.to_owned() })?;
-    let columns = Columns::map(&header.fields).map_err(|problem| CsvError::Header {
+    let columns = Columns::map(&header.fields, &Field::DIRECTORY_REQUIRED).map_err(|problem| CsvError::Header {
         path: path.to_owned(),
         line: header.line,
         problem,

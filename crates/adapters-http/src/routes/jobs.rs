@@ -10,13 +10,14 @@ use axum::response::{IntoResponse, Response};
 use roster_domain::ServiceError;
 use roster_domain::ids::JobId;
 use roster_domain::jobs::{Job, JobState};
-use roster_domain::services::JOB_OUTCOMES_PAGE;
+use roster_domain::services::{JOB_OUTCOMES_PAGE, JobOutcomes, JobResult};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::RouteTable;
 use super::users_bulk::{BulkOutcomeBody, SeatCountBody};
+use super::users_import::ImportRowBody;
 use crate::auth::Authenticated;
 use crate::extract::ApiQuery;
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -35,7 +36,7 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct JobBody {
     pub id: Uuid,
-    /// `bulk`.
+    /// `bulk` (`POST /users/bulk`) or `import` (`POST /users/import`).
     #[schema(example = "bulk")]
     pub kind: &'static str,
     /// `queued`, `running`, `done` or `failed`.
@@ -136,18 +137,47 @@ pub struct OutcomesParams {
     pub limit: Option<u32>,
 }
 
-/// One outcome with its position in the job.
+/// One outcome of a bulk job (one per user) with its position in the job.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct JobOutcomeBody {
+pub struct BulkJobOutcomeBody {
     /// The position in the job's input, from 1.
     pub seq: u64,
     #[serde(flatten)]
     pub outcome: BulkOutcomeBody,
 }
 
+/// One outcome of an import job (one per data row) with its position in the job.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportJobOutcomeBody {
+    /// The position in the job's input, from 1 (the same as `row`).
+    pub seq: u64,
+    #[serde(flatten)]
+    pub outcome: ImportRowBody,
+}
+
+/// One outcome, in the words of the job's kind.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum JobOutcomeBody {
+    Bulk(BulkJobOutcomeBody),
+    Import(ImportJobOutcomeBody),
+}
+
+/// The items of an outcomes page: a bulk job's or an import job's outcomes. `anyOf`, not
+/// `oneOf`: an import's outcome may carry every field a bulk one requires.
+fn outcome_items() -> utoipa::openapi::schema::Array {
+    use utoipa::PartialSchema as _;
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder};
+    ArrayBuilder::new()
+        .items(AnyOfBuilder::new().item(BulkJobOutcomeBody::schema()).item(ImportJobOutcomeBody::schema()))
+        .build()
+}
+
 /// A page of a job's outcomes, in order.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct JobOutcomesPage {
+    /// The outcomes: per user for a bulk job, per row for an import.
+    #[schema(schema_with = outcome_items)]
     pub items: Vec<JobOutcomeBody>,
     /// The `after` of the next page; absent when this page reached the outcomes recorded so far.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,22 +205,37 @@ pub async fn job_outcomes(
     if !(1..=JOB_OUTCOMES_PAGE).contains(&limit) {
         return Err(ApiError::bad_request("limit", "out_of_range", "limit must be between 1 and 1000"));
     }
-    let rows = state.services.job_outcomes(&auth.actor, job_id(&id)?, params.after.unwrap_or(0), limit).await?;
-    let full = rows.len() == limit as usize;
-    let next_after = rows.last().map(|(seq, _)| *seq).filter(|_| full);
-    let items = rows.into_iter().map(|(seq, o)| JobOutcomeBody { seq, outcome: BulkOutcomeBody::from(o) }).collect();
+    let page = state.services.job_outcome_page(&auth.actor, job_id(&id)?, params.after.unwrap_or(0), limit).await?;
+    let items: Vec<JobOutcomeBody> = match page {
+        JobOutcomes::Bulk(rows) => rows
+            .into_iter()
+            .map(|(seq, o)| JobOutcomeBody::Bulk(BulkJobOutcomeBody { seq, outcome: BulkOutcomeBody::from(o) }))
+            .collect(),
+        JobOutcomes::Import(rows) => rows
+            .into_iter()
+            .map(|(seq, o)| JobOutcomeBody::Import(ImportJobOutcomeBody { seq, outcome: ImportRowBody::from(o) }))
+            .collect(),
+    };
+    let last = items.last().map(|item| match item {
+        JobOutcomeBody::Bulk(b) => b.seq,
+        JobOutcomeBody::Import(i) => i.seq,
+    });
+    let next_after = last.filter(|_| items.len() == limit as usize);
     Ok(Json(JobOutcomesPage { items, next_after }))
 }
 
-/// What a finished bulk job produced.
+/// What a finished job produced.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct BulkJobResultBody {
-    /// Whether the changes were written: false for a dry run, and for an atomic job with a
+pub struct JobResultBody {
+    /// Whether the changes were written: false for a dry run, and for an atomic bulk job with a
     /// refused user.
     pub applied: bool,
     /// Seats per product before the job, and after it (as they would be, when not applied).
     pub seats_before: Vec<SeatCountBody>,
     pub seats_after: Vec<SeatCountBody>,
+    /// For an import: the file's columns it did not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored_columns: Option<Vec<String>>,
 }
 
 #[utoipa::path(
@@ -198,21 +243,31 @@ pub struct BulkJobResultBody {
     params(("id" = Uuid, Path, description = "The job's id")),
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
-        (status = 200, description = "What the finished job produced", body = BulkJobResultBody),
+        (status = 200, description = "What the finished job produced", body = JobResultBody),
         (status = 404, description = "`not_found`: as `GET /jobs/{id}`, or the job is not done (yet, or it failed)", body = Problem, content_type = "application/problem+json"),
     )
 )]
-/// What a finished job produced (the seat figures of a bulk action).
+/// What a finished job produced (the seat figures; an import's ignored columns).
 pub async fn job_result(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> ApiResult<Json<BulkJobResultBody>> {
-    let result = state.services.bulk_job_result(&auth.actor, job_id(&id)?).await?;
+) -> ApiResult<Json<JobResultBody>> {
+    let result = state.services.job_result(&auth.actor, job_id(&id)?).await?;
     let result = result.ok_or_else(|| ApiError::from(ServiceError::not_found("job result")))?;
-    Ok(Json(BulkJobResultBody {
-        applied: result.applied,
-        seats_before: result.seats_before.into_iter().map(SeatCountBody::from).collect(),
-        seats_after: result.seats_after.into_iter().map(SeatCountBody::from).collect(),
+    let seats = |s: Vec<roster_domain::seats::SeatCount>| s.into_iter().map(SeatCountBody::from).collect();
+    Ok(Json(match result {
+        JobResult::Bulk(r) => JobResultBody {
+            applied: r.applied,
+            seats_before: seats(r.seats_before),
+            seats_after: seats(r.seats_after),
+            ignored_columns: None,
+        },
+        JobResult::Import(r) => JobResultBody {
+            applied: r.applied,
+            seats_before: seats(r.seats_before),
+            seats_after: seats(r.seats_after),
+            ignored_columns: Some(r.ignored_columns),
+        },
     }))
 }

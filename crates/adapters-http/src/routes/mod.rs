@@ -25,6 +25,7 @@ pub mod signup;
 pub mod users;
 pub mod users_bulk;
 pub mod users_export;
+pub mod users_import;
 
 mod common;
 pub mod connections;
@@ -106,6 +107,7 @@ pub fn table() -> RouteTable {
     let table = flows::routes(table);
     let table = users_export::routes(table);
     let table = users_bulk::routes(table);
+    let table = users_import::routes(table);
     let table = audit::routes(table);
     let table = org::routes(table);
     let table = api_keys::routes(table);

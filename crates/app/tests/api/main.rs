@@ -37,5 +37,6 @@ mod user_fields;
 mod user_roles;
 mod users_bulk;
 mod users_export;
+mod users_import;
 mod users_sort;
 mod visibility;

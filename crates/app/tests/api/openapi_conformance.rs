@@ -561,6 +561,9 @@ struct Probe {
     follow_cursor: bool,
     /// The path's ids are the fixtures' (not a random id, garbage or a NUL).
     real_path: bool,
+    /// For a body the document gives no JSON schema for (a CSV file): whether it is valid by
+    /// the document's description of it, as it was built.
+    text_body_valid: Option<bool>,
     own_session: bool,
 }
 
@@ -680,6 +683,7 @@ impl Ctx<'_> {
             what: if path_params.is_empty() { "valid".into() } else { "valid, real ids".into() },
             follow_cursor: false,
             real_path: true,
+            text_body_valid: None,
             own_session,
         };
         let mut out = vec![base.clone()];
@@ -781,6 +785,9 @@ impl Ctx<'_> {
         if let Some(schema) = &body_schema {
             out.extend(self.body_mutations(&base, schema));
         }
+        if op.op["requestBody"]["content"].get("text/csv").is_some() {
+            out.extend(self.csv_bodies(&base));
+        }
 
         if op.secured() {
             out.push(Probe { auth: Auth::None, ..base.with("no credentials") });
@@ -879,6 +886,52 @@ impl Ctx<'_> {
         out.push(raw(base, "text that is not JSON", "application/json", format!("{{\"{}\": ", self.rng.word(5))));
         out.push(raw(base, "JSON sent as text/plain", "text/plain", minimal.to_string()));
         out.push(raw(base, "a body over the size limit", "application/json", format!("\"{}\"", "x".repeat(70 * 1024))));
+        out
+    }
+
+    /// The bodies of an operation that reads a CSV file (`POST /users/import`): valid files of
+    /// fresh people (one naming a fixture CRM id, one in Salesforce's naming, one as a dry run),
+    /// and files it must refuse: broken quoting, a header without the required columns, no data
+    /// row, and a file sent as `text/plain`.
+    fn csv_bodies(&mut self, base: &Probe) -> Vec<Probe> {
+        let csv = |p: &Probe, what: &str, text: String, valid: bool| Probe {
+            text_body_valid: Some(valid),
+            ..p.with_body(what, Body::Raw { content_type: "text/csv; charset=utf-8", text })
+        };
+        let mut fresh = || {
+            self.counter += 1;
+            format!("csv{}.{}@conformance.example", self.counter, self.rng.word(4))
+        };
+        let (a, b, c, d) = (fresh(), fresh(), fresh(), fresh());
+        let crm_id = &self.fixtures.crm_ids[0];
+        let mut out = vec![
+            csv(
+                base,
+                "a valid CSV file",
+                format!("email,first_name,last_name,crm_id\r\n{a},Csv,Row,{crm_id}\r\n"),
+                true,
+            ),
+            csv(
+                base,
+                "a valid CSV file in Salesforce's naming",
+                format!("Id,FirstName,LastName,Email,Phone,Title\n,Sales,Force,{b},,Rep\n"),
+                true,
+            ),
+        ];
+        let mut dry =
+            csv(base, "a valid CSV file, as a dry run", format!("email,first_name,last_name\n{c},Dry,Run\n"), true);
+        dry.query.push(("dry_run".into(), "true".into()));
+        out.push(dry);
+        out.push(csv(base, "broken quoting", format!("email,first_name,last_name\n{d},O\"Brien,Row\n"), false));
+        out.push(csv(base, "a header without the required columns", format!("email,name\n{d},Only Name\n"), false));
+        out.push(csv(base, "a header and no row", "email,first_name,last_name\n".into(), false));
+        out.push(Probe {
+            text_body_valid: Some(false),
+            ..base.with_body(
+                "a CSV file sent as text/plain",
+                Body::Raw { content_type: "text/plain", text: format!("email,first_name,last_name\n{d},Plain,Text\n") },
+            )
+        });
         out
     }
 
@@ -1349,7 +1402,7 @@ fn expectation(validators: &mut Validators<'_>, op: &Operation, probe: &Probe) -
     let mut unknown = false;
     let body_required = op.op["requestBody"]["required"] == true;
     match (&probe.body, op.json_body_schema()) {
-        (Body::None, Some(_)) if body_required => broken.push("no body".into()),
+        (Body::None, _) if body_required => broken.push("no body".into()),
         (Body::None, _) => {}
         (Body::Json(sent), Some(schema)) => {
             if let Some(e) = validators.errors(&format!("{name} request"), schema, sent).into_iter().next() {
@@ -1370,7 +1423,11 @@ fn expectation(validators: &mut Validators<'_>, op: &Operation, probe: &Probe) -
                     }
                 }
                 (Some(_), None) => broken.push("a body that is not JSON".into()),
-                (None, _) => unknown = true,
+                (None, _) => match probe.text_body_valid {
+                    Some(true) => {}
+                    Some(false) => broken.push(format!("a {content_type} body the operation refuses")),
+                    None => unknown = true,
+                },
             }
         }
     }
@@ -1653,6 +1710,7 @@ fn the_check_reports_each_kind_of_violation() {
         what: "valid".into(),
         follow_cursor: false,
         real_path: true,
+        text_body_valid: None,
         own_session: false,
     };
     let answer = |status: u16, content_type: Option<&str>, body: &str| Answer {

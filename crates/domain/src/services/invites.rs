@@ -12,7 +12,9 @@ use crate::catalog::Catalog;
 use crate::error::{ErrorCode, FieldError, ServiceError, ServiceResult};
 use crate::groups::GroupTree;
 use crate::ids::{GroupId, InviteId, UserId};
-use crate::invites::{Invite, InvitePurpose, TOKEN_LIFETIME, hash_token, name_from_email, parse_pasted, split_name};
+use crate::invites::{
+    Invite, InvitePurpose, NewMember, TOKEN_LIFETIME, hash_token, name_from_email, parse_pasted, split_name,
+};
 use crate::mail::{MailKind, OutgoingMail};
 use crate::ports::{CrmDirectory, CrmUser, StoreError, Tx};
 use crate::roles::{Permission, RoleGrant};
@@ -231,13 +233,13 @@ struct Invitee {
 }
 
 impl Invitee {
-    fn from_crm(crm_user: &CrmUser, grants: BTreeSet<RoleGrant>) -> Self {
+    fn new(person: NewMember, grants: BTreeSet<RoleGrant>) -> Self {
         Self {
-            email: crm_user.email.clone(),
-            first_name: crm_user.first_name.clone(),
-            last_name: crm_user.last_name.clone(),
-            phone: crm_user.phone.clone(),
-            crm_id: Some(crm_user.crm_id.clone()),
+            email: person.email,
+            first_name: person.first_name,
+            last_name: person.last_name,
+            phone: person.phone,
+            crm_id: person.crm_id,
             grants,
             groups: BTreeSet::new(),
         }
@@ -902,7 +904,8 @@ impl Services {
         let directory: BTreeMap<CrmId, CrmUser> =
             self.crm()?.get(&ids).await?.into_iter().map(|u| (u.crm_id.clone(), u)).collect();
         let mut tx = self.begin().await?;
-        let plan = self.plan_import(&mut *tx, actor, &request).await?;
+        let plan =
+            self.plan_import(&mut *tx, actor, &request.products, &request.roles, request.send_welcome_email).await?;
         let mut out = Vec::with_capacity(ids.len());
         if request.dry_run {
             for part in ids.chunks(chunk) {
@@ -922,38 +925,35 @@ impl Services {
     }
 
     /// What every chunk of an import shares, checked once before the first: the organization,
-    /// the grants and products (with prerequisites) each created user gets, and the inviter's
-    /// name for the welcome emails.
-    async fn plan_import(
+    /// the grants (`roles`, `standard` when empty) and `products` (with prerequisites) each
+    /// created user gets, and the inviter's name for the welcome emails when `send_email`.
+    ///
+    /// # Errors
+    /// `validation_failed` for an unknown role or product, `forbidden` for a role the actor may
+    /// not hand out.
+    pub(crate) async fn plan_import(
         &self,
         tx: &mut dyn Tx,
         actor: &Actor,
-        request: &CrmImportRequest,
+        products: &BTreeSet<Key>,
+        roles: &[Key],
+        send_email: bool,
     ) -> ServiceResult<ImportPlan> {
         let org = load_org(tx, actor.org_id()).await?;
         let catalog = load_catalog(tx, org.id).await?;
-        let products = catalog.plan(&BTreeSet::new(), &request.products)?.assign;
+        let products = catalog.plan(&BTreeSet::new(), products)?.assign;
+        let keys = if roles.is_empty() { vec![Key::parse("standard").expect("valid key")] } else { roles.to_vec() };
         let roles = tx.roles(org.id).await?;
         let tree = super::support::load_tree(tx, org.id).await?;
-        let keys = if request.roles.is_empty() {
-            vec![Key::parse("standard").expect("valid key")]
-        } else {
-            request.roles.clone()
-        };
         let assignments: Vec<RoleAssignment> = keys.into_iter().map(RoleAssignment::org_wide).collect();
         let grants = resolve_grants(actor, &roles, &assignments, &tree, RolesInput::Keys, &BTreeSet::new())?;
         let invited_by = invited_by(tx, actor, &org).await?;
-        Ok(ImportPlan {
-            org,
-            actor: import_actor(actor),
-            grants,
-            products,
-            invited_by,
-            send_email: request.send_welcome_email,
-        })
+        Ok(ImportPlan { org, actor: import_actor(actor), grants, products, invited_by, send_email })
     }
 
-    /// One chunk of an import inside `tx` (see [`Services::import_from_crm_in_chunks`]).
+    /// One chunk of a CRM import inside `tx` (see [`Services::import_from_crm_in_chunks`]): the
+    /// ids the directory does not list are `not_found`, the others go through
+    /// [`Services::create_members_chunk`].
     async fn import_chunk(
         &self,
         tx: &mut dyn Tx,
@@ -961,19 +961,8 @@ impl Services {
         ids: &[CrmId],
         directory: &BTreeMap<CrmId, CrmUser>,
     ) -> ServiceResult<Vec<CrmImportOutcome>> {
-        let org = plan.org.id;
-        tx.lock_org(org).await?;
-        let listed: Vec<&CrmUser> = ids.iter().filter_map(|id| directory.get(id)).collect();
-        let emails: Vec<Email> = listed.iter().map(|u| u.email.clone()).collect();
-        let phones: Vec<crate::values::Phone> = listed.iter().filter_map(|u| u.phone.clone()).collect();
-        let crm_ids: Vec<CrmId> = listed.iter().map(|u| u.crm_id.clone()).collect();
-        let mut taken = TakenValues::default();
-        for user in tx.users_matching(org, &emails, &phones, &crm_ids).await? {
-            taken.add(&user);
-        }
-        let mut seats = SeatPlanner::new(tx.seat_pools(org).await?, &plan.products);
-        let now = self.now();
-        let mut writes = ImportWrites::default();
+        let people: Vec<NewMember> = ids.iter().filter_map(|id| directory.get(id)).map(NewMember::from).collect();
+        let mut created = self.create_members_chunk(tx, plan, &people).await?.into_iter();
         let mut out = Vec::with_capacity(ids.len());
         for crm_id in ids {
             let outcome = |status, user_id, message: Option<String>| CrmImportOutcome {
@@ -982,32 +971,76 @@ impl Services {
                 user_id,
                 message,
             };
-            let Some(crm_user) = directory.get(crm_id) else {
+            if !directory.contains_key(crm_id) {
                 out.push(outcome(CrmImportStatus::NotFound, None, None));
                 continue;
+            }
+            let Some(member) = created.next() else {
+                return Err(StoreError::unavailable(ChunkMismatch).into());
             };
+            out.push(match member {
+                MemberOutcome::Created(id) => outcome(CrmImportStatus::Created, Some(id), None),
+                MemberOutcome::AlreadyMember(id) => outcome(CrmImportStatus::AlreadyMember, Some(id), None),
+                MemberOutcome::PhoneTaken(e) => outcome(CrmImportStatus::AlreadyMember, None, Some(e.to_string())),
+                MemberOutcome::SeatRefused(e) => outcome(CrmImportStatus::SeatRefused, None, Some(e.to_string())),
+                MemberOutcome::NoPool(e) => outcome(CrmImportStatus::Invalid, None, Some(e.to_string())),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Creates the members of one chunk of an import inside `tx`, whatever the import reads
+    /// (CRM ids, the rows of a file): locks the organization, looks the people's existing
+    /// members up in one batched query, plans the seats in memory from the pools as they are
+    /// under the lock, and writes the users, invites, reservations, mails and audit events with
+    /// the port's batch writes and one `take_seats(n)` per product. Answers one outcome per
+    /// person, in order, decided by the rules of the one-row path: a member with the CRM id,
+    /// then with the email, is the same person (`AlreadyMember`); a phone another member holds
+    /// refuses the person; then each product's seat, all or none. People created earlier in the
+    /// chunk count as members for later ones.
+    pub(crate) async fn create_members_chunk(
+        &self,
+        tx: &mut dyn Tx,
+        plan: &ImportPlan,
+        people: &[NewMember],
+    ) -> ServiceResult<Vec<MemberOutcome>> {
+        let org = plan.org.id;
+        tx.lock_org(org).await?;
+        let emails: Vec<Email> = people.iter().map(|p| p.email.clone()).collect();
+        let phones: Vec<crate::values::Phone> = people.iter().filter_map(|p| p.phone.clone()).collect();
+        let crm_ids: Vec<CrmId> = people.iter().filter_map(|p| p.crm_id.clone()).collect();
+        let mut taken = TakenValues::default();
+        for user in tx.users_matching(org, &emails, &phones, &crm_ids).await? {
+            taken.add(&user);
+        }
+        let mut seats = SeatPlanner::new(tx.seat_pools(org).await?, &plan.products);
+        let now = self.now();
+        let mut writes = ImportWrites::default();
+        let mut out = Vec::with_capacity(people.len());
+        for person in people {
             // The order of the one-row rules: by CRM id, by email, then the other unique values.
-            if let Some(id) = taken.by_crm_id.get(crm_id).or_else(|| taken.by_email.get(&crm_user.email)) {
-                out.push(outcome(CrmImportStatus::AlreadyMember, Some(*id), None));
+            let by_crm_id = person.crm_id.as_ref().and_then(|id| taken.by_crm_id.get(id));
+            if let Some(id) = by_crm_id.or_else(|| taken.by_email.get(&person.email)) {
+                out.push(MemberOutcome::AlreadyMember(*id));
                 continue;
             }
-            if crm_user.phone.as_ref().is_some_and(|p| taken.phones.contains(p)) {
-                let e =
-                    ServiceError::Conflict { field: "phone", message: "another member already has this phone".into() };
-                out.push(outcome(CrmImportStatus::AlreadyMember, None, Some(e.to_string())));
+            if person.phone.as_ref().is_some_and(|p| taken.phones.contains(p)) {
+                out.push(MemberOutcome::PhoneTaken(ServiceError::Conflict {
+                    field: "phone",
+                    message: "another member already has this phone".into(),
+                }));
                 continue;
             }
             if let Err(e) = seats.take_one() {
-                let status = match e {
-                    ServiceError::SeatLimitReached { .. } => CrmImportStatus::SeatRefused,
-                    _ => CrmImportStatus::Invalid,
-                };
-                out.push(outcome(status, None, Some(e.to_string())));
+                out.push(match e {
+                    ServiceError::SeatLimitReached { .. } => MemberOutcome::SeatRefused(e),
+                    _ => MemberOutcome::NoPool(e),
+                });
                 continue;
             }
-            let user = self.import_one(plan, crm_user, now, &mut writes);
+            let user = self.import_one(plan, person.clone(), now, &mut writes);
             taken.add(&user);
-            out.push(outcome(CrmImportStatus::Created, Some(user.id), None));
+            out.push(MemberOutcome::Created(user.id));
             writes.users.push(user);
         }
         if !writes.users.is_empty() {
@@ -1025,14 +1058,8 @@ impl Services {
 
     /// The rows that create one imported user (see [`Invitation`]), added to `writes`; answers
     /// the user.
-    fn import_one(
-        &self,
-        plan: &ImportPlan,
-        crm_user: &CrmUser,
-        now: OffsetDateTime,
-        writes: &mut ImportWrites,
-    ) -> User {
-        let invitee = Invitee::from_crm(crm_user, plan.grants.clone());
+    fn import_one(&self, plan: &ImportPlan, person: NewMember, now: OffsetDateTime, writes: &mut ImportWrites) -> User {
+        let invitee = Invitee::new(person, plan.grants.clone());
         let invited_by = plan.send_email.then_some(plan.invited_by.as_str());
         let rows = self.assemble_invitation(&plan.actor, &plan.org, invitee, &plan.products, invited_by, now);
         writes.reservations.extend(rows.reservations);
@@ -1084,9 +1111,9 @@ impl Services {
 /// rows) modest (`docs/decisions/0010-batched-crm-import.md`).
 pub const CRM_IMPORT_CHUNK: usize = 1_000;
 
-/// What every chunk of one CRM import shares (see `Services::plan_import`).
-struct ImportPlan {
-    org: crate::org::Organization,
+/// What every chunk of one import shares (see `Services::plan_import`).
+pub(crate) struct ImportPlan {
+    pub(crate) org: crate::org::Organization,
     /// The requesting actor with the `import` source.
     actor: Actor,
     grants: BTreeSet<RoleGrant>,
@@ -1095,6 +1122,26 @@ struct ImportPlan {
     invited_by: String,
     send_email: bool,
 }
+
+/// What became of one person of an import chunk ([`Services::create_members_chunk`]); each
+/// import reports it in its own words.
+pub(crate) enum MemberOutcome {
+    /// A user was created (an invite with reserved seats).
+    Created(UserId),
+    /// A live member has the person's CRM id or email.
+    AlreadyMember(UserId),
+    /// Another member holds the person's phone (`conflict` on `phone`).
+    PhoneTaken(ServiceError),
+    /// A product had no free seat (`seat_limit_reached` with the figures at that moment).
+    SeatRefused(ServiceError),
+    /// A product has no seat pool in the organization.
+    NoPool(ServiceError),
+}
+
+/// The directory answered an id that the chunk's people do not follow: a bug.
+#[derive(Debug, thiserror::Error)]
+#[error("an import chunk answered fewer outcomes than it was given people")]
+struct ChunkMismatch;
 
 /// The rows one chunk of an import writes, in creation order.
 #[derive(Default)]

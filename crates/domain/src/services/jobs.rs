@@ -1,6 +1,6 @@
-//! Jobs (§10): a bulk action over more than [`JOB_THRESHOLD`] users answers at once with a
-//! queued job, and the runners of `roster serve` work it through in steps (`crate::jobs` has the
-//! model: input fixed at creation, one transaction per step, leases).
+//! Jobs (§10): a bulk action over more than [`JOB_THRESHOLD`] users, or an import of more rows,
+//! answers at once with a queued job, and the runners of `roster serve` work it through in steps
+//! (`crate::jobs` has the model: input fixed at creation, one transaction per step, leases).
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,6 +16,8 @@ use crate::seats::SeatCount;
 
 use super::Services;
 use super::bulk::{BulkAction, BulkOutcome, BulkRequest, BulkResult, BulkSelection};
+use super::user_import::{ImportInput, ImportJobResult, ImportRowOutcome, require_import_rights};
+use crate::user_csv::{RowVerdict, judge_rows};
 
 /// The most outcomes one read of a job's outcomes answers.
 pub const JOB_OUTCOMES_PAGE: u32 = 1_000;
@@ -50,11 +52,55 @@ struct BulkInput {
     dry_run: bool,
 }
 
+/// A job's input as its runner holds it.
+#[derive(Debug, Clone)]
+enum JobInput {
+    Bulk(BulkInput),
+    /// An import's rows with their verdicts, judged once when the job is claimed (a row's
+    /// verdict depends on the rows before it).
+    Import {
+        input: Box<ImportInput>,
+        verdicts: Vec<RowVerdict>,
+    },
+}
+
+impl JobInput {
+    /// Reads the stored input of a job of `kind`.
+    fn read(kind: JobKind, text: &str) -> Result<Self, serde_json::Error> {
+        Ok(match kind {
+            JobKind::Bulk => Self::Bulk(serde_json::from_str(text)?),
+            JobKind::Import => {
+                let input: ImportInput = serde_json::from_str(text)?;
+                let verdicts = judge_rows(&input.rows);
+                Self::Import { input: Box::new(input), verdicts }
+            }
+        })
+    }
+}
+
 /// A job a runner holds, with its input read once.
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
     job: Job,
-    input: BulkInput,
+    input: JobInput,
+}
+
+/// A page of a job's outcomes, each with its position (from 1), as the job's kind words them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcomes {
+    /// A bulk action's: one per user.
+    Bulk(Vec<(u64, BulkOutcome)>),
+    /// An import's: one per row.
+    Import(Vec<(u64, ImportRowOutcome)>),
+}
+
+/// What a finished job produced, by its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobResult {
+    /// A bulk action's seat figures.
+    Bulk(BulkJobResult),
+    /// An import's seat figures and the columns it did not read.
+    Import(ImportJobResult),
 }
 
 impl ClaimedJob {
@@ -92,7 +138,7 @@ pub enum StepResult {
 
 impl JobRequester {
     /// Who an actor's request runs as.
-    fn of(actor: &Actor) -> Self {
+    pub(crate) fn of(actor: &Actor) -> Self {
         match actor.principal() {
             Principal::User(user_id) => Self::Member { user_id: *user_id, impersonator_id: actor.impersonator_id() },
             Principal::ApiKey { id, created_by, .. } => Self::ApiKey { key_id: *id, created_by: *created_by },
@@ -200,6 +246,48 @@ impl Services {
         }
     }
 
+    /// A page of a job's outcomes after position `after` (0 for the first), in order, at most
+    /// `limit` (capped at [`JOB_OUTCOMES_PAGE`]), in the words of the job's kind.
+    ///
+    /// # Errors
+    /// As [`Services::job`].
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
+    pub async fn job_outcome_page(
+        &self,
+        actor: &Actor,
+        id: JobId,
+        after: u64,
+        limit: u32,
+    ) -> ServiceResult<JobOutcomes> {
+        let job = self.job(actor, id).await?;
+        let mut tx = self.store.single_read().await?;
+        let rows = tx.job_outcomes(job.org_id, job.id, after, limit.clamp(1, JOB_OUTCOMES_PAGE)).await?;
+        fn read<T: serde::de::DeserializeOwned>(rows: Vec<JobOutcome>) -> ServiceResult<Vec<(u64, T)>> {
+            rows.into_iter()
+                .map(|o| serde_json::from_value(o.body).map(|body| (o.seq, body)).map_err(unreadable))
+                .collect()
+        }
+        Ok(match job.kind {
+            JobKind::Bulk => JobOutcomes::Bulk(read(rows)?),
+            JobKind::Import => JobOutcomes::Import(read(rows)?),
+        })
+    }
+
+    /// What a finished job produced, in the words of its kind; `None` while it runs or when it
+    /// failed.
+    ///
+    /// # Errors
+    /// As [`Services::job`].
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
+    pub async fn job_result(&self, actor: &Actor, id: JobId) -> ServiceResult<Option<JobResult>> {
+        let job = self.job(actor, id).await?;
+        let (JobState::Done, Some(result)) = (&job.state, job.result) else { return Ok(None) };
+        Ok(Some(match job.kind {
+            JobKind::Bulk => JobResult::Bulk(serde_json::from_value(result).map_err(unreadable)?),
+            JobKind::Import => JobResult::Import(serde_json::from_value(result).map_err(unreadable)?),
+        }))
+    }
+
     /// Claims the oldest job no runner holds (queued, or its lease ended) for `runner`.
     ///
     /// # Errors
@@ -217,7 +305,7 @@ impl Services {
                 Err(e) => return Err(e.into()),
             }
             let input = tx.job_input(job.org_id, job.id).await?.unwrap_or_default();
-            match serde_json::from_str::<BulkInput>(&input) {
+            match JobInput::read(job.kind, &input) {
                 Ok(input) => {
                     tx.commit().await?;
                     return Ok(Some(ClaimedJob { job, input }));
@@ -244,12 +332,19 @@ impl Services {
     /// its lease ends.
     #[tracing::instrument(skip_all, fields(job = %claimed.job.id))]
     pub async fn work_job(&self, runner: &str, claimed: &mut ClaimedJob, pace: JobPace) -> ServiceResult<StepResult> {
-        let input = &claimed.input;
         let actor = match self.job_actor(&claimed.job).await {
             Ok(actor) => actor,
             Err(e) if e.code() == ErrorCode::Internal => return Err(e),
             Err(e) => return self.fail_job(runner, claimed, pace, &e).await,
         };
+        let input = match &claimed.input {
+            JobInput::Bulk(input) => input.clone(),
+            JobInput::Import { input, verdicts } => {
+                let (input, verdicts) = (input.clone(), verdicts.clone());
+                return self.work_import_step(runner, claimed, pace, &actor, &input, &verdicts).await;
+            }
+        };
+        let input = &input;
         if let Some(refusal) = input.action.permissions().iter().find_map(|p| actor.require(*p).err()) {
             return self.fail_job(runner, claimed, pace, &refusal).await;
         }
@@ -295,6 +390,78 @@ impl Services {
         let finished = job.done >= job.total;
         job.result = Some(if finished {
             json!({"applied": applied, "seats_before": seats_before, "seats_after": seats_after})
+        } else {
+            json!({"seats_before": seats_before})
+        });
+        if finished {
+            job.finish(self.now(), None);
+        }
+        write(&mut *tx, &mut job).await?;
+        tx.commit().await?;
+        claimed.job = job;
+        Ok(if finished { StepResult::Finished } else { StepResult::Continue })
+    }
+
+    /// One step of an import job: the next rows (all of them for a dry run) created through the
+    /// same chunks as an import within the request, their outcomes and the job's progress in one
+    /// transaction. The roles and products are planned again with the requester's authority of
+    /// the moment: a requester who may no longer import, or hand out a role, stops the job.
+    async fn work_import_step(
+        &self,
+        runner: &str,
+        claimed: &mut ClaimedJob,
+        pace: JobPace,
+        actor: &Actor,
+        input: &ImportInput,
+        verdicts: &[RowVerdict],
+    ) -> ServiceResult<StepResult> {
+        if let Err(refusal) = require_import_rights(actor, &input.products) {
+            return self.fail_job(runner, claimed, pace, &refusal).await;
+        }
+        let total = input.rows.len();
+        let from = usize::try_from(claimed.job.done).unwrap_or(usize::MAX).min(total);
+        let to = if input.dry_run { total } else { (from + pace.step.max(1)).min(total) };
+        let org = claimed.job.org_id;
+        let mut job = claimed.job.clone();
+        let mut tx = self.begin().await?;
+        if !hold(&mut *tx, &mut job, runner, self.now(), pace.lease).await? {
+            return Ok(StepResult::Lost);
+        }
+        let plan =
+            match self.plan_import(&mut *tx, actor, &input.products, &input.roles, input.send_welcome_email).await {
+                Ok(plan) => plan,
+                Err(e) if e.code() == ErrorCode::Internal => return Err(e),
+                Err(e) => {
+                    drop(tx);
+                    return self.fail_job(runner, claimed, pace, &e).await;
+                }
+            };
+        let seats_before = match &job.result {
+            Some(result) if from > 0 => result["seats_before"].clone(),
+            _ => seats(&mut *tx, org).await?,
+        };
+        let outcomes = self.import_rows(&mut *tx, &plan, &input.rows[from..to], &verdicts[from..to]).await?;
+        let seats_after = seats(&mut *tx, org).await?;
+        if input.dry_run {
+            // Nothing is kept of the import: record the outcomes in a transaction of their own.
+            drop(tx);
+            job = claimed.job.clone();
+            tx = self.begin().await?;
+            if !hold(&mut *tx, &mut job, runner, self.now(), pace.lease).await? {
+                return Ok(StepResult::Lost);
+            }
+        }
+        let rows: Vec<JobOutcome> = (from as u64 + 1..)
+            .zip(&outcomes)
+            .map(|(seq, o)| serde_json::to_value(o).map(|body| JobOutcome { seq, body }))
+            .collect::<Result<_, _>>()
+            .map_err(unreadable)?;
+        tx.insert_job_outcomes(org, job.id, &rows).await?;
+        job.advance(rows.len() as u64);
+        let finished = job.done >= job.total;
+        job.result = Some(if finished {
+            json!({"applied": !input.dry_run, "seats_before": seats_before, "seats_after": seats_after,
+                "ignored_columns": input.ignored_columns})
         } else {
             json!({"seats_before": seats_before})
         });

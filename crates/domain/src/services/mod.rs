@@ -35,6 +35,7 @@ mod scheduling;
 mod sessions;
 mod support;
 mod trees;
+mod user_import;
 mod users;
 mod webhook_delivery;
 mod webhooks;
@@ -56,7 +57,9 @@ pub use invites::{
     AcceptedInvite, BulkPasteOutcome, CRM_IMPORT_CHUNK, CrmImportOutcome, CrmImportRequest, CrmImportStatus,
     InviteOutcome, InviteRow, InviteStatus, InvitesResult, PasteResult, PasteStatus, PendingInvite, SignupRequest,
 };
-pub use jobs::{BulkJobResult, BulkSubmission, ClaimedJob, JOB_OUTCOMES_PAGE, JobPace, StepResult};
+pub use jobs::{
+    BulkJobResult, BulkSubmission, ClaimedJob, JOB_OUTCOMES_PAGE, JobOutcomes, JobPace, JobResult, StepResult,
+};
 pub use licenses::{BulkOp, LicenseChange};
 pub use load::LoadSummary;
 pub use mail::DeliveryReport;
@@ -65,6 +68,9 @@ pub use passwords::{OwnPasswordChange, PasswordChange, PasswordResetRequest};
 pub use roles::{NewRole, RolePatch};
 pub use sessions::{Authentication, LoggedIn, LoginAttempt, SessionSettings};
 pub use trees::TREE_CACHE_CAPACITY;
+pub use user_import::{
+    ImportJobResult, ImportRowOutcome, ImportRowStatus, UserImportRequest, UserImportResult, UserImportSubmission,
+};
 pub use users::{
     GrantedRole, NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage,
 };

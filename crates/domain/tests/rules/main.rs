@@ -16,4 +16,5 @@ mod stamping;
 mod status;
 mod support;
 mod throttle;
+mod upload;
 mod visibility;

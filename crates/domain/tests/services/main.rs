@@ -28,5 +28,6 @@ mod scoped_reads;
 mod sessions;
 mod signup;
 mod tenancy;
+mod user_import;
 mod user_roles;
 mod users_lifecycle;

@@ -11,8 +11,10 @@ use std::fmt;
 
 /// One record with the line (1-based) it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Record {
+pub struct Record {
+    /// The 1-based line of the file the record starts on.
     pub line: usize,
+    /// Its fields, unquoted.
     pub fields: Vec<String>,
 }
 
@@ -32,7 +34,10 @@ impl fmt::Display for SyntaxProblem {
 }
 
 /// Every record of `text` (without a byte-order mark), or every line with broken quoting.
-pub(crate) fn read(text: &str, delimiter: char) -> Result<Vec<Record>, Vec<SyntaxProblem>> {
+///
+/// # Errors
+/// Every line with broken quoting, in order.
+pub fn read(text: &str, delimiter: char) -> Result<Vec<Record>, Vec<SyntaxProblem>> {
     let mut reader = Reader { chars: text.chars().peekable(), line: 1 };
     let mut records = Vec::new();
     let mut problems = Vec::new();
@@ -51,7 +56,7 @@ pub(crate) fn read(text: &str, delimiter: char) -> Result<Vec<Record>, Vec<Synta
 
 /// The delimiter of a file whose first line is `header`: the most frequent of `,`, `;` and tab
 /// outside quotes (spreadsheets in many locales export `;`), a comma when there is none.
-pub(crate) fn sniff_delimiter(header: &str) -> char {
+pub fn sniff_delimiter(header: &str) -> char {
     let mut counts = [(',', 0usize), (';', 0), ('\t', 0)];
     let mut quoted = false;
     for c in header.chars() {
