@@ -120,7 +120,8 @@ pub async fn org_create(args: OrgCreateArgs, out: &mut dyn Write) -> anyhow::Res
     op.close().await
 }
 
-/// `roster org list`: every organization with its billable users and seats.
+/// `roster org list`: every organization with the end of its trial, its billable users and
+/// seats.
 ///
 /// # Errors
 /// The database.
@@ -137,8 +138,10 @@ pub async fn org_list(common: CommonArgs, out: &mut dyn Write) -> anyhow::Result
         let billing = op.services.billing(&actor).await.with_context(|| format!("billing of `{}`", org.slug))?;
         let seats: Vec<String> =
             billing.seats.iter().map(|s| format!("{} {}/{}", s.product, s.seats_used, s.seats_total)).collect();
+        let trial =
+            org.trial_ends_at.map_or_else(|| "no trial".to_owned(), |end| format!("trial until {}", rfc3339(end)));
         text.push_str(&format!(
-            "{}\t{}\t{} billable users\tseats used/total: {}\n",
+            "{}\t{}\t{trial}\t{} billable users\tseats used/total: {}\n",
             org.slug,
             org.name,
             billing.billable_users,
@@ -149,6 +152,7 @@ pub async fn org_list(common: CommonArgs, out: &mut dyn Write) -> anyhow::Result
             "slug": org.slug,
             "name": org.name,
             "created_at": rfc3339(org.created_at),
+            "trial_ends_at": org.trial_ends_at.map(rfc3339),
             "billable_users": billing.billable_users,
             "seats": billing.seats,
         }));

@@ -60,7 +60,16 @@ async fn an_organization_created_with_trial_days_is_in_trial_until_then() {
         db.roster(&["org", "create", "delta", "--trial-days", "3651"]).fails(2, &["--trial-days"]);
         db.roster(&["org", "create", "delta", "--trial-days", "soon"]).fails(2, &["--trial-days"]);
         let list = db.roster(&["org", "list", "--json"]).json();
-        assert_eq!(list["items"].as_array().expect("items").len(), 3, "{}: delta was not created", db.engine);
+        let items = list["items"].as_array().expect("items");
+        assert_eq!(items.len(), 3, "{}: delta was not created", db.engine);
+        let acme = items.iter().find(|o| o["slug"] == "acme").expect("acme is listed");
+        assert_eq!(time_of(&acme["trial_ends_at"]), ends, "{}: the list shows the trial's end", db.engine);
+        let gamma = items.iter().find(|o| o["slug"] == "gamma").expect("gamma is listed");
+        assert_eq!(gamma["trial_ends_at"], Value::Null, "{}", db.engine);
+        let text = db.roster(&["org", "list"]);
+        let line = |slug: &str| text.stdout.lines().find(|l| l.starts_with(slug)).unwrap_or_default().to_owned();
+        assert!(line("acme\t").contains("\ttrial until "), "{}: {}", db.engine, text.stdout);
+        assert!(line("gamma\t").contains("\tno trial\t"), "{}: {}", db.engine, text.stdout);
         db.finish().await;
     }
 }
