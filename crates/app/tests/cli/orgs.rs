@@ -32,7 +32,7 @@ async fn an_operator_creates_an_organization_and_its_admin_who_can_then_log_in_t
         assert_eq!(items[0]["billable_users"], 0);
         assert!(items[0]["seats"].as_array().expect("seats").iter().all(|s| s["seats_total"] == 7));
         let text = db.roster(&["org", "list"]);
-        assert!(text.ok().starts_with("acme\tAcme Corp\t0 billable users"), "{}", text.stdout);
+        assert!(text.ok().starts_with("acme\tAcme Corp\tno trial\t0 billable users"), "{}", text.stdout);
 
         // A password from the environment…
         let pw = "correct horse battery staple";
