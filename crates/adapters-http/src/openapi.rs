@@ -108,6 +108,10 @@ pub const NO_CONTROL_CHARACTERS: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
 /// control character.
 pub const NO_CONTROL_BUT_LINE_BREAKS: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
 
+/// An `If-Match` the server reads (`extract::IfMatch`): `*`, or one entity tag of a version,
+/// strong or weak. Any other value names no version and answers 412.
+pub const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]+")$"#;
+
 /// A role or product key (`roster_domain::values::Key`).
 pub const KEY_PATTERN: &str = "^[a-z][a-z0-9_]{0,63}$";
 
@@ -157,7 +161,11 @@ fn state_text_rules(doc: &mut serde_json::Value) {
             add_text_rules(&mut op["requestBody"]["content"][&media]["schema"], "", "");
         } else {
             let name = op["parameters"][i]["name"].as_str().unwrap_or_default().to_owned();
-            add_text_rules(&mut op["parameters"][i]["schema"], "", &name);
+            let schema = &mut op["parameters"][i]["schema"];
+            if name.eq_ignore_ascii_case("If-Match") && schema.is_object() {
+                schema["pattern"] = Value::String(IF_MATCH_PATTERN.to_owned());
+            }
+            add_text_rules(schema, "", &name);
         }
     }
 
@@ -740,8 +748,9 @@ mod tests {
                 if params.iter().any(|p| p["in"] == "path") {
                     assert!(responses["404"].is_object(), "{method} {path} takes an id but lacks 404");
                 }
-                if params.iter().any(|p| p["in"] == "header" && p["name"] == "If-Match") {
+                if let Some(if_match) = params.iter().find(|p| p["in"] == "header" && p["name"] == "If-Match") {
                     assert!(responses["412"].is_object(), "{method} {path} takes If-Match but lacks 412");
+                    assert_eq!(if_match["schema"]["pattern"], IF_MATCH_PATTERN, "{method} {path}");
                 }
             }
         }

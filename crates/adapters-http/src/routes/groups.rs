@@ -193,7 +193,7 @@ pub struct UpdateGroupRequest {
         (status = 403, response = Problem),
         (status = 404, response = Problem),
         (status = 409, description = "`group_depth_exceeded`, `conflict` (a live sibling has the name)", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`: the ETag is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: the ETag is stale, or `If-Match` names no version (it can never match)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid name; moving the root or below itself", body = Problem, content_type = "application/problem+json"),
     )
 )]

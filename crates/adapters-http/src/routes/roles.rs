@@ -194,7 +194,7 @@ pub struct UpdateRoleRequest {
             headers(("ETag" = String, description = "The new revision"))),
         (status = 403, description = "`forbidden`: no `manage_roles`, a built-in role, or impersonating", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = Problem),
-        (status = 412, description = "`precondition_failed`: the ETag is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: the ETag is stale, or `If-Match` names no version (it can never match)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields; a permission the caller does not hold", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -395,7 +395,7 @@ impl UpdateUserRequest {
         (status = 403, response = Problem),
         (status = 404, response = Problem),
         (status = 409, description = "`conflict`: a unique field is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`: the ETag is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: the ETag is stale, or `If-Match` names no version (it can never match)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: every invalid field at once (`dialer_number`, `settings.homepage`, …; a throttle above the provider's cap is `out_of_range`), or an invitee's `email` is changed (field code `invite_pending`); nothing changes", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -466,7 +466,7 @@ pub struct DeactivateRequest {}
         (status = 403, response = Problem),
         (status = 404, response = Problem),
         (status = 409, description = "`self_deactivation`, `last_admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 412, response = Problem),
+        (status = 412, description = "`precondition_failed`: the ETag is stale, or `If-Match` names no version (it can never match)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Deactivates a user: every license released in the same transaction, data kept (§3.1).
@@ -504,7 +504,7 @@ pub struct ReactivateRequest {
         (status = 403, response = Problem),
         (status = 404, response = Problem),
         (status = 409, description = "`seat_limit_reached`, `missing_prerequisite` (then the user stays deactivated)", body = Problem, content_type = "application/problem+json"),
-        (status = 412, response = Problem),
+        (status = 412, description = "`precondition_failed`: the ETag is stale, or `If-Match` names no version (it can never match)", body = Problem, content_type = "application/problem+json"),
         (status = 422, response = Problem),
     )
 )]

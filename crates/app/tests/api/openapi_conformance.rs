@@ -209,7 +209,7 @@ async fn run(app: &TestApp, seed: u64) -> Run {
             let expect = expectation(&mut validators, op, &probe);
             match expect {
                 Expect::Accept => valid += 1,
-                Expect::Refuse(_) => invalid += 1,
+                Expect::Refuse { .. } => invalid += 1,
                 Expect::Either => {}
             }
             if trace {
@@ -780,6 +780,12 @@ impl Ctx<'_> {
             let mut p = base.with(format!("an invalid {name}"));
             p.headers.push((name.clone(), invalid));
             out.push(p);
+            if name.eq_ignore_ascii_case("if-match") {
+                // A version that is no entity tag at all (the one above is a stale one).
+                let mut p = base.with(format!("a malformed {name}"));
+                p.headers.push((name.clone(), format!("{}", 1 + self.rng.below(9))));
+                out.push(p);
+            }
         }
 
         if let Some(schema) = &body_schema {
@@ -1384,12 +1390,17 @@ enum Expect {
     /// Valid by the document: it may be refused by a rule (a seat, a taken email, a stale
     /// version), never for its shape.
     Accept,
-    /// It breaks the document (how): the server must refuse it for its shape.
-    Refuse(String),
+    /// It breaks the document (`how`): the server must refuse it with one of `statuses` — for
+    /// its shape (400, 413, 415, 422), or, when only its `If-Match` names no entity tag, as a
+    /// precondition that cannot hold (412, as the document's 412 says).
+    Refuse { how: String, statuses: &'static [u16] },
     /// The document cannot tell: other credentials, an id of nothing in the path, an opaque
     /// cursor, an undocumented parameter.
     Either,
 }
+
+/// How [`expectation`] names an `If-Match` that breaks the header's pattern.
+const IF_MATCH_BROKEN: &str = "header `If-Match` names no entity tag";
 
 /// What the document says of `probe` (see [`Expect`]), by the document's own schemas.
 fn expectation(validators: &mut Validators<'_>, op: &Operation, probe: &Probe) -> Expect {
@@ -1461,14 +1472,20 @@ fn expectation(validators: &mut Validators<'_>, op: &Operation, probe: &Probe) -
                 if let Some(e) =
                     validators.errors(&format!("{name} header {header}"), schema, &instance).into_iter().next()
                 {
-                    broken.push(format!("header `{header}`: {e}"));
+                    if header.eq_ignore_ascii_case("if-match") {
+                        broken.push(format!("{IF_MATCH_BROKEN}: {e}"));
+                    } else {
+                        broken.push(format!("header `{header}`: {e}"));
+                    }
                 }
             }
             None => unknown = true,
         }
     }
     if !broken.is_empty() {
-        Expect::Refuse(broken.join("; "))
+        const SHAPE: &[u16] = &[400, 413, 415, 422];
+        let statuses = if broken.iter().all(|b| b.starts_with(IF_MATCH_BROKEN)) { &[412] } else { SHAPE };
+        Expect::Refuse { how: broken.join("; "), statuses }
     } else if unknown {
         Expect::Either
     } else {
@@ -1543,8 +1560,8 @@ fn check(
         }
         // A request that breaks the document is refused, for its shape, before anything else
         // (a precondition, a conflict, the throttle) is looked at.
-        Expect::Refuse(how) => {
-            if ![400, 413, 415, 422].contains(&status) && !answer.status.is_server_error() {
+        Expect::Refuse { how, statuses } => {
+            if !statuses.contains(&status) && !answer.status.is_server_error() {
                 out.push(format!("a request that breaks the document ({how}) was answered {status}: {}", body_text()));
             }
         }
@@ -1773,7 +1790,7 @@ fn the_check_reports_each_kind_of_violation() {
     assert_eq!(expectation(&mut validators, &op, &probe), Expect::Accept);
     let refused = Probe { body: Body::Json(json!({"mode": 7})), ..probe.clone() };
     let breaks = expectation(&mut validators, &op, &refused);
-    assert!(matches!(breaks, Expect::Refuse(_)), "{breaks:?}");
+    assert!(matches!(breaks, Expect::Refuse { .. }), "{breaks:?}");
     for (expect, answer, expected) in [
         (Expect::Accept, &unreadable, Some("valid by the document was refused for its shape")),
         (Expect::Accept, &too_long, Some("valid by the document was refused for its shape")),
