@@ -371,35 +371,8 @@ impl Services {
         let outcomes = self.bulk_steps(&mut *tx, &actor, ids, &input.action, crm_states.as_deref()).await?;
         let seats_after = seats(&mut *tx, org).await?;
         let applied = !(input.dry_run || (input.atomic && outcomes.iter().any(|o| !o.is_ok())));
-        if !applied {
-            // Nothing is kept of the changes: record the outcomes in a transaction of their own.
-            drop(tx);
-            job = claimed.job.clone();
-            tx = self.begin().await?;
-            if !hold(&mut *tx, &mut job, runner, self.now(), pace.lease).await? {
-                return Ok(StepResult::Lost);
-            }
-        }
-        let rows: Vec<JobOutcome> = (from as u64 + 1..)
-            .zip(&outcomes)
-            .map(|(seq, o)| serde_json::to_value(o).map(|body| JobOutcome { seq, body }))
-            .collect::<Result<_, _>>()
-            .map_err(unreadable)?;
-        tx.insert_job_outcomes(org, job.id, &rows).await?;
-        job.advance(rows.len() as u64);
-        let finished = job.done >= job.total;
-        job.result = Some(if finished {
-            json!({"applied": applied, "seats_before": seats_before, "seats_after": seats_after})
-        } else {
-            json!({"seats_before": seats_before})
-        });
-        if finished {
-            job.finish(self.now(), None);
-        }
-        write(&mut *tx, &mut job).await?;
-        tx.commit().await?;
-        claimed.job = job;
-        Ok(if finished { StepResult::Finished } else { StepResult::Continue })
+        let step = StepDone { from, outcomes: &outcomes, applied, seats_before, seats_after, extra: None };
+        self.record_step(runner, claimed, pace, tx, job, step).await
     }
 
     /// One step of an import job: the next rows (all of them for a dry run) created through the
@@ -442,8 +415,25 @@ impl Services {
         };
         let outcomes = self.import_rows(&mut *tx, &plan, &input.rows[from..to], &verdicts[from..to]).await?;
         let seats_after = seats(&mut *tx, org).await?;
-        if input.dry_run {
-            // Nothing is kept of the import: record the outcomes in a transaction of their own.
+        let extra = Some(("ignored_columns", json!(input.ignored_columns)));
+        let step = StepDone { from, outcomes: &outcomes, applied: !input.dry_run, seats_before, seats_after, extra };
+        self.record_step(runner, claimed, pace, tx, job, step).await
+    }
+
+    /// The end of every step: the outcomes of `step`, the job's progress and, once it is
+    /// finished, its result, written in `tx` with the changes — or, when the changes are not
+    /// kept (a dry run, a refused atomic bulk), `tx` is dropped and they are written in a
+    /// transaction of their own that holds the lease again.
+    async fn record_step<T: serde::Serialize>(
+        &self,
+        runner: &str,
+        claimed: &mut ClaimedJob,
+        pace: JobPace,
+        mut tx: Box<dyn Tx>,
+        mut job: Job,
+        step: StepDone<'_, T>,
+    ) -> ServiceResult<StepResult> {
+        if !step.applied {
             drop(tx);
             job = claimed.job.clone();
             tx = self.begin().await?;
@@ -451,19 +441,23 @@ impl Services {
                 return Ok(StepResult::Lost);
             }
         }
-        let rows: Vec<JobOutcome> = (from as u64 + 1..)
-            .zip(&outcomes)
+        let rows: Vec<JobOutcome> = (step.from as u64 + 1..)
+            .zip(step.outcomes)
             .map(|(seq, o)| serde_json::to_value(o).map(|body| JobOutcome { seq, body }))
             .collect::<Result<_, _>>()
             .map_err(unreadable)?;
-        tx.insert_job_outcomes(org, job.id, &rows).await?;
+        tx.insert_job_outcomes(job.org_id, job.id, &rows).await?;
         job.advance(rows.len() as u64);
         let finished = job.done >= job.total;
         job.result = Some(if finished {
-            json!({"applied": !input.dry_run, "seats_before": seats_before, "seats_after": seats_after,
-                "ignored_columns": input.ignored_columns})
+            let mut result = json!({"applied": step.applied, "seats_before": step.seats_before,
+                "seats_after": step.seats_after});
+            if let Some((key, value)) = step.extra {
+                result[key] = value;
+            }
+            result
         } else {
-            json!({"seats_before": seats_before})
+            json!({"seats_before": step.seats_before})
         });
         if finished {
             job.finish(self.now(), None);
@@ -531,6 +525,19 @@ impl Services {
         let mut tx = self.store.single_read().await?;
         tx.api_key(job.org_id, key_id).await?.filter(|k| k.is_active()).ok_or(ServiceError::Unauthenticated)
     }
+}
+
+/// What one step of a job did, for [`Services::record_step`].
+struct StepDone<'a, T> {
+    /// The position of the step's first item in the job's input, from 0.
+    from: usize,
+    outcomes: &'a [T],
+    /// Whether the step's changes are kept.
+    applied: bool,
+    seats_before: serde_json::Value,
+    seats_after: serde_json::Value,
+    /// A field of the kind's own in the finished job's result.
+    extra: Option<(&'static str, serde_json::Value)>,
 }
 
 /// Renews `runner`'s lease in `tx` (locking the job row): `false` when another runner wrote the
