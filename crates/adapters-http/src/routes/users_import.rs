@@ -88,18 +88,6 @@ impl From<ImportRowStatus> for ImportRowStatusName {
     }
 }
 
-/// A value of a row at fault.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ImportRowErrorBody {
-    /// `email`, `first_name`, `last_name`, `phone`, `mobile_phone`, `crm_id`, or `row` for the
-    /// row as a whole.
-    pub field: String,
-    /// `required`, `invalid_format`, `too_long`, `too_short`, `empty`, `field_count` (the row
-    /// has another number of fields than the header) or `taken` (another member's phone).
-    pub code: String,
-    pub message: String,
-}
-
 /// The outcome of one data row.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImportRowBody {
@@ -117,7 +105,11 @@ pub struct ImportRowBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<u64>,
     /// Every value at fault (empty unless `invalid`).
-    pub errors: Vec<ImportRowErrorBody>,
+    /// The values of the row at fault: `field` is `email`, `first_name`, `last_name`, `phone`,
+    /// `mobile_phone`, `crm_id`, or `row` for the row as a whole; `code` is `required`,
+    /// `invalid_format`, `too_long`, `too_short`, `empty`, `field_count` (another number of
+    /// fields than the header) or `taken` (another member's phone).
+    pub errors: Vec<ProblemField>,
     /// Why the row was not created, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -135,7 +127,7 @@ impl From<ImportRowOutcome> for ImportRowBody {
             errors: o
                 .errors
                 .into_iter()
-                .map(|e| ImportRowErrorBody { field: e.field, code: e.code, message: e.message })
+                .map(|e| ProblemField { field: e.field, code: e.code, message: e.message })
                 .collect(),
             message: o.message,
         }
