@@ -82,6 +82,11 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
+/// The session token of the console's cookie, if the request carries one.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE)
+}
+
 /// Whether a request carries credentials of any kind (an `Authorization` header or the session
 /// cookie), valid or not: its answer is private.
 pub fn carries_credentials(headers: &HeaderMap) -> bool {

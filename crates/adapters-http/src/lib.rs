@@ -56,11 +56,19 @@ pub use state::{AppState, HttpConfig, PoolGauges, Readiness};
 /// echoed in the answer and recorded in every log line of the request.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole HTTP application.
+/// The whole HTTP application: the REST API alone.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The whole HTTP application with the routes of other faces (the console) beside the REST
+/// API's, under the same layers: request id, tracing, metrics, body limit, security headers.
+/// A path no face routes answers a `404` problem.
+pub fn router_with(state: AppState, faces: Router<AppState>) -> Router {
     let body_limit = state.config.body_limit;
     routes::table()
         .into_router()
+        .merge(faces)
         .fallback(|| async { problem::ApiError::no_route(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { problem::ApiError::no_route(StatusCode::METHOD_NOT_ALLOWED) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))

@@ -204,6 +204,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.0.code
     }
+
+    /// What went wrong, for a person (the problem's `detail`).
+    pub fn detail(&self) -> &str {
+        &self.0.detail
+    }
 }
 
 /// The whole chain of an error, for the log.

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use roster_adapters_crm::CrmChoice;
 use roster_adapters_db::{Db, SeaOrmIdempotency, SeaOrmSavedViews, SeaOrmStore, connect, migrate};
-use roster_adapters_http::{AppState, HttpConfig, PoolGauges, Readiness, router};
+use roster_adapters_http::{AppState, HttpConfig, PoolGauges, Readiness, router_with};
 use roster_adapters_mail::MailWorker;
 use roster_domain::Services;
 use roster_domain::audit::Source;
@@ -194,7 +194,8 @@ pub async fn serve(app: Application, shutdown: impl Future<Output = ()> + Send +
             stop.send_replace(true);
         }
     };
-    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let service =
+        router_with(state, roster_adapters_console::router()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await.context("serving");
     purger.abort();
     stop.send_replace(true);

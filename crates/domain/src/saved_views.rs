@@ -37,6 +37,15 @@ pub const VIEW_COLUMNS: [&str; 22] = [
     "scheduled",
 ];
 
+/// Whether `column` is one a view may show: one of [`VIEW_COLUMNS`], or the yes/no column of a
+/// product, `product:<key>`.
+pub fn is_view_column(column: &str) -> bool {
+    VIEW_COLUMNS.contains(&column)
+        || column
+            .strip_prefix(crate::users_query::PRODUCT_SORT_PREFIX)
+            .is_some_and(|key| crate::values::Key::parse(key).is_ok())
+}
+
 /// The Users-table filter parameters a view may hold (their values are those of `GET /users`).
 pub const VIEW_FILTERS: [&str; 7] = ["status", "role", "group", "product", "q", "created_from", "created_to"];
 
@@ -73,7 +82,7 @@ impl ViewDefinition {
             }
         }
         for (i, column) in self.columns.iter().enumerate() {
-            if !VIEW_COLUMNS.contains(&column.as_str()) {
+            if !is_view_column(column) {
                 errors.push(FieldError::new(
                     format!("columns[{i}]"),
                     "unknown_column",
@@ -146,5 +155,16 @@ mod tests {
                 ("per_page".to_owned(), "out_of_range"),
             ]
         );
+    }
+
+    #[test]
+    fn a_products_yes_no_column_is_named_by_its_key() {
+        let mut v = view();
+        v.columns.push("product:dialer".to_owned());
+        assert_eq!(v.check(), Ok(()));
+        v.columns.push("product:Not A Key".to_owned());
+        v.columns.push("product:dialer".to_owned());
+        let codes: Vec<&str> = v.check().unwrap_err().into_iter().map(|e| e.code).collect();
+        assert_eq!(codes, ["unknown_column", "duplicate"]);
     }
 }

@@ -41,7 +41,12 @@ pub struct CreateSavedViewRequest {
     /// `field,-field` as `GET /users` takes it; absent: the default order.
     #[serde(default)]
     pub sort: String,
-    /// Columns in display order.
+    /// Columns in display order, each once: `email`, `first_name`, `last_name`, `phone`,
+    /// `nicknames`, `status`, `roles`, `teams`, `products`, `agent_id`, `crm_id`,
+    /// `agent_ring_number`, `dialer_number`, `mailbox_provider`, `email_throttle_max_per_day`,
+    /// `flow_enabled`, `email_sync`, `calendar_sync`, `call_recording`, `created_at`,
+    /// `updated_at`, `scheduled`, or a product's yes/no column `product:<key>`. Any other answers
+    /// 422 `unknown_column`; one listed twice, `duplicate`.
     #[serde(default)]
     pub columns: Vec<String>,
     /// 10, 25 or 50.

@@ -155,6 +155,10 @@ pub struct PendingInvite {
 pub struct AcceptedInvite {
     /// The member who joined; no longer `invited`.
     pub user_id: UserId,
+    /// The organization joined, by slug: what signing in asks, with [`Self::email`].
+    pub org: Slug,
+    /// The member's login address.
+    pub email: Email,
     /// The products whose reserved seats became assignments.
     pub products: BTreeSet<Key>,
 }
@@ -636,6 +640,7 @@ impl Services {
         invite.accepted_at = Some(now);
         invite.token_hash = hash_token(&format!("used:{}", invite.id));
         tx.update_invite(&invite).await?;
+        let slug = tx.org(org).await?.ok_or(ServiceError::InvalidToken)?.slug;
         let actor = actor_as(&actor, user.id);
         self.audit(
             &mut *tx,
@@ -646,7 +651,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
-        Ok(AcceptedInvite { user_id: user.id, products })
+        Ok(AcceptedInvite { user_id: user.id, org: slug, email: user.email.clone(), products })
     }
 
     /// Sends an invite again with a new token and a fresh expiry; the old token stops working.

@@ -292,6 +292,17 @@ impl Services {
         Ok(org)
     }
 
+    /// The organization's products: keys, names and prerequisites. Any member may read them
+    /// (they are the column names and filter choices of the Users table).
+    ///
+    /// # Errors
+    /// Storage failures only.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
+    pub async fn catalog(&self, actor: &Actor) -> ServiceResult<Catalog> {
+        let mut tx = self.begin_read().await?;
+        Ok(tx.catalog(actor.org_id()).await?)
+    }
+
     /// The organization's settings.
     ///
     /// # Errors
