@@ -3,6 +3,11 @@
 //   keeping `aria-expanded` true to what is shown; Escape closes the panel and returns focus.
 // - A select with `data-autosubmit` submits its form when the choice changes.
 // - A link with `data-carry="a b"` carries the values of the fields named a and b.
+// - A dialog with `data-modal`, served open, becomes modal: focus moves into it, Escape leaves
+//   to its `data-cancel` address (the page behind it), whose `#id` puts focus back on the
+//   button that opened it.
+// - In a dialog, ticking a license (`data-product`) updates every "n of m seats available"
+//   of that product (`data-seats-for`).
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -28,6 +33,33 @@ document.addEventListener("DOMContentLoaded", () => {
         button.focus();
       }
     });
+  }
+
+  for (const dialog of document.querySelectorAll("dialog[data-modal][open]")) {
+    dialog.close();
+    dialog.showModal();
+    const first = dialog.querySelector("[aria-invalid=true]") || dialog.querySelector("input:not([type=hidden]), textarea, select");
+    if (first) first.focus();
+    dialog.addEventListener("cancel", (event) => {
+      event.preventDefault();
+      window.location.href = dialog.dataset.cancel;
+    });
+    const recount = () => {
+      for (const seats of dialog.querySelectorAll("[data-seats-for]")) {
+        const key = seats.dataset.seatsFor;
+        const ticked = dialog.querySelectorAll(`form.invite-rows input[data-product="${key}"]:checked`).length;
+        const left = Math.max(0, Number(seats.dataset.available) - ticked);
+        seats.textContent = `${left} of ${seats.dataset.total} seats available`;
+      }
+    };
+    dialog.addEventListener("change", (event) => {
+      if (event.target.matches("input[data-product]")) recount();
+    });
+  }
+
+  if (window.location.hash.length > 1) {
+    const target = document.getElementById(window.location.hash.slice(1));
+    if (target && target.matches("button, a, input, select, textarea")) target.focus();
   }
 
   for (const select of document.querySelectorAll("select[data-autosubmit]")) {

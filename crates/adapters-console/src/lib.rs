@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/accept-invite", get(pages::auth::accept_page).post(pages::auth::accept))
         .route("/verify-email", get(pages::auth::verify_page).post(pages::auth::verify))
         .route("/users", get(pages::users::users_page))
+        .route("/users/invite", get(pages::invite::open).post(pages::invite::post))
         .route("/users/views", post(pages::users::save_view))
         .route("/users/views/{id}/delete", post(pages::users::delete_view))
         .route("/groups", get(pages::later::groups))

@@ -29,6 +29,7 @@ use roster_domain::users_query::{PRODUCT_SORT_PREFIX, UserPaging, UserSortField}
 use roster_domain::values::Label;
 use time::macros::format_description;
 
+use super::invite::{InviteDialog, InviteForm};
 use crate::page::{Chrome, Fields, Refusal, Refusals, Section, problem, render_with};
 use crate::session::{Console, SignedForm};
 
@@ -47,7 +48,7 @@ const STATUSES: [(&str, &str); 6] = [
 
 /// What the URL asks the page to show.
 #[derive(Debug, Clone, Default)]
-struct Ask {
+pub(crate) struct Ask {
     /// The filter's parameters as sent, each once (statuses joined by commas).
     filter: BTreeMap<String, String>,
     sort: String,
@@ -60,7 +61,7 @@ struct Ask {
 }
 
 impl Ask {
-    fn read(fields: &Fields) -> Self {
+    pub(crate) fn read(fields: &Fields) -> Self {
         let mut filter = BTreeMap::new();
         for name in FILTER_PARAMS {
             let values: Vec<&str> = fields.all(name).into_iter().map(str::trim).filter(|v| !v.is_empty()).collect();
@@ -227,6 +228,8 @@ pub struct UsersPage {
     pub views: Vec<SavedViewLink>,
     pub view_name: String,
     pub refusals: Refusals,
+    /// The Invite dialog, when open.
+    pub invite: Option<InviteDialog>,
 }
 
 impl UsersPage {
@@ -245,7 +248,7 @@ impl UsersPage {
 pub async fn users_page(State(state): State<AppState>, console: Console, uri: Uri) -> Response {
     let fields = Fields::parse(uri.query().unwrap_or_default().as_bytes());
     let ask = Ask::read(&fields);
-    build(&state, &console, ask, String::new(), Refusals::none()).await
+    build(&state, &console, ask, String::new(), Refusals::none(), None).await
 }
 
 /// `POST /users/views`: saves the view shown under a name, then shows it.
@@ -256,7 +259,7 @@ pub async fn save_view(State(state): State<AppState>, SignedForm { console, fiel
         Ok(name) => name,
         Err(e) => {
             let refusal = Refusal::new("name", e.code(), crate::page::sentence_case(&e.to_string()));
-            return build(&state, &console, ask, name_text, Refusals::one(refusal)).await;
+            return build(&state, &console, ask, name_text, Refusals::one(refusal), None).await;
         }
     };
     let outcome = match filter_of(&ask, &console) {
@@ -267,7 +270,7 @@ pub async fn save_view(State(state): State<AppState>, SignedForm { console, fiel
         Ok(_) => Redirect::to(&ask.href(1)).into_response(),
         Err(e) => {
             let refusals = Refusals::from_error(&e, &[]);
-            build(&state, &console, ask, name_text, refusals).await
+            build(&state, &console, ask, name_text, refusals, None).await
         }
     }
 }
@@ -310,8 +313,16 @@ fn as_service_error(error: &ApiError, field: &str) -> ServiceError {
     ServiceError::Validation(vec![roster_domain::FieldError::new(field, error.code(), error.detail().to_owned())])
 }
 
-/// Builds the page for `ask`, with `refusals` beside their controls.
-async fn build(state: &AppState, console: &Console, ask: Ask, view_name: String, mut refusals: Refusals) -> Response {
+/// Builds the page for `ask`, with `refusals` beside their controls and the Invite dialog
+/// open when `invite` holds it.
+pub(crate) async fn build(
+    state: &AppState,
+    console: &Console,
+    ask: Ask,
+    view_name: String,
+    mut refusals: Refusals,
+    invite: Option<InviteForm>,
+) -> Response {
     let services = &state.services;
     let actor = &console.actor;
     let (catalog, roles, groups, views) = match (
@@ -344,6 +355,13 @@ async fn build(state: &AppState, console: &Console, ask: Ask, view_name: String,
                 Err(e) => return problem(&e),
             }
         }
+    };
+    let invite = match invite {
+        Some(form) => match services.license_counts(actor).await {
+            Ok(seats) => Some(InviteDialog::new(form, &ask.query(1), &roles, &catalog, &seats)),
+            Err(e) => return problem(&e),
+        },
+        None => None,
     };
     let names = Names::new(&catalog, &roles, &groups);
     let columns = columns(&ask, &catalog);
@@ -465,6 +483,7 @@ async fn build(state: &AppState, console: &Console, ask: Ask, view_name: String,
             .collect(),
         view_name,
         refusals,
+        invite,
     };
     let status = if page_view.refusals.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     render_with(status, &page_view)

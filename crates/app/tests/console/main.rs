@@ -12,6 +12,7 @@ mod helpers;
 mod tenants;
 
 mod browser;
+mod invite;
 mod onboarding;
 mod security;
 mod sign_in;
