@@ -23,7 +23,7 @@ use roster_domain::seats::SeatCount;
 use roster_domain::services::{InviteRow, InviteStatus, PasteStatus};
 use roster_domain::values::{Email, Key, PersonName};
 
-use super::users::{Ask, Choice, build};
+use super::users::{Ask, Choice, Overlay, build};
 use crate::page::{Fields, Refusal, Refusals, in_words, sentence_case};
 use crate::session::{Console, SignedForm};
 
@@ -207,7 +207,7 @@ impl InviteDialog {
 /// `GET /users/invite`: the Users page with the dialog open.
 pub async fn open(State(state): State<AppState>, console: Console, uri: Uri) -> Response {
     let ask = Ask::read(&Fields::parse(uri.query().unwrap_or_default().as_bytes()));
-    build(&state, &console, ask, String::new(), Refusals::none(), Some(InviteForm::blank())).await
+    build(&state, &console, ask, String::new(), Refusals::none(), Overlay::Invite(InviteForm::blank())).await
 }
 
 /// `POST /users/invite`: one more row, the rows sent, or the pasted list sent.
@@ -226,7 +226,7 @@ pub async fn post(State(state): State<AppState>, uri: Uri, SignedForm { console,
     if form.rows.is_empty() {
         form.rows.push(RowInput::default());
     }
-    build(&state, &console, ask, String::new(), Refusals::none(), Some(form)).await
+    build(&state, &console, ask, String::new(), Refusals::none(), Overlay::Invite(form)).await
 }
 
 /// Sends the rows; the refused ones stay in the dialog to be corrected.

@@ -1,6 +1,7 @@
 //! The console's pages, one module per page or family of pages.
 
 pub mod auth;
+pub mod drawer;
 pub mod invite;
 pub mod later;
 pub mod users;

@@ -29,6 +29,7 @@ use roster_domain::users_query::{PRODUCT_SORT_PREFIX, UserPaging, UserSortField}
 use roster_domain::values::Label;
 use time::macros::format_description;
 
+use super::drawer::{DrawerForm, DrawerView};
 use super::invite::{InviteDialog, InviteForm};
 use crate::page::{Chrome, Fields, Refusal, Refusals, Section, problem, render_with};
 use crate::session::{Console, SignedForm};
@@ -168,6 +169,8 @@ pub struct ColumnView {
 #[derive(Debug, Clone)]
 pub struct RowView {
     pub full_name: String,
+    /// The row's drawer, with the same view behind it.
+    pub href: String,
     pub cells: Vec<String>,
 }
 
@@ -195,6 +198,14 @@ pub struct SavedViewLink {
     pub id: String,
     pub name: String,
     pub href: String,
+}
+
+/// What opens over the Users page.
+#[derive(Debug)]
+pub(crate) enum Overlay {
+    None,
+    Invite(InviteForm),
+    Drawer(DrawerForm),
 }
 
 /// The Users page.
@@ -230,6 +241,8 @@ pub struct UsersPage {
     pub refusals: Refusals,
     /// The Invite dialog, when open.
     pub invite: Option<InviteDialog>,
+    /// A member's edit drawer, when open.
+    pub drawer: Option<DrawerView>,
 }
 
 impl UsersPage {
@@ -248,7 +261,7 @@ impl UsersPage {
 pub async fn users_page(State(state): State<AppState>, console: Console, uri: Uri) -> Response {
     let fields = Fields::parse(uri.query().unwrap_or_default().as_bytes());
     let ask = Ask::read(&fields);
-    build(&state, &console, ask, String::new(), Refusals::none(), None).await
+    build(&state, &console, ask, String::new(), Refusals::none(), Overlay::None).await
 }
 
 /// `POST /users/views`: saves the view shown under a name, then shows it.
@@ -259,7 +272,7 @@ pub async fn save_view(State(state): State<AppState>, SignedForm { console, fiel
         Ok(name) => name,
         Err(e) => {
             let refusal = Refusal::new("name", e.code(), crate::page::sentence_case(&e.to_string()));
-            return build(&state, &console, ask, name_text, Refusals::one(refusal), None).await;
+            return build(&state, &console, ask, name_text, Refusals::one(refusal), Overlay::None).await;
         }
     };
     let outcome = match filter_of(&ask, &console) {
@@ -270,7 +283,7 @@ pub async fn save_view(State(state): State<AppState>, SignedForm { console, fiel
         Ok(_) => Redirect::to(&ask.href(1)).into_response(),
         Err(e) => {
             let refusals = Refusals::from_error(&e, &[]);
-            build(&state, &console, ask, name_text, refusals, None).await
+            build(&state, &console, ask, name_text, refusals, Overlay::None).await
         }
     }
 }
@@ -313,15 +326,14 @@ fn as_service_error(error: &ApiError, field: &str) -> ServiceError {
     ServiceError::Validation(vec![roster_domain::FieldError::new(field, error.code(), error.detail().to_owned())])
 }
 
-/// Builds the page for `ask`, with `refusals` beside their controls and the Invite dialog
-/// open when `invite` holds it.
+/// Builds the page for `ask`, with `refusals` beside their controls and `overlay` open over it.
 pub(crate) async fn build(
     state: &AppState,
     console: &Console,
     ask: Ask,
     view_name: String,
     mut refusals: Refusals,
-    invite: Option<InviteForm>,
+    overlay: Overlay,
 ) -> Response {
     let services = &state.services;
     let actor = &console.actor;
@@ -356,13 +368,24 @@ pub(crate) async fn build(
             }
         }
     };
-    let invite = match invite {
-        Some(form) => match services.license_counts(actor).await {
-            Ok(seats) => Some(InviteDialog::new(form, &ask.query(1), &roles, &catalog, &seats)),
+    let (mut invite, mut drawer) = (None, None);
+    match overlay {
+        Overlay::None => {}
+        Overlay::Invite(form) => match services.license_counts(actor).await {
+            Ok(seats) => invite = Some(InviteDialog::new(form, &ask.query(1), &roles, &catalog, &seats)),
             Err(e) => return problem(&e),
         },
-        None => None,
-    };
+        Overlay::Drawer(form) => {
+            let Some(id) = form.user_id else { return problem(&ServiceError::not_found("user")) };
+            match (services.get_user(actor, id).await, services.license_counts(actor).await) {
+                (Ok(user), Ok(seats)) => {
+                    let status = status_words(&user.status);
+                    drawer = Some(DrawerView::new(form, &user, &ask.query(1), &catalog, &seats, status));
+                }
+                (Err(e), _) | (_, Err(e)) => return problem(&e),
+            }
+        }
+    }
     let names = Names::new(&catalog, &roles, &groups);
     let columns = columns(&ask, &catalog);
     let shown: Vec<&ColumnView> = columns.iter().filter(|c| c.shown).collect();
@@ -371,6 +394,10 @@ pub(crate) async fn build(
         .iter()
         .map(|u| RowView {
             full_name: format!("{} {}", u.user.first_name.as_str(), u.user.last_name.as_str()),
+            href: {
+                let q = ask.query(ask.page);
+                if q.is_empty() { format!("/users/{}", u.user.id) } else { format!("/users/{}?{q}", u.user.id) }
+            },
             cells: shown.iter().filter(|c| c.id != "name").map(|c| names.cell(u, &c.id)).collect(),
         })
         .collect();
@@ -484,6 +511,7 @@ pub(crate) async fn build(
         view_name,
         refusals,
         invite,
+        drawer,
     };
     let status = if page_view.refusals.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     render_with(status, &page_view)

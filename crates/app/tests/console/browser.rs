@@ -18,8 +18,9 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// At most this many browsers at once: each is a few processes, and CI has two cores.
 static BROWSERS: Semaphore = Semaphore::const_new(2);
 
-/// How long a control may take to appear.
-const WAIT: Duration = Duration::from_secs(10);
+/// How long a control may take to appear (generous: CI runs the suites side by side on two
+/// cores).
+const WAIT: Duration = Duration::from_secs(30);
 
 /// axe-core, vendored with its licence (`vendor/axe-core`).
 const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
@@ -231,12 +232,25 @@ impl Browser {
 
     /// The refusal shown on the page (`[data-code]`): its code and sentence.
     pub async fn refusals(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for e in self.client.find_all(Locator::Css("[data-code]")).await.unwrap_or_default() {
-            let code = e.attr("data-code").await.ok().flatten().unwrap_or_default();
-            out.push((code, e.text().await.unwrap_or_default()));
+        // One script, so a page that reloads meanwhile gives all or nothing.
+        let script = "return Array.from(document.querySelectorAll('[data-code]')).map(e => [e.dataset.code, e.innerText.trim()]);";
+        match self.client.execute(script, vec![]).await {
+            Ok(v) => serde_json::from_value(v).unwrap_or_default(),
+            Err(_) => Vec::new(),
         }
-        out
+    }
+
+    /// Waits until the page shows a refusal with `code`; every refusal shown then.
+    pub async fn wait_for_refusal(&self, code: &str) -> Vec<(String, String)> {
+        let started = std::time::Instant::now();
+        loop {
+            let refusals = self.refusals().await;
+            if refusals.iter().any(|(c, _)| c == code) {
+                return refusals;
+            }
+            assert!(started.elapsed() < WAIT, "no {code} refusal at {}, only {refusals:?}", self.url().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The cell texts of the table's body rows (the row header first).

@@ -11,16 +11,30 @@ use crate::browser::Browser;
 use crate::helpers::{TestApp, apps};
 use crate::support::sign_in;
 
+/// The element at `xpath`, waiting while the next page loads.
+async fn wait_xpath(browser: &Browser, xpath: &str) -> Element {
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(e) = browser.client.find(Locator::XPath(xpath)).await {
+            return e;
+        }
+        assert!(started.elapsed().as_secs() < 30, "nothing at {xpath}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The field of person `n` (from 1) whose input is named `field` (`name`, `email`).
 async fn row_field(browser: &Browser, n: usize, field: &str) -> Element {
-    let xpath = format!("//fieldset[legend[normalize-space()='Person {n}']]//input[@name='{field}']");
-    browser.client.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("person {n}'s {field}"))
+    wait_xpath(browser, &format!("//fieldset[legend[normalize-space()='Person {n}']]//input[@name='{field}']")).await
 }
 
 /// The checkbox labelled `label` of person `n`.
 async fn row_box(browser: &Browser, n: usize, label: &str) -> Element {
-    let xpath = format!("//fieldset[legend[normalize-space()='Person {n}']]//label[normalize-space()='{label}']/input");
-    browser.client.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("person {n}'s {label} box"))
+    wait_xpath(
+        browser,
+        &format!("//fieldset[legend[normalize-space()='Person {n}']]//label[normalize-space()='{label}']/input"),
+    )
+    .await
 }
 
 /// The "n of m seats available" of `product` next to person `n`'s box.
@@ -37,11 +51,12 @@ async fn fill_row(browser: &Browser, n: usize, name: &str, email: &str) {
 }
 
 async fn outcomes(browser: &Browser) -> Vec<String> {
-    let mut out = Vec::new();
-    for li in browser.client.find_all(Locator::Css(".outcomes li")).await.unwrap() {
-        out.push(li.attr("data-code").await.unwrap().unwrap_or_default());
+    // Read in one script, so a page that reloads meanwhile gives all or nothing.
+    let script = "return Array.from(document.querySelectorAll('.outcomes li')).map(li => li.dataset.code || '');";
+    match browser.client.execute(script, vec![]).await {
+        Ok(v) => serde_json::from_value(v).unwrap_or_default(),
+        Err(_) => Vec::new(),
     }
-    out
 }
 
 async fn allow_invites(app: &TestApp) {
@@ -68,18 +83,13 @@ async fn an_admin_invites_three_people_watching_seats_go_down_and_the_fourth_is_
         fill_row(&browser, 1, "Ada Lovelace", "ada@demo.example").await;
         browser.click("button", "Send invites").await;
         browser.by_role("heading", "Invite members").await;
-        let started = std::time::Instant::now();
-        while browser.refusals().await.is_empty() {
-            assert!(started.elapsed().as_secs() < 10, "no refusal");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        assert_eq!(browser.refusals().await[0].0, "auto_signup_enabled", "{}", app.engine);
+        browser.wait_for_refusal("auto_signup_enabled").await;
         // Escape closes the dialog and gives the focus back to the Invite button.
         browser.keys("\u{E00C}").await;
         browser.wait_for_path("/users").await;
         let started = std::time::Instant::now();
         while browser.focused_name().await != "Invite" {
-            assert!(started.elapsed().as_secs() < 10, "focus is on {:?}", browser.focused_name().await);
+            assert!(started.elapsed().as_secs() < 30, "focus is on {:?}", browser.focused_name().await);
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         allow_invites(&app).await;
@@ -101,7 +111,7 @@ async fn an_admin_invites_three_people_watching_seats_go_down_and_the_fourth_is_
         browser.click("button", "Send invites").await;
         let started = std::time::Instant::now();
         while outcomes(&browser).await.len() != 3 {
-            assert!(started.elapsed().as_secs() < 10, "{}: {:?}", app.engine, outcomes(&browser).await);
+            assert!(started.elapsed().as_secs() < 30, "{}: {:?}", app.engine, outcomes(&browser).await);
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(outcomes(&browser).await, ["created", "created", "created"]);
@@ -113,7 +123,7 @@ async fn an_admin_invites_three_people_watching_seats_go_down_and_the_fourth_is_
         browser.click("button", "Send invites").await;
         let started = std::time::Instant::now();
         while outcomes(&browser).await != ["seat_limit_reached"] {
-            assert!(started.elapsed().as_secs() < 10, "{}: {:?}", app.engine, outcomes(&browser).await);
+            assert!(started.elapsed().as_secs() < 30, "{}: {:?}", app.engine, outcomes(&browser).await);
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let words = browser.client.find(Locator::Css(".outcomes li")).await.unwrap().text().await.unwrap();
@@ -140,6 +150,7 @@ async fn a_pasted_list_is_invited_with_one_outcome_per_entry() {
         let browser = Browser::open().await;
         sign_in(&browser, &app).await;
         browser.click("button", "Invite").await;
+        browser.by_role("heading", "Invite members").await;
         browser.fill("Paste a list", "Ada Lovelace <ada@demo.example>, not-an-address\ngrace@demo.example").await;
         let roles = browser
             .client
@@ -156,7 +167,7 @@ async fn a_pasted_list_is_invited_with_one_outcome_per_entry() {
         browser.click("button", "Invite the list").await;
         let started = std::time::Instant::now();
         while outcomes(&browser).await.len() != 3 {
-            assert!(started.elapsed().as_secs() < 10, "{}: {:?}", app.engine, outcomes(&browser).await);
+            assert!(started.elapsed().as_secs() < 30, "{}: {:?}", app.engine, outcomes(&browser).await);
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(outcomes(&browser).await, ["created", "invalid_format", "created"], "{}", app.engine);

@@ -12,6 +12,7 @@ mod helpers;
 mod tenants;
 
 mod browser;
+mod drawer;
 mod invite;
 mod onboarding;
 mod security;

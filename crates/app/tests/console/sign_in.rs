@@ -19,8 +19,7 @@ async fn an_admin_signs_in_with_the_keyboard_lands_on_users_and_signs_out() {
         browser.fill("Email", ADMIN_EMAIL).await;
         browser.fill("Password", "not the password at all").await;
         browser.click("button", "Sign in").await;
-        browser.wait_for_heading("Sign in").await;
-        let refusals = browser.refusals().await;
+        let refusals = browser.wait_for_refusal("unauthenticated").await;
         assert_eq!(refusals.len(), 1, "{}: {refusals:?}", app.engine);
         assert_eq!(refusals[0].0, "unauthenticated");
         assert_eq!(refusals[0].1, "The organization, email or password is not right.");

@@ -1,0 +1,414 @@
+//! The edit drawer of the Users page (SPEC §12): a member's profile and settings with `Save`,
+//! their licenses with the seats left, and the `Active` switch — turning it off asks
+//! `Deactivate <full name>?` first; refusals (yourself, the last admin, a stale version, a
+//! full pool) appear beside the control that caused them.
+//!
+//! Like the Invite dialog it is a page state of the Users page: `/users/{id}` with the view in
+//! its query; the confirmation is `/users/{id}/deactivate`. Each form is one use case, so one
+//! transaction: `Services::update_user` (with the version the drawer showed, so a change made
+//! meanwhile by someone else is refused, not overwritten), `Services::set_licenses`,
+//! `Services::deactivate_user`, `Services::reactivate_user`.
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Redirect, Response};
+use roster_adapters_http::AppState;
+use roster_adapters_http::wire::parse;
+use roster_domain::catalog::Catalog;
+use roster_domain::ids::UserId;
+use roster_domain::seats::SeatCount;
+use roster_domain::services::{ProfilePatch, SettingsPatch, UserDetails};
+use roster_domain::user::CallRecording;
+use roster_domain::values::{AgentId, CrmId, Email, Key, PersonName, Phone, ValueError};
+use roster_domain::{FieldError, ServiceError};
+
+use super::users::{Ask, Choice, Overlay, build};
+use crate::page::{Fields, Refusal, Refusals, problem, sentence_case};
+use crate::session::{Console, SignedForm};
+
+/// What the drawer was asked to show beside the member's current values.
+#[derive(Debug, Clone, Default)]
+pub struct DrawerForm {
+    pub user_id: Option<UserId>,
+    /// The fields as typed, when a save was refused (shown instead of the saved values).
+    pub typed: Option<Fields>,
+    pub refusals: Refusals,
+    /// Whether the deactivation's confirmation is open.
+    pub confirm_deactivate: bool,
+    /// What the last change did, in words.
+    pub notice: Option<String>,
+}
+
+/// A license of the drawer: held or not, the seats left, what it requires.
+#[derive(Debug, Clone)]
+pub struct LicenseChoice {
+    pub key: String,
+    pub name: String,
+    pub held: bool,
+    /// `<n> of <m> seats available`.
+    pub seats: String,
+    /// "Requires Core", or empty.
+    pub requires: String,
+}
+
+/// The drawer as the template shows it.
+#[derive(Debug, Clone)]
+pub struct DrawerView {
+    pub full_name: String,
+    pub status: String,
+    pub version: u64,
+    pub active: bool,
+    /// Where each form posts, and where closing goes (the Users page with the same view).
+    pub save: String,
+    pub licenses_action: String,
+    pub confirm: String,
+    pub deactivate: String,
+    pub reactivate: String,
+    pub close: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub agent_id: String,
+    pub crm_id: String,
+    pub throttle: String,
+    pub flow_enabled: bool,
+    pub email_sync: bool,
+    pub calendar_sync: bool,
+    pub call_recording: Vec<Choice>,
+    pub licenses: Vec<LicenseChoice>,
+    pub confirm_deactivate: bool,
+    pub notice: Option<String>,
+    pub refusals: Refusals,
+}
+
+impl DrawerView {
+    /// The drawer of `user`, with what was typed (if anything) in place of the saved values.
+    pub fn new(
+        form: DrawerForm,
+        user: &UserDetails,
+        ask_query: &str,
+        catalog: &Catalog,
+        seats: &[SeatCount],
+        status: String,
+    ) -> Self {
+        let u = &user.user;
+        let s = &u.settings;
+        let id = u.id;
+        let q = if ask_query.is_empty() { String::new() } else { format!("?{ask_query}") };
+        let saved = |v: Option<&str>| v.unwrap_or_default().to_owned();
+        let typed = form.typed.as_ref();
+        let value = |name: &str, current: String| typed.map_or(current, |f| f.text(name));
+        let flag = |name: &str, current: bool| typed.map_or(current, |f| f.checked(name));
+        let recording = match s.call_recording {
+            CallRecording::Optional => "optional",
+            CallRecording::Enforced => "enforced",
+            CallRecording::Disabled => "disabled",
+        };
+        let recording = value("call_recording", recording.to_owned());
+        let licenses = catalog
+            .products()
+            .map(|p| {
+                let seat = seats.iter().find(|c| c.product == p.key);
+                let (available, total) = seat.map_or((0, 0), |c| (c.seats_available, c.seats_total));
+                let requires: Vec<&str> =
+                    p.requires.iter().map(|k| catalog.get(k).map_or(k.as_str(), |r| r.name.as_str())).collect();
+                LicenseChoice {
+                    key: p.key.as_str().to_owned(),
+                    name: p.name.as_str().to_owned(),
+                    held: user.products.contains(&p.key),
+                    seats: format!("{available} of {total} seats available"),
+                    requires: if requires.is_empty() {
+                        String::new()
+                    } else {
+                        format!("Requires {}", requires.join(" and "))
+                    },
+                }
+            })
+            .collect();
+        Self {
+            full_name: format!("{} {}", u.first_name.as_str(), u.last_name.as_str()),
+            status,
+            version: u.version,
+            active: !u.is_deactivated(),
+            save: format!("/users/{id}{q}"),
+            licenses_action: format!("/users/{id}/licenses{q}"),
+            confirm: format!("/users/{id}/deactivate{q}"),
+            deactivate: format!("/users/{id}/deactivate{q}"),
+            reactivate: format!("/users/{id}/reactivate{q}"),
+            close: format!("/users{q}"),
+            first_name: value("first_name", u.first_name.as_str().to_owned()),
+            last_name: value("last_name", u.last_name.as_str().to_owned()),
+            email: value("email", u.email.as_str().to_owned()),
+            phone: value("phone", saved(u.phone.as_ref().map(|p| p.as_str()))),
+            agent_id: value("agent_id", saved(u.agent_id.as_ref().map(|a| a.as_str()))),
+            crm_id: value("crm_id", saved(u.crm_id.as_ref().map(|c| c.as_str()))),
+            throttle: value("email_throttle_max_per_day", s.email_throttle_max_per_day.to_string()),
+            flow_enabled: flag("flow_enabled", s.flow_enabled),
+            email_sync: flag("email_sync", s.email_sync),
+            calendar_sync: flag("calendar_sync", s.calendar_sync),
+            call_recording: [("optional", "Optional"), ("enforced", "Enforced"), ("disabled", "Disabled")]
+                .into_iter()
+                .map(|(v, l)| Choice { value: v.to_owned(), label: l.to_owned(), selected: recording == v })
+                .collect(),
+            licenses,
+            confirm_deactivate: form.confirm_deactivate,
+            notice: form.notice,
+            refusals: form.refusals,
+        }
+    }
+}
+
+/// A text field of the drawer's profile.
+#[derive(Debug, Clone)]
+pub struct DrawerField<'a> {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// The input's `type`.
+    pub kind: &'static str,
+    pub value: &'a str,
+    pub refusal: Option<&'a Refusal>,
+}
+
+impl DrawerView {
+    /// The profile's text fields, in order.
+    pub fn fields(&self) -> Vec<DrawerField<'_>> {
+        [
+            ("first_name", "First name", "text", self.first_name.as_str()),
+            ("last_name", "Last name", "text", self.last_name.as_str()),
+            ("email", "Email", "email", self.email.as_str()),
+            ("phone", "Phone", "tel", self.phone.as_str()),
+            ("agent_id", "Agent ID", "text", self.agent_id.as_str()),
+            ("crm_id", "CRM ID", "text", self.crm_id.as_str()),
+            ("email_throttle_max_per_day", "Email throttle (emails a day)", "text", self.throttle.as_str()),
+        ]
+        .into_iter()
+        .map(|(name, label, kind, value)| DrawerField { name, label, kind, value, refusal: self.refusals.of(name) })
+        .collect()
+    }
+}
+
+/// The value of `r`, or its error added to `errors`.
+fn take<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
+}
+
+/// An optional field: blank clears it.
+fn optional<T>(name: &str, text: &str, f: fn(&str) -> Result<T, ValueError>) -> Result<Option<T>, FieldError> {
+    if text.is_empty() { Ok(None) } else { parse(name, text, f).map(Some) }
+}
+
+/// A user id in the path; anything else is no user of ours.
+fn user_id(text: &str) -> Option<UserId> {
+    text.parse().ok()
+}
+
+fn no_such_user() -> Response {
+    problem(&ServiceError::not_found("user"))
+}
+
+fn ask_of(uri: &Uri) -> Ask {
+    Ask::read(&Fields::parse(uri.query().unwrap_or_default().as_bytes()))
+}
+
+async fn show(state: &AppState, console: &Console, uri: &Uri, form: DrawerForm) -> Response {
+    build(state, console, ask_of(uri), String::new(), Refusals::none(), Overlay::Drawer(form)).await
+}
+
+/// `GET /users/{id}`: the Users page with the member's drawer open.
+pub async fn open(State(state): State<AppState>, console: Console, Path(id): Path<String>, uri: Uri) -> Response {
+    match user_id(&id) {
+        Some(id) => show(&state, &console, &uri, DrawerForm { user_id: Some(id), ..DrawerForm::default() }).await,
+        None => no_such_user(),
+    }
+}
+
+/// `GET /users/{id}/deactivate`: the drawer with the confirmation open.
+pub async fn confirm(State(state): State<AppState>, console: Console, Path(id): Path<String>, uri: Uri) -> Response {
+    match user_id(&id) {
+        Some(id) => {
+            let form = DrawerForm { user_id: Some(id), confirm_deactivate: true, ..DrawerForm::default() };
+            show(&state, &console, &uri, form).await
+        }
+        None => no_such_user(),
+    }
+}
+
+/// `POST /users/{id}`: saves the profile and settings.
+pub async fn save(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    SignedForm { console, fields }: SignedForm,
+) -> Response {
+    let Some(id) = user_id(&id) else { return no_such_user() };
+    let current = match state.services.get_user(&console.actor, id).await {
+        Ok(u) => u,
+        Err(e) => return problem(&e),
+    };
+    let version = fields.get("version").and_then(|v| v.parse().ok());
+    let outcome = match patch_of(&fields, &current) {
+        Ok(patch) => state.services.update_user(&console.actor, id, patch, version).await.map(|_| ()),
+        Err(errors) => Err(ServiceError::Validation(errors)),
+    };
+    let form = match outcome {
+        Ok(()) => DrawerForm { user_id: Some(id), notice: Some("Saved.".to_owned()), ..DrawerForm::default() },
+        Err(e) => DrawerForm {
+            user_id: Some(id),
+            typed: Some(fields),
+            refusals: Refusals::from_error(&e, &[]),
+            ..DrawerForm::default()
+        },
+    };
+    show(&state, &console, &uri, form).await
+}
+
+/// The change a drawer's form asks for: only the fields that differ from the member's current
+/// values (an unchanged address of an invitee is no change of address).
+fn patch_of(fields: &Fields, current: &UserDetails) -> Result<ProfilePatch, Vec<FieldError>> {
+    let u = &current.user;
+    let s = &u.settings;
+    let mut errors = Vec::new();
+    let text = |name: &str| fields.text(name).trim().to_owned();
+    let changed = |name: &str, now: &str| {
+        let t = text(name);
+        (t != now).then_some(t)
+    };
+    let mut patch = ProfilePatch::default();
+    if let Some(t) = changed("first_name", u.first_name.as_str()) {
+        patch.first_name = take(&mut errors, parse("first_name", &t, PersonName::parse));
+    }
+    if let Some(t) = changed("last_name", u.last_name.as_str()) {
+        patch.last_name = take(&mut errors, parse("last_name", &t, PersonName::parse));
+    }
+    if let Some(t) = changed("email", u.email.as_str()) {
+        patch.email = take(&mut errors, parse("email", &t, Email::parse));
+    }
+    if let Some(t) = changed("phone", u.phone.as_ref().map_or("", |p| p.as_str())) {
+        patch.phone = take(&mut errors, optional("phone", &t, Phone::parse));
+    }
+    if let Some(t) = changed("agent_id", u.agent_id.as_ref().map_or("", |a| a.as_str())) {
+        patch.agent_id = take(&mut errors, optional("agent_id", &t, AgentId::parse));
+    }
+    if let Some(t) = changed("crm_id", u.crm_id.as_ref().map_or("", |c| c.as_str())) {
+        patch.crm_id = take(&mut errors, optional("crm_id", &t, CrmId::parse));
+    }
+    let mut settings = SettingsPatch::default();
+    if let Some(t) = changed("email_throttle_max_per_day", &s.email_throttle_max_per_day.to_string()) {
+        match t.parse::<u32>() {
+            Ok(n) => settings.email_throttle_max_per_day = Some(n),
+            Err(_) => errors.push(FieldError::new(
+                "email_throttle_max_per_day",
+                "invalid_format",
+                "a whole number of emails a day",
+            )),
+        }
+    }
+    let flags = [("flow_enabled", s.flow_enabled), ("email_sync", s.email_sync), ("calendar_sync", s.calendar_sync)];
+    for (name, now) in flags {
+        let sent = fields.checked(name);
+        if sent != now {
+            match name {
+                "flow_enabled" => settings.flow_enabled = Some(sent),
+                "email_sync" => settings.email_sync = Some(sent),
+                _ => settings.calendar_sync = Some(sent),
+            }
+        }
+    }
+    let recording = match fields.get("call_recording") {
+        Some("enforced") => Some(CallRecording::Enforced),
+        Some("disabled") => Some(CallRecording::Disabled),
+        Some("optional") => Some(CallRecording::Optional),
+        _ => None,
+    };
+    if recording.is_some_and(|r| r != s.call_recording) {
+        settings.call_recording = recording;
+    }
+    patch.settings = settings;
+    if errors.is_empty() { Ok(patch) } else { Err(errors) }
+}
+
+/// `POST /users/{id}/licenses`: the licenses the member should hold.
+pub async fn licenses(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    SignedForm { console, fields }: SignedForm,
+) -> Response {
+    let Some(id) = user_id(&id) else { return no_such_user() };
+    let products: BTreeSet<Key> = fields.all("products").into_iter().filter_map(|k| Key::parse(k).ok()).collect();
+    let form = match state.services.set_licenses(&console.actor, id, products).await {
+        Ok(change) => {
+            let mut words = Vec::new();
+            if !change.assigned.is_empty() {
+                words.push(format!("Assigned {}", keys_in_words(change.assigned.iter())));
+            }
+            if !change.unassigned.is_empty() {
+                words.push(format!("removed {}", keys_in_words(change.unassigned.iter())));
+            }
+            let notice =
+                if words.is_empty() { "No license changed.".to_owned() } else { sentence_case(&words.join("; ")) };
+            DrawerForm { user_id: Some(id), notice: Some(notice), ..DrawerForm::default() }
+        }
+        Err(e) => {
+            let mut refusals = Refusals::from_error(&e, &[]);
+            if let Some(general) = refusals.general().cloned() {
+                refusals = Refusals::one(Refusal { field: "licenses".to_owned(), ..general });
+            }
+            DrawerForm { user_id: Some(id), refusals, ..DrawerForm::default() }
+        }
+    };
+    show(&state, &console, &uri, form).await
+}
+
+fn keys_in_words<'a>(keys: impl Iterator<Item = &'a Key>) -> String {
+    keys.map(Key::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// `POST /users/{id}/deactivate`: deactivates once confirmed; a refusal shows beside the switch.
+pub async fn deactivate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    SignedForm { console, fields }: SignedForm,
+) -> Response {
+    let Some(id) = user_id(&id) else { return no_such_user() };
+    let version = fields.get("version").and_then(|v| v.parse().ok());
+    match state.services.deactivate_user(&console.actor, id, version).await {
+        Ok(_) => Redirect::to(&format!("/users/{id}{}", query_of(&uri))).into_response(),
+        Err(e) => {
+            let mut refusals = Refusals::from_error(&e, &[]);
+            if let Some(general) = refusals.general().cloned() {
+                refusals = Refusals::one(Refusal { field: "active".to_owned(), ..general });
+            }
+            show(&state, &console, &uri, DrawerForm { user_id: Some(id), refusals, ..DrawerForm::default() }).await
+        }
+    }
+}
+
+/// `POST /users/{id}/reactivate`.
+pub async fn reactivate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    SignedForm { console, fields }: SignedForm,
+) -> Response {
+    let Some(id) = user_id(&id) else { return no_such_user() };
+    let version = fields.get("version").and_then(|v| v.parse().ok());
+    match state.services.reactivate_user(&console.actor, id, BTreeSet::new(), version).await {
+        Ok(_) => Redirect::to(&format!("/users/{id}{}", query_of(&uri))).into_response(),
+        Err(e) => {
+            let mut refusals = Refusals::from_error(&e, &[]);
+            if let Some(general) = refusals.general().cloned() {
+                refusals = Refusals::one(Refusal { field: "active".to_owned(), ..general });
+            }
+            show(&state, &console, &uri, DrawerForm { user_id: Some(id), refusals, ..DrawerForm::default() }).await
+        }
+    }
+}
+
+fn query_of(uri: &Uri) -> String {
+    uri.query().map_or_else(String::new, |q| format!("?{q}"))
+}
