@@ -6,6 +6,8 @@
 // - A dialog with `data-modal`, served open, becomes modal: focus moves into it, Escape leaves
 //   to its `data-cancel` address (the page behind it), whose `#id` puts focus back on the
 //   button that opened it.
+// - "Select all on this page" ticks every row; the Actions dialog shows the chosen action's
+//   argument only; a job's progress bar follows `GET /api/v1/jobs/{id}` until it ends.
 // - In a dialog, ticking a license (`data-product`) updates every "n of m seats available"
 //   of that product (`data-seats-for`).
 "use strict";
@@ -55,6 +57,44 @@ document.addEventListener("DOMContentLoaded", () => {
     dialog.addEventListener("change", (event) => {
       if (event.target.matches("input[data-product]")) recount();
     });
+  }
+
+  for (const all of document.querySelectorAll("input[data-select-page]")) {
+    all.addEventListener("change", () => {
+      for (const box of all.form.querySelectorAll("input[name=ids]")) box.checked = all.checked;
+    });
+  }
+
+  // The Actions dialog shows the argument of the action chosen only.
+  for (const form of document.querySelectorAll("#actions-dialog form")) {
+    const show = () => {
+      const chosen = form.querySelector("input[name=action]:checked");
+      const wanted = chosen ? chosen.dataset.argument : "";
+      for (const part of form.querySelectorAll("[data-arg]")) part.hidden = part.dataset.arg !== wanted;
+    };
+    form.addEventListener("change", show);
+    show();
+  }
+
+  // A job's progress, followed until it ends; then the page shows its result.
+  for (const job of document.querySelectorAll("[data-job]")) {
+    if (job.dataset.finished === "true") continue;
+    const progress = job.querySelector("progress");
+    const words = job.querySelector(".job-words");
+    const poll = async () => {
+      const answer = await fetch(`/api/v1/jobs/${job.dataset.job}`, { credentials: "same-origin" });
+      if (!answer.ok) return;
+      const state = await answer.json();
+      progress.max = state.total;
+      progress.value = state.done;
+      words.textContent = `Working: ${state.done} of ${state.total} users.`;
+      if (state.state === "done" || state.state === "failed") {
+        window.location.reload();
+      } else {
+        window.setTimeout(poll, 1000);
+      }
+    };
+    window.setTimeout(poll, 500);
   }
 
   if (window.location.hash.length > 1) {

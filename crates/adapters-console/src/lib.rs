@@ -51,6 +51,8 @@ pub fn router() -> Router<AppState> {
         .route("/accept-invite", get(pages::auth::accept_page).post(pages::auth::accept))
         .route("/verify-email", get(pages::auth::verify_page).post(pages::auth::verify))
         .route("/users", get(pages::users::users_page))
+        .route("/users/actions", get(pages::actions::open).post(pages::actions::post))
+        .route("/users/jobs/{id}", get(pages::actions::job))
         .route("/users/invite", get(pages::invite::open).post(pages::invite::post))
         .route("/users/views", post(pages::users::save_view))
         .route("/users/{id}", get(pages::drawer::open).post(pages::drawer::save))

@@ -1,5 +1,6 @@
 //! The console's pages, one module per page or family of pages.
 
+pub mod actions;
 pub mod auth;
 pub mod drawer;
 pub mod invite;

@@ -29,6 +29,7 @@ use roster_domain::users_query::{PRODUCT_SORT_PREFIX, UserPaging, UserSortField}
 use roster_domain::values::Label;
 use time::macros::format_description;
 
+use super::actions::{ActionsDialog, ActionsForm, Selected};
 use super::drawer::{DrawerForm, DrawerView};
 use super::invite::{InviteDialog, InviteForm};
 use crate::page::{Chrome, Fields, Refusal, Refusals, Section, problem, render_with};
@@ -168,6 +169,8 @@ pub struct ColumnView {
 /// A row of the table.
 #[derive(Debug, Clone)]
 pub struct RowView {
+    /// The user's id, the value of the row's checkbox.
+    pub id: String,
     pub full_name: String,
     /// The row's drawer, with the same view behind it.
     pub href: String,
@@ -206,6 +209,7 @@ pub(crate) enum Overlay {
     None,
     Invite(InviteForm),
     Drawer(DrawerForm),
+    Actions(ActionsForm),
 }
 
 /// The Users page.
@@ -243,6 +247,13 @@ pub struct UsersPage {
     pub invite: Option<InviteDialog>,
     /// A member's edit drawer, when open.
     pub drawer: Option<DrawerView>,
+    /// The Actions dialog, when open.
+    pub actions: Option<ActionsDialog>,
+    /// How many users the filter matches (what "all matching" selects).
+    pub total: u64,
+    /// The ids of the rows selected (kept when the Actions dialog is open).
+    pub selected: Vec<String>,
+    pub all_selected: bool,
 }
 
 impl UsersPage {
@@ -254,6 +265,11 @@ impl UsersPage {
     /// The refusals of the view's own parameters (filter, sort), shown above the table.
     pub fn view_refusals(&self) -> Vec<&Refusal> {
         self.refusals.iter().filter(|r| !r.field.is_empty() && r.field != "name").collect()
+    }
+
+    /// Whether the row of user `id` is selected.
+    pub fn is_selected(&self, id: &str) -> bool {
+        self.selected.iter().any(|s| s == id)
     }
 }
 
@@ -304,7 +320,7 @@ pub async fn delete_view(
 }
 
 /// The domain's query of the view's filter, sort and page.
-fn filter_of(ask: &Ask, console: &Console) -> Result<roster_domain::users_query::UserQuery, ServiceError> {
+pub(crate) fn filter_of(ask: &Ask, console: &Console) -> Result<roster_domain::users_query::UserQuery, ServiceError> {
     let filter = UsersFilter::from_map(&ask.filter);
     if let Some(group) = ask.filter.get("group")
         && filter.group.is_none()
@@ -368,9 +384,10 @@ pub(crate) async fn build(
             }
         }
     };
-    let (mut invite, mut drawer) = (None, None);
+    let (mut invite, mut drawer, mut actions_form) = (None, None, None);
     match overlay {
         Overlay::None => {}
+        Overlay::Actions(form) => actions_form = Some(form),
         Overlay::Invite(form) => match services.license_counts(actor).await {
             Ok(seats) => invite = Some(InviteDialog::new(form, &ask.query(1), &roles, &catalog, &seats)),
             Err(e) => return problem(&e),
@@ -393,6 +410,7 @@ pub(crate) async fn build(
         .items
         .iter()
         .map(|u| RowView {
+            id: u.user.id.to_string(),
             full_name: format!("{} {}", u.user.first_name.as_str(), u.user.last_name.as_str()),
             href: {
                 let q = ask.query(ask.page);
@@ -402,6 +420,12 @@ pub(crate) async fn build(
         })
         .collect();
     let total = page.total.unwrap_or(0);
+    let (selected, all_selected) = match actions_form.as_ref().map(|f| &f.selected) {
+        Some(Selected::Ids(ids)) => (ids.iter().map(ToString::to_string).collect(), false),
+        Some(Selected::All) => (Vec::new(), true),
+        None => (Vec::new(), false),
+    };
+    let actions = actions_form.map(|form| ActionsDialog::new(form, &ask.query(1), total, &roles, &groups, &catalog));
     let last = u32::try_from(total.div_ceil(u64::from(ask.per_page)).max(1)).unwrap_or(u32::MAX);
     let current = ask.page.min(last);
     let first_row = u64::from(current - 1) * u64::from(ask.per_page) + 1;
@@ -512,6 +536,10 @@ pub(crate) async fn build(
         refusals,
         invite,
         drawer,
+        actions,
+        total,
+        selected,
+        all_selected,
     };
     let status = if page_view.refusals.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     render_with(status, &page_view)

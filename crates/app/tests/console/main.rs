@@ -11,6 +11,7 @@ mod helpers;
 #[path = "../api/tenants.rs"]
 mod tenants;
 
+mod actions;
 mod browser;
 mod drawer;
 mod invite;
