@@ -59,6 +59,8 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/licenses", post(pages::drawer::licenses))
         .route("/users/{id}/deactivate", get(pages::drawer::confirm).post(pages::drawer::deactivate))
         .route("/users/{id}/reactivate", post(pages::drawer::reactivate))
+        .route("/users/{id}/impersonate", post(pages::impersonation::start))
+        .route("/impersonation/end", post(pages::impersonation::end))
         .route("/users/views/{id}/delete", post(pages::users::delete_view))
         .route("/groups", get(pages::later::groups))
         .route("/connections", get(pages::later::connections))

@@ -57,9 +57,11 @@ pub struct NavLink {
 pub struct Chrome {
     /// The form token every form of the page carries.
     pub csrf: String,
-    /// The signed-in member's full name.
+    /// The signed-in member's full name (the member acted as, while impersonating).
     pub user_name: String,
     pub nav: Vec<NavLink>,
+    /// Whether an admin acts as this member: every page shows the banner.
+    pub impersonating: bool,
 }
 
 impl Chrome {
@@ -77,6 +79,7 @@ impl Chrome {
             csrf: console.form_token(),
             user_name: console.full_name.clone(),
             nav: links.into_iter().map(|(s, href, label)| NavLink { href, label, current: s == section }).collect(),
+            impersonating: console.impersonating(),
         }
     }
 }
@@ -231,6 +234,23 @@ impl Fields {
     pub fn checked(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
+}
+
+/// A section the signed-in member may not see, inside the chrome (the banner of an
+/// impersonation stays, so the admin can log back).
+#[derive(Debug, Template)]
+#[template(path = "not_allowed.html")]
+pub struct NotAllowedPage {
+    pub chrome: Chrome,
+    pub heading: &'static str,
+    pub message: String,
+}
+
+/// The answer when the member's authority does not reach a section: 403 with the chrome.
+pub fn not_allowed(console: &Console, section: Section, heading: &'static str) -> Response {
+    let message =
+        "You are not allowed to see this page. An admin of your organization can give you the permission.".to_owned();
+    render_with(StatusCode::FORBIDDEN, &NotAllowedPage { chrome: Chrome::new(console, section), heading, message })
 }
 
 /// A page that says what went wrong when no page of the console can be shown.

@@ -37,6 +37,28 @@ impl Console {
     pub fn form_token(&self) -> String {
         forgery::token_for(&self.token)
     }
+
+    /// The session's token (for the parent cookie of an impersonation).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Whether an admin acts as this member ("log in as user").
+    pub fn impersonating(&self) -> bool {
+        self.actor.impersonator_id().is_some()
+    }
+}
+
+/// The value of the cookie `name`, if the request carries it.
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_owned())
 }
 
 impl FromRequestParts<AppState> for Console {

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod auth;
 pub mod drawer;
+pub mod impersonation;
 pub mod invite;
 pub mod later;
 pub mod users;

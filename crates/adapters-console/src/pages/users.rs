@@ -360,14 +360,14 @@ pub(crate) async fn build(
         services.saved_views(actor).await,
     ) {
         (Ok(c), Ok(r), Ok(g), Ok(v)) => (c, r, g, v),
-        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return problem(&e),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return refused(console, &e),
     };
     // A view that cannot be read (a bad filter or sort) shows every user, with the refusal
     // beside the control at fault.
     let (ask, page) = match filter_of(&ask, console) {
         Ok(query) => match services.list_users(actor, query).await {
             Ok(page) => (ask, page),
-            Err(e @ ServiceError::Forbidden { .. }) => return problem(&e),
+            Err(e @ ServiceError::Forbidden { .. }) => return refused(console, &e),
             Err(e) => {
                 refusals = Refusals::from_error(&e, &[]);
                 match unfiltered(services, console, &ask).await {
@@ -543,6 +543,15 @@ pub(crate) async fn build(
     };
     let status = if page_view.refusals.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     render_with(status, &page_view)
+}
+
+/// The answer when a read the page needs fails: inside the chrome when the member may not see
+/// the Users page, a problem page otherwise.
+fn refused(console: &Console, error: &ServiceError) -> Response {
+    match error {
+        ServiceError::Forbidden { .. } => crate::page::not_allowed(console, Section::Users, "Users"),
+        other => problem(other),
+    }
 }
 
 /// The first page of every user, shown when the view asked for cannot be read.

@@ -14,6 +14,7 @@ mod tenants;
 mod actions;
 mod browser;
 mod drawer;
+mod impersonation;
 mod invite;
 mod onboarding;
 mod security;
