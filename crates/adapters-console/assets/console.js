@@ -97,6 +97,19 @@ document.addEventListener("DOMContentLoaded", () => {
     window.setTimeout(poll, 500);
   }
 
+  // A new search of the CRM keeps the people ticked on this page.
+  for (const search of document.querySelectorAll("#crm-dialog form[role=search]")) {
+    search.addEventListener("submit", () => {
+      for (const box of document.querySelectorAll("#crm-dialog input[name=crm_ids]:checked")) {
+        const kept = document.createElement("input");
+        kept.type = "hidden";
+        kept.name = "crm_ids";
+        kept.value = box.value;
+        search.append(kept);
+      }
+    });
+  }
+
   if (window.location.hash.length > 1) {
     const target = document.getElementById(window.location.hash.slice(1));
     if (target && target.matches("button, a, input, select, textarea")) target.focus();

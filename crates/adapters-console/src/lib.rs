@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(pages::users::users_page))
         .route("/users/actions", get(pages::actions::open).post(pages::actions::post))
         .route("/users/jobs/{id}", get(pages::actions::job))
+        .route("/users/crm", get(pages::crm::open).post(pages::crm::post))
         .route("/users/invite", get(pages::invite::open).post(pages::invite::post))
         .route("/users/views", post(pages::users::save_view))
         .route("/users/{id}", get(pages::drawer::open).post(pages::drawer::save))

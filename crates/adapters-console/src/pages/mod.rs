@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod crm;
 pub mod drawer;
 pub mod impersonation;
 pub mod invite;

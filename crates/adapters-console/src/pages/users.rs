@@ -30,6 +30,7 @@ use roster_domain::values::Label;
 use time::macros::format_description;
 
 use super::actions::{ActionsDialog, ActionsForm, Selected};
+use super::crm::{CrmDialog, CrmForm};
 use super::drawer::{DrawerForm, DrawerView};
 use super::invite::{InviteDialog, InviteForm};
 use crate::page::{Chrome, Fields, Refusal, Refusals, Section, problem, render_with};
@@ -98,7 +99,7 @@ impl Ask {
     }
 
     /// The query string of this view with `page`, leaving out what is the default.
-    fn query(&self, page: u32) -> String {
+    pub(crate) fn query(&self, page: u32) -> String {
         let mut q = form_urlencoded::Serializer::new(String::new());
         for (k, v) in &self.filter {
             q.append_pair(k, v);
@@ -210,6 +211,7 @@ pub(crate) enum Overlay {
     Invite(InviteForm),
     Drawer(DrawerForm),
     Actions(ActionsForm),
+    Crm(CrmForm),
 }
 
 /// The Users page.
@@ -249,6 +251,8 @@ pub struct UsersPage {
     pub drawer: Option<DrawerView>,
     /// The Actions dialog, when open.
     pub actions: Option<ActionsDialog>,
+    /// The Import from CRM dialog, when open.
+    pub crm: Option<CrmDialog>,
     /// How many users the filter matches (what "all matching" selects).
     pub total: u64,
     /// The ids of the rows selected (kept when the Actions dialog is open).
@@ -384,9 +388,21 @@ pub(crate) async fn build(
             }
         }
     };
-    let (mut invite, mut drawer, mut actions_form) = (None, None, None);
+    let (mut invite, mut drawer, mut actions_form, mut crm) = (None, None, None, None);
     match overlay {
         Overlay::None => {}
+        Overlay::Crm(mut form) => {
+            // The directory numbers its pages from 0, the console from 1.
+            let (people, next) = match services.search_crm(actor, form.query.trim(), form.page - 1).await {
+                Ok(page) => (page.users, page.next_page.map(|p| p.saturating_add(1))),
+                Err(e @ ServiceError::Forbidden { .. }) => return refused(console, &e),
+                Err(e) => {
+                    form.refusals.push(Refusal::new("", e.code().as_str(), crate::page::in_words(&e)));
+                    (Vec::new(), None)
+                }
+            };
+            crm = Some(CrmDialog::new(form, &ask, &people, next, &roles, &catalog));
+        }
         Overlay::Actions(form) => actions_form = Some(form),
         Overlay::Invite(form) => match services.license_counts(actor).await {
             Ok(seats) => invite = Some(InviteDialog::new(form, &ask.query(1), &roles, &catalog, &seats)),
@@ -537,6 +553,7 @@ pub(crate) async fn build(
         invite,
         drawer,
         actions,
+        crm,
         total,
         selected,
         all_selected,

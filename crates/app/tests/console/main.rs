@@ -13,6 +13,7 @@ mod tenants;
 
 mod actions;
 mod browser;
+mod crm;
 mod drawer;
 mod impersonation;
 mod invite;
