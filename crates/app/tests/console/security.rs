@@ -182,3 +182,69 @@ async fn the_console_shows_an_organization_only_its_own_members() {
         app.finish().await;
     }
 }
+
+#[tokio::test]
+async fn another_organizations_member_is_not_found_by_any_console_route_and_nothing_changes() {
+    for app in apps("console_isolation_routes").await {
+        let demo_token = app.login().await;
+        let target = app.create_user(&demo_token, "target@demo.example").await;
+        let id = target["id"].as_str().unwrap().to_owned();
+        let version = target["version"].as_u64().unwrap().to_string();
+        other_org(&app, "other").await;
+        let other = client();
+        form_sign_in(&app, &other, "other", "boss@other.example").await;
+        let token = form_token(&app, &other).await;
+        let r = other.get(format!("{}/users/{id}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{}: the drawer", app.engine);
+        let r = other.get(format!("{}/users/{id}/deactivate", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "the confirmation");
+        let forms: [(&str, Vec<(&str, &str)>); 5] = [
+            (
+                "",
+                vec![
+                    ("first_name", "Hacked"),
+                    ("last_name", "User"),
+                    ("email", "target@demo.example"),
+                    ("version", &version),
+                ],
+            ),
+            ("/licenses", vec![("products", "core")]),
+            ("/deactivate", vec![("version", &version)]),
+            ("/reactivate", vec![("version", &version)]),
+            ("/impersonate", vec![("reason", "curiosity")]),
+        ];
+        for (path, mut fields) in forms {
+            fields.push(("csrf", token.as_str()));
+            let r = other
+                .post(format!("{}/users/{id}{path}", app.base))
+                .header("sec-fetch-site", "same-origin")
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{}: POST /users/{{id}}{path}", app.engine);
+        }
+        // A bulk action naming the member: refused for them, nothing written.
+        let r = other
+            .post(format!("{}/users/actions", app.base))
+            .header("sec-fetch-site", "same-origin")
+            .form(&[
+                ("csrf", token.as_str()),
+                ("ids", id.as_str()),
+                ("action", "set_flow_enabled"),
+                ("switch", "off"),
+                ("step", "apply"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let html = r.text().await.unwrap();
+        assert!(html.contains("data-code=\"not_found\""), "{}: {html}", app.engine);
+        let after = app.get_ok(&format!("/api/v1/users/{id}"), &demo_token).await;
+        assert_eq!(after["first_name"], "Test");
+        assert_eq!(after["version"], target["version"], "{}: nothing changed", app.engine);
+        assert_eq!(after["status"], target["status"]);
+        assert_eq!(after["settings"]["flow_enabled"], target["settings"]["flow_enabled"]);
+        app.finish().await;
+    }
+}
