@@ -58,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/views", post(pages::users::save_view))
         .route("/users/{id}", get(pages::drawer::open).post(pages::drawer::save))
         .route("/users/{id}/licenses", post(pages::drawer::licenses))
+        .route("/users/{id}/roles", post(pages::drawer::roles))
         .route("/users/{id}/deactivate", get(pages::drawer::confirm).post(pages::drawer::deactivate))
         .route("/users/{id}/reactivate", post(pages::drawer::reactivate))
         .route("/users/{id}/impersonate", post(pages::impersonation::start))

@@ -17,9 +17,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use roster_adapters_http::AppState;
 use roster_adapters_http::wire::parse;
 use roster_domain::catalog::Catalog;
+use roster_domain::groups::Group;
 use roster_domain::ids::UserId;
+use roster_domain::roles::{Role, RoleRef};
 use roster_domain::seats::SeatCount;
-use roster_domain::services::{ProfilePatch, SettingsPatch, UserDetails};
+use roster_domain::services::{ProfilePatch, RoleAssignment, SettingsPatch, UserDetails};
 use roster_domain::user::CallRecording;
 use roster_domain::values::{AgentId, CrmId, Email, Key, PersonName, Phone, ValueError};
 use roster_domain::{FieldError, ServiceError};
@@ -39,6 +41,15 @@ pub struct DrawerForm {
     pub confirm_deactivate: bool,
     /// What the last change did, in words.
     pub notice: Option<String>,
+}
+
+/// What the drawer shows of the organization: its products and seats, roles and groups.
+#[derive(Debug, Clone, Copy)]
+pub struct OrgFacts<'a> {
+    pub catalog: &'a Catalog,
+    pub seats: &'a [SeatCount],
+    pub roles: &'a [Role],
+    pub groups: &'a [Group],
 }
 
 /// A license of the drawer: held or not, the seats left, what it requires.
@@ -80,6 +91,10 @@ pub struct DrawerView {
     pub calendar_sync: bool,
     pub call_recording: Vec<Choice>,
     pub licenses: Vec<LicenseChoice>,
+    /// The roles: every role over the whole organization, and the member's grants limited to a
+    /// group (value `role-id@group-id`).
+    pub roles: Vec<Choice>,
+    pub roles_action: String,
     pub confirm_deactivate: bool,
     pub notice: Option<String>,
     pub refusals: Refusals,
@@ -87,14 +102,8 @@ pub struct DrawerView {
 
 impl DrawerView {
     /// The drawer of `user`, with what was typed (if anything) in place of the saved values.
-    pub fn new(
-        form: DrawerForm,
-        user: &UserDetails,
-        ask_query: &str,
-        catalog: &Catalog,
-        seats: &[SeatCount],
-        status: String,
-    ) -> Self {
+    pub fn new(form: DrawerForm, user: &UserDetails, ask_query: &str, org: &OrgFacts<'_>, status: String) -> Self {
+        let OrgFacts { catalog, seats, roles, groups } = *org;
         let u = &user.user;
         let s = &u.settings;
         let id = u.id;
@@ -129,7 +138,28 @@ impl DrawerView {
                 }
             })
             .collect();
+        let mut role_choices: Vec<Choice> = roles
+            .iter()
+            .map(|r| Choice {
+                value: r.id.to_string(),
+                label: r.name.as_str().to_owned(),
+                selected: u.roles.iter().any(|g| g.role_id == r.id && g.scope.is_none()),
+            })
+            .collect();
+        for grant in u.roles.iter().filter(|g| g.scope.is_some()) {
+            let (Some(role), Some(scope)) = (roles.iter().find(|r| r.id == grant.role_id), grant.scope) else {
+                continue;
+            };
+            let group = groups.iter().find(|g| g.id == scope).map_or("a group", |g| g.name.as_str());
+            role_choices.push(Choice {
+                value: format!("{}@{scope}", role.id),
+                label: format!("{} ({group})", role.name.as_str()),
+                selected: true,
+            });
+        }
         Self {
+            roles: role_choices,
+            roles_action: format!("/users/{id}/roles{q}"),
             full_name: format!("{} {}", u.first_name.as_str(), u.last_name.as_str()),
             status,
             version: u.version,
@@ -367,6 +397,43 @@ pub async fn licenses(
 
 fn keys_in_words<'a>(keys: impl Iterator<Item = &'a Key>) -> String {
     keys.map(Key::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// `POST /users/{id}/roles`: the roles the member should hold (`PUT /users/{id}/roles`'s rules:
+/// dominance, the last admin, not while impersonating).
+pub async fn roles(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    SignedForm { console, fields }: SignedForm,
+) -> Response {
+    let Some(id) = user_id(&id) else { return no_such_user() };
+    let version = fields.get("version").and_then(|v| v.parse().ok());
+    let grants: Vec<RoleAssignment> = fields
+        .all("roles")
+        .into_iter()
+        .filter_map(|v| {
+            let (role, scope) = match v.split_once('@') {
+                Some((role, scope)) => (role, Some(scope.parse().ok()?)),
+                None => (v, None),
+            };
+            Some(RoleAssignment { role: RoleRef::Id(role.parse().ok()?), scope })
+        })
+        .collect();
+    let form = match state.services.set_roles(&console.actor, id, grants, version).await {
+        Ok(_) => DrawerForm { user_id: Some(id), notice: Some("Roles saved.".to_owned()), ..DrawerForm::default() },
+        Err(e) => {
+            let mut refusals = Refusals::from_error(&e, &[]);
+            let moved: Vec<Refusal> =
+                refusals.iter().map(|r| Refusal { field: "roles".to_owned(), ..r.clone() }).collect();
+            refusals = Refusals::none();
+            for r in moved {
+                refusals.push(r);
+            }
+            DrawerForm { user_id: Some(id), refusals, ..DrawerForm::default() }
+        }
+    };
+    show(&state, &console, &uri, form).await
 }
 
 /// `POST /users/{id}/deactivate`: deactivates once confirmed; a refusal shows beside the switch.

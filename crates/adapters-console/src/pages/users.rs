@@ -31,7 +31,7 @@ use time::macros::format_description;
 
 use super::actions::{ActionsDialog, ActionsForm, Selected};
 use super::crm::{CrmDialog, CrmForm};
-use super::drawer::{DrawerForm, DrawerView};
+use super::drawer::{DrawerForm, DrawerView, OrgFacts};
 use super::invite::{InviteDialog, InviteForm};
 use crate::page::{Chrome, Fields, Refusal, Refusals, Section, problem, render_with};
 use crate::session::{Console, SignedForm};
@@ -413,7 +413,8 @@ pub(crate) async fn build(
             match (services.get_user(actor, id).await, services.license_counts(actor).await) {
                 (Ok(user), Ok(seats)) => {
                     let status = status_words(&user.status);
-                    drawer = Some(DrawerView::new(form, &user, &ask.query(1), &catalog, &seats, status));
+                    let org = OrgFacts { catalog: &catalog, seats: &seats, roles: &roles, groups: &groups };
+                    drawer = Some(DrawerView::new(form, &user, &ask.query(1), &org, status));
                 }
                 (Err(e), _) | (_, Err(e)) => return problem(&e),
             }

@@ -73,6 +73,24 @@ async fn an_admin_edits_a_member_and_deactivates_them_after_confirming_but_not_t
         browser.wait_for_refusal("self_deactivation").await;
         assert_eq!(switch_state(&browser).await, "true");
         browser.assert_accessible("the edit drawer with a refusal").await;
+
+        // The only admin taking their own admin role away: refused beside the roles.
+        let admin = browser
+            .client
+            .find(Locator::XPath("//dialog//fieldset[legend='Roles']//label[normalize-space()='Admin']/input"))
+            .await
+            .unwrap();
+        admin.click().await.unwrap();
+        let standard = browser
+            .client
+            .find(Locator::XPath("//dialog//fieldset[legend='Roles']//label[normalize-space()='Standard']/input"))
+            .await
+            .unwrap();
+        standard.click().await.unwrap();
+        browser.click("button", "Update roles").await;
+        browser.wait_for_refusal("last_admin").await;
+        let words = browser.refusals().await.into_iter().find(|r| r.0 == "last_admin").unwrap().1;
+        assert_eq!(words, "The organization must keep at least one active admin.", "{}", app.engine);
         browser.close().await;
         app.finish().await;
     }
