@@ -39,6 +39,8 @@ pub struct DrawerForm {
     pub refusals: Refusals,
     /// Whether the deactivation's confirmation is open.
     pub confirm_deactivate: bool,
+    /// Whether the deletion's confirmation is open.
+    pub confirm_delete: bool,
     /// What the last change did, in words.
     pub notice: Option<String>,
 }
@@ -95,7 +97,9 @@ pub struct DrawerView {
     /// group (value `role-id@group-id`).
     pub roles: Vec<Choice>,
     pub roles_action: String,
+    pub delete: String,
     pub confirm_deactivate: bool,
+    pub confirm_delete: bool,
     pub notice: Option<String>,
     pub refusals: Refusals,
 }
@@ -160,6 +164,8 @@ impl DrawerView {
         Self {
             roles: role_choices,
             roles_action: format!("/users/{id}/roles{q}"),
+            delete: format!("/users/{id}/delete{q}"),
+            confirm_delete: form.confirm_delete,
             full_name: format!("{} {}", u.first_name.as_str(), u.last_name.as_str()),
             status,
             version: u.version,
@@ -265,6 +271,43 @@ pub async fn confirm(State(state): State<AppState>, console: Console, Path(id): 
             show(&state, &console, &uri, form).await
         }
         None => no_such_user(),
+    }
+}
+
+/// `GET /users/{id}/delete`: the drawer with the deletion's confirmation open.
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Response {
+    match user_id(&id) {
+        Some(id) => {
+            let form = DrawerForm { user_id: Some(id), confirm_delete: true, ..DrawerForm::default() };
+            show(&state, &console, &uri, form).await
+        }
+        None => no_such_user(),
+    }
+}
+
+/// `POST /users/{id}/delete`: deletes once confirmed (restorable for 30 days through the API);
+/// back to the Users page, or the refusal beside the Delete button.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    SignedForm { console, .. }: SignedForm,
+) -> Response {
+    let Some(id) = user_id(&id) else { return no_such_user() };
+    match state.services.delete_user(&console.actor, id, true).await {
+        Ok(()) => Redirect::to(&format!("/users{}", query_of(&uri))).into_response(),
+        Err(e) => {
+            let mut refusals = Refusals::from_error(&e, &[]);
+            if let Some(general) = refusals.general().cloned() {
+                refusals = Refusals::one(Refusal { field: "delete".to_owned(), ..general });
+            }
+            show(&state, &console, &uri, DrawerForm { user_id: Some(id), refusals, ..DrawerForm::default() }).await
+        }
     }
 }
 

@@ -64,6 +64,21 @@ async fn an_admin_edits_a_member_and_deactivates_them_after_confirming_but_not_t
         let list = app.get_ok("/api/v1/users?status=deactivated", &api).await;
         assert_eq!(list["items"][0]["email"], "person001@demo.example", "{}", app.engine);
 
+        // Deleting asks first too; the member leaves the table.
+        browser.goto(&format!("{}/users", app.base)).await;
+        browser.click("link", "Person 002").await;
+        browser.by_role("heading", "Edit Person 002").await;
+        browser.click("button", "Delete").await;
+        browser.by_role("heading", "Delete Person 002?").await;
+        browser.assert_accessible("the deletion's confirmation").await;
+        browser.click("button", "Delete").await;
+        browser.wait_for_heading("Users").await;
+        let started = std::time::Instant::now();
+        while browser.rows().await.iter().any(|r| r[0] == "Person 002") {
+            assert!(started.elapsed().as_secs() < 30, "{}: Person 002 is still listed", app.engine);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+
         // Deactivating yourself is refused beside the switch.
         browser.goto(&format!("{}/users", app.base)).await;
         browser.click("link", "Demo Admin").await;
