@@ -141,6 +141,12 @@ impl Refusals {
         self.of("")
     }
 
+    /// The refusals of a failed use case of a form with one control (a switch, a button, a group
+    /// of boxes): every refusal shown beside `field`.
+    pub fn beside(error: &ServiceError, field: &str) -> Self {
+        Self(Self::from_error(error, &[]).0.into_iter().map(|r| Refusal { field: field.to_owned(), ..r }).collect())
+    }
+
     /// The refusals of a failed use case. Each field error names its field as the service does
     /// (`email`, `password`); `fields` maps those names to the form's own where they differ.
     pub fn from_error(error: &ServiceError, fields: &[(&str, &str)]) -> Self {

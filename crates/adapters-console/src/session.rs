@@ -49,18 +49,6 @@ impl Console {
     }
 }
 
-/// The value of the cookie `name`, if the request carries it.
-pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, v)| *k == name && !v.is_empty())
-        .map(|(_, v)| v.to_owned())
-}
-
 impl FromRequestParts<AppState> for Console {
     type Rejection = Response;
 

@@ -283,56 +283,62 @@ impl SetPasswordPage {
 
 /// `GET /accept-invite?token=`.
 pub async fn accept_page(Query(query): Query<TokenQuery>) -> Response {
-    match query.token.filter(|t| !t.is_empty()) {
-        Some(token) => render(&SetPasswordPage::accept(token)),
-        None => SetPasswordPage::accept(String::new()).missing_token(),
-    }
+    token_page(query, SetPasswordPage::accept)
 }
 
-/// `POST /accept-invite`: sets the password, joins, and sends the person to sign in.
+/// `POST /accept-invite`: sets the password, joins, and sends the person to sign in with their
+/// organization and address filled in.
 pub async fn accept(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    if !forgery::same_origin(&headers) {
-        return cross_site();
-    }
-    let fields = Fields::parse(body.as_bytes());
-    let mut page = SetPasswordPage::accept(fields.text("token"));
-    let password = match chosen_password(&fields) {
-        Ok(p) => p,
-        Err(refusal) => {
-            page.refusals = Refusals::one(refusal);
-            return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page);
-        }
-    };
-    match state.services.accept_invite(&page.token, &password).await {
-        Ok(accepted) => {
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            query.append_pair("org", accepted.org.as_str());
-            query.append_pair("email", accepted.email.as_str());
-            query.append_pair("notice", Notice::InviteAccepted.name());
-            Redirect::to(&format!("/login?{}", query.finish())).into_response()
-        }
-        Err(e) => {
-            page.refusals = Refusals::from_error(&e, &[]);
-            render_with(status_of(e.code()), &page)
-        }
-    }
+    set_password(&headers, &body, SetPasswordPage::accept, |token, password| async move {
+        let accepted = state.services.accept_invite(&token, &password).await?;
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("org", accepted.org.as_str());
+        query.append_pair("email", accepted.email.as_str());
+        query.append_pair("notice", Notice::InviteAccepted.name());
+        Ok(format!("/login?{}", query.finish()))
+    })
+    .await
 }
 
 /// `GET /reset-password?token=`.
 pub async fn reset_page(Query(query): Query<TokenQuery>) -> Response {
-    match query.token.filter(|t| !t.is_empty()) {
-        Some(token) => render(&SetPasswordPage::reset(token)),
-        None => SetPasswordPage::reset(String::new()).missing_token(),
-    }
+    token_page(query, SetPasswordPage::reset)
 }
 
 /// `POST /reset-password`: sets the new password and sends the person to sign in.
 pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    if !forgery::same_origin(&headers) {
+    set_password(&headers, &body, SetPasswordPage::reset, |token, password| async move {
+        state.services.confirm_password_reset(&token, &password).await?;
+        Ok(format!("/login?notice={}", Notice::PasswordSet.name()))
+    })
+    .await
+}
+
+/// A page an emailed link opens with its token; without one, a sentence instead of a form.
+fn token_page(query: TokenQuery, page: fn(String) -> SetPasswordPage) -> Response {
+    match query.token.filter(|t| !t.is_empty()) {
+        Some(token) => render(&page(token)),
+        None => page(String::new()).missing_token(),
+    }
+}
+
+/// A set-password form posted: the password chosen twice alike, then `use_token` with the
+/// form's token; where it says to go next, or the page again with the refusal.
+async fn set_password<F, Fut>(
+    headers: &HeaderMap,
+    body: &str,
+    page: fn(String) -> SetPasswordPage,
+    use_token: F,
+) -> Response
+where
+    F: FnOnce(String, Password) -> Fut,
+    Fut: std::future::Future<Output = Result<String, ServiceError>>,
+{
+    if !forgery::same_origin(headers) {
         return cross_site();
     }
     let fields = Fields::parse(body.as_bytes());
-    let mut page = SetPasswordPage::reset(fields.text("token"));
+    let mut page = page(fields.text("token"));
     let password = match chosen_password(&fields) {
         Ok(p) => p,
         Err(refusal) => {
@@ -340,8 +346,8 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Stri
             return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
-    match state.services.confirm_password_reset(&page.token, &password).await {
-        Ok(()) => Redirect::to(&format!("/login?notice={}", Notice::PasswordSet.name())).into_response(),
+    match use_token(page.token.clone(), password).await {
+        Ok(next) => Redirect::to(&next).into_response(),
         Err(e) => {
             page.refusals = Refusals::from_error(&e, &[]);
             render_with(status_of(e.code()), &page)

@@ -301,13 +301,7 @@ pub async fn delete(
     let Some(id) = user_id(&id) else { return no_such_user() };
     match state.services.delete_user(&console.actor, id, true).await {
         Ok(()) => Redirect::to(&format!("/users{}", query_of(&uri))).into_response(),
-        Err(e) => {
-            let mut refusals = Refusals::from_error(&e, &[]);
-            if let Some(general) = refusals.general().cloned() {
-                refusals = Refusals::one(Refusal { field: "delete".to_owned(), ..general });
-            }
-            show(&state, &console, &uri, DrawerForm { user_id: Some(id), refusals, ..DrawerForm::default() }).await
-        }
+        Err(e) => refused(&state, &console, &uri, id, &e, "delete").await,
     }
 }
 
@@ -427,13 +421,7 @@ pub async fn licenses(
                 if words.is_empty() { "No license changed.".to_owned() } else { sentence_case(&words.join("; ")) };
             DrawerForm { user_id: Some(id), notice: Some(notice), ..DrawerForm::default() }
         }
-        Err(e) => {
-            let mut refusals = Refusals::from_error(&e, &[]);
-            if let Some(general) = refusals.general().cloned() {
-                refusals = Refusals::one(Refusal { field: "licenses".to_owned(), ..general });
-            }
-            DrawerForm { user_id: Some(id), refusals, ..DrawerForm::default() }
-        }
+        Err(e) => DrawerForm { user_id: Some(id), refusals: Refusals::beside(&e, "licenses"), ..DrawerForm::default() },
     };
     show(&state, &console, &uri, form).await
 }
@@ -490,13 +478,7 @@ pub async fn deactivate(
     let version = fields.get("version").and_then(|v| v.parse().ok());
     match state.services.deactivate_user(&console.actor, id, version).await {
         Ok(_) => Redirect::to(&format!("/users/{id}{}", query_of(&uri))).into_response(),
-        Err(e) => {
-            let mut refusals = Refusals::from_error(&e, &[]);
-            if let Some(general) = refusals.general().cloned() {
-                refusals = Refusals::one(Refusal { field: "active".to_owned(), ..general });
-            }
-            show(&state, &console, &uri, DrawerForm { user_id: Some(id), refusals, ..DrawerForm::default() }).await
-        }
+        Err(e) => refused(&state, &console, &uri, id, &e, "active").await,
     }
 }
 
@@ -511,14 +493,21 @@ pub async fn reactivate(
     let version = fields.get("version").and_then(|v| v.parse().ok());
     match state.services.reactivate_user(&console.actor, id, BTreeSet::new(), version).await {
         Ok(_) => Redirect::to(&format!("/users/{id}{}", query_of(&uri))).into_response(),
-        Err(e) => {
-            let mut refusals = Refusals::from_error(&e, &[]);
-            if let Some(general) = refusals.general().cloned() {
-                refusals = Refusals::one(Refusal { field: "active".to_owned(), ..general });
-            }
-            show(&state, &console, &uri, DrawerForm { user_id: Some(id), refusals, ..DrawerForm::default() }).await
-        }
+        Err(e) => refused(&state, &console, &uri, id, &e, "active").await,
     }
+}
+
+/// The drawer again, the refusal of `error` beside the control `field`.
+async fn refused(
+    state: &AppState,
+    console: &Console,
+    uri: &Uri,
+    id: UserId,
+    error: &ServiceError,
+    field: &str,
+) -> Response {
+    let form = DrawerForm { user_id: Some(id), refusals: Refusals::beside(error, field), ..DrawerForm::default() };
+    show(state, console, uri, form).await
 }
 
 fn query_of(uri: &Uri) -> String {

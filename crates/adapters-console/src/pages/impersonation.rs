@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use roster_adapters_http::AppState;
-use roster_adapters_http::auth::session_cookie;
+use roster_adapters_http::auth::{cookie, session_cookie};
 use roster_domain::ServiceError;
 use roster_domain::ids::UserId;
 use roster_domain::values::Reason;
@@ -21,7 +21,7 @@ use roster_domain::values::Reason;
 use super::drawer::DrawerForm;
 use super::users::{Ask, Overlay, build};
 use crate::page::{Fields, Refusal, Refusals, problem, sentence_case};
-use crate::session::{SignedForm, cookie_value};
+use crate::session::SignedForm;
 
 /// The cookie holding the admin's own session while they impersonate.
 pub const PARENT_COOKIE: &str = "roster_parent";
@@ -80,7 +80,7 @@ pub async fn end(
         return problem(&e);
     }
     let cleared = parent_cookie(&state, "", 0);
-    match cookie_value(&headers, PARENT_COOKIE) {
+    match cookie(&headers, PARENT_COOKIE) {
         Some(parent) => {
             with_cookies(Redirect::to("/users").into_response(), &[session_cookie(&state, &parent), cleared])
         }
