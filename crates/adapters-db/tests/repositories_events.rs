@@ -276,10 +276,13 @@ fn endpoint(org: u64, n: u64, created_seconds: i64) -> WebhookEndpoint {
             EventPattern::parse("group.created").expect("valid"),
         ]),
         secret: WebhookSecret::new(format!("whsec_{n}")),
+        previous_secret: None,
         created_at: T0 + Duration::seconds(created_seconds),
         disabled_at: None,
+        disabled_reason: None,
         position: 0,
         created_by: UserId::from_uuid(uid(org, 1)),
+        failing_since: None,
         version: 1,
     }
 }
@@ -295,6 +298,8 @@ fn delivery(e: &WebhookEndpoint, n: u64, created_seconds: i64) -> WebhookDeliver
         state: WebhookDeliveryState::Pending,
         response_status: None,
         last_error: None,
+        response_excerpt: None,
+        duration_ms: None,
         next_attempt_at: Some(T0 + Duration::seconds(created_seconds)),
         created_at: T0 + Duration::seconds(created_seconds),
         last_attempt_at: None,

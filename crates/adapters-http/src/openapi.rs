@@ -25,7 +25,7 @@ use crate::auth::SESSION_COOKIE;
 use crate::problem::{Problem, ProblemField};
 use crate::routes::{
     api_keys, audit, connections, crm, flows, groups, impersonation, invites, jobs, org, passwords, roles, saved_views,
-    scheduled, service, session, signup, users, users_bulk, users_export,
+    scheduled, service, session, signup, users, users_bulk, users_export, webhooks,
 };
 use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBody, UserList, UserSummary};
 
@@ -61,6 +61,10 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         passwords::set_user_password, passwords::change_own_password, passwords::request_password_reset,
         passwords::confirm_password_reset,
         crm::search_crm_users, crm::import_crm_users, crm::sync_crm,
+        webhooks::list_events,
+        webhooks::list_webhooks, webhooks::create_webhook, webhooks::get_webhook, webhooks::update_webhook,
+        webhooks::delete_webhook, webhooks::rotate_webhook_secret, webhooks::list_deliveries,
+        webhooks::replay_webhook, webhooks::test_webhook,
     ),
     components(
         schemas(Problem, ProblemField, UserBody, UserSummary, UserList, RoleGrantBody, LicenseChangeBody, ScheduledChangeBody,
@@ -84,6 +88,8 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         (name = "signup", description = "Self sign-up and email verification"),
         (name = "crm", description = "The CRM directory: search, import, sync"),
         (name = "jobs", description = "Long work: bulk actions over more than 1,000 users"),
+        (name = "events", description = "The integration event feed, in commit order (the catalog: docs/EVENTS.md)"),
+        (name = "webhooks", description = "Webhook endpoints: events pushed as Standard Webhooks, their delivery log, replay"),
     )
 )]
 pub struct ApiDoc;

@@ -21,6 +21,7 @@ use roster_domain::ports::{AuditLog, StoreError};
 use sea_orm::{QueryResult, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::SeaOrmTx;
@@ -209,6 +210,17 @@ impl AuditLog for SeaOrmTx {
         match self.query_one(sql, vec![id(org.as_uuid())]).await? {
             Some(row) => get_unsigned(&row, "last_position"),
             None => Ok(0),
+        }
+    }
+
+    async fn first_event_position_after(&mut self, org: OrgId, at: OffsetDateTime) -> R<Option<u64>> {
+        // A range of the `(org_id, at, id)` index.
+        let sql = "SELECT MIN(position) AS first FROM audit_events WHERE org_id = ? AND at > ?";
+        match self.query_one(sql, vec![id(org.as_uuid()), time(self.engine, at)?]).await? {
+            Some(row) => get::<Option<i64>>(&row, "first")?
+                .map(|p| u64::try_from(p).map_err(|e| corrupt("position", e)))
+                .transpose(),
+            None => Ok(None),
         }
     }
 }

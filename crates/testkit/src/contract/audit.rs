@@ -167,3 +167,32 @@ pub async fn events_after_pages_through_the_feed_in_position_order(store: Arc<dy
     let first = tx.events_after(org.id, None, 1).await.expect("reads");
     assert_eq!(first[0].1.id, AuditEventId::from_uuid(uid(9, 0)));
 }
+
+/// `first_event_position_after(at)` answers the lowest position among the events whose time is
+/// strictly after `at` (times need not follow positions), `None` when none is.
+pub async fn the_first_position_after_a_time_is_the_lowest_of_the_later_events(store: Arc<dyn Store>) {
+    let (org, other) = (seed::org(1, "alpha"), seed::org(2, "beta"));
+    let mut tx = begin(&store).await;
+    seed::insert_org_with_root(tx.as_mut(), &org).await;
+    seed::insert_org_with_root(tx.as_mut(), &other).await;
+    // Positions 1..=4 at T0+1h, T0+3h, T0+2h, T0+4h; the other organization's event is later.
+    for (n, hours) in [(1, 1), (2, 3), (3, 2), (4, 4)] {
+        tx.append_audit(&seed::event(org.id, uid(9, n), T0 + Duration::hours(hours), "user.updated"))
+            .await
+            .expect("appends");
+    }
+    tx.append_audit(&seed::event(other.id, uid(9, 9), T0 + Duration::hours(9), "user.updated")).await.expect("appends");
+    commit(tx).await;
+    let mut tx = begin(&store).await;
+    let cases = [
+        (0, Some(1), "every event is later"),
+        (1, Some(2), "strictly after: the event at T0+1h is not"),
+        (2, Some(2), "the lowest position among T0+3h and T0+4h"),
+        (3, Some(4), "only the last"),
+        (4, None, "none is later"),
+    ];
+    for (hours, expected, why) in cases {
+        let found = tx.first_event_position_after(org.id, T0 + Duration::hours(hours)).await.expect("reads");
+        assert_eq!(found, expected, "{why}");
+    }
+}
