@@ -36,7 +36,7 @@ pub struct EventTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeedEvent {
     /// The audit event's id; webhook deliveries also send it in the
-    /// [`EVENT_ID_HEADER`](crate::webhooks::EVENT_ID_HEADER) header, the same on every retry.
+    /// [`ID_HEADER`](crate::webhooks::ID_HEADER) header (`webhook-id`), the same on every retry.
     pub id: AuditEventId,
     /// The event's place in its organization's feed: from 1, without gaps, in commit order.
     pub position: u64,

@@ -54,6 +54,14 @@ fn wire_name(value: &impl Serialize) -> String {
     }
 }
 
+/// A page size of 1–200, [`DEFAULT_LIMIT`] when absent.
+fn page_size(limit: Option<u32>) -> ApiResult<u32> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=200 => Ok(n),
+        _ => Err(ApiError::bad_request("limit", "out_of_range", "`limit` is between 1 and 200")),
+    }
+}
+
 fn webhook_id(id: &str) -> ApiResult<WebhookId> {
     id.parse().map_err(|_| ApiError::from(ServiceError::not_found("webhook")))
 }
@@ -178,7 +186,7 @@ pub async fn list_events(
         })
         .transpose()?;
     let types = parse_types(params.types.as_deref())?;
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    let limit = page_size(params.limit)?;
     let page = state.services.events(&auth.actor, after, &types, limit).await?;
     Ok(Json(EventList {
         items: page.events.iter().map(EventBody::from).collect(),
@@ -545,7 +553,7 @@ pub async fn list_deliveries(
     ApiQuery(params): ApiQuery<ListDeliveriesParams>,
 ) -> ApiResult<Json<DeliveryList>> {
     let id = webhook_id(&id)?;
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    let limit = page_size(params.limit)?;
     let deliveries = state.services.webhook_deliveries(&auth.actor, id, limit).await?;
     Ok(Json(DeliveryList { items: deliveries.iter().map(DeliveryBody::from).collect(), next_cursor: None, total: None }))
 }

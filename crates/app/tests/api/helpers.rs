@@ -52,6 +52,8 @@ pub struct TestApp {
 enum Guard {
     Sqlite(#[allow(dead_code, reason = "held for its Drop")] TempDir),
     Postgres { admin_url: String, schema: String },
+    /// A second server on another app's database, which that app cleans up.
+    Shared,
 }
 
 /// What may differ between test apps.
@@ -153,6 +155,12 @@ async fn spawn(database_url: String, engine: &'static str, guard: Guard, options
 }
 
 impl TestApp {
+    /// Another server on this app's database (as several `roster serve` share one), with its
+    /// own options; finish it before this app.
+    pub async fn sibling(&self, options: &Options) -> TestApp {
+        spawn(self.database_url.clone(), self.engine, Guard::Shared, options).await
+    }
+
     /// A request to `path` (from the server's root).
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base))

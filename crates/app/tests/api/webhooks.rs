@@ -1,8 +1,9 @@
 //! `/api/v1/events` and `/api/v1/webhooks` (SPEC §9.1) end to end: a real receiver on loopback
 //! gets every change, signed by the Standard Webhooks scheme (checked by Roster's verifier and by
 //! the Standard Webhooks project's own Python library), in order; retries keep the `webhook-id`;
-//! `410 Gone` disables; a hanging receiver costs one timeout; replay since a time; bad URLs are
-//! refused and nothing is stored.
+//! `410 Gone` disables; a hanging receiver costs one timeout; a restart during a delivery loses
+//! nothing; two servers on one database deliver each event once; replay since a time; bad URLs
+//! are refused and nothing is stored.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -282,6 +283,63 @@ async fn a_hanging_receiver_costs_one_timeout_not_a_stuck_queue() {
         assert!(started.elapsed() < Duration::from_secs(10), "{}: {:?}", app.engine, started.elapsed());
         assert_eq!(got[0].id, got[1].id, "the timed-out event again, then the next");
         assert_ne!(got[2].id, got[1].id);
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_server_stopped_during_a_delivery_loses_nothing_after_a_restart() {
+    // The host's worker looks once, at its start, then sleeps an hour: delivery is by the
+    // servers started and stopped below, on its database.
+    let mut idle = options();
+    idle.webhooks.interval = Duration::from_secs(3600);
+    for app in apps_with("webhooks_restart", &idle).await {
+        let token = app.login().await;
+        let receiver = Receiver::start(vec![Answer::Hang]).await;
+        let first = app.sibling(&options()).await;
+        register(&first, &token, &receiver.url, &["group.*"]).await;
+        create_group(&first, &token, "In flight").await;
+        receiver.wait_for(1).await;
+        first.finish().await;
+        let second = app.sibling(&options()).await;
+        let got = receiver.wait_for(2).await;
+        assert_eq!(got[0].id, got[1].id, "{}: the same event, after the restart", app.engine);
+        let log_path = "/api/v1/webhooks";
+        let hooks = second.get_ok(log_path, &token).await;
+        let hook = hooks["items"][0]["id"].as_str().expect("an id").to_owned();
+        let mut state = Value::Null;
+        for _ in 0..100 {
+            let log = second.get_ok(&format!("/api/v1/webhooks/{hook}/deliveries"), &token).await;
+            state = log["items"][0]["state"].clone();
+            if state == "sent" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(state, "sent");
+        second.finish().await;
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_deliver_each_event_once() {
+    for app in apps_with("webhooks_two_servers", &options()).await {
+        let token = app.login().await;
+        let other = app.sibling(&options()).await;
+        let receiver = Receiver::start(Vec::new()).await;
+        register(&app, &token, &receiver.url, &["group.*"]).await;
+        for i in 0..12 {
+            let server = if i % 2 == 0 { &app } else { &other };
+            create_group(server, &token, &format!("Group {i}")).await;
+        }
+        let got = receiver.wait_for(12).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let got_all = receiver.received();
+        assert_eq!(got_all.len(), 12, "{}: no event twice: {:?}", app.engine, got.len());
+        let positions: Vec<u64> = got_all.iter().filter_map(|r| r.json()["position"].as_u64()).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{}: in order: {positions:?}", app.engine);
+        other.finish().await;
         app.finish().await;
     }
 }
