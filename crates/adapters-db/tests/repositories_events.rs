@@ -40,6 +40,7 @@ fn event(org: u64, n: u64, seconds: i64) -> AuditEvent {
         at: T0 + Duration::seconds(seconds),
         actor_id: Some(UserId::from_uuid(uid(org, 1))),
         impersonator_id: None,
+        api_key_id: None,
         source: Source::Console,
         action: "user.updated".to_owned(),
         target_kind: TargetKind::User,

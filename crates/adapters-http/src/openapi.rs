@@ -128,6 +128,10 @@ const LINE_TEXT: [(&str, &str); 1] = [("StartImpersonationRequest", "reason")];
 /// list is read entry by entry, each answered with its own outcome.
 const ANY_TEXT: [(&str, &str); 2] = [("", "password"), ("PasteInvitesRequest", "text")];
 
+/// A webhook subscription's entry (`roster_domain::webhooks::EventPattern`): an action, a
+/// prefix ending in `.*`, or `*`.
+pub const EVENT_TYPE_PATTERN: &str = r"^(\*|[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\.([A-Za-z0-9_]+|\*))$";
+
 /// The request fields that hold product keys.
 const KEY_FIELDS: [&str; 3] = ["products", "product", "requires"];
 
@@ -206,6 +210,8 @@ fn state_text_rules(doc: &mut serde_json::Value) {
                 NO_CONTROL_BUT_LINE_BREAKS
             } else if KEY_FIELDS.contains(&field) {
                 KEY_PATTERN
+            } else if field == "event_types" {
+                EVENT_TYPE_PATTERN
             } else {
                 NO_CONTROL_CHARACTERS
             };
@@ -336,6 +342,7 @@ impl Modify for ExclusiveFields {
         let rules = [
             ("BulkUsersRequest", crate::routes::users_bulk::request_constraints()),
             ("ScheduleChangeRequest", crate::routes::scheduled::request_constraints()),
+            ("ReplayRequest", crate::routes::webhooks::replay_constraints()),
         ];
         for (name, constraints) in rules {
             if let Some(RefOr::T(utoipa::openapi::schema::Schema::Object(object))) = schemas.get_mut(name) {

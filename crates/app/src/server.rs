@@ -15,9 +15,9 @@ use roster_adapters_db::{Db, SeaOrmIdempotency, SeaOrmSavedViews, SeaOrmStore, c
 use roster_adapters_http::{AppState, HttpConfig, PoolGauges, Readiness, router};
 use roster_adapters_mail::MailWorker;
 use roster_domain::Services;
-use roster_domain::ports::WebhookSender;
 use roster_domain::audit::Source;
 use roster_domain::org::OrgSettings;
+use roster_domain::ports::WebhookSender;
 use roster_domain::services::{NewAdmin, NewOrganization, SessionSettings};
 use roster_domain::values::{Email, Label, Password, PersonName, Slug};
 use roster_password::Argon2Hasher;

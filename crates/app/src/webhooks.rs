@@ -76,7 +76,10 @@ impl WebhookConfig {
         let worst = (self.request_timeout + CONNECT_TIMEOUT).saturating_mul(self.batch);
         let lease = Duration::try_from(self.schedule.lease).unwrap_or(Duration::ZERO);
         if worst >= lease {
-            return Err(format!("{} webhook requests of up to {worst:?} in all could outlast the {lease:?} lease", self.batch));
+            return Err(format!(
+                "{} webhook requests of up to {worst:?} in all could outlast the {lease:?} lease",
+                self.batch
+            ));
         }
         Ok(())
     }
@@ -306,7 +309,10 @@ mod tests {
             assert!(matches!(result, Err(WebhookError::Permanent(_))), "{refused_url}: {result:?}");
         }
         let posted = sender.post(&url("https://localhost:1/"), &[], b"{}").await;
-        assert!(matches!(posted, Err(WebhookError::Permanent(ref why)) if why.contains("127.0.0.1") || why.contains("::1")), "{posted:?}");
+        assert!(
+            matches!(posted, Err(WebhookError::Permanent(ref why)) if why.contains("127.0.0.1") || why.contains("::1")),
+            "{posted:?}"
+        );
     }
 
     #[tokio::test]

@@ -7,9 +7,11 @@
 //!   deleted endpoint is never resumed by accident);
 //! - `webhooks.failing_since`: when its deliveries started failing, for the 5-day limit;
 //! - `webhook_deliveries.duration_ms` and `response_excerpt`: how long the last attempt took and
-//!   the first bytes of its answer, for the delivery log.
+//!   the first bytes of its answer, for the delivery log;
+//! - `audit_events.api_key_id`: the API key that made a change through the API, so that an
+//!   integration skips the echoes of its own writes (null for every other door, and for the
+//!   events before this column: adding a nullable column rewrites no row on either engine).
 
-use sea_orm::ConnectionTrait;
 use sea_orm_migration::prelude::*;
 
 use super::ddl;
@@ -25,9 +27,11 @@ const UP: &[&str] = &[
     "UPDATE webhooks SET disabled_reason = 'deleted' WHERE disabled_at IS NOT NULL",
     "ALTER TABLE webhook_deliveries ADD COLUMN duration_ms bigint",
     "ALTER TABLE webhook_deliveries ADD COLUMN response_excerpt text",
+    "ALTER TABLE audit_events ADD COLUMN api_key_id {uuid}",
 ];
 
 const DOWN: &[&str] = &[
+    "ALTER TABLE audit_events DROP COLUMN api_key_id",
     "ALTER TABLE webhook_deliveries DROP COLUMN response_excerpt",
     "ALTER TABLE webhook_deliveries DROP COLUMN duration_ms",
     "ALTER TABLE webhooks DROP COLUMN failing_since",
@@ -36,24 +40,4 @@ const DOWN: &[&str] = &[
     "ALTER TABLE webhooks DROP COLUMN previous_secret",
 ];
 
-// The trait spells the argument `&SchemaManager`; `async_trait` needs the impl to spell it the
-// same way (see `ddl::migration!`).
-#[allow(elided_lifetimes_in_paths)]
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::execute(manager, UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let connection = manager.get_connection();
-        for statement in DOWN {
-            connection.execute_unprepared(statement).await?;
-        }
-        Ok(())
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+ddl::migration!(up: UP, down: DOWN);

@@ -171,7 +171,8 @@ impl WebhookRepository for SeaOrmTx {
     async fn insert_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()> {
         let mut values = vec![id(endpoint.org_id.as_uuid()), id(endpoint.id.as_uuid())];
         values.extend(self.endpoint_values(endpoint)?);
-        let sql = format!("INSERT INTO webhooks ({ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let sql =
+            format!("INSERT INTO webhooks ({ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         self.exec_guarded(&sql, values).await.map(|_| ()).map_err(|e| errors::write_error(e, "organization"))
     }
 

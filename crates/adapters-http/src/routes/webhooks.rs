@@ -22,6 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::RouteTable;
+use super::audit::wire_name;
 use crate::auth::Authenticated;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::ShownOnce;
@@ -46,13 +47,6 @@ pub(crate) fn routes(table: RouteTable) -> RouteTable {
 
 /// Events per page when the caller does not say.
 const DEFAULT_LIMIT: u32 = 100;
-
-fn wire_name(value: &impl Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
 
 /// A page size of 1–200, [`DEFAULT_LIMIT`] when absent.
 fn page_size(limit: Option<u32>) -> ApiResult<u32> {
@@ -97,6 +91,9 @@ pub struct EventBody {
     pub actor_id: Option<Uuid>,
     /// Set while the actor was being impersonated.
     pub impersonator_id: Option<Uuid>,
+    /// The API key that made the change through the API: an integration skips the events of
+    /// its own key.
+    pub api_key_id: Option<Uuid>,
     pub target: EventTargetBody,
     /// The before/after of each changed field (`{"field": {"before": …, "after": …}}`) and
     /// context.
@@ -114,7 +111,12 @@ impl From<&FeedEvent> for EventBody {
             at: rfc3339(e.at),
             actor_id: e.actor_id.map(|u| u.as_uuid()),
             impersonator_id: e.impersonator_id.map(|u| u.as_uuid()),
-            target: EventTargetBody { kind: wire_name(&e.target.kind), id: e.target.id.clone(), label: e.target.label.clone() },
+            api_key_id: e.api_key_id.map(|k| k.as_uuid()),
+            target: EventTargetBody {
+                kind: wire_name(&e.target.kind),
+                id: e.target.id.clone(),
+                label: e.target.label.clone(),
+            },
             details: e.details.clone(),
         }
     }
@@ -131,7 +133,10 @@ pub struct ListEventsParams {
     pub after: Option<String>,
     /// Comma-separated actions (`user.deactivated`), prefixes (`user.*`) or `*`; every action
     /// when absent.
-    #[param(example = "user.*,license.assigned")]
+    #[param(
+        example = "user.*,license.assigned",
+        pattern = r"^ *((\*|[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\.([A-Za-z0-9_]+|\*)))?( *, *((\*|[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\.([A-Za-z0-9_]+|\*)))?)* *$"
+    )]
     pub types: Option<String>,
     /// Events per page, 1–200 (default 100).
     #[param(minimum = 1, maximum = 200)]
@@ -298,8 +303,12 @@ pub async fn list_webhooks(State(state): State<AppState>, auth: Authenticated) -
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
     /// An `https` URL whose host is public (not loopback, private or link-local, by literal or
-    /// by what the name resolves to); at most 2,048 characters.
-    #[schema(example = "https://billing.example.com/hooks/roster")]
+    /// by what the name resolves to); at most 2,048 characters, no credentials, no fragment.
+    #[schema(
+        example = "https://billing.example.com/hooks/roster",
+        max_length = 2048,
+        pattern = r#"^[Hh][Tt][Tt][Pp][Ss]://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?][!"$-~]*)?$"#
+    )]
     pub url: String,
     /// Actions (`user.deactivated`), prefixes (`user.*`) or `*`, at most 50; none: every action.
     #[serde(default)]
@@ -320,7 +329,7 @@ fn parse_event_types(items: &[String]) -> Result<BTreeSet<EventPattern>, FieldEr
             headers(("Location" = String, description = "The endpoint"))),
         (status = 403, description = "`forbidden`: needs `manage_api_keys` org-wide; not while impersonating", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`idempotency_replay_unavailable`: a retry with the `Idempotency-Key` of an endpoint already created (its secret is shown once; list the endpoints instead)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: a URL that is not `https`, too long, with credentials or a fragment, or whose host is or resolves to a loopback, private or link-local address (`refused_address`) or does not resolve (`unresolvable`); a bad event type; more than 50", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a URL that is not `https`, too long, with credentials or a fragment, or whose host is or resolves to a loopback, private or link-local address (`refused_address`; a name that does not resolve now is accepted and checked at each connection); a bad event type; more than 50", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Registers a webhook endpoint; its signing secret is in this answer only.
@@ -372,6 +381,10 @@ pub async fn get_webhook(
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookRequest {
     /// A new URL, held to the rules of creation.
+    #[schema(
+        max_length = 2048,
+        pattern = r#"^[Hh][Tt][Tt][Pp][Ss]://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?][!"$-~]*)?$"#
+    )]
     pub url: Option<String>,
     /// A new subscription (an empty list: every action).
     pub event_types: Option<Vec<String>>,
@@ -389,7 +402,7 @@ pub struct UpdateWebhookRequest {
         (status = 200, description = "The endpoint as changed", body = WebhookBody),
         (status = 403, description = "`forbidden`: needs `manage_api_keys` org-wide; not while impersonating", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = Problem),
-        (status = 422, description = "`validation_failed`: a refused URL (as at creation: `refused_address`, `unresolvable`), a bad event type, more than 50", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a refused URL (as at creation: `refused_address`), a bad event type, more than 50", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Changes an endpoint's URL, event types or enabled state.
@@ -555,7 +568,19 @@ pub async fn list_deliveries(
     let id = webhook_id(&id)?;
     let limit = page_size(params.limit)?;
     let deliveries = state.services.webhook_deliveries(&auth.actor, id, limit).await?;
-    Ok(Json(DeliveryList { items: deliveries.iter().map(DeliveryBody::from).collect(), next_cursor: None, total: None }))
+    Ok(Json(DeliveryList {
+        items: deliveries.iter().map(DeliveryBody::from).collect(),
+        next_cursor: None,
+        total: None,
+    }))
+}
+
+/// The rule between the fields of [`ReplayRequest`], for the OpenAPI document.
+pub(crate) fn replay_constraints() -> serde_json::Value {
+    serde_json::json!([{"oneOf": [
+        {"required": ["since"], "not": {"required": ["from_position"]}},
+        {"required": ["from_position"], "not": {"required": ["since"]}},
+    ]}])
 }
 
 /// `POST /webhooks/{id}/replay`: exactly one of `since` and `from_position`.
@@ -596,13 +621,13 @@ pub async fn replay_webhook(
             ServiceError::Validation(vec![FieldError::new("since", "invalid_format", "not an RFC 3339 time")])
         })?),
         (None, Some(position)) => ReplayFrom::Position(position),
-        _ => {
-            return Err(ServiceError::Validation(vec![FieldError::new(
-                "since",
-                "required",
-                "give exactly one of `since` and `from_position`",
-            )])
-            .into());
+        (Some(_), Some(_)) => {
+            let why = "give `since` or `from_position`, not both";
+            return Err(ServiceError::Validation(vec![FieldError::new("from_position", "conflicting", why)]).into());
+        }
+        (None, None) => {
+            let why = "give `since` (a time) or `from_position` (a position)";
+            return Err(ServiceError::Validation(vec![FieldError::new("since", "required", why)]).into());
         }
     };
     let endpoint = state.services.replay_webhook(&auth.actor, id, from).await?;

@@ -51,7 +51,10 @@ pub struct TestApp {
 #[derive(Debug)]
 enum Guard {
     Sqlite(#[allow(dead_code, reason = "held for its Drop")] TempDir),
-    Postgres { admin_url: String, schema: String },
+    Postgres {
+        admin_url: String,
+        schema: String,
+    },
     /// A second server on another app's database, which that app cleans up.
     Shared,
 }

@@ -205,7 +205,8 @@ async fn every_change_arrives_signed_in_order_and_verifies_with_the_reference_li
         create_group(&app, &token, "Sales").await;
         let user = app.create_user(&token, "hooked@demo.example").await;
         let id = user["id"].as_str().expect("an id");
-        let r = app.authed(Method::POST, &format!("/api/v1/users/{id}/deactivate"), &token).json(&json!({})).send().await;
+        let r =
+            app.authed(Method::POST, &format!("/api/v1/users/{id}/deactivate"), &token).json(&json!({})).send().await;
         assert_eq!(r.expect("sends").status(), StatusCode::OK);
 
         let feed = app.get_ok(&format!("/api/v1/events?after={after}&limit=200"), &token).await;
@@ -368,7 +369,15 @@ async fn replay_since_a_time_sends_exactly_the_events_after_it_again() {
         let got = receiver.wait_for(5).await;
         let labels: Vec<String> = got[3..]
             .iter()
-            .map(|r| r.json()["target"]["label"].as_str().unwrap_or_default().rsplit(" / ").next().unwrap_or_default().to_owned())
+            .map(|r| {
+                r.json()["target"]["label"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .rsplit(" / ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(labels, ["After 1", "After 2"], "{}", app.engine);
         assert_eq!(got[3].id, got[1].id, "the same webhook-id as the first time");
@@ -451,6 +460,34 @@ async fn bad_webhook_urls_are_refused_and_nothing_is_stored() {
         assert_eq!(list["items"], json!([]), "{}: nothing stored", app.engine);
         let r = app.authed(Method::GET, "/api/v1/events?types=bad%20type", &token).send().await.expect("sends");
         assert_problem(r, StatusCode::BAD_REQUEST, "validation_failed").await;
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_names_the_api_key_that_made_it_so_an_integration_skips_its_echoes() {
+    for app in apps_with("webhooks_echo", &options()).await {
+        let token = app.login().await;
+        let r = app
+            .authed(Method::POST, "/api/v1/api-keys", &token)
+            .json(&json!({ "name": "CRM sync", "permissions": ["manage_groups", "view_audit"] }))
+            .send()
+            .await
+            .expect("sends");
+        let key: Value = r.json().await.expect("JSON");
+        let (key_id, secret) = (key["id"].as_str().expect("an id"), key["secret"].as_str().expect("a secret"));
+        let receiver = Receiver::start(Vec::new()).await;
+        register(&app, &token, &receiver.url, &["group.created"]).await;
+        create_group(&app, secret, "By the key").await;
+        create_group(&app, &token, "By the admin").await;
+        let got = receiver.wait_for(2).await;
+        let keys: Vec<Value> = got.iter().map(|r| r.json()["api_key_id"].clone()).collect();
+        assert_eq!(keys, [json!(key_id), Value::Null], "{}", app.engine);
+        let sources: Vec<Value> = got.iter().map(|r| r.json()["source"].clone()).collect();
+        assert_eq!(sources, [json!("api"), json!("api")], "both came through the API; only one by the key");
+        let feed = app.get_ok("/api/v1/events?types=group.created&limit=200", secret).await;
+        let last = feed["items"].as_array().expect("items").iter().rev().nth(1).expect("the key's event").clone();
+        assert_eq!(last["api_key_id"], json!(key_id), "the feed says the same, read with the key itself");
         app.finish().await;
     }
 }

@@ -72,7 +72,8 @@ pub trait WebhookSender: Send + Sync {
     ///
     /// # Errors
     /// [`WebhookError::Permanent`] with the reason for a refused URL, [`WebhookError::Transient`]
-    /// when the name does not resolve now.
+    /// when the check cannot be made now (the name does not resolve): the service accepts the
+    /// URL then, since every connection is checked again.
     async fn check(&self, url: &WebhookUrl) -> Result<(), WebhookError>;
 
     /// POSTs one signed event and answers the HTTP answer, whatever its status (see the trait's

@@ -35,8 +35,8 @@ use crate::ids::{OrgId, WebhookDeliveryId, WebhookId};
 use crate::mail::{MailKind, OutgoingMail};
 use crate::ports::{StoreError, Tx, WebhookError, WebhookSender};
 use crate::webhooks::{
-    AttemptOutcome, DeliverySchedule, DisabledReason, FAILING_LIMIT, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookDelivery,
-    WebhookEndpoint, signature_header,
+    AttemptOutcome, DeliverySchedule, DisabledReason, FAILING_LIMIT, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    WebhookDelivery, WebhookEndpoint, signature_header,
 };
 
 use super::Services;

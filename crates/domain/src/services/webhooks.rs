@@ -272,7 +272,9 @@ impl Services {
         new_secret(&secret_key(&self.ids.secret()))
     }
 
-    /// Asks the webhook sender, when there is one, whether the URL may receive events.
+    /// Asks the webhook sender, when there is one, whether the URL may receive events: a
+    /// refusal is a validation error; a check that could not be made (the name does not resolve
+    /// now) is not.
     async fn check_webhook_url(&self, url: &WebhookUrl) -> ServiceResult<()> {
         let Some(sender) = &self.webhook_sender else { return Ok(()) };
         match sender.check(url).await {
@@ -280,8 +282,11 @@ impl Services {
             Err(WebhookError::Permanent(why)) => {
                 Err(ServiceError::Validation(vec![FieldError::new("url", "refused_address", why)]))
             }
+            // A name that does not resolve now is no private address: it is accepted, and each
+            // connection checks again (a failed delivery is retried and logged).
             Err(WebhookError::Transient(why)) => {
-                Err(ServiceError::Validation(vec![FieldError::new("url", "unresolvable", why)]))
+                tracing::info!(url = %url, %why, "a webhook URL was registered whose name does not resolve now");
+                Ok(())
             }
         }
     }

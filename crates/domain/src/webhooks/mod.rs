@@ -434,9 +434,10 @@ impl WebhookDelivery {
             Err(WebhookError::Permanent(_)) => (false, None),
         };
         match schedule.next_attempt(attempts, at, retry_after, draw).filter(|_| transient) {
-            Some(due) => {
-                (Self { state: WebhookDeliveryState::Pending, next_attempt_at: Some(due), ..next }, AttemptOutcome::Retrying)
-            }
+            Some(due) => (
+                Self { state: WebhookDeliveryState::Pending, next_attempt_at: Some(due), ..next },
+                AttemptOutcome::Retrying,
+            ),
             None => (Self { state: WebhookDeliveryState::Failed, ..next }, AttemptOutcome::GaveUp),
         }
     }
@@ -646,7 +647,10 @@ mod tests {
             waits.extend(delivery.next_attempt_at.map(|due| due - T0));
         }
         assert_eq!(waits, schedule.delays);
-        assert_eq!((outcome, delivery.attempts, delivery.state), (AttemptOutcome::GaveUp, 8, WebhookDeliveryState::Failed));
+        assert_eq!(
+            (outcome, delivery.attempts, delivery.state),
+            (AttemptOutcome::GaveUp, 8, WebhookDeliveryState::Failed)
+        );
     }
 
     #[test]

@@ -396,7 +396,10 @@ mod tests {
         let url = WebhookUrl::parse("https://Hooks.Example.com:8443/x?y=1").unwrap();
         assert_eq!((url.host(), url.ip_literal(), url.is_https()), ("hooks.example.com", None, true));
         let v6 = WebhookUrl::parse("http://[::1]:9000/").unwrap();
-        assert_eq!((v6.host(), v6.ip_literal(), v6.is_https()), ("[::1]", Some(IpAddr::from(Ipv6Addr::LOCALHOST)), false));
+        assert_eq!(
+            (v6.host(), v6.ip_literal(), v6.is_https()),
+            ("[::1]", Some(IpAddr::from(Ipv6Addr::LOCALHOST)), false)
+        );
         let v4 = WebhookUrl::parse("https://10.0.0.1").unwrap();
         assert_eq!(v4.ip_literal(), Some(IpAddr::from([10, 0, 0, 1])));
     }
@@ -426,8 +429,7 @@ mod tests {
             let ip: IpAddr = refused.parse().unwrap();
             assert!(refused_address(ip).is_some(), "{refused}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "64:ff9b::808:808"]
-        {
+        for public in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "64:ff9b::808:808"] {
             let ip: IpAddr = public.parse().unwrap();
             assert_eq!(refused_address(ip), None, "{public}");
         }

@@ -220,6 +220,7 @@ pub fn event(org: OrgId, id: Uuid, at: OffsetDateTime, action: &str) -> AuditEve
         at,
         actor_id: None,
         impersonator_id: None,
+        api_key_id: None,
         source: Source::Cli,
         action: action.to_owned(),
         target_kind: TargetKind::User,
