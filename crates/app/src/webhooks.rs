@@ -128,6 +128,7 @@ impl Resolve for CheckingResolver {
 pub struct HttpWebhookSender {
     client: reqwest::Client,
     allow_insecure: bool,
+    request_timeout: Duration,
 }
 
 impl HttpWebhookSender {
@@ -145,7 +146,7 @@ impl HttpWebhookSender {
         if !allow_insecure {
             builder = builder.dns_resolver(Arc::new(CheckingResolver)).https_only(true);
         }
-        Ok(Self { client: builder.build()?, allow_insecure })
+        Ok(Self { client: builder.build()?, allow_insecure, request_timeout })
     }
 
     /// The URL's own refusals: its scheme, and an IP literal (which no resolver sees).
@@ -217,7 +218,7 @@ impl WebhookSender for HttpWebhookSender {
         }
         let mut response = request.send().await.map_err(|e| match refused(&e) {
             Some(why) => WebhookError::Permanent(why),
-            None if e.is_timeout() => WebhookError::Transient(format!("no answer within {:?}", REQUEST_TIMEOUT)),
+            None if e.is_timeout() => WebhookError::Transient(format!("no answer within {:?}", self.request_timeout)),
             None => WebhookError::Transient(format!("{e}: {}", source_chain(&e))),
         })?;
         let status = response.status().as_u16();

@@ -1148,6 +1148,10 @@ impl Ctx<'_> {
             "permissions" => Some("view_reporting".to_owned()),
             "visibility" => Some("all".to_owned()),
             "reason" => Some("conformance check".to_owned()),
+            // A public name (none resolves here, which registration accepts) and subscriptions.
+            "url" => Some(format!("https://hooks{}.example.com/roster", self.unique())),
+            "event_types" => Some("user.*".to_owned()),
+            "types" => Some("user.*,group.created".to_owned()),
             "effective_at" => Some(in_days(7)),
             "created_from" => Some(in_days(-30)),
             "created_to" => Some(in_days(1)),
