@@ -131,7 +131,7 @@ impl SeaOrmTx {
             count(endpoint.version)?,
             Value::String(endpoint.previous_secret.as_ref().map(|p| p.secret.expose().to_owned())),
             opt_time(self.engine, endpoint.previous_secret.as_ref().map(|p| p.until))?,
-            Value::String(endpoint.disabled_reason.as_ref().map(|r| enum_name(r)).transpose()?),
+            Value::String(endpoint.disabled_reason.as_ref().map(enum_name).transpose()?),
             opt_time(self.engine, endpoint.failing_since)?,
         ])
     }
