@@ -176,14 +176,15 @@ async fn rolling_back_and_migrating_again_restores_the_schema() {
             Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
             other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
         }
-        // The newest migration adds `users.holds_core` and `users.products_sort`, the triggers
-        // on `licenses` that keep them and their indexes.
+        // The newest migration adds the webhooks' rotation, reason and failure columns, the
+        // delivery log's duration and excerpt, and `audit_events.api_key_id`.
         assert!(
-            t.exec("UPDATE users SET holds_core = false", vec![]).await.is_err(),
+            t.exec("UPDATE audit_events SET api_key_id = NULL", vec![]).await.is_err(),
             "{:?}: its column is gone",
             t.engine()
         );
-        assert!(t.exec("UPDATE users SET products_sort = ''", vec![]).await.is_err());
+        assert!(t.exec("UPDATE webhooks SET previous_secret = NULL", vec![]).await.is_err());
+        assert!(t.exec("UPDATE webhook_deliveries SET duration_ms = NULL", vec![]).await.is_err());
         assert_eq!(tables(&t).await, sorted(TABLES), "{:?}: no table was dropped with it", t.engine());
 
         Migrator::down(t.db.connection(), None).await.expect("rolls back everything");

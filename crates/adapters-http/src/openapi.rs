@@ -25,7 +25,7 @@ use crate::auth::SESSION_COOKIE;
 use crate::problem::{Problem, ProblemField};
 use crate::routes::{
     api_keys, audit, connections, crm, flows, groups, impersonation, invites, jobs, org, passwords, roles, saved_views,
-    scheduled, service, session, signup, users, users_bulk, users_export,
+    scheduled, service, session, signup, users, users_bulk, users_export, webhooks,
 };
 use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBody, UserList, UserSummary};
 
@@ -61,6 +61,10 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         passwords::set_user_password, passwords::change_own_password, passwords::request_password_reset,
         passwords::confirm_password_reset,
         crm::search_crm_users, crm::import_crm_users, crm::sync_crm,
+        webhooks::list_events,
+        webhooks::list_webhooks, webhooks::create_webhook, webhooks::get_webhook, webhooks::update_webhook,
+        webhooks::delete_webhook, webhooks::rotate_webhook_secret, webhooks::list_deliveries,
+        webhooks::replay_webhook, webhooks::test_webhook,
     ),
     components(
         schemas(Problem, ProblemField, UserBody, UserSummary, UserList, RoleGrantBody, LicenseChangeBody, ScheduledChangeBody,
@@ -84,6 +88,8 @@ use crate::wire::{LicenseChangeBody, RoleGrantBody, ScheduledChangeBody, UserBod
         (name = "signup", description = "Self sign-up and email verification"),
         (name = "crm", description = "The CRM directory: search, import, sync"),
         (name = "jobs", description = "Long work: bulk actions over more than 1,000 users"),
+        (name = "events", description = "The integration event feed, in commit order (the catalog: docs/EVENTS.md)"),
+        (name = "webhooks", description = "Webhook endpoints: events pushed as Standard Webhooks, their delivery log, replay"),
     )
 )]
 pub struct ApiDoc;
@@ -121,6 +127,10 @@ const LINE_TEXT: [(&str, &str); 1] = [("StartImpersonationRequest", "reason")];
 /// The request fields of any text at all: a password is hashed whatever it holds, and a pasted
 /// list is read entry by entry, each answered with its own outcome.
 const ANY_TEXT: [(&str, &str); 2] = [("", "password"), ("PasteInvitesRequest", "text")];
+
+/// A webhook subscription's entry (`roster_domain::webhooks::EventPattern`): an action, a
+/// prefix ending in `.*`, or `*`.
+pub const EVENT_TYPE_PATTERN: &str = r"^(\*|[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\.([A-Za-z0-9_]+|\*))$";
 
 /// The request fields that hold product keys.
 const KEY_FIELDS: [&str; 3] = ["products", "product", "requires"];
@@ -200,6 +210,8 @@ fn state_text_rules(doc: &mut serde_json::Value) {
                 NO_CONTROL_BUT_LINE_BREAKS
             } else if KEY_FIELDS.contains(&field) {
                 KEY_PATTERN
+            } else if field == "event_types" {
+                EVENT_TYPE_PATTERN
             } else {
                 NO_CONTROL_CHARACTERS
             };
@@ -330,6 +342,7 @@ impl Modify for ExclusiveFields {
         let rules = [
             ("BulkUsersRequest", crate::routes::users_bulk::request_constraints()),
             ("ScheduleChangeRequest", crate::routes::scheduled::request_constraints()),
+            ("ReplayRequest", crate::routes::webhooks::replay_constraints()),
         ];
         for (name, constraints) in rules {
             if let Some(RefOr::T(utoipa::openapi::schema::Schema::Object(object))) = schemas.get_mut(name) {

@@ -165,6 +165,29 @@ pub fn render(mail: &OutgoingMail, base: &PublicUrl) -> Rendered {
             ));
             Rendered { subject, text, html }
         }
+        MailKind::WebhookDisabled { org_name, url, reason } => {
+            let link = base.home();
+            let subject = one_line(&format!("A webhook of {org_name} on Roster was disabled"));
+            let text = format!(
+                "Hello,\n\n\
+                 Roster stopped sending events of {org_name} to the webhook endpoint\n{url}\n\
+                 because {reason}.\n\n\
+                 Events are kept: once the receiver works again, create an endpoint (or replay\n\
+                 from the last event it received) in Roster:\n{link}\n"
+            );
+            let html = page(&format!(
+                "<p>Hello,</p>\n\
+                 <p>Roster stopped sending events of <strong>{org}</strong> to the webhook endpoint \
+                 <code>{url}</code> because {reason}.</p>\n\
+                 <p>Events are kept: once the receiver works again, create an endpoint (or replay from \
+                 the last event it received) in <a href=\"{href}\">Roster</a>.</p>",
+                org = escape_html(org_name),
+                url = escape_html(url),
+                reason = escape_html(reason),
+                href = escape_html(&link),
+            ));
+            Rendered { subject, text, html }
+        }
     }
 }
 

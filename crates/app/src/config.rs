@@ -12,9 +12,11 @@ use roster_adapters_mail::{PublicUrl, Sender, SmtpUrl};
 use roster_domain::org::OrgSettings;
 use roster_domain::services::JobPace;
 use roster_domain::values::{Email, Key, Label, Password, PersonName, Slug};
+use roster_domain::webhooks::DeliverySchedule;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
+use crate::webhooks::WebhookConfig;
 use crate::worker::WorkerSettings;
 
 /// Roster, the admin back office for B2B SaaS products.
@@ -344,11 +346,55 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_JOB_STEP", default_value_t = 250,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub job_step: u32,
+    /// Let webhooks go to plain `http` URLs and to loopback, private and link-local addresses
+    /// (development and tests only: in production this is the SSRF defence of §9.1).
+    #[arg(long, env = "ROSTER_WEBHOOKS_ALLOW_INSECURE")]
+    pub webhooks_allow_insecure: bool,
+    /// The waits between a failed webhook delivery's attempts, comma-separated (`5s`, `5m`,
+    /// `2h`, `250ms`); after the last, the delivery is given up. Each wait moves by up to ±10 %.
+    #[arg(long, env = "ROSTER_WEBHOOKS_RETRY_DELAYS", default_value = "5s,5m,30m,2h,5h,10h,10h",
+          value_parser = parse_delays)]
+    pub webhooks_retry_delays: Delays,
     #[command(flatten)]
     pub crm: CrmArgs,
 }
 
+/// The waits of a retry schedule, as `ROSTER_WEBHOOKS_RETRY_DELAYS` gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delays(pub Vec<time::Duration>);
+
+/// Reads `5s,5m,30m,2h` (units `ms`, `s`, `m`, `h`; at most 20 waits of at most a day each).
+fn parse_delays(text: &str) -> Result<Delays, String> {
+    let mut delays = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let split = item.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("`{item}` has no unit"))?;
+        let (number, unit) = item.split_at(split);
+        let n: i64 = number.parse().map_err(|_| format!("`{item}` is not a number and a unit"))?;
+        let delay = match unit {
+            "ms" => time::Duration::milliseconds(n),
+            "s" => time::Duration::seconds(n),
+            "m" => time::Duration::minutes(n),
+            "h" => time::Duration::hours(n),
+            _ => return Err(format!("`{item}`: the unit is ms, s, m or h")),
+        };
+        if delay > time::Duration::DAY {
+            return Err(format!("`{item}` is longer than a day"));
+        }
+        delays.push(delay);
+    }
+    if delays.len() > 20 {
+        return Err("at most 20 waits".to_owned());
+    }
+    Ok(Delays(delays))
+}
+
 impl ServeArgs {
+    /// Webhook delivery's settings.
+    pub fn webhook_config(&self) -> WebhookConfig {
+        let schedule = DeliverySchedule { delays: self.webhooks_retry_delays.0.clone(), ..DeliverySchedule::default() };
+        WebhookConfig { allow_insecure: self.webhooks_allow_insecure, schedule, ..WebhookConfig::default() }
+    }
+
     /// The scheduler's and the job runner's settings.
     pub fn worker_settings(&self) -> WorkerSettings {
         let lease = time::Duration::seconds(i64::try_from(self.job_lease_seconds).unwrap_or(i64::MAX));

@@ -12,4 +12,5 @@ pub mod mail;
 pub mod server;
 pub mod system;
 pub mod telemetry;
+pub mod webhooks;
 pub mod worker;

@@ -95,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
             let public_url = PublicUrl::parse(&public_url).context("ROSTER_PUBLIC_URL")?;
             let worker = args.worker_settings();
+            let webhooks = args.webhook_config();
             let mail = MailConfig::new(args.smtp_url, args.outbox_dir, args.mail_from, public_url);
             let crm = args.crm.choice().context("the CRM directory")?;
             let config = ServeConfig {
@@ -106,6 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 mail,
                 crm,
                 worker,
+                webhooks,
             };
             let app = server::build(&config).await?;
             let address = app.listener.local_addr()?;

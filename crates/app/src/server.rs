@@ -17,6 +17,7 @@ use roster_adapters_mail::MailWorker;
 use roster_domain::Services;
 use roster_domain::audit::Source;
 use roster_domain::org::OrgSettings;
+use roster_domain::ports::WebhookSender;
 use roster_domain::services::{NewAdmin, NewOrganization, SessionSettings};
 use roster_domain::values::{Email, Label, Password, PersonName, Slug};
 use roster_password::Argon2Hasher;
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 
 use crate::mail::MailConfig;
 use crate::system::{RandomIds, SystemClock, one_time_password};
+use crate::webhooks::{HttpWebhookSender, WebhookConfig};
 use crate::worker::WorkerSettings;
 
 /// Everything `serve` needs, already validated.
@@ -42,6 +44,8 @@ pub struct ServeConfig {
     pub crm: CrmChoice,
     /// The scheduler's and the job runner's pace.
     pub worker: WorkerSettings,
+    /// Webhook delivery: the sender's rules and the worker's pace.
+    pub webhooks: WebhookConfig,
 }
 
 /// The slug of the organization a first start creates.
@@ -68,6 +72,9 @@ pub struct Application {
     pub mail_worker: MailWorker,
     /// The scheduler's and the job runner's pace, started by [`serve`].
     pub worker: WorkerSettings,
+    /// The webhook sender and the worker's pace, started by [`serve`].
+    pub webhook_sender: Arc<HttpWebhookSender>,
+    pub webhooks: WebhookConfig,
 }
 
 /// The database answers (`/readyz`).
@@ -101,6 +108,11 @@ pub async fn open_database(url: &str) -> anyhow::Result<Db> {
 /// # Errors
 /// Database, bootstrap or bind failures, with their causes.
 pub async fn build(config: &ServeConfig) -> anyhow::Result<Application> {
+    config.webhooks.check().map_err(anyhow::Error::msg).context("the webhook settings")?;
+    let webhook_sender = Arc::new(
+        HttpWebhookSender::new(config.webhooks.allow_insecure, config.webhooks.request_timeout)
+            .context("the webhook HTTP client")?,
+    );
     let db = open_database(&config.database_url).await?;
     let clock = Arc::new(SystemClock);
     let ids = Arc::new(RandomIds);
@@ -111,6 +123,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<Application> {
         Arc::new(Argon2Hasher::default()),
     )
     .with_saved_views(Arc::new(SeaOrmSavedViews::new(db.clone())))
+    .with_webhook_sender(webhook_sender.clone() as Arc<dyn WebhookSender>)
     .with_session_settings(SessionSettings { ttl: config.http.session_ttl, ..SessionSettings::default() });
     // A CSV file is read (and refused if broken) now; Salesforce is not called until used, so
     // its outage never stops the server.
@@ -134,7 +147,16 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<Application> {
         config: config.http.clone(),
     };
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
-    Ok(Application { listener, state, db, bootstrapped, mail_worker, worker: config.worker })
+    Ok(Application {
+        listener,
+        state,
+        db,
+        bootstrapped,
+        mail_worker,
+        worker: config.worker,
+        webhook_sender,
+        webhooks: config.webhooks.clone(),
+    })
 }
 
 /// On an empty database: the `demo` organization (default catalog and seat limits) and an admin
@@ -176,12 +198,13 @@ async fn bootstrap(services: &Services, config: &ServeConfig) -> anyhow::Result<
 /// # Errors
 /// The server's I/O failure.
 pub async fn serve(app: Application, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let Application { listener, state, db, mail_worker, worker, .. } = app;
+    let Application { listener, state, db, mail_worker, worker, webhook_sender, webhooks, .. } = app;
     let address = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%address, "serving");
     let purger = tokio::spawn(purge_sessions(state.clone()));
     let stop = Arc::new(tokio::sync::watch::Sender::new(false));
     let background = tokio::spawn(crate::worker::run(state.services.clone(), worker, stop.subscribe()));
+    let hooks = tokio::spawn(crate::webhooks::run(state.services.clone(), webhook_sender, webhooks, stop.subscribe()));
     let mut stopping = stop.subscribe();
     let mailer = tokio::spawn(mail_worker.run(async move {
         // An error means the sender is gone, which is a stop too.
@@ -201,6 +224,9 @@ pub async fn serve(app: Application, shutdown: impl Future<Output = ()> + Send +
     stop.send_replace(true);
     if let Err(e) = mailer.await {
         tracing::error!(error = %e, "the mail worker ended abnormally");
+    }
+    if let Err(e) = hooks.await {
+        tracing::error!(error = %e, "the webhook worker ended abnormally");
     }
     if let Err(e) = background.await {
         tracing::error!(error = %e, "the scheduler or the job runner ended abnormally");

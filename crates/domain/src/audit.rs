@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::actor::Actor;
 pub use crate::actor::Source;
-use crate::ids::{AuditEventId, OrgId, UserId};
+use crate::actor::{Actor, Principal};
+use crate::ids::{ApiKeyId, AuditEventId, OrgId, UserId};
 
 /// What kind of thing an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -56,6 +56,9 @@ pub struct AuditEvent {
     pub actor_id: Option<UserId>,
     /// The member impersonating `actor_id` when the change was made in an impersonating session.
     pub impersonator_id: Option<UserId>,
+    /// The API key that made the change, for changes made through the API with a key (so that
+    /// an integration recognizes its own writes).
+    pub api_key_id: Option<ApiKeyId>,
     /// The door the change came through (§9).
     pub source: Source,
     /// A dotted verb such as `user.deactivated`, `license.assigned`.
@@ -153,6 +156,10 @@ impl AuditEvent {
             at,
             actor_id: actor.audit_actor_id(),
             impersonator_id: actor.impersonator_id(),
+            api_key_id: match actor.principal() {
+                Principal::ApiKey { id, .. } => Some(*id),
+                Principal::User(_) | Principal::System => None,
+            },
             source: actor.source(),
             action: action.to_owned(),
             target_kind: target.kind,

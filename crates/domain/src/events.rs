@@ -13,7 +13,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::audit::{AuditEvent, Source, TargetKind};
-use crate::ids::{AuditEventId, UserId};
+use crate::ids::{ApiKeyId, AuditEventId, UserId};
 
 /// What an event is about, as consumers see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,7 +27,7 @@ pub struct EventTarget {
 }
 
 /// One event of the feed, and the JSON body of a webhook delivery:
-/// `{ "id", "position", "action", "source", "at", "actor_id", "impersonator_id",
+/// `{ "id", "position", "action", "source", "at", "actor_id", "impersonator_id", "api_key_id",
 /// "target": { "kind", "id", "label" }, "details" }`, with `at` in RFC 3339.
 ///
 /// `source` is the door the change came through (§9), so that a consumer can skip the echoes of
@@ -36,7 +36,7 @@ pub struct EventTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeedEvent {
     /// The audit event's id; webhook deliveries also send it in the
-    /// [`EVENT_ID_HEADER`](crate::webhooks::EVENT_ID_HEADER) header, the same on every retry.
+    /// [`ID_HEADER`](crate::webhooks::ID_HEADER) header (`webhook-id`), the same on every retry.
     pub id: AuditEventId,
     /// The event's place in its organization's feed: from 1, without gaps, in commit order.
     pub position: u64,
@@ -51,6 +51,9 @@ pub struct FeedEvent {
     pub actor_id: Option<UserId>,
     /// The member impersonating the actor, when the change was made in an impersonating session.
     pub impersonator_id: Option<UserId>,
+    /// The API key that made the change through the API (`None` otherwise): an integration
+    /// skips the events its own key made.
+    pub api_key_id: Option<ApiKeyId>,
     /// What the event is about.
     pub target: EventTarget,
     /// The before/after of each changed field, plus any context of the action (as in the audit
@@ -69,6 +72,7 @@ impl FeedEvent {
             at: event.at,
             actor_id: event.actor_id,
             impersonator_id: event.impersonator_id,
+            api_key_id: event.api_key_id,
             target: EventTarget {
                 kind: event.target_kind,
                 id: event.target_id.clone(),
@@ -104,6 +108,7 @@ mod tests {
             at: datetime!(2025-01-06 9:00 UTC),
             actor_id: Some(UserId::from_uuid(Uuid::from_u128(2))),
             impersonator_id: None,
+            api_key_id: None,
             source: Source::Api,
             action: "user.deactivated".to_owned(),
             target_kind: TargetKind::User,
@@ -122,6 +127,7 @@ mod tests {
                 "at": "2025-01-06T09:00:00Z",
                 "actor_id": "00000000-0000-0000-0000-000000000002",
                 "impersonator_id": null,
+                "api_key_id": null,
                 "target": { "kind": "user", "id": "u-1", "label": "Ada Lovelace" },
                 "details": { "status": { "before": "active", "after": "deactivated" } },
             })

@@ -67,6 +67,15 @@ pub enum MailKind {
         /// When the link stops working.
         expires_at: OffsetDateTime,
     },
+    /// To each active admin: a webhook endpoint was disabled by the delivery worker (§9.1).
+    WebhookDisabled {
+        /// The organization whose endpoint it is.
+        org_name: String,
+        /// The endpoint's URL.
+        url: String,
+        /// Why it was disabled (it answered `410 Gone`, or failed for days).
+        reason: String,
+    },
 }
 
 impl MailKind {
@@ -80,7 +89,7 @@ impl MailKind {
             MailKind::Invitation { token, .. }
             | MailKind::SignupVerification { token, .. }
             | MailKind::PasswordReset { token, .. } => token.clear(),
-            MailKind::Welcome { .. } => {}
+            MailKind::Welcome { .. } | MailKind::WebhookDisabled { .. } => {}
         }
         kind
     }
@@ -91,7 +100,7 @@ impl MailKind {
             MailKind::Invitation { token, .. }
             | MailKind::SignupVerification { token, .. }
             | MailKind::PasswordReset { token, .. } => !token.is_empty(),
-            MailKind::Welcome { .. } => false,
+            MailKind::Welcome { .. } | MailKind::WebhookDisabled { .. } => false,
         }
     }
 }

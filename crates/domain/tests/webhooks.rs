@@ -10,15 +10,18 @@ use roster_domain::actor::Actor;
 use roster_domain::audit::Source;
 use roster_domain::events::FeedEvent;
 use roster_domain::ids::{GroupId, UserId, WebhookId};
-use roster_domain::mail::RetryPolicy;
+use roster_domain::mail::MailKind;
 use roster_domain::org::{OrgSettings, Organization};
-use roster_domain::ports::{WebhookError, WebhookSender};
+use roster_domain::ports::{WebhookAnswer, WebhookError, WebhookSender};
 use roster_domain::roles::Permission;
-use roster_domain::services::{CreatedWebhook, NewApiKey, NewOrganization, NewUser, SettingsPatch, WebhookReport};
+use roster_domain::services::{
+    CreatedWebhook, EventsPage, NewApiKey, NewOrganization, NewUser, ReplayFrom, SettingsPatch, WebhookChanges,
+    WebhookReport,
+};
 use roster_domain::values::{Email, GroupName, Key, Label, Nicknames, PersonName, Slug};
 use roster_domain::webhooks::{
-    DEFAULT_TOLERANCE, EVENT_ID_HEADER, EventPattern, SIGNATURE_HEADER, WebhookDeliveryState, WebhookUrl,
-    verify_signature,
+    DEFAULT_TOLERANCE, DeliverySchedule, DisabledReason, EventPattern, FAILING_LIMIT, ID_HEADER, ROTATION_OVERLAP,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookDeliveryState, WebhookUrl, verify_signature,
 };
 use roster_domain::{ErrorCode, ServiceResult, Services};
 use roster_testkit::{FakeHasher, InMemoryStore, ManualClock, SequentialIds};
@@ -48,7 +51,8 @@ impl World {
             Arc::new(clock.clone()),
             Arc::new(SequentialIds::new()),
             Arc::new(FakeHasher),
-        );
+        )
+        .with_webhook_sender(Arc::new(Recorder::default()));
         let org = create_org(&services, "acme").await;
         let mut world = Self { store, clock, services, org, admin: UserId::from_uuid(uuid::Uuid::nil()) };
         world.admin = world.member("admin", "admin").await;
@@ -117,16 +121,22 @@ impl World {
     }
 
     async fn feed(&self) -> Vec<FeedEvent> {
-        self.services.events(&self.admin().await, None, 200).await.expect("the admin reads the feed")
+        self.page(None, &[], 200).await.events
+    }
+
+    /// A page of the feed as the admin reads it.
+    async fn page(&self, after: Option<u64>, types: &[&str], limit: u32) -> EventsPage {
+        let admin = self.admin().await;
+        self.services.events(&admin, after, &patterns_of(types), limit).await.expect("the admin reads the feed")
     }
 
     async fn position_of_last_event(&self) -> u64 {
         self.feed().await.last().map_or(0, |e| e.position)
     }
 
-    /// One worker tick with the default policy.
+    /// One worker tick with the default schedule, without jitter.
     async fn tick(&self, sender: &Recorder) -> WebhookReport {
-        self.services.deliver_webhooks(sender, &RetryPolicy::default(), 10).await.expect("the tick runs")
+        self.services.deliver_webhooks(sender, &schedule(), 10).await.expect("the tick runs")
     }
 
     /// Ticks until a tick finds nothing to do (bounded, so a bug cannot loop forever).
@@ -153,6 +163,11 @@ async fn create_org(services: &Services, slug: &str) -> Organization {
         settings: OrgSettings::default(),
     };
     services.create_organization(Source::Cli, new).await.expect("the operator creates the organization")
+}
+
+/// §9.1's schedule without jitter, so that due times are exact.
+fn schedule() -> DeliverySchedule {
+    DeliverySchedule { jitter: 0.0, ..DeliverySchedule::default() }
 }
 
 fn url(s: &str) -> WebhookUrl {
@@ -205,12 +220,16 @@ impl Request {
 /// Records every POST and answers with the queued answers, then `200`.
 #[derive(Default)]
 struct Recorder {
-    answers: Mutex<VecDeque<Result<u16, WebhookError>>>,
+    answers: Mutex<VecDeque<Result<WebhookAnswer, WebhookError>>>,
     requests: Mutex<Vec<Request>>,
 }
 
 impl Recorder {
     fn answering(answers: impl IntoIterator<Item = Result<u16, WebhookError>>) -> Self {
+        Self::answers(answers.into_iter().map(|a| a.map(WebhookAnswer::status)))
+    }
+
+    fn answers(answers: impl IntoIterator<Item = Result<WebhookAnswer, WebhookError>>) -> Self {
         Self { answers: Mutex::new(answers.into_iter().collect()), requests: Mutex::default() }
     }
 
@@ -225,10 +244,23 @@ impl Recorder {
 
 #[async_trait]
 impl WebhookSender for Recorder {
-    async fn post(&self, url: &WebhookUrl, headers: &[(String, String)], body: &[u8]) -> Result<u16, WebhookError> {
+    async fn check(&self, url: &WebhookUrl) -> Result<(), WebhookError> {
+        match url.host() {
+            "internal.example.com" => Err(WebhookError::Permanent("it resolves to a private address".into())),
+            "nowhere.example.com" => Err(WebhookError::Transient("the name does not resolve".into())),
+            _ => Ok(()),
+        }
+    }
+
+    async fn post(
+        &self,
+        url: &WebhookUrl,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<WebhookAnswer, WebhookError> {
         let request = Request { url: url.to_string(), headers: headers.to_vec(), body: body.to_vec() };
         self.requests.lock().unwrap().push(request);
-        self.answers.lock().unwrap().pop_front().unwrap_or(Ok(200))
+        self.answers.lock().unwrap().pop_front().unwrap_or(Ok(WebhookAnswer::status(200)))
     }
 }
 
@@ -255,19 +287,21 @@ async fn the_feed_pages_by_the_position_of_the_last_event_read() {
     for name in ["A", "B", "C", "D"] {
         w.group(name).await;
     }
-    let admin = w.admin().await;
     let all = w.feed().await;
     let mut walked = Vec::new();
     let mut after = None;
     loop {
-        let page = w.services.events(&admin, after, 2).await.unwrap();
-        assert!(page.len() <= 2);
-        let Some(last) = page.last() else { break };
-        after = Some(last.position);
-        walked.extend(page);
+        let page = w.page(after, &[], 2).await;
+        assert!(page.events.len() <= 2);
+        let Some(last) = page.events.last() else { break };
+        assert_eq!(page.cursor, last.position);
+        after = Some(page.cursor);
+        walked.extend(page.events);
     }
     assert_eq!(walked, all);
-    assert!(w.services.events(&admin, Some(all.len() as u64), 10).await.unwrap().is_empty(), "up to date");
+    let end = w.page(Some(all.len() as u64), &[], 10).await;
+    assert!(end.events.is_empty(), "up to date");
+    assert_eq!(end.cursor, all.len() as u64, "the cursor stays");
 }
 
 #[tokio::test]
@@ -294,10 +328,11 @@ async fn reading_the_feed_requires_view_audit_and_a_limit_between_1_and_200() {
     let w = World::new().await;
     let bob = w.member("bob", "standard").await;
     let bob = w.actor(bob).await;
-    assert_eq!(code(w.services.events(&bob, None, 10).await), ErrorCode::Forbidden);
+    let all = BTreeSet::new();
+    assert_eq!(code(w.services.events(&bob, None, &all, 10).await), ErrorCode::Forbidden);
     let admin = w.admin().await;
-    assert_eq!(code(w.services.events(&admin, None, 0).await), ErrorCode::ValidationFailed);
-    assert_eq!(code(w.services.events(&admin, None, 201).await), ErrorCode::ValidationFailed);
+    assert_eq!(code(w.services.events(&admin, None, &all, 0).await), ErrorCode::ValidationFailed);
+    assert_eq!(code(w.services.events(&admin, None, &all, 201).await), ErrorCode::ValidationFailed);
     let key = NewApiKey {
         name: Label::parse("billing").unwrap(),
         group_id: None,
@@ -305,7 +340,8 @@ async fn reading_the_feed_requires_view_audit_and_a_limit_between_1_and_200() {
     };
     let created = w.services.create_api_key(&admin, key).await.unwrap();
     let integration = w.services.authenticate_api_key(&created.secret).await.unwrap();
-    assert!(!w.services.events(&integration, None, 200).await.unwrap().is_empty(), "a key with view_audit reads it");
+    let page = w.services.events(&integration, None, &all, 200).await.unwrap();
+    assert!(!page.events.is_empty(), "a key with view_audit reads it");
 }
 
 // ---- delivery ----------------------------------------------------------------------------------
@@ -367,14 +403,20 @@ async fn the_signature_verifies_and_a_tampered_body_does_not() {
     let sender = Recorder::default();
     w.drain(&sender).await;
     let request = &sender.requests()[0];
-    let signature = request.header(SIGNATURE_HEADER);
-    assert!(signature.starts_with(&format!("t={},v1=", T0.unix_timestamp())));
-    assert!(verify_signature(&hook.secret, signature, &request.body, T0, DEFAULT_TOLERANCE));
+    let (id, timestamp, signature) =
+        (request.header(ID_HEADER), request.header(TIMESTAMP_HEADER), request.header(SIGNATURE_HEADER));
+    assert_eq!(timestamp, T0.unix_timestamp().to_string());
+    assert!(signature.starts_with("v1,") && !signature.contains(' '), "one secret signs: {signature}");
+    let verify = |secret: &str, id: &str, body: &[u8]| {
+        verify_signature(secret, id, timestamp, signature, body, T0, DEFAULT_TOLERANCE)
+    };
+    assert!(verify(&hook.secret, id, &request.body));
     let tampered = String::from_utf8(request.body.clone()).unwrap().replace("Sales", "Sa1es");
-    assert!(!verify_signature(&hook.secret, signature, tampered.as_bytes(), T0, DEFAULT_TOLERANCE));
-    assert!(!verify_signature("whsec_wrong", signature, &request.body, T0, DEFAULT_TOLERANCE));
-    assert_eq!(request.header(EVENT_ID_HEADER), request.json()["id"].as_str().unwrap());
-    assert_eq!(request.header("Content-Type"), "application/json");
+    assert!(!verify(&hook.secret, id, tampered.as_bytes()));
+    assert!(!verify("whsec_d3Jvbmc=", id, &request.body));
+    assert!(!verify(&hook.secret, "another-id", &request.body));
+    assert_eq!(id, request.json()["id"].as_str().unwrap(), "webhook-id is the event's id");
+    assert_eq!(request.header("content-type"), "application/json");
 }
 
 #[tokio::test]
@@ -383,14 +425,13 @@ async fn a_server_error_is_retried_after_the_backoff_and_holds_back_later_events
     let hook = w.webhook(&["group.*"]).await;
     w.group("First").await;
     w.group("Second").await;
-    let policy = RetryPolicy::default();
     let sender = Recorder::answering([Ok(503)]);
     let report = w.tick(&sender).await;
     assert_eq!((report.retrying.len(), sender.requests().len()), (1, 1));
 
     // Until the backoff has passed, neither the failed event nor the next one is sent.
     w.tick(&sender).await;
-    w.clock.advance(policy.first_delay - time::Duration::SECOND);
+    w.clock.advance(schedule().delays[0] - time::Duration::SECOND);
     w.tick(&sender).await;
     assert_eq!(sender.requests().len(), 1);
 
@@ -444,7 +485,7 @@ async fn a_worker_that_dies_after_claiming_redelivers_after_the_lease() {
     let w = World::new().await;
     w.webhook(&[]).await;
     w.group("Sales").await;
-    let policy = RetryPolicy::default();
+    let policy = schedule();
     let sender = Recorder::default();
     // The claim is two writes (the endpoint, the new delivery) and commits; the worker then
     // sends and dies before recording the outcome — simulated by failing that third write.
@@ -460,7 +501,7 @@ async fn a_worker_that_dies_after_claiming_redelivers_after_the_lease() {
     assert_eq!(w.tick(&sender).await.sent.len(), 1);
     let requests = sender.requests();
     assert_eq!(requests.len(), 2);
-    assert_eq!(requests[0].header(EVENT_ID_HEADER), requests[1].header(EVENT_ID_HEADER), "the same event");
+    assert_eq!(requests[0].header(ID_HEADER), requests[1].header(ID_HEADER), "the same event");
 }
 
 #[tokio::test]
@@ -475,7 +516,11 @@ async fn replay_sends_the_events_again_from_a_position() {
     let first_round = sender.positions();
     assert_eq!(first_round.len(), 3);
 
-    let endpoint = w.services.replay_webhook(&w.admin().await, hook.endpoint.id, first_round[1]).await.unwrap();
+    let endpoint = w
+        .services
+        .replay_webhook(&w.admin().await, hook.endpoint.id, ReplayFrom::Position(first_round[1]))
+        .await
+        .unwrap();
     assert_eq!(endpoint.position, first_round[1] - 1);
     w.drain(&sender).await;
     assert_eq!(sender.positions()[3..], first_round[1..], "B and C again, in order");
@@ -491,7 +536,7 @@ async fn a_replay_during_a_retry_restarts_delivery_from_the_replayed_position() 
     let sender = Recorder::answering([Ok(503)]);
     w.tick(&sender).await;
     let a = sender.positions()[0];
-    w.services.replay_webhook(&w.admin().await, hook.endpoint.id, a).await.unwrap();
+    w.services.replay_webhook(&w.admin().await, hook.endpoint.id, ReplayFrom::Position(a)).await.unwrap();
     w.drain(&sender).await;
     assert_eq!(sender.positions()[1..].len(), 2);
     let log = w.services.webhook_deliveries(&w.admin().await, hook.endpoint.id, 10).await.unwrap();
@@ -510,10 +555,15 @@ struct ReplayingSender<'a> {
 
 #[async_trait]
 impl WebhookSender for ReplayingSender<'_> {
-    async fn post(&self, _: &WebhookUrl, _: &[(String, String)], _: &[u8]) -> Result<u16, WebhookError> {
+    async fn check(&self, _: &WebhookUrl) -> Result<(), WebhookError> {
+        Ok(())
+    }
+
+    async fn post(&self, _: &WebhookUrl, _: &[(String, String)], _: &[u8]) -> Result<WebhookAnswer, WebhookError> {
         let admin = self.world.admin().await;
-        self.world.services.replay_webhook(&admin, self.endpoint, self.from).await.expect("replays");
-        Ok(200)
+        let from = ReplayFrom::Position(self.from);
+        self.world.services.replay_webhook(&admin, self.endpoint, from).await.expect("replays");
+        Ok(WebhookAnswer::status(200))
     }
 }
 
@@ -524,7 +574,7 @@ async fn an_attempt_whose_claim_was_superseded_records_nothing() {
     w.group("A").await;
     let from = w.endpoint(hook.endpoint.id).await.position;
     let sender = ReplayingSender { world: &w, endpoint: hook.endpoint.id, from };
-    let report = w.services.deliver_webhooks(&sender, &RetryPolicy::default(), 10).await.unwrap();
+    let report = w.services.deliver_webhooks(&sender, &schedule(), 10).await.unwrap();
     assert_eq!((report.superseded.len(), report.sent.len()), (1, 0));
     assert_eq!(w.endpoint(hook.endpoint.id).await.position, from - 1, "the replay's cursor stands");
 }
@@ -536,25 +586,29 @@ async fn deleting_an_endpoint_stops_its_deliveries() {
     w.group("A").await;
     let sender = Recorder::answering([Err(WebhookError::Transient("connection refused".into()))]);
     w.tick(&sender).await;
-    w.services.delete_webhook(&w.admin().await, hook.endpoint.id).await.unwrap();
-    w.services.delete_webhook(&w.admin().await, hook.endpoint.id).await.expect("deleting twice changes nothing");
+    let admin = w.admin().await;
+    w.services.delete_webhook(&admin, hook.endpoint.id).await.unwrap();
+    assert_eq!(code(w.services.delete_webhook(&admin, hook.endpoint.id).await), ErrorCode::NotFound, "gone");
     w.clock.advance(time::Duration::hours(2));
     w.group("B").await;
     w.drain(&sender).await;
     assert_eq!(sender.requests().len(), 1);
-    assert!(w.endpoint(hook.endpoint.id).await.disabled_at.is_some());
-    let log = w.services.webhook_deliveries(&w.admin().await, hook.endpoint.id, 10).await.unwrap();
-    assert_eq!(log[0].state, WebhookDeliveryState::Failed);
+    let stored = w.endpoint(hook.endpoint.id).await;
+    assert_eq!((stored.disabled_at.is_some(), stored.disabled_reason), (true, Some(DisabledReason::Deleted)));
+    let log: Vec<_> = w.store.snapshot().await.webhook_deliveries.into_values().collect();
+    assert_eq!(log.iter().map(|d| d.state).collect::<Vec<_>>(), [WebhookDeliveryState::Failed], "the row stays");
     let actions: Vec<String> = w.feed().await.into_iter().map(|e| e.action).collect();
     assert_eq!(actions.iter().filter(|a| *a == "webhook.deleted").count(), 1);
-    assert_eq!(code(w.services.replay_webhook(&w.admin().await, hook.endpoint.id, 1).await), ErrorCode::Conflict);
+    let replay = w.services.replay_webhook(&admin, hook.endpoint.id, ReplayFrom::Position(1)).await;
+    assert_eq!(code(replay), ErrorCode::NotFound);
+    assert!(w.services.list_webhooks(&admin).await.unwrap().is_empty(), "not listed");
 }
 
 #[tokio::test]
 async fn webhook_changes_are_audited_in_the_same_transaction() {
     let w = World::new().await;
     let hook = w.webhook(&["user.*"]).await;
-    w.services.replay_webhook(&w.admin().await, hook.endpoint.id, 1).await.unwrap();
+    w.services.replay_webhook(&w.admin().await, hook.endpoint.id, ReplayFrom::Position(1)).await.unwrap();
     w.services.delete_webhook(&w.admin().await, hook.endpoint.id).await.unwrap();
     let feed = w.feed().await;
     let ours: Vec<_> = feed.iter().filter(|e| e.target.id == hook.endpoint.id.to_string()).collect();
@@ -590,7 +644,7 @@ async fn managing_webhooks_requires_manage_api_keys() {
     assert_eq!(code(w.services.list_webhooks(&bob).await), ErrorCode::Forbidden);
     assert_eq!(code(w.services.delete_webhook(&bob, id).await), ErrorCode::Forbidden);
     assert_eq!(code(w.services.webhook_deliveries(&bob, id, 10).await), ErrorCode::Forbidden);
-    assert_eq!(code(w.services.replay_webhook(&bob, id, 1).await), ErrorCode::Forbidden);
+    assert_eq!(code(w.services.replay_webhook(&bob, id, ReplayFrom::Position(1)).await), ErrorCode::Forbidden);
 }
 
 #[tokio::test]
@@ -603,7 +657,10 @@ async fn an_impersonating_session_cannot_manage_webhooks() {
         code(w.services.create_webhook(&session, url("https://example.com/"), BTreeSet::new()).await),
         ErrorCode::Forbidden
     );
-    assert_eq!(code(w.services.replay_webhook(&session, hook.endpoint.id, 1).await), ErrorCode::Forbidden);
+    assert_eq!(
+        code(w.services.replay_webhook(&session, hook.endpoint.id, ReplayFrom::Position(1)).await),
+        ErrorCode::Forbidden
+    );
     assert_eq!(code(w.services.delete_webhook(&session, hook.endpoint.id).await), ErrorCode::Forbidden);
 }
 
@@ -616,7 +673,10 @@ async fn another_organizations_webhooks_are_not_found() {
     assert!(w.services.list_webhooks(&theirs).await.unwrap().is_empty());
     assert_eq!(code(w.services.delete_webhook(&theirs, hook.endpoint.id).await), ErrorCode::NotFound);
     assert_eq!(code(w.services.webhook_deliveries(&theirs, hook.endpoint.id, 10).await), ErrorCode::NotFound);
-    assert_eq!(code(w.services.replay_webhook(&theirs, hook.endpoint.id, 1).await), ErrorCode::NotFound);
+    assert_eq!(
+        code(w.services.replay_webhook(&theirs, hook.endpoint.id, ReplayFrom::Position(1)).await),
+        ErrorCode::NotFound
+    );
 }
 
 #[tokio::test]
@@ -642,8 +702,14 @@ async fn invalid_webhook_requests_are_refused() {
     );
     let hook = w.webhook(&[]).await;
     let next = w.position_of_last_event().await + 1;
-    assert_eq!(code(w.services.replay_webhook(&admin, hook.endpoint.id, 0).await), ErrorCode::ValidationFailed);
-    assert_eq!(code(w.services.replay_webhook(&admin, hook.endpoint.id, next + 1).await), ErrorCode::ValidationFailed);
+    assert_eq!(
+        code(w.services.replay_webhook(&admin, hook.endpoint.id, ReplayFrom::Position(0)).await),
+        ErrorCode::ValidationFailed
+    );
+    assert_eq!(
+        code(w.services.replay_webhook(&admin, hook.endpoint.id, ReplayFrom::Position(next + 1)).await),
+        ErrorCode::ValidationFailed
+    );
     assert_eq!(code(w.services.webhook_deliveries(&admin, hook.endpoint.id, 0).await), ErrorCode::ValidationFailed);
     let system = w.system();
     assert_eq!(
@@ -651,4 +717,209 @@ async fn invalid_webhook_requests_are_refused() {
         ErrorCode::Forbidden,
         "an endpoint belongs to a member who created it"
     );
+}
+
+// ---- Standard Webhooks secrets, rotation, test events, changes ---------------------------------
+
+#[tokio::test]
+async fn a_secret_is_whsec_and_the_standard_base64_of_the_generated_bytes() {
+    let w = World::new().await;
+    let hook = w.webhook(&[]).await;
+    let encoded = hook.secret.strip_prefix("whsec_").expect("the prefix");
+    let key = roster_domain::webhooks::secret_key(&hook.secret);
+    assert!(!key.is_empty());
+    assert_eq!(roster_domain::webhooks::new_secret(&key), hook.secret, "padded standard base64 of the key");
+    assert!(encoded.chars().all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c)), "{encoded}");
+}
+
+#[tokio::test]
+async fn after_a_rotation_both_secrets_sign_for_a_day_then_only_the_new_one() {
+    let w = World::new().await;
+    let hook = w.webhook(&["group.*"]).await;
+    let rotated = w.services.rotate_webhook_secret(&w.admin().await, hook.endpoint.id).await.unwrap();
+    assert_ne!(rotated.secret, hook.secret);
+    w.group("During").await;
+    let sender = Recorder::default();
+    w.drain(&sender).await;
+    let during = &sender.requests()[0];
+    let signatures = during.header(SIGNATURE_HEADER);
+    assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
+    for secret in [&hook.secret, &rotated.secret] {
+        let ts = during.header(TIMESTAMP_HEADER);
+        assert!(verify_signature(
+            secret,
+            during.header(ID_HEADER),
+            ts,
+            signatures,
+            &during.body,
+            T0,
+            DEFAULT_TOLERANCE
+        ));
+    }
+    w.clock.advance(ROTATION_OVERLAP);
+    w.group("After").await;
+    w.drain(&sender).await;
+    let after = &sender.requests()[1];
+    let (id, ts, signatures) =
+        (after.header(ID_HEADER), after.header(TIMESTAMP_HEADER), after.header(SIGNATURE_HEADER));
+    let now = T0 + ROTATION_OVERLAP;
+    assert!(verify_signature(&rotated.secret, id, ts, signatures, &after.body, now, DEFAULT_TOLERANCE));
+    assert!(!verify_signature(&hook.secret, id, ts, signatures, &after.body, now, DEFAULT_TOLERANCE), "retired");
+    let audited = w.feed().await.into_iter().filter(|e| e.action == "webhook.secret_rotated").count();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn a_test_event_goes_to_its_endpoint_only_and_stays_out_of_the_feed() {
+    let w = World::new().await;
+    let tested = w.webhook(&["user.*"]).await;
+    let other = w.webhook(&["*"]).await;
+    let event = w.services.test_webhook(&w.admin().await, tested.endpoint.id).await.unwrap();
+    assert_eq!((event.action.as_str(), event.target.id.clone()), ("webhook.test", tested.endpoint.id.to_string()));
+    let sender = Recorder::default();
+    w.drain(&sender).await;
+    let requests = sender.requests();
+    assert_eq!(requests.len(), 1, "only the tested endpoint receives it");
+    assert_eq!((requests[0].action(), requests[0].position()), ("webhook.test".to_owned(), event.position));
+    assert_eq!(w.endpoint(other.endpoint.id).await.position, event.position, "the other passes over it");
+    assert!(w.feed().await.iter().all(|e| e.action != "webhook.test"), "not a change: not in the feed");
+}
+
+#[tokio::test]
+async fn an_endpoint_is_changed_paused_and_resumed_from_its_cursor() {
+    let w = World::new().await;
+    let admin = w.admin().await;
+    let hook = w.webhook(&["user.*"]).await;
+    let changes = WebhookChanges {
+        url: Some(url("https://new.example.com/in")),
+        event_types: Some(patterns_of(&["group.created"])),
+        enabled: Some(false),
+    };
+    let changed = w.services.update_webhook(&admin, hook.endpoint.id, changes).await.unwrap();
+    assert_eq!(changed.url.as_str(), "https://new.example.com/in");
+    assert_eq!((changed.is_active(), changed.disabled_reason), (false, Some(DisabledReason::Paused)));
+    w.group("While paused").await;
+    let sender = Recorder::default();
+    w.drain(&sender).await;
+    assert!(sender.requests().is_empty(), "a paused endpoint receives nothing");
+    let resume = WebhookChanges { enabled: Some(true), ..WebhookChanges::default() };
+    w.services.update_webhook(&admin, hook.endpoint.id, resume).await.unwrap();
+    w.drain(&sender).await;
+    assert_eq!(sender.requests().iter().map(Request::group).collect::<Vec<_>>(), ["While paused"], "nothing lost");
+    assert_eq!(sender.requests()[0].url, "https://new.example.com/in");
+    let updated = w.feed().await.into_iter().filter(|e| e.action == "webhook.updated").collect::<Vec<_>>();
+    assert_eq!(updated.len(), 2);
+    assert_eq!(updated[0].details["enabled"], serde_json::json!({ "before": true, "after": false }));
+    let same = w.services.update_webhook(&admin, hook.endpoint.id, WebhookChanges::default()).await.unwrap();
+    assert_eq!(same.version, w.endpoint(hook.endpoint.id).await.version, "no change, no write");
+}
+
+#[tokio::test]
+async fn a_url_the_sender_refuses_is_a_validation_error_on_create_and_change_an_unresolved_one_is_not() {
+    let w = World::new().await;
+    let admin = w.admin().await;
+    let refused = w.services.create_webhook(&admin, url("https://internal.example.com/"), BTreeSet::new()).await;
+    assert_eq!(code(refused), ErrorCode::ValidationFailed);
+    let unresolved = w.services.create_webhook(&admin, url("https://nowhere.example.com/"), BTreeSet::new()).await;
+    assert!(unresolved.is_ok(), "a name that does not resolve now is checked again at each connection");
+    let hook = w.webhook(&[]).await;
+    let change = WebhookChanges { url: Some(url("https://internal.example.com/")), ..WebhookChanges::default() };
+    assert_eq!(code(w.services.update_webhook(&admin, hook.endpoint.id, change).await), ErrorCode::ValidationFailed);
+    assert_eq!(w.services.list_webhooks(&admin).await.unwrap().len(), 2, "nothing stored for the refused ones");
+}
+
+#[tokio::test]
+async fn replay_since_a_time_sends_exactly_the_events_after_it() {
+    let w = World::new().await;
+    let hook = w.webhook(&["group.*"]).await;
+    w.group("Early").await;
+    w.clock.advance(time::Duration::minutes(10));
+    let since = T0 + time::Duration::minutes(5);
+    w.group("Late 1").await;
+    w.group("Late 2").await;
+    let sender = Recorder::default();
+    w.drain(&sender).await;
+    assert_eq!(sender.requests().len(), 3);
+    w.services.replay_webhook(&w.admin().await, hook.endpoint.id, ReplayFrom::Since(since)).await.unwrap();
+    w.drain(&sender).await;
+    let groups: Vec<String> = sender.requests()[3..].iter().map(Request::group).collect();
+    assert_eq!(groups, ["Late 1", "Late 2"]);
+    let future = ReplayFrom::Since(T0 + time::Duration::days(1));
+    let endpoint = w.services.replay_webhook(&w.admin().await, hook.endpoint.id, future).await.unwrap();
+    assert_eq!(endpoint.position, w.position_of_last_event().await - 1, "nothing after: nothing re-sent");
+}
+
+#[tokio::test]
+async fn retry_after_sets_the_next_attempt_and_the_log_keeps_the_answer() {
+    let w = World::new().await;
+    let hook = w.webhook(&["group.*"]).await;
+    w.group("A").await;
+    let busy =
+        WebhookAnswer { status: 429, retry_after: Some(time::Duration::minutes(2)), excerpt: "slow down".into() };
+    let sender = Recorder::answers([Ok(busy)]);
+    w.tick(&sender).await;
+    let log = w.services.webhook_deliveries(&w.admin().await, hook.endpoint.id, 10).await.unwrap();
+    assert_eq!(log[0].next_attempt_at, Some(T0 + time::Duration::minutes(2)));
+    assert_eq!((log[0].response_status, log[0].response_excerpt.as_deref()), (Some(429), Some("slow down")));
+    assert_eq!(log[0].duration_ms, Some(0), "the manual clock does not move during the POST");
+    w.clock.advance(time::Duration::minutes(2));
+    assert_eq!(w.tick(&sender).await.sent.len(), 1);
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_five_days_is_disabled_and_its_admins_are_mailed() {
+    let w = World::new().await;
+    let hook = w.webhook(&["group.*"]).await;
+    let refused = || Err(WebhookError::Transient("connection refused".into()));
+    let sender = Recorder::answers(std::iter::repeat_with(refused).take(200));
+    let mut day = 0;
+    while w.endpoint(hook.endpoint.id).await.is_active() {
+        assert!(day < 10, "never disabled");
+        w.group(&format!("Day {day}")).await;
+        for _ in 0..8 {
+            w.tick(&sender).await;
+            w.clock.advance(time::Duration::hours(11));
+        }
+        day += 1;
+    }
+    let endpoint = w.endpoint(hook.endpoint.id).await;
+    assert_eq!(endpoint.disabled_reason, Some(DisabledReason::Failing));
+    let since = endpoint.failing_since.expect("failing");
+    assert!(endpoint.disabled_at.expect("disabled") - since >= FAILING_LIMIT);
+    let disabled = w.feed().await.into_iter().find(|e| e.action == "webhook.disabled").expect("audited");
+    assert_eq!(disabled.source, Source::Scheduler);
+    let mails = w.store.snapshot().await.outbox;
+    let to_admins: Vec<_> =
+        mails.iter().filter(|m| matches!(m.kind, MailKind::WebhookDisabled { .. })).map(|m| m.to.to_string()).collect();
+    assert_eq!(to_admins, ["admin@acme.test"]);
+}
+
+#[tokio::test]
+async fn a_delivered_event_clears_the_failure_count() {
+    let w = World::new().await;
+    let hook = w.webhook(&["group.*"]).await;
+    w.group("Refused").await;
+    w.group("Taken").await;
+    let sender = Recorder::answering([Ok(400)]);
+    w.tick(&sender).await;
+    assert_eq!(w.endpoint(hook.endpoint.id).await.failing_since, Some(T0));
+    w.tick(&sender).await;
+    assert_eq!(w.endpoint(hook.endpoint.id).await.failing_since, None);
+}
+
+#[tokio::test]
+async fn the_feed_filters_by_types_with_a_cursor_past_what_it_skipped() {
+    let w = World::new().await;
+    for name in ["A", "B"] {
+        w.group(name).await;
+        w.member(&name.to_lowercase(), "standard").await;
+    }
+    let groups = w.page(None, &["group.*"], 200).await;
+    assert_eq!(groups.events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["group.created", "group.created"]);
+    assert_eq!(groups.cursor, w.position_of_last_event().await, "the cursor passes the skipped events");
+    let first = w.page(None, &["user.created"], 1).await;
+    let rest = w.page(Some(first.cursor), &["user.created"], 200).await;
+    let users: Vec<_> = first.events.iter().chain(&rest.events).map(|e| e.action.clone()).collect();
+    let expected = w.feed().await.into_iter().filter(|e| e.action == "user.created").count();
+    assert_eq!(users.len(), expected);
 }

@@ -1422,6 +1422,10 @@ impl AuditLog for MemoryTx {
     async fn last_event_position(&mut self, org: OrgId) -> R<u64> {
         Ok(self.positioned(org).last().map_or(0, |(p, _)| p))
     }
+
+    async fn first_event_position_after(&mut self, org: OrgId, at: OffsetDateTime) -> R<Option<u64>> {
+        Ok(self.positioned(org).find(|(_, e)| e.at > at).map(|(p, _)| p))
+    }
 }
 
 #[async_trait]

@@ -87,6 +87,24 @@ macro_rules! migration {
             }
         }
     };
+    // A migration that changes existing tables: `down` runs its own statements.
+    (up: $up:ident, down: $down:ident) => {
+        #[allow(elided_lifetimes_in_paths)]
+        #[async_trait::async_trait]
+        impl MigrationTrait for Migration {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                ddl::execute(manager, $up).await
+            }
+
+            async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                ddl::execute(manager, $down).await
+            }
+
+            fn use_transaction(&self) -> Option<bool> {
+                Some(true)
+            }
+        }
+    };
 }
 pub(crate) use migration;
 

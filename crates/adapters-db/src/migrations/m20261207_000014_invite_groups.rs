@@ -6,7 +6,6 @@
 //! for good (a group is soft-deleted), so the column holds no foreign key. Existing invites
 //! were made for no group: `[]`.
 
-use sea_orm::ConnectionTrait;
 use sea_orm_migration::prelude::*;
 
 use super::ddl;
@@ -18,24 +17,4 @@ const UP: &[&str] = &["ALTER TABLE invites ADD COLUMN group_ids {json} NOT NULL 
 
 const DOWN: &[&str] = &["ALTER TABLE invites DROP COLUMN group_ids"];
 
-// The trait spells the argument `&SchemaManager`; `async_trait` needs the impl to spell it the
-// same way (see `ddl::migration!`).
-#[allow(elided_lifetimes_in_paths)]
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::execute(manager, UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let connection = manager.get_connection();
-        for statement in DOWN {
-            connection.execute_unprepared(statement).await?;
-        }
-        Ok(())
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+ddl::migration!(up: UP, down: DOWN);

@@ -16,11 +16,12 @@
 
 use async_trait::async_trait;
 use roster_domain::audit::{AuditEvent, AuditQuery};
-use roster_domain::ids::{AuditEventId, OrgId, UserId};
+use roster_domain::ids::{ApiKeyId, AuditEventId, OrgId, UserId};
 use roster_domain::ports::{AuditLog, StoreError};
 use sea_orm::{QueryResult, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::SeaOrmTx;
@@ -30,7 +31,7 @@ use super::errors;
 
 type R<T> = Result<T, StoreError>;
 
-const EVENT_COLUMNS: &str = "org_id, id, position, at, actor_id, impersonator_id, source, action, target_kind, target_id, target_label, details";
+const EVENT_COLUMNS: &str = "org_id, id, position, at, actor_id, impersonator_id, source, action, target_kind, target_id, target_label, details, api_key_id";
 
 /// A unit enum's snake_case name (`Source`, `TargetKind`), as stored.
 pub(crate) fn enum_name(value: &impl Serialize) -> R<String> {
@@ -68,7 +69,7 @@ impl SeaOrmTx {
     }
 
     /// An event's row values, in [`EVENT_COLUMNS`] order.
-    fn event_values(&self, event: &AuditEvent, position: i64) -> R<[Value; 12]> {
+    fn event_values(&self, event: &AuditEvent, position: i64) -> R<[Value; 13]> {
         Ok([
             id(event.org_id.as_uuid()),
             id(event.id.as_uuid()),
@@ -82,6 +83,7 @@ impl SeaOrmTx {
             event.target_id.clone().into(),
             event.target_label.clone().into(),
             json(self.engine, &event.details)?,
+            opt_id(event.api_key_id.map(|k| k.as_uuid())),
         ])
     }
 
@@ -98,6 +100,7 @@ impl SeaOrmTx {
             target_id: get(row, "target_id")?,
             target_label: get(row, "target_label")?,
             details: get_json(self.engine, row, "details")?,
+            api_key_id: get::<Option<Uuid>>(row, "api_key_id")?.map(ApiKeyId::from_uuid),
         })
     }
 }
@@ -128,7 +131,7 @@ impl AuditLog for SeaOrmTx {
             let last = self.bump_counter(id(org.as_uuid()), *n).await?;
             next.push((*org, last - n + 1));
         }
-        let mut values = Vec::with_capacity(events.len() * 12);
+        let mut values = Vec::with_capacity(events.len() * 13);
         for (event, mut row) in events.iter().zip(rows) {
             if let Some((_, position)) = next.iter_mut().find(|(org, _)| *org == event.org_id) {
                 row[2] = Value::BigInt(Some(*position));
@@ -137,7 +140,7 @@ impl AuditLog for SeaOrmTx {
             values.extend(row);
         }
         let mut batch = Batch::default();
-        self.push_rows(&mut batch, "audit_events", EVENT_COLUMNS, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values);
+        self.push_rows(&mut batch, "audit_events", EVENT_COLUMNS, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values);
         if let Err(e) = self.run_batch(batch).await {
             // Give the positions back: the failed append must change nothing.
             for (org, n) in per_org {
@@ -209,6 +212,17 @@ impl AuditLog for SeaOrmTx {
         match self.query_one(sql, vec![id(org.as_uuid())]).await? {
             Some(row) => get_unsigned(&row, "last_position"),
             None => Ok(0),
+        }
+    }
+
+    async fn first_event_position_after(&mut self, org: OrgId, at: OffsetDateTime) -> R<Option<u64>> {
+        // A range of the `(org_id, at, id)` index.
+        let sql = "SELECT MIN(position) AS first FROM audit_events WHERE org_id = ? AND at > ?";
+        match self.query_one(sql, vec![id(org.as_uuid()), time(self.engine, at)?]).await? {
+            Some(row) => get::<Option<i64>>(&row, "first")?
+                .map(|p| u64::try_from(p).map_err(|e| corrupt("position", e)))
+                .transpose(),
+            None => Ok(None),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use roster_domain::ids::{AuditEventId, OrgId, UserId, WebhookDeliveryId, WebhookId};
 use roster_domain::ports::{StoreError, WebhookRepository};
-use roster_domain::webhooks::{EventPattern, WebhookDelivery, WebhookEndpoint, WebhookSecret};
+use roster_domain::webhooks::{EventPattern, RetiredSecret, WebhookDelivery, WebhookEndpoint, WebhookSecret};
 use sea_orm::{DbErr, QueryResult, Value};
 use time::OffsetDateTime;
 
@@ -27,11 +27,12 @@ use crate::Engine;
 
 type R<T> = Result<T, StoreError>;
 
-const ENDPOINT_COLUMNS: &str =
-    "org_id, id, url, event_types, secret, created_at, disabled_at, position, created_by, version";
+const ENDPOINT_COLUMNS: &str = "org_id, id, url, event_types, secret, created_at, disabled_at, position, created_by, \
+                                version, previous_secret, previous_secret_until, disabled_reason, failing_since";
 
 const DELIVERY_COLUMNS: &str = "org_id, id, endpoint_id, event_position, event_id, attempts, state, response_status, \
-                                last_error, next_attempt_at, created_at, last_attempt_at, version";
+                                last_error, next_attempt_at, created_at, last_attempt_at, version, duration_ms, \
+                                response_excerpt";
 
 /// The partial unique index that keeps one pending delivery per endpoint, as each engine names
 /// it in a violation.
@@ -65,16 +66,29 @@ fn skip_locked(engine: Engine, of: &str) -> String {
 
 impl SeaOrmTx {
     fn endpoint_from_row(&self, row: &QueryResult) -> R<WebhookEndpoint> {
+        let previous_secret = match (
+            get::<Option<String>>(row, "previous_secret")?,
+            get_opt_time(self.engine, row, "previous_secret_until")?,
+        ) {
+            (Some(secret), Some(until)) => Some(RetiredSecret { secret: WebhookSecret::new(secret), until }),
+            _ => None,
+        };
         Ok(WebhookEndpoint {
             id: get_id(row, "id", WebhookId::from_uuid)?,
             org_id: get_id(row, "org_id", OrgId::from_uuid)?,
             url: get_parsed(row, "url")?,
             event_types: get_json::<BTreeSet<EventPattern>>(self.engine, row, "event_types")?,
             secret: WebhookSecret::new(get(row, "secret")?),
+            previous_secret,
             created_at: get_time(self.engine, row, "created_at")?,
             disabled_at: get_opt_time(self.engine, row, "disabled_at")?,
+            disabled_reason: get::<Option<String>>(row, "disabled_reason")?
+                .map(|name| serde_json::from_value(serde_json::Value::String(name)))
+                .transpose()
+                .map_err(|e| corrupt("disabled_reason", e))?,
             position: get_unsigned(row, "position")?,
             created_by: get_id(row, "created_by", UserId::from_uuid)?,
+            failing_since: get_opt_time(self.engine, row, "failing_since")?,
             version: get_unsigned(row, "version")?,
         })
     }
@@ -96,6 +110,10 @@ impl SeaOrmTx {
             next_attempt_at: get_opt_time(self.engine, row, "next_attempt_at")?,
             created_at: get_time(self.engine, row, "created_at")?,
             last_attempt_at: get_opt_time(self.engine, row, "last_attempt_at")?,
+            response_excerpt: get(row, "response_excerpt")?,
+            duration_ms: get::<Option<i64>>(row, "duration_ms")?
+                .map(|ms| u64::try_from(ms).map_err(|e| corrupt("duration_ms", e)))
+                .transpose()?,
             version: get_unsigned(row, "version")?,
         })
     }
@@ -111,6 +129,10 @@ impl SeaOrmTx {
             count(endpoint.position)?,
             id(endpoint.created_by.as_uuid()),
             count(endpoint.version)?,
+            Value::String(endpoint.previous_secret.as_ref().map(|p| p.secret.expose().to_owned())),
+            opt_time(self.engine, endpoint.previous_secret.as_ref().map(|p| p.until))?,
+            Value::String(endpoint.disabled_reason.as_ref().map(enum_name).transpose()?),
+            opt_time(self.engine, endpoint.failing_since)?,
         ])
     }
 
@@ -128,6 +150,8 @@ impl SeaOrmTx {
             time(self.engine, delivery.created_at)?,
             opt_time(self.engine, delivery.last_attempt_at)?,
             count(delivery.version)?,
+            Value::BigInt(delivery.duration_ms.map(i64::try_from).transpose().map_err(|e| corrupt("duration_ms", e))?),
+            Value::String(delivery.response_excerpt.clone()),
         ])
     }
 
@@ -147,7 +171,8 @@ impl WebhookRepository for SeaOrmTx {
     async fn insert_webhook(&mut self, endpoint: &WebhookEndpoint) -> R<()> {
         let mut values = vec![id(endpoint.org_id.as_uuid()), id(endpoint.id.as_uuid())];
         values.extend(self.endpoint_values(endpoint)?);
-        let sql = format!("INSERT INTO webhooks ({ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let sql =
+            format!("INSERT INTO webhooks ({ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         self.exec_guarded(&sql, values).await.map(|_| ()).map_err(|e| errors::write_error(e, "organization"))
     }
 
@@ -169,7 +194,9 @@ impl WebhookRepository for SeaOrmTx {
                 let mut values = self.endpoint_values(endpoint)?;
                 values.extend([id(endpoint.org_id.as_uuid()), id(endpoint.id.as_uuid()), count(stored)?]);
                 let sql = "UPDATE webhooks SET url = ?, event_types = ?, secret = ?, created_at = ?, disabled_at = ?, \
-                           position = ?, created_by = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?";
+                           position = ?, created_by = ?, version = ?, previous_secret = ?, \
+                           previous_secret_until = ?, disabled_reason = ?, failing_since = ? \
+                           WHERE org_id = ? AND id = ? AND version = ?";
                 let done = self.exec_guarded(sql, values).await.map_err(|e| errors::write_error(e, "webhook"))?;
                 done.rows_affected() > 0
             }
@@ -202,7 +229,7 @@ impl WebhookRepository for SeaOrmTx {
         let mut values = vec![id(delivery.org_id.as_uuid()), id(delivery.id.as_uuid())];
         values.extend(self.delivery_values(delivery)?);
         let sql = format!(
-            "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
         self.exec_guarded(&sql, values).await.map(|_| ()).map_err(delivery_error)
     }
@@ -215,7 +242,8 @@ impl WebhookRepository for SeaOrmTx {
                 values.extend([id(delivery.org_id.as_uuid()), id(delivery.id.as_uuid()), count(stored)?]);
                 let sql = "UPDATE webhook_deliveries SET endpoint_id = ?, event_position = ?, event_id = ?, \
                            attempts = ?, state = ?, response_status = ?, last_error = ?, next_attempt_at = ?, \
-                           created_at = ?, last_attempt_at = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?";
+                           created_at = ?, last_attempt_at = ?, version = ?, duration_ms = ?, \
+                           response_excerpt = ? WHERE org_id = ? AND id = ? AND version = ?";
                 self.exec_guarded(sql, values).await.map_err(delivery_error)?.rows_affected() > 0
             }
         };

@@ -178,7 +178,8 @@ pub struct AuditEventBody {
     pub details: serde_json::Value,
 }
 
-fn wire_name(value: &impl Serialize) -> String {
+/// The snake_case name a unit enum serializes to.
+pub(crate) fn wire_name(value: &impl Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),

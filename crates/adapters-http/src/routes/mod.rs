@@ -26,6 +26,7 @@ pub mod users;
 pub mod users_bulk;
 pub mod users_export;
 pub mod users_import;
+pub mod webhooks;
 
 mod common;
 pub mod connections;
@@ -118,5 +119,6 @@ pub fn table() -> RouteTable {
     let table = signup::routes(table);
     let table = passwords::routes(table);
     let table = crm::routes(table);
+    let table = webhooks::routes(table);
     saved_views::routes(table)
 }

@@ -13,6 +13,7 @@ use roster_adapters_http::client_address::TrustedProxies;
 use roster_adapters_mail::{PublicUrl, Sender};
 use roster_app::mail::{DEFAULT_MAIL_FROM, MailConfig};
 use roster_app::server::{self, ServeConfig};
+use roster_app::webhooks::WebhookConfig;
 use roster_app::worker::WorkerSettings;
 use roster_domain::Services;
 use sea_orm::{ConnectionTrait, Database};
@@ -50,7 +51,12 @@ pub struct TestApp {
 #[derive(Debug)]
 enum Guard {
     Sqlite(#[allow(dead_code, reason = "held for its Drop")] TempDir),
-    Postgres { admin_url: String, schema: String },
+    Postgres {
+        admin_url: String,
+        schema: String,
+    },
+    /// A second server on another app's database, which that app cleans up.
+    Shared,
 }
 
 /// What may differ between test apps.
@@ -64,6 +70,8 @@ pub struct Options {
     /// The scheduler's and the job runner's pace. By default they wake once an hour, so that a
     /// test that drives `apply_due_changes` itself is not raced by them.
     pub worker: WorkerSettings,
+    /// Webhook delivery (production's rules by default: https and public addresses only).
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for Options {
@@ -73,6 +81,7 @@ impl Default for Options {
             crm: CrmChoice::None,
             trusted_proxies: TrustedProxies::default(),
             worker: WorkerSettings { tick: std::time::Duration::from_secs(3600), ..WorkerSettings::default() },
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -124,6 +133,7 @@ async fn spawn(database_url: String, engine: &'static str, guard: Guard, options
         mail: test_mail_config(outbox.path()),
         crm: options.crm.clone(),
         worker: options.worker,
+        webhooks: options.webhooks.clone(),
     };
     let app = server::build(&config).await.expect("builds the application");
     let address = app.listener.local_addr().expect("bound");
@@ -148,6 +158,12 @@ async fn spawn(database_url: String, engine: &'static str, guard: Guard, options
 }
 
 impl TestApp {
+    /// Another server on this app's database (as several `roster serve` share one), with its
+    /// own options; finish it before this app.
+    pub async fn sibling(&self, options: &Options) -> TestApp {
+        spawn(self.database_url.clone(), self.engine, Guard::Shared, options).await
+    }
+
     /// A request to `path` (from the server's root).
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base))

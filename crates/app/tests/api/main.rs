@@ -40,3 +40,4 @@ mod users_export;
 mod users_import;
 mod users_sort;
 mod visibility;
+mod webhooks;

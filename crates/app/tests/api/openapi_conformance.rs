@@ -280,6 +280,9 @@ struct Fixtures {
     flow: String,
     connection: String,
     api_key: String,
+    /// A webhook endpoint (a public address literal: the run's servers check URLs as production
+    /// does, and no name resolves here).
+    webhook: String,
     /// The invite that is not accepted.
     invite: String,
     saved_view: String,
@@ -334,6 +337,8 @@ impl Fixtures {
         let connection = created(app.connection(admin, &body).await);
         let body = json!({"name": "Conformance key", "permissions": ["manage_users"]});
         let api_key = created(app.send_ok(Method::POST, "/api/v1/api-keys", admin, &body, StatusCode::CREATED).await);
+        let body = json!({"url": "https://93.184.216.34/hooks/roster", "event_types": ["user.*"]});
+        let webhook = created(app.send_ok(Method::POST, "/api/v1/webhooks", admin, &body, StatusCode::CREATED).await);
         // Invites need auto sign-up off.
         let body = json!({"auto_signup": false, "confirm": true});
         app.send_ok(Method::PATCH, "/api/v1/org/settings", admin, &body, StatusCode::OK).await;
@@ -376,6 +381,7 @@ impl Fixtures {
             flow,
             connection,
             api_key,
+            webhook,
             invite,
             saved_view,
             scheduled,
@@ -409,6 +415,7 @@ impl Fixtures {
             "roles" => &self.role,
             "connections" => &self.connection,
             "api-keys" => &self.api_key,
+            "webhooks" => &self.webhook,
             "invites" => &self.invite,
             "saved-views" => &self.saved_view,
             "scheduled-changes" => &self.scheduled,
@@ -1141,6 +1148,10 @@ impl Ctx<'_> {
             "permissions" => Some("view_reporting".to_owned()),
             "visibility" => Some("all".to_owned()),
             "reason" => Some("conformance check".to_owned()),
+            // A public name (none resolves here, which registration accepts) and subscriptions.
+            "url" => Some(format!("https://hooks{}.example.com/roster", self.unique())),
+            "event_types" => Some("user.*".to_owned()),
+            "types" => Some("user.*,group.created".to_owned()),
             "effective_at" => Some(in_days(7)),
             "created_from" => Some(in_days(-30)),
             "created_to" => Some(in_days(1)),

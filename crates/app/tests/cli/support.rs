@@ -198,6 +198,7 @@ impl TestDb {
             mail: MailConfig::new(None, outbox.path().to_owned(), sender, public_url),
             crm: roster_adapters_crm::CrmChoice::None,
             worker: roster_app::worker::WorkerSettings::default(),
+            webhooks: roster_app::webhooks::WebhookConfig::default(),
         };
         let app = server::build(&config).await.expect("builds");
         assert!(app.bootstrapped.is_none(), "{}: the database has organizations: no bootstrap", self.engine);

@@ -116,6 +116,7 @@ impl TestDatabase {
             mail,
             crm: roster_adapters_crm::CrmChoice::None,
             worker: roster_app::worker::WorkerSettings::default(),
+            webhooks: roster_app::webhooks::WebhookConfig::default(),
         }
     }
 }

@@ -26,7 +26,7 @@ pub use store::{
     StoreError, Tx, UniqueField, UserLookup, UserRepository, WebhookRepository,
 };
 pub use system::{Clock, HasherError, IdGenerator, MailError, Mailer, PasswordHash, PasswordHasher};
-pub use webhooks::{WebhookError, WebhookSender};
+pub use webhooks::{ANSWER_EXCERPT_MAX, WebhookAnswer, WebhookError, WebhookSender, answer_excerpt};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use crm::MockCrmDirectory;

@@ -685,6 +685,9 @@ pub trait AuditLog: Send {
     async fn events_after(&mut self, org: OrgId, after: Option<u64>, limit: u32) -> R<Vec<(u64, AuditEvent)>>;
     /// The position of the organization's latest event, 0 when it has none.
     async fn last_event_position(&mut self, org: OrgId) -> R<u64>;
+    /// The lowest position among the organization's events whose `at` is after `at` (strictly),
+    /// `None` when there is none: where a replay "since a time" starts.
+    async fn first_event_position_after(&mut self, org: OrgId, at: OffsetDateTime) -> R<Option<u64>>;
 }
 
 /// Mail written with the change that causes it and delivered after the commit (§8.4).

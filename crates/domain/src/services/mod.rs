@@ -42,7 +42,7 @@ mod webhooks;
 
 use std::sync::Arc;
 
-use crate::ports::{Clock, CrmDirectory, IdGenerator, PasswordHasher, SavedViewRepository, Store};
+use crate::ports::{Clock, CrmDirectory, IdGenerator, PasswordHasher, SavedViewRepository, Store, WebhookSender};
 
 pub use admins::NewAdmin;
 pub use api_keys::API_KEY_PREFIX;
@@ -51,6 +51,7 @@ pub use auth::IMPERSONATION_LIMIT;
 pub use auth::Impersonation;
 pub use bulk::{BulkAction, BulkLicenses, BulkOutcome, BulkRequest, BulkResult, BulkSelection};
 pub use connections::{CreatedConnection, GroupChoiceItem, NewConnection};
+pub use events::EventsPage;
 pub use exports::EXPORT_IDS_PAGE;
 pub use groups::{GroupDetails, GroupPatch, MoveUser};
 pub use invites::{
@@ -75,7 +76,7 @@ pub use users::{
     GrantedRole, NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage,
 };
 pub use webhook_delivery::WebhookReport;
-pub use webhooks::CreatedWebhook;
+pub use webhooks::{CreatedWebhook, ReplayFrom, WebhookChanges};
 
 /// The use cases of Roster over a set of ports. Cheap to clone; share one per process.
 #[derive(Clone)]
@@ -86,6 +87,9 @@ pub struct Services {
     hasher: Arc<dyn PasswordHasher>,
     crm: Option<Arc<dyn CrmDirectory>>,
     saved_views: Option<Arc<dyn SavedViewRepository>>,
+    /// Checks webhook URLs when endpoints are registered (`webhooks`); without it only the
+    /// URL's shape is checked.
+    webhook_sender: Option<Arc<dyn WebhookSender>>,
     /// Session lifetime and the login, sign-up and password-reset throttles (`sessions`).
     sessions: sessions::SessionSettings,
     /// The hash unknown accounts are verified against, shared by the clones (`sessions`).
@@ -118,6 +122,7 @@ impl Services {
             hasher,
             crm: None,
             saved_views: None,
+            webhook_sender: None,
             sessions: sessions::SessionSettings::default(),
             dummy_hash: Arc::default(),
             trees: Arc::default(),
@@ -141,6 +146,13 @@ impl Services {
     #[must_use]
     pub fn with_saved_views(mut self, views: Arc<dyn SavedViewRepository>) -> Self {
         self.saved_views = Some(views);
+        self
+    }
+
+    /// Adds the webhook sender whose rules check endpoint URLs at registration.
+    #[must_use]
+    pub fn with_webhook_sender(mut self, sender: Arc<dyn WebhookSender>) -> Self {
+        self.webhook_sender = Some(sender);
         self
     }
 

@@ -10,7 +10,7 @@
 //! address is only known when connecting, so the sending adapter guards that (ADR 0008).
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,87 @@ impl WebhookUrl {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the URL is `https` (the other accepted scheme is plain `http`).
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+
+    /// The host as written in the URL: a lower-case name, an IPv4 literal or a bracketed IPv6
+    /// literal.
+    pub fn host(&self) -> &str {
+        let rest = self.0.split_once("://").map_or(self.0.as_str(), |(_, rest)| rest);
+        let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+        match authority.strip_prefix('[') {
+            Some(v6) => &authority[..v6.find(']').map_or(authority.len(), |end| end + 2)],
+            None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+        }
+    }
+
+    /// The host's IP address when the URL names one literally.
+    pub fn ip_literal(&self) -> Option<IpAddr> {
+        let host = self.host();
+        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        bare.parse().ok()
+    }
+}
+
+/// Why webhooks may not be sent to `ip` (§9.1: an SSRF defence), or `None` for a public
+/// address: loopback, private (RFC 1918, IPv6 unique local), shared (carrier-grade NAT),
+/// link-local (the cloud metadata address), unspecified, multicast, broadcast, documentation
+/// and benchmarking ranges, and the IPv4-mapped and NAT64 forms of those. Deployments that
+/// allow insecure targets (development, tests) skip this check.
+pub fn refused_address(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => refused_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return refused_v4(v4);
+            }
+            let segments = v6.segments();
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                // NAT64 (RFC 6052): the IPv4 address is in the last 32 bits.
+                let [.., high, low] = segments;
+                return refused_v4(Ipv4Addr::from((u32::from(high) << 16) | u32::from(low)));
+            }
+            if v6.is_loopback() {
+                Some("a loopback address")
+            } else if v6.is_unspecified() {
+                Some("the unspecified address")
+            } else if v6.is_unicast_link_local() {
+                Some("a link-local address")
+            } else if v6.is_unique_local() {
+                Some("a private address")
+            } else if v6.is_multicast() {
+                Some("a multicast address")
+            } else if segments[0] == 0x2001 && segments[1] == 0x0db8 {
+                Some("a documentation address")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn refused_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, ..] = ip.octets();
+    if ip.is_loopback() {
+        Some("a loopback address")
+    } else if ip.is_private() {
+        Some("a private address")
+    } else if a == 100 && (64..128).contains(&b) {
+        Some("a shared (carrier-grade NAT) address")
+    } else if ip.is_link_local() {
+        Some("a link-local address")
+    } else if ip.is_unspecified() || a == 0 {
+        Some("the unspecified address")
+    } else if ip.is_multicast() || a >= 240 {
+        Some("a multicast or reserved address")
+    } else if ip.is_documentation() || (a == 198 && (b == 18 || b == 19)) || (a == 192 && b == 0) {
+        Some("a documentation or benchmarking address")
+    } else {
+        None
     }
 }
 
@@ -307,6 +388,50 @@ mod tests {
             "https://[not-v6]/",
         ] {
             assert_eq!(refused(url), ValueError::InvalidFormat { expected: HOST_EXPECTED }, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_host_and_ip_literal_are_read_back() {
+        let url = WebhookUrl::parse("https://Hooks.Example.com:8443/x?y=1").unwrap();
+        assert_eq!((url.host(), url.ip_literal(), url.is_https()), ("hooks.example.com", None, true));
+        let v6 = WebhookUrl::parse("http://[::1]:9000/").unwrap();
+        assert_eq!(
+            (v6.host(), v6.ip_literal(), v6.is_https()),
+            ("[::1]", Some(IpAddr::from(Ipv6Addr::LOCALHOST)), false)
+        );
+        let v4 = WebhookUrl::parse("https://10.0.0.1").unwrap();
+        assert_eq!(v4.ip_literal(), Some(IpAddr::from([10, 0, 0, 1])));
+    }
+
+    #[test]
+    fn private_loopback_and_link_local_addresses_are_refused_public_ones_are_not() {
+        for refused in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
+        ] {
+            let ip: IpAddr = refused.parse().unwrap();
+            assert!(refused_address(ip).is_some(), "{refused}");
+        }
+        for public in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "64:ff9b::808:808"] {
+            let ip: IpAddr = public.parse().unwrap();
+            assert_eq!(refused_address(ip), None, "{public}");
         }
     }
 

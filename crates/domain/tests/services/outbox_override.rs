@@ -492,6 +492,9 @@ impl AuditLog for OverrideTx {
     async fn last_event_position(&mut self, org: OrgId) -> R<u64> {
         self.inner.last_event_position(org).await
     }
+    async fn first_event_position_after(&mut self, org: OrgId, at: OffsetDateTime) -> R<Option<u64>> {
+        self.inner.first_event_position_after(org, at).await
+    }
 }
 
 #[async_trait]

@@ -7,7 +7,7 @@ use serde_json::json;
 use time::Duration;
 
 use roster_domain::audit::{AuditEvent, AuditQuery, Source, TargetKind};
-use roster_domain::ids::{AuditEventId, OrgId, UserId};
+use roster_domain::ids::{ApiKeyId, AuditEventId, OrgId, UserId};
 use roster_domain::ports::Store;
 
 use super::seed::{self, T0, uid};
@@ -166,4 +166,38 @@ pub async fn events_after_pages_through_the_feed_in_position_order(store: Arc<dy
     assert!(tx.events_after(org.id, None, 0).await.expect("reads").is_empty(), "a limit of 0 answers nothing");
     let first = tx.events_after(org.id, None, 1).await.expect("reads");
     assert_eq!(first[0].1.id, AuditEventId::from_uuid(uid(9, 0)));
+}
+
+/// `first_event_position_after(at)` answers the lowest position among the events whose time is
+/// strictly after `at` (times need not follow positions), `None` when none is; an event's
+/// `api_key_id` reads back.
+pub async fn the_first_position_after_a_time_is_the_lowest_of_the_later_events(store: Arc<dyn Store>) {
+    let (org, other) = (seed::org(1, "alpha"), seed::org(2, "beta"));
+    let mut tx = begin(&store).await;
+    seed::insert_org_with_root(tx.as_mut(), &org).await;
+    seed::insert_org_with_root(tx.as_mut(), &other).await;
+    // Positions 1..=4 at T0+1h, T0+3h, T0+2h, T0+4h; the other organization's event is later.
+    let key = ApiKeyId::from_uuid(uid(9, 99));
+    for (n, hours) in [(1, 1), (2, 3), (3, 2), (4, 4)] {
+        let mut event = seed::event(org.id, uid(9, n), T0 + Duration::hours(hours), "user.updated");
+        event.api_key_id = (n == 2).then_some(key);
+        tx.append_audit(&event).await.expect("appends");
+    }
+    tx.append_audit(&seed::event(other.id, uid(9, 9), T0 + Duration::hours(9), "user.updated")).await.expect("appends");
+    commit(tx).await;
+    let mut tx = begin(&store).await;
+    let cases = [
+        (0, Some(1), "every event is later"),
+        (1, Some(2), "strictly after: the event at T0+1h is not"),
+        (2, Some(2), "the lowest position among T0+3h and T0+4h"),
+        (3, Some(4), "only the last"),
+        (4, None, "none is later"),
+    ];
+    let keys: Vec<_> =
+        tx.events_after(org.id, None, 10).await.expect("reads").into_iter().map(|(_, e)| e.api_key_id).collect();
+    assert_eq!(keys, [None, Some(key), None, None], "the API key that made an event reads back");
+    for (hours, expected, why) in cases {
+        let found = tx.first_event_position_after(org.id, T0 + Duration::hours(hours)).await.expect("reads");
+        assert_eq!(found, expected, "{why}");
+    }
 }

@@ -284,6 +284,7 @@ macro_rules! store_contract_tests {
             audit::the_audit_query_equals_filtering_every_event_newest_first_on_generated_events,
             audit::event_positions_count_each_organizations_committed_events_without_gaps,
             audit::events_after_pages_through_the_feed_in_position_order,
+            audit::the_first_position_after_a_time_is_the_lowest_of_the_later_events,
             outbox::due_mail_is_the_pending_mail_whose_time_has_come_oldest_first,
             outbox::set_delivery_records_the_state_of_an_existing_message,
             outbox::a_settled_message_keeps_no_token_and_a_pending_one_keeps_it,

@@ -220,6 +220,7 @@ pub fn event(org: OrgId, id: Uuid, at: OffsetDateTime, action: &str) -> AuditEve
         at,
         actor_id: None,
         impersonator_id: None,
+        api_key_id: None,
         source: Source::Cli,
         action: action.to_owned(),
         target_kind: TargetKind::User,
@@ -246,10 +247,13 @@ pub fn webhook(org: OrgId, id: Uuid, created_by: UserId, at: OffsetDateTime) -> 
         url: WebhookUrl::parse("https://hooks.example.com/roster").expect("a valid url"),
         event_types: BTreeSet::new(),
         secret: WebhookSecret::new(format!("whsec_{}", id.simple())),
+        previous_secret: None,
         created_at: at,
         disabled_at: None,
+        disabled_reason: None,
         position: 0,
         created_by,
+        failing_since: None,
         version: 1,
     }
 }

@@ -8,7 +8,9 @@ use time::Duration;
 
 use roster_domain::ids::{WebhookDeliveryId, WebhookId};
 use roster_domain::ports::Store;
-use roster_domain::webhooks::{EventPattern, WebhookDelivery, WebhookEndpoint, WebhookUrl};
+use roster_domain::webhooks::{
+    DisabledReason, EventPattern, RetiredSecret, WebhookDelivery, WebhookEndpoint, WebhookSecret, WebhookUrl,
+};
 
 use super::seed::{self, T0, seed, uid};
 use super::{assert_missing, assert_stale, begin, commit};
@@ -23,7 +25,9 @@ fn delivery_ids(deliveries: &[WebhookDelivery]) -> Vec<WebhookDeliveryId> {
 
 /// `webhooks` lists an organization's endpoints, disabled ones included, oldest first
 /// (`created_at`, then id); `update_webhook` needs the stored version plus one
-/// (`StaleVersion { kind: "webhook" }`) of an endpoint of the organization (`Missing`).
+/// (`StaleVersion { kind: "webhook" }`) of an endpoint of the organization (`Missing`); every
+/// field reads back as written (the retired secret, the reason it is disabled, when it started
+/// failing).
 pub async fn endpoints_are_listed_oldest_first_and_updated_optimistically(store: Arc<dyn Store>) {
     let s = seed(&store, 1).await;
     let o = s.org.id;
@@ -39,6 +43,10 @@ pub async fn endpoints_are_listed_oldest_first_and_updated_optimistically(store:
         EventPattern::parse("*").expect("valid"),
     ]);
     changed.disabled_at = Some(T0 + Duration::days(1));
+    changed.disabled_reason = Some(DisabledReason::Gone);
+    changed.failing_since = Some(T0 + Duration::hours(3));
+    changed.previous_secret =
+        Some(RetiredSecret { secret: WebhookSecret::new("whsec_b2xk".to_owned()), until: T0 + Duration::days(2) });
     changed.position = 7;
     for stale in [1, 3] {
         changed.version = stale;
@@ -96,8 +104,12 @@ pub async fn delivery_updates_are_optimistic_and_need_an_endpoint_of_the_organiz
     let d = seed::delivery(&s.webhook, uid(1, 200), 2, T0, T0 + Duration::minutes(1));
     tx.insert_webhook_delivery(&d).await.expect("inserts");
     assert_stale(tx.update_webhook_delivery(&d).await, "webhook delivery", "the same version");
-    let leased = d.leased(T0 + Duration::minutes(2));
-    tx.update_webhook_delivery(&leased).await.expect("a new lease");
+    let leased = WebhookDelivery {
+        duration_ms: Some(15_000),
+        response_excerpt: Some("busy – come back later".to_owned()),
+        ..d.leased(T0 + Duration::minutes(2))
+    };
+    tx.update_webhook_delivery(&leased).await.expect("a new lease, with the last answer's duration and excerpt");
     assert_stale(
         tx.update_webhook_delivery(&d.leased(T0 + Duration::minutes(3))).await,
         "webhook delivery",
