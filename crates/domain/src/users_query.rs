@@ -33,6 +33,7 @@ use crate::groups::{Group, Membership};
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
 use crate::roles::Role;
 use crate::user::{CallRecording, Homepage, MailboxProvider, StatusFacts, StatusKind, User, derive_status};
+use crate::user_filter::UserFilter;
 use crate::values::Key;
 
 /// The longest `q` search, in characters: longer is `validation_failed` on `q`. A search is a
@@ -398,6 +399,9 @@ pub struct UserQuery {
     /// organization-level, covered by no scope). `None` (an org-wide reader) adds no condition
     /// at all. Set by the services from the actor, never from a client's input.
     pub within: Option<BTreeSet<GroupId>>,
+    /// A condition over the user's own fields (what a SCIM filter becomes,
+    /// `scim::users::user_filter`); `None` adds none.
+    pub filter: Option<UserFilter>,
 }
 
 /// What the Users table shows of a user beside their own row (`UserRepository::page_facts`).
@@ -451,6 +455,7 @@ impl UserQuery {
             paging: None,
             in_trial: false,
             within: None,
+            filter: None,
         }
     }
 
@@ -548,7 +553,7 @@ impl UserQuery {
 
     /// The reference evaluation of the filters on the user row alone: organization, not
     /// deleted, role by id (held with any scope; a [`RoleFilter::Key`] matches nobody), created range (`from` inclusive, `to` exclusive)
-    /// and the `q` text search.
+    /// the `q` text search and the [`UserFilter`].
     pub fn matches_fields(&self, u: &User) -> bool {
         u.org_id == self.org_id
             && !u.is_deleted()
@@ -556,6 +561,7 @@ impl UserQuery {
             && self.created_from.is_none_or(|f| u.created_at >= f)
             && self.created_to.is_none_or(|t| u.created_at < t)
             && self.q.as_deref().is_none_or(|q| text_matches(u, q))
+            && self.filter.as_ref().is_none_or(|f| f.matches(u))
     }
 
     /// The sort values of a user for this query's sort (without the id tie-breaker), each by

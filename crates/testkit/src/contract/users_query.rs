@@ -414,7 +414,7 @@ impl UserWorld {
 
 /// Generated worlds, written to one store: several organizations, so that each query also
 /// proves scoping.
-async fn worlds(store: &Arc<dyn Store>, seed_base: u64) -> Vec<UserWorld> {
+pub(crate) async fn worlds(store: &Arc<dyn Store>, seed_base: u64) -> Vec<UserWorld> {
     let mut rng = Rng::new(seed_base);
     let worlds: Vec<UserWorld> = (1..=3).map(|n| UserWorld::generate(n, 80, &mut rng)).collect();
     let mut tx = begin(store).await;
