@@ -23,6 +23,7 @@ mod m20261207_000012_password_resets;
 mod m20261207_000013_jobs;
 mod m20261207_000014_invite_groups;
 mod m20261207_000015_users_sort_by_licenses;
+mod m20261207_000016_scim_permission;
 
 pub use m20261207_000015_users_sort_by_licenses::USERS_STATUS_RANK;
 use sea_orm::DynIden;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_jobs::Migration),
             Box::new(m20261207_000014_invite_groups::Migration),
             Box::new(m20261207_000015_users_sort_by_licenses::Migration),
+            Box::new(m20261207_000016_scim_permission::Migration),
         ]
     }
 

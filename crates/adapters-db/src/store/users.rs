@@ -559,10 +559,11 @@ impl SeaOrmTx {
                 }
                 sql
             }
-            Some(UserPaging::Page { page, per_page }) => {
+            Some(paging @ (UserPaging::Page { .. } | UserPaging::Offset { .. })) => {
                 // The inner statement also selects the sort values (`s0`, `s1`, …), so that the
                 // outer one orders the page's rows by them without computing a fact column again.
-                let offset = u64::from(page.saturating_sub(1)) * u64::from(*per_page);
+                let (offset, per_page) = paging.window().unwrap_or((0, 0));
+                let per_page = &per_page;
                 let mut sql = Sql::default();
                 sql.push("SELECT ").push(&select).push(" FROM (SELECT u.id");
                 let mut outer = String::from(" ORDER BY ");
@@ -602,7 +603,7 @@ impl SeaOrmTx {
                 };
                 UserPage { items, next_cursor, total: None }
             }
-            Some(UserPaging::Page { .. }) => {
+            Some(UserPaging::Page { .. } | UserPaging::Offset { .. }) => {
                 let filtered = total_of.unwrap_or_default();
                 let row = self
                     .query_one(&format!("SELECT COUNT(*) AS n{}", filtered.text), filtered.values)

@@ -48,6 +48,19 @@ impl AttrPath {
         Self { urn: None, name: name.to_owned(), sub: None }
     }
 
+    /// Reads a path alone, as `attributes`, `excludedAttributes` and `sortBy` name one.
+    ///
+    /// # Errors
+    /// A [`SyntaxError`] where the text is no attribute path.
+    pub fn parse(text: &str) -> Result<Self, SyntaxError> {
+        let mut input = text.trim();
+        let whole = input;
+        match attr_path(&mut input) {
+            Ok(p) if input.is_empty() => Ok(p),
+            _ => Err(SyntaxError::at(whole, input, "not a valid attribute path")),
+        }
+    }
+
     /// An unqualified path to `name.sub`.
     pub fn sub(name: &str, sub: &str) -> Self {
         Self { urn: None, name: name.to_owned(), sub: Some(sub.to_owned()) }

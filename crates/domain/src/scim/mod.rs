@@ -5,5 +5,6 @@
 
 pub mod eval;
 pub mod filter;
+pub mod project;
 pub mod schema;
 pub mod users;

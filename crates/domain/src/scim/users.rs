@@ -20,6 +20,7 @@ use super::filter::{AttrPath, CompValue, CompareOp, Filter};
 use super::schema::{AttrDef, ResourceSchema, USER_SCHEMA, USERS};
 use crate::user::User;
 use crate::user_filter::{TextOp, TimeOp, UserFilter, UserTextField, UserTimeField};
+use crate::users_query::UserSortField;
 
 /// The `type` of the one email and the one phone number of a member.
 pub const VALUE_TYPE: &str = "work";
@@ -254,3 +255,19 @@ fn translate(filter: &Filter, within: Option<&'static AttrDef>) -> Result<UserFi
 
 /// The Users schema, for callers naming it.
 pub const SCHEMA: &ResourceSchema = &USERS;
+
+/// The column a `sortBy` path sorts by: `userName`, `name.givenName`, `name.familyName`,
+/// `emails` (`.value`), `phoneNumbers` (`.value`), `meta.created`, `meta.lastModified`;
+/// `None` for another path.
+pub fn user_sort(path: &AttrPath) -> Option<UserSortField> {
+    let r = USERS.resolve(path)?;
+    Some(match (r.attr.name, r.sub.map(|s| s.name)) {
+        ("userName" | "emails", None | Some("value")) => UserSortField::Email,
+        ("name", Some("givenName")) => UserSortField::FirstName,
+        ("name", Some("familyName")) => UserSortField::LastName,
+        ("phoneNumbers", None | Some("value")) => UserSortField::Phone,
+        ("meta", Some("created")) => UserSortField::CreatedAt,
+        ("meta", Some("lastModified")) => UserSortField::UpdatedAt,
+        _ => return None,
+    })
+}
