@@ -7,7 +7,8 @@
 //!
 //! Served: `ServiceProviderConfig`, `ResourceTypes`, `Schemas` (list responses; other methods
 //! 405) and the reads of `Users`: `GET /Users` with `filter`, `startIndex`, `count`, `sortBy`,
-//! `sortOrder`, `attributes`, `excludedAttributes`, and `GET /Users/{id}` with `ETag`.
+//! `sortOrder`, `attributes`, `excludedAttributes`, the same asked in a body by
+//! `POST /Users/.search`, and `GET /Users/{id}` with `ETag`.
 
 use std::collections::HashMap;
 
@@ -16,7 +17,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use roster_domain::actor::Actor;
 use roster_domain::audit::Source;
@@ -132,6 +133,7 @@ pub fn router() -> Router<AppState> {
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
         .route("/Users", get(list_users))
+        .route("/Users/.search", post(search_users))
         .route("/Users/{id}", get(get_user))
         .fallback(|| async { ScimError::status(StatusCode::NOT_FOUND, "no such SCIM endpoint") })
         .method_not_allowed_fallback(|| async {
@@ -278,6 +280,66 @@ fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, S
         .transpose()
 }
 
+/// What a list asks for, from the query of `GET /Users` or the body of `POST /Users/.search`
+/// (RFC 7644 §3.4.2, §3.4.3).
+#[derive(Debug, Default)]
+struct ListRequest {
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    /// Comma-separated, as the query writes them.
+    attributes: Option<String>,
+    excluded_attributes: Option<String>,
+}
+
+impl ListRequest {
+    fn from_query(params: &HashMap<String, String>) -> Result<Self, ScimError> {
+        Ok(Self {
+            filter: params.get("filter").cloned(),
+            start_index: number(params, "startIndex")?,
+            count: number(params, "count")?,
+            sort_by: params.get("sortBy").cloned(),
+            sort_order: params.get("sortOrder").cloned(),
+            attributes: params.get("attributes").cloned(),
+            excluded_attributes: params.get("excludedAttributes").cloned(),
+        })
+    }
+}
+
+/// The body of `POST /.search`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SearchRequest {
+    schemas: Vec<String>,
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    attributes: Option<Vec<String>>,
+    excluded_attributes: Option<Vec<String>>,
+}
+
+/// The schema a search request names.
+pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// A SCIM request body: `application/scim+json` or `application/json`, a JSON object of the
+/// shape `T`; anything else is a SCIM error.
+fn body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ScimError> {
+    let media = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != SCIM_JSON && essence != "application/json" {
+        return Err(ScimError::status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send application/scim+json (or application/json)",
+        ));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not the expected JSON: {e}")))
+}
+
 /// `GET /Users`: the query parameters of RFC 7644 §3.4.2.
 async fn list_users(
     ScimCaller(actor): ScimCaller,
@@ -286,7 +348,40 @@ async fn list_users(
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ScimError> {
     let Query(params) = params.map_err(|e| ScimError::bad_request("invalidValue", e.body_text()))?;
-    let filter = match params.get("filter").map(|f| f.trim()).filter(|f| !f.is_empty()) {
+    answer_list(&state, &actor, &headers, ListRequest::from_query(&params)?).await
+}
+
+/// `POST /Users/.search`: the same list, asked in a body (RFC 7644 §3.4.3), so that a filter
+/// stays out of URLs and logs.
+async fn search_users(
+    ScimCaller(actor): ScimCaller,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Result<Response, ScimError> {
+    let search: SearchRequest = body(&headers, &bytes)?;
+    if !search.schemas.iter().any(|s| s == SEARCH_SCHEMA) {
+        return Err(ScimError::bad_request("invalidValue", format!("`schemas` must hold {SEARCH_SCHEMA}")));
+    }
+    let request = ListRequest {
+        filter: search.filter,
+        start_index: search.start_index,
+        count: search.count,
+        sort_by: search.sort_by,
+        sort_order: search.sort_order,
+        attributes: search.attributes.map(|a| a.join(",")),
+        excluded_attributes: search.excluded_attributes.map(|a| a.join(",")),
+    };
+    answer_list(&state, &actor, &headers, request).await
+}
+
+async fn answer_list(
+    state: &AppState,
+    actor: &Actor,
+    headers: &HeaderMap,
+    request: ListRequest,
+) -> Result<Response, ScimError> {
+    let filter = match request.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         None => None,
         Some(text) => {
             let parsed = Filter::parse(text).map_err(|e| ScimError::bad_request("invalidFilter", e.detail))?;
@@ -294,20 +389,18 @@ async fn list_users(
         }
     };
     // RFC 7644 §3.4.2.4: a `startIndex` below 1 is 1; a negative `count` is 0.
-    let start = number(&params, "startIndex")?.unwrap_or(1).clamp(1, i64::MAX / 2);
-    let count = number(&params, "count")?
-        .map_or(DEFAULT_COUNT, |c| u32::try_from(c.clamp(0, i64::from(MAX_RESULTS))).unwrap_or(0));
-    let sort = match params.get("sortBy") {
+    let start = request.start_index.unwrap_or(1).clamp(1, i64::MAX / 2);
+    let count = request.count.map_or(DEFAULT_COUNT, |c| u32::try_from(c.clamp(0, i64::from(MAX_RESULTS))).unwrap_or(0));
+    let sort = match &request.sort_by {
         None => None,
         Some(by) => {
             let path = AttrPath::parse(by).map_err(|e| ScimError::bad_request("invalidValue", e.detail))?;
             let field = user_sort(&path).ok_or_else(|| {
                 ScimError::bad_request("invalidValue", format!("the users cannot be sorted by `{path}`"))
             })?;
-            let descending = match params.get("sortOrder").map(|o| o.to_ascii_lowercase()) {
-                None => false,
-                Some(o) if o == "ascending" => false,
-                Some(o) if o == "descending" => true,
+            let descending = match request.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("ascending") => false,
+                Some("descending") => true,
                 Some(_) => {
                     return Err(ScimError::bad_request("invalidValue", "`sortOrder` is ascending or descending"));
                 }
@@ -315,10 +408,11 @@ async fn list_users(
             Some(UserSort { field, descending })
         }
     };
-    let projection = projection(&params, &USERS)?;
+    let projection = Projection::parse(request.attributes.as_deref(), request.excluded_attributes.as_deref(), &USERS)
+        .map_err(|e| ScimError::bad_request("invalidValue", e.detail))?;
     let offset = u64::try_from(start - 1).unwrap_or(0);
-    let page = state.services.scim_list_users(&actor, ScimUserList { filter, offset, limit: count, sort }).await?;
-    let base = base_url(&headers);
+    let page = state.services.scim_list_users(actor, ScimUserList { filter, offset, limit: count, sort }).await?;
+    let base = base_url(headers);
     let items: Vec<Value> = page.items.iter().map(|u| projection.apply(user_body(&base, u))).collect();
     Ok(scim_json(StatusCode::OK, &list(items, page.total, offset + 1), HeaderMap::new()))
 }

@@ -280,3 +280,45 @@ async fn discovery_describes_users_groups_and_the_enterprise_extension() {
         app.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_search_asked_in_a_body_answers_as_the_query_does_and_bad_bodies_are_scim_errors() {
+    for app in apps("scim_search").await {
+        let token = app.login().await;
+        app.create_user(&token, "ada@example.com").await;
+        app.create_user(&token, "bob@example.com").await;
+        let secret = key(&app, &token, &["scim"]).await;
+        let search = |body: String, media: &'static str| {
+            app.authed(Method::POST, "/scim/v2/Users/.search", &secret).header("content-type", media).body(body).send()
+        };
+        let ask = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "userName sw \"ADA\"",
+            "attributes": ["userName", "name.givenName"],
+            "startIndex": 1,
+            "count": 10,
+        });
+        let body = scim_body(search(ask.to_string(), "application/scim+json").await.unwrap(), StatusCode::OK).await;
+        assert_eq!(body["totalResults"], 1, "{}", app.engine);
+        assert_eq!(body["Resources"][0]["userName"], "ada@example.com");
+        assert!(body["Resources"][0].get("emails").is_none());
+        let body = scim_body(search(ask.to_string(), "application/json").await.unwrap(), StatusCode::OK).await;
+        assert_eq!(body["totalResults"], 1);
+
+        let wrong_schema = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "filter": "userName pr"});
+        let r = search(wrong_schema.to_string(), "application/scim+json").await.unwrap();
+        scim_error(r, StatusCode::BAD_REQUEST, Some("invalidValue")).await;
+        let unknown_field = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "where": "x"});
+        let r = search(unknown_field.to_string(), "application/scim+json").await.unwrap();
+        scim_error(r, StatusCode::BAD_REQUEST, Some("invalidSyntax")).await;
+        let r = search("{\"schemas\": [".to_owned(), "application/scim+json").await.unwrap();
+        scim_error(r, StatusCode::BAD_REQUEST, Some("invalidSyntax")).await;
+        let r = search(ask.to_string(), "text/plain").await.unwrap();
+        scim_error(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, None).await;
+        let bad_filter =
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "shoeSize pr"});
+        let r = search(bad_filter.to_string(), "application/scim+json").await.unwrap();
+        scim_error(r, StatusCode::BAD_REQUEST, Some("invalidFilter")).await;
+        app.finish().await;
+    }
+}

@@ -409,27 +409,29 @@ fn keyword<'i>(i: &mut &'i str, word: &'static str) -> PResult<&'i str> {
 
 /// `or`-separated `and` terms, left-associative.
 fn or_expr(i: &mut &str, depth: usize, in_brackets: bool) -> PResult<Filter> {
-    let mut left = and_expr(i, depth, in_brackets)?;
-    loop {
-        let start = *i;
-        if infix(i, "or").is_err() {
-            *i = start;
-            return Ok(left);
-        }
-        left = Filter::or(left, and_expr(i, depth, in_brackets)?);
-    }
+    chain(i, "or", |i| and_expr(i, depth, in_brackets), Filter::or)
 }
 
 /// `and`-separated primaries, left-associative.
 fn and_expr(i: &mut &str, depth: usize, in_brackets: bool) -> PResult<Filter> {
-    let mut left = primary(i, depth, in_brackets)?;
+    chain(i, "and", |i| primary(i, depth, in_brackets), Filter::and)
+}
+
+/// Operands separated by `word`, joined from the left.
+fn chain(
+    i: &mut &str,
+    word: &'static str,
+    mut operand: impl FnMut(&mut &str) -> PResult<Filter>,
+    join: fn(Filter, Filter) -> Filter,
+) -> PResult<Filter> {
+    let mut left = operand(i)?;
     loop {
         let start = *i;
-        if infix(i, "and").is_err() {
+        if infix(i, word).is_err() {
             *i = start;
             return Ok(left);
         }
-        left = Filter::and(left, primary(i, depth, in_brackets)?);
+        left = join(left, operand(i)?);
     }
 }
 

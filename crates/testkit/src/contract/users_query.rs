@@ -386,8 +386,8 @@ impl UserWorld {
                 Some(UserPaging::Cursor { after, limit: *rng.pick(&[1, 2, 3, 7, 50, 200]) })
             }
             14..=16 => Some(UserPaging::Offset {
-                offset: u64::try_from(rng.below(90)).unwrap_or(0),
-                limit: *rng.pick(&[0, 1, 3, 10, 100]),
+                offset: u64::try_from(if rng.chance(25) { rng.below(90) } else { rng.below(5) }).unwrap_or(0),
+                limit: if rng.chance(10) { 0 } else { *rng.pick(&[1, 3, 10, 100]) },
             }),
             _ => Some(UserPaging::Page {
                 page: u32::try_from(rng.below(7)).unwrap_or(1),
