@@ -171,12 +171,16 @@ async fn rolling_back_and_migrating_again_restores_the_schema() {
         migrate(&t.db).await.expect("migrates");
         let known = known_migrations();
 
-        Migrator::down(t.db.connection(), Some(1)).await.expect("rolls back the newest migration");
-        match check_schema(&t.db).await {
-            Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
-            other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
+        // The newest migration gives the admin roles `scim` (data only: with no organization it
+        // changes no row); the one before it changes the schema.
+        for n in 1..=2 {
+            Migrator::down(t.db.connection(), Some(1)).await.expect("rolls back the newest migration");
+            match check_schema(&t.db).await {
+                Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - n..].to_vec()),
+                other => panic!("{:?}: expected the newest migrations to be pending, got {other:?}", t.engine()),
+            }
         }
-        // The newest migration adds `users.holds_core` and `users.products_sort`, the triggers
+        // Migration 000015 adds `users.holds_core` and `users.products_sort`, the triggers
         // on `licenses` that keep them and their indexes.
         assert!(
             t.exec("UPDATE users SET holds_core = false", vec![]).await.is_err(),
