@@ -171,13 +171,13 @@ async fn rolling_back_and_migrating_again_restores_the_schema() {
         migrate(&t.db).await.expect("migrates");
         let known = known_migrations();
 
+        // The newest migration adds the webhooks' rotation, reason and failure columns, the
+        // delivery log's duration and excerpt, and `audit_events.api_key_id`.
         Migrator::down(t.db.connection(), Some(1)).await.expect("rolls back the newest migration");
         match check_schema(&t.db).await {
             Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
             other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
         }
-        // The newest migration adds the webhooks' rotation, reason and failure columns, the
-        // delivery log's duration and excerpt, and `audit_events.api_key_id`.
         assert!(
             t.exec("UPDATE audit_events SET api_key_id = NULL", vec![]).await.is_err(),
             "{:?}: its column is gone",

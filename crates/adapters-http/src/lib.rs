@@ -18,6 +18,7 @@
 //!   one wire form of the Users-table filter, shared by every route that filters users;
 //!   [`user_fields`]: a member's fields of SPEC §3 (settings, enums, the rule of each field in
 //!   the document), shared by every route that reads or writes them.
+//! - [`scim`]: the SCIM 2.0 face at `/scim/v2` (§13), outside `/api/v1` and its document.
 //! - [`problem`]: errors as problems; [`openapi`]: the OpenAPI document, checked against the
 //!   routes; [`csv_export`]: streamed CSV answers; [`idempotency`]: `Idempotency-Key`;
 //!   [`metrics`]: `GET /metrics`; [`state`]: what every handler shares.
@@ -34,6 +35,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod problem;
 pub mod routes;
+pub mod scim;
 pub mod state;
 pub mod user_fields;
 pub mod users_filter;
@@ -68,6 +70,7 @@ pub fn router_with(state: AppState, faces: Router<AppState>) -> Router {
     let body_limit = state.config.body_limit;
     routes::table()
         .into_router()
+        .nest(scim::BASE, scim::router())
         .merge(faces)
         .fallback(|| async { problem::ApiError::no_route(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { problem::ApiError::no_route(StatusCode::METHOD_NOT_ALLOWED) })

@@ -38,11 +38,14 @@ pub enum Permission {
     InviteConnections,
     /// Read the audit log and the integration event feed (§9).
     ViewAudit,
+    /// Provision members and groups through SCIM (§13): what an identity provider's API key
+    /// holds.
+    Scim,
 }
 
 impl Permission {
     /// Every permission, in declaration order (the `admin` role holds them all).
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Self::ManageUsers,
         Self::ManageLicenses,
         Self::ManageGroups,
@@ -55,6 +58,7 @@ impl Permission {
         Self::ExportData,
         Self::InviteConnections,
         Self::ViewAudit,
+        Self::Scim,
     ];
 
     /// Whether the permission administers other members or the organization. A grant's scope
@@ -71,6 +75,7 @@ impl Permission {
                 | Self::ManageApiKeys
                 | Self::Impersonate
                 | Self::ViewAudit
+                | Self::Scim
         )
     }
 
@@ -92,6 +97,7 @@ impl Permission {
             Self::ExportData => "export_data",
             Self::InviteConnections => "invite_connections",
             Self::ViewAudit => "view_audit",
+            Self::Scim => "scim",
         }
     }
 }

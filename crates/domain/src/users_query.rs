@@ -33,6 +33,7 @@ use crate::groups::{Group, Membership};
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
 use crate::roles::Role;
 use crate::user::{CallRecording, Homepage, MailboxProvider, StatusFacts, StatusKind, User, derive_status};
+use crate::user_filter::UserFilter;
 use crate::values::Key;
 
 /// The longest `q` search, in characters: longer is `validation_failed` on `q`. A search is a
@@ -362,6 +363,28 @@ pub enum UserPaging {
         /// Rows per page.
         per_page: u32,
     },
+    /// SCIM's `startIndex` and `count` (RFC 7644 §3.4.2.4): `offset` rows skipped, at most
+    /// `limit` answered, with a total.
+    Offset {
+        /// Rows skipped (`startIndex - 1`).
+        offset: u64,
+        /// At most this many rows.
+        limit: u32,
+    },
+}
+
+impl UserPaging {
+    /// The rows skipped and the most answered, for the paging that cuts by position and counts
+    /// the total (`Page`, `Offset`); `None` for a cursor.
+    pub fn window(&self) -> Option<(u64, u32)> {
+        match self {
+            Self::Cursor { .. } => None,
+            Self::Page { page, per_page } => {
+                Some((u64::from(page.saturating_sub(1)) * u64::from(*per_page), *per_page))
+            }
+            Self::Offset { offset, limit } => Some((*offset, *limit)),
+        }
+    }
 }
 
 /// A Users-table request: filters, sort and paging for one organization.
@@ -398,6 +421,9 @@ pub struct UserQuery {
     /// organization-level, covered by no scope). `None` (an org-wide reader) adds no condition
     /// at all. Set by the services from the actor, never from a client's input.
     pub within: Option<BTreeSet<GroupId>>,
+    /// A condition over the user's own fields (what a SCIM filter becomes,
+    /// `scim::users::user_filter`); `None` adds none.
+    pub filter: Option<UserFilter>,
 }
 
 /// What the Users table shows of a user beside their own row (`UserRepository::page_facts`).
@@ -451,6 +477,7 @@ impl UserQuery {
             paging: None,
             in_trial: false,
             within: None,
+            filter: None,
         }
     }
 
@@ -502,7 +529,8 @@ impl UserQuery {
     ///   (by [`UserQuery::compare_keys`]; the cursor need not be a row's), and the cursor of
     ///   the last of them when more rows follow;
     /// - `Page { page, per_page }`: rows `(page - 1) * per_page ..` (page 0 counts as 1), at
-    ///   most `per_page`, and the total number of matching rows.
+    ///   most `per_page`, and the total number of matching rows; `Offset` likewise from
+    ///   `offset`.
     ///
     /// `facts` gives a user's [`SortFacts`]; it is asked only when the sort reads facts
     /// ([`UserSortField::reads_facts`]).
@@ -536,9 +564,10 @@ impl UserQuery {
                 };
                 UserPage { items: rest.into_iter().map(|(_, u)| u).collect(), next_cursor, total: None }
             }
-            Some(UserPaging::Page { page, per_page }) => {
-                let per_page = usize::try_from(*per_page).unwrap_or(usize::MAX);
-                let offset = usize::try_from(page.saturating_sub(1)).unwrap_or(usize::MAX).saturating_mul(per_page);
+            Some(paging @ (UserPaging::Page { .. } | UserPaging::Offset { .. })) => {
+                let (offset, per_page) = paging.window().unwrap_or((0, 0));
+                let per_page = usize::try_from(per_page).unwrap_or(usize::MAX);
+                let offset = usize::try_from(offset).unwrap_or(usize::MAX);
                 let total = u64::try_from(keyed.len()).unwrap_or(u64::MAX);
                 let items = keyed.into_iter().skip(offset).take(per_page).map(|(_, u)| u).collect();
                 UserPage { items, next_cursor: None, total: Some(total) }
@@ -548,7 +577,7 @@ impl UserQuery {
 
     /// The reference evaluation of the filters on the user row alone: organization, not
     /// deleted, role by id (held with any scope; a [`RoleFilter::Key`] matches nobody), created range (`from` inclusive, `to` exclusive)
-    /// and the `q` text search.
+    /// the `q` text search and the [`UserFilter`].
     pub fn matches_fields(&self, u: &User) -> bool {
         u.org_id == self.org_id
             && !u.is_deleted()
@@ -556,6 +585,7 @@ impl UserQuery {
             && self.created_from.is_none_or(|f| u.created_at >= f)
             && self.created_to.is_none_or(|t| u.created_at < t)
             && self.q.as_deref().is_none_or(|q| text_matches(u, q))
+            && self.filter.as_ref().is_none_or(|f| f.matches(u))
     }
 
     /// The sort values of a user for this query's sort (without the id tie-breaker), each by

@@ -23,6 +23,7 @@ mod m20261207_000012_password_resets;
 mod m20261207_000013_jobs;
 mod m20261207_000014_invite_groups;
 mod m20261207_000015_users_sort_by_licenses;
+mod m20261207_000016_scim_permission;
 mod m20261207_000017_webhook_rotation_and_log;
 
 pub use m20261207_000015_users_sort_by_licenses::USERS_STATUS_RANK;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_jobs::Migration),
             Box::new(m20261207_000014_invite_groups::Migration),
             Box::new(m20261207_000015_users_sort_by_licenses::Migration),
+            Box::new(m20261207_000016_scim_permission::Migration),
             Box::new(m20261207_000017_webhook_rotation_and_log::Migration),
         ]
     }

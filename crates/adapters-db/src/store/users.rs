@@ -25,6 +25,7 @@ use roster_domain::roles::RoleGrant;
 use roster_domain::user::{
     CallRecording, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User, UserSettings,
 };
+use roster_domain::user_filter::{TextOp, TimeOp, UserFilter, UserTextField, UserTimeField};
 use roster_domain::users_query::{
     LIST_ITEM_END, RoleFilter, SortFacts, SortValue, UserCursor, UserPage, UserPageFacts, UserPaging, UserQuery,
     UserSort, UserSortField, list_sort_text, status_rank,
@@ -558,10 +559,11 @@ impl SeaOrmTx {
                 }
                 sql
             }
-            Some(UserPaging::Page { page, per_page }) => {
+            Some(paging @ (UserPaging::Page { .. } | UserPaging::Offset { .. })) => {
                 // The inner statement also selects the sort values (`s0`, `s1`, …), so that the
                 // outer one orders the page's rows by them without computing a fact column again.
-                let offset = u64::from(page.saturating_sub(1)) * u64::from(*per_page);
+                let (offset, per_page) = paging.window().unwrap_or((0, 0));
+                let per_page = &per_page;
                 let mut sql = Sql::default();
                 sql.push("SELECT ").push(&select).push(" FROM (SELECT u.id");
                 let mut outer = String::from(" ORDER BY ");
@@ -601,7 +603,7 @@ impl SeaOrmTx {
                 };
                 UserPage { items, next_cursor, total: None }
             }
-            Some(UserPaging::Page { .. }) => {
+            Some(UserPaging::Page { .. } | UserPaging::Offset { .. }) => {
                 let filtered = total_of.unwrap_or_default();
                 let row = self
                     .query_one(&format!("SELECT COUNT(*) AS n{}", filtered.text), filtered.values)
@@ -749,6 +751,10 @@ impl SeaOrmTx {
         if let Some(scope) = &query.within {
             Self::within_filter(scope, sql);
         }
+        if let Some(filter) = &query.filter {
+            sql.push(" AND ");
+            self.user_filter_sql(filter, sql)?;
+        }
         if let Some(group) = query.group {
             let same = match self.engine {
                 Engine::Sqlite => "m.left_at IS g.deleted_at",
@@ -762,6 +768,89 @@ impl SeaOrmTx {
             .push(" AND m.user_id = u.id AND ")
             .push(same)
             .push(")");
+        }
+        Ok(())
+    }
+
+    /// A [`UserFilter`] as one parenthesised condition: text against the lower-case columns
+    /// the reference compares (`user_filter.rs`), each comparison guarded so that an absent
+    /// value is false and never `NULL` under a `NOT`.
+    fn user_filter_sql(&self, filter: &UserFilter, sql: &mut Sql) -> R<()> {
+        let column = |field: UserTextField| match field {
+            UserTextField::Email => "u.email",
+            UserTextField::FirstName => "u.first_name_sort",
+            UserTextField::LastName => "u.last_name_sort",
+            UserTextField::Phone => "u.phone",
+        };
+        match filter {
+            UserFilter::Const(true) => {
+                sql.push("(1 = 1)");
+            }
+            UserFilter::Const(false) => {
+                sql.push("(1 = 0)");
+            }
+            UserFilter::Text { field, op, value } => {
+                let col = column(*field);
+                sql.push("(").push(col).push(" IS NOT NULL AND ").push(col);
+                let like = |sql: &mut Sql, pattern: String| {
+                    sql.push(" LIKE ").bind(pattern.into()).push(" ESCAPE '\\'");
+                };
+                let range = |sql: &mut Sql, op: &str| {
+                    if matches!(self.engine, Engine::Postgres) {
+                        sql.push(" COLLATE \"C\"");
+                    }
+                    sql.push(op).bind(value.clone().into());
+                };
+                match op {
+                    TextOp::Eq => {
+                        sql.push(" = ").bind(value.clone().into());
+                    }
+                    TextOp::Contains => like(sql, format!("%{}%", like_escape(value))),
+                    TextOp::StartsWith => like(sql, format!("{}%", like_escape(value))),
+                    TextOp::EndsWith => like(sql, format!("%{}", like_escape(value))),
+                    TextOp::Gt => range(sql, " > "),
+                    TextOp::Ge => range(sql, " >= "),
+                    TextOp::Lt => range(sql, " < "),
+                    TextOp::Le => range(sql, " <= "),
+                }
+                sql.push(")");
+            }
+            UserFilter::Present(field) => {
+                let col = column(*field);
+                sql.push("(").push(col).push(" IS NOT NULL AND ").push(col).push(" <> '')");
+            }
+            UserFilter::Active(active) => {
+                sql.push(if *active { "(u.deactivated_at IS NULL)" } else { "(u.deactivated_at IS NOT NULL)" });
+            }
+            UserFilter::Id(user) => {
+                sql.push("(u.id = ").bind(id(user.as_uuid())).push(")");
+            }
+            UserFilter::Time { field, op, at } => {
+                sql.push(match field {
+                    UserTimeField::CreatedAt => "(u.created_at",
+                    UserTimeField::UpdatedAt => "(u.updated_at",
+                });
+                sql.push(match op {
+                    TimeOp::Eq => " = ",
+                    TimeOp::Gt => " > ",
+                    TimeOp::Ge => " >= ",
+                    TimeOp::Lt => " < ",
+                    TimeOp::Le => " <= ",
+                });
+                sql.bind(time(self.engine, *at)?).push(")");
+            }
+            UserFilter::Not(inner) => {
+                sql.push("(NOT ");
+                self.user_filter_sql(inner, sql)?;
+                sql.push(")");
+            }
+            UserFilter::And(l, r) | UserFilter::Or(l, r) => {
+                sql.push("(");
+                self.user_filter_sql(l, sql)?;
+                sql.push(if matches!(filter, UserFilter::And(..)) { " AND " } else { " OR " });
+                self.user_filter_sql(r, sql)?;
+                sql.push(")");
+            }
         }
         Ok(())
     }

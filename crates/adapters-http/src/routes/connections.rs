@@ -98,6 +98,7 @@ pub struct ListConnectionsParams {
     /// `OwnInvites` members may filter only by their own groups (§7.2 rule 5).
     pub group: Option<Uuid>,
     /// 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

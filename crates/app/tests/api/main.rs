@@ -25,6 +25,7 @@ mod restore;
 mod roles;
 mod saved_views;
 mod scheduled;
+mod scim;
 mod scoped_reads;
 mod secrets_at_rest;
 mod security_headers;

@@ -32,6 +32,7 @@ mod passwords;
 mod roles;
 mod saved_views;
 mod scheduling;
+mod scim;
 mod sessions;
 mod support;
 mod trees;
@@ -67,6 +68,7 @@ pub use mail::DeliveryReport;
 pub use orgs::{AddedProduct, NewOrganization, ReconcileFinding, ReconcileReport, SeatFinding};
 pub use passwords::{OwnPasswordChange, PasswordChange, PasswordResetRequest};
 pub use roles::{NewRole, RolePatch};
+pub use scim::{ScimUserList, ScimUserPage};
 pub use sessions::{Authentication, LoggedIn, LoginAttempt, SessionSettings};
 pub use trees::TREE_CACHE_CAPACITY;
 pub use user_import::{

@@ -10,6 +10,7 @@ mod groups;
 mod load;
 mod pasted;
 mod roles_actor;
+mod scim_filter;
 mod seats;
 mod settings;
 mod stamping;

@@ -52,6 +52,7 @@ pub mod password_resets;
 pub mod reads;
 pub mod roles;
 pub mod schedule;
+pub mod scim_filter;
 pub mod scoping;
 pub mod seed;
 pub mod sessions;
@@ -244,6 +245,7 @@ macro_rules! store_contract_tests {
             users_query::page_numbers_slice_the_sorted_rows_and_count_them_all,
             users_query::the_group_filter_keeps_current_members_and_a_deleted_groups_last_members,
             users_query::a_scoped_readers_list_holds_only_the_users_the_scope_covers,
+            scim_filter::a_scim_filter_selects_the_members_it_matches_in_memory,
             licenses::take_seats_refuses_past_the_total_with_the_figures_and_never_over_allocates,
             licenses::return_seats_never_goes_below_zero,
             licenses::a_total_below_the_seats_in_use_is_refused_with_the_figures,

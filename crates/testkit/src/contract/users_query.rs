@@ -385,6 +385,10 @@ impl UserWorld {
                 };
                 Some(UserPaging::Cursor { after, limit: *rng.pick(&[1, 2, 3, 7, 50, 200]) })
             }
+            14..=16 => Some(UserPaging::Offset {
+                offset: u64::try_from(if rng.chance(25) { rng.below(90) } else { rng.below(5) }).unwrap_or(0),
+                limit: if rng.chance(10) { 0 } else { *rng.pick(&[1, 3, 10, 100]) },
+            }),
             _ => Some(UserPaging::Page {
                 page: u32::try_from(rng.below(7)).unwrap_or(1),
                 per_page: *rng.pick(&[1, 3, 10, 25, 50]),
@@ -414,7 +418,7 @@ impl UserWorld {
 
 /// Generated worlds, written to one store: several organizations, so that each query also
 /// proves scoping.
-async fn worlds(store: &Arc<dyn Store>, seed_base: u64) -> Vec<UserWorld> {
+pub(crate) async fn worlds(store: &Arc<dyn Store>, seed_base: u64) -> Vec<UserWorld> {
     let mut rng = Rng::new(seed_base);
     let worlds: Vec<UserWorld> = (1..=3).map(|n| UserWorld::generate(n, 80, &mut rng)).collect();
     let mut tx = begin(store).await;

@@ -1,0 +1,450 @@
+//! SCIM 2.0 (`/scim/v2`, §13; RFC 7643, RFC 7644): a face of its own beside the REST API, not
+//! part of `/api/v1`'s OpenAPI document. It authenticates an API key holding the `scim`
+//! permission (the actor's source is `scim`), reads SCIM requests into the domain's types
+//! (`roster_domain::scim`: the filter grammar, the schemas, the mapping of members), calls
+//! `Services`, and answers `application/scim+json`, errors as SCIM error bodies (`status` as a
+//! string, `scimType`).
+//!
+//! Served: `ServiceProviderConfig`, `ResourceTypes`, `Schemas` (list responses; other methods
+//! 405) and the reads of `Users`: `GET /Users` with `filter`, `startIndex`, `count`, `sortBy`,
+//! `sortOrder`, `attributes`, `excludedAttributes`, the same asked in a body by
+//! `POST /Users/.search`, and `GET /Users/{id}` with `ETag`.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use roster_domain::actor::Actor;
+use roster_domain::audit::Source;
+use roster_domain::ids::UserId;
+use roster_domain::scim::filter::{AttrPath, Filter};
+use roster_domain::scim::project::Projection;
+use roster_domain::scim::schema::{AttrDef, ENTERPRISE_USER, GROUP, ResourceSchema, SchemaDef, USER, USERS};
+use roster_domain::scim::users::{etag, user_filter, user_resource, user_sort};
+use roster_domain::services::ScimUserList;
+use roster_domain::user::User;
+use roster_domain::users_query::UserSort;
+use roster_domain::{ErrorCode, ServiceError};
+use serde_json::{Value, json};
+
+use crate::problem::status_of;
+use crate::state::AppState;
+
+/// Where the SCIM face is mounted.
+pub const BASE: &str = "/scim/v2";
+/// SCIM's media type, of every answer.
+pub const SCIM_JSON: &str = "application/scim+json";
+/// The schema of an error body.
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+/// The schema of a list response.
+pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// The most resources one list answers (`filter.maxResults`); a larger `count` is cut to it.
+pub const MAX_RESULTS: u32 = 200;
+/// The page an identity provider gets when it sends no `count`.
+pub const DEFAULT_COUNT: u32 = 100;
+
+/// A SCIM error (RFC 7644 §3.12).
+#[derive(Debug)]
+pub struct ScimError {
+    status: StatusCode,
+    scim_type: Option<&'static str>,
+    detail: String,
+}
+
+impl ScimError {
+    /// A 400 with a `scimType`.
+    pub fn bad_request(scim_type: &'static str, detail: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, scim_type: Some(scim_type), detail: detail.into() }
+    }
+
+    fn status(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self { status, scim_type: None, detail: detail.into() }
+    }
+}
+
+impl From<ServiceError> for ScimError {
+    fn from(error: ServiceError) -> Self {
+        let code = error.code();
+        if code == ErrorCode::Internal {
+            tracing::error!(cause = %error, "a SCIM request failed");
+            return Self::status(StatusCode::INTERNAL_SERVER_ERROR, "the server failed; the request id is in the log");
+        }
+        let scim_type = match code {
+            ErrorCode::Conflict => Some("uniqueness"),
+            ErrorCode::ValidationFailed => Some("invalidValue"),
+            _ => None,
+        };
+        Self { status: status_of(code), scim_type, detail: error.to_string() }
+    }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": self.status.as_u16().to_string(),
+            "detail": self.detail,
+        });
+        if let Some(t) = self.scim_type {
+            body["scimType"] = json!(t);
+        }
+        scim_json(self.status, &body, HeaderMap::new())
+    }
+}
+
+fn scim_json(status: StatusCode, body: &Value, mut headers: HeaderMap) -> Response {
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    (status, headers, Json(body)).into_response()
+}
+
+/// The caller, from an API key (or a session) holding `scim`; what it may do is the services'
+/// to decide.
+#[derive(Debug)]
+pub struct ScimCaller(pub Actor);
+
+impl FromRequestParts<AppState> for ScimCaller {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+            .map(|(_, token)| token.trim().to_owned())
+            .ok_or_else(|| ScimError::status(StatusCode::UNAUTHORIZED, "send the API key as a bearer token"))?;
+        let auth = state.services.authenticate(&token, Source::Scim).await?;
+        Ok(Self(auth.actor))
+    }
+}
+
+/// The SCIM routes, to be nested at [`BASE`].
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ServiceProviderConfig", get(service_provider_config))
+        .route("/ResourceTypes", get(resource_types))
+        .route("/ResourceTypes/{name}", get(resource_type))
+        .route("/Schemas", get(schemas))
+        .route("/Schemas/{id}", get(schema))
+        .route("/Users", get(list_users))
+        .route("/Users/.search", post(search_users))
+        .route("/Users/{id}", get(get_user))
+        .fallback(|| async { ScimError::status(StatusCode::NOT_FOUND, "no such SCIM endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ScimError::status(StatusCode::METHOD_NOT_ALLOWED, "this SCIM endpoint does not take that method")
+        })
+}
+
+/// The base URL of the SCIM face as the client reached it, for `meta.location`.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let scheme = match headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}{BASE}")
+}
+
+fn list(resources: Vec<Value>, total: u64, start: u64) -> Value {
+    json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+async fn service_provider_config(ScimCaller(_): ScimCaller, headers: HeaderMap) -> Response {
+    let base = base_url(&headers);
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "documentationUri": "https://github.com/roster/roster#scim",
+        "patch": {"supported": false},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": true, "maxResults": MAX_RESULTS},
+        "changePassword": {"supported": false},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "API key",
+            "description": "A Roster API key holding the `scim` permission, as `Authorization: Bearer rk_…`.",
+            "primary": true,
+        }],
+        "meta": {"resourceType": "ServiceProviderConfig", "location": format!("{base}/ServiceProviderConfig")},
+    });
+    scim_json(StatusCode::OK, &body, HeaderMap::new())
+}
+
+fn resource_type_body(base: &str, name: &str) -> Option<Value> {
+    let (endpoint, schema, extensions): (&str, &SchemaDef, &[SchemaDef]) = match name {
+        "User" => ("/Users", &USER, &[ENTERPRISE_USER]),
+        "Group" => ("/Groups", &GROUP, &[]),
+        _ => return None,
+    };
+    Some(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": name,
+        "name": name,
+        "endpoint": endpoint,
+        "description": schema.description,
+        "schema": schema.id,
+        "schemaExtensions": extensions.iter().map(|e| json!({"schema": e.id, "required": false})).collect::<Vec<_>>(),
+        "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{name}")},
+    }))
+}
+
+async fn resource_types(ScimCaller(_): ScimCaller, headers: HeaderMap) -> Response {
+    let base = base_url(&headers);
+    let items: Vec<Value> = ["User", "Group"].iter().filter_map(|n| resource_type_body(&base, n)).collect();
+    let total = items.len() as u64;
+    scim_json(StatusCode::OK, &list(items, total, 1), HeaderMap::new())
+}
+
+async fn resource_type(ScimCaller(_): ScimCaller, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    match resource_type_body(&base_url(&headers), &name) {
+        Some(body) => scim_json(StatusCode::OK, &body, HeaderMap::new()),
+        None => ScimError::status(StatusCode::NOT_FOUND, format!("no resource type `{name}`")).into_response(),
+    }
+}
+
+fn attribute_body(a: &AttrDef) -> Value {
+    let mut body = json!({
+        "name": a.name,
+        "type": a.kind.as_str(),
+        "multiValued": a.multi,
+        "description": a.description,
+        "required": a.required,
+        "caseExact": a.case_exact,
+        "mutability": a.mutability.as_str(),
+        "returned": if a.name == "id" { "always" } else { "default" },
+        "uniqueness": if a.unique { "server" } else { "none" },
+    });
+    if !a.sub.is_empty() {
+        body["subAttributes"] = Value::Array(a.sub.iter().map(attribute_body).collect());
+    }
+    body
+}
+
+fn schema_body(base: &str, s: &SchemaDef) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": s.id,
+        "name": s.name,
+        "description": s.description,
+        // The common attributes (`id`, `externalId`, `meta`, `schemas`) are not the schema's own.
+        "attributes": s.attributes.iter().filter(|a| !matches!(a.name, "id" | "meta" | "schemas")).map(attribute_body).collect::<Vec<_>>(),
+        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{}", s.id)},
+    })
+}
+
+const SCHEMAS: [SchemaDef; 3] = [USER, ENTERPRISE_USER, GROUP];
+
+async fn schemas(ScimCaller(_): ScimCaller, headers: HeaderMap) -> Response {
+    let base = base_url(&headers);
+    let items: Vec<Value> = SCHEMAS.iter().map(|s| schema_body(&base, s)).collect();
+    let total = items.len() as u64;
+    scim_json(StatusCode::OK, &list(items, total, 1), HeaderMap::new())
+}
+
+async fn schema(ScimCaller(_): ScimCaller, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    match SCHEMAS.iter().find(|s| s.id.eq_ignore_ascii_case(&id)) {
+        Some(s) => scim_json(StatusCode::OK, &schema_body(&base_url(&headers), s), HeaderMap::new()),
+        None => ScimError::status(StatusCode::NOT_FOUND, format!("no schema `{id}`")).into_response(),
+    }
+}
+
+/// A member as the SCIM answer shows them, `meta.location` included.
+fn user_body(base: &str, user: &User) -> Value {
+    let mut body = user_resource(user);
+    body["meta"]["location"] = json!(format!("{base}/Users/{}", user.id));
+    body
+}
+
+/// A whole number parameter: absent is `None`; anything but an integer is `invalidValue`.
+fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ScimError> {
+    params
+        .get(name)
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ScimError::bad_request("invalidValue", format!("`{name}` must be an integer")))
+        })
+        .transpose()
+}
+
+/// What a list asks for, from the query of `GET /Users` or the body of `POST /Users/.search`
+/// (RFC 7644 §3.4.2, §3.4.3).
+#[derive(Debug, Default)]
+struct ListRequest {
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    /// Comma-separated, as the query writes them.
+    attributes: Option<String>,
+    excluded_attributes: Option<String>,
+}
+
+impl ListRequest {
+    fn from_query(params: &HashMap<String, String>) -> Result<Self, ScimError> {
+        Ok(Self {
+            filter: params.get("filter").cloned(),
+            start_index: number(params, "startIndex")?,
+            count: number(params, "count")?,
+            sort_by: params.get("sortBy").cloned(),
+            sort_order: params.get("sortOrder").cloned(),
+            attributes: params.get("attributes").cloned(),
+            excluded_attributes: params.get("excludedAttributes").cloned(),
+        })
+    }
+}
+
+/// The body of `POST /.search`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SearchRequest {
+    schemas: Vec<String>,
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    attributes: Option<Vec<String>>,
+    excluded_attributes: Option<Vec<String>>,
+}
+
+/// The schema a search request names.
+pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// A SCIM request body: `application/scim+json` or `application/json`, a JSON object of the
+/// shape `T`; anything else is a SCIM error.
+fn body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ScimError> {
+    let media = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != SCIM_JSON && essence != "application/json" {
+        return Err(ScimError::status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send application/scim+json (or application/json)",
+        ));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not the expected JSON: {e}")))
+}
+
+/// `GET /Users`: the query parameters of RFC 7644 §3.4.2.
+async fn list_users(
+    ScimCaller(actor): ScimCaller,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ScimError> {
+    let Query(params) = params.map_err(|e| ScimError::bad_request("invalidValue", e.body_text()))?;
+    answer_list(&state, &actor, &headers, ListRequest::from_query(&params)?).await
+}
+
+/// `POST /Users/.search`: the same list, asked in a body (RFC 7644 §3.4.3), so that a filter
+/// stays out of URLs and logs.
+async fn search_users(
+    ScimCaller(actor): ScimCaller,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Result<Response, ScimError> {
+    let search: SearchRequest = body(&headers, &bytes)?;
+    if !search.schemas.iter().any(|s| s == SEARCH_SCHEMA) {
+        return Err(ScimError::bad_request("invalidValue", format!("`schemas` must hold {SEARCH_SCHEMA}")));
+    }
+    let request = ListRequest {
+        filter: search.filter,
+        start_index: search.start_index,
+        count: search.count,
+        sort_by: search.sort_by,
+        sort_order: search.sort_order,
+        attributes: search.attributes.map(|a| a.join(",")),
+        excluded_attributes: search.excluded_attributes.map(|a| a.join(",")),
+    };
+    answer_list(&state, &actor, &headers, request).await
+}
+
+async fn answer_list(
+    state: &AppState,
+    actor: &Actor,
+    headers: &HeaderMap,
+    request: ListRequest,
+) -> Result<Response, ScimError> {
+    let filter = match request.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        None => None,
+        Some(text) => {
+            let parsed = Filter::parse(text).map_err(|e| ScimError::bad_request("invalidFilter", e.detail))?;
+            Some(user_filter(&parsed).map_err(|e| ScimError::bad_request("invalidFilter", e.detail))?)
+        }
+    };
+    // RFC 7644 §3.4.2.4: a `startIndex` below 1 is 1; a negative `count` is 0.
+    let start = request.start_index.unwrap_or(1).clamp(1, i64::MAX / 2);
+    let count = request.count.map_or(DEFAULT_COUNT, |c| u32::try_from(c.clamp(0, i64::from(MAX_RESULTS))).unwrap_or(0));
+    let sort = match &request.sort_by {
+        None => None,
+        Some(by) => {
+            let path = AttrPath::parse(by).map_err(|e| ScimError::bad_request("invalidValue", e.detail))?;
+            let field = user_sort(&path).ok_or_else(|| {
+                ScimError::bad_request("invalidValue", format!("the users cannot be sorted by `{path}`"))
+            })?;
+            let descending = match request.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("ascending") => false,
+                Some("descending") => true,
+                Some(_) => {
+                    return Err(ScimError::bad_request("invalidValue", "`sortOrder` is ascending or descending"));
+                }
+            };
+            Some(UserSort { field, descending })
+        }
+    };
+    let projection = Projection::parse(request.attributes.as_deref(), request.excluded_attributes.as_deref(), &USERS)
+        .map_err(|e| ScimError::bad_request("invalidValue", e.detail))?;
+    let offset = u64::try_from(start - 1).unwrap_or(0);
+    let page = state.services.scim_list_users(actor, ScimUserList { filter, offset, limit: count, sort }).await?;
+    let base = base_url(headers);
+    let items: Vec<Value> = page.items.iter().map(|u| projection.apply(user_body(&base, u))).collect();
+    Ok(scim_json(StatusCode::OK, &list(items, page.total, offset + 1), HeaderMap::new()))
+}
+
+fn projection(params: &HashMap<String, String>, schema: &ResourceSchema) -> Result<Projection, ScimError> {
+    Projection::parse(
+        params.get("attributes").map(String::as_str),
+        params.get("excludedAttributes").map(String::as_str),
+        schema,
+    )
+    .map_err(|e| ScimError::bad_request("invalidValue", e.detail))
+}
+
+/// `GET /Users/{id}`, with the member's version as `ETag`.
+async fn get_user(
+    ScimCaller(actor): ScimCaller,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ScimError> {
+    let Query(params) = params.map_err(|e| ScimError::bad_request("invalidValue", e.body_text()))?;
+    let projection = projection(&params, &USERS)?;
+    let not_found = || ScimError::status(StatusCode::NOT_FOUND, format!("no user `{id}`"));
+    let id = uuid::Uuid::parse_str(&id).map(UserId::from_uuid).map_err(|_| not_found())?;
+    let user = state.services.scim_user(&actor, id).await.map_err(|e| match e.code() {
+        ErrorCode::NotFound => not_found(),
+        _ => ScimError::from(e),
+    })?;
+    let mut out = HeaderMap::new();
+    if let Ok(tag) = HeaderValue::from_str(&etag(user.version)) {
+        out.insert(header::ETAG, tag);
+    }
+    Ok(scim_json(StatusCode::OK, &projection.apply(user_body(&base_url(&headers), &user)), out))
+}
