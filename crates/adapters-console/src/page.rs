@@ -8,7 +8,7 @@
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use roster_domain::ServiceError;
+use roster_domain::{ErrorCode, ServiceError};
 
 use crate::session::Console;
 
@@ -184,7 +184,7 @@ pub fn in_words(error: &ServiceError) -> String {
         }
         ServiceError::Forbidden { .. } => "You are not allowed to do this.".to_owned(),
         ServiceError::NotFound { kind } => format!("This {kind} does not exist, or you cannot see it."),
-        ServiceError::Store(_) | ServiceError::Hasher(_) => {
+        infrastructure if infrastructure.code() == ErrorCode::Internal => {
             "Roster could not complete this just now. Nothing was changed; please try again.".to_owned()
         }
         other => sentence_case(&other.to_string()),
