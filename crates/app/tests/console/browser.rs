@@ -59,6 +59,9 @@ fn role_matches(wanted: &str, computed: &str, tag: &str, kind: Option<&str>) -> 
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    /// Chromium's profile, removed with the browser (left to itself, Chromium leaves one in the
+    /// temporary folder per session).
+    _profile: tempfile::TempDir,
     _permit: SemaphorePermit<'static>,
 }
 
@@ -79,9 +82,11 @@ impl Browser {
                      WebDriver (Debian: `apt-get install chromium chromium-driver`; `.ci/run` installs them)"
                 )
             });
+        let profile = tempfile::tempdir().expect("a folder for Chromium's profile");
         let mut chrome = json!({
             "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,1000", "--lang=en-US"],
+                     "--window-size=1280,1000", "--lang=en-US",
+                     format!("--user-data-dir={}", profile.path().display())],
         });
         let binary = std::env::var("ROSTER_CHROMIUM").ok().or_else(|| {
             ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
@@ -108,7 +113,7 @@ impl Browser {
                 Err(e) => panic!("chromedriver at {url} did not start Chromium: {e}"),
             }
         };
-        Self { client, driver, _permit: permit }
+        Self { client, driver, _profile: profile, _permit: permit }
     }
 
     /// Opens `url`.
