@@ -65,15 +65,8 @@ impl FromRequestParts<AppState> for Console {
             Err(ServiceError::Unauthenticated) => return Err(to_login(parts, state, true)),
             Err(e) => return Err(problem(&e)),
         };
-        let Authentication { actor, session: Some(session) } = authentication else {
+        let Authentication { actor, session: Some(session), name: full_name } = authentication else {
             return Err(to_login(parts, state, true));
-        };
-        let full_name = match actor.user_id() {
-            Some(id) => match state.services.get_user(&actor, id).await {
-                Ok(me) => format!("{} {}", me.user.first_name.as_str(), me.user.last_name.as_str()),
-                Err(e) => return Err(problem(&e)),
-            },
-            None => String::new(),
         };
         Ok(Self { actor, session, token, full_name })
     }

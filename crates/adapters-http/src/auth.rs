@@ -53,7 +53,7 @@ impl FromRequestParts<AppState> for Authenticated {
             )));
         }
         let source = if via_cookie { Source::Console } else { Source::Api };
-        let Authentication { actor, session } = state.services.authenticate(&token, source).await?;
+        let Authentication { actor, session, .. } = state.services.authenticate(&token, source).await?;
         Ok(Self { actor, session })
     }
 }

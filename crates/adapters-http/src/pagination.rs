@@ -92,7 +92,11 @@ pub fn encode_cursor<P: Serialize>(sort: &str, position: &P) -> String {
     URL_SAFE_NO_PAD.encode(json)
 }
 
-fn decode_cursor<P: DeserializeOwned>(sort: &str, cursor: &str) -> Result<P, ApiError> {
+/// The position a cursor of [`encode_cursor`] holds, checked to be made for `sort`.
+///
+/// # Errors
+/// 400 `invalid_cursor` on `cursor` for text no list handed out, or one made for another sort.
+pub fn decode_cursor<P: DeserializeOwned>(sort: &str, cursor: &str) -> Result<P, ApiError> {
     let bad = || ApiError::bad_request("cursor", "invalid_cursor", "the cursor is not one this list handed out");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let envelope: Envelope<P> = serde_json::from_slice(&bytes).map_err(|_| bad())?;

@@ -356,7 +356,16 @@ pub enum UserPaging {
         /// At most this many rows.
         limit: u32,
     },
-    /// The console: page number from 1 and a page size of 10, 25 or 50, with a total.
+    /// Walking back (the console's previous and last pages): the last `limit` rows that sort
+    /// strictly before `before`, or the last `limit` rows of all when `None`, in the query's
+    /// order.
+    Before {
+        /// The position of the first row of the following page; from the end when `None`.
+        before: Option<UserCursor>,
+        /// At most this many rows.
+        limit: u32,
+    },
+    /// Page number from 1 with a total (`GET /users?page=`); a deep page costs its offset.
     Page {
         /// The page number, from 1 (0 counts as 1).
         page: u32,
@@ -378,7 +387,7 @@ impl UserPaging {
     /// the total (`Page`, `Offset`); `None` for a cursor.
     pub fn window(&self) -> Option<(u64, u32)> {
         match self {
-            Self::Cursor { .. } => None,
+            Self::Cursor { .. } | Self::Before { .. } => None,
             Self::Page { page, per_page } => {
                 Some((u64::from(page.saturating_sub(1)) * u64::from(*per_page), *per_page))
             }
@@ -446,8 +455,13 @@ pub struct UserPage {
     /// The users of the page, in the query's order.
     pub items: Vec<User>,
     /// Cursor paging: the cursor of the last item, present exactly when more rows follow it.
-    /// Always `None` for the other pagings.
+    /// Walking back: the cursor of the last item when the walk started before a row (rows
+    /// followed it then). Always `None` for the other pagings.
     pub next_cursor: Option<UserCursor>,
+    /// Walking back: the cursor of the first item, present exactly when more rows precede it.
+    /// Cursor paging: the cursor of the first item when the page started after a row (rows
+    /// preceded it then). Always `None` for the other pagings.
+    pub previous_cursor: Option<UserCursor>,
     /// Page-number paging: the number of rows matching the filters, on every page (also past
     /// the last one). `None` for the other pagings.
     pub total: Option<u64>,
@@ -528,6 +542,9 @@ impl UserQuery {
     /// - `Cursor { after, limit }`: the first `limit` rows that sort strictly after `after`
     ///   (by [`UserQuery::compare_keys`]; the cursor need not be a row's), and the cursor of
     ///   the last of them when more rows follow;
+    /// - `Before { before, limit }`: the last `limit` rows that sort strictly before `before`
+    ///   (all rows when `None`), in order, and the cursor of the first of them when more rows
+    ///   precede;
     /// - `Page { page, per_page }`: rows `(page - 1) * per_page ..` (page 0 counts as 1), at
     ///   most `per_page`, and the total number of matching rows; `Offset` likewise from
     ///   `offset`.
@@ -544,8 +561,10 @@ impl UserQuery {
             })
             .collect();
         keyed.sort_by(|(a, x), (b, y)| self.compare_keys(a, x.id, b, y.id));
+        let cursor = |(values, u): &(Vec<SortValue>, User)| UserCursor { values: values.clone(), id: u.id };
+        let items = |rows: Vec<(Vec<SortValue>, User)>| rows.into_iter().map(|(_, u)| u).collect();
         match &self.paging {
-            None => UserPage { items: keyed.into_iter().map(|(_, u)| u).collect(), next_cursor: None, total: None },
+            None => UserPage { items: items(keyed), next_cursor: None, previous_cursor: None, total: None },
             Some(UserPaging::Cursor { after, limit }) => {
                 let size = usize::try_from(*limit).unwrap_or(usize::MAX);
                 let mut rest: Vec<(Vec<SortValue>, User)> = match after {
@@ -557,12 +576,24 @@ impl UserQuery {
                 };
                 let more = rest.len() > size;
                 rest.truncate(size);
-                let next_cursor = if more {
-                    rest.last().map(|(values, u)| UserCursor { values: values.clone(), id: u.id })
-                } else {
-                    None
+                let next_cursor = if more { rest.last().map(cursor) } else { None };
+                let previous_cursor = if after.is_some() { rest.first().map(cursor) } else { None };
+                UserPage { items: items(rest), next_cursor, previous_cursor, total: None }
+            }
+            Some(UserPaging::Before { before, limit }) => {
+                let size = usize::try_from(*limit).unwrap_or(usize::MAX);
+                let mut rest: Vec<(Vec<SortValue>, User)> = match before {
+                    None => keyed,
+                    Some(c) => keyed
+                        .into_iter()
+                        .filter(|(key, u)| self.compare_keys(key, u.id, &c.values, c.id) == Ordering::Less)
+                        .collect(),
                 };
-                UserPage { items: rest.into_iter().map(|(_, u)| u).collect(), next_cursor, total: None }
+                let more = rest.len() > size;
+                let rest = rest.split_off(rest.len().saturating_sub(size));
+                let previous_cursor = if more { rest.first().map(cursor) } else { None };
+                let next_cursor = if before.is_some() { rest.last().map(cursor) } else { None };
+                UserPage { items: items(rest), next_cursor, previous_cursor, total: None }
             }
             Some(paging @ (UserPaging::Page { .. } | UserPaging::Offset { .. })) => {
                 let (offset, per_page) = paging.window().unwrap_or((0, 0));
@@ -570,7 +601,7 @@ impl UserQuery {
                 let offset = usize::try_from(offset).unwrap_or(usize::MAX);
                 let total = u64::try_from(keyed.len()).unwrap_or(u64::MAX);
                 let items = keyed.into_iter().skip(offset).take(per_page).map(|(_, u)| u).collect();
-                UserPage { items, next_cursor: None, total: Some(total) }
+                UserPage { items, next_cursor: None, previous_cursor: None, total: Some(total) }
             }
         }
     }

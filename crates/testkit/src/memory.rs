@@ -710,6 +710,11 @@ impl UserRepository for MemoryTx {
         Ok(self.query_users(query))
     }
 
+    async fn count_users(&mut self, query: &UserQuery) -> R<u64> {
+        let unpaged = UserQuery { paging: None, ..query.clone() };
+        Ok(count(self.query_users(&unpaged).items.len()))
+    }
+
     async fn page_facts(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<UserPageFacts>> {
         let wanted: BTreeSet<UserId> = users.iter().copied().collect();
         let state = &self.work;

@@ -13,38 +13,37 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use roster_adapters_http::AppState;
+use roster_adapters_http::routes::users_bulk::{BulkActionName, BulkRoleBody, BulkUsersRequest};
+use roster_adapters_http::user_fields::CallRecordingName;
 use roster_domain::ServiceError;
 use roster_domain::catalog::Catalog;
 use roster_domain::groups::Group;
-use roster_domain::ids::{GroupId, JobId, UserId};
+use roster_domain::ids::{JobId, UserId};
 use roster_domain::jobs::{Job, JobState};
 use roster_domain::roles::Role;
 use roster_domain::seats::SeatCount;
-use roster_domain::services::{
-    BulkAction, BulkRequest, BulkResult, BulkSelection, BulkSubmission, JobResult, RoleAssignment, SettingsPatch,
-};
-use roster_domain::user::CallRecording;
+use roster_domain::services::{BulkAction, BulkRequest, BulkResult, BulkSelection, BulkSubmission, JobResult};
 use roster_domain::values::Key;
 
 use super::users::{Ask, Choice, Overlay, build, filter_of};
 use crate::page::{Fields, Refusal, Refusals, in_words, problem, sentence_case};
 use crate::session::{Console, SignedForm};
 
-/// The bulk actions, their names on the wire and in words, and the argument each takes.
-pub const ACTIONS: [(&str, &str, Argument); 13] = [
-    ("add_teams", "Add to teams", Argument::Teams),
-    ("remove_teams", "Remove from teams", Argument::Teams),
-    ("set_teams", "Set teams", Argument::Teams),
-    ("set_roles", "Set roles", Argument::Roles),
-    ("assign_licenses", "Assign licenses", Argument::Licenses),
-    ("unassign_licenses", "Unassign licenses", Argument::Licenses),
-    ("set_flow_enabled", "Update flow settings", Argument::Switch),
-    ("set_email_throttle", "Set email throttle max", Argument::Throttle),
-    ("set_call_recording", "Update call recording", Argument::CallRecording),
-    ("set_email_sync", "Update email sync", Argument::Switch),
-    ("set_calendar_sync", "Update calendar sync", Argument::Switch),
-    ("deprovision_dialer_numbers", "Deprovision dialer numbers", Argument::None),
-    ("check_connection_status", "Check connection status", Argument::None),
+/// The bulk actions of the REST API, in the dialog's order, with their words.
+pub const ACTIONS: [(BulkActionName, &str); 13] = [
+    (BulkActionName::AddTeams, "Add to teams"),
+    (BulkActionName::RemoveTeams, "Remove from teams"),
+    (BulkActionName::SetTeams, "Set teams"),
+    (BulkActionName::SetRoles, "Set roles"),
+    (BulkActionName::AssignLicenses, "Assign licenses"),
+    (BulkActionName::UnassignLicenses, "Unassign licenses"),
+    (BulkActionName::SetFlowEnabled, "Update flow settings"),
+    (BulkActionName::SetEmailThrottle, "Set email throttle max"),
+    (BulkActionName::SetCallRecording, "Update call recording"),
+    (BulkActionName::SetEmailSync, "Update email sync"),
+    (BulkActionName::SetCalendarSync, "Update calendar sync"),
+    (BulkActionName::DeprovisionDialerNumbers, "Deprovision dialer numbers"),
+    (BulkActionName::CheckConnectionStatus, "Check connection status"),
 ];
 
 /// What an action needs besides the selection.
@@ -60,7 +59,21 @@ pub enum Argument {
 }
 
 impl Argument {
-    /// The section of the dialog holding it (`data-arg`).
+    /// What the action's argument field on the wire is, in the dialog.
+    fn of(action: BulkActionName) -> Self {
+        match action.argument() {
+            Some("group_ids") => Self::Teams,
+            Some("roles") => Self::Roles,
+            Some("products") => Self::Licenses,
+            Some("email_throttle_max_per_day") => Self::Throttle,
+            Some("call_recording") => Self::CallRecording,
+            Some(_) => Self::Switch,
+            None => Self::None,
+        }
+    }
+
+    /// The section of the dialog holding it (`data-arg`), and the field a refusal of the
+    /// argument stands beside.
     pub fn name(self) -> &'static str {
         match self {
             Self::Teams => "teams",
@@ -165,7 +178,7 @@ impl ActionsDialog {
         ask_query: &str,
         total: u64,
         roles: &[Role],
-        groups: &[Group],
+        groups: &[&Group],
         catalog: &Catalog,
     ) -> Self {
         let q = if ask_query.is_empty() { String::new() } else { format!("?{ask_query}") };
@@ -185,7 +198,8 @@ impl ActionsDialog {
                 (vec![("all".to_owned(), "1".to_owned())], format!("all {total} users that match the filter"))
             }
         };
-        let mut live: Vec<&Group> = groups.iter().filter(|g| g.parent_id.is_some() && g.deleted_at.is_none()).collect();
+        let mut live: Vec<&Group> =
+            groups.iter().copied().filter(|g| g.parent_id.is_some() && g.deleted_at.is_none()).collect();
         live.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
         let recording = f.get("call_recording").unwrap_or("optional");
         Self {
@@ -195,11 +209,11 @@ impl ActionsDialog {
             count_words,
             actions: ACTIONS
                 .iter()
-                .map(|(value, label, arg)| ActionChoice {
-                    value,
+                .map(|(action, label)| ActionChoice {
+                    value: action.name(),
                     label,
-                    argument: arg.name(),
-                    checked: *value == chosen,
+                    argument: Argument::of(*action).name(),
+                    checked: action.name() == chosen,
                 })
                 .collect(),
             teams: live
@@ -320,11 +334,19 @@ pub async fn post(State(state): State<AppState>, uri: Uri, SignedForm { console,
             return Redirect::to(&format!("/users/jobs/{}{q}", job.id)).into_response();
         }
         Err(e) => {
+            // A refusal of the argument stands beside its section, any other beside the
+            // choice of action.
+            let section = |field: &str| match field {
+                "group_ids" => "teams",
+                "roles" => "roles",
+                "products" => "licenses",
+                _ => "action",
+            };
             form.refusals = match &e {
                 ServiceError::Validation(errors) => {
                     let mut r = Refusals::none();
                     for error in errors {
-                        r.push(Refusal::new("action", error.code, sentence_case(&error.message)));
+                        r.push(Refusal::new(section(&error.field), error.code, sentence_case(&error.message)));
                     }
                     r
                 }
@@ -381,71 +403,46 @@ fn job_view(job: &Job) -> JobView {
     }
 }
 
-/// The action and its argument as posted.
+/// The action and its argument as posted, read by the REST adapter's parser of
+/// `POST /users/bulk` (the same request, from the dialog's fields).
 fn action_of(fields: &Fields) -> Result<BulkAction, Refusal> {
-    let name = fields.get("action").unwrap_or_default();
-    let Some((_, _, argument)) = ACTIONS.iter().find(|(n, _, _)| *n == name) else {
+    let Some(name) = fields.get("action").and_then(BulkActionName::parse) else {
         return Err(Refusal::new("action", "required", "Choose an action."));
     };
-    let keys =
-        |field: &str| -> BTreeSet<Key> { fields.all(field).into_iter().filter_map(|k| Key::parse(k).ok()).collect() };
-    let groups: BTreeSet<GroupId> = fields.all("teams").into_iter().filter_map(|g| g.parse().ok()).collect();
-    let need = |empty: bool, what: &str| {
-        if empty {
-            Err(Refusal::new(argument.name(), "required", format!("Choose at least one {what}.")))
-        } else {
-            Ok(())
-        }
-    };
+    let argument = Argument::of(name);
     let on = fields.get("switch") != Some("off");
-    Ok(match name {
-        "add_teams" | "remove_teams" | "set_teams" => {
-            if name != "set_teams" {
-                need(groups.is_empty(), "team")?;
-            }
-            match name {
-                "add_teams" => BulkAction::AddTeams(groups),
-                "remove_teams" => BulkAction::RemoveTeams(groups),
-                _ => BulkAction::SetTeams(groups),
-            }
+    let mut request = BulkUsersRequest::for_action(name);
+    match name.argument() {
+        Some("group_ids") => {
+            request.group_ids = Some(fields.all("teams").into_iter().filter_map(|g| g.parse().ok()).collect());
         }
-        "set_roles" => {
-            let roles = keys("roles");
-            need(roles.is_empty(), "role")?;
-            BulkAction::SetRoles(roles.into_iter().map(RoleAssignment::org_wide).collect())
+        Some("roles") => {
+            let roles = fields.all("roles").into_iter().map(|key| BulkRoleBody { key: key.to_owned(), scope: None });
+            request.roles = Some(roles.collect());
         }
-        "assign_licenses" | "unassign_licenses" => {
-            let products = keys("licenses");
-            need(products.is_empty(), "license")?;
-            if name == "assign_licenses" {
-                BulkAction::AssignLicenses(products)
-            } else {
-                BulkAction::UnassignLicenses(products)
-            }
-        }
-        "set_flow_enabled" => {
-            BulkAction::Settings(SettingsPatch { flow_enabled: Some(on), ..SettingsPatch::default() })
-        }
-        "set_email_sync" => BulkAction::Settings(SettingsPatch { email_sync: Some(on), ..SettingsPatch::default() }),
-        "set_calendar_sync" => {
-            BulkAction::Settings(SettingsPatch { calendar_sync: Some(on), ..SettingsPatch::default() })
-        }
-        "set_email_throttle" => {
+        Some("products") => request.products = Some(fields.all("licenses").into_iter().map(str::to_owned).collect()),
+        Some("flow_enabled") => request.flow_enabled = Some(on),
+        Some("email_sync") => request.email_sync = Some(on),
+        Some("calendar_sync") => request.calendar_sync = Some(on),
+        Some("email_throttle_max_per_day") => {
             let n = fields.text("throttle").trim().parse::<u32>().map_err(|_| {
                 Refusal::new("throttle", "invalid_format", "Give the most emails a day as a whole number.")
             })?;
-            BulkAction::Settings(SettingsPatch { email_throttle_max_per_day: Some(n), ..SettingsPatch::default() })
+            request.email_throttle_max_per_day = Some(n);
         }
-        "set_call_recording" => {
-            let r = match fields.get("call_recording") {
-                Some("enforced") => CallRecording::Enforced,
-                Some("disabled") => CallRecording::Disabled,
-                _ => CallRecording::Optional,
-            };
-            BulkAction::Settings(SettingsPatch { call_recording: Some(r), ..SettingsPatch::default() })
+        Some("call_recording") => {
+            request.call_recording = Some(match fields.get("call_recording") {
+                Some("enforced") => CallRecordingName::Enforced,
+                Some("disabled") => CallRecordingName::Disabled,
+                _ => CallRecordingName::Optional,
+            });
         }
-        "deprovision_dialer_numbers" => BulkAction::DeprovisionDialerNumbers,
-        _ => BulkAction::CheckConnectionStatus,
+        _ => {}
+    }
+    // A refusal stands beside the dialog's section of the argument.
+    request.action().map_err(|e| {
+        let refusal = Refusals::beside(&e, argument.name()).iter().next().cloned();
+        refusal.unwrap_or_else(|| Refusal::new(argument.name(), e.code().as_str(), in_words(&e)))
     })
 }
 
@@ -455,13 +452,12 @@ const MAX_LINES: usize = 200;
 /// A bulk result in words, each outcome named by the user's name.
 async fn result_view(state: &AppState, console: &Console, result: &BulkResult) -> ResultView {
     let ok = result.outcomes.iter().filter(|o| o.is_ok()).count();
+    let shown: Vec<UserId> = result.outcomes.iter().take(MAX_LINES).map(|o| o.user_id).collect();
+    // The names of the users shown, in one read; a user not found is named by id.
+    let names = state.services.user_names(&console.actor, &shown).await.unwrap_or_default();
     let mut lines = Vec::new();
     for o in result.outcomes.iter().take(MAX_LINES) {
-        // At most 200 reads of one user each, for the names of what is shown.
-        let who = match state.services.get_user(&console.actor, o.user_id).await {
-            Ok(u) => format!("{} {}", u.user.first_name.as_str(), u.user.last_name.as_str()),
-            Err(_) => o.user_id.to_string(),
-        };
+        let who = names.get(&o.user_id).cloned().unwrap_or_else(|| o.user_id.to_string());
         let words = if o.is_ok() {
             match (&o.licenses, o.crm_active) {
                 (Some(change), _) => {

@@ -111,7 +111,7 @@ impl CrmDialog {
         roles: &[Role],
         catalog: &Catalog,
     ) -> Self {
-        let query = ask.query(1);
+        let query = ask.query();
         let suffix = if query.is_empty() { String::new() } else { format!("?{query}") };
         let on_page: BTreeSet<String> = people.iter().map(|p| p.crm_id.as_str().to_owned()).collect();
         Self {

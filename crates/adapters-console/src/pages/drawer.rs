@@ -18,12 +18,15 @@ use roster_adapters_http::AppState;
 use roster_adapters_http::wire::parse;
 use roster_domain::catalog::Catalog;
 use roster_domain::groups::Group;
-use roster_domain::ids::UserId;
+use roster_domain::ids::{GroupId, ScheduledChangeId, UserId};
 use roster_domain::roles::{Role, RoleRef};
+use roster_domain::scheduling::{ScheduleState, ScheduledAction, ScheduledChange};
 use roster_domain::seats::SeatCount;
-use roster_domain::services::{ProfilePatch, RoleAssignment, SettingsPatch, UserDetails};
-use roster_domain::user::CallRecording;
-use roster_domain::values::{AgentId, CrmId, Email, Key, PersonName, Phone, ValueError};
+use roster_domain::services::{
+    BulkAction, BulkRequest, BulkSelection, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails,
+};
+use roster_domain::user::{CallRecording, Homepage, MailboxProvider};
+use roster_domain::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone, ValueError};
 use roster_domain::{FieldError, ServiceError};
 
 use super::users::{Ask, Choice, Overlay, build};
@@ -51,7 +54,11 @@ pub struct OrgFacts<'a> {
     pub catalog: &'a Catalog,
     pub seats: &'a [SeatCount],
     pub roles: &'a [Role],
-    pub groups: &'a [Group],
+    pub groups: &'a [&'a Group],
+    /// The groups a member can be in (below the root, not deleted), by their path.
+    pub teams: &'a [(GroupId, String)],
+    /// When the page is shown (the earliest day a change can be scheduled for is the next).
+    pub today: time::Date,
 }
 
 /// A license of the drawer: held or not, the seats left, what it requires.
@@ -64,6 +71,13 @@ pub struct LicenseChoice {
     pub seats: String,
     /// "Requires Core", or empty.
     pub requires: String,
+}
+
+/// A pending scheduled change in words, with where its cancellation posts.
+#[derive(Debug, Clone)]
+pub struct ScheduledView {
+    pub words: String,
+    pub cancel: String,
 }
 
 /// The drawer as the template shows it.
@@ -87,16 +101,36 @@ pub struct DrawerView {
     pub phone: String,
     pub agent_id: String,
     pub crm_id: String,
+    /// Comma-separated.
+    pub nicknames: String,
+    pub agent_ring_number: String,
+    pub dialer_number: String,
+    pub voip_forward_to: String,
     pub throttle: String,
     pub flow_enabled: bool,
     pub email_sync: bool,
     pub calendar_sync: bool,
+    pub round_robin: bool,
+    pub scoring_enabled: bool,
+    pub roaming_agent: bool,
     pub call_recording: Vec<Choice>,
+    pub mailbox_provider: Vec<Choice>,
+    pub homepage: Vec<Choice>,
     pub licenses: Vec<LicenseChoice>,
     /// The roles: every role over the whole organization, and the member's grants limited to a
     /// group (value `role-id@group-id`).
     pub roles: Vec<Choice>,
     pub roles_action: String,
+    /// The member's teams, every group they can be in.
+    pub teams: Vec<Choice>,
+    pub teams_action: String,
+    /// The pending scheduled changes, soonest first.
+    pub scheduled: Vec<ScheduledView>,
+    pub schedule_action: String,
+    /// What can be scheduled: deactivation, and removing each license held.
+    pub schedule_choices: Vec<Choice>,
+    /// The earliest day a change can be scheduled for (`YYYY-MM-DD`).
+    pub schedule_min: String,
     pub delete: String,
     pub confirm_deactivate: bool,
     pub confirm_delete: bool,
@@ -107,7 +141,7 @@ pub struct DrawerView {
 impl DrawerView {
     /// The drawer of `user`, with what was typed (if anything) in place of the saved values.
     pub fn new(form: DrawerForm, user: &UserDetails, ask_query: &str, org: &OrgFacts<'_>, status: String) -> Self {
-        let OrgFacts { catalog, seats, roles, groups } = *org;
+        let OrgFacts { catalog, seats, roles, groups, teams, today } = *org;
         let u = &user.user;
         let s = &u.settings;
         let id = u.id;
@@ -122,6 +156,15 @@ impl DrawerView {
             CallRecording::Disabled => "disabled",
         };
         let recording = value("call_recording", recording.to_owned());
+        let mailbox = value("mailbox_provider", mailbox_name(s.mailbox_provider).to_owned());
+        let homepage = value("homepage", homepage_name(s.homepage).to_owned());
+        let select = |options: &[(&str, &str)], chosen: &str| -> Vec<Choice> {
+            options
+                .iter()
+                .map(|(v, l)| Choice { value: (*v).to_owned(), label: (*l).to_owned(), selected: chosen == *v })
+                .collect()
+        };
+        let phone_of = |p: Option<&Phone>| saved(p.map(Phone::as_str));
         let licenses = catalog
             .products()
             .map(|p| {
@@ -161,7 +204,47 @@ impl DrawerView {
                 selected: true,
             });
         }
+        let mut pending: Vec<&ScheduledChange> =
+            user.scheduled.iter().filter(|c| c.state == ScheduleState::Pending).collect();
+        pending.sort_by_key(|c| c.effective_at);
+        let product_name =
+            |k: &Key| catalog.get(k).map_or_else(|| k.as_str().to_owned(), |p| p.name.as_str().to_owned());
+        let scheduled = pending
+            .iter()
+            .map(|c| {
+                let what = match &c.action {
+                    ScheduledAction::Deactivate => "Deactivate".to_owned(),
+                    ScheduledAction::RemoveLicense(k) => format!("Remove the {} license", product_name(k)),
+                };
+                let day = c.effective_at.date();
+                ScheduledView {
+                    words: format!("{what} on {day}"),
+                    cancel: format!("/users/{id}/scheduled/{}/cancel{q}", c.id),
+                }
+            })
+            .collect();
+        let schedule_choices = std::iter::once(("deactivate".to_owned(), "Deactivate".to_owned()))
+            .chain(
+                user.products
+                    .iter()
+                    .map(|k| (format!("remove_license:{k}"), format!("Remove the {} license", product_name(k)))),
+            )
+            .map(|(value, label)| Choice { value, label, selected: false })
+            .collect();
         Self {
+            teams: teams
+                .iter()
+                .map(|(g, path)| Choice {
+                    value: g.to_string(),
+                    label: path.clone(),
+                    selected: user.groups.contains(g),
+                })
+                .collect(),
+            teams_action: format!("/users/{id}/teams{q}"),
+            scheduled,
+            schedule_action: format!("/users/{id}/scheduled{q}"),
+            schedule_choices,
+            schedule_min: today.next_day().unwrap_or(today).to_string(),
             roles: role_choices,
             roles_action: format!("/users/{id}/roles{q}"),
             delete: format!("/users/{id}/delete{q}"),
@@ -183,6 +266,15 @@ impl DrawerView {
             phone: value("phone", saved(u.phone.as_ref().map(|p| p.as_str()))),
             agent_id: value("agent_id", saved(u.agent_id.as_ref().map(|a| a.as_str()))),
             crm_id: value("crm_id", saved(u.crm_id.as_ref().map(|c| c.as_str()))),
+            nicknames: value("nicknames", u.nicknames.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")),
+            agent_ring_number: value("agent_ring_number", phone_of(u.agent_ring_number.as_ref())),
+            dialer_number: value("dialer_number", phone_of(u.dialer_number.as_ref())),
+            voip_forward_to: value("voip_forward_to", phone_of(s.voip_forward_to.as_ref())),
+            round_robin: flag("round_robin", s.round_robin),
+            scoring_enabled: flag("scoring_enabled", s.scoring_enabled),
+            roaming_agent: flag("roaming_agent", s.roaming_agent),
+            mailbox_provider: select(&MAILBOX_PROVIDERS, &mailbox),
+            homepage: select(&HOMEPAGES, &homepage),
             throttle: value("email_throttle_max_per_day", s.email_throttle_max_per_day.to_string()),
             flow_enabled: flag("flow_enabled", s.flow_enabled),
             email_sync: flag("email_sync", s.email_sync),
@@ -220,11 +312,45 @@ impl DrawerView {
             ("phone", "Phone", "tel", self.phone.as_str()),
             ("agent_id", "Agent ID", "text", self.agent_id.as_str()),
             ("crm_id", "CRM ID", "text", self.crm_id.as_str()),
-            ("email_throttle_max_per_day", "Email throttle (emails a day)", "text", self.throttle.as_str()),
+            ("nicknames", "Nicknames (separated by commas)", "text", self.nicknames.as_str()),
+            ("agent_ring_number", "Agent ring number", "tel", self.agent_ring_number.as_str()),
+            ("dialer_number", "Dialer number", "tel", self.dialer_number.as_str()),
         ]
         .into_iter()
         .map(|(name, label, kind, value)| DrawerField { name, label, kind, value, refusal: self.refusals.of(name) })
         .collect()
+    }
+
+    /// The settings typed as text, as the profile's fields.
+    pub fn setting_fields(&self) -> Vec<DrawerField<'_>> {
+        [
+            ("email_throttle_max_per_day", "Email throttle (emails a day)", "text", self.throttle.as_str()),
+            ("voip_forward_to", "Forward calls to", "tel", self.voip_forward_to.as_str()),
+        ]
+        .into_iter()
+        .map(|(name, label, kind, value)| DrawerField { name, label, kind, value, refusal: self.refusals.of(name) })
+        .collect()
+    }
+}
+
+/// The mailbox providers, their names on the wire and in words.
+const MAILBOX_PROVIDERS: [(&str, &str); 3] = [("none", "None"), ("google", "Google"), ("microsoft", "Microsoft")];
+
+/// The homepages, their names on the wire and in words.
+const HOMEPAGES: [(&str, &str); 2] = [("default", "Default"), ("leads", "Leads")];
+
+fn mailbox_name(p: MailboxProvider) -> &'static str {
+    match p {
+        MailboxProvider::None => "none",
+        MailboxProvider::Google => "google",
+        MailboxProvider::Microsoft => "microsoft",
+    }
+}
+
+fn homepage_name(h: Homepage) -> &'static str {
+    match h {
+        Homepage::Default => "default",
+        Homepage::Leads => "leads",
     }
 }
 
@@ -364,6 +490,17 @@ fn patch_of(fields: &Fields, current: &UserDetails) -> Result<ProfilePatch, Vec<
     if let Some(t) = changed("crm_id", u.crm_id.as_ref().map_or("", |c| c.as_str())) {
         patch.crm_id = take(&mut errors, optional("crm_id", &t, CrmId::parse));
     }
+    let nicknames_now = u.nicknames.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
+    if let Some(t) = changed("nicknames", &nicknames_now) {
+        let items = t.split(',').map(str::trim).filter(|n| !n.is_empty());
+        patch.nicknames = take(&mut errors, Nicknames::parse(items).map_err(|e| FieldError::invalid("nicknames", &e)));
+    }
+    if let Some(t) = changed("agent_ring_number", u.agent_ring_number.as_ref().map_or("", |p| p.as_str())) {
+        patch.agent_ring_number = take(&mut errors, optional("agent_ring_number", &t, Phone::parse));
+    }
+    if let Some(t) = changed("dialer_number", u.dialer_number.as_ref().map_or("", |p| p.as_str())) {
+        patch.dialer_number = take(&mut errors, optional("dialer_number", &t, Phone::parse));
+    }
     let mut settings = SettingsPatch::default();
     if let Some(t) = changed("email_throttle_max_per_day", &s.email_throttle_max_per_day.to_string()) {
         match t.parse::<u32>() {
@@ -375,16 +512,43 @@ fn patch_of(fields: &Fields, current: &UserDetails) -> Result<ProfilePatch, Vec<
             )),
         }
     }
-    let flags = [("flow_enabled", s.flow_enabled), ("email_sync", s.email_sync), ("calendar_sync", s.calendar_sync)];
+    if let Some(t) = changed("voip_forward_to", s.voip_forward_to.as_ref().map_or("", |p| p.as_str())) {
+        settings.voip_forward_to = take(&mut errors, optional("voip_forward_to", &t, Phone::parse));
+    }
+    let flags = [
+        ("flow_enabled", s.flow_enabled),
+        ("email_sync", s.email_sync),
+        ("calendar_sync", s.calendar_sync),
+        ("round_robin", s.round_robin),
+        ("scoring_enabled", s.scoring_enabled),
+        ("roaming_agent", s.roaming_agent),
+    ];
     for (name, now) in flags {
         let sent = fields.checked(name);
         if sent != now {
-            match name {
-                "flow_enabled" => settings.flow_enabled = Some(sent),
-                "email_sync" => settings.email_sync = Some(sent),
-                _ => settings.calendar_sync = Some(sent),
-            }
+            let slot = match name {
+                "flow_enabled" => &mut settings.flow_enabled,
+                "email_sync" => &mut settings.email_sync,
+                "calendar_sync" => &mut settings.calendar_sync,
+                "round_robin" => &mut settings.round_robin,
+                "scoring_enabled" => &mut settings.scoring_enabled,
+                _ => &mut settings.roaming_agent,
+            };
+            *slot = Some(sent);
         }
+    }
+    let mailbox = MAILBOX_PROVIDERS.iter().position(|(v, _)| Some(*v) == fields.get("mailbox_provider"));
+    let mailbox = mailbox.map(|i| [MailboxProvider::None, MailboxProvider::Google, MailboxProvider::Microsoft][i]);
+    if mailbox.is_some_and(|m| m != s.mailbox_provider) {
+        settings.mailbox_provider = mailbox;
+    }
+    let homepage = match fields.get("homepage") {
+        Some("leads") => Some(Homepage::Leads),
+        Some("default") => Some(Homepage::Default),
+        _ => None,
+    };
+    if homepage.is_some_and(|h| h != s.homepage) {
+        settings.homepage = homepage;
     }
     let recording = match fields.get("call_recording") {
         Some("enforced") => Some(CallRecording::Enforced),
@@ -453,18 +617,93 @@ pub async fn roles(
         .collect();
     let form = match state.services.set_roles(&console.actor, id, grants, version).await {
         Ok(_) => DrawerForm { user_id: Some(id), notice: Some("Roles saved.".to_owned()), ..DrawerForm::default() },
-        Err(e) => {
-            let mut refusals = Refusals::from_error(&e, &[]);
-            let moved: Vec<Refusal> =
-                refusals.iter().map(|r| Refusal { field: "roles".to_owned(), ..r.clone() }).collect();
-            refusals = Refusals::none();
-            for r in moved {
-                refusals.push(r);
-            }
-            DrawerForm { user_id: Some(id), refusals, ..DrawerForm::default() }
-        }
+        Err(e) => DrawerForm { user_id: Some(id), refusals: Refusals::beside(&e, "roles"), ..DrawerForm::default() },
     };
     show(&state, &console, &uri, form).await
+}
+
+/// `POST /users/{id}/teams`: the groups the member should be in, exactly (the bulk action
+/// `set_teams` for one member: joining and leaving as needed, with the same rules).
+pub async fn teams(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    SignedForm { console, fields }: SignedForm,
+) -> Response {
+    let Some(id) = user_id(&id) else { return no_such_user() };
+    let groups: BTreeSet<GroupId> = fields.all("teams").into_iter().filter_map(|g| g.parse().ok()).collect();
+    let request = BulkRequest {
+        selection: BulkSelection::Ids(vec![id]),
+        action: BulkAction::SetTeams(groups),
+        atomic: true,
+        dry_run: false,
+    };
+    let refusal = match state.services.bulk_update(&console.actor, request).await {
+        Ok(result) => result.outcomes.into_iter().find(|o| !o.is_ok()).map(|o| {
+            let words = o.message.as_deref().map_or_else(|| "Refused.".to_owned(), sentence_case);
+            Refusal::new("teams", o.status, words)
+        }),
+        Err(e) => Refusals::beside(&e, "teams").iter().next().cloned(),
+    };
+    let form = match refusal {
+        None => DrawerForm { user_id: Some(id), notice: Some("Teams saved.".to_owned()), ..DrawerForm::default() },
+        Some(r) => DrawerForm { user_id: Some(id), refusals: Refusals::one(r), ..DrawerForm::default() },
+    };
+    show(&state, &console, &uri, form).await
+}
+
+/// `POST /users/{id}/scheduled`: schedules a deactivation or a license's removal for a day
+/// (at midnight UTC; `POST /users/{id}/scheduled-changes`).
+pub async fn schedule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    SignedForm { console, fields }: SignedForm,
+) -> Response {
+    let Some(id) = user_id(&id) else { return no_such_user() };
+    let action = match fields.get("change") {
+        Some("deactivate") => Some(ScheduledAction::Deactivate),
+        Some(other) => {
+            other.strip_prefix("remove_license:").and_then(|k| Key::parse(k).ok()).map(ScheduledAction::RemoveLicense)
+        }
+        None => None,
+    };
+    let day = time::Date::parse(fields.text("on").trim(), time::macros::format_description!("[year]-[month]-[day]"));
+    let outcome = match (action, day) {
+        (None, _) => Err(ServiceError::Validation(vec![FieldError::new("schedule", "required", "choose a change")])),
+        (_, Err(_)) => {
+            Err(ServiceError::Validation(vec![FieldError::new("schedule", "invalid_format", "choose a day")]))
+        }
+        (Some(action), Ok(day)) => {
+            let at = day.midnight().assume_utc();
+            state
+                .services
+                .schedule_change(&console.actor, id, action, at)
+                .await
+                .map(|c| format!("Scheduled for {}.", c.effective_at.date()))
+        }
+    };
+    show(&state, &console, &uri, after(id, outcome, "schedule")).await
+}
+
+/// `POST /users/{id}/scheduled/{change}/cancel`.
+pub async fn cancel_scheduled(
+    State(state): State<AppState>,
+    Path((id, change)): Path<(String, String)>,
+    uri: Uri,
+    SignedForm { console, .. }: SignedForm,
+) -> Response {
+    let (Some(id), Ok(change)) = (user_id(&id), change.parse::<ScheduledChangeId>()) else { return no_such_user() };
+    let outcome = state.services.cancel_scheduled(&console.actor, change).await.map(|()| "Cancelled.".to_owned());
+    show(&state, &console, &uri, after(id, outcome, "schedule")).await
+}
+
+/// The drawer after a change: its notice, or its refusal beside `field`.
+fn after(id: UserId, outcome: Result<String, ServiceError>, field: &str) -> DrawerForm {
+    match outcome {
+        Ok(notice) => DrawerForm { user_id: Some(id), notice: Some(notice), ..DrawerForm::default() },
+        Err(e) => DrawerForm { user_id: Some(id), refusals: Refusals::beside(&e, field), ..DrawerForm::default() },
+    }
 }
 
 /// `POST /users/{id}/deactivate`: deactivates once confirmed; a refusal shows beside the switch.

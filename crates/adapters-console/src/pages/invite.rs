@@ -20,7 +20,7 @@ use roster_domain::ServiceError;
 use roster_domain::catalog::Catalog;
 use roster_domain::roles::Role;
 use roster_domain::seats::SeatCount;
-use roster_domain::services::{InviteRow, InviteStatus, PasteStatus};
+use roster_domain::services::{InviteOutcome, InviteRow, InviteStatus, PasteStatus};
 use roster_domain::values::{Email, Key, PersonName};
 
 use super::users::{Ask, Choice, Overlay, build};
@@ -234,23 +234,19 @@ async fn send_rows(state: &AppState, console: &Console, form: &mut InviteForm) {
     let mut refusals = Refusals::none();
     let mut rows = Vec::new();
     let mut kept = Vec::new();
+    // The dialog's row of each row sent (blank rows are not sent).
+    let mut sent = Vec::new();
     for (i, row) in form.rows.iter().enumerate().filter(|(_, r)| !r.is_blank()) {
         let name = parse(&format!("name-{i}"), row.name.trim(), PersonName::parse);
         let email = parse(&format!("email-{i}"), &row.email, Email::parse);
-        let roles = keys(&row.roles);
-        let products = keys(&row.products);
-        if row.roles.is_empty() {
-            refusals.push(Refusal::new(format!("roles-{i}"), "required", "Choose at least one role."));
-        }
-        if row.products.is_empty() {
-            refusals.push(Refusal::new(format!("products-{i}"), "required", "Choose at least one license."));
-        }
         for e in [name.as_ref().err(), email.as_ref().err()].into_iter().flatten() {
             refusals.push(Refusal::new(e.field.clone(), e.code, sentence_case(&e.message)));
         }
         if let (Ok(name), Ok(email)) = (name, email) {
-            rows.push(InviteRow { name, email, roles: roles.into_iter().collect(), products, group_ids: Vec::new() });
+            let (roles, products) = (keys(&row.roles).into_iter().collect(), keys(&row.products));
+            rows.push(InviteRow { name, email, roles, products, group_ids: Vec::new() });
             kept.push(row.clone());
+            sent.push(i);
         }
     }
     if rows.is_empty() && refusals.is_empty() {
@@ -271,7 +267,7 @@ async fn send_rows(state: &AppState, console: &Console, form: &mut InviteForm) {
                     message: if created {
                         "Invited: the invitation is on its way.".to_owned()
                     } else {
-                        outcome_words(outcome.status, outcome.message.as_deref(), &result.seats_before)
+                        outcome_words(outcome, &result.seats_before)
                     },
                     created,
                 });
@@ -281,7 +277,7 @@ async fn send_rows(state: &AppState, console: &Console, form: &mut InviteForm) {
             }
             form.rows = remaining;
         }
-        Err(e) => form.refusals = row_refusals(&e),
+        Err(e) => form.refusals = row_refusals(&e, &sent),
     }
 }
 
@@ -335,34 +331,34 @@ async fn send_paste(state: &AppState, console: &Console, form: &mut InviteForm) 
 }
 
 /// A refused row in words: the seat limit with its product's name and count.
-fn outcome_words(status: InviteStatus, message: Option<&str>, seats: &[SeatCount]) -> String {
-    match status {
-        InviteStatus::Refused(code) if code.as_str() == "seat_limit_reached" => {
-            let product = message.and_then(|m| seats.iter().find(|s| m.contains(s.product.as_str())));
-            match product {
-                Some(s) => format!("No {} seat is left: all {} are taken.", s.product, s.seats_total),
-                None => message.map_or_else(|| "No seat is left.".to_owned(), sentence_case),
-            }
-        }
-        _ => message.map_or_else(|| "Refused.".to_owned(), sentence_case),
+fn outcome_words(outcome: &InviteOutcome, seats: &[SeatCount]) -> String {
+    let message = outcome.message.as_deref();
+    match outcome.product.as_ref().and_then(|p| seats.iter().find(|s| s.product == *p)) {
+        Some(s) => format!("No {} seat is left: all {} are taken.", s.product, s.seats_total),
+        None => message.map_or_else(|| "Refused.".to_owned(), sentence_case),
     }
 }
 
-/// A refusal of the whole request, each field error beside its row's field
-/// (`invites[1].email` → `email-1`).
-fn row_refusals(error: &ServiceError) -> Refusals {
+/// A refusal of the whole request, each field error beside its row's field: `invites[k]` is
+/// the dialog's row `sent[k]` (`invites[1].email` → `email-3` when rows 1 and 2 were blank).
+fn row_refusals(error: &ServiceError, sent: &[usize]) -> Refusals {
     match error {
         ServiceError::Validation(errors) => {
             let mut r = Refusals::none();
             for e in errors {
-                let field = e
+                let row = e
                     .field
                     .strip_prefix("invites[")
                     .and_then(|rest| rest.split_once("]."))
-                    .map_or_else(String::new, |(i, name)| {
-                        format!("{}-{i}", name.split(['[', '.']).next().unwrap_or(name))
-                    });
-                r.push(Refusal::new(field, e.code, sentence_case(&e.message)));
+                    .and_then(|(k, name)| Some((sent.get(k.parse::<usize>().ok()?)?, name)));
+                let name = row.map_or("", |(_, name)| name.split(['[', '.']).next().unwrap_or(name));
+                let field = row.map_or_else(String::new, |(i, _)| format!("{name}-{i}"));
+                let words = match (name, e.code) {
+                    ("roles", "required") => "Choose at least one role.".to_owned(),
+                    ("products", "required") => "Choose at least one license.".to_owned(),
+                    _ => sentence_case(&e.message),
+                };
+                r.push(Refusal::new(field, e.code, words));
             }
             r
         }

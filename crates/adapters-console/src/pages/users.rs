@@ -2,11 +2,13 @@
 //! click-to-sort headers, page sizes and pages, saved views and CSV download.
 //!
 //! Everything the page shows is in its URL — the filter (the same parameters as
-//! `GET /api/v1/users`), `sort`, `page`, `per_page` and `cols` — so a page can be bookmarked and
-//! shared, and every control is a plain link or `GET` form. Changing the filter, the sort or the
-//! page size returns to the first page. A request reads one page of users with the facts of
-//! its rows (`Services::list_users`: one page query and one read per kind of fact), plus the
-//! organization's roles, products, groups and the member's saved views for names and choices.
+//! `GET /api/v1/users`), `sort`, `per_page`, `cols` and where the page stands (`after` or
+//! `before` a row, with `from`, or `last`) — so a page can be bookmarked and shared, and every
+//! control is a plain link or `GET` form. Changing the filter, the sort or the page size returns
+//! to the first page. Pages are walked by cursor, never by offset, so the last page of a million
+//! users costs what the first does. A request is one read of the services
+//! (`Services::users_screen`: the page with the facts of its rows, the total, the catalog,
+//! roles and groups) and one of the member's saved views.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use roster_adapters_http::AppState;
+use roster_adapters_http::pagination::{decode_cursor, encode_cursor};
 use roster_adapters_http::problem::ApiError;
 use roster_adapters_http::users_filter::{FILTER_PARAMS, UsersFilter, parse_sort};
 use roster_domain::ServiceError;
@@ -23,9 +26,9 @@ use roster_domain::groups::Group;
 use roster_domain::ids::{GroupId, RoleId, SavedViewId};
 use roster_domain::roles::Role;
 use roster_domain::saved_views::{SavedView, VIEW_COLUMNS, VIEW_PAGE_SIZES, ViewDefinition, is_view_column};
-use roster_domain::services::UserDetails;
+use roster_domain::services::{UserDetails, UserDetailsPage, UsersScreen};
 use roster_domain::user::{CallRecording, InactiveReason, MailboxProvider, Status};
-use roster_domain::users_query::{PRODUCT_SORT_PREFIX, UserPaging, UserSortField};
+use roster_domain::users_query::{PRODUCT_SORT_PREFIX, UserCursor, UserPaging, UserSortField};
 use roster_domain::values::Label;
 use time::macros::format_description;
 
@@ -49,13 +52,60 @@ const STATUSES: [(&str, &str); 6] = [
     ("deactivated", "Deactivated"),
 ];
 
+/// Where the page stands in the list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum At {
+    /// The first page.
+    #[default]
+    First,
+    /// The rows after the row of `cursor`; `from` numbers the page's first row (for the
+    /// summary).
+    After { cursor: String, from: u64 },
+    /// The rows before the row of `cursor`, `from` as for `After`.
+    Before { cursor: String, from: u64 },
+    /// The last page.
+    Last,
+}
+
+impl At {
+    fn read(fields: &Fields) -> Self {
+        let from = fields.get("from").and_then(|f| f.parse::<u64>().ok()).unwrap_or(1).max(1);
+        if let Some(cursor) = fields.get("after").filter(|c| !c.is_empty()) {
+            Self::After { cursor: cursor.to_owned(), from }
+        } else if let Some(cursor) = fields.get("before").filter(|c| !c.is_empty()) {
+            Self::Before { cursor: cursor.to_owned(), from }
+        } else if fields.get("last").is_some() {
+            Self::Last
+        } else {
+            Self::First
+        }
+    }
+
+    fn append(&self, q: &mut form_urlencoded::Serializer<'_, String>) {
+        match self {
+            Self::First => {}
+            Self::After { cursor, from } => {
+                q.append_pair("after", cursor);
+                q.append_pair("from", &from.to_string());
+            }
+            Self::Before { cursor, from } => {
+                q.append_pair("before", cursor);
+                q.append_pair("from", &from.to_string());
+            }
+            Self::Last => {
+                q.append_pair("last", "1");
+            }
+        }
+    }
+}
+
 /// What the URL asks the page to show.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ask {
     /// The filter's parameters as sent, each once (statuses joined by commas).
     filter: BTreeMap<String, String>,
     sort: String,
-    page: u32,
+    at: At,
     per_page: u32,
     /// The columns shown, in order.
     cols: Vec<String>,
@@ -91,15 +141,20 @@ impl Ask {
         Self {
             filter,
             sort: fields.text("sort").trim().to_owned(),
-            page: fields.get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1),
+            at: At::read(fields),
             per_page: per_page.unwrap_or(DEFAULT_PER_PAGE),
             cols_chosen: !cols.is_empty(),
             cols,
         }
     }
 
-    /// The query string of this view with `page`, leaving out what is the default.
-    pub(crate) fn query(&self, page: u32) -> String {
+    /// The query string of this view on its first page, leaving out what is the default.
+    pub(crate) fn query(&self) -> String {
+        self.query_at(&At::First)
+    }
+
+    /// The query string of this view at `at`, leaving out what is the default.
+    pub(crate) fn query_at(&self, at: &At) -> String {
         let mut q = form_urlencoded::Serializer::new(String::new());
         for (k, v) in &self.filter {
             q.append_pair(k, v);
@@ -113,15 +168,18 @@ impl Ask {
         if self.cols_chosen {
             q.append_pair("cols", &self.cols.join(","));
         }
-        if page > 1 {
-            q.append_pair("page", &page.to_string());
-        }
+        at.append(&mut q);
         q.finish()
     }
 
-    fn href(&self, page: u32) -> String {
-        let q = self.query(page);
+    fn href(&self, at: &At) -> String {
+        let q = self.query_at(at);
         if q.is_empty() { "/users".to_owned() } else { format!("/users?{q}") }
+    }
+
+    /// This view, on its first page and with neither filter nor sort.
+    fn plain(&self) -> Self {
+        Self { filter: BTreeMap::new(), sort: String::new(), at: At::First, ..self.clone() }
     }
 
     /// The view as a saved view keeps it.
@@ -140,7 +198,7 @@ impl Ask {
         Self {
             filter: d.filter.clone(),
             sort: d.sort.clone(),
-            page: 1,
+            at: At::First,
             per_page: d.per_page,
             cols_chosen: !d.columns.is_empty(),
             cols: d.columns.clone(),
@@ -300,7 +358,7 @@ pub async fn save_view(State(state): State<AppState>, SignedForm { console, fiel
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(_) => Redirect::to(&ask.href(1)).into_response(),
+        Ok(_) => Redirect::to(&ask.href(&At::First)).into_response(),
         Err(e) => {
             let refusals = Refusals::from_error(&e, &[]);
             build(&state, &console, ask, name_text, refusals, Overlay::None).await
@@ -337,7 +395,15 @@ pub(crate) fn filter_of(ask: &Ask, console: &Console) -> Result<roster_domain::u
     }
     let mut query = filter.to_query(console.actor.org_id()).map_err(|e| as_service_error(&e, "filter"))?;
     query.sort = parse_sort(Some(&ask.sort)).map_err(|e| as_service_error(&e, "sort"))?;
-    query.paging = Some(UserPaging::Page { page: ask.page, per_page: ask.per_page });
+    let cursor =
+        |field: &str, text: &str| decode_cursor::<UserCursor>(&ask.sort, text).map_err(|e| as_service_error(&e, field));
+    let limit = ask.per_page;
+    query.paging = Some(match &ask.at {
+        At::First => UserPaging::Cursor { after: None, limit },
+        At::After { cursor: c, .. } => UserPaging::Cursor { after: Some(cursor("after", c)?), limit },
+        At::Before { cursor: c, .. } => UserPaging::Before { before: Some(cursor("before", c)?), limit },
+        At::Last => UserPaging::Before { before: None, limit },
+    });
     Ok(query)
 }
 
@@ -357,37 +423,33 @@ pub(crate) async fn build(
 ) -> Response {
     let services = &state.services;
     let actor = &console.actor;
-    let (catalog, roles, groups, views) = match (
-        services.catalog(actor).await,
-        services.list_roles(actor).await,
-        services.list_groups(actor).await,
-        services.saved_views(actor).await,
-    ) {
-        (Ok(c), Ok(r), Ok(g), Ok(v)) => (c, r, g, v),
-        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return refused(console, &e),
+    let views = match services.saved_views(actor).await {
+        Ok(views) => views,
+        Err(e) => return refused(console, &e),
     };
-    // A view that cannot be read (a bad filter or sort) shows every user, with the refusal
-    // beside the control at fault.
-    let (ask, page) = match filter_of(&ask, console) {
-        Ok(query) => match services.list_users(actor, query).await {
-            Ok(page) => (ask, page),
+    // A view that cannot be read (a bad filter, sort or cursor) shows every user, with the
+    // refusal beside the control at fault; a page past the rows (they were deleted meanwhile)
+    // shows the first page.
+    let mut ask = ask;
+    let screen = loop {
+        let outcome = match filter_of(&ask, console) {
+            Ok(query) => services.users_screen(actor, query).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(screen) if screen.page.items.is_empty() && ask.at != At::First => ask.at = At::First,
+            Ok(screen) => break screen,
             Err(e @ ServiceError::Forbidden { .. }) => return refused(console, &e),
+            Err(e) if ask.filter.is_empty() && ask.sort.is_empty() && ask.at == At::First => return problem(&e),
             Err(e) => {
                 refusals = Refusals::from_error(&e, &[]);
-                match unfiltered(services, console, &ask).await {
-                    Ok(page) => (Ask { filter: BTreeMap::new(), sort: String::new(), page: 1, ..ask }, page),
-                    Err(e) => return problem(&e),
-                }
-            }
-        },
-        Err(e) => {
-            refusals = Refusals::from_error(&e, &[]);
-            match unfiltered(services, console, &ask).await {
-                Ok(page) => (Ask { filter: BTreeMap::new(), sort: String::new(), page: 1, ..ask }, page),
-                Err(e) => return problem(&e),
+                ask = ask.plain();
             }
         }
     };
+    let UsersScreen { page, total, catalog, roles, tree } = screen;
+    let groups: Vec<&Group> = tree.iter().collect();
+    let names = Names::new(&catalog, &roles, &groups);
     let (mut invite, mut drawer, mut actions_form, mut crm) = (None, None, None, None);
     match overlay {
         Overlay::None => {}
@@ -405,7 +467,7 @@ pub(crate) async fn build(
         }
         Overlay::Actions(form) => actions_form = Some(form),
         Overlay::Invite(form) => match services.license_counts(actor).await {
-            Ok(seats) => invite = Some(InviteDialog::new(form, &ask.query(1), &roles, &catalog, &seats)),
+            Ok(seats) => invite = Some(InviteDialog::new(form, &ask.query(), &roles, &catalog, &seats)),
             Err(e) => return problem(&e),
         },
         Overlay::Drawer(form) => {
@@ -413,14 +475,26 @@ pub(crate) async fn build(
             match (services.get_user(actor, id).await, services.license_counts(actor).await) {
                 (Ok(user), Ok(seats)) => {
                     let status = status_words(&user.status);
-                    let org = OrgFacts { catalog: &catalog, seats: &seats, roles: &roles, groups: &groups };
-                    drawer = Some(DrawerView::new(form, &user, &ask.query(1), &org, status));
+                    let teams: Vec<(GroupId, String)> = names
+                        .group_paths()
+                        .into_iter()
+                        .filter(|(g, _)| tree.get(*g).is_some_and(|g| g.deleted_at.is_none()))
+                        .collect();
+                    let today = services.now().date();
+                    let org = OrgFacts {
+                        catalog: &catalog,
+                        seats: &seats,
+                        roles: &roles,
+                        groups: &groups,
+                        teams: &teams,
+                        today,
+                    };
+                    drawer = Some(DrawerView::new(form, &user, &ask.query(), &org, status));
                 }
                 (Err(e), _) | (_, Err(e)) => return problem(&e),
             }
         }
     }
-    let names = Names::new(&catalog, &roles, &groups);
     let columns = columns(&ask, &catalog);
     let shown: Vec<&ColumnView> = columns.iter().filter(|c| c.shown).collect();
     let rows = page
@@ -430,44 +504,19 @@ pub(crate) async fn build(
             id: u.user.id.to_string(),
             full_name: format!("{} {}", u.user.first_name.as_str(), u.user.last_name.as_str()),
             href: {
-                let q = ask.query(ask.page);
+                let q = ask.query_at(&ask.at);
                 if q.is_empty() { format!("/users/{}", u.user.id) } else { format!("/users/{}?{q}", u.user.id) }
             },
             cells: shown.iter().filter(|c| c.id != "name").map(|c| names.cell(u, &c.id)).collect(),
         })
         .collect();
-    let total = page.total.unwrap_or(0);
     let (selected, all_selected) = match actions_form.as_ref().map(|f| &f.selected) {
         Some(Selected::Ids(ids)) => (ids.iter().map(ToString::to_string).collect(), false),
         Some(Selected::All) => (Vec::new(), true),
         None => (Vec::new(), false),
     };
-    let actions = actions_form.map(|form| ActionsDialog::new(form, &ask.query(1), total, &roles, &groups, &catalog));
-    let last = u32::try_from(total.div_ceil(u64::from(ask.per_page)).max(1)).unwrap_or(u32::MAX);
-    let current = ask.page.min(last);
-    let first_row = u64::from(current - 1) * u64::from(ask.per_page) + 1;
-    let last_row = (first_row + page.items.len() as u64).saturating_sub(1);
-    let summary = match total {
-        0 => "No user matches.".to_owned(),
-        1 => "Showing 1 user.".to_owned(),
-        _ => format!("Showing {first_row}–{last_row} of {total} users."),
-    };
-    let pager = vec![
-        PageLink { label: "First page", symbol: "«", href: ask.href(1), disabled: current == 1 },
-        PageLink {
-            label: "Previous page",
-            symbol: "‹",
-            href: ask.href(current.saturating_sub(1).max(1)),
-            disabled: current == 1,
-        },
-        PageLink {
-            label: "Next page",
-            symbol: "›",
-            href: ask.href((current + 1).min(last)),
-            disabled: current >= last,
-        },
-        PageLink { label: "Last page", symbol: "»", href: ask.href(last), disabled: current >= last },
-    ];
+    let actions = actions_form.map(|form| ActionsDialog::new(form, &ask.query(), total, &roles, &groups, &catalog));
+    let (summary, pager) = pager(&ask, &page, total);
     let hidden = |names: &[&str]| -> Vec<Hidden> {
         let mut out = Vec::new();
         for name in names {
@@ -499,7 +548,7 @@ pub(crate) async fn build(
         hidden_sort: hidden(&["sort"]),
         hidden_per_page: hidden(&["per_page"]),
         hidden_cols: hidden(&["cols"]),
-        view_query: ask.query(1),
+        view_query: ask.query(),
         filtered: ask.filter.keys().any(|k| k != "q"),
         statuses: STATUSES
             .iter()
@@ -546,7 +595,7 @@ pub(crate) async fn build(
             .map(|v| SavedViewLink {
                 id: v.id.to_string(),
                 name: v.name.as_str().to_owned(),
-                href: Ask::from_view(v).href(1),
+                href: Ask::from_view(v).href(&At::First),
             })
             .collect(),
         view_name,
@@ -572,14 +621,54 @@ fn refused(console: &Console, error: &ServiceError) -> Response {
     }
 }
 
-/// The first page of every user, shown when the view asked for cannot be read.
-async fn unfiltered(
-    services: &roster_domain::Services,
-    console: &Console,
-    ask: &Ask,
-) -> Result<roster_domain::services::UserDetailsPage, ServiceError> {
-    let plain = Ask { filter: BTreeMap::new(), sort: String::new(), page: 1, ..ask.clone() };
-    services.list_users(&console.actor, filter_of(&plain, console)?).await
+/// The "Showing …" line and the pager's links of a page of `total` users at `ask.at`.
+fn pager(ask: &Ask, page: &UserDetailsPage, total: u64) -> (String, Vec<PageLink>) {
+    let shown = page.items.len() as u64;
+    let per_page = u64::from(ask.per_page);
+    // The number of the page's first row: carried in the URL while walking, 1 at the start,
+    // counted from the end on the last page; held within the total when rows came or went.
+    let from = match &ask.at {
+        _ if page.previous_cursor.is_none() => 1,
+        At::First => 1,
+        At::After { from, .. } | At::Before { from, .. } => *from,
+        At::Last => total.saturating_sub(shown) + 1,
+    };
+    let from = from.min(total.saturating_sub(shown) + 1).max(1);
+    let to = from + shown.saturating_sub(1);
+    let summary = match total {
+        0 => "No user matches.".to_owned(),
+        1 => "Showing 1 user.".to_owned(),
+        _ => format!("Showing {}–{} of {} users.", thousands(from), thousands(to), thousands(total)),
+    };
+    let cursor = |c: &UserCursor| encode_cursor(&ask.sort, c);
+    let previous = match &page.previous_cursor {
+        Some(_) if from <= per_page + 1 => At::First,
+        Some(c) => At::Before { cursor: cursor(c), from: from - per_page },
+        None => At::First,
+    };
+    let next = page.next_cursor.as_ref().map_or(At::First, |c| At::After { cursor: cursor(c), from: to + 1 });
+    let at_start = page.previous_cursor.is_none();
+    let at_end = page.next_cursor.is_none();
+    let pager = vec![
+        PageLink { label: "First page", symbol: "«", href: ask.href(&At::First), disabled: at_start },
+        PageLink { label: "Previous page", symbol: "‹", href: ask.href(&previous), disabled: at_start },
+        PageLink { label: "Next page", symbol: "›", href: ask.href(&next), disabled: at_end },
+        PageLink { label: "Last page", symbol: "»", href: ask.href(&At::Last), disabled: at_end },
+    ];
+    (summary, pager)
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn choices(options: impl Iterator<Item = (String, String)>, chosen: &str) -> Vec<Choice> {
@@ -679,11 +768,11 @@ struct Names<'a> {
 }
 
 impl<'a> Names<'a> {
-    fn new(catalog: &'a Catalog, roles: &'a [Role], groups: &'a [Group]) -> Self {
+    fn new(catalog: &'a Catalog, roles: &'a [Role], groups: &'a [&'a Group]) -> Self {
         Self {
             catalog,
             roles: roles.iter().map(|r| (r.id, r)).collect(),
-            groups: groups.iter().map(|g| (g.id, g)).collect(),
+            groups: groups.iter().map(|g| (g.id, *g)).collect(),
         }
     }
 

@@ -504,58 +504,65 @@ impl SeaOrmTx {
         let mut select =
             if facts { format!("{}, {}", self.user_select(), self.facts_select()) } else { self.user_select() };
         let direction = |descending: bool| if descending { " DESC, " } else { " ASC, " };
+        // Walking back reads the rows before the cursor in the opposite order (every key turned,
+        // the id too), nearest first, and turns the page around.
+        let (keyed, back) = match &query.paging {
+            Some(UserPaging::Cursor { after, limit }) => (Some((after.as_ref(), *limit)), false),
+            Some(UserPaging::Before { before, limit }) => (Some((before.as_ref(), *limit)), true),
+            _ => (None, false),
+        };
         let mut order = String::from(" ORDER BY ");
         for (s, c) in sort.iter().zip(&columns) {
             order.push_str(&c.expr);
-            order.push_str(direction(s.descending));
+            order.push_str(direction(s.descending != back));
         }
-        order.push_str("u.id ASC");
+        order.push_str(if back { "u.id DESC" } else { "u.id ASC" });
         let mut filtered = Sql::default();
         filtered.push(" FROM users u");
         self.user_filters(query, &mut filtered)?;
         let mut total_of = None;
         let sql = match &query.paging {
-            None | Some(UserPaging::Cursor { .. }) => {
-                if matches!(query.paging, Some(UserPaging::Cursor { .. })) {
-                    // The next cursor is the domain's sort key of the page's last row, from
-                    // the row and the facts it sorts by.
+            None | Some(UserPaging::Cursor { .. } | UserPaging::Before { .. }) => {
+                if keyed.is_some() {
+                    // The cursors are the domain's sort keys of the page's first and last rows,
+                    // from the rows and the facts they sort by.
                     select.push_str(&self.sort_facts_select(&sort));
                 }
                 let mut sql = Sql::default();
                 sql.push("SELECT ").push(&select).push(&filtered.text);
                 sql.values = filtered.values;
-                if let Some(UserPaging::Cursor { after: Some(cursor), .. }) = &query.paging {
+                if let Some((Some(cursor), _)) = keyed {
                     if let (Some(first), Some(value)) = (columns.first(), cursor.values.first())
                         && first.seek
                         && let CursorValue::Bound(v) = self.key_value(first.kind, value)?
                     {
-                        let op = if sort[0].descending { " <= " } else { " >= " };
+                        let op = if sort[0].descending != back { " <= " } else { " >= " };
                         sql.push(" AND ").push(&first.expr).push(op).bind(v);
                     }
                     let mut parts = Vec::new();
                     for ((s, c), v) in sort.iter().zip(&columns).zip(&cursor.values) {
                         parts.push(KeyPart {
                             column: c.expr.clone(),
-                            descending: s.descending,
+                            descending: s.descending != back,
                             value: self.key_value(c.kind, v)?,
                         });
                     }
                     parts.push(KeyPart {
                         column: "u.id".to_owned(),
-                        descending: false,
+                        descending: back,
                         value: CursorValue::Bound(id(cursor.id.as_uuid())),
                     });
                     Self::keyset(&mut sql, parts);
                 }
                 sql.push(&order);
-                if let Some(UserPaging::Cursor { limit: n, .. }) = &query.paging {
+                if let Some((_, n)) = keyed {
                     // The limit is written into the SQL, not bound: with `LIMIT $n` PostgreSQL
                     // costs a cached generic plan as if a tenth of the matching rows were wanted,
                     // judges it dearer than the custom plans and plans every execution afresh —
                     // and its custom plan for a search term it thinks rare is a parallel scan of
                     // the whole table (~160 ms at 1M users, where walking the sort's index takes
                     // ~10 ms). Measured by `cargo xtask bench db` (ADR 0024). It is a number.
-                    sql.push(&format!(" LIMIT {}", u64::from(*n) + 1));
+                    sql.push(&format!(" LIMIT {}", u64::from(n) + 1));
                 }
                 sql
             }
@@ -587,29 +594,41 @@ impl SeaOrmTx {
         let mut items = rows.iter().map(|row| self.user_with_children(row)).collect::<R<Vec<_>>>()?;
         let mut page_facts =
             if facts { rows.iter().map(|row| self.facts_from_row(row)).collect::<R<Vec<_>>>()? } else { Vec::new() };
-        let page = match &query.paging {
-            None => UserPage { items, next_cursor: None, total: None },
-            Some(UserPaging::Cursor { limit: n, .. }) => {
-                let size = usize::try_from(*n).unwrap_or(usize::MAX);
+        let page = match keyed {
+            None if query.paging.is_none() => UserPage { items, next_cursor: None, previous_cursor: None, total: None },
+            Some((cursor, n)) => {
+                let size = usize::try_from(n).unwrap_or(usize::MAX);
                 let more = items.len() > size;
                 items.truncate(size);
                 page_facts.truncate(size);
-                let next_cursor = match (more, items.last()) {
-                    (true, Some(last)) => {
-                        let facts = self.sort_facts_from_row(&rows[items.len() - 1], &sort)?;
-                        Some(UserCursor { values: query.sort_key(last, &facts), id: last.id })
-                    }
-                    _ => None,
+                let cursor_at = |k: usize| -> R<UserCursor> {
+                    let facts = self.sort_facts_from_row(&rows[k], &sort)?;
+                    Ok(UserCursor { values: query.sort_key(&items[k], &facts), id: items[k].id })
                 };
-                UserPage { items, next_cursor, total: None }
+                // Read nearest first: the rows' last is the page's first.
+                let (first, last) = match items.len() {
+                    0 => (None, None),
+                    len if back => (Some(cursor_at(len - 1)?), Some(cursor_at(0)?)),
+                    len => (Some(cursor_at(0)?), Some(cursor_at(len - 1)?)),
+                };
+                if back {
+                    items.reverse();
+                    page_facts.reverse();
+                }
+                let (next_cursor, previous_cursor) = if back {
+                    (last.filter(|_| cursor.is_some()), first.filter(|_| more))
+                } else {
+                    (last.filter(|_| more), first.filter(|_| cursor.is_some()))
+                };
+                UserPage { items, next_cursor, previous_cursor, total: None }
             }
-            Some(UserPaging::Page { .. } | UserPaging::Offset { .. }) => {
+            None => {
                 let filtered = total_of.unwrap_or_default();
                 let row = self
                     .query_one(&format!("SELECT COUNT(*) AS n{}", filtered.text), filtered.values)
                     .await?
                     .ok_or_else(|| corrupt("n", "COUNT(*) answered no row"))?;
-                UserPage { items, next_cursor: None, total: Some(get_unsigned(&row, "n")?) }
+                UserPage { items, next_cursor: None, previous_cursor: None, total: Some(get_unsigned(&row, "n")?) }
             }
         };
         Ok((page, page_facts))
@@ -1333,6 +1352,17 @@ impl UserRepository for SeaOrmTx {
 
     async fn list_users_with_facts(&mut self, query: &UserQuery) -> R<(UserPage, Vec<UserPageFacts>)> {
         self.select_page(query, true).await
+    }
+
+    async fn count_users(&mut self, query: &UserQuery) -> R<u64> {
+        let mut filtered = Sql::default();
+        filtered.push("SELECT COUNT(*) AS n FROM users u");
+        self.user_filters(query, &mut filtered)?;
+        let row = self
+            .query_one(&filtered.text, filtered.values)
+            .await?
+            .ok_or_else(|| corrupt("n", "COUNT(*) answered no row"))?;
+        get_unsigned(&row, "n")
     }
 
     async fn page_facts(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<UserPageFacts>> {

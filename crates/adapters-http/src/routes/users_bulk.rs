@@ -98,7 +98,9 @@ pub struct BulkUsersRequest {
     pub filter: Option<UsersFilter>,
     pub action: BulkActionName,
     pub group_ids: Option<Vec<Uuid>>,
+    #[schema(min_items = 1)]
     pub roles: Option<Vec<BulkRoleBody>>,
+    #[schema(min_items = 1)]
     pub products: Option<Vec<String>>,
     pub flow_enabled: Option<bool>,
     /// 1 up to the mailbox provider's daily cap.
@@ -129,21 +131,25 @@ const ARGUMENTS: [&str; 8] = [
 
 /// The rules of `POST /users/bulk` a struct's schema cannot say, in JSON Schema (added to
 /// `BulkUsersRequest` by the OpenAPI document): exactly one of `user_ids` and `filter`, and
-/// each action with its own argument and no other.
+/// each action with its own argument and no other (joining and leaving teams name at least
+/// one).
 pub(crate) fn request_constraints() -> serde_json::Value {
     use serde_json::json;
     let selection = json!({"oneOf": [{"required": ["user_ids"]}, {"required": ["filter"]}]});
-    let mut by_argument: Vec<(Option<&str>, Vec<String>)> = Vec::new();
+    // The actions by (argument field, names at least one team), in the order of `ALL`.
+    type Alike = (Option<&'static str>, bool);
+    let mut by_argument: Vec<(Alike, Vec<String>)> = Vec::new();
     for action in BulkActionName::ALL {
-        let name = serde_json::to_value(action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        match by_argument.iter_mut().find(|(a, _)| *a == action.argument()) {
+        let name = action.name().to_owned();
+        let key = (action.argument(), action.names_teams());
+        match by_argument.iter_mut().find(|(a, _)| *a == key) {
             Some((_, names)) => names.push(name),
-            None => by_argument.push((action.argument(), vec![name])),
+            None => by_argument.push((key, vec![name])),
         }
     }
     let actions: Vec<serde_json::Value> = by_argument
         .into_iter()
-        .map(|(argument, names)| {
+        .map(|((argument, names_teams), names)| {
             let others: Vec<serde_json::Value> =
                 ARGUMENTS.iter().filter(|a| Some(**a) != argument).map(|a| json!({"required": [a]})).collect();
             let mut alternative = json!({
@@ -152,6 +158,9 @@ pub(crate) fn request_constraints() -> serde_json::Value {
             });
             if let Some(argument) = argument {
                 alternative["required"] = json!([argument]);
+            }
+            if names_teams {
+                alternative["properties"]["group_ids"] = json!({"minItems": 1});
             }
             alternative
         })
@@ -192,8 +201,38 @@ impl BulkActionName {
         Self::CheckConnectionStatus,
     ];
 
+    /// The action's name on the wire (`add_teams`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AddTeams => "add_teams",
+            Self::RemoveTeams => "remove_teams",
+            Self::SetTeams => "set_teams",
+            Self::SetRoles => "set_roles",
+            Self::AssignLicenses => "assign_licenses",
+            Self::UnassignLicenses => "unassign_licenses",
+            Self::SetFlowEnabled => "set_flow_enabled",
+            Self::SetEmailThrottle => "set_email_throttle",
+            Self::SetCallRecording => "set_call_recording",
+            Self::SetEmailSync => "set_email_sync",
+            Self::SetCalendarSync => "set_calendar_sync",
+            Self::DeprovisionDialerNumbers => "deprovision_dialer_numbers",
+            Self::CheckConnectionStatus => "check_connection_status",
+        }
+    }
+
+    /// The action named `name` on the wire.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Whether the action joins or leaves teams, and so names at least one
+    /// ([`BulkAction::check`](roster_domain::services::BulkAction::check)).
+    fn names_teams(self) -> bool {
+        matches!(self, Self::AddTeams | Self::RemoveTeams)
+    }
+
     /// The argument field the action needs, if any.
-    fn argument(self) -> Option<&'static str> {
+    pub fn argument(self) -> Option<&'static str> {
         match self {
             Self::AddTeams | Self::RemoveTeams | Self::SetTeams => Some("group_ids"),
             Self::SetRoles => Some("roles"),
@@ -209,8 +248,32 @@ impl BulkActionName {
 }
 
 impl BulkUsersRequest {
+    /// A request for `action` with no selection and no argument yet (a face that reads a form
+    /// fills the fields it was sent).
+    pub fn for_action(action: BulkActionName) -> Self {
+        Self {
+            user_ids: None,
+            filter: None,
+            action,
+            group_ids: None,
+            roles: None,
+            products: None,
+            flow_enabled: None,
+            email_throttle_max_per_day: None,
+            call_recording: None,
+            email_sync: None,
+            calendar_sync: None,
+            atomic: false,
+            dry_run: false,
+        }
+    }
+
     /// The action with its argument, or every misplaced field at once.
-    fn action(&self) -> Result<BulkAction, ServiceError> {
+    ///
+    /// # Errors
+    /// `validation_failed`: `unexpected` for an argument the action does not take, `required`
+    /// for the one it needs, and what the argument's own parsing refuses.
+    pub fn action(&self) -> Result<BulkAction, ServiceError> {
         let needed = self.action.argument();
         let mut errors = Vec::new();
         for (field, sent) in arguments(self) {
@@ -393,4 +456,18 @@ pub async fn bulk_users(
         BulkSubmission::Done(result) => Json(BulkUsersResponse::from(result)).into_response(),
         BulkSubmission::Queued(job) => crate::routes::jobs::accepted(&job),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_action_is_named_as_on_the_wire_and_read_back() {
+        for action in BulkActionName::ALL {
+            assert_eq!(serde_json::to_value(action).ok(), Some(serde_json::json!(action.name())));
+            assert_eq!(BulkActionName::parse(action.name()), Some(action));
+        }
+        assert_eq!(BulkActionName::parse("remove_everyone"), None);
+    }
 }

@@ -399,6 +399,9 @@ pub trait UserRepository: Send {
     /// ([`in_group_filter`](crate::users_query::in_group_filter)), then [`UserQuery::paginate`] (sort, keyset cursor or page with
     /// total). See `users_query.rs` for what SQL must take care of.
     async fn list_users(&mut self, query: &UserQuery) -> R<UserPage>;
+    /// How many users the query's filters match, as [`UserRepository::list_users`] without
+    /// paging would list them; the sort and the paging are ignored.
+    async fn count_users(&mut self, query: &UserQuery) -> R<u64>;
     /// The facts a page of the Users table shows beside each user's row, read for the whole page
     /// at once: one entry per user of the organization among `users` (deleted ones included), in
     /// id order; unknown ids, another organization's and repeats add nothing.

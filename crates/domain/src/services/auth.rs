@@ -85,9 +85,23 @@ impl Services {
         source: Source,
         impersonator: Option<UserId>,
     ) -> ServiceResult<Actor> {
-        let actor =
-            self.member_actor(org, user_id, source, impersonator).await?.map_err(|_| ServiceError::Unauthenticated)?;
-        let Some(impersonator_id) = impersonator else { return Ok(actor) };
+        Ok(self.resolve_named_actor(org, user_id, source, impersonator).await?.0)
+    }
+
+    /// [`Services::resolve_actor`], with the member's full name (`First Last`), read with
+    /// their authority.
+    pub(crate) async fn resolve_named_actor(
+        &self,
+        org: OrgId,
+        user_id: UserId,
+        source: Source,
+        impersonator: Option<UserId>,
+    ) -> ServiceResult<(Actor, String)> {
+        let (actor, name) = self
+            .named_member_actor(org, user_id, source, impersonator)
+            .await?
+            .map_err(|_| ServiceError::Unauthenticated)?;
+        let Some(impersonator_id) = impersonator else { return Ok((actor, name)) };
         let by =
             self.member_actor(org, impersonator_id, source, None).await?.map_err(|_| ServiceError::Unauthenticated)?;
         let still_allowed = by.require_over_user(Permission::Impersonate, actor.member_groups()).is_ok()
@@ -95,7 +109,7 @@ impl Services {
         if !still_allowed {
             return Err(ServiceError::Unauthenticated);
         }
-        Ok(actor.held_to(&by))
+        Ok((actor.held_to(&by), name))
     }
 
     /// The authority of one member, or why they have none.
@@ -106,6 +120,17 @@ impl Services {
         source: Source,
         impersonator: Option<UserId>,
     ) -> ServiceResult<Result<Actor, Inactive>> {
+        Ok(self.named_member_actor(org, user_id, source, impersonator).await?.map(|(actor, _)| actor))
+    }
+
+    /// [`Services::member_actor`], with the member's full name.
+    async fn named_member_actor(
+        &self,
+        org: OrgId,
+        user_id: UserId,
+        source: Source,
+        impersonator: Option<UserId>,
+    ) -> ServiceResult<Result<(Actor, String), Inactive>> {
         let Some(facts) = self.store.authority(org, user_id).await? else { return Ok(Err(Inactive::Deleted)) };
         let user = facts.user;
         if user.is_deleted() {
@@ -127,6 +152,7 @@ impl Services {
             }
         };
         let groups = live_groups(facts.open_groups, &tree);
-        Ok(Ok(Actor::for_user(&user, &roles, groups, &tree, source, impersonator)))
+        let name = format!("{} {}", user.first_name.as_str(), user.last_name.as_str());
+        Ok(Ok((Actor::for_user(&user, &roles, groups, &tree, source, impersonator), name)))
     }
 }

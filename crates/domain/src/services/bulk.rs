@@ -70,6 +70,23 @@ impl BulkAction {
             }
         }
     }
+
+    /// Checks what the action needs of its argument: joining or leaving teams, assigning or
+    /// unassigning licenses and setting roles name at least one (setting teams may name none:
+    /// it takes the users out of every team).
+    ///
+    /// # Errors
+    /// `empty` on `group_ids`, `products` or `roles`.
+    pub fn check(&self) -> Result<(), FieldError> {
+        let empty =
+            |field: &str, what: &str| Err(FieldError::new(field, "empty", format!("at least one {what} is needed")));
+        match self {
+            Self::AddTeams(g) | Self::RemoveTeams(g) if g.is_empty() => empty("group_ids", "team"),
+            Self::AssignLicenses(p) | Self::UnassignLicenses(p) if p.is_empty() => empty("products", "product"),
+            Self::SetRoles(r) if r.is_empty() => empty("roles", "role"),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A bulk action on a selection of users (`POST /users/bulk`).
@@ -172,10 +189,12 @@ impl Services {
     ///
     /// # Errors
     /// `forbidden` when the actor lacks the action's permissions everywhere;
-    /// `validation_failed` for an empty selection; storage and CRM failures of the whole
+    /// `validation_failed` for an empty selection or an action without its argument
+    /// ([`BulkAction::check`]); storage and CRM failures of the whole
     /// request. Per-user refusals (a user outside a scoped actor's groups…) are outcomes.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn bulk_update(&self, actor: &Actor, request: BulkRequest) -> ServiceResult<BulkResult> {
+        request.action.check().map_err(|e| ServiceError::Validation(vec![e]))?;
         // Someone without the action's permission anywhere is refused as a whole; scoped holders
         // are still checked per user (a user outside their groups is a `forbidden` outcome).
         for permission in request.action.permissions() {

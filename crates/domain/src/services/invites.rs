@@ -56,6 +56,9 @@ pub struct InviteOutcome {
     /// Why the row was refused, in words; `None` when created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// For a row refused for seats (`seat_limit_reached`): the product whose pool is full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<Key>,
 }
 
 /// The outcome of one row: created, or refused with the error's code.
@@ -342,6 +345,7 @@ impl Services {
                     status: InviteStatus::Created,
                     invite_id: Some(invite),
                     message: None,
+                    product: None,
                 },
                 Err(e) if e.code() == ErrorCode::Internal => return Err(e),
                 Err(e) => InviteOutcome {
@@ -349,6 +353,10 @@ impl Services {
                     status: InviteStatus::Refused(e.code()),
                     invite_id: None,
                     message: Some(e.to_string()),
+                    product: match &e {
+                        ServiceError::SeatLimitReached { product, .. } => Some(product.clone()),
+                        _ => None,
+                    },
                 },
             });
         }

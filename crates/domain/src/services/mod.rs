@@ -38,6 +38,7 @@ mod support;
 mod trees;
 mod user_import;
 mod users;
+mod users_screen;
 mod webhook_delivery;
 mod webhooks;
 
@@ -77,6 +78,7 @@ pub use user_import::{
 pub use users::{
     GrantedRole, NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage,
 };
+pub use users_screen::{TOTAL_KEPT_FOR, UsersScreen};
 pub use webhook_delivery::WebhookReport;
 pub use webhooks::{CreatedWebhook, ReplayFrom, WebhookChanges};
 
@@ -100,6 +102,8 @@ pub struct Services {
     trees: Arc<trees::TreeCache>,
     /// Roles kept between requests, shared by the clones (`trees`).
     roles: Arc<trees::RolesCache>,
+    /// The Users page's totals kept between requests, shared by the clones (`users_screen`).
+    totals: Arc<users_screen::TotalsCache>,
 }
 
 impl std::fmt::Debug for Services {
@@ -129,6 +133,7 @@ impl Services {
             dummy_hash: Arc::default(),
             trees: Arc::default(),
             roles: Arc::default(),
+            totals: Arc::default(),
         }
     }
 

@@ -115,6 +115,8 @@ pub struct Authentication {
     pub actor: Actor,
     /// `None` for an API key.
     pub session: Option<Session>,
+    /// The member's full name (`First Last`), read with their authority; empty for an API key.
+    pub name: String,
 }
 
 /// The Argon2 hash that unknown accounts are verified against, made once per process.
@@ -209,7 +211,8 @@ impl Services {
     #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, token: &str, source: Source) -> ServiceResult<Authentication> {
         if token.starts_with(API_KEY_PREFIX) {
-            return Ok(Authentication { actor: self.authenticate_api_key(token).await?, session: None });
+            let actor = self.authenticate_api_key(token).await?;
+            return Ok(Authentication { actor, session: None, name: String::new() });
         }
         let now = self.now();
         let session = self
@@ -222,11 +225,12 @@ impl Services {
             // An impersonation ends with the session that started it, expired or ended.
             self.store.session(parent).await?.filter(|p| p.is_live(now)).ok_or(ServiceError::Unauthenticated)?;
         }
-        let actor = self.resolve_actor(session.org_id, session.user_id, source, session.impersonator_id).await?;
+        let (actor, name) =
+            self.resolve_named_actor(session.org_id, session.user_id, source, session.impersonator_id).await?;
         if session.impersonator_id.is_none() && now - session.last_seen_at >= self.sessions.slide_after {
             self.store.touch_session(&session.token_hash, now, now + self.sessions.ttl).await?;
         }
-        Ok(Authentication { actor, session: Some(session) })
+        Ok(Authentication { actor, session: Some(session), name })
     }
 
     /// Starts acting as another member (§10) from the session `parent`: needs `impersonate` over

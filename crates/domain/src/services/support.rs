@@ -20,7 +20,8 @@ use crate::values::Key;
 use super::Services;
 
 impl Services {
-    pub(crate) fn now(&self) -> OffsetDateTime {
+    /// The time now, by the services' clock (the one every rule and timestamp uses).
+    pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }
 

@@ -308,6 +308,35 @@ impl Services {
             .ok_or(ServiceError::not_found("user"))
     }
 
+    /// The full names (`First Last`) of the users among `ids` the reader may see, read at once
+    /// (for a list of outcomes that names its users); unknown ids, another organization's and
+    /// users outside a scoped reader's groups are left out.
+    ///
+    /// # Errors
+    /// `forbidden` without `manage_users`.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
+    pub async fn user_names(&self, actor: &Actor, ids: &[UserId]) -> ServiceResult<BTreeMap<UserId, String>> {
+        let scope = reader_scope(actor)?;
+        let mut tx = self.begin_read().await?;
+        let users = tx.users_by_ids(actor.org_id(), ids).await?;
+        let within: Option<BTreeMap<UserId, BTreeSet<GroupId>>> = match &scope {
+            None => None,
+            Some(_) => {
+                let listed: Vec<UserId> = users.iter().map(|u| u.id).collect();
+                let facts = tx.page_facts(actor.org_id(), &listed).await?;
+                Some(facts.into_iter().map(|f| (f.user_id, f.open_groups)).collect())
+            }
+        };
+        Ok(users
+            .into_iter()
+            .filter(|u| match (&scope, &within) {
+                (Some(scope), Some(groups)) => groups.get(&u.id).is_some_and(|g| within_scope(scope, g)),
+                _ => true,
+            })
+            .map(|u| (u.id, format!("{} {}", u.first_name.as_str(), u.last_name.as_str())))
+            .collect())
+    }
+
     /// The Users table (§10). The caller fills filters, sort and paging; the organization and
     /// trial flag come from the actor, and a role named by key is resolved in the same read
     /// transaction.
@@ -320,19 +349,49 @@ impl Services {
     /// ([`UserQuery::check`]) or an unknown role.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> ServiceResult<UserDetailsPage> {
-        query.within = reader_scope(actor)?;
-        query.check().map_err(ServiceError::Validation)?;
         let mut tx = self.begin_read().await?;
         let (org, tree) = self.read_org_and_tree(&mut *tx, actor.org_id()).await?;
+        self.prepare_user_query(&mut *tx, actor, &org, &mut query).await?;
+        self.user_details_page(&mut *tx, &org, &tree, &query).await
+    }
+
+    /// Sets what a Users query takes from the reader and the organization, not from the
+    /// caller: the reader's scope, the organization, the trial flag and the role a key names
+    /// (read in `tx`); and checks the rest.
+    pub(crate) async fn prepare_user_query(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        org: &Organization,
+        query: &mut UserQuery,
+    ) -> ServiceResult<()> {
+        query.within = reader_scope(actor)?;
+        query.check().map_err(ServiceError::Validation)?;
         if let Some(role) = &query.role {
-            let roles = self.read_roles(&mut *tx, org.id).await?;
+            let roles = self.read_roles(tx, org.id).await?;
             query.role = Some(role.resolve(&roles).map_err(|e| ServiceError::Validation(vec![e]))?);
         }
         query.org_id = org.id;
         query.in_trial = org.in_trial(self.now());
-        let (page, facts) = tx.list_users_with_facts(&query).await?;
-        let items = details_with_facts(&mut *tx, &org, page.items, facts, &tree, self.now()).await?;
-        Ok(UserDetailsPage { items, next_cursor: page.next_cursor, total: page.total })
+        Ok(())
+    }
+
+    /// The page a prepared query asks for, with each row's details.
+    pub(crate) async fn user_details_page(
+        &self,
+        tx: &mut dyn Tx,
+        org: &Organization,
+        tree: &GroupTree,
+        query: &UserQuery,
+    ) -> ServiceResult<UserDetailsPage> {
+        let (page, facts) = tx.list_users_with_facts(query).await?;
+        let items = details_with_facts(tx, org, page.items, facts, tree, self.now()).await?;
+        Ok(UserDetailsPage {
+            items,
+            next_cursor: page.next_cursor,
+            previous_cursor: page.previous_cursor,
+            total: page.total,
+        })
     }
 
     /// Changes profile fields and settings (`PATCH /users/{id}`), with `If-Match`.
@@ -879,6 +938,8 @@ pub struct UserDetailsPage {
     pub items: Vec<UserDetails>,
     /// As [`crate::users_query::UserPage::next_cursor`].
     pub next_cursor: Option<UserCursor>,
+    /// As [`crate::users_query::UserPage::previous_cursor`].
+    pub previous_cursor: Option<UserCursor>,
     /// As [`crate::users_query::UserPage::total`].
     pub total: Option<u64>,
 }

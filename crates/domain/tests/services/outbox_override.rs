@@ -235,6 +235,9 @@ impl UserRepository for OverrideTx {
     async fn list_users(&mut self, query: &UserQuery) -> R<UserPage> {
         self.inner.list_users(query).await
     }
+    async fn count_users(&mut self, query: &UserQuery) -> R<u64> {
+        self.inner.count_users(query).await
+    }
     async fn page_facts(&mut self, org: OrgId, users: &[UserId]) -> R<Vec<UserPageFacts>> {
         self.inner.page_facts(org, users).await
     }

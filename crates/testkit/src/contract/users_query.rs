@@ -383,7 +383,12 @@ impl UserWorld {
                 } else {
                     None
                 };
-                Some(UserPaging::Cursor { after, limit: *rng.pick(&[1, 2, 3, 7, 50, 200]) })
+                let limit = *rng.pick(&[1, 2, 3, 7, 50, 200]);
+                if rng.chance(50) {
+                    Some(UserPaging::Cursor { after, limit })
+                } else {
+                    Some(UserPaging::Before { before: after, limit })
+                }
             }
             14..=16 => Some(UserPaging::Offset {
                 offset: u64::try_from(if rng.chance(25) { rng.below(90) } else { rng.below(5) }).unwrap_or(0),
@@ -432,14 +437,20 @@ pub(crate) async fn worlds(store: &Arc<dyn Store>, seed_base: u64) -> Vec<UserWo
 #[track_caller]
 fn assert_same_page(world: &UserWorld, query: &UserQuery, got: &UserPage, want: &UserPage, what: &str) {
     let ids = |p: &UserPage| p.items.iter().map(|u| u.id).collect::<Vec<_>>();
-    if ids(got) != ids(want) || got.next_cursor != want.next_cursor || got.total != want.total {
+    if ids(got) != ids(want)
+        || got.next_cursor != want.next_cursor
+        || got.previous_cursor != want.previous_cursor
+        || got.total != want.total
+    {
         panic!(
-            "{what}: list_users disagrees with the reference for\n{query:#?}\nexpected (total {:?}, next {:?}):{}\ngot (total {:?}, next {:?}):{}",
+            "{what}: list_users disagrees with the reference for\n{query:#?}\nexpected (total {:?}, next {:?}, previous {:?}):{}\ngot (total {:?}, next {:?}, previous {:?}):{}",
             want.total,
             want.next_cursor,
+            want.previous_cursor,
             world.describe(&ids(want)),
             got.total,
             got.next_cursor,
+            got.previous_cursor,
             world.describe(&ids(got)),
         );
     }
@@ -462,6 +473,9 @@ pub async fn list_users_equals_the_reference_semantics_on_generated_users(store:
             let got = tx.list_users(&query).await.expect("lists");
             assert_same_page(w, &query, &got, &want, &format!("query {i} of {}", w.org.slug));
             non_empty += usize::from(!want.items.is_empty());
+            let all = w.expected(&UserQuery { paging: None, ..query.clone() }).items.len();
+            let counted = tx.count_users(&query).await.expect("counts");
+            assert_eq!(counted, u64::try_from(all).unwrap_or(0), "query {i} of {}: the count", w.org.slug);
             // Read with the page's facts, the page is the same and the facts are `page_facts`'s.
             let (with, facts) = tx.list_users_with_facts(&query).await.expect("lists with facts");
             assert_eq!(with, got, "query {i} of {}: the page read with its facts", w.org.slug);
@@ -548,6 +562,27 @@ pub async fn a_cursor_walk_visits_every_matching_user_once_in_order_for_every_so
                 }
             }
             assert_eq!(walked, everyone, "sort {k}, limit {limit}: the walk visits every row once, in order");
+            // Walking back from the end with `previous_cursor` visits the same rows.
+            let mut back: Vec<User> = Vec::new();
+            let mut before = None;
+            for step in 0.. {
+                assert!(step <= everyone.len(), "sort {k}: the walk back ends");
+                query.paging = Some(UserPaging::Before { before: before.clone(), limit });
+                let page = tx.list_users(&query).await.expect("lists");
+                assert_same_page(
+                    w,
+                    &query,
+                    &page,
+                    &w.expected(&query),
+                    &format!("sort {k}, limit {limit}, page {step} from the end"),
+                );
+                back.splice(0..0, page.items);
+                match page.previous_cursor {
+                    Some(c) => before = Some(c),
+                    None => break,
+                }
+            }
+            assert_eq!(back, everyone, "sort {k}, limit {limit}: the walk back visits every row once");
             let key = |u: &User| query.sort_key(u, &w.facts(u));
             assert!(
                 walked.windows(2).all(|p| query.compare_keys(&key(&p[0]), p[0].id, &key(&p[1]), p[1].id).is_lt()),
@@ -595,12 +630,13 @@ pub async fn a_cursor_that_is_no_rows_pages_as_the_reference_for_every_sort(stor
                 let mut query = UserQuery::new(w.org.id);
                 query.sort = vec![UserSort { field: field.clone(), descending }];
                 query.in_trial = k % 3 == 0;
-                query.paging = Some(UserPaging::Cursor {
-                    after: Some(UserCursor { values: vec![value.clone()], id: ids[k % ids.len()] }),
-                    limit: 5,
-                });
+                let cursor = UserCursor { values: vec![value.clone()], id: ids[k % ids.len()] };
+                query.paging = Some(UserPaging::Cursor { after: Some(cursor.clone()), limit: 5 });
                 let got = tx.list_users(&query).await.expect("lists");
                 assert_same_page(w, &query, &got, &w.expected(&query), &format!("{field} after {value:?}"));
+                query.paging = Some(UserPaging::Before { before: Some(cursor), limit: 5 });
+                let got = tx.list_users(&query).await.expect("lists");
+                assert_same_page(w, &query, &got, &w.expected(&query), &format!("{field} before {value:?}"));
             }
         }
     }

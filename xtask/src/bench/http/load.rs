@@ -66,6 +66,39 @@ pub(crate) async fn get(client: &reqwest::Client, url: &str, token: Option<&str>
     }
 }
 
+/// One GET of a console page with the session cookie; the status and, for a 200 page, the
+/// path of its "Next page" link when that link leads on (for walks), and the page's size.
+pub(crate) async fn get_html(client: &reqwest::Client, url: &str, cookie: &str) -> (Outcome, usize) {
+    match client.get(url).header(reqwest::header::COOKIE, cookie).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            match r.bytes().await {
+                Ok(body) if status == 200 => {
+                    let next = next_page_href(&String::from_utf8_lossy(&body));
+                    (Outcome { status, next_cursor: next }, body.len())
+                }
+                Ok(body) => (Outcome { status, next_cursor: None }, body.len()),
+                Err(_) => (Outcome { status: 0, next_cursor: None }, 0),
+            }
+        }
+        Err(_) => (Outcome { status: 0, next_cursor: None }, 0),
+    }
+}
+
+/// The `href` of the page's enabled "Next page" link, unescaped.
+pub(crate) fn next_page_href(html: &str) -> Option<String> {
+    let label = html.find("aria-label=\"Next page\"")?;
+    let start = html[..label].rfind("<a ")?;
+    let end = label + html[label..].find('>')?;
+    let tag = &html[start..end];
+    if tag.contains("aria-disabled") {
+        return None;
+    }
+    let href = tag.split("href=\"").nth(1)?.split('"').next()?;
+    // A URL's query holds `&` (escaped as `&amp;` or `&#38;`); its values are percent-encoded.
+    Some(href.replace("&amp;", "&").replace("&#38;", "&"))
+}
+
 /// Runs `step` in `clients` closed loops: `warmup`, then `window` timed.
 pub(crate) async fn run<F, Fut>(clients: usize, warmup: Duration, window: Duration, pid: u32, step: F) -> LoadReport
 where

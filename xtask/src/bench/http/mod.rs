@@ -6,13 +6,17 @@
 //! Scenarios, each a warm-up and a timed window of `clients` closed loops ([`load`]):
 //! 1. `users_page` — `GET /api/v1/users?status=active&sort=last_name&limit=50`, each client
 //!    walking the cursor (back to the first page at the end), as the admin; baseline `/users`.
-//! 2. `connections_page` — `GET /api/v1/connections?limit=50` walking the cursor, as the
+//! 2. `console_users_page` — the console's Users page (`GET /users`, HTML) with the same filter,
+//!    sort and 50 rows, each client following its "Next page" link (back to the first page at
+//!    the end), with the admin's session cookie; compared with `users_page`'s JSON walk, and the
+//!    size of one page's HTML.
+//! 3. `connections_page` — `GET /api/v1/connections?limit=50` walking the cursor, as the
 //!    `operations` member (visibility applied); baseline `/connections` for the same viewer.
-//! 3. `user_by_id` — `GET /api/v1/users/{id}` over 2,000 ids read from the Users table.
-//! 4. `seat_race` — 32 clients assign Flow with `PUT /users/{id}/licenses` to 4 users each
+//! 4. `user_by_id` — `GET /api/v1/users/{id}` over 2,000 ids read from the Users table.
+//! 5. `seat_race` — 32 clients assign Flow with `PUT /users/{id}/licenses` to 4 users each
 //!    while only 40 seats are free: exactly 40 must succeed, every other answer a 409
 //!    `seat_limit_reached`, no 5xx, and the pool must end full, never over.
-//! 5. `export_csv` — `GET /api/v1/users/export.csv` of the whole organization, streamed to
+//! 6. `export_csv` — `GET /api/v1/users/export.csv` of the whole organization, streamed to
 //!    nowhere, with the server's peak resident set meanwhile.
 
 mod baseline;
@@ -127,6 +131,9 @@ struct EngineRun {
     engine: &'static str,
     demo_data_seconds: f64,
     users_page: (LoadReport, LoadReport),
+    console_page: LoadReport,
+    /// The largest HTML of the first pages walked (a page of 50 rows), bytes.
+    console_html_bytes: usize,
     connections_page: (LoadReport, LoadReport),
     user_by_id: LoadReport,
     race: RaceReport,
@@ -286,6 +293,31 @@ async fn bench_engine(options: &Options, roster: &Path, engine: &'static str) ->
     )
     .await;
     let users_baseline = walk(baseline_base.clone(), "/users", None, baseline_pid, client.clone()).await;
+    eprintln!("bench http [{engine}]: console_users_page…");
+    let cookie = format!("roster_session={admin}");
+    let first = format!("{base}/users?status=active&sort=last_name&per_page=50");
+    let mut console_html_bytes = 0;
+    let mut url = first.clone();
+    for _ in 0..5 {
+        let (outcome, bytes) = load::get_html(&client, &url, &cookie).await;
+        if outcome.status != 200 {
+            bail!("the console's Users page answered {} at {url}", outcome.status);
+        }
+        console_html_bytes = console_html_bytes.max(bytes);
+        match outcome.next_cursor {
+            Some(path) => url = format!("{base}{path}"),
+            None => bail!("the console's Users page has no next page at {url}"),
+        }
+    }
+    let console_page = {
+        let (client, base, first, cookie) = (client.clone(), base.clone(), first.clone(), cookie.clone());
+        load::run(clients, warmup, window, pid, move |_, _, next| {
+            let url = next.map_or_else(|| first.clone(), |path| format!("{base}{path}"));
+            let (client, cookie) = (client.clone(), cookie.clone());
+            async move { load::get_html(&client, &url, &cookie).await.0 }
+        })
+        .await
+    };
     eprintln!("bench http [{engine}]: connections_page…");
     let connections_product =
         walk(base.clone(), "/api/v1/connections?limit=50", Some(operations.clone()), pid, client.clone()).await;
@@ -317,6 +349,8 @@ async fn bench_engine(options: &Options, roster: &Path, engine: &'static str) ->
         engine,
         demo_data_seconds,
         users_page: (users_product, users_baseline),
+        console_page,
+        console_html_bytes,
         connections_page: (connections_product, connections_baseline),
         user_by_id: by_id,
         race,
@@ -546,6 +580,16 @@ fn report(options: &Options, runs: &[EngineRun]) -> String {
                 );
             }
         }
+        let r = &run.console_page;
+        let _ = writeln!(
+            out,
+            "| console_users_page | roster (HTML) | {:.0} | {:.2} | {:.2} | {} | {} |",
+            r.per_second(),
+            r.p50_ms,
+            r.p99_ms,
+            statuses(r),
+            rss(r.peak_rss_mib)
+        );
         let r = &run.user_by_id;
         let _ = writeln!(
             out,
@@ -569,6 +613,18 @@ fn report(options: &Options, runs: &[EngineRun]) -> String {
                 product.failures()
             );
         }
+        let (html, json) = (&run.console_page, &run.users_page.0);
+        let p99 = ratio(html.p99_ms, json.p99_ms);
+        let _ = writeln!(
+            out,
+            "- console_users_page: p99 {p99:.2}× the JSON users_page's (target ≤ 1.2×: {}), median {:.2}×, {} non-2xx; \
+             a page of 50 rows is {:.0} KB of HTML (target < 150 KB: {})",
+            verdict(p99 <= 1.2),
+            ratio(html.p50_ms, json.p50_ms),
+            html.failures(),
+            run.console_html_bytes as f64 / 1000.0,
+            verdict(run.console_html_bytes < 150_000)
+        );
         let race = &run.race;
         let race_ok = race.succeeded == RACE_FREE_SEATS as usize
             && race.other.is_empty()
@@ -587,7 +643,7 @@ fn report(options: &Options, runs: &[EngineRun]) -> String {
             race.seats_total,
             verdict(race_ok)
         );
-        let peak_load = [&run.users_page.0, &run.connections_page.0, &run.user_by_id]
+        let peak_load = [&run.users_page.0, &run.console_page, &run.connections_page.0, &run.user_by_id]
             .iter()
             .filter_map(|r| r.peak_rss_mib)
             .fold(0.0_f64, f64::max);
