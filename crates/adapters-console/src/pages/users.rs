@@ -395,8 +395,12 @@ pub(crate) fn filter_of(ask: &Ask, console: &Console) -> Result<roster_domain::u
     }
     let mut query = filter.to_query(console.actor.org_id()).map_err(|e| as_service_error(&e, "filter"))?;
     query.sort = parse_sort(Some(&ask.sort)).map_err(|e| as_service_error(&e, "sort"))?;
-    let cursor =
-        |field: &str, text: &str| decode_cursor::<UserCursor>(&ask.sort, text).map_err(|e| as_service_error(&e, field));
+    let cursor = |field: &str, text: &str| {
+        decode_cursor::<UserCursor>(&ask.sort, text).map_err(|e| {
+            let refusal = roster_domain::FieldError::new(field, "invalid_cursor", e.detail().to_owned());
+            ServiceError::Validation(vec![refusal])
+        })
+    };
     let limit = ask.per_page;
     query.paging = Some(match &ask.at {
         At::First => UserPaging::Cursor { after: None, limit },

@@ -158,6 +158,13 @@ fn like_escape(s: &str) -> String {
     out
 }
 
+/// The end of an `EXISTS` whose subquery can match several rows of one user (a role granted with
+/// several scopes, memberships in several groups of a scope): `LIMIT 1` keeps SQLite 3.51 from
+/// turning it into a join. It did, and then counted a user matched twice twice in `OFFSET`: page
+/// 2 of a scoped admin's Users table started two rows early (the contract suite's generated
+/// queries found it; SQLite 3.40 answers right without it). PostgreSQL plans it as before.
+const EXISTS_END: &str = " LIMIT 1)";
+
 /// A statement under construction: text with `?` parameter markers and their values, in order.
 #[derive(Default)]
 struct Sql {
@@ -670,7 +677,7 @@ impl SeaOrmTx {
                     " AND EXISTS (SELECT 1 FROM user_roles r WHERE r.org_id = u.org_id AND r.user_id = u.id AND r.role_id = ",
                 )
                 .bind(id(role.as_uuid()))
-                .push(")");
+                .push(EXISTS_END);
             }
             // The services resolve a key before the query comes here; one that did not names no
             // role id, so nothing matches (`UserQuery::matches_fields`).
@@ -786,7 +793,7 @@ impl SeaOrmTx {
             .bind(id(group.as_uuid()))
             .push(" AND m.user_id = u.id AND ")
             .push(same)
-            .push(")");
+            .push(EXISTS_END);
         }
         Ok(())
     }
@@ -894,7 +901,7 @@ impl SeaOrmTx {
         let open = "SELECT 1 FROM memberships m WHERE m.org_id = u.org_id AND m.user_id = u.id AND m.left_at IS NULL";
         sql.push(" AND EXISTS (").push(open).push(" AND m.group_id IN (");
         list(sql);
-        sql.push(")) AND NOT EXISTS (").push(open).push(" AND m.group_id NOT IN (");
+        sql.push(")").push(EXISTS_END).push(" AND NOT EXISTS (").push(open).push(" AND m.group_id NOT IN (");
         list(sql);
         sql.push("))");
     }

@@ -18,6 +18,7 @@ mod drawer;
 mod impersonation;
 mod invite;
 mod onboarding;
+mod paging;
 mod security;
 mod sign_in;
 mod support;

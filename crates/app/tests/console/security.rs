@@ -9,12 +9,12 @@ use serde_json::json;
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps};
 use crate::tenants::other_org;
 
-fn client() -> Client {
+pub(crate) fn client() -> Client {
     Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("a client")
 }
 
 /// Signs in through the console's form; the client keeps the cookie. The `Set-Cookie` value.
-async fn form_sign_in(app: &TestApp, client: &Client, org: &str, email: &str) -> String {
+pub(crate) async fn form_sign_in(app: &TestApp, client: &Client, org: &str, email: &str) -> String {
     let r = client
         .post(format!("{}/login", app.base))
         .header("sec-fetch-site", "same-origin")

@@ -194,12 +194,12 @@ impl Services {
     /// request. Per-user refusals (a user outside a scoped actor's groups…) are outcomes.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn bulk_update(&self, actor: &Actor, request: BulkRequest) -> ServiceResult<BulkResult> {
-        request.action.check().map_err(|e| ServiceError::Validation(vec![e]))?;
         // Someone without the action's permission anywhere is refused as a whole; scoped holders
         // are still checked per user (a user outside their groups is a `forbidden` outcome).
         for permission in request.action.permissions() {
             actor.require(*permission)?;
         }
+        request.action.check().map_err(|e| ServiceError::Validation(vec![e]))?;
         let crm_states = match &request.action {
             BulkAction::CheckConnectionStatus => Some(self.crm_states(actor, &request.selection).await?),
             _ => None,

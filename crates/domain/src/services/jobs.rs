@@ -164,10 +164,10 @@ impl Services {
     /// As [`Services::bulk_update`] for the request as a whole.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn submit_bulk(&self, actor: &Actor, request: BulkRequest) -> ServiceResult<BulkSubmission> {
-        request.action.check().map_err(|e| ServiceError::Validation(vec![e]))?;
         for permission in request.action.permissions() {
             actor.require(*permission)?;
         }
+        request.action.check().map_err(|e| ServiceError::Validation(vec![e]))?;
         let ids = match &request.selection {
             BulkSelection::Ids(ids) if ids.len() <= JOB_THRESHOLD => None,
             selection => {

@@ -199,3 +199,31 @@ async fn a_bulk_action_by_someone_without_its_permission_is_refused_as_a_whole()
     }
     assert_eq!(w.store.snapshot().await, before);
 }
+
+#[tokio::test]
+async fn joining_leaving_or_licensing_nothing_is_refused_and_setting_no_team_is_not() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    let admin = w.admin_actor().await;
+    let before = w.store.snapshot().await;
+    for (action, field) in [
+        (BulkAction::AddTeams(BTreeSet::new()), "group_ids"),
+        (BulkAction::RemoveTeams(BTreeSet::new()), "group_ids"),
+        (BulkAction::AssignLicenses(BTreeSet::new()), "products"),
+        (BulkAction::UnassignLicenses(BTreeSet::new()), "products"),
+        (BulkAction::SetRoles(Vec::new()), "roles"),
+    ] {
+        let err = failure(w.services.bulk_update(&admin, on(&[ann], action.clone())).await);
+        assert_eq!(err.code(), ErrorCode::ValidationFailed, "{action:?}");
+        let roster_domain::ServiceError::Validation(errors) = &err else { panic!("{err:?}") };
+        assert_eq!((errors[0].field.as_str(), errors[0].code), (field, "empty"), "{action:?}");
+        let err = failure(w.services.submit_bulk(&admin, on(&[ann], action.clone())).await);
+        assert_eq!(err.code(), ErrorCode::ValidationFailed, "{action:?} as a submission");
+    }
+    assert_eq!(w.store.snapshot().await, before, "nothing changed");
+    let result = w.services.bulk_update(&admin, on(&[ann], BulkAction::SetTeams(BTreeSet::new()))).await;
+    assert!(
+        result.is_ok_and(|r| r.outcomes.iter().all(|o| o.is_ok())),
+        "set_teams to none takes the user out of every team"
+    );
+}

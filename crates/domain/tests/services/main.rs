@@ -31,3 +31,4 @@ mod tenancy;
 mod user_import;
 mod user_roles;
 mod users_lifecycle;
+mod users_screen;
