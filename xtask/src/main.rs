@@ -6,6 +6,7 @@
 
 mod bench;
 mod ci;
+mod screenshots;
 mod tidy;
 
 use std::ffi::OsString;
@@ -20,6 +21,9 @@ Commands:
   ci      fmt check, clippy -D warnings, the tests, then the tidy checks; stops at the first failure
   tidy    the tidy checks alone
   bench   the benchmarks: `bench db` (see `cargo xtask bench db --help`)
+  screenshots [--out DIR]
+          a PNG of every page and dialog of the web console (a demo organization of 300 users,
+          a headless Chromium at 1440×900) into docs/screenshots, or DIR
   help    this message";
 
 fn main() -> ExitCode {
@@ -28,6 +32,7 @@ fn main() -> ExitCode {
         Some("ci") if args.len() == 1 => ci::run(),
         Some("tidy") if args.len() == 1 => tidy::run(),
         Some("bench") => bench::run(&args[1..]),
+        Some("screenshots") => screenshots::run(&args[1..]),
         Some("help" | "--help" | "-h") => {
             eprintln!("{USAGE}");
             Ok(())
