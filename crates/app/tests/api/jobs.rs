@@ -59,9 +59,10 @@ async fn others(app: &TestApp, token: &str) -> Vec<String> {
     ids
 }
 
-/// Polls the job until it is settled (or the time is up).
+/// Polls the job until it is settled (or the time is up: a bound for a stuck job, generous
+/// because a machine busy with builds runs 5,000 steps on PostgreSQL in well over a minute).
 async fn settled(app: &TestApp, token: &str, location: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let job = app.get_ok(location, token).await;
         if job["state"] == "done" || job["state"] == "failed" {
