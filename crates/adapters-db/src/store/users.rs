@@ -23,7 +23,8 @@ use roster_domain::ids::{GroupId, OrgId, RoleId, UserId};
 use roster_domain::ports::{AuthorityFacts, PasswordHash, StoreError, UserLookup, UserRepository};
 use roster_domain::roles::RoleGrant;
 use roster_domain::user::{
-    CallRecording, DirectoryAttributes, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User, UserSettings,
+    CallRecording, DirectoryAttributes, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User,
+    UserSettings,
 };
 use roster_domain::user_filter::{TextOp, TimeOp, UserFilter, UserTextField, UserTimeField};
 use roster_domain::users_query::{

@@ -128,7 +128,10 @@ mod tests {
             (json!({"displayName": "x"}), ScimType::InvalidSyntax),
             (json!({"schemas": [GROUP_SCHEMA], "owner": "x"}), ScimType::InvalidSyntax),
             (json!({"schemas": [GROUP_SCHEMA], "displayName": "a/b"}), ScimType::InvalidValue),
-            (json!({"schemas": [GROUP_SCHEMA], "displayName": "x", "members": [{"value": "nope"}]}), ScimType::InvalidValue),
+            (
+                json!({"schemas": [GROUP_SCHEMA], "displayName": "x", "members": [{"value": "nope"}]}),
+                ScimType::InvalidValue,
+            ),
         ] {
             assert_eq!(read_group(&body, false).unwrap_err().kind, kind, "{body}");
         }

@@ -75,16 +75,9 @@ impl ScimType {
 
     /// The type a field error's code names, if it names one.
     pub fn from_code(code: &str) -> Option<Self> {
-        [
-            Self::InvalidSyntax,
-            Self::InvalidValue,
-            Self::InvalidPath,
-            Self::NoTarget,
-            Self::Mutability,
-            Self::Uniqueness,
-        ]
-        .into_iter()
-        .find(|t| t.code() == code)
+        [Self::InvalidSyntax, Self::InvalidValue, Self::InvalidPath, Self::NoTarget, Self::Mutability, Self::Uniqueness]
+            .into_iter()
+            .find(|t| t.code() == code)
     }
 }
 
@@ -213,9 +206,9 @@ fn read_operation(i: usize, op: &Value) -> Result<PatchOperation, WriteError> {
         (PatchKind::Add | PatchKind::Replace, _, None) => {
             Err(WriteError::value(format!("operation {i}: an add or replace needs a value")))
         }
-        (PatchKind::Add | PatchKind::Replace, None, Some(v)) if !v.is_object() => Err(WriteError::value(format!(
-            "operation {i}: without a path, the value must be an object of attributes"
-        ))),
+        (PatchKind::Add | PatchKind::Replace, None, Some(v)) if !v.is_object() => {
+            Err(WriteError::value(format!("operation {i}: without a path, the value must be an object of attributes")))
+        }
         _ => Ok(PatchOperation { kind, path, value }),
     }
 }
@@ -367,7 +360,9 @@ fn apply_path(
         (None, None) => whole(attr, container, key, kind, value),
         (None, Some(sub)) => sub_attribute(attr, sub, container, key, kind, value),
         (Some(filter), None) => filtered(schema, attr, filter, path, container, key, kind, value),
-        (Some(_), Some(_)) => Err(WriteError::path(format!("`{path}`: a filter follows the attribute, not its sub-attribute"))),
+        (Some(_), Some(_)) => {
+            Err(WriteError::path(format!("`{path}`: a filter follows the attribute, not its sub-attribute")))
+        }
     }
 }
 
@@ -523,7 +518,8 @@ fn filtered(
     };
     let mut chosen = Vec::with_capacity(items.len());
     for item in &items {
-        chosen.push(element_matches(filter, schema, attr, item).map_err(|e| WriteError::path(format!("`{path}`: {e}")))?);
+        chosen
+            .push(element_matches(filter, schema, attr, item).map_err(|e| WriteError::path(format!("`{path}`: {e}")))?);
     }
     let mut items = items;
     if kind == PatchKind::Remove {
@@ -594,8 +590,12 @@ mod tests {
 
     #[test]
     fn oktas_patch_without_a_path_sets_each_attribute_of_the_value() {
-        let out = run(&USERS, ada(), patch(json!([{"op": "replace", "value": {"active": false, "name.givenName": "Augusta"}}])))
-            .unwrap();
+        let out = run(
+            &USERS,
+            ada(),
+            patch(json!([{"op": "replace", "value": {"active": false, "name.givenName": "Augusta"}}])),
+        )
+        .unwrap();
         assert_eq!(out["active"], json!(false));
         assert_eq!(out["name"], json!({"givenName": "Augusta", "familyName": "Lovelace"}));
     }
@@ -649,7 +649,10 @@ mod tests {
             (patch(json!([{"op": "replace", "path": "name.nick", "value": "x"}])), ScimType::InvalidPath),
             (patch(json!([{"op": "replace", "value": {"shoeSize": 4}}])), ScimType::InvalidValue),
             (patch(json!([{"op": "replace", "value": 4}])), ScimType::InvalidValue),
-            (patch(json!([{"op": "replace", "path": "emails[type co \"w\"].value", "value": "x"}])), ScimType::NoTarget),
+            (
+                patch(json!([{"op": "replace", "path": "emails[type co \"w\"].value", "value": "x"}])),
+                ScimType::NoTarget,
+            ),
         ] {
             assert_eq!(run(&USERS, ada(), body.clone()).unwrap_err().kind, kind, "{body}");
         }

@@ -123,7 +123,9 @@ impl Services {
         actor.require_org_wide(Permission::Scim)?;
         let email = input.email.ok_or_else(|| WriteError::value("`userName` is required"))?;
         let (Some(first_name), Some(last_name)) = (input.first_name, input.last_name) else {
-            return Err(WriteError::value("`name.givenName` and `name.familyName` (or `displayName`) are required").into());
+            return Err(
+                WriteError::value("`name.givenName` and `name.familyName` (or `displayName`) are required").into()
+            );
         };
         let new = NewUser {
             email,

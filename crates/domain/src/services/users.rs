@@ -16,8 +16,8 @@ use crate::ports::{Tx, UserLookup};
 use crate::roles::{Permission, Role, RoleGrant, RoleRef, Visibility};
 use crate::scheduling::ScheduledChange;
 use crate::user::{
-    CallRecording, DirectoryAttributes, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User, UserSettings,
-    derive_status,
+    CallRecording, DirectoryAttributes, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts,
+    User, UserSettings, derive_status,
 };
 use crate::users_query::{UserCursor, UserPageFacts, UserQuery, within_scope};
 use crate::values::{AgentId, CrmId, Email, Key, Nicknames, Password, PersonName, Phone};

@@ -230,11 +230,8 @@ pub async fn directory_attributes_read_back_and_external_id_filters_case_exactly
         let query = UserQuery { filter: Some(typed), ..UserQuery::new(o) };
         let got: BTreeSet<UserId> = tx.list_users(&query).await.expect("lists").items.iter().map(|u| u.id).collect();
         assert_eq!(got, want, "{text}");
-        let in_memory: BTreeSet<UserId> = all
-            .iter()
-            .filter(|u| eval::matches(&f, &USERS, &user_resource(u)).expect("valid"))
-            .map(|u| u.id)
-            .collect();
+        let in_memory: BTreeSet<UserId> =
+            all.iter().filter(|u| eval::matches(&f, &USERS, &user_resource(u)).expect("valid")).map(|u| u.id).collect();
         assert_eq!(got, in_memory, "{text}: as the filter means in memory");
     }
 }
