@@ -169,14 +169,19 @@ async fn oktas_full_put_without_active_keeps_it_and_its_patch_deactivates_releas
         put.as_object_mut().unwrap().remove("active");
         put["id"] = json!(id);
         put["title"] = json!("Countess");
-        let replaced = expect(send(&app, Method::PUT, &format!("/Users/{id}"), &secret, &put).await, StatusCode::OK).await;
-        assert_eq!((replaced["active"].as_bool(), replaced["name"]["givenName"].as_str()), (Some(true), Some("Augusta")));
+        let replaced =
+            expect(send(&app, Method::PUT, &format!("/Users/{id}"), &secret, &put).await, StatusCode::OK).await;
+        assert_eq!(
+            (replaced["active"].as_bool(), replaced["name"]["givenName"].as_str()),
+            (Some(true), Some("Augusta"))
+        );
         assert_eq!(replaced["title"], "Countess");
         assert_eq!(member(&app, &token, &id).await["products"], json!(["core"]), "PUT kept the member active");
 
         // Okta's deactivation: a PATCH without a path.
         let off = patch(json!([{"op": "replace", "value": {"active": false}}]));
-        let patched = expect(send(&app, Method::PATCH, &format!("/Users/{id}"), &secret, &off).await, StatusCode::OK).await;
+        let patched =
+            expect(send(&app, Method::PATCH, &format!("/Users/{id}"), &secret, &off).await, StatusCode::OK).await;
         assert_eq!(patched["active"], false);
         let rest = member(&app, &token, &id).await;
         assert_eq!((rest["status"].as_str(), rest["products"].clone()), (Some("deactivated"), json!([])));
@@ -212,8 +217,12 @@ async fn entra_ids_patch_with_capitalised_ops_string_booleans_filtered_and_exten
             ENTERPRISE: {"employeeNumber": "1701", "department": "Engines"}
         });
         // `roles` is no attribute Roster serves: refused, nothing created.
-        expect_error(send(&app, Method::POST, "/Users", &secret, &create).await, StatusCode::BAD_REQUEST, Some("invalidSyntax"))
-            .await;
+        expect_error(
+            send(&app, Method::POST, "/Users", &secret, &create).await,
+            StatusCode::BAD_REQUEST,
+            Some("invalidSyntax"),
+        )
+        .await;
         let mut create = create;
         create.as_object_mut().unwrap().remove("roles");
         let created = expect(send(&app, Method::POST, "/Users", &secret, &create).await, StatusCode::CREATED).await;
@@ -222,13 +231,15 @@ async fn entra_ids_patch_with_capitalised_ops_string_booleans_filtered_and_exten
 
         let ops = patch(json!([
             {"op": "Replace", "path": "title", "value": "Analyst"},
+            {"op": "Add", "path": "addresses[type eq \"work\"].formatted", "value": "12 St James's Square, London"},
             {"op": "Add", "path": "phoneNumbers[type eq \"work\"].value", "value": "+14155550100"},
             {"op": "Replace", "path": format!("{ENTERPRISE}:department"), "value": "Analytical Engines"},
             {"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": "b0b-1d"},
             {"op": "Replace", "path": "name.familyName", "value": "King"},
             {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "ada@contoso.com"},
         ]));
-        let patched = expect(send(&app, Method::PATCH, &format!("/Users/{id}"), &secret, &ops).await, StatusCode::OK).await;
+        let patched =
+            expect(send(&app, Method::PATCH, &format!("/Users/{id}"), &secret, &ops).await, StatusCode::OK).await;
         assert_eq!(patched["title"], "Analyst");
         assert_eq!(patched["phoneNumbers"], json!([{"value": "+14155550100", "type": "work", "primary": true}]));
         assert_eq!(
@@ -239,12 +250,15 @@ async fn entra_ids_patch_with_capitalised_ops_string_booleans_filtered_and_exten
 
         // Entra ID's disable: `"False"` as a string.
         let off = patch(json!([{"op": "Replace", "path": "active", "value": "False"}]));
-        let patched = expect(send(&app, Method::PATCH, &format!("/Users/{id}"), &secret, &off).await, StatusCode::OK).await;
+        let patched =
+            expect(send(&app, Method::PATCH, &format!("/Users/{id}"), &secret, &off).await, StatusCode::OK).await;
         assert_eq!(patched["active"], false);
         assert_eq!(member(&app, &token, &id).await["status"], "deactivated");
 
         // Removing an attribute clears it.
-        let remove = patch(json!([{"op": "Remove", "path": format!("{ENTERPRISE}:manager")}, {"op": "Remove", "path": "title"}]));
+        let remove = patch(
+            json!([{"op": "Remove", "path": format!("{ENTERPRISE}:manager")}, {"op": "Remove", "path": "title"}]),
+        );
         let patched =
             expect(send(&app, Method::PATCH, &format!("/Users/{id}"), &secret, &remove).await, StatusCode::OK).await;
         assert!(patched.get("title").is_none() && patched[ENTERPRISE].get("manager").is_none(), "{patched}");
@@ -282,7 +296,10 @@ async fn a_full_pool_still_creates_the_user_and_answers_409_naming_the_product_w
         assert_eq!(member(&app, &token, &bob).await["products"], json!([]));
         let refused = events(&app, &token, "user.licenses_refused").await;
         assert_eq!(refused.len(), 1, "{}", app.engine);
-        assert_eq!((refused[0]["target_id"].as_str(), refused[0]["source"].as_str()), (Some(bob.as_str()), Some("scim")));
+        assert_eq!(
+            (refused[0]["target_id"].as_str(), refused[0]["source"].as_str()),
+            (Some(bob.as_str()), Some("scim"))
+        );
         assert_eq!(refused[0]["details"]["products"], json!(["core"]));
         app.finish().await;
     }
@@ -293,9 +310,11 @@ async fn a_stale_if_match_is_412_a_delete_is_the_soft_delete_and_frees_the_addre
     for app in apps("scim_etag_delete").await {
         let token = app.login().await;
         let secret = scim_key(&app, &token).await;
-        let created =
-            expect(send(&app, Method::POST, "/Users", &secret, &okta_user("ada@example.com", "Ada", "L")).await, StatusCode::CREATED)
-                .await;
+        let created = expect(
+            send(&app, Method::POST, "/Users", &secret, &okta_user("ada@example.com", "Ada", "L")).await,
+            StatusCode::CREATED,
+        )
+        .await;
         let id = created["id"].as_str().unwrap().to_owned();
         let version = created["meta"]["version"].as_str().unwrap().to_owned();
         let rename = patch(json!([{"op": "replace", "path": "name.givenName", "value": "Augusta"}]));
@@ -329,8 +348,11 @@ async fn a_stale_if_match_is_412_a_delete_is_the_soft_delete_and_frees_the_addre
         let deleted = events(&app, &token, "user.deleted").await;
         assert_eq!(deleted[0]["source"], "scim");
         // The address is free again.
-        expect(send(&app, Method::POST, "/Users", &secret, &okta_user("ada@example.com", "Ada", "L")).await, StatusCode::CREATED)
-            .await;
+        expect(
+            send(&app, Method::POST, "/Users", &secret, &okta_user("ada@example.com", "Ada", "L")).await,
+            StatusCode::CREATED,
+        )
+        .await;
         app.finish().await;
     }
 }
@@ -340,9 +362,11 @@ async fn bad_writes_are_scim_errors_with_their_type_and_change_nothing() {
     for app in apps("scim_bad_writes").await {
         let token = app.login().await;
         let secret = scim_key(&app, &token).await;
-        let created =
-            expect(send(&app, Method::POST, "/Users", &secret, &okta_user("ada@example.com", "Ada", "L")).await, StatusCode::CREATED)
-                .await;
+        let created = expect(
+            send(&app, Method::POST, "/Users", &secret, &okta_user("ada@example.com", "Ada", "L")).await,
+            StatusCode::CREATED,
+        )
+        .await;
         let id = created["id"].as_str().unwrap().to_owned();
         let users = app.user_count(&token).await;
 
@@ -355,12 +379,21 @@ async fn bad_writes_are_scim_errors_with_their_type_and_change_nothing() {
             .unwrap();
         expect_error(raw, StatusCode::BAD_REQUEST, Some("invalidSyntax")).await;
         for (body, scim_type) in [
-            (json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "x@example.com"}), "invalidSyntax"),
+            (
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "x@example.com"}),
+                "invalidSyntax",
+            ),
             (json!({"userName": "x@example.com", "name": {"givenName": "X", "familyName": "Y"}}), "invalidSyntax"),
             (json!({"schemas": [USER_SCHEMA], "userName": "x@example.com", "shoeSize": 42}), "invalidSyntax"),
-            (json!({"schemas": [USER_SCHEMA], "userName": "not an address", "name": {"givenName": "X", "familyName": "Y"}}), "invalidValue"),
+            (
+                json!({"schemas": [USER_SCHEMA], "userName": "not an address", "name": {"givenName": "X", "familyName": "Y"}}),
+                "invalidValue",
+            ),
             (json!({"schemas": [USER_SCHEMA], "userName": "x@example.com"}), "invalidValue"),
-            (json!({"schemas": [USER_SCHEMA], "userName": "x@example.com", "name": {"givenName": "X", "familyName": "Y"}, "active": "maybe"}), "invalidValue"),
+            (
+                json!({"schemas": [USER_SCHEMA], "userName": "x@example.com", "name": {"givenName": "X", "familyName": "Y"}, "active": "maybe"}),
+                "invalidValue",
+            ),
         ] {
             let r = send(&app, Method::POST, "/Users", &secret, &body).await;
             expect_error(r, StatusCode::BAD_REQUEST, Some(scim_type)).await;
@@ -374,7 +407,12 @@ async fn bad_writes_are_scim_errors_with_their_type_and_change_nothing() {
             (patch(json!([{"op": "replace", "path": "id", "value": "mine"}])), "mutability"),
             (patch(json!([{"op": "replace", "path": "active", "value": "maybe"}])), "invalidValue"),
             // The first operation is valid: nothing of the request is kept.
-            (patch(json!([{"op": "replace", "path": "title", "value": "Kept?"}, {"op": "replace", "path": "userName", "value": "nope"}])), "invalidValue"),
+            (
+                patch(
+                    json!([{"op": "replace", "path": "title", "value": "Kept?"}, {"op": "replace", "path": "userName", "value": "nope"}]),
+                ),
+                "invalidValue",
+            ),
             (patch(json!([{"op": "remove", "path": "userName"}])), "invalidValue"),
         ] {
             let r = send(&app, Method::PATCH, &format!("/Users/{id}"), &secret, &ops).await;
@@ -389,8 +427,11 @@ async fn bad_writes_are_scim_errors_with_their_type_and_change_nothing() {
             .unwrap();
         expect_error(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, None).await;
 
-        let now = expect(app.authed(Method::GET, &format!("/scim/v2/Users/{id}"), &secret).send().await.unwrap(), StatusCode::OK)
-            .await;
+        let now = expect(
+            app.authed(Method::GET, &format!("/scim/v2/Users/{id}"), &secret).send().await.unwrap(),
+            StatusCode::OK,
+        )
+        .await;
         assert_eq!(now, created, "{}: nothing changed", app.engine);
         assert_eq!(app.user_count(&token).await, users);
         app.finish().await;

@@ -11,7 +11,7 @@
 //!
 //! What is accepted and not kept: `emails` (the member's one address is `userName`; `emails`
 //! always shows it), `displayName`, `nickName`, `userType`, `preferredLanguage`, `locale`,
-//! `timezone`, the other sub-attributes of `name`, `password` (a provisioned member signs in
+//! `timezone`, `addresses` (in Entra ID's default mappings), the other sub-attributes of `name`, `password` (a provisioned member signs in
 //! through their identity provider or sets a password by the reset link), and read-only
 //! attributes (`id`, `meta`, `groups`), ignored as RFC 7643 §7 says. Anything else — an
 //! attribute no schema of Users has, a schema URN other than the core User schema and the
@@ -152,9 +152,11 @@ fn phone(value: &Value) -> Result<Change<Phone>, WriteError> {
     if objects.len() != items.len() {
         return Err(WriteError::value("each of `phoneNumbers` must be an object"));
     }
-    let is_true = |o: &&&Map<String, Value>| get_ci(o, "primary").is_some_and(|p| boolean(p, "primary") == Ok(Some(true)));
-    let is_work =
-        |o: &&&Map<String, Value>| get_ci(o, "type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("work"));
+    let is_true =
+        |o: &&&Map<String, Value>| get_ci(o, "primary").is_some_and(|p| boolean(p, "primary") == Ok(Some(true)));
+    let is_work = |o: &&&Map<String, Value>| {
+        get_ci(o, "type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("work"))
+    };
     let chosen = objects.iter().find(is_true).or_else(|| objects.iter().find(is_work)).or_else(|| objects.first());
     match chosen {
         None => Ok(Some(None)),
@@ -186,8 +188,9 @@ pub fn read_user(body: &Value, omitted: Omitted) -> Result<UserInput, WriteError
             if names.len() != schemas.len() || !names.iter().any(|s| s.eq_ignore_ascii_case(USER_SCHEMA)) {
                 return Err(WriteError::syntax(format!("`schemas` must hold {USER_SCHEMA}")));
             }
-            if let Some(other) =
-                names.iter().find(|s| !s.eq_ignore_ascii_case(USER_SCHEMA) && !s.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA))
+            if let Some(other) = names
+                .iter()
+                .find(|s| !s.eq_ignore_ascii_case(USER_SCHEMA) && !s.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA))
             {
                 return Err(WriteError::syntax(format!("Users have no schema {other}")));
             }
@@ -210,10 +213,8 @@ pub fn read_user(body: &Value, omitted: Omitted) -> Result<UserInput, WriteError
             return Err(WriteError::syntax(format!("a User has no attribute `{key}`")));
         }
     }
-    let mut input = UserInput {
-        email: text(object, "userName", "userName", Email::parse)?.flatten(),
-        ..UserInput::default()
-    };
+    let mut input =
+        UserInput { email: text(object, "userName", "userName", Email::parse)?.flatten(), ..UserInput::default() };
     let name = match get_ci(object, "name") {
         None | Some(Value::Null) => None,
         Some(Value::Object(name)) => {
@@ -228,10 +229,8 @@ pub fn read_user(body: &Value, omitted: Omitted) -> Result<UserInput, WriteError
         input.last_name = text(name, "familyName", "name.familyName", PersonName::parse)?.flatten();
     }
     if input.first_name.is_none() && input.last_name.is_none() {
-        let full = name
-            .and_then(|n| get_ci(n, "formatted"))
-            .or_else(|| get_ci(object, "displayName"))
-            .and_then(Value::as_str);
+        let full =
+            name.and_then(|n| get_ci(n, "formatted")).or_else(|| get_ci(object, "displayName")).and_then(Value::as_str);
         if let Some((given, family)) = full.and_then(split_name) {
             input.first_name = Some(given);
             input.last_name = Some(family);
