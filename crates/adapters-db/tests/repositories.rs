@@ -99,6 +99,7 @@ async fn organizations_round_trip_with_unique_slugs_and_optimistic_updates() {
             ],
             release_seats_when_inactive: false,
             default_seat_limit: 7,
+            scim_products: vec![Key::parse("core").expect("valid"), Key::parse("dialer").expect("valid")],
         };
         let (alpha, beta) = (org(1, "alpha"), org(2, "beta"));
         for o in [&gamma, &alpha, &beta] {

@@ -108,6 +108,17 @@ fn full_user(org: OrgId, id: UserId) -> User {
     u.lifecycle.crm_connected = true;
     u.lifecycle.mailbox_connected = true;
     u.has_password = true;
+    let text = |t: &str| Some(roster_domain::values::DirectoryText::parse(t).expect("valid"));
+    u.directory = roster_domain::user::DirectoryAttributes {
+        external_id: text("00uAda"),
+        title: text("Analyst"),
+        employee_number: text("1701"),
+        cost_center: text("CC-7"),
+        organization: text("Babbage & Co"),
+        division: text("Engines"),
+        department: text("Analytical"),
+        manager: text("b0b-1d"),
+    };
     u.updated_at = datetime!(2026-02-02 00:00:00 UTC);
     u
 }

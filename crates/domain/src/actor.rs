@@ -293,6 +293,9 @@ pub struct Actor {
     /// The person the audit trail names when the system acts on their behalf (accepting an
     /// invite, verifying a sign-up).
     on_behalf_of: Option<UserId>,
+    /// The authority this actor's own is held to: an API key's creator's, a member's own. What
+    /// [`Actor::provisioning`] may widen a `scim` holder's authority to, never beyond.
+    creator_bound: Option<Authority>,
 }
 
 impl Actor {
@@ -316,6 +319,7 @@ impl Actor {
             view_groups,
             member_groups,
             on_behalf_of: None,
+            creator_bound: None,
         }
     }
 
@@ -325,6 +329,7 @@ impl Actor {
     #[must_use]
     pub fn held_to(mut self, impersonator: &Actor) -> Self {
         self.authority = self.authority.intersect(&impersonator.authority);
+        self.creator_bound = None;
         self
     }
 
@@ -342,7 +347,28 @@ impl Actor {
             view_groups: creator.view_groups.clone(),
             member_groups: creator.member_groups.clone(),
             on_behalf_of: None,
+            creator_bound: Some(creator.authority.clone()),
         }
+    }
+
+    /// The same key or member at the SCIM face (§13): audited with the source `scim`, and, when
+    /// it holds `scim` over the whole organization, also holding what provisioning takes —
+    /// [`Permission::PROVISIONING`] — held to its creator's authority (a member's session keeps
+    /// the member's own authority, which already bounds it). A key made by an administrator
+    /// thus provisions members and groups; a key made by someone who may not manage users
+    /// provisions nothing, and nobody provisions a member whose authority theirs does not cover.
+    #[must_use]
+    pub fn provisioning(mut self) -> Self {
+        self.source = Source::Scim;
+        if matches!(self.coverage(Permission::Scim), Some(Coverage::Org))
+            && let Some(bound) = self.creator_bound.take()
+        {
+            let wanted: BTreeSet<Permission> =
+                Permission::PROVISIONING.iter().copied().chain([Permission::Scim]).collect();
+            let own = Authority::of_permissions(&wanted, Visibility::All);
+            self.authority = own.intersect(&bound);
+        }
+        self
     }
 
     /// The operator or a background worker acting on `org_id`.
@@ -356,6 +382,7 @@ impl Actor {
             view_groups: BTreeSet::new(),
             member_groups: BTreeSet::new(),
             on_behalf_of: None,
+            creator_bound: None,
         }
     }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ids::{GroupId, OrgId};
-use crate::values::{EmailDomain, Label, Slug};
+use crate::values::{EmailDomain, Key, Label, Slug};
 
 /// An organization: one tenant of Roster. All other data hangs off an `OrgId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,10 @@ pub struct OrgSettings {
     /// The seats each product's pool gets when the organization or the product is created (§4.2);
     /// default 3. Set by the operator, never by a settings change.
     pub default_seat_limit: u32,
+    /// The products a member provisioned through SCIM gets when created or reactivated (§13),
+    /// through the one seat enforcement point; sorted, without repeats, each in the catalog.
+    /// Default none.
+    pub scim_products: Vec<Key>,
 }
 
 impl Default for OrgSettings {
@@ -58,6 +62,7 @@ impl Default for OrgSettings {
             allowed_signup_domains: Vec::new(),
             release_seats_when_inactive: true,
             default_seat_limit: 3,
+            scim_products: Vec::new(),
         }
     }
 }
@@ -71,6 +76,8 @@ pub struct SettingsChange {
     pub allowed_signup_domains: Option<Vec<EmailDomain>>,
     /// The new inactive-seat rule (§4.5); `None` leaves it as is.
     pub release_seats_when_inactive: Option<bool>,
+    /// The new list of products SCIM provisioning gives, replacing the old; `None` leaves it.
+    pub scim_products: Option<Vec<Key>>,
     /// Turning auto sign-up off is refused without it (§8.1: the admin confirms a dialog).
     pub confirm: bool,
 }
@@ -118,6 +125,12 @@ impl OrgSettings {
         }
         if let Some(release) = change.release_seats_when_inactive {
             next.release_seats_when_inactive = release;
+        }
+        if let Some(products) = &change.scim_products {
+            let mut products = products.clone();
+            products.sort();
+            products.dedup();
+            next.scim_products = products;
         }
         Ok(next)
     }

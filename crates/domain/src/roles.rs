@@ -79,6 +79,20 @@ impl Permission {
         )
     }
 
+    /// What provisioning through SCIM takes (§13), besides `scim` itself: creating, changing,
+    /// deactivating and deleting members, giving them the organization's `scim_products`,
+    /// keeping group members, and covering what an ordinary member holds (the rule of
+    /// dominance compares permissions a provisioned member has with the provider's).
+    pub const PROVISIONING: [Permission; 7] = [
+        Self::ManageUsers,
+        Self::ManageLicenses,
+        Self::ManageGroups,
+        Self::InviteConnections,
+        Self::ViewReporting,
+        Self::AudioScoring,
+        Self::ExportData,
+    ];
+
     /// The permissions an admin may grant to one user outside any role (§5 per-user grants).
     pub const GRANTABLE: [Permission; 2] = [Self::ViewReporting, Self::AudioScoring];
 

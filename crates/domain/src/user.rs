@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::{FieldError, ServiceError, ServiceResult};
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
 use crate::roles::{Permission, RoleGrant};
-use crate::values::{AgentId, CrmId, Email, Nicknames, PersonName, Phone, ValueError};
+use crate::values::{AgentId, CrmId, DirectoryText, Email, Nicknames, PersonName, Phone, ValueError};
 
 /// How long a deleted user can be restored.
 pub const RESTORE_WINDOW: Duration = Duration::days(30);
@@ -54,6 +54,8 @@ pub struct User {
     pub settings: UserSettings,
     /// The facts the status is derived from (§3.1).
     pub lifecycle: Lifecycle,
+    /// What an identity provider keeps about the member through SCIM (§13).
+    pub directory: DirectoryAttributes,
     /// Whether the user has set a password (the hash itself lives only in the store).
     pub has_password: bool,
     /// When the user was created (by an admin, an invite, an import or a sign-up).
@@ -92,6 +94,7 @@ impl User {
             group_access: BTreeSet::new(),
             settings: UserSettings::default(),
             lifecycle: Lifecycle::default(),
+            directory: DirectoryAttributes::default(),
             has_password: false,
             created_at: now,
             updated_at: now,
@@ -184,6 +187,30 @@ impl User {
         self.updated_at = now;
         self.version += 1;
     }
+}
+
+/// The attributes an identity provider sends through SCIM that Roster keeps as they are (§13):
+/// none is a rule's input, each is shown back to the provider. `manager` is the manager's SCIM
+/// id as sent, not checked against the members: a provider may send the manager after the
+/// report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryAttributes {
+    /// The provider's own id of the person (`externalId`), case-exact.
+    pub external_id: Option<DirectoryText>,
+    /// The job title.
+    pub title: Option<DirectoryText>,
+    /// The enterprise extension's `employeeNumber`.
+    pub employee_number: Option<DirectoryText>,
+    /// The enterprise extension's `costCenter`.
+    pub cost_center: Option<DirectoryText>,
+    /// The enterprise extension's `organization`.
+    pub organization: Option<DirectoryText>,
+    /// The enterprise extension's `division`.
+    pub division: Option<DirectoryText>,
+    /// The enterprise extension's `department`.
+    pub department: Option<DirectoryText>,
+    /// The enterprise extension's `manager.value`.
+    pub manager: Option<DirectoryText>,
 }
 
 /// The lifecycle facts from which the status is derived.

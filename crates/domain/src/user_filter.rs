@@ -95,6 +95,11 @@ pub enum UserFilter {
     Active(bool),
     /// The member is this one.
     Id(UserId),
+    /// The member's `externalId` is exactly this (case-exact, SCIM's `caseExact`); false when
+    /// they have none.
+    ExternalId(String),
+    /// The member has an `externalId`.
+    HasExternalId,
     /// `field op at`.
     Time {
         /// The field compared.
@@ -143,6 +148,8 @@ impl UserFilter {
             Self::Present(field) => Self::text_of(user, *field).is_some_and(|t| !t.is_empty()),
             Self::Active(active) => user.lifecycle.deactivated_at.is_none() == *active,
             Self::Id(id) => user.id == *id,
+            Self::ExternalId(value) => user.directory.external_id.as_ref().is_some_and(|e| e.as_str() == value),
+            Self::HasExternalId => user.directory.external_id.is_some(),
             Self::Time { field, op, at } => {
                 let t = match field {
                     UserTimeField::CreatedAt => user.created_at,
@@ -165,7 +172,7 @@ impl UserFilter {
     /// Whether the condition can reach a store: no value holds U+0000.
     pub fn check(&self) -> bool {
         match self {
-            Self::Text { value, .. } => !value.contains('\0'),
+            Self::Text { value, .. } | Self::ExternalId(value) => !value.contains('\0'),
             Self::Not(inner) => inner.check(),
             Self::And(l, r) | Self::Or(l, r) => l.check() && r.check(),
             _ => true,

@@ -668,6 +668,36 @@ impl CrmId {
 
 string_value!(CrmId);
 
+const DIRECTORY_TEXT_MAX: usize = 256;
+
+/// A value an identity provider keeps about a member and Roster stores as sent (§13): the
+/// provider's `externalId`, a job title, the enterprise extension's employee number, cost
+/// center, organization, division, department, or the id of a manager.
+///
+/// Trimmed; 1 to 256 characters; no control characters. Case and inner spacing are kept: the
+/// provider owns these values, and `externalId` compares case-exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DirectoryText(String);
+
+impl DirectoryText {
+    /// Parses a directory value after trimming it.
+    ///
+    /// # Errors
+    /// [`ValueError::Empty`] for a blank input, [`ValueError::TooLong`] beyond 256 characters,
+    /// [`ValueError::InvalidFormat`] if it contains a control character.
+    pub fn parse(input: &str) -> Result<Self, ValueError> {
+        let value = input.trim();
+        check_id_length(value, DIRECTORY_TEXT_MAX)?;
+        if value.chars().any(char::is_control) {
+            return Err(ValueError::InvalidFormat { expected: "text without control characters" });
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+string_value!(DirectoryText);
+
 /// An organization's slug (spec §2), unique, used at login (`{"org": "demo"}`) and in URLs.
 ///
 /// Trimmed and lower-cased; 2 to 63 characters among `a-z`, `0-9` and `-`, not starting or ending

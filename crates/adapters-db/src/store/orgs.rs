@@ -21,7 +21,7 @@ use crate::Engine;
 type R<T> = Result<T, StoreError>;
 
 const ORG_COLUMNS: &str = "id, name, slug, created_at, trial_ends_at, root_group_id, auto_signup, \
-     allowed_signup_domains, release_seats_when_inactive, default_seat_limit, version";
+     allowed_signup_domains, release_seats_when_inactive, default_seat_limit, scim_products, version";
 
 impl SeaOrmTx {
     fn org_from_row(&self, row: &QueryResult) -> R<Organization> {
@@ -37,6 +37,7 @@ impl SeaOrmTx {
                 allowed_signup_domains: get_json(self.engine, row, "allowed_signup_domains")?,
                 release_seats_when_inactive: get(row, "release_seats_when_inactive")?,
                 default_seat_limit: get_unsigned(row, "default_seat_limit")?,
+                scim_products: get_json(self.engine, row, "scim_products")?,
             },
             version: get_unsigned(row, "version")?,
         })
@@ -68,6 +69,7 @@ impl SeaOrmTx {
             json(self.engine, &org.settings.allowed_signup_domains)?,
             org.settings.release_seats_when_inactive.into(),
             count(org.settings.default_seat_limit)?,
+            json(self.engine, &org.settings.scim_products)?,
             count(org.version)?,
         ])
     }
@@ -78,7 +80,7 @@ impl OrgRepository for SeaOrmTx {
     async fn insert_org(&mut self, org: &Organization) -> R<()> {
         let mut values = vec![id(org.id.as_uuid())];
         values.extend(self.org_values(org)?);
-        let sql = format!("INSERT INTO organizations ({ORG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let sql = format!("INSERT INTO organizations ({ORG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         // Nothing refers from an organization to another row: a foreign key cannot fail.
         self.exec_guarded(&sql, values).await.map_err(|e| errors::write_error(e, "organization"))?;
         Ok(())
@@ -103,7 +105,7 @@ impl OrgRepository for SeaOrmTx {
         values.extend([id(org.id.as_uuid()), count(previous)?]);
         let sql = "UPDATE organizations SET name = ?, slug = ?, created_at = ?, trial_ends_at = ?, \
                    root_group_id = ?, auto_signup = ?, allowed_signup_domains = ?, \
-                   release_seats_when_inactive = ?, default_seat_limit = ?, version = ? \
+                   release_seats_when_inactive = ?, default_seat_limit = ?, scim_products = ?, version = ? \
                    WHERE id = ? AND version = ?";
         let done = self.exec_guarded(sql, values).await.map_err(|e| errors::write_error(e, "organization"))?;
         if done.rows_affected() == 0 {

@@ -23,7 +23,8 @@ use roster_domain::ids::{GroupId, OrgId, RoleId, UserId};
 use roster_domain::ports::{AuthorityFacts, PasswordHash, StoreError, UserLookup, UserRepository};
 use roster_domain::roles::RoleGrant;
 use roster_domain::user::{
-    CallRecording, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User, UserSettings,
+    CallRecording, DirectoryAttributes, Homepage, InactiveReason, Lifecycle, MailboxProvider, StatusKind, User,
+    UserSettings,
 };
 use roster_domain::user_filter::{TextOp, TimeOp, UserFilter, UserTextField, UserTimeField};
 use roster_domain::users_query::{
@@ -50,7 +51,8 @@ const USER_COLUMNS: &str = "org_id, id, email, first_name, last_name, phone, nic
     flow_enabled, email_sync, calendar_sync, call_recording, homepage, round_robin, scoring_enabled, \
     roaming_agent, voip_forward_to, deactivated_at, deleted_at, invited, inactive_reasons, ever_held_core, \
     crm_connected, mailbox_connected, has_password, first_name_sort, last_name_sort, agent_id_sort, \
-    crm_id_sort, search_text, created_at, updated_at, version";
+    crm_id_sort, search_text, external_id, title, employee_number, cost_center, organization, division, \
+    department, manager_id, created_at, updated_at, version";
 
 /// The same columns qualified with the alias `u`.
 fn user_columns_u() -> String {
@@ -319,6 +321,16 @@ impl SeaOrmTx {
                 crm_connected: get(row, "crm_connected")?,
                 mailbox_connected: get(row, "mailbox_connected")?,
             },
+            directory: DirectoryAttributes {
+                external_id: opt_parsed(row, "external_id")?,
+                title: opt_parsed(row, "title")?,
+                employee_number: opt_parsed(row, "employee_number")?,
+                cost_center: opt_parsed(row, "cost_center")?,
+                organization: opt_parsed(row, "organization")?,
+                division: opt_parsed(row, "division")?,
+                department: opt_parsed(row, "department")?,
+                manager: opt_parsed(row, "manager_id")?,
+            },
             has_password: get(row, "has_password")?,
             created_at: get_time(self.engine, row, "created_at")?,
             updated_at: get_time(self.engine, row, "updated_at")?,
@@ -330,6 +342,7 @@ impl SeaOrmTx {
     fn user_values(&self, user: &User) -> R<Vec<Value>> {
         let s = &user.settings;
         let l = &user.lifecycle;
+        let d = &user.directory;
         let bits: i64 = l.inactive_reasons.iter().map(|r| reason_bit(*r)).sum();
         Ok(vec![
             text(&user.email),
@@ -366,6 +379,14 @@ impl SeaOrmTx {
             user.agent_id.as_ref().map_or_else(String::new, |a| a.as_str().to_lowercase()).into(),
             user.crm_id.as_ref().map_or_else(String::new, |c| c.as_str().to_lowercase()).into(),
             search_text(user).into(),
+            opt_text(d.external_id.as_ref()),
+            opt_text(d.title.as_ref()),
+            opt_text(d.employee_number.as_ref()),
+            opt_text(d.cost_center.as_ref()),
+            opt_text(d.organization.as_ref()),
+            opt_text(d.division.as_ref()),
+            opt_text(d.department.as_ref()),
+            opt_text(d.manager.as_ref()),
             time(self.engine, user.created_at)?,
             time(self.engine, user.updated_at)?,
             count(user.version)?,
@@ -850,6 +871,13 @@ impl SeaOrmTx {
             }
             UserFilter::Id(user) => {
                 sql.push("(u.id = ").bind(id(user.as_uuid())).push(")");
+            }
+            UserFilter::ExternalId(value) => {
+                // The probe of `users_by_external_id`; a `NULL` never reaches a `NOT`.
+                sql.push("(u.external_id IS NOT NULL AND u.external_id = ").bind(value.clone().into()).push(")");
+            }
+            UserFilter::HasExternalId => {
+                sql.push("(u.external_id IS NOT NULL)");
             }
             UserFilter::Time { field, op, at } => {
                 sql.push(match field {

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use roster_domain::org::{OrgSettings, SettingsChange};
 use roster_domain::seats::BillingSummary;
-use roster_domain::values::EmailDomain;
+use roster_domain::values::{EmailDomain, Key};
 use roster_domain::{FieldError, ServiceError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -95,6 +95,9 @@ pub struct SettingsBody {
     pub release_seats_when_inactive: bool,
     /// Seats a new product gets; set by the operator only.
     pub default_seat_limit: u32,
+    /// Product keys a member provisioned through SCIM (`/scim/v2`) gets when created or
+    /// reactivated, as seats allow; empty by default.
+    pub scim_products: Vec<String>,
 }
 
 impl From<OrgSettings> for SettingsBody {
@@ -104,6 +107,7 @@ impl From<OrgSettings> for SettingsBody {
             allowed_signup_domains: s.allowed_signup_domains.iter().map(|d| d.as_str().to_owned()).collect(),
             release_seats_when_inactive: s.release_seats_when_inactive,
             default_seat_limit: s.default_seat_limit,
+            scim_products: s.scim_products.iter().map(|k| k.as_str().to_owned()).collect(),
         }
     }
 }
@@ -127,6 +131,9 @@ pub struct SettingsPatchRequest {
     /// Email domains whose owners may sign up (`example.com`).
     pub allowed_signup_domains: Option<Vec<String>>,
     pub release_seats_when_inactive: Option<bool>,
+    /// Product keys a member provisioned through SCIM gets (replacing the list); each must be
+    /// in the organization's catalog.
+    pub scim_products: Option<Vec<String>>,
     #[serde(default)]
     pub confirm: bool,
 }
@@ -149,10 +156,24 @@ impl SettingsPatchRequest {
                 }
             })
             .transpose()?;
+        let scim_products = self
+            .scim_products
+            .map(|ps| {
+                let parsed: Vec<Result<Key, FieldError>> =
+                    ps.iter().enumerate().map(|(i, p)| parse(&format!("scim_products[{i}]"), p, Key::parse)).collect();
+                let errors: Vec<FieldError> = parsed.iter().filter_map(|r| r.as_ref().err().cloned()).collect();
+                if errors.is_empty() {
+                    Ok(parsed.into_iter().filter_map(Result::ok).collect())
+                } else {
+                    Err(ServiceError::Validation(errors))
+                }
+            })
+            .transpose()?;
         Ok(SettingsChange {
             auto_signup: self.auto_signup,
             allowed_signup_domains: domains,
             release_seats_when_inactive: self.release_seats_when_inactive,
+            scim_products,
             confirm: self.confirm,
         })
     }
@@ -165,7 +186,7 @@ impl SettingsPatchRequest {
     responses(
         (status = 200, description = "The settings after the change", body = SettingsBody),
         (status = 403, description = "`forbidden`: needs `manage_settings` over the whole organization", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`confirmation_required` (auto sign-up off without `confirm: true`), `validation_failed` (a bad domain)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`confirmation_required` (auto sign-up off without `confirm: true`), `validation_failed` (a bad domain, an unknown product in `scim_products`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 /// Changes settings; turning auto sign-up off needs `confirm: true`.

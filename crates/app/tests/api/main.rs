@@ -26,6 +26,8 @@ mod roles;
 mod saved_views;
 mod scheduled;
 mod scim;
+mod scim_groups;
+mod scim_writes;
 mod scoped_reads;
 mod secrets_at_rest;
 mod security_headers;

@@ -74,7 +74,7 @@ async fn settings_change_with_confirmation_and_stay_in_their_organization() {
         let settings = app.get_ok("/api/v1/org/settings", &token).await;
         assert_eq!(
             settings,
-            json!({"auto_signup": true, "allowed_signup_domains": [], "release_seats_when_inactive": true, "default_seat_limit": 3}),
+            json!({"auto_signup": true, "allowed_signup_domains": [], "release_seats_when_inactive": true, "default_seat_limit": 3, "scim_products": []}),
             "{}",
             app.engine
         );

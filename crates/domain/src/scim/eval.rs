@@ -132,6 +132,22 @@ pub fn matches(filter: &Filter, schema: &ResourceSchema, resource: &Value) -> Re
     Ok(eval(filter, schema, None, resource))
 }
 
+/// Whether one value of the complex attribute `attr` (an element of `emails`, of `members`)
+/// matches `filter`, whose paths name the attribute's sub-attributes: the filter of a PATCH
+/// path such as `emails[type eq "work"]`.
+///
+/// # Errors
+/// As [`check`], for the paths inside the brackets.
+pub fn element_matches(
+    filter: &Filter,
+    schema: &ResourceSchema,
+    attr: &'static AttrDef,
+    element: &Value,
+) -> Result<bool, FilterError> {
+    check_within(filter, schema, Some(attr))?;
+    Ok(eval(filter, schema, Some(attr), element))
+}
+
 fn get_ci<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
     object.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }

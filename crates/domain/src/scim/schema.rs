@@ -179,6 +179,21 @@ const USER_ATTRS: &[AttrDef] = &[
     of_type(text("active", "Whether the member is active; false deactivates them."), AttrType::Boolean),
     complex("emails", true, MULTI_VALUE, "The member's email address, as the one `work` email."),
     complex("phoneNumbers", true, MULTI_VALUE, "The member's phone (E.164), as the one `work` number."),
+    complex(
+        "addresses",
+        true,
+        &[
+            text("formatted", "The full address."),
+            text("streetAddress", "The street."),
+            text("locality", "The city."),
+            text("region", "The state or region."),
+            text("postalCode", "The postal code."),
+            text("country", "The country."),
+            text("type", "A label such as `work`."),
+            of_type(text("primary", "Whether this is the primary address."), AttrType::Boolean),
+        ],
+        "Not kept (accepted, as identity providers send it by default).",
+    ),
     read_only(complex("groups", true, MULTI_VALUE, "The groups the member belongs to.")),
 ];
 

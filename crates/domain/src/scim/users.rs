@@ -4,9 +4,10 @@
 //! The mapping: `userName` is the email; `name.givenName`/`familyName` the names; `emails` is
 //! one value, the email, `type` `work`, `primary`; `phoneNumbers` one value, the phone, the
 //! same way, or none; `active` is "not deactivated"; `meta.created`/`lastModified` the times;
-//! `meta.version` the ETag of the member's version.
+//! `meta.version` the ETag of the member's version; `externalId`, `title` and the enterprise
+//! extension's attributes are the member's [`crate::user::DirectoryAttributes`].
 //!
-//! Filterable: `id`, `userName`, `name.givenName`, `name.familyName`, `emails` (and `.value`,
+//! Filterable: `id` and `externalId` (by `eq`, `ne` and `pr`, case-exact), `userName`, `name.givenName`, `name.familyName`, `emails` (and `.value`,
 //! `.type`, `.primary`, `.display`, `emails[…]`), `phoneNumbers` (likewise), `active`,
 //! `meta.created`, `meta.lastModified`. Another attribute of the schema is `invalidFilter`
 //! saying it cannot be filtered on — never an unfiltered answer.
@@ -17,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::eval::{FilterError, check, resolve};
 use super::filter::{AttrPath, CompValue, CompareOp, Filter};
-use super::schema::{AttrDef, ResourceSchema, USER_SCHEMA, USERS};
+use super::schema::{AttrDef, ENTERPRISE_USER_SCHEMA, ResourceSchema, USER_SCHEMA, USERS};
 use crate::user::User;
 use crate::user_filter::{TextOp, TimeOp, UserFilter, UserTextField, UserTimeField};
 use crate::users_query::UserSortField;
@@ -61,6 +62,32 @@ pub fn user_resource(user: &User) -> Value {
     if let Some(nick) = user.nicknames.into_iter().next() {
         resource["nickName"] = json!(nick.as_str());
     }
+    let d = &user.directory;
+    if let Some(v) = &d.external_id {
+        resource["externalId"] = json!(v.as_str());
+    }
+    if let Some(v) = &d.title {
+        resource["title"] = json!(v.as_str());
+    }
+    let mut enterprise = serde_json::Map::new();
+    for (name, value) in [
+        ("employeeNumber", &d.employee_number),
+        ("costCenter", &d.cost_center),
+        ("organization", &d.organization),
+        ("division", &d.division),
+        ("department", &d.department),
+    ] {
+        if let Some(v) = value {
+            enterprise.insert(name.to_owned(), json!(v.as_str()));
+        }
+    }
+    if let Some(m) = &d.manager {
+        enterprise.insert("manager".to_owned(), json!({"value": m.as_str()}));
+    }
+    if !enterprise.is_empty() {
+        resource["schemas"] = json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]);
+        resource[ENTERPRISE_USER_SCHEMA] = Value::Object(enterprise);
+    }
     resource
 }
 
@@ -75,6 +102,8 @@ enum Source {
     Active,
     /// `id`.
     Id,
+    /// `externalId`, case-exact.
+    ExternalId,
     /// A time column.
     Time(UserTimeField),
 }
@@ -106,6 +135,7 @@ fn not_filterable(path: &AttrPath) -> FilterError {
 fn source(path: &AttrPath, attr: &'static AttrDef, sub: Option<&'static AttrDef>) -> Result<Source, FilterError> {
     Ok(match (attr.name, sub.map(|s| s.name)) {
         ("id", None) => Source::Id,
+        ("externalId", None) => Source::ExternalId,
         ("userName", None) => Source::Text(UserTextField::Email),
         ("name", Some("givenName")) => Source::Text(UserTextField::FirstName),
         ("name", Some("familyName")) => Source::Text(UserTextField::LastName),
@@ -126,6 +156,7 @@ fn present(source: &Source) -> UserFilter {
             UserFilter::and(exists.clone(), UserFilter::Const(value.as_ref().is_some_and(|v| !v.is_null())))
         }
         Source::Active | Source::Id | Source::Time(_) => UserFilter::Const(true),
+        Source::ExternalId => UserFilter::HasExternalId,
     }
 }
 
@@ -173,6 +204,7 @@ fn positive(source: &Source, op: CompareOp, value: &CompValue) -> UserFilter {
                 _ => UserFilter::Const(false),
             }
         }
+        (Source::ExternalId, CompValue::String(v)) => UserFilter::ExternalId(v.clone()),
         (Source::Time(field), CompValue::String(v)) => match OffsetDateTime::parse(v, &Rfc3339) {
             Ok(at) => {
                 // A member's times are whole microseconds (the store's contract), so an instant
@@ -235,7 +267,7 @@ fn translate(filter: &Filter, within: Option<&'static AttrDef>) -> Result<UserFi
         Filter::Present(path) => present(&source_of(path)?),
         Filter::Compare(path, op, value) => {
             let source = source_of(path)?;
-            if matches!(source, Source::Id) && !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+            if matches!(source, Source::Id | Source::ExternalId) && !matches!(op, CompareOp::Eq | CompareOp::Ne) {
                 return Err(FilterError::new(format!("`{path}` is compared by eq and ne only")));
             }
             comparison(&source, *op, value)

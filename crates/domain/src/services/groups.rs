@@ -100,9 +100,22 @@ impl Services {
     /// `forbidden`, `not_found` (parent), `group_depth_exceeded`, `conflict` on `name`.
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn create_group(&self, actor: &Actor, parent_id: GroupId, name: GroupName) -> ServiceResult<Group> {
-        actor.require_over_group(Permission::ManageGroups, parent_id)?;
         let mut tx = self.begin().await?;
-        let tree = load_tree(&mut *tx, actor.org_id()).await?;
+        let group = self.create_group_in(&mut *tx, actor, parent_id, name).await?;
+        tx.commit().await?;
+        Ok(group)
+    }
+
+    /// [`Services::create_group`] inside the caller's transaction.
+    pub(crate) async fn create_group_in(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        parent_id: GroupId,
+        name: GroupName,
+    ) -> ServiceResult<Group> {
+        actor.require_over_group(Permission::ManageGroups, parent_id)?;
+        let tree = load_tree(tx, actor.org_id()).await?;
         let depth = tree.check_create(parent_id, &name)?;
         let now = self.now();
         let group = Group {
@@ -118,14 +131,13 @@ impl Services {
         tx.insert_group(&group).await?;
         let label = format!("{} / {}", tree.path(parent_id), group.name);
         self.audit(
-            &mut *tx,
+            tx,
             actor,
             "group.created",
             AuditTarget::new(TargetKind::Group, group.id, label),
             Changes::new().note("parent_id", &parent_id).note("depth", &depth),
         )
         .await?;
-        tx.commit().await?;
         Ok(group)
     }
 

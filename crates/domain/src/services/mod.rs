@@ -33,6 +33,7 @@ mod roles;
 mod saved_views;
 mod scheduling;
 mod scim;
+mod scim_groups;
 mod sessions;
 mod support;
 mod trees;
@@ -69,7 +70,8 @@ pub use mail::DeliveryReport;
 pub use orgs::{AddedProduct, NewOrganization, ReconcileFinding, ReconcileReport, SeatFinding};
 pub use passwords::{OwnPasswordChange, PasswordChange, PasswordResetRequest};
 pub use roles::{NewRole, RolePatch};
-pub use scim::{ScimUserList, ScimUserPage};
+pub use scim::{ProductRefusal, ScimUserList, ScimUserOutcome, ScimUserPage};
+pub use scim_groups::{ScimGroup, ScimGroupPage};
 pub use sessions::{Authentication, LoggedIn, LoginAttempt, SessionSettings};
 pub use trees::TREE_CACHE_CAPACITY;
 pub use user_import::{

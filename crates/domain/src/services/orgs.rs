@@ -323,6 +323,10 @@ impl Services {
         let mut tx = self.begin().await?;
         let mut org = load_org(&mut *tx, actor.org_id()).await?;
         let next = org.settings.apply(&change)?;
+        if change.scim_products.is_some() {
+            let catalog = load_catalog(&mut *tx, org.id).await?;
+            catalog.check_known("scim_products", &next.scim_products)?;
+        }
         let changes = Changes::new()
             .field("auto_signup", &org.settings.auto_signup, &next.auto_signup)
             .field("allowed_signup_domains", &org.settings.allowed_signup_domains, &next.allowed_signup_domains)
@@ -330,7 +334,8 @@ impl Services {
                 "release_seats_when_inactive",
                 &org.settings.release_seats_when_inactive,
                 &next.release_seats_when_inactive,
-            );
+            )
+            .field("scim_products", &org.settings.scim_products, &next.scim_products);
         if changes.is_empty() {
             return Ok(next);
         }

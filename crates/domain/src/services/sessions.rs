@@ -212,6 +212,9 @@ impl Services {
     pub async fn authenticate(&self, token: &str, source: Source) -> ServiceResult<Authentication> {
         if token.starts_with(API_KEY_PREFIX) {
             let actor = self.authenticate_api_key(token).await?;
+            // The door the key came through is the one its changes are audited under; at the
+            // SCIM face a key holding `scim` also acts with what provisioning takes.
+            let actor = if source == Source::Scim { actor.provisioning() } else { actor.with_source(source) };
             return Ok(Authentication { actor, session: None, name: String::new() });
         }
         let now = self.now();

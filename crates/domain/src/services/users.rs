@@ -16,8 +16,8 @@ use crate::ports::{Tx, UserLookup};
 use crate::roles::{Permission, Role, RoleGrant, RoleRef, Visibility};
 use crate::scheduling::ScheduledChange;
 use crate::user::{
-    CallRecording, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts, User, UserSettings,
-    derive_status,
+    CallRecording, DirectoryAttributes, Homepage, InactiveReason, MailboxProvider, RESTORE_WINDOW, Status, StatusFacts,
+    User, UserSettings, derive_status,
 };
 use crate::users_query::{UserCursor, UserPageFacts, UserQuery, within_scope};
 use crate::values::{AgentId, CrmId, Email, Key, Nicknames, Password, PersonName, Phone};
@@ -217,6 +217,18 @@ impl Services {
     /// [`Services::create_user`] inside the caller's transaction, without the password (which
     /// the caller hashes before its transaction opens and sets after).
     pub(crate) async fn create_user_in(&self, tx: &mut dyn Tx, actor: &Actor, new: NewUser) -> ServiceResult<User> {
+        self.create_user_with(tx, actor, new, DirectoryAttributes::default()).await
+    }
+
+    /// [`Services::create_user_in`] for a member whose identity provider also keeps
+    /// `directory` about them (SCIM, §13): one insert, one `user.created` event naming them.
+    pub(crate) async fn create_user_with(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        new: NewUser,
+        directory: DirectoryAttributes,
+    ) -> ServiceResult<User> {
         let org = actor.org_id();
         let tree = load_tree(tx, org).await?;
         let settings = new.settings.apply(&UserSettings::default())?;
@@ -241,6 +253,7 @@ impl Services {
         user.agent_ring_number = new.agent_ring_number;
         user.dialer_number = new.dialer_number;
         user.settings = settings;
+        user.directory = directory;
         tx.insert_user(&user).await?;
         // The event names every field given a value other than its default (as "after").
         let given = profile_changes(&defaults, &user)
@@ -521,17 +534,7 @@ impl Services {
         let mut tx = self.begin().await?;
         let mut user = self.managed_user(&mut *tx, actor, id).await?;
         user.check_version(expected_version)?;
-        if user.is_deactivated() {
-            user.lifecycle.deactivated_at = None;
-            self.save_user(
-                &mut *tx,
-                actor,
-                &mut user,
-                "user.reactivated",
-                Changes::new().field("deactivated", &true, &false),
-            )
-            .await?;
-        }
+        self.reactivate_in(&mut *tx, actor, &mut user).await?;
         if !products.is_empty() {
             let catalog = load_catalog(&mut *tx, user.org_id).await?;
             let held = held_products(&mut *tx, user.org_id, user.id).await?;
@@ -544,6 +547,16 @@ impl Services {
         let details = details_of(&mut *tx, user, self.now()).await?;
         tx.commit().await?;
         Ok(details)
+    }
+
+    /// Clears a deactivation (§3.1): the member holds no license until one is assigned.
+    /// Reactivating an active member changes nothing.
+    pub(crate) async fn reactivate_in(&self, tx: &mut dyn Tx, actor: &Actor, user: &mut User) -> ServiceResult<()> {
+        if !user.is_deactivated() {
+            return Ok(());
+        }
+        user.lifecycle.deactivated_at = None;
+        self.save_user(tx, actor, user, "user.reactivated", Changes::new().field("deactivated", &true, &false)).await
     }
 
     /// Soft-deletes a user (§3.1): licenses released, memberships ended, a pending invite
@@ -1138,7 +1151,7 @@ fn role_labels(grants: &BTreeSet<RoleGrant>, roles: &[Role]) -> Vec<String> {
         .collect()
 }
 
-fn profile_changes(a: &User, b: &User) -> Changes {
+pub(crate) fn profile_changes(a: &User, b: &User) -> Changes {
     Changes::new()
         .field("email", &a.email, &b.email)
         .field("first_name", &a.first_name, &b.first_name)
@@ -1149,7 +1162,21 @@ fn profile_changes(a: &User, b: &User) -> Changes {
         .field("crm_id", &a.crm_id, &b.crm_id)
         .field("agent_ring_number", &a.agent_ring_number, &b.agent_ring_number)
         .field("dialer_number", &a.dialer_number, &b.dialer_number)
+        .merge(directory_changes(&a.directory, &b.directory))
         .merge(settings_changes(&a.settings, &b.settings))
+}
+
+/// The directory attributes that differ (§13), named as SCIM names them.
+pub(crate) fn directory_changes(a: &DirectoryAttributes, b: &DirectoryAttributes) -> Changes {
+    Changes::new()
+        .field("external_id", &a.external_id, &b.external_id)
+        .field("title", &a.title, &b.title)
+        .field("employee_number", &a.employee_number, &b.employee_number)
+        .field("cost_center", &a.cost_center, &b.cost_center)
+        .field("organization", &a.organization, &b.organization)
+        .field("division", &a.division, &b.division)
+        .field("department", &a.department, &b.department)
+        .field("manager", &a.manager, &b.manager)
 }
 
 /// The settings that differ, each as its own field (`settings.call_recording`), as the API

@@ -280,6 +280,26 @@ fn an_api_key_acts_with_no_more_than_its_creator_holds_now() {
 }
 
 #[test]
+fn a_scim_key_at_the_scim_face_provisions_with_no_more_than_its_creator_holds() {
+    let mut key = api_key(None);
+    key.permissions = set(&[P::Scim]);
+    let actor = Actor::for_api_key(&key, &key_creator()).provisioning();
+    assert_eq!(actor.source(), Source::Scim);
+    for p in [P::Scim, P::ManageUsers, P::ManageLicenses, P::ManageGroups] {
+        assert_eq!(actor.coverage(p), Some(&Coverage::Org), "{p:?}");
+    }
+    assert!(!actor.has(P::ManageRoles) && !actor.has(P::ManageApiKeys), "nothing beyond provisioning");
+    // A creator holding neither `scim` nor `manage_users` (a standard member) lends nothing.
+    let scim_only = creator_with(grant("standard", None));
+    let actor = Actor::for_api_key(&key, &scim_only).provisioning();
+    assert!(!actor.has(P::Scim) && !actor.has(P::ManageUsers));
+    // A key without `scim` gains nothing at the SCIM face.
+    let actor = Actor::for_api_key(&api_key(None), &key_creator()).provisioning();
+    assert!(!actor.has(P::ManageUsers));
+    assert_eq!(actor.source(), Source::Scim);
+}
+
+#[test]
 fn a_revoked_api_key_is_not_active() {
     let mut key = api_key(None);
     assert!(key.is_active());

@@ -58,6 +58,7 @@ fn a_change_turning_auto_signup_off_without_confirm_is_refused_as_a_whole() {
         auto_signup: Some(false),
         release_seats_when_inactive: Some(false),
         allowed_signup_domains: Some(vec![domain("example.com")]),
+        scim_products: None,
         confirm: false,
     };
     assert_eq!(code_of(OrgSettings::default().apply(&change)), ErrorCode::ConfirmationRequired);
@@ -80,6 +81,7 @@ fn fields_left_out_of_a_change_keep_their_value() {
         allowed_signup_domains: vec![domain("example.com")],
         release_seats_when_inactive: true,
         default_seat_limit: 7,
+        scim_products: vec![roster_domain::values::Key::parse("core").unwrap()],
     };
     let change = SettingsChange { release_seats_when_inactive: Some(false), ..SettingsChange::default() };
     let after = before.apply(&change).unwrap();

@@ -115,6 +115,7 @@ pub fn user(id: UserId) -> User {
         group_access: BTreeSet::new(),
         settings: UserSettings::default(),
         lifecycle: Lifecycle::default(),
+        directory: roster_domain::user::DirectoryAttributes::default(),
         has_password: true,
         created_at: T0,
         updated_at: T0,

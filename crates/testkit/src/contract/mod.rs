@@ -246,6 +246,7 @@ macro_rules! store_contract_tests {
             users_query::the_group_filter_keeps_current_members_and_a_deleted_groups_last_members,
             users_query::a_scoped_readers_list_holds_only_the_users_the_scope_covers,
             scim_filter::a_scim_filter_selects_the_members_it_matches_in_memory,
+            scim_filter::directory_attributes_read_back_and_external_id_filters_case_exactly,
             licenses::take_seats_refuses_past_the_total_with_the_figures_and_never_over_allocates,
             licenses::return_seats_never_goes_below_zero,
             licenses::a_total_below_the_seats_in_use_is_refused_with_the_figures,

@@ -16,10 +16,12 @@ use roster_domain::scim::eval;
 use roster_domain::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use roster_domain::scim::schema::USERS;
 use roster_domain::scim::users::{user_filter, user_resource};
-use roster_domain::user::User;
+use roster_domain::user::{DirectoryAttributes, User};
 use roster_domain::users_query::UserQuery;
+use roster_domain::values::DirectoryText;
 
 use super::begin;
+use super::seed::seed;
 use super::users_query::{UserWorld, worlds};
 use crate::generator::Rng;
 
@@ -186,4 +188,50 @@ pub async fn a_scim_filter_selects_the_members_it_matches_in_memory(store: Arc<d
     }
     assert!(translated > 300, "most generated filters translate ({translated} of 600)");
     assert!(some > 100, "many select some members but not all ({some} of {translated})");
+}
+
+/// The directory attributes SCIM keeps (`externalId`, `title`, the enterprise extension) read
+/// back exactly as written, and `externalId` filters case-exactly: `eq` selects the member
+/// whose id it is in this very case, `pr` the members that have one, `not (… eq …)` every other
+/// live member — also those without one.
+pub async fn directory_attributes_read_back_and_external_id_filters_case_exactly(store: Arc<dyn Store>) {
+    let s = seed(&store, 1).await;
+    let o = s.org.id;
+    let text = |t: &str| Some(DirectoryText::parse(t).expect("a directory text"));
+    let mut tx = begin(&store).await;
+    let mut ada = s.ada.clone();
+    ada.directory = DirectoryAttributes {
+        external_id: text("00uAda"),
+        title: text("Analyst"),
+        employee_number: text("42"),
+        cost_center: text("CC-1"),
+        organization: text("Engines Ltd"),
+        division: text("Difference"),
+        department: text("Engines"),
+        manager: text("b0b"),
+    };
+    ada.version += 1;
+    tx.update_user(&ada).await.expect("updates");
+    assert_eq!(tx.user(o, ada.id).await.expect("reads"), Some(ada.clone()), "read back as written");
+    let everyone: BTreeSet<UserId> =
+        tx.list_users(&UserQuery::new(o)).await.expect("lists").items.iter().map(|u| u.id).collect();
+    let others: BTreeSet<UserId> = everyone.iter().copied().filter(|id| *id != ada.id).collect();
+    let all = tx.users_by_ids(o, &everyone.iter().copied().collect::<Vec<_>>()).await.expect("reads");
+    for (text, want) in [
+        (r#"externalId eq "00uAda""#, BTreeSet::from([ada.id])),
+        (r#"externalId eq "00UADA""#, BTreeSet::new()),
+        ("externalId pr", BTreeSet::from([ada.id])),
+        (r#"not (externalId eq "00uAda")"#, others.clone()),
+        (r#"externalId ne "00uAda""#, others),
+        ("externalId eq null", everyone.iter().copied().filter(|id| *id != ada.id).collect()),
+    ] {
+        let f = Filter::parse(text).expect("parses");
+        let typed = user_filter(&f).expect("translates");
+        let query = UserQuery { filter: Some(typed), ..UserQuery::new(o) };
+        let got: BTreeSet<UserId> = tx.list_users(&query).await.expect("lists").items.iter().map(|u| u.id).collect();
+        assert_eq!(got, want, "{text}");
+        let in_memory: BTreeSet<UserId> =
+            all.iter().filter(|u| eval::matches(&f, &USERS, &user_resource(u)).expect("valid")).map(|u| u.id).collect();
+        assert_eq!(got, in_memory, "{text}: as the filter means in memory");
+    }
 }

@@ -364,6 +364,7 @@ pub async fn write_seed(tx: &mut dyn Tx, n: u64) -> Seed {
         allowed_signup_domains: vec![EmailDomain::parse("example.com").expect("a valid domain")],
         release_seats_when_inactive: false,
         default_seat_limit: 5,
+        scim_products: vec![key("core"), key("flow")],
     };
     let o = organization.id;
 
