@@ -114,8 +114,8 @@ fn options() -> Options {
         allow_insecure: true,
         request_timeout: Duration::from_secs(2),
         interval: Duration::from_millis(50),
-        batch: 1,
         schedule,
+        ..WebhookConfig::default()
     };
     Options { webhooks, ..Options::default() }
 }
