@@ -1007,3 +1007,19 @@ async fn a_lane_told_to_stop_leaves_the_rest_to_the_next_claim() {
     let groups: Vec<String> = sender.requests().iter().map(Request::group).collect();
     assert_eq!(groups, ["A", "B", "C"]);
 }
+
+#[tokio::test]
+async fn the_delivery_log_keeps_settled_rows_thirty_days_and_pending_ones_until_they_settle() {
+    let w = World::new().await;
+    let hook = w.webhook(&["group.*"]).await;
+    w.group("Old").await;
+    w.drain(&Recorder::default()).await;
+    w.group("Waiting").await;
+    w.tick(&Recorder::answering([Ok(503)])).await;
+    w.clock.advance(roster_domain::webhooks::DELIVERY_LOG_RETENTION);
+    assert_eq!(w.services.purge_webhook_deliveries().await.unwrap(), 0, "kept for 30 days");
+    w.clock.advance(time::Duration::SECOND);
+    assert_eq!(w.services.purge_webhook_deliveries().await.unwrap(), 1, "the settled one");
+    let log = w.services.webhook_deliveries(&w.admin().await, hook.endpoint.id, 10).await.unwrap();
+    assert_eq!(log.iter().map(|d| d.state).collect::<Vec<_>>(), [WebhookDeliveryState::Pending]);
+}

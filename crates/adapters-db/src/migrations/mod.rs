@@ -25,6 +25,7 @@ mod m20261207_000014_invite_groups;
 mod m20261207_000015_users_sort_by_licenses;
 mod m20261207_000016_scim_permission;
 mod m20261207_000017_webhook_rotation_and_log;
+mod m20261207_000018_webhook_log_retention;
 
 pub use m20261207_000015_users_sort_by_licenses::USERS_STATUS_RANK;
 use sea_orm::DynIden;
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_users_sort_by_licenses::Migration),
             Box::new(m20261207_000016_scim_permission::Migration),
             Box::new(m20261207_000017_webhook_rotation_and_log::Migration),
+            Box::new(m20261207_000018_webhook_log_retention::Migration),
         ]
     }
 

@@ -43,7 +43,7 @@ use crate::ids::{OrgId, WebhookDeliveryId, WebhookId};
 use crate::mail::{MailKind, OutgoingMail};
 use crate::ports::{StoreError, Tx, WebhookError, WebhookSender};
 use crate::webhooks::{
-    AttemptOutcome, DeliverySchedule, DisabledReason, FAILING_LIMIT, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    AttemptOutcome, DELIVERY_LOG_RETENTION, DeliverySchedule, DisabledReason, FAILING_LIMIT, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
     WebhookDelivery, WebhookEndpoint, signature_header,
 };
 
@@ -141,6 +141,9 @@ async fn next_event(
     }
     Ok(None)
 }
+
+/// How many delivery log rows one purge transaction removes at most.
+const PURGE_CHUNK: u32 = 10_000;
 
 /// Runs an optimistic claim write; `false` when someone else got there first.
 fn claimed(result: Result<(), StoreError>) -> ServiceResult<bool> {
@@ -341,6 +344,27 @@ impl Services {
         let endpoint = WebhookEndpoint { version: endpoint.version + 1, ..endpoint };
         tx.update_webhook(&endpoint).await?;
         Ok(None)
+    }
+
+    /// Removes the delivery log's settled rows older than [`DELIVERY_LOG_RETENTION`], in
+    /// transactions of at most [`PURGE_CHUNK`] rows (the oldest first) until none is left;
+    /// answers how many. The hourly purge of `roster serve` runs it.
+    ///
+    /// # Errors
+    /// Storage failures; the chunks already removed stay removed.
+    #[tracing::instrument(skip_all)]
+    pub async fn purge_webhook_deliveries(&self) -> ServiceResult<u64> {
+        let before = self.now() - DELIVERY_LOG_RETENTION;
+        let mut removed = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let chunk = tx.purge_webhook_deliveries(before, PURGE_CHUNK).await?;
+            tx.commit().await?;
+            removed += chunk;
+            if chunk < u64::from(PURGE_CHUNK) {
+                return Ok(removed);
+            }
+        }
     }
 
     /// Stores an endpoint the worker disabled, audited as `webhook.disabled` (source
