@@ -575,7 +575,10 @@ mod tests {
         ])
         .expect("valid");
         assert!(quick.allow_insecure);
-        assert_eq!((quick.request_timeout, quick.schedule.lease), (std::time::Duration::from_secs(2), time::Duration::seconds(8)));
+        assert_eq!(
+            (quick.request_timeout, quick.schedule.lease),
+            (std::time::Duration::from_secs(2), time::Duration::seconds(8))
+        );
         assert!(quick.check().is_ok());
         let outlasted = serve(&["--webhooks-lease-seconds", "20"]).expect("parses");
         assert!(outlasted.check().is_err(), "a 15 s request and a 5 s connect could outlast a 20 s lease");

@@ -26,8 +26,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use roster_domain::Services;
-use roster_domain::services::{WebhookLane, WebhookReport};
 use roster_domain::ports::{WebhookAnswer, WebhookError, WebhookSender, answer_excerpt};
+use roster_domain::services::{WebhookLane, WebhookReport};
 use roster_domain::webhooks::{DeliverySchedule, WebhookUrl, refused_address};
 use time::format_description::well_known::Rfc2822;
 use tokio::sync::watch;
@@ -284,7 +284,9 @@ pub async fn run(
                         lanes.spawn(drive(services, sender, config, lane, stop));
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed; tried again after the interval"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming webhook deliveries failed; tried again after the interval")
+                }
             }
         }
         tokio::select! {
@@ -314,7 +316,9 @@ async fn drive(
         let go_on = attempts < config.lane_budget && !*stop.borrow();
         match services.step_webhook_lane(sender.as_ref(), &config.schedule, lane, go_on, &mut report).await {
             Ok(lane) => next = lane,
-            Err(e) => tracing::warn!(%webhook, error = %e, "recording a webhook delivery failed; it is sent again when its lease ends"),
+            Err(e) => {
+                tracing::warn!(%webhook, error = %e, "recording a webhook delivery failed; it is sent again when its lease ends")
+            }
         }
     }
     for id in &report.retrying {
@@ -379,7 +383,8 @@ mod tests {
         let short = DeliverySchedule { lease: time::Duration::seconds(20), ..DeliverySchedule::default() };
         assert!(WebhookConfig { schedule: short, ..WebhookConfig::default() }.check().is_err());
         let quick = DeliverySchedule { lease: time::Duration::seconds(10), ..DeliverySchedule::default() };
-        let config = WebhookConfig { request_timeout: Duration::from_secs(2), schedule: quick, ..WebhookConfig::default() };
+        let config =
+            WebhookConfig { request_timeout: Duration::from_secs(2), schedule: quick, ..WebhookConfig::default() };
         assert!(config.check().is_ok());
         assert!(WebhookConfig { lanes: 0, ..WebhookConfig::default() }.check().is_err());
         let slow = WebhookConfig { request_timeout: Duration::from_secs(16), ..WebhookConfig::default() };

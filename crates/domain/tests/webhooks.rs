@@ -959,7 +959,8 @@ async fn a_lane_drains_an_endpoints_backlog_in_order_with_one_request_in_flight(
         w.group(&format!("G{i}")).await;
         w.member(&format!("m{i}"), "standard").await;
     }
-    let sender = Watching { world: &w, requests: Recorder::answering([Ok(500), Ok(422)]), pending_meanwhile: Mutex::default() };
+    let sender =
+        Watching { world: &w, requests: Recorder::answering([Ok(500), Ok(422)]), pending_meanwhile: Mutex::default() };
     let mut lanes = w.services.claim_webhook_lanes(&schedule(), 10).await.unwrap();
     assert_eq!(lanes.len(), 1);
     let mut report = WebhookReport::default();

@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use tempfile::TempDir;
 
 use crate::helpers::{ADMIN_PASSWORD, Options, TestApp, apps_with};
-use crate::webhooks::{Answer, Receiver, Received, create_group, register};
+use crate::webhooks::{Answer, Received, Receiver, create_group, register};
 
 /// The servers' webhook settings: loopback allowed, quick retries, a 2 s timeout and an 8 s
 /// lease (the shortest `roster serve` accepts with it: connect 5 s + 2 s, and a margin).

@@ -43,8 +43,8 @@ use crate::ids::{OrgId, WebhookDeliveryId, WebhookId};
 use crate::mail::{MailKind, OutgoingMail};
 use crate::ports::{StoreError, Tx, WebhookError, WebhookSender};
 use crate::webhooks::{
-    AttemptOutcome, DELIVERY_LOG_RETENTION, DeliverySchedule, DisabledReason, FAILING_LIMIT, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-    WebhookDelivery, WebhookEndpoint, signature_header,
+    AttemptOutcome, DELIVERY_LOG_RETENTION, DeliverySchedule, DisabledReason, FAILING_LIMIT, ID_HEADER,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookDelivery, WebhookEndpoint, signature_header,
 };
 
 use super::Services;
