@@ -19,7 +19,7 @@ Usage: cargo xtask <command>
 Commands:
   ci      fmt check, clippy -D warnings, the tests, then the tidy checks; stops at the first failure
   tidy    the tidy checks alone
-  bench   the benchmarks: `bench db` (see `cargo xtask bench db --help`)
+  bench   the benchmarks: `bench db`, `bench http`, `bench events` (each with `--help`)
   help    this message";
 
 fn main() -> ExitCode {
