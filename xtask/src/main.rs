@@ -20,7 +20,7 @@ Usage: cargo xtask <command>
 Commands:
   ci      fmt check, clippy -D warnings, the tests, then the tidy checks; stops at the first failure
   tidy    the tidy checks alone
-  bench   the benchmarks: `bench db` (see `cargo xtask bench db --help`)
+  bench   the benchmarks: `bench db`, `bench http`, `bench events` (each with `--help`)
   screenshots [--out DIR]
           a PNG of every page and dialog of the web console (a demo organization of 300 users,
           a headless Chromium at 1440×900) into docs/screenshots, or DIR

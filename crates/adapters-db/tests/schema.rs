@@ -171,13 +171,16 @@ async fn rolling_back_and_migrating_again_restores_the_schema() {
         migrate(&t.db).await.expect("migrates");
         let known = known_migrations();
 
-        // The newest migration adds the webhooks' rotation, reason and failure columns, the
-        // delivery log's duration and excerpt, and `audit_events.api_key_id`.
-        Migrator::down(t.db.connection(), Some(1)).await.expect("rolls back the newest migration");
+        // The three newest migrations add the webhooks' rotation, reason and failure columns, the
+        // delivery log's duration and excerpt and `audit_events.api_key_id` (000017), the
+        // members' directory attributes and `organizations.scim_products` (000018), then the
+        // index the delivery log's retention purges by (000019).
+        Migrator::down(t.db.connection(), Some(3)).await.expect("rolls back the three newest migrations");
         match check_schema(&t.db).await {
-            Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 1..].to_vec()),
-            other => panic!("{:?}: expected the newest migration to be pending, got {other:?}", t.engine()),
+            Err(SchemaError::Outdated { pending }) => assert_eq!(pending, known[known.len() - 3..].to_vec()),
+            other => panic!("{:?}: expected the three newest migrations to be pending, got {other:?}", t.engine()),
         }
+        assert!(t.exec("UPDATE users SET external_id = NULL", vec![]).await.is_err(), "{:?}", t.engine());
         assert!(
             t.exec("UPDATE audit_events SET api_key_id = NULL", vec![]).await.is_err(),
             "{:?}: its column is gone",

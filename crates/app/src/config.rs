@@ -348,13 +348,26 @@ pub struct ServeArgs {
     pub job_step: u32,
     /// Let webhooks go to plain `http` URLs and to loopback, private and link-local addresses
     /// (development and tests only: in production this is the SSRF defence of §9.1).
-    #[arg(long, env = "ROSTER_WEBHOOKS_ALLOW_INSECURE")]
+    /// The variable takes `1`, `true`, `yes` or `on` (and `0`, `false`, `no`, `off`).
+    #[arg(long, env = "ROSTER_WEBHOOKS_ALLOW_INSECURE", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub webhooks_allow_insecure: bool,
     /// The waits between a failed webhook delivery's attempts, comma-separated (`5s`, `5m`,
     /// `2h`, `250ms`); after the last, the delivery is given up. Each wait moves by up to ±10 %.
     #[arg(long, env = "ROSTER_WEBHOOKS_RETRY_DELAYS", default_value = "5s,5m,30m,2h,5h,10h,10h",
           value_parser = parse_delays)]
     pub webhooks_retry_delays: Delays,
+    /// How long one webhook request may take in all, answer included, in seconds (at most
+    /// §9.1's 15).
+    #[arg(long, env = "ROSTER_WEBHOOKS_TIMEOUT_SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=15))]
+    pub webhooks_timeout_seconds: u64,
+    /// How long a server holds a webhook delivery it claimed, in seconds: the delivery of a
+    /// server that died is sent again by another after this long. It must outlast one request
+    /// (the 5 s connect timeout plus the whole-request timeout).
+    #[arg(long, env = "ROSTER_WEBHOOKS_LEASE_SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub webhooks_lease_seconds: u64,
     #[command(flatten)]
     pub crm: CrmArgs,
 }
@@ -391,8 +404,17 @@ fn parse_delays(text: &str) -> Result<Delays, String> {
 impl ServeArgs {
     /// Webhook delivery's settings.
     pub fn webhook_config(&self) -> WebhookConfig {
-        let schedule = DeliverySchedule { delays: self.webhooks_retry_delays.0.clone(), ..DeliverySchedule::default() };
-        WebhookConfig { allow_insecure: self.webhooks_allow_insecure, schedule, ..WebhookConfig::default() }
+        let schedule = DeliverySchedule {
+            delays: self.webhooks_retry_delays.0.clone(),
+            lease: time::Duration::seconds(i64::try_from(self.webhooks_lease_seconds).unwrap_or(i64::MAX)),
+            ..DeliverySchedule::default()
+        };
+        WebhookConfig {
+            allow_insecure: self.webhooks_allow_insecure,
+            request_timeout: std::time::Duration::from_secs(self.webhooks_timeout_seconds),
+            schedule,
+            ..WebhookConfig::default()
+        }
     }
 
     /// The scheduler's and the job runner's settings.
@@ -528,6 +550,40 @@ mod tests {
         assert!(Cli::try_parse_from(["roster", "serve", "--max-body-bytes", "10"]).is_err());
         let cli = Cli::try_parse_from(["roster", "serve", "--listen", "127.0.0.1:0"]).expect("valid");
         assert!(matches!(cli.command, Command::Serve(_)));
+    }
+
+    #[test]
+    fn the_webhook_settings_are_read_and_checked() {
+        let serve = |extra: &[&str]| {
+            let argv = ["roster", "serve"].iter().chain(extra).copied();
+            match Cli::try_parse_from(argv).map(|cli| cli.command) {
+                Ok(Command::Serve(args)) => Ok(args.webhook_config()),
+                Ok(_) => panic!("serve"),
+                Err(e) => Err(e),
+            }
+        };
+        let defaults = serve(&[]).expect("valid");
+        assert_eq!(defaults, WebhookConfig::default());
+        let quick = serve(&[
+            "--webhooks-allow-insecure",
+            "--webhooks-timeout-seconds",
+            "2",
+            "--webhooks-lease-seconds",
+            "8",
+            "--webhooks-retry-delays",
+            "200ms,1s",
+        ])
+        .expect("valid");
+        assert!(quick.allow_insecure);
+        assert_eq!(
+            (quick.request_timeout, quick.schedule.lease),
+            (std::time::Duration::from_secs(2), time::Duration::seconds(8))
+        );
+        assert!(quick.check().is_ok());
+        let outlasted = serve(&["--webhooks-lease-seconds", "20"]).expect("parses");
+        assert!(outlasted.check().is_err(), "a 15 s request and a 5 s connect could outlast a 20 s lease");
+        assert!(serve(&["--webhooks-timeout-seconds", "16"]).is_err(), "§9.1's 15 s is the most");
+        assert!(serve(&["--webhooks-lease-seconds", "0"]).is_err());
     }
 
     #[test]

@@ -240,9 +240,10 @@ pub async fn serve(app: Application, shutdown: impl Future<Output = ()> + Send +
 /// How often expired sessions are removed.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Removes expired sessions and idempotency keys past their retention every [`PURGE_EVERY`]
-/// (the first time at start). Both are refused or replaced anyway; this only keeps the tables
-/// small. A failure is logged and retried at the next tick.
+/// Removes expired sessions, idempotency keys past their retention and the webhook delivery
+/// log's rows past its retention every [`PURGE_EVERY`] (the first time at start). Expired
+/// sessions and old keys are refused or replaced anyway; this only keeps the tables small. A
+/// failure is logged and retried at the next tick.
 async fn purge_sessions(state: AppState) {
     let mut ticks = tokio::time::interval(PURGE_EVERY);
     loop {
@@ -251,6 +252,11 @@ async fn purge_sessions(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "expired sessions purged"),
             Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+        }
+        match state.services.purge_webhook_deliveries().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "old webhook delivery log rows purged"),
+            Err(e) => tracing::warn!(error = %e, "purging the webhook delivery log failed"),
         }
         let forget_before = state.clock.now() - roster_adapters_http::idempotency::RETENTION;
         match state.idempotency.purge_idempotency_keys(forget_before).await {

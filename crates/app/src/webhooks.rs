@@ -10,10 +10,14 @@
 //! connected to is the address checked, and a name that resolves to a public address when the
 //! endpoint is registered and to a private one later (DNS rebinding) is still refused.
 //!
-//! **The worker** wakes every `interval` and runs ticks back to back while they find work; each
-//! tick claims at most `batch` deliveries, so that `batch` × the 15 s timeout stays under the
-//! claim's lease and another server never sends the same attempt while this one still may. On
-//! shutdown it stops between ticks.
+//! **The worker** runs up to `lanes` endpoints side by side (`Services::claim_webhook_lanes`):
+//! each lane sends one endpoint's events one at a time, in order, claiming the next in the
+//! transaction that records the last (`Services::step_webhook_lane`), for at most `lane_budget`
+//! events before it makes room for the endpoints waiting behind it. A lane that ends frees its
+//! place at once; without free work the worker looks again every `interval`. Each claim is
+//! leased just before its request, so the lease must outlast one request (connect timeout plus
+//! whole-request timeout): another server never sends the same attempt while this one still
+//! may. On shutdown the lanes finish the request they are in and stop.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -23,9 +27,11 @@ use async_trait::async_trait;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use roster_domain::Services;
 use roster_domain::ports::{WebhookAnswer, WebhookError, WebhookSender, answer_excerpt};
+use roster_domain::services::{WebhookLane, WebhookReport};
 use roster_domain::webhooks::{DeliverySchedule, WebhookUrl, refused_address};
 use time::format_description::well_known::Rfc2822;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::system::SystemClock;
 use roster_domain::ports::Clock as _;
@@ -44,10 +50,12 @@ pub struct WebhookConfig {
     pub allow_insecure: bool,
     /// The longest one request may take ([`REQUEST_TIMEOUT`] in production).
     pub request_timeout: Duration,
-    /// The pause between ticks that found nothing to do.
+    /// How often the worker looks for work while it has a free lane.
     pub interval: Duration,
-    /// The most deliveries one tick claims.
-    pub batch: u32,
+    /// The most endpoints delivered to at once (one request in flight each).
+    pub lanes: u32,
+    /// The most events a lane sends in a row before its endpoint waits its turn again.
+    pub lane_budget: u32,
     /// Retries and the claim's lease.
     pub schedule: DeliverySchedule,
 }
@@ -58,27 +66,32 @@ impl Default for WebhookConfig {
             allow_insecure: false,
             request_timeout: REQUEST_TIMEOUT,
             interval: Duration::from_secs(1),
-            batch: 10,
+            lanes: 10,
+            lane_budget: 200,
             schedule: DeliverySchedule::default(),
         }
     }
 }
 
 impl WebhookConfig {
-    /// Checks that a tick's sends cannot outlast the claim's lease (see the module docs).
+    /// Checks that one request cannot outlast the claim's lease (see the module docs).
     ///
     /// # Errors
-    /// A zero batch or interval, or a batch that could outlast the lease.
+    /// A zero lane count, lane budget, interval or timeout, a timeout over [`REQUEST_TIMEOUT`],
+    /// or a lease that one request could outlast.
     pub fn check(&self) -> Result<(), String> {
-        if self.batch == 0 || self.interval.is_zero() || self.request_timeout.is_zero() {
-            return Err("the webhook batch, interval and timeout must not be zero".to_owned());
+        if self.lanes == 0 || self.lane_budget == 0 || self.interval.is_zero() || self.request_timeout.is_zero() {
+            return Err("the webhook lanes, lane budget, interval and timeout must not be zero".to_owned());
         }
-        let worst = (self.request_timeout + CONNECT_TIMEOUT).saturating_mul(self.batch);
+        if self.request_timeout > REQUEST_TIMEOUT {
+            return Err(format!("the webhook timeout may be at most {REQUEST_TIMEOUT:?} (SPEC §9.1)"));
+        }
+        let worst = self.request_timeout + CONNECT_TIMEOUT;
         let lease = Duration::try_from(self.schedule.lease).unwrap_or(Duration::ZERO);
         if worst >= lease {
             return Err(format!(
-                "{} webhook requests of up to {worst:?} in all could outlast the {lease:?} lease",
-                self.batch
+                "a webhook request of up to {worst:?} (connect and whole-request timeouts) could outlast the \
+                 {lease:?} lease: make the lease longer"
             ));
         }
         Ok(())
@@ -247,44 +260,77 @@ fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
     causes.join(": ")
 }
 
-/// Delivers webhooks until `stop` turns true.
+/// Delivers webhooks until `stop` turns true, then lets the lanes finish their requests.
 pub async fn run(
     services: Services,
     sender: Arc<dyn WebhookSender>,
     config: WebhookConfig,
     mut stop: watch::Receiver<bool>,
 ) {
-    tracing::info!(batch = config.batch, "webhook worker started");
+    tracing::info!(lanes = config.lanes, lane_budget = config.lane_budget, "webhook worker started");
+    let mut lanes = JoinSet::new();
     loop {
         if *stop.borrow() {
-            return;
+            break;
         }
-        let busy = match services.deliver_webhooks(sender.as_ref(), &config.schedule, config.batch).await {
-            Ok(report) => {
-                for id in &report.retrying {
-                    tracing::warn!(delivery = %id, "webhook delivery failed; it will be retried");
+        let busy = u32::try_from(lanes.len()).unwrap_or(u32::MAX);
+        let free = config.lanes.saturating_sub(busy);
+        if free > 0 {
+            match services.claim_webhook_lanes(&config.schedule, free).await {
+                Ok(claimed) => {
+                    for lane in claimed {
+                        let (services, sender, config, stop) =
+                            (services.clone(), sender.clone(), config.clone(), stop.clone());
+                        lanes.spawn(drive(services, sender, config, lane, stop));
+                    }
                 }
-                for id in &report.failed {
-                    tracing::warn!(delivery = %id, "webhook delivery given up");
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming webhook deliveries failed; tried again after the interval")
                 }
-                for id in &report.disabled {
-                    tracing::warn!(webhook = %id, "webhook endpoint disabled");
-                }
-                !(report.sent.is_empty() && report.failed.is_empty() && report.retrying.is_empty())
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "a webhook tick failed; tried again after the interval");
-                false
-            }
-        };
-        if busy {
-            continue;
         }
         tokio::select! {
+            Some(_) = lanes.join_next(), if !lanes.is_empty() => {}
             () = tokio::time::sleep(config.interval) => {}
-            _ = stop.wait_for(|stop| *stop) => return,
+            _ = stop.wait_for(|stop| *stop) => break,
         }
     }
+    while lanes.join_next().await.is_some() {}
+}
+
+/// Drives one lane: its endpoint's events one at a time, until nothing is left to send now,
+/// its budget is spent or the worker stops.
+async fn drive(
+    services: Services,
+    sender: Arc<dyn WebhookSender>,
+    config: WebhookConfig,
+    lane: WebhookLane,
+    stop: watch::Receiver<bool>,
+) {
+    let webhook = lane.endpoint_id();
+    let mut report = WebhookReport::default();
+    let mut next = Some(lane);
+    let mut attempts = 0_u32;
+    while let Some(lane) = next.take() {
+        attempts += 1;
+        let go_on = attempts < config.lane_budget && !*stop.borrow();
+        match services.step_webhook_lane(sender.as_ref(), &config.schedule, lane, go_on, &mut report).await {
+            Ok(lane) => next = lane,
+            Err(e) => {
+                tracing::warn!(%webhook, error = %e, "recording a webhook delivery failed; it is sent again when its lease ends")
+            }
+        }
+    }
+    for id in &report.retrying {
+        tracing::warn!(%webhook, delivery = %id, "webhook delivery failed; it will be retried");
+    }
+    for id in &report.failed {
+        tracing::warn!(%webhook, delivery = %id, "webhook delivery given up");
+    }
+    for id in &report.disabled {
+        tracing::warn!(webhook = %id, "webhook endpoint disabled");
+    }
+    tracing::debug!(%webhook, sent = report.sent.len(), "webhook lane ended");
 }
 
 #[cfg(test)]
@@ -332,9 +378,16 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_that_could_outlast_the_lease_is_refused() {
+    fn a_lease_that_one_request_could_outlast_is_refused() {
         assert!(WebhookConfig::default().check().is_ok());
-        let slow = WebhookConfig { batch: 100, ..WebhookConfig::default() };
-        assert!(slow.check().is_err());
+        let short = DeliverySchedule { lease: time::Duration::seconds(20), ..DeliverySchedule::default() };
+        assert!(WebhookConfig { schedule: short, ..WebhookConfig::default() }.check().is_err());
+        let quick = DeliverySchedule { lease: time::Duration::seconds(10), ..DeliverySchedule::default() };
+        let config =
+            WebhookConfig { request_timeout: Duration::from_secs(2), schedule: quick, ..WebhookConfig::default() };
+        assert!(config.check().is_ok());
+        assert!(WebhookConfig { lanes: 0, ..WebhookConfig::default() }.check().is_err());
+        let slow = WebhookConfig { request_timeout: Duration::from_secs(16), ..WebhookConfig::default() };
+        assert!(slow.check().is_err(), "§9.1's 15 s is the most");
     }
 }

@@ -923,3 +923,104 @@ async fn the_feed_filters_by_types_with_a_cursor_past_what_it_skipped() {
     let expected = w.feed().await.into_iter().filter(|e| e.action == "user.created").count();
     assert_eq!(users.len(), expected);
 }
+
+// ---- lanes: an endpoint's backlog drained in order, one request at a time ----------------------
+
+/// Records each POST with how many deliveries of the endpoint were pending meanwhile.
+struct Watching<'a> {
+    world: &'a World,
+    requests: Recorder,
+    pending_meanwhile: Mutex<Vec<usize>>,
+}
+
+#[async_trait]
+impl WebhookSender for Watching<'_> {
+    async fn check(&self, url: &WebhookUrl) -> Result<(), WebhookError> {
+        self.requests.check(url).await
+    }
+
+    async fn post(
+        &self,
+        url: &WebhookUrl,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<WebhookAnswer, WebhookError> {
+        let pending = self.world.store.snapshot().await.webhook_deliveries.values().filter(|d| d.is_pending()).count();
+        self.pending_meanwhile.lock().unwrap().push(pending);
+        self.requests.post(url, headers, body).await
+    }
+}
+
+#[tokio::test]
+async fn a_lane_drains_an_endpoints_backlog_in_order_with_one_request_in_flight() {
+    let w = World::new().await;
+    let hook = w.webhook(&["group.*"]).await;
+    for i in 0..30 {
+        w.group(&format!("G{i}")).await;
+        w.member(&format!("m{i}"), "standard").await;
+    }
+    let sender =
+        Watching { world: &w, requests: Recorder::answering([Ok(500), Ok(422)]), pending_meanwhile: Mutex::default() };
+    let mut lanes = w.services.claim_webhook_lanes(&schedule(), 10).await.unwrap();
+    assert_eq!(lanes.len(), 1);
+    let mut report = WebhookReport::default();
+    let mut lane = lanes.pop();
+    let mut steps = 0;
+    while let Some(current) = lane.take() {
+        lane = w.services.step_webhook_lane(&sender, &schedule(), current, true, &mut report).await.unwrap();
+        steps += 1;
+    }
+    assert_eq!((steps, report.retrying.len()), (1, 1), "a retry ends the lane: later events wait");
+    w.clock.advance(schedule().delays[0]);
+    let mut lane = w.services.claim_webhook_lanes(&schedule(), 10).await.unwrap().pop();
+    while let Some(current) = lane.take() {
+        lane = w.services.step_webhook_lane(&sender, &schedule(), current, true, &mut report).await.unwrap();
+    }
+    let groups: Vec<String> = sender.requests.requests().iter().map(Request::group).collect();
+    let expected: Vec<String> = (0..30).map(|i| format!("G{i}")).collect();
+    assert_eq!(groups[0], "G0");
+    assert_eq!(groups[1..], expected, "G0 again (given up on its 422), then the rest in order, in one lane");
+    assert_eq!((report.sent.len(), report.failed.len()), (29, 1));
+    assert!(sender.pending_meanwhile.lock().unwrap().iter().all(|n| *n == 1), "one delivery in flight");
+    assert_eq!(w.endpoint(hook.endpoint.id).await.position, w.position_of_last_event().await);
+    assert!(w.services.claim_webhook_lanes(&schedule(), 10).await.unwrap().is_empty(), "nothing left");
+}
+
+#[tokio::test]
+async fn a_lane_told_to_stop_leaves_the_rest_to_the_next_claim() {
+    let w = World::new().await;
+    let hook = w.webhook(&["group.*"]).await;
+    for name in ["A", "B", "C"] {
+        w.group(name).await;
+    }
+    let sender = Recorder::default();
+    let mut report = WebhookReport::default();
+    let lane = w.services.claim_webhook_lanes(&schedule(), 10).await.unwrap().pop().expect("a lane");
+    let first = lane.delivery_id();
+    let next = w.services.step_webhook_lane(&sender, &schedule(), lane, true, &mut report).await.unwrap();
+    let next = next.expect("B is claimed with A's record");
+    assert_ne!(next.delivery_id(), first);
+    assert_eq!(next.endpoint_id(), hook.endpoint.id);
+    assert!(w.services.claim_webhook_lanes(&schedule(), 10).await.unwrap().is_empty(), "claimed: nobody else takes B");
+    let end = w.services.step_webhook_lane(&sender, &schedule(), next, false, &mut report).await.unwrap();
+    assert!(end.is_none());
+    w.drain(&sender).await;
+    let groups: Vec<String> = sender.requests().iter().map(Request::group).collect();
+    assert_eq!(groups, ["A", "B", "C"]);
+}
+
+#[tokio::test]
+async fn the_delivery_log_keeps_settled_rows_thirty_days_and_pending_ones_until_they_settle() {
+    let w = World::new().await;
+    let hook = w.webhook(&["group.*"]).await;
+    w.group("Old").await;
+    w.drain(&Recorder::default()).await;
+    w.group("Waiting").await;
+    w.tick(&Recorder::answering([Ok(503)])).await;
+    w.clock.advance(roster_domain::webhooks::DELIVERY_LOG_RETENTION);
+    assert_eq!(w.services.purge_webhook_deliveries().await.unwrap(), 0, "kept for 30 days");
+    w.clock.advance(time::Duration::SECOND);
+    assert_eq!(w.services.purge_webhook_deliveries().await.unwrap(), 1, "the settled one");
+    let log = w.services.webhook_deliveries(&w.admin().await, hook.endpoint.id, 10).await.unwrap();
+    assert_eq!(log.iter().map(|d| d.state).collect::<Vec<_>>(), [WebhookDeliveryState::Pending]);
+}

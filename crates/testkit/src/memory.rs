@@ -1590,6 +1590,23 @@ impl WebhookRepository for MemoryTx {
         due.sort_by_key(|d| (d.next_attempt_at, d.id));
         Ok(due.into_iter().take(self::limit(limit)).cloned().collect())
     }
+
+    async fn purge_webhook_deliveries(&mut self, created_before: OffsetDateTime, limit: u32) -> R<u64> {
+        self.write()?;
+        let mut old: Vec<(OffsetDateTime, WebhookDeliveryId)> = self
+            .work
+            .webhook_deliveries
+            .values()
+            .filter(|d| !d.is_pending() && d.created_at < created_before)
+            .map(|d| (d.created_at, d.id))
+            .collect();
+        old.sort();
+        old.truncate(self::limit(limit));
+        for (_, id) in &old {
+            self.work.webhook_deliveries.remove(id);
+        }
+        Ok(old.len() as u64)
+    }
 }
 
 /// What only the in-memory store has: failure injection and its one-at-a-time transactions. The

@@ -6,8 +6,10 @@
 //! rusqlite), then the CRM import through the product's use case against a raw multi-row INSERT
 //! of the same rows ([`import`]). [`report`] prints the table and, with `--write-doc`, rewrites
 //! the generated section of `docs/PERFORMANCE.md`. `bench http` ([`http`]) loads `roster serve`
-//! over HTTP against a minimal axum baseline.
+//! over HTTP against a minimal axum baseline. `bench events` ([`events`]) reads the events feed
+//! and measures webhook delivery of `roster serve` to a loopback receiver.
 
+mod events;
 mod generate;
 mod http;
 mod import;
@@ -140,7 +142,7 @@ const OPTIMIZED_ENV: &str = "ROSTER_BENCH_OPTIMIZED";
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
-        Some("db" | "http") if cfg!(debug_assertions) && std::env::var_os(OPTIMIZED_ENV).is_none() => {
+        Some("db" | "http" | "events") if cfg!(debug_assertions) && std::env::var_os(OPTIMIZED_ENV).is_none() => {
             rerun_optimized(args)
         }
         Some("db") => {
@@ -153,8 +155,9 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             runtime.block_on(bench_db(&options))
         }
         Some("http") => http::run(&args[1..]),
+        Some("events") => events::run(&args[1..]),
         Some("http-baseline") => http::run_baseline(&args[1..]),
-        _ => Err(usage("which benchmark? `db` or `http`")),
+        _ => Err(usage("which benchmark? `db`, `http` or `events`")),
     }
 }
 

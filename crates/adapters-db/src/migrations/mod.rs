@@ -26,6 +26,7 @@ mod m20261207_000015_users_sort_by_licenses;
 mod m20261207_000016_scim_permission;
 mod m20261207_000017_webhook_rotation_and_log;
 mod m20261207_000018_scim_attributes;
+mod m20261207_000019_webhook_log_retention;
 
 pub use m20261207_000015_users_sort_by_licenses::USERS_STATUS_RANK;
 use sea_orm::DynIden;
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_scim_permission::Migration),
             Box::new(m20261207_000017_webhook_rotation_and_log::Migration),
             Box::new(m20261207_000018_scim_attributes::Migration),
+            Box::new(m20261207_000019_webhook_log_retention::Migration),
         ]
     }
 

@@ -274,4 +274,13 @@ impl WebhookRepository for SeaOrmTx {
         );
         self.select_deliveries(&filter, vec![time(self.engine, now)?, count(limit)?]).await
     }
+
+    async fn purge_webhook_deliveries(&mut self, created_before: OffsetDateTime, limit: u32) -> R<u64> {
+        // A range of the partial index `webhook_deliveries_settled`, bounded so that one chunk
+        // stays a short transaction.
+        let sql = "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+                   WHERE state <> 'pending' AND created_at < ? ORDER BY created_at, id LIMIT ?)";
+        let done = self.exec(sql, vec![time(self.engine, created_before)?, count(limit)?]).await?;
+        Ok(done.rows_affected())
+    }
 }

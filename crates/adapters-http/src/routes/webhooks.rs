@@ -539,7 +539,8 @@ pub struct ListDeliveriesParams {
     pub limit: Option<u32>,
 }
 
-/// The newest rows of an endpoint's delivery log.
+/// The newest rows of an endpoint's delivery log. A delivery that was sent or given up is kept
+/// 30 days after it was created, then purged; a pending one is kept until it settles.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryList {
     pub items: Vec<DeliveryBody>,
@@ -553,12 +554,13 @@ pub struct DeliveryList {
     params(("id" = Uuid, Path, description = "The endpoint's id"), ListDeliveriesParams),
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
-        (status = 200, description = "The delivery log, newest first", body = DeliveryList),
+        (status = 200, description = "The delivery log, newest first: settled deliveries are kept 30 days after they were created, pending ones until they settle", body = DeliveryList),
         (status = 403, description = "`forbidden`: needs `manage_api_keys` org-wide", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = Problem),
     )
 )]
-/// An endpoint's delivery log: each event handed to it, with its last answer.
+/// An endpoint's delivery log: each event handed to it, with its last answer (settled rows are
+/// kept 30 days: `roster_domain::webhooks::DELIVERY_LOG_RETENTION`).
 pub async fn list_deliveries(
     State(state): State<AppState>,
     auth: Authenticated,

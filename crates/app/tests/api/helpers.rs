@@ -164,6 +164,11 @@ impl TestApp {
         spawn(self.database_url.clone(), self.engine, Guard::Shared, options).await
     }
 
+    /// The app's database URL, for `roster serve` processes started on it.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     /// A request to `path` (from the server's root).
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base))

@@ -44,3 +44,4 @@ mod users_import;
 mod users_sort;
 mod visibility;
 mod webhooks;
+mod webhooks_processes;

@@ -23,22 +23,22 @@ use crate::helpers::{Options, TestApp, apps_with, assert_problem};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    id: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
     timestamp: String,
     signature: String,
     body: Vec<u8>,
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
 }
 
 /// What the receiver answers, in order; then 200.
 #[derive(Debug, Clone, Copy)]
-enum Answer {
+pub(crate) enum Answer {
     Status(u16),
     Hang,
 }
@@ -50,13 +50,13 @@ struct Script {
 }
 
 /// An HTTP receiver on 127.0.0.1.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     script: Arc<Mutex<Script>>,
 }
 
 impl Receiver {
-    async fn start(answers: Vec<Answer>) -> Self {
+    pub(crate) async fn start(answers: Vec<Answer>) -> Self {
         let script = Arc::new(Mutex::new(Script { answers, received: Vec::new() }));
         let app = axum::Router::new().route("/hook", post(receive)).with_state(script.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
@@ -65,12 +65,12 @@ impl Receiver {
         Self { url, script }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.script.lock().expect("not poisoned").received.clone()
     }
 
     /// Waits until `n` requests arrived (at most 20 s).
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
         for _ in 0..400 {
             let got = self.received();
             if got.len() >= n {
@@ -114,14 +114,14 @@ fn options() -> Options {
         allow_insecure: true,
         request_timeout: Duration::from_secs(2),
         interval: Duration::from_millis(50),
-        batch: 1,
         schedule,
+        ..WebhookConfig::default()
     };
     Options { webhooks, ..Options::default() }
 }
 
 /// Registers an endpoint; answers its id and secret.
-async fn register(app: &TestApp, token: &str, url: &str, types: &[&str]) -> (String, String) {
+pub(crate) async fn register(app: &TestApp, token: &str, url: &str, types: &[&str]) -> (String, String) {
     let r = app
         .authed(Method::POST, "/api/v1/webhooks", token)
         .json(&json!({ "url": url, "event_types": types }))
@@ -133,7 +133,7 @@ async fn register(app: &TestApp, token: &str, url: &str, types: &[&str]) -> (Str
     (body["id"].as_str().expect("an id").to_owned(), body["secret"].as_str().expect("a secret").to_owned())
 }
 
-async fn create_group(app: &TestApp, token: &str, name: &str) {
+pub(crate) async fn create_group(app: &TestApp, token: &str, name: &str) {
     let groups = app.get_ok("/api/v1/groups", token).await;
     let root = groups["items"][0]["id"].as_str().expect("the root").to_owned();
     let r = app

@@ -789,4 +789,8 @@ pub trait WebhookRepository: Send {
     /// Pending deliveries of every organization whose `next_attempt_at` is at or before `now`
     /// (retries and expired leases), earliest first (then by id), at most `limit`.
     async fn due_webhook_deliveries(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<WebhookDelivery>>;
+    /// Removes settled deliveries (sent or failed) of every organization created before
+    /// `created_before`, the oldest first (by `created_at`, then id), at most `limit`; answers
+    /// how many. Pending deliveries stay, however old.
+    async fn purge_webhook_deliveries(&mut self, created_before: OffsetDateTime, limit: u32) -> R<u64>;
 }

@@ -81,7 +81,7 @@ pub use users::{
     GrantedRole, NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage,
 };
 pub use users_screen::{TOTAL_KEPT_FOR, UsersScreen};
-pub use webhook_delivery::WebhookReport;
+pub use webhook_delivery::{WebhookLane, WebhookReport};
 pub use webhooks::{CreatedWebhook, ReplayFrom, WebhookChanges};
 
 /// The use cases of Roster over a set of ports. Cheap to clone; share one per process.

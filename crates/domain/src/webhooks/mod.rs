@@ -36,6 +36,9 @@ pub const ROTATION_OVERLAP: Duration = Duration::hours(24);
 /// How long an endpoint may keep failing (every delivery given up, none delivered) before it is
 /// disabled and the organization's admins are told.
 pub const FAILING_LIMIT: Duration = Duration::days(5);
+/// How long the delivery log keeps a settled delivery (sent or given up) after it was created;
+/// the hourly purge removes older ones. Pending deliveries are kept until they settle.
+pub const DELIVERY_LOG_RETENTION: Duration = Duration::days(30);
 /// The action of the event `POST /webhooks/{id}/test` appends; only its endpoint receives it.
 pub const TEST_EVENT: &str = "webhook.test";
 

@@ -532,4 +532,7 @@ impl WebhookRepository for OverrideTx {
     async fn due_webhook_deliveries(&mut self, now: OffsetDateTime, limit: u32) -> R<Vec<WebhookDelivery>> {
         self.inner.due_webhook_deliveries(now, limit).await
     }
+    async fn purge_webhook_deliveries(&mut self, created_before: OffsetDateTime, limit: u32) -> R<u64> {
+        self.inner.purge_webhook_deliveries(created_before, limit).await
+    }
 }

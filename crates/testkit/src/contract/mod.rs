@@ -297,6 +297,7 @@ macro_rules! store_contract_tests {
             webhooks::webhooks_behind_are_active_idle_endpoints_oldest_waiting_event_first,
             webhooks::due_deliveries_are_pending_ones_whose_time_has_come_earliest_first,
             webhooks::the_delivery_log_is_newest_first_and_limited,
+            webhooks::settled_deliveries_older_than_the_cutoff_are_purged_oldest_first,
             batches::every_batch_write_reads_back_as_the_single_row_writes_do,
             batches::a_refused_row_refuses_its_whole_batch_and_the_transaction_goes_on,
             batches::batches_of_a_dropped_transaction_leave_nothing,

@@ -172,6 +172,7 @@ async fn refuses_every_write(store: Arc<dyn Store>, single: bool) {
     let delivery = seed::delivery(&hook, uid(941), 3, T0, T0);
     refused(tx.insert_webhook_delivery(&delivery).await, "insert_webhook_delivery");
     refused(tx.update_webhook_delivery(&s.delivery).await, "update_webhook_delivery");
+    refused(tx.purge_webhook_deliveries(T0 + Duration::days(365), 10).await, "purge_webhook_deliveries");
 
     assert_eq!(dump(tx, &s).await, before, "the refused writes left nothing, even inside the transaction");
     commit(read).await;

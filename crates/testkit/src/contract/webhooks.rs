@@ -234,3 +234,38 @@ pub async fn the_delivery_log_is_newest_first_and_limited(store: Arc<dyn Store>)
         [rows[1].id, rows[2].id]
     );
 }
+
+/// `purge_webhook_deliveries` removes, across organizations, settled deliveries created before
+/// the cutoff, the oldest first, at most `limit`; a pending delivery stays however old.
+pub async fn settled_deliveries_older_than_the_cutoff_are_purged_oldest_first(store: Arc<dyn Store>) {
+    let a = seed(&store, 1).await;
+    let b = seed(&store, 2).await;
+    let days_ago = |days: i64| T0 - Duration::days(days);
+    let mut tx = begin(&store).await;
+    let idle = seed::webhook(a.org.id, uid(1, 130), a.admin.id, T0);
+    tx.insert_webhook(&idle).await.expect("inserts");
+    let oldest = seed::delivery(&a.webhook, uid(1, 210), 2, days_ago(40), days_ago(40)).abandoned("given up");
+    let old = seed::delivery(&b.webhook, uid(2, 211), 2, days_ago(35), days_ago(35)).abandoned("given up");
+    let pending = seed::delivery(&idle, uid(1, 212), 3, days_ago(50), days_ago(50));
+    let recent = seed::delivery(&a.webhook, uid(1, 213), 4, days_ago(29), days_ago(29)).abandoned("given up");
+    for d in [&oldest, &old, &pending, &recent] {
+        tx.insert_webhook_delivery(d).await.expect("inserts");
+    }
+    commit(tx).await;
+
+    let cutoff = days_ago(30);
+    let mut tx = begin(&store).await;
+    assert_eq!(tx.purge_webhook_deliveries(cutoff, 1).await.expect("purges"), 1, "at most the limit");
+    assert_eq!(delivery_ids(&tx.webhook_deliveries(a.org.id, a.webhook.id, 10).await.expect("reads")).len(), 2);
+    assert_eq!(tx.purge_webhook_deliveries(cutoff, 10).await.expect("purges"), 1, "the other organization's");
+    assert_eq!(tx.purge_webhook_deliveries(cutoff, 10).await.expect("purges"), 0, "nothing twice");
+    commit(tx).await;
+    let mut tx = begin(&store).await;
+    assert_eq!(
+        delivery_ids(&tx.webhook_deliveries(a.org.id, a.webhook.id, 10).await.expect("reads")),
+        [a.delivery.id, recent.id],
+        "the oldest went first; the recent one and the seed's stay"
+    );
+    assert_eq!(delivery_ids(&tx.webhook_deliveries(b.org.id, b.webhook.id, 10).await.expect("reads")), [b.delivery.id]);
+    assert_eq!(tx.pending_webhook_delivery(a.org.id, idle.id).await.expect("reads"), Some(pending), "pending stays");
+}

@@ -117,7 +117,7 @@ impl Options {
 }
 
 /// A child process killed when dropped.
-struct Process(Child);
+pub(super) struct Process(pub(super) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -181,7 +181,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// Builds the release `roster` binary; its path.
-fn build_roster() -> anyhow::Result<PathBuf> {
+pub(super) fn build_roster() -> anyhow::Result<PathBuf> {
     eprintln!("bench http: building the release `roster`…");
     let status = Command::new(crate::cargo())
         .args(["build", "--release", "--quiet", "-p", "roster-app", "--bin", "roster"])
@@ -196,11 +196,11 @@ fn build_roster() -> anyhow::Result<PathBuf> {
     Ok(target.join("release/roster"))
 }
 
-fn free_port() -> anyhow::Result<SocketAddr> {
+pub(super) fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
-async fn wait_until_up(client: &reqwest::Client, url: &str, child: &mut Child) -> anyhow::Result<()> {
+pub(super) async fn wait_until_up(client: &reqwest::Client, url: &str, child: &mut Child) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait()? {
@@ -359,7 +359,7 @@ async fn bench_engine(options: &Options, roster: &Path, engine: &'static str) ->
     })
 }
 
-fn urlencode(text: &str) -> String {
+pub(super) fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
@@ -538,7 +538,7 @@ fn ratio(a: f64, b: f64) -> f64 {
     a / b
 }
 
-fn verdict(ok: bool) -> &'static str {
+pub(super) fn verdict(ok: bool) -> &'static str {
     if ok { "meets" } else { "MISSES" }
 }
 
