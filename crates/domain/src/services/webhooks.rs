@@ -189,6 +189,15 @@ impl Services {
         if let Some(url) = &changes.url {
             self.check_webhook_url(url).await?;
         }
+        on_a_fresh_row(|| self.update_webhook_once(actor, id, changes.clone())).await
+    }
+
+    async fn update_webhook_once(
+        &self,
+        actor: &Actor,
+        id: WebhookId,
+        changes: WebhookChanges,
+    ) -> ServiceResult<WebhookEndpoint> {
         let mut tx = self.begin().await?;
         let before = load_webhook(&mut *tx, actor, id).await?;
         let mut after = before.clone();
@@ -235,6 +244,10 @@ impl Services {
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn rotate_webhook_secret(&self, actor: &Actor, id: WebhookId) -> ServiceResult<CreatedWebhook> {
         require_admin(actor)?;
+        on_a_fresh_row(|| self.rotate_webhook_secret_once(actor, id)).await
+    }
+
+    async fn rotate_webhook_secret_once(&self, actor: &Actor, id: WebhookId) -> ServiceResult<CreatedWebhook> {
         let secret = self.new_webhook_secret();
         let mut tx = self.begin().await?;
         let endpoint = load_webhook(&mut *tx, actor, id).await?.rotated(WebhookSecret::new(secret.clone()), self.now());
@@ -299,6 +312,10 @@ impl Services {
     #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
     pub async fn delete_webhook(&self, actor: &Actor, id: WebhookId) -> ServiceResult<()> {
         require_admin(actor)?;
+        on_a_fresh_row(|| self.delete_webhook_once(actor, id)).await
+    }
+
+    async fn delete_webhook_once(&self, actor: &Actor, id: WebhookId) -> ServiceResult<()> {
         let mut tx = self.begin().await?;
         let endpoint = load_webhook(&mut *tx, actor, id).await?.disabled(self.now(), DisabledReason::Deleted);
         close_pending(&mut *tx, &endpoint, "the endpoint was deleted").await?;
@@ -344,6 +361,15 @@ impl Services {
         from: ReplayFrom,
     ) -> ServiceResult<WebhookEndpoint> {
         require_admin(actor)?;
+        on_a_fresh_row(|| self.replay_webhook_once(actor, id, from)).await
+    }
+
+    async fn replay_webhook_once(
+        &self,
+        actor: &Actor,
+        id: WebhookId,
+        from: ReplayFrom,
+    ) -> ServiceResult<WebhookEndpoint> {
         let mut tx = self.begin().await?;
         let mut endpoint = load_webhook(&mut *tx, actor, id).await?;
         if !endpoint.is_active() {
@@ -377,5 +403,23 @@ impl Services {
         .await?;
         tx.commit().await?;
         Ok(endpoint)
+    }
+}
+
+/// Runs an admin's change of an endpoint again when its row moved between the read and the
+/// write: the delivery worker records each delivery on the endpoint and its log, so a change
+/// that read them just before loses that race, which is no precondition the admin set (none of
+/// these use cases takes one). At most three tries; a third lost race answers as it is.
+async fn on_a_fresh_row<T, F, Fut>(mut attempt: F) -> ServiceResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ServiceResult<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(ServiceError::PreconditionFailed { .. }) if tries < 3 => tries += 1,
+            other => return other,
+        }
     }
 }
