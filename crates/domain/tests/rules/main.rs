@@ -11,6 +11,7 @@ mod load;
 mod pasted;
 mod roles_actor;
 mod scim_filter;
+mod scim_patch;
 mod seats;
 mod settings;
 mod stamping;

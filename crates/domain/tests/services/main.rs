@@ -24,6 +24,7 @@ mod orgs_settings;
 mod passwords;
 mod roles;
 mod scheduling;
+mod scim;
 mod scoped_reads;
 mod sessions;
 mod signup;
