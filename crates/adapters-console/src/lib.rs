@@ -65,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/deactivate", get(pages::drawer::confirm).post(pages::drawer::deactivate))
         .route("/users/{id}/reactivate", post(pages::drawer::reactivate))
         .route("/users/{id}/delete", get(pages::drawer::confirm_delete).post(pages::drawer::delete))
+        .route("/users/{id}/restore", post(pages::drawer::restore))
         .route("/users/{id}/impersonate", post(pages::impersonation::start))
         .route("/impersonation/end", post(pages::impersonation::end))
         .route("/users/views/{id}/delete", post(pages::users::delete_view))

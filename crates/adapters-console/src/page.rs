@@ -236,9 +236,40 @@ impl Fields {
         self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
     }
 
+    /// The fields named in `names` only, in order.
+    pub fn only(&self, names: &[&str]) -> Self {
+        Self(self.0.iter().filter(|(k, _)| names.contains(&k.as_str())).cloned().collect())
+    }
+
+    /// Every field, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Whether a checkbox `name` was sent checked.
     pub fn checked(&self, name: &str) -> bool {
         self.get(name).is_some()
+    }
+
+    /// Every value of `name`, each read by `read`. A value it cannot read (a choice the page
+    /// never offered: a forged or stale form) refuses the whole form, beside `name`, rather
+    /// than leaving that choice out silently.
+    ///
+    /// # Errors
+    /// `invalid_format` on `name`.
+    pub fn chosen<T>(&self, name: &str, read: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, ServiceError> {
+        self.all(name)
+            .into_iter()
+            .map(|value| {
+                read(value).ok_or_else(|| {
+                    ServiceError::Validation(vec![roster_domain::FieldError::new(
+                        name,
+                        "invalid_format",
+                        format!("`{value}` is not one of the choices offered; reload the page and choose again"),
+                    )])
+                })
+            })
+            .collect()
     }
 }
 

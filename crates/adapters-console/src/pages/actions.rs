@@ -159,6 +159,8 @@ pub struct ActionsDialog {
     pub refusals: Refusals,
     /// Whether "Apply" is offered: after a preview of the same action.
     pub can_apply: bool,
+    /// Whether the form is shown: not while a job runs.
+    pub show_form: bool,
 }
 
 /// An action of the radio group.
@@ -247,12 +249,17 @@ impl ActionsDialog {
                 .map(|(v, l)| Choice { value: v.to_owned(), label: l.to_owned(), selected: recording == v })
                 .collect(),
             can_apply: form.result.as_ref().is_some_and(|r| !r.applied) && form.refusals.is_empty(),
+            show_form: form.job.as_ref().is_none_or(|j| j.finished),
             result: form.result,
             job: form.job,
             refusals: form.refusals,
         }
     }
 }
+
+/// The fields of the dialog's form that say which action and with what (not the selection,
+/// the step or the forgery token).
+const ACTION_FIELDS: [&str; 7] = ["action", "teams", "roles", "licenses", "switch", "throttle", "call_recording"];
 
 /// The selection of a query or form: `all=1`, or the `ids` (each once, in order).
 fn selected_of(fields: &Fields) -> Option<Selected> {
@@ -330,7 +337,14 @@ pub async fn post(State(state): State<AppState>, uri: Uri, SignedForm { console,
     match state.services.submit_bulk(&console.actor, request).await {
         Ok(BulkSubmission::Done(result)) => form.result = Some(result_view(&state, &console, &result).await),
         Ok(BulkSubmission::Queued(job)) => {
-            let q = uri.query().map_or_else(String::new, |q| format!("?{q}"));
+            // The job's page carries the action as chosen, so that once a preview's job ends
+            // the dialog offers to apply the same action.
+            let mut q = form_urlencoded::Serializer::new(uri.query().unwrap_or_default().to_owned());
+            for (name, value) in fields.only(&ACTION_FIELDS).pairs() {
+                q.append_pair(name, value);
+            }
+            let q = q.finish();
+            let q = if q.is_empty() { String::new() } else { format!("?{q}") };
             return Redirect::to(&format!("/users/jobs/{}{q}", job.id)).into_response();
         }
         Err(e) => {
@@ -364,9 +378,11 @@ pub async fn job(State(state): State<AppState>, console: Console, Path(id): Path
         Ok(job) => job,
         Err(e) => return problem(&e),
     };
+    let query = Fields::parse(uri.query().unwrap_or_default().as_bytes());
     let mut form = ActionsForm {
+        // Only a selection of every user the filter matches reaches over 1,000 users.
         selected: Selected::All,
-        fields: Fields::default(),
+        fields: query.only(&ACTION_FIELDS),
         result: None,
         job: Some(job_view(&job)),
         refusals: Refusals::none(),
@@ -374,13 +390,25 @@ pub async fn job(State(state): State<AppState>, console: Console, Path(id): Path
     if matches!(job.state, JobState::Done)
         && let Ok(Some(JobResult::Bulk(result))) = state.services.job_result(&console.actor, id).await
     {
-        form.result = Some(ResultView {
+        // The job's tallies, and its first outcomes in words (the rest are in
+        // `GET /api/v1/jobs/{id}/outcomes`).
+        let first = match state.services.job_outcomes(&console.actor, id, 0, MAX_LINES as u32).await {
+            Ok(outcomes) => outcomes.into_iter().map(|(_, o)| o).collect(),
+            Err(e) => return problem(&e),
+        };
+        let shown = BulkResult {
+            outcomes: first,
             applied: result.applied,
-            ok: 0,
-            refused: 0,
-            seats: seat_changes(&result.seats_before, &result.seats_after),
-            lines: Vec::new(),
-            more: 0,
+            seats_before: result.seats_before,
+            seats_after: result.seats_after,
+        };
+        let view = result_view(&state, &console, &shown).await;
+        let total = result.succeeded + result.refused;
+        form.result = Some(ResultView {
+            ok: usize::try_from(result.succeeded).unwrap_or(usize::MAX),
+            refused: usize::try_from(result.refused).unwrap_or(usize::MAX),
+            more: usize::try_from(total.saturating_sub(view.lines.len() as u64)).unwrap_or(usize::MAX),
+            ..view
         });
     }
     build(&state, &console, ask_of(&uri), String::new(), Refusals::none(), Overlay::Actions(form)).await
@@ -414,7 +442,14 @@ fn action_of(fields: &Fields) -> Result<BulkAction, Refusal> {
     let mut request = BulkUsersRequest::for_action(name);
     match name.argument() {
         Some("group_ids") => {
-            request.group_ids = Some(fields.all("teams").into_iter().filter_map(|g| g.parse().ok()).collect());
+            let teams = fields.chosen("teams", |g| g.parse().ok()).map_err(|e| {
+                Refusal::new(
+                    "teams",
+                    e.code().as_str(),
+                    "A team chosen is not one offered; reload the page and choose again.",
+                )
+            })?;
+            request.group_ids = Some(teams);
         }
         Some("roles") => {
             let roles = fields.all("roles").into_iter().map(|key| BulkRoleBody { key: key.to_owned(), scope: None });

@@ -23,7 +23,7 @@ use roster_domain::roles::{Role, RoleRef};
 use roster_domain::scheduling::{ScheduleState, ScheduledAction, ScheduledChange};
 use roster_domain::seats::SeatCount;
 use roster_domain::services::{
-    BulkAction, BulkRequest, BulkSelection, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails,
+    BulkAction, BulkRequest, BulkSelection, DeletedUser, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails,
 };
 use roster_domain::user::{CallRecording, Homepage, MailboxProvider};
 use roster_domain::values::{AgentId, CrmId, Email, Key, Nicknames, PersonName, Phone, ValueError};
@@ -291,6 +291,39 @@ impl DrawerView {
     }
 }
 
+/// The drawer of a deleted member: when they were deleted and, within the 30 days, `Restore`.
+#[derive(Debug, Clone)]
+pub struct DeletedView {
+    pub full_name: String,
+    pub email: String,
+    /// The day of the deletion (UTC), `YYYY-MM-DD`.
+    pub deleted_on: String,
+    /// The last day a restore is possible, `YYYY-MM-DD`.
+    pub restorable_until: String,
+    pub restorable: bool,
+    pub restore: String,
+    pub close: String,
+    pub notice: Option<String>,
+    pub refusals: Refusals,
+}
+
+impl DeletedView {
+    pub fn new(form: DrawerForm, user: &DeletedUser, query: &str, now: time::OffsetDateTime) -> Self {
+        let q = if query.is_empty() { String::new() } else { format!("?{query}") };
+        Self {
+            full_name: format!("{} {}", user.first_name.as_str(), user.last_name.as_str()),
+            email: user.email.as_str().to_owned(),
+            deleted_on: user.deleted_at.date().to_string(),
+            restorable_until: user.restorable_until.date().to_string(),
+            restorable: now <= user.restorable_until,
+            restore: format!("/users/{}/restore{q}", user.id),
+            close: format!("/users{q}"),
+            notice: form.notice,
+            refusals: form.refusals,
+        }
+    }
+}
+
 /// A text field of the drawer's profile.
 #[derive(Debug, Clone)]
 pub struct DrawerField<'a> {
@@ -416,8 +449,8 @@ pub async fn confirm_delete(
     }
 }
 
-/// `POST /users/{id}/delete`: deletes once confirmed (restorable for 30 days through the API);
-/// back to the Users page, or the refusal beside the Delete button.
+/// `POST /users/{id}/delete`: deletes once confirmed, then shows the deleted member's drawer
+/// (`/users/{id}`), which offers `Restore` for 30 days; or the refusal beside the Delete button.
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -426,9 +459,27 @@ pub async fn delete(
 ) -> Response {
     let Some(id) = user_id(&id) else { return no_such_user() };
     match state.services.delete_user(&console.actor, id, true).await {
-        Ok(()) => Redirect::to(&format!("/users{}", query_of(&uri))).into_response(),
+        Ok(()) => Redirect::to(&format!("/users/{id}{}", query_of(&uri))).into_response(),
         Err(e) => refused(&state, &console, &uri, id, &e, "delete").await,
     }
+}
+
+/// `POST /users/{id}/restore`: brings a member deleted less than 30 days ago back, without
+/// licenses or teams (`POST /api/v1/users/{id}/restore`); their drawer with what it did, or the
+/// deleted drawer with the refusal beside `Restore` (the address taken meanwhile, too late).
+pub async fn restore(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    SignedForm { console, .. }: SignedForm,
+) -> Response {
+    let Some(id) = user_id(&id) else { return no_such_user() };
+    let outcome = state
+        .services
+        .restore_user(&console.actor, id)
+        .await
+        .map(|_| "Restored. They hold no license and are in no team until you give them some.".to_owned());
+    show(&state, &console, &uri, after(id, outcome, "restore")).await
 }
 
 /// `POST /users/{id}`: saves the profile and settings.
@@ -571,8 +622,11 @@ pub async fn licenses(
     SignedForm { console, fields }: SignedForm,
 ) -> Response {
     let Some(id) = user_id(&id) else { return no_such_user() };
-    let products: BTreeSet<Key> = fields.all("products").into_iter().filter_map(|k| Key::parse(k).ok()).collect();
-    let form = match state.services.set_licenses(&console.actor, id, products).await {
+    let outcome = match fields.chosen("products", |k| Key::parse(k).ok()) {
+        Ok(products) => state.services.set_licenses(&console.actor, id, products.into_iter().collect()).await,
+        Err(e) => Err(e),
+    };
+    let form = match outcome {
         Ok(change) => {
             let mut words = Vec::new();
             if !change.assigned.is_empty() {
@@ -604,18 +658,18 @@ pub async fn roles(
 ) -> Response {
     let Some(id) = user_id(&id) else { return no_such_user() };
     let version = fields.get("version").and_then(|v| v.parse().ok());
-    let grants: Vec<RoleAssignment> = fields
-        .all("roles")
-        .into_iter()
-        .filter_map(|v| {
-            let (role, scope) = match v.split_once('@') {
-                Some((role, scope)) => (role, Some(scope.parse().ok()?)),
-                None => (v, None),
-            };
-            Some(RoleAssignment { role: RoleRef::Id(role.parse().ok()?), scope })
-        })
-        .collect();
-    let form = match state.services.set_roles(&console.actor, id, grants, version).await {
+    let grants = fields.chosen("roles", |v| {
+        let (role, scope) = match v.split_once('@') {
+            Some((role, scope)) => (role, Some(scope.parse().ok()?)),
+            None => (v, None),
+        };
+        Some(RoleAssignment { role: RoleRef::Id(role.parse().ok()?), scope })
+    });
+    let outcome = match grants {
+        Ok(grants) => state.services.set_roles(&console.actor, id, grants, version).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let form = match outcome {
         Ok(_) => DrawerForm { user_id: Some(id), notice: Some("Roles saved.".to_owned()), ..DrawerForm::default() },
         Err(e) => DrawerForm { user_id: Some(id), refusals: Refusals::beside(&e, "roles"), ..DrawerForm::default() },
     };
@@ -631,7 +685,10 @@ pub async fn teams(
     SignedForm { console, fields }: SignedForm,
 ) -> Response {
     let Some(id) = user_id(&id) else { return no_such_user() };
-    let groups: BTreeSet<GroupId> = fields.all("teams").into_iter().filter_map(|g| g.parse().ok()).collect();
+    let groups = match fields.chosen("teams", |g| g.parse::<GroupId>().ok()) {
+        Ok(groups) => groups.into_iter().collect(),
+        Err(e) => return refused(&state, &console, &uri, id, &e, "teams").await,
+    };
     let request = BulkRequest {
         selection: BulkSelection::Ids(vec![id]),
         action: BulkAction::SetTeams(groups),

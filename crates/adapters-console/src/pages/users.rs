@@ -34,7 +34,7 @@ use time::macros::format_description;
 
 use super::actions::{ActionsDialog, ActionsForm, Selected};
 use super::crm::{CrmDialog, CrmForm};
-use super::drawer::{DrawerForm, DrawerView, OrgFacts};
+use super::drawer::{DeletedView, DrawerForm, DrawerView, OrgFacts};
 use super::invite::{InviteDialog, InviteForm};
 use crate::page::{Chrome, Fields, Refusal, Refusals, Section, problem, render_with};
 use crate::session::{Console, SignedForm};
@@ -307,6 +307,8 @@ pub struct UsersPage {
     pub invite: Option<InviteDialog>,
     /// A member's edit drawer, when open.
     pub drawer: Option<DrawerView>,
+    /// A deleted member's drawer (with `Restore`), when open.
+    pub deleted: Option<DeletedView>,
     /// The Actions dialog, when open.
     pub actions: Option<ActionsDialog>,
     /// The Import from CRM dialog, when open.
@@ -454,7 +456,7 @@ pub(crate) async fn build(
     let UsersScreen { page, total, catalog, roles, tree } = screen;
     let groups: Vec<&Group> = tree.iter().collect();
     let names = Names::new(&catalog, &roles, &groups);
-    let (mut invite, mut drawer, mut actions_form, mut crm) = (None, None, None, None);
+    let (mut invite, mut drawer, mut deleted, mut actions_form, mut crm) = (None, None, None, None, None);
     match overlay {
         Overlay::None => {}
         Overlay::Crm(mut form) => {
@@ -495,6 +497,12 @@ pub(crate) async fn build(
                     };
                     drawer = Some(DrawerView::new(form, &user, &ask.query(), &org, status));
                 }
+                // A deleted member has no drawer to edit; one who may restore them sees when
+                // they were deleted and `Restore`.
+                (Err(e @ ServiceError::NotFound { .. }), _) => match services.deleted_user(actor, id).await {
+                    Ok(user) => deleted = Some(DeletedView::new(form, &user, &ask.query(), services.now())),
+                    Err(_) => return problem(&e),
+                },
                 (Err(e), _) | (_, Err(e)) => return problem(&e),
             }
         }
@@ -606,6 +614,7 @@ pub(crate) async fn build(
         refusals,
         invite,
         drawer,
+        deleted,
         actions,
         crm,
         total,

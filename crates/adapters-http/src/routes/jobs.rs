@@ -230,6 +230,11 @@ pub struct JobResultBody {
     /// Whether the changes were written: false for a dry run, and for an atomic bulk job with a
     /// refused user.
     pub applied: bool,
+    /// A bulk job: the users whose step succeeded (or would, in a dry run); an import: the rows
+    /// that created a member (or would).
+    pub succeeded: u64,
+    /// A bulk job: the users whose step was refused; an import: the rows that created no member.
+    pub refused: u64,
     /// Seats per product before the job, and after it (as they would be, when not applied).
     pub seats_before: Vec<SeatCountBody>,
     pub seats_after: Vec<SeatCountBody>,
@@ -259,12 +264,16 @@ pub async fn job_result(
     Ok(Json(match result {
         JobResult::Bulk(r) => JobResultBody {
             applied: r.applied,
+            succeeded: r.succeeded,
+            refused: r.refused,
             seats_before: seats(r.seats_before),
             seats_after: seats(r.seats_after),
             ignored_columns: None,
         },
         JobResult::Import(r) => JobResultBody {
             applied: r.applied,
+            succeeded: r.succeeded,
+            refused: r.refused,
             seats_before: seats(r.seats_before),
             seats_after: seats(r.seats_after),
             ignored_columns: Some(r.ignored_columns),

@@ -101,3 +101,82 @@ async fn an_admin_previews_then_applies_an_action_to_selected_and_to_all_matchin
         app.finish().await;
     }
 }
+
+/// The heading of the outcomes once one is shown: `(verb, succeeded, refused)` of
+/// "Preview: 1049 will change, 1 refused" / "Applied: 1049 changed, 1 refused".
+async fn outcome_counts(browser: &Browser, verb: &str) -> (u64, u64) {
+    let started = std::time::Instant::now();
+    loop {
+        let text = match browser.client.find(Locator::Css(".outcomes h3")).await {
+            Ok(h) => h.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if let Some(rest) = text.strip_prefix(&format!("{verb}: ")) {
+            let numbers: Vec<u64> = rest.split([' ', ',']).filter_map(|w| w.parse().ok()).collect();
+            if let [ok, refused] = numbers[..] {
+                return (ok, refused);
+            }
+        }
+        assert!(started.elapsed().as_secs() < 300, "no {verb} outcomes: {text:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn over_a_thousand_users_an_action_runs_as_a_job_with_its_progress_then_can_be_applied() {
+    use roster_app::demo_data::{DemoSpec, generate};
+    use roster_app::worker::WorkerSettings;
+    use roster_domain::values::{Password, Slug};
+
+    use crate::helpers::{ADMIN_PASSWORD, Options, apps_with};
+    use crate::support::sign_in_as;
+
+    let worker = WorkerSettings { tick: std::time::Duration::from_millis(50), ..WorkerSettings::default() };
+    for app in apps_with("console_job", &Options { worker, ..Options::default() }).await {
+        let spec = DemoSpec {
+            org: Slug::parse("big").unwrap(),
+            users: 1_050,
+            connections: 0,
+            seed: 11,
+            password: Password::parse(ADMIN_PASSWORD).unwrap(),
+        };
+        let report = generate(&app.services, &spec, &mut |_| {}).await.expect("generates the organization");
+        let admin = report.accounts[0].email.clone();
+        let token = app.login_to("big", &admin, ADMIN_PASSWORD).await;
+        let total = app.user_count(&token).await;
+        assert!(total > 1_000, "{}: {total} users", app.engine);
+        let browser = Browser::open().await;
+        sign_in_as(&browser, &app, "big", &admin, ADMIN_PASSWORD).await;
+
+        browser.click("checkbox", &format!("Select all {total} matching")).await;
+        browser.click("button", "Actions").await;
+        browser.by_role("heading", "Actions").await;
+        choice(&browser, "Action", "Update flow settings").await.click().await.unwrap();
+        choice(&browser, "Setting", "Off").await.click().await.unwrap();
+        browser.click("button", "Preview").await;
+
+        // The preview is a job: its page shows the progress, then the outcomes and Apply.
+        browser.wait_for_path_prefix("/users/jobs/").await;
+        let progress = browser.by_role("progressbar", "Progress").await;
+        assert_eq!(progress.attr("max").await.unwrap(), Some(total.to_string()), "{}", app.engine);
+        let (ok, refused) = outcome_counts(&browser, "Preview").await;
+        assert_eq!(ok + refused, total, "{}: one outcome per user", app.engine);
+        let progress = browser.by_role("progressbar", "Progress").await;
+        assert_eq!(progress.attr("value").await.unwrap(), Some(total.to_string()), "{}: all done", app.engine);
+        browser.assert_accessible("a finished job's progress and outcomes").await;
+        let flows_on = |list: serde_json::Value| {
+            list["items"].as_array().unwrap().iter().filter(|u| u["settings"]["flow_enabled"] == true).count()
+        };
+        let before = flows_on(app.get_ok("/api/v1/users?limit=200", &token).await);
+        assert!(before > 0, "{}: the generated members have Flow on", app.engine);
+
+        browser.click("button", "Apply").await;
+        let (applied_ok, applied_refused) = outcome_counts(&browser, "Applied").await;
+        assert_eq!((applied_ok, applied_refused), (ok, refused), "{}: as the preview said", app.engine);
+        assert!(browser.url().await.path().starts_with("/users/jobs/"), "{}", app.engine);
+        let after = flows_on(app.get_ok("/api/v1/users?limit=200", &token).await);
+        assert!(after < before, "{}: Flow turned off ({before} → {after} of the first 200)", app.engine);
+        browser.close().await;
+        app.finish().await;
+    }
+}

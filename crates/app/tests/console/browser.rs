@@ -44,6 +44,7 @@ fn candidates(role: &str) -> &'static str {
         "status" => "[role=status]",
         "alert" => "[role=alert]",
         "columnheader" => "th[scope=col]",
+        "progressbar" => "progress, [role=progressbar]",
         _ => "*",
     }
 }
@@ -215,6 +216,15 @@ impl Browser {
         let started = std::time::Instant::now();
         while self.url().await.path() != path {
             assert!(started.elapsed() < WAIT, "still at {} waiting for {path}", self.url().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the address's path starts with `prefix`.
+    pub async fn wait_for_path_prefix(&self, prefix: &str) {
+        let started = std::time::Instant::now();
+        while !self.url().await.path().starts_with(prefix) {
+            assert!(started.elapsed() < WAIT, "still at {} waiting for {prefix}…", self.url().await);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -23,6 +23,8 @@ async fn an_admin_edits_a_member_and_deactivates_them_after_confirming_but_not_t
         browser.click("link", "Person 001").await;
         browser.by_role("heading", "Edit Person 001").await;
         assert_eq!(browser.focused_name().await, "First name", "{}: focus moves into the drawer", app.engine);
+        let title = browser.client.title().await.unwrap();
+        assert_eq!(title, "Users · Roster", "{}: the window's title is the page's, dialog or not", app.engine);
         browser.assert_accessible("the edit drawer").await;
 
         // A profile change, saved.
@@ -64,20 +66,55 @@ async fn an_admin_edits_a_member_and_deactivates_them_after_confirming_but_not_t
         let list = app.get_ok("/api/v1/users?status=deactivated", &api).await;
         assert_eq!(list["items"][0]["email"], "person001@demo.example", "{}", app.engine);
 
-        // Deleting asks first too; the member leaves the table.
+        // Deleting asks first too; the member leaves the table, and their drawer offers Restore.
         browser.goto(&format!("{}/users", app.base)).await;
         browser.click("link", "Person 002").await;
         browser.by_role("heading", "Edit Person 002").await;
+        let drawer_url = browser.url().await;
         browser.click("button", "Delete").await;
         browser.by_role("heading", "Delete Person 002?").await;
         browser.assert_accessible("the deletion's confirmation").await;
         browser.click("button", "Delete").await;
-        browser.wait_for_heading("Users").await;
-        let started = std::time::Instant::now();
-        while browser.rows().await.iter().any(|r| r[0] == "Person 002") {
-            assert!(started.elapsed().as_secs() < 30, "{}: Person 002 is still listed", app.engine);
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        browser.by_role("heading", "Person 002 was deleted").await;
+        browser.assert_accessible("a deleted member's drawer").await;
+        assert!(
+            !browser.rows().await.iter().any(|r| r[0] == "Person 002"),
+            "{}: Person 002 is still listed behind the drawer",
+            app.engine
+        );
+        let list = app.get_ok("/api/v1/users?q=person002", &api).await;
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{}: deleted", app.engine);
+
+        // Someone took the address meanwhile: Restore is refused beside the button, in words.
+        let taken = app.create_user(&api, "person002@demo.example").await;
+        browser.click("button", "Restore").await;
+        let refusals = browser.wait_for_refusal("conflict").await;
+        assert!(
+            refusals.iter().any(|(code, words)| code == "conflict" && words.to_lowercase().contains("email")),
+            "{}: the refusal names the address: {refusals:?}",
+            app.engine
+        );
+        let r = app
+            .authed(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/users/{}?confirm=true", taken["id"].as_str().unwrap()),
+                &api,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}: deleting the newcomer: {}", app.engine, r.status());
+
+        // Once free, Restore brings the member back (from the drawer's own address, as a link or
+        // the audit log opens it), without licenses or teams.
+        browser.goto(drawer_url.as_str()).await;
+        browser.by_role("heading", "Person 002 was deleted").await;
+        browser.click("button", "Restore").await;
+        browser.by_role("heading", "Edit Person 002").await;
+        let notice = browser.client.find(Locator::Css(".drawer [role=status]")).await.unwrap().text().await.unwrap();
+        assert!(notice.starts_with("Restored."), "{}: {notice}", app.engine);
+        let list = app.get_ok("/api/v1/users?q=person002", &api).await;
+        assert_eq!(list["items"][0]["products"], serde_json::json!([]), "{}", app.engine);
 
         // Deactivating yourself is refused beside the switch.
         browser.goto(&format!("{}/users", app.base)).await;

@@ -37,6 +37,12 @@ pub enum BulkSubmission {
 pub struct BulkJobResult {
     /// Whether the changes were written (false for a dry run or a refused atomic job).
     pub applied: bool,
+    /// The users whose step succeeded (or would, in a dry run).
+    #[serde(default)]
+    pub succeeded: u64,
+    /// The users whose step was refused.
+    #[serde(default)]
+    pub refused: u64,
     /// Every seat pool before the first step.
     pub seats_before: Vec<SeatCount>,
     /// Every seat pool after the last step (as it would have been, when not applied).
@@ -425,7 +431,7 @@ impl Services {
     /// finished, its result, written in `tx` with the changes — or, when the changes are not
     /// kept (a dry run, a refused atomic bulk), `tx` is dropped and they are written in a
     /// transaction of their own that holds the lease again.
-    async fn record_step<T: serde::Serialize>(
+    async fn record_step<T: serde::Serialize + Settled>(
         &self,
         runner: &str,
         claimed: &mut ClaimedJob,
@@ -450,15 +456,20 @@ impl Services {
         tx.insert_job_outcomes(job.org_id, job.id, &rows).await?;
         job.advance(rows.len() as u64);
         let finished = job.done >= job.total;
+        // The tallies so far, kept in the job's result with its outcomes, so that a finished
+        // job says how many succeeded without reading them all again.
+        let so_far = |key: &str| job.result.as_ref().and_then(|r| r[key].as_u64()).unwrap_or(0);
+        let ok = step.outcomes.iter().filter(|o| o.succeeded()).count() as u64;
+        let (succeeded, refused) = (so_far("succeeded") + ok, so_far("refused") + (rows.len() as u64 - ok));
         job.result = Some(if finished {
             let mut result = json!({"applied": step.applied, "seats_before": step.seats_before,
-                "seats_after": step.seats_after});
+                "seats_after": step.seats_after, "succeeded": succeeded, "refused": refused});
             if let Some((key, value)) = step.extra {
                 result[key] = value;
             }
             result
         } else {
-            json!({"seats_before": step.seats_before})
+            json!({"seats_before": step.seats_before, "succeeded": succeeded, "refused": refused})
         });
         if finished {
             job.finish(self.now(), None);
@@ -525,6 +536,24 @@ impl Services {
     async fn api_key_for_job(&self, job: &Job, key_id: ApiKeyId) -> ServiceResult<crate::connections::ApiKey> {
         let mut tx = self.store.single_read().await?;
         tx.api_key(job.org_id, key_id).await?.filter(|k| k.is_active()).ok_or(ServiceError::Unauthenticated)
+    }
+}
+
+/// An item's outcome in a job, as its tallies count it.
+pub(crate) trait Settled {
+    /// Whether the item's step succeeded (or would, in a dry run).
+    fn succeeded(&self) -> bool;
+}
+
+impl Settled for BulkOutcome {
+    fn succeeded(&self) -> bool {
+        self.is_ok()
+    }
+}
+
+impl Settled for ImportRowOutcome {
+    fn succeeded(&self) -> bool {
+        self.status == super::user_import::ImportRowStatus::Created
     }
 }
 

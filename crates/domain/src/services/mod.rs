@@ -78,7 +78,8 @@ pub use user_import::{
     ImportJobResult, ImportRowOutcome, ImportRowStatus, UserImportRequest, UserImportResult, UserImportSubmission,
 };
 pub use users::{
-    GrantedRole, NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails, UserDetailsPage,
+    DeletedUser, GrantedRole, NewUser, OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch, UserDetails,
+    UserDetailsPage,
 };
 pub use users_screen::{TOTAL_KEPT_FOR, UsersScreen};
 pub use webhook_delivery::{WebhookLane, WebhookReport};

@@ -124,6 +124,12 @@ pub enum UserImportSubmission {
 pub struct ImportJobResult {
     /// Whether the members were created (false for a dry run).
     pub applied: bool,
+    /// The rows that created a member (or would, in a dry run).
+    #[serde(default)]
+    pub succeeded: u64,
+    /// The rows that created no member (already a member, duplicate, invalid, refused a seat).
+    #[serde(default)]
+    pub refused: u64,
     /// Every seat pool before the first step.
     pub seats_before: Vec<SeatCount>,
     /// Every seat pool after the last step (as it would have been, for a dry run).

@@ -167,6 +167,19 @@ pub struct OnboardingFacts {
     pub mailbox_connected: Option<bool>,
 }
 
+/// A deleted user, as [`Services::deleted_user`] reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletedUser {
+    pub id: UserId,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub email: Email,
+    pub deleted_at: time::OffsetDateTime,
+    /// The end of the restore window (§3.1: 30 days); after it, `restore_user` answers
+    /// `restore_expired`.
+    pub restorable_until: time::OffsetDateTime,
+}
+
 /// A user as the API shows them: the row, the derived status, products and current groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserDetails {
@@ -596,6 +609,28 @@ impl Services {
         self.end_sessions(&mut *tx, user.org_id, user.id).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A deleted user, as shown before a restore: who they were, when they were deleted and
+    /// until when they can be restored. Read by whoever may restore (`manage_users` over the
+    /// whole organization).
+    ///
+    /// # Errors
+    /// `forbidden`; `not_found` for an unknown user, another organization's, or one not deleted.
+    #[tracing::instrument(skip_all, fields(org = %actor.org_id(), actor = ?actor.user_id()))]
+    pub async fn deleted_user(&self, actor: &Actor, id: UserId) -> ServiceResult<DeletedUser> {
+        actor.require_over_user(Permission::ManageUsers, &BTreeSet::new())?;
+        let mut tx = self.begin_read().await?;
+        let user = tx.user(actor.org_id(), id).await?.ok_or(ServiceError::not_found("user"))?;
+        let deleted_at = user.lifecycle.deleted_at.ok_or(ServiceError::not_found("deleted user"))?;
+        Ok(DeletedUser {
+            id: user.id,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            email: user.email,
+            deleted_at,
+            restorable_until: deleted_at + RESTORE_WINDOW,
+        })
     }
 
     /// Restores a user deleted less than 30 days ago whose email is still free, without

@@ -85,8 +85,29 @@ async fn a_bulk_action_over_a_thousand_users_is_queued_and_worked_in_steps() {
         counts.iter().find(|c| c.product.as_str() == "core").map(|c| c.seats_used)
     };
     assert_eq!((core(&result.seats_before), core(&result.seats_after)), (Some(0), Some(1_001)));
+    assert_eq!((result.succeeded, result.refused), (1_001, 0), "the tallies of every step");
     assert!(changes_per_user(&w).await.values().all(|n| *n == 1));
     assert!(claim(&w, "a").await.is_none(), "a finished job is not claimed again");
+}
+
+#[tokio::test]
+async fn a_finished_job_tallies_its_refusals_once_even_when_a_step_failed_to_commit() {
+    let (w, _, job) = queued(JOB_THRESHOLD + 1).await;
+    w.set_seats("core", 1_000).await;
+    let mut claimed = claim(&w, "a").await.expect("a queued job");
+    w.services.work_job("a", &mut claimed, PACE).await.expect("step");
+    w.store.fail_next_commit();
+    w.services.work_job("a", &mut claimed, PACE).await.expect_err("the server fails mid-step");
+    w.clock.advance(PACE.lease);
+    let mut claimed = claim(&w, "b").await.expect("claimed again once the lease ended");
+    while w.services.work_job("b", &mut claimed, PACE).await.expect("step") == StepResult::Continue {}
+    let admin = w.admin_actor().await;
+    let result = w.services.bulk_job_result(&admin, job.id).await.expect("reads").expect("done");
+    assert_eq!((result.succeeded, result.refused), (1_000, 1), "the last user finds no seat left");
+    let mut outcomes = w.services.job_outcomes(&admin, job.id, 0, 1_000).await.expect("outcomes");
+    outcomes.extend(w.services.job_outcomes(&admin, job.id, 1_000, 1_000).await.expect("outcomes"));
+    let refused: Vec<&str> = outcomes.iter().filter(|(_, o)| !o.is_ok()).map(|(_, o)| o.status.as_str()).collect();
+    assert_eq!(refused, vec!["seat_limit_reached"], "the tallies agree with the outcomes");
 }
 
 #[tokio::test]

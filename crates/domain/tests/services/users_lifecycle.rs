@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use roster_domain::connections::GroupChoice;
 use roster_domain::org::OrgSettings;
+use roster_domain::ports::Clock as _;
 use roster_domain::roles::Permission;
 use roster_domain::services::{OnboardingFacts, ProfilePatch, RoleAssignment, SettingsPatch};
 use roster_domain::user::{InactiveReason, MailboxProvider, Status, StatusKind};
@@ -562,6 +563,28 @@ async fn restoring_is_refused_when_the_email_was_reused_meanwhile() {
     w.member("ann", &["standard"], &[]).await;
     let err = failure(w.services.restore_user(&admin, ann).await);
     assert_eq!(err.code(), ErrorCode::Conflict);
+}
+
+#[tokio::test]
+async fn a_deleted_user_is_read_with_their_restore_window_by_whoever_may_restore() {
+    let w = World::new().await;
+    let ann = w.member("ann", &["standard"], &[]).await;
+    let bob = w.member("bob", &["standard"], &[]).await;
+    let admin = w.admin_actor().await;
+    let err = failure(w.services.deleted_user(&admin, ann).await);
+    assert_eq!(err.code(), ErrorCode::NotFound, "a member who is not deleted is no deleted user");
+    w.services.delete_user(&admin, ann, true).await.expect("deletes");
+    let deleted_at = w.clock.now();
+    w.clock.advance(Duration::days(3));
+    let read = w.services.deleted_user(&admin, ann).await.expect("reads the deleted user");
+    assert_eq!(read.id, ann);
+    assert_eq!(read.deleted_at, deleted_at);
+    assert_eq!(read.restorable_until, deleted_at + Duration::days(30));
+    let err = failure(w.services.deleted_user(&w.actor(bob).await, ann).await);
+    assert_eq!(err.code(), ErrorCode::Forbidden, "a member without manage_users reads no deleted user");
+    w.clock.advance(Duration::days(40));
+    let read = w.services.deleted_user(&admin, ann).await.expect("still read after the window");
+    assert!(read.restorable_until < w.clock.now());
 }
 
 #[tokio::test]

@@ -18,9 +18,12 @@
 //!    `seat_limit_reached`, no 5xx, and the pool must end full, never over.
 //! 6. `export_csv` — `GET /api/v1/users/export.csv` of the whole organization, streamed to
 //!    nowhere, with the server's peak resident set meanwhile.
+//! 7. `scim_user_by_username` and `scim_initial_sync` — the SCIM face as an identity provider
+//!    drives it ([`scim`]).
 
 mod baseline;
 mod load;
+mod scim;
 
 use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener};
@@ -136,6 +139,8 @@ struct EngineRun {
     console_html_bytes: usize,
     connections_page: (LoadReport, LoadReport),
     user_by_id: LoadReport,
+    scim_lookups: scim::Lookups,
+    scim_sync: scim::SyncReport,
     race: RaceReport,
     export: ExportReport,
     idle_rss_mib: f64,
@@ -324,7 +329,7 @@ async fn bench_engine(options: &Options, roster: &Path, engine: &'static str) ->
     let connections_baseline = walk(baseline_base.clone(), "/connections", None, baseline_pid, client.clone()).await;
 
     eprintln!("bench http [{engine}]: user_by_id…");
-    let ids = user_ids(&client, &base, &admin, 2_000).await?;
+    let (ids, emails): (Vec<String>, Vec<String>) = user_ids(&client, &base, &admin, 2_000).await?.into_iter().unzip();
     let by_id = {
         let (ids, base, token, client) = (std::sync::Arc::new(ids), base.clone(), admin.clone(), client.clone());
         load::run(clients, warmup, window, pid, move |c, n, _| {
@@ -335,10 +340,17 @@ async fn bench_engine(options: &Options, roster: &Path, engine: &'static str) ->
         .await
     };
 
+    eprintln!("bench http [{engine}]: scim_user_by_username, user_by_email…");
+    let scim_token = scim::scim_key(&client, &base, &admin).await?;
+    let scim_lookups =
+        scim::lookups(&client, &base, (&scim_token, &admin), emails, (clients, warmup, window, pid)).await?;
+
     eprintln!("bench http [{engine}]: seat_race…");
     let race = seat_race(&client, &base, &admin, roster, &url).await?;
     eprintln!("bench http [{engine}]: export_csv…");
     let export = export_csv(&client, &base, &admin, pid).await?;
+    eprintln!("bench http [{engine}]: scim_initial_sync of {} users…", scim::SYNC_USERS);
+    let scim_sync = scim::initial_sync(&client, &base, &scim_token).await?;
 
     drop(baseline);
     drop(server);
@@ -353,6 +365,8 @@ async fn bench_engine(options: &Options, roster: &Path, engine: &'static str) ->
         console_html_bytes,
         connections_page: (connections_product, connections_baseline),
         user_by_id: by_id,
+        scim_lookups,
+        scim_sync,
         race,
         export,
         idle_rss_mib,
@@ -381,8 +395,13 @@ async fn login(client: &reqwest::Client, base: &str, email: &str) -> anyhow::Res
     Ok(body["token"].as_str().context("a token")?.to_owned())
 }
 
-/// `n` ids of live users, walking the Users table by cursor.
-async fn user_ids(client: &reqwest::Client, base: &str, token: &str, n: usize) -> anyhow::Result<Vec<String>> {
+/// `n` live users' ids and emails, walking the Users table by cursor.
+async fn user_ids(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    n: usize,
+) -> anyhow::Result<Vec<(String, String)>> {
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
     while ids.len() < n {
@@ -392,7 +411,7 @@ async fn user_ids(client: &reqwest::Client, base: &str, token: &str, n: usize) -
         };
         let page: Value = client.get(url).bearer_auth(token).send().await?.json().await?;
         for u in page["items"].as_array().context("items")? {
-            ids.push(u["id"].as_str().context("id")?.to_owned());
+            ids.push((u["id"].as_str().context("id")?.to_owned(), u["email"].as_str().context("email")?.to_owned()));
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
@@ -590,16 +609,22 @@ fn report(options: &Options, runs: &[EngineRun]) -> String {
             statuses(r),
             rss(r.peak_rss_mib)
         );
-        let r = &run.user_by_id;
-        let _ = writeln!(
-            out,
-            "| user_by_id | roster | {:.0} | {:.2} | {:.2} | {} | {} |\n",
-            r.per_second(),
-            r.p50_ms,
-            r.p99_ms,
-            statuses(r),
-            rss(r.peak_rss_mib)
-        );
+        for (name, r) in [
+            ("user_by_id", &run.user_by_id),
+            ("user_by_email (`?q=`)", &run.scim_lookups.rest_by_email),
+            ("scim_user_by_username", &run.scim_lookups.scim),
+        ] {
+            let _ = writeln!(
+                out,
+                "| {name} | roster | {:.0} | {:.2} | {:.2} | {} | {} |",
+                r.per_second(),
+                r.p50_ms,
+                r.p99_ms,
+                statuses(r),
+                rss(r.peak_rss_mib)
+            );
+        }
+        out.push('\n');
         let _ = writeln!(out, "Targets (ratios to the baseline of the same run):\n");
         for (name, (product, base)) in [("users_page", &run.users_page), ("connections_page", &run.connections_page)] {
             let throughput = ratio(product.per_second(), base.per_second());
@@ -625,6 +650,41 @@ fn report(options: &Options, runs: &[EngineRun]) -> String {
             run.console_html_bytes as f64 / 1000.0,
             verdict(run.console_html_bytes < 150_000)
         );
+        let (scim, by_id, by_email) = (&run.scim_lookups.scim, &run.user_by_id, &run.scim_lookups.rest_by_email);
+        let p99 = ratio(scim.p99_ms, by_id.p99_ms);
+        let _ = writeln!(
+            out,
+            "- scim_user_by_username: p99 {p99:.2}× the REST API's indexed read of one user, user_by_id (target ≤ 1.5×: {}); \
+             {:.2}× the REST lookup by email, `GET /users?q=<email>`; {} non-2xx",
+            verdict(p99 <= 1.5),
+            ratio(scim.p99_ms, by_email.p99_ms),
+            scim.failures()
+        );
+        let s = &run.scim_sync;
+        let sync_ok = s.users == scim::SYNC_USERS && s.unexpected.is_empty() && s.found_after == s.users as u64;
+        let _ = writeln!(
+            out,
+            "- scim_initial_sync: {} users looked up and created by 8 clients in {:.1} s ({:.0} users/s; create p50 \
+             {:.1} ms, p99 {:.1} ms; lookup p99 {:.1} ms), then {} groups with {} members by `PATCH` (p99 {:.1} ms): \
+             {:.1} s in all; {} found by `userName ew` afterwards; unexpected answers: {} ({})",
+            s.users,
+            s.users_seconds,
+            s.users as f64 / s.users_seconds,
+            s.create_p50_ms,
+            s.create_p99_ms,
+            s.lookup_p99_ms,
+            s.groups,
+            s.memberships,
+            s.patch_p99_ms,
+            s.seconds,
+            s.found_after,
+            if s.unexpected.is_empty() {
+                "none".to_owned()
+            } else {
+                s.unexpected.iter().map(|(k, n)| format!("{k}×{n}")).collect::<Vec<_>>().join(", ")
+            },
+            verdict(sync_ok)
+        );
         let race = &run.race;
         let race_ok = race.succeeded == RACE_FREE_SEATS as usize
             && race.other.is_empty()
@@ -643,10 +703,17 @@ fn report(options: &Options, runs: &[EngineRun]) -> String {
             race.seats_total,
             verdict(race_ok)
         );
-        let peak_load = [&run.users_page.0, &run.console_page, &run.connections_page.0, &run.user_by_id]
-            .iter()
-            .filter_map(|r| r.peak_rss_mib)
-            .fold(0.0_f64, f64::max);
+        let peak_load = [
+            &run.users_page.0,
+            &run.console_page,
+            &run.connections_page.0,
+            &run.user_by_id,
+            &run.scim_lookups.scim,
+            &run.scim_lookups.rest_by_email,
+        ]
+        .iter()
+        .filter_map(|r| r.peak_rss_mib)
+        .fold(0.0_f64, f64::max);
         let _ = writeln!(
             out,
             "- server RSS: {:.0} MiB idle after start, {peak_load:.0} MiB peak under load (target ≤ 150 MiB: {})",
