@@ -521,7 +521,15 @@ impl Shots<'_> {
         .await?;
         self.take("impersonation-banner").await?;
         b.click("button", "Log back in as myself").await?;
-        b.wait_for_heading("Users").await
+        b.wait_for_heading("Users").await?;
+
+        let name = open(b).await?;
+        b.click("button", "Delete").await?;
+        b.by_role("heading", &format!("Delete {name}?")).await?;
+        self.take("delete-confirmation").await?;
+        b.click("button", "Delete").await?;
+        b.by_role("heading", &format!("{name} was deleted")).await?;
+        self.take("deleted-member").await
     }
 }
 

@@ -170,10 +170,15 @@ pub struct OnboardingFacts {
 /// A deleted user, as [`Services::deleted_user`] reads them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeletedUser {
+    /// The user's id, kept by the deletion.
     pub id: UserId,
+    /// The names the user had when deleted.
     pub first_name: PersonName,
+    /// See `first_name`.
     pub last_name: PersonName,
+    /// The address the user had; another member may have taken it since.
     pub email: Email,
+    /// When the user was deleted.
     pub deleted_at: time::OffsetDateTime,
     /// The end of the restore window (§3.1: 30 days); after it, `restore_user` answers
     /// `restore_expired`.

@@ -302,16 +302,16 @@ async fn bench_engine(options: &Options, roster: &Path, engine: &'static str) ->
     let cookie = format!("roster_session={admin}");
     let first = format!("{base}/users?status=active&sort=last_name&per_page=50");
     let mut console_html_bytes = 0;
-    let mut url = first.clone();
+    let mut page = first.clone();
     for _ in 0..5 {
-        let (outcome, bytes) = load::get_html(&client, &url, &cookie).await;
+        let (outcome, bytes) = load::get_html(&client, &page, &cookie).await;
         if outcome.status != 200 {
-            bail!("the console's Users page answered {} at {url}", outcome.status);
+            bail!("the console's Users page answered {} at {page}", outcome.status);
         }
         console_html_bytes = console_html_bytes.max(bytes);
         match outcome.next_cursor {
-            Some(path) => url = format!("{base}{path}"),
-            None => bail!("the console's Users page has no next page at {url}"),
+            Some(path) => page = format!("{base}{path}"),
+            None => bail!("the console's Users page has no next page at {page}"),
         }
     }
     let console_page = {
@@ -611,7 +611,7 @@ fn report(options: &Options, runs: &[EngineRun]) -> String {
         );
         for (name, r) in [
             ("user_by_id", &run.user_by_id),
-            ("user_by_email (`?q=`)", &run.scim_lookups.rest_by_email),
+            ("user_by_email (`?q=`, 1 client)", &run.scim_lookups.rest_by_email),
             ("scim_user_by_username", &run.scim_lookups.scim),
         ] {
             let _ = writeln!(
