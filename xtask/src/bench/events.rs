@@ -529,15 +529,16 @@ async fn bulk_change(api: &Api, inbox: &SharedInbox, seconds: u64) -> anyhow::Re
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let made = changed.load(std::sync::atomic::Ordering::SeqCst);
+                // `u64::MAX` is the end of the change: no sample.
+                if made == u64::MAX {
+                    return max_lag;
+                }
                 let got = {
                     let inbox = inbox.lock().expect("not poisoned");
                     inbox.of("main")[seen..].iter().filter(|r| r.0 > start_position && r.1 == "user.updated").count()
                         as u64
                 };
                 max_lag = max_lag.max(made.saturating_sub(got));
-                if made == u64::MAX {
-                    return max_lag;
-                }
             }
         })
     };
