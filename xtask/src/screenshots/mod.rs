@@ -529,7 +529,9 @@ impl Shots<'_> {
         self.take("delete-confirmation").await?;
         b.click("button", "Delete").await?;
         b.by_role("heading", &format!("{name} was deleted")).await?;
-        self.take("deleted-member").await
+        self.take("deleted-member").await?;
+        b.goto(&format!("{base}/users")).await?;
+        b.wait_for_heading("Users").await
     }
 }
 
