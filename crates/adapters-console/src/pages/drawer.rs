@@ -626,22 +626,17 @@ pub async fn licenses(
         Ok(products) => state.services.set_licenses(&console.actor, id, products.into_iter().collect()).await,
         Err(e) => Err(e),
     };
-    let form = match outcome {
-        Ok(change) => {
-            let mut words = Vec::new();
-            if !change.assigned.is_empty() {
-                words.push(format!("Assigned {}", keys_in_words(change.assigned.iter())));
-            }
-            if !change.unassigned.is_empty() {
-                words.push(format!("removed {}", keys_in_words(change.unassigned.iter())));
-            }
-            let notice =
-                if words.is_empty() { "No license changed.".to_owned() } else { sentence_case(&words.join("; ")) };
-            DrawerForm { user_id: Some(id), notice: Some(notice), ..DrawerForm::default() }
+    let outcome = outcome.map(|change| {
+        let mut words = Vec::new();
+        if !change.assigned.is_empty() {
+            words.push(format!("Assigned {}", keys_in_words(change.assigned.iter())));
         }
-        Err(e) => DrawerForm { user_id: Some(id), refusals: Refusals::beside(&e, "licenses"), ..DrawerForm::default() },
-    };
-    show(&state, &console, &uri, form).await
+        if !change.unassigned.is_empty() {
+            words.push(format!("removed {}", keys_in_words(change.unassigned.iter())));
+        }
+        if words.is_empty() { "No license changed.".to_owned() } else { sentence_case(&words.join("; ")) }
+    });
+    show(&state, &console, &uri, after(id, outcome, "licenses")).await
 }
 
 fn keys_in_words<'a>(keys: impl Iterator<Item = &'a Key>) -> String {
@@ -669,11 +664,8 @@ pub async fn roles(
         Ok(grants) => state.services.set_roles(&console.actor, id, grants, version).await.map(|_| ()),
         Err(e) => Err(e),
     };
-    let form = match outcome {
-        Ok(_) => DrawerForm { user_id: Some(id), notice: Some("Roles saved.".to_owned()), ..DrawerForm::default() },
-        Err(e) => DrawerForm { user_id: Some(id), refusals: Refusals::beside(&e, "roles"), ..DrawerForm::default() },
-    };
-    show(&state, &console, &uri, form).await
+    let outcome = outcome.map(|()| "Roles saved.".to_owned());
+    show(&state, &console, &uri, after(id, outcome, "roles")).await
 }
 
 /// `POST /users/{id}/teams`: the groups the member should be in, exactly (the bulk action
